@@ -1,0 +1,252 @@
+"""The parse and validate stages: raw arguments to the keyword arguments a tool receives.
+
+Parsing refuses what JSON should not carry (oversized or too-deep input, ``NaN``, anything
+but an object) before and while it parses. Validation runs a compiled jsonschema-rs
+validator, built once per tool; ``jsonschema`` stays the reference it is tested against.
+Error messages say what to fix and never echo the values the model sent.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import jsonschema_rs
+import pydantic
+
+from ._errors import ToolError
+
+if TYPE_CHECKING:
+    from ._context import CallContext
+    from ._tools import Tool
+
+_OBJECT_OPENERS: Final = ("{", "[")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _invalid(message: str, **details: Any) -> ToolError:
+    return ToolError(message, kind="invalid_arguments", details=details or None)
+
+
+def parse_arguments(raw: Any, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
+    """Turn what the model sent (a JSON string, bytes, a mapping or nothing) into a dict.
+
+    Raises:
+        ToolError: ``invalid_arguments`` for anything that is not a JSON object within the caps.
+    """
+    if raw is None:
+        return {}
+    if isinstance(raw, bytes | bytearray):
+        if len(raw) > max_bytes:
+            raise _too_large(len(raw), max_bytes)
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _invalid("arguments are not valid UTF-8") from None
+    if isinstance(raw, str):
+        return _parse_json_text(raw, max_bytes, max_depth)
+    if isinstance(raw, Mapping):
+        _check_plain(raw, max_depth)
+        return dict(raw)
+    raise _invalid(f"arguments must be a JSON object, got {_json_type(raw)}")
+
+
+def _parse_json_text(text: str, max_bytes: int, max_depth: int) -> dict[str, Any]:
+    # len(text) <= bytes <= 4 * len(text): the exact count is only needed in between.
+    if len(text) > max_bytes or (len(text) * 4 > max_bytes and len(text.encode()) > max_bytes):
+        raise _too_large(len(text.encode("utf-8", "surrogatepass")), max_bytes)
+    if not text.strip():
+        return {}
+    # Deeper nesting than the cap needs more openers than the cap: counting them is cheap.
+    if text.count("{") + text.count("[") > max_depth and _depth_of_text(text) > max_depth:
+        raise _invalid(f"arguments are nested deeper than {max_depth} levels")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise _invalid(
+            f"arguments are not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
+            "send a single JSON object"
+        ) from None
+    except ValueError as exc:  # NaN / Infinity
+        raise _invalid(f"arguments are not valid JSON: {exc}") from None
+    except RecursionError:
+        raise _invalid(f"arguments are nested deeper than {max_depth} levels") from None
+    if not isinstance(value, dict):
+        raise _invalid(f"arguments must be a JSON object, got {_json_type(value)}")
+    return value
+
+
+def _too_large(size: int, cap: int) -> ToolError:
+    return _invalid(f"arguments are {size} bytes; the limit is {cap}", limit=cap)
+
+
+def _depth_of_text(text: str) -> int:
+    """Deepest bracket nesting outside strings, in one pass without recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in _OBJECT_OPENERS:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "}]":
+            depth -= 1
+    return deepest
+
+
+def _check_plain(value: Any, max_depth: int) -> None:
+    """Refuse a mapping the host passed that JSON could not have carried (NaN, deep, odd types)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list | tuple):
+            if depth > max_depth:
+                raise _invalid(f"arguments are nested deeper than {max_depth} levels")
+            if isinstance(item, Mapping):
+                for key in item:
+                    if not isinstance(key, str):
+                        raise _invalid("argument object keys must be strings")
+                stack.extend((v, depth + 1) for v in item.values())
+            else:
+                stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise _invalid("arguments contain NaN or Infinity, which JSON cannot carry")
+        elif not (item is None or isinstance(item, str | int | float)):
+            raise _invalid(f"arguments contain a {type(item).__name__}, which JSON cannot carry")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return type(value).__name__
+
+
+class ArgumentsValidator:
+    """A tool's compiled validator and converters, built once when the tool is registered."""
+
+    __slots__ = ("_accepted", "_context_param", "_converters", "_rs", "_schema", "tool_name")
+
+    def __init__(self, tool: Tool) -> None:
+        self.tool_name = tool.name
+        self._schema = tool.parameters
+        self._rs = jsonschema_rs.validator_for(tool.parameters, validate_formats=True)
+        self._accepted: tuple[str, ...] = tuple(tool.parameters.get("properties", {}))
+        self._context_param = tool.context_param
+        self._converters = tool.converters
+
+    def validate(self, arguments: dict[str, Any]) -> None:
+        """Check the arguments against the schema.
+
+        Raises:
+            ToolError: ``invalid_arguments`` naming every problem, never echoing a value.
+        """
+        if self._rs.is_valid(arguments):
+            return
+        problems = [self._describe(error) for error in self._rs.iter_errors(arguments)]
+        details: dict[str, Any] = {"problems": problems, "accepted": list(self._accepted)}
+        raise ToolError(
+            f"invalid arguments for {self.tool_name}: " + "; ".join(problems),
+            kind="invalid_arguments",
+            details=details,
+        )
+
+    def keyword_arguments(self, arguments: dict[str, Any], context: CallContext) -> dict[str, Any]:
+        """Convert validated arguments into the declared types, and inject the context."""
+        if self._context_param is not None and self._context_param in arguments:
+            raise ToolError(
+                f"argument '{self._context_param}' is set by the host and cannot be sent",
+                kind="invalid_arguments",
+            )
+        if not self._converters and self._context_param is None:
+            return arguments
+        kwargs = dict(arguments)
+        for name, convert in self._converters.items():
+            if name in kwargs:
+                kwargs[name] = _convert(self.tool_name, name, convert, kwargs[name])
+        if self._context_param is not None:
+            kwargs[self._context_param] = context
+        return kwargs
+
+    def _describe(self, error: Any) -> str:
+        kind = error.kind
+        name = type(kind).__name__
+        where = _path(error.instance_path)
+        if name == "AdditionalProperties":
+            unexpected = list(kind.unexpected)
+            if self._context_param in unexpected and not error.instance_path:
+                return f"'{self._context_param}' is set by the host and cannot be sent"
+            hint = _closest(unexpected, self._accepted) if not error.instance_path else ""
+            accepted = (
+                f"; accepted: {', '.join(self._accepted) or '(none)'}" if not error.instance_path else ""
+            )
+            return f"unknown argument(s) {', '.join(map(repr, unexpected))}{where and ' in ' + where}{accepted}{hint}"
+        if name == "Required":
+            return f"missing required argument {kind.property!r}{where and ' in ' + where}"
+        if name == "Type":
+            expected = " or ".join(kind.types) if hasattr(kind, "types") else "another type"
+            return f"{where or 'arguments'}: expected {expected}, got {_json_type(error.instance)}"
+        if name == "Enum":
+            options = ", ".join(json.dumps(o) for o in kind.options)
+            return f"{where}: must be one of {options}"
+        if name == "Constant":
+            return f"{where}: must be {json.dumps(kind.expected_value)}"
+        if name == "Format":
+            return f"{where}: must be a valid {kind.format}"
+        # Other keywords (minimum, pattern, ...): jsonschema-rs names the rule; drop the value.
+        return f"{where or 'arguments'}: does not satisfy '{_keyword(error)}' in the schema"
+
+
+def _convert(tool: str, name: str, convert: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return convert(value)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{name}{''.join(f'.{p}' for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+        raise ToolError(
+            f"invalid arguments for {tool}: {problems}", kind="invalid_arguments"
+        ) from None
+
+
+def _path(parts: Any) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _keyword(error: Any) -> str:
+    path = list(error.schema_path)
+    return str(path[-1]) if path else "schema"
+
+
+def _closest(unexpected: list[str], accepted: tuple[str, ...]) -> str:
+    guesses = []
+    for key in unexpected:
+        match = difflib.get_close_matches(key, accepted, n=1)
+        if match:
+            guesses.append(f"'{key}' -> '{match[0]}'")
+    return f" (did you mean {', '.join(guesses)}?)" if guesses else ""

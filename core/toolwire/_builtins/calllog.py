@@ -1,0 +1,78 @@
+"""The call log: one structlog event per finished call, secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+import structlog
+
+from .._config import Config
+from .._context import CallContext
+from .._results import DispatchResult, ToolCall
+from ..hookspecs import hookimpl
+
+_LEVELS: Final = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+REDACTED: Final = "[redacted]"
+
+
+def redact(value: Any, names: frozenset[str]) -> Any:
+    """A copy of ``value`` with the values of keys that contain a redacted name replaced."""
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED
+            if any(n in str(k).lower() for n in names)
+            else redact(v, names)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v, names) for v in value]
+    return value
+
+
+class CallLog:
+    """Logs each call as ``toolwire.call``: tool, call_id, role, outcome, error kind, duration.
+
+    Successful calls log at ``info``, failed ones at ``warning``; below ``[logging] level``
+    nothing is built at all. Arguments are logged (redacted) at ``debug`` only.
+    """
+
+    def __init__(self) -> None:
+        self._threshold = logging.INFO
+        self._redact: frozenset[str] = frozenset()
+        self._log = structlog.get_logger("toolwire")
+
+    @hookimpl
+    def toolwire_configure(self, config: Config) -> None:
+        settings = config.section("logging")
+        self._threshold = _LEVELS[settings["level"]]
+        self._redact = frozenset(n.lower() for n in settings["redact"])
+
+    @hookimpl
+    def toolwire_call_finished(
+        self, call: ToolCall, result: DispatchResult, context: CallContext
+    ) -> None:
+        level = logging.INFO if result.success else logging.WARNING
+        if level < self._threshold:
+            return
+        event: dict[str, Any] = {
+            "tool": call.name[:200],
+            "call_id": call.call_id,
+            "role": context.role,
+            "outcome": "ok" if result.success else "error",
+            "error_kind": result.error.kind if result.error is not None else None,
+            "elapsed_ms": round(result.elapsed_ms, 3),
+            "attempts": result.attempts,
+        }
+        if self._threshold <= logging.DEBUG:
+            if isinstance(call.arguments, Mapping):
+                event["arguments"] = redact(call.arguments, self._redact)
+            event["output"] = result.output
+        self._log.log(level, "toolwire.call", **event)

@@ -1,0 +1,19 @@
+"""The built-in providers, registered through the same hook a third-party provider uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..hookspecs import hookimpl
+from ..providers import Provider
+
+
+class BuiltinProviders:
+    """Registers ``openai-responses``, ``openai-chat``, ``anthropic`` and ``gemini``."""
+
+    @hookimpl
+    def toolwire_register_providers(self, register: Callable[[Provider], None]) -> None:
+        from ..providers import builtin_providers  # noqa: PLC0415
+
+        for provider in builtin_providers():
+            register(provider)

@@ -1,0 +1,273 @@
+"""Configuration: where it is read from, its JSON Schema, and environment overrides."""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import jsonschema
+
+from ._errors import ConfigError
+
+_POSITIVE: Final = {"type": "number", "exclusiveMinimum": 0}
+_COUNT: Final = {"type": "integer", "minimum": 1}
+_NAMES: Final = {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True}
+
+#: The JSON Schema every config is validated with; the docs' config reference is checked against it.
+CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "plugins": {
+            "type": "object",
+            "description": "Which plugins load; a table per plugin holds that plugin's own settings.",
+            "properties": {
+                "autoload": {"type": "boolean", "default": True,
+                             "description": "Load every installed plugin, or only those in `enable`."},
+                "enable": {**_NAMES, "default": [],
+                           "description": "Plugins to load (by entry-point name) when autoload is off."},
+                "disable": {**_NAMES, "default": [],
+                            "description": "Plugins never to load (built-in ones included)."},
+                "strict": {"type": "boolean", "default": False,
+                           "description": "A plugin that fails to load stops the start."},
+            },
+            "additionalProperties": {"type": "object", "description": "A plugin's own settings."},
+        },
+        "defaults": {
+            "type": "object",
+            "description": "Policy for every tool, unless the tool or [tools.NAME] says otherwise.",
+            "additionalProperties": False,
+            "properties": {
+                "timeout": {**_POSITIVE, "description": "Seconds before a call ends with `timeout`."},
+                "retries": {"type": "integer", "minimum": 0, "default": 0,
+                            "description": "Extra attempts for transient failures."},
+                "max_concurrency": {**_COUNT, "default": 128,
+                                    "description": "Calls of one batch running at once."},
+                "max_output_chars": {**_COUNT, "default": 100000,
+                                     "description": "Longer results are cut to head and tail."},
+                "permission": {"enum": ["allow", "deny"], "default": "allow",
+                               "description": "The answer when no permission hook votes."},
+                "permission_timeout": {**_POSITIVE, "default": 5,
+                                       "description": "Seconds an async permission hook may take; "
+                                       "past it the call is denied."},
+            },
+        },
+        "limits": {
+            "type": "object",
+            "description": "Caps on what a model may send.",
+            "additionalProperties": False,
+            "properties": {
+                "max_argument_bytes": {**_COUNT, "default": 1_000_000,
+                                       "description": "Argument strings longer than this are "
+                                       "refused before parsing."},
+                "max_argument_depth": {**_COUNT, "default": 64,
+                                       "description": "Deepest nesting of arrays and objects."},
+                "max_batch_calls": {**_COUNT, "default": 128,
+                                    "description": "Calls in one batch; each extra call gets "
+                                    "an error result."},
+                "threads": {**_COUNT, "default": 128,
+                            "description": "Threads for plain-function tools."},
+            },
+        },
+        "tools": {
+            "type": "object",
+            "description": "Policy per tool, by tool name, overriding what the code declared.",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "enabled": {"type": "boolean", "description": "False hides the tool."},
+                    "roles": {**_NAMES, "description": "Roles allowed to call the tool."},
+                    "timeout": {**_POSITIVE, "description": "Seconds before `timeout`."},
+                    "retries": {"type": "integer", "minimum": 0,
+                                "description": "Extra attempts for transient failures."},
+                    "rate_limit": {"type": "string", "minLength": 1,
+                                   "description": "A limit such as \"10/minute\"."},
+                    "max_concurrency": {**_COUNT, "description": "Calls running at once."},
+                    "sequential": {"type": "boolean",
+                                   "description": "Calls in one batch run one at a time."},
+                    "max_output_chars": {**_COUNT, "description": "Output budget in characters."},
+                },
+            },
+        },
+        "logging": {
+            "type": "object",
+            "description": "The call log (the library logs; the host configures structlog).",
+            "additionalProperties": False,
+            "properties": {
+                "level": {"enum": ["debug", "info", "warning", "error", "critical"],
+                          "default": "info", "description": "Least level of call events."},
+                "format": {"enum": ["json", "console"], "default": "json",
+                           "description": "Rendering, used by the CLI."},
+                "redact": {"type": "array", "items": {"type": "string"},
+                           "default": ["password", "token", "api_key", "authorization",
+                                       "secret"],
+                           "description": "Argument names whose values are never logged."},
+            },
+        },
+    },
+}  # fmt: skip
+
+
+def _default_of(section: str) -> dict[str, Any]:
+    props = CONFIG_SCHEMA["properties"][section]["properties"]
+    return {k: copy.deepcopy(v["default"]) for k, v in props.items() if "default" in v}
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration, with defaults filled in.
+
+    Attributes:
+        source: The file it came from, or ``None`` for built-in defaults.
+        data: The raw validated tables.
+    """
+
+    source: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A top-level table with its defaults filled in (``plugins``, ``defaults``, ``limits``...)."""
+        values = _default_of(name) if name != "tools" else {}
+        values.update(self.data.get(name, {}))
+        return values
+
+    @property
+    def autoload(self) -> bool:
+        return bool(self.section("plugins")["autoload"])
+
+    @property
+    def enable(self) -> list[str]:
+        return list(self.section("plugins")["enable"])
+
+    @property
+    def disable(self) -> list[str]:
+        return list(self.section("plugins")["disable"])
+
+    @property
+    def strict(self) -> bool:
+        return bool(self.section("plugins")["strict"])
+
+    def plugin_settings(self, name: str) -> dict[str, Any]:
+        """The ``[plugins.NAME]`` table of one plugin (empty when absent)."""
+        value = self.data.get("plugins", {}).get(name, {})
+        return dict(value) if isinstance(value, Mapping) else {}
+
+    def tool_settings(self, name: str) -> dict[str, Any]:
+        """The ``[tools.NAME]`` table of one tool (empty when absent)."""
+        return dict(self.data.get("tools", {}).get(name, {}))
+
+    def describe(self) -> str:
+        return self.source or "built-in defaults"
+
+
+def find_config_file(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The file the design's order picks: ``TOOLWIRE_CONFIG``, ``./toolwire.toml``, ``./pyproject.toml``."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    if env.get("TOOLWIRE_CONFIG"):
+        return Path(env["TOOLWIRE_CONFIG"])
+    for candidate in (cwd / "toolwire.toml", cwd / "pyproject.toml"):
+        if candidate.is_file():
+            if candidate.name == "pyproject.toml" and "toolwire" not in _read_toml(
+                candidate
+            ).get("tool", {}):
+                continue
+            return candidate
+    return None
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Config:
+    """Read, validate and apply environment overrides.
+
+    Raises:
+        ConfigError: the file is missing or not TOML, or the values break the schema; the
+            message names each wrong key and the file.
+    """
+    env = os.environ if env is None else env
+    file = Path(path) if path is not None else find_config_file(cwd, env)
+    data: dict[str, Any] = {}
+    if file is not None:
+        if not file.is_file():
+            raise ConfigError(f"config file not found: {file}")
+        raw = _read_toml(file)
+        data = raw.get("tool", {}).get("toolwire", {}) if file.name == "pyproject.toml" else raw
+    data = apply_env(data, env)
+    problems = config_problems(data)
+    if problems:
+        where = str(file) if file is not None else "config"
+        raise ConfigError(
+            f"{where}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems),
+            problems,
+        )
+    return Config(str(file) if file is not None else None, data)
+
+
+def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
+    """Validate a config given as a mapping (hosts that keep config elsewhere)."""
+    problems = config_problems(data)
+    if problems:
+        raise ConfigError(
+            f"{source}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems),
+            problems,
+        )
+    return Config(source, copy.deepcopy(dict(data)))
+
+
+def apply_env(data: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """``TOOLWIRE_DISABLE_PLUGIN_AUTOLOAD=1`` and ``TOOLWIRE_PLUGINS=a,b`` override the file."""
+    out = copy.deepcopy(dict(data))
+    plugins = dict(out.get("plugins", {}))
+    if env.get("TOOLWIRE_DISABLE_PLUGIN_AUTOLOAD", "").strip() not in ("", "0", "false"):
+        plugins["autoload"] = False
+    if "TOOLWIRE_PLUGINS" in env:
+        plugins["autoload"] = False
+        plugins["enable"] = [n.strip() for n in env["TOOLWIRE_PLUGINS"].split(",") if n.strip()]
+    if plugins:
+        out["plugins"] = plugins
+    return out
+
+
+def config_problems(data: Mapping[str, Any]) -> list[str]:
+    """Every way ``data`` breaks the config schema, each naming its key."""
+    validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
+    problems = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
+        where = _key_path(error.absolute_path)
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            for key in extra:
+                problems.append(f"unknown key {_key_path([*error.absolute_path, key])}")
+            continue
+        problems.append(f"{where or 'config'}: {error.message}")
+    return problems
+
+
+def _key_path(path: Any) -> str:
+    parts = [str(p) for p in path]
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        return f"[{parts[0]}]"
+    return f"[{'.'.join(parts[:-1])}] {parts[-1]}"
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        with file.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None

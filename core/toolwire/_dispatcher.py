@@ -1,0 +1,809 @@
+"""The dispatcher: one call's whole path, top to bottom.
+
+Every call goes through the same stages, in this order; each can end the call with a
+``ToolError``, and nothing after it runs then:
+
+1. resolve     the name must be an enabled tool
+2. parse       raw arguments become a dict, within size and nesting caps
+3. validate    against the tool's schema, then converted to the declared types
+4. permission  every ``toolwire_check_permission`` votes; any deny wins
+5. before      ``toolwire_before_call`` hooks; one may reject the call
+6. execute     through the middleware onion, then the function itself
+7. after       ``toolwire_after_call`` hooks may replace the result
+8. format      the result becomes the text the model reads (and, in ``process_response``,
+               the provider's shape)
+
+``toolwire_call_finished`` then sees every call, whatever its outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+import pluggy
+import structlog
+
+from . import hookspecs
+from ._arguments import ArgumentsValidator, parse_arguments
+from ._builtins import BUILTIN_PLUGINS
+from ._config import Config, load_config
+from ._context import CallContext
+from ._errors import ConfigError, DuplicateToolError, PluginError, ToolError
+from ._execute import ThreadRunner
+from ._hooks import CallHooks, plugin_failed
+from ._middleware import CallNext, applies, compose
+from ._output import error_text, to_text, truncate
+from ._plugins import (
+    Candidate,
+    PluginInfo,
+    PluginLoadError,
+    describe_exception,
+    installed_plugins,
+    load_entry_point,
+)
+from ._policy import BUILTIN_DEFAULTS, ToolPolicy
+from ._registry import Registry
+from ._results import DispatchResult, ToolCall
+from ._tools import Tool, Toolset
+from .providers import ParsedResponse, Provider
+from .providers._json import to_plain
+
+_log = structlog.get_logger("toolwire")
+_T = TypeVar("_T")
+
+UNEXPECTED_MESSAGE: Final = "the tool failed with an unexpected error; details were logged"
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """An enabled tool, ready to call: compiled validator, effective policy, middleware chain."""
+
+    tool: Tool
+    validator: ArgumentsValidator
+    policy: ToolPolicy
+    handler: CallNext | None  # None: no middleware applies, call the function directly
+    max_output_chars: int
+
+
+class _Runtime:
+    """What a started dispatcher computes once and every call reads."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        config = dispatcher.config
+        defaults = config.section("defaults")
+        limits = config.section("limits")
+        self.max_bytes: int = limits["max_argument_bytes"]
+        self.max_depth: int = limits["max_argument_depth"]
+        self.max_batch: int = limits["max_batch_calls"]
+        self.max_concurrency: int = defaults["max_concurrency"]
+        self.hooks = CallHooks(
+            dispatcher._pm,
+            default_allow=defaults["permission"] == "allow",
+            permission_timeout=float(defaults["permission_timeout"]),
+        )
+        base = ToolPolicy.from_mapping({**BUILTIN_DEFAULTS, **defaults, "max_concurrency": None})
+        middleware = dispatcher._registry.middleware()
+        self.entries: dict[str, _Entry] = {}
+        for tool in dispatcher._registry.tools():
+            policy = base.overridden_by(tool.policy).overridden_by(
+                ToolPolicy.from_mapping(config.tool_settings(tool.name))
+            )
+            if policy.enabled is False:
+                continue
+            layers = [m for m in middleware if applies(m, tool, policy)]
+            self.entries[tool.name] = _Entry(
+                tool,
+                ArgumentsValidator(tool),
+                policy,
+                compose(layers, dispatcher._invoke) if layers else None,
+                policy.max_output_chars or BUILTIN_DEFAULTS["max_output_chars"],
+            )
+        self.names: tuple[str, ...] = tuple(sorted(self.entries))
+        self.providers: dict[str, Provider] = dispatcher._registry.providers()
+        self.roles_enforced = "roles" in dispatcher._pm_names()
+
+
+class Dispatcher:
+    """Finds, checks and runs the tools a model calls, and shapes the results.
+
+    ``Dispatcher()`` starts with the built-in plugins only; add tool packs with ``add()``.
+    ``Dispatcher.from_config()`` also discovers installed plugins and reads the config.
+    Each dispatcher owns its plugin manager and its threads: no global state.
+
+    Args:
+        config: A validated ``Config`` (built-in defaults when omitted).
+    """
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config: Config = config if config is not None else Config()
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._pm.add_hookspecs(hookspecs)
+        self._registry = Registry()
+        self._plugins: dict[str, PluginInfo] = {}
+        self._runtime: _Runtime | None = None
+        self._threads = ThreadRunner(self.config.section("limits")["threads"])
+        self._ids = itertools.count(1)
+        for name, factory in BUILTIN_PLUGINS.items():
+            info = PluginInfo(name, "toolwire", _own_version(), "enabled", builtin=True)
+            if name in self.config.disable:
+                self._pm.set_blocked(name)
+                self._plugins[name] = info.with_status("blocked")
+            else:
+                self._add(factory(), info)
+
+    @classmethod
+    def from_config(
+        cls, path: str | os.PathLike[str] | Config | None = None
+    ) -> Dispatcher:
+        """A dispatcher with the config's plugins loaded.
+
+        The config comes from ``path``, else ``TOOLWIRE_CONFIG``, ``./toolwire.toml``,
+        ``[tool.toolwire]`` in ``./pyproject.toml``, or built-in defaults.
+
+        Raises:
+            ConfigError: the config is invalid, or two tools share a name.
+            PluginError: a plugin enabled in config is not installed, or (with
+                ``strict = true``) a plugin failed to load.
+        """
+        config = path if isinstance(path, Config) else load_config(path)
+        dispatcher = cls(config)
+        dispatcher.load_plugins()
+        return dispatcher
+
+    # -- registration -----------------------------------------------------------------------
+
+    def add(self, obj: Any, *, name: str | None = None) -> Dispatcher:
+        """Register a ``Toolset``, a ``Tool``, a module with hookimpls or a plugin object.
+
+        Registration is all or nothing: if the plugin's hooks fail halfway, or a tool name is
+        taken, nothing it brought stays registered.
+
+        Raises:
+            ConfigError: a duplicate tool name (naming both sources), or a plugin that fails.
+        """
+        plugin_name = name or _default_name(obj)
+        info = PluginInfo(plugin_name, _distribution_of(obj), "", "enabled")
+        self._add(obj, info)
+        return self
+
+    def load_plugins(self) -> None:
+        """Discover installed plugins and load the ones the config enables.
+
+        Listing imports nothing; only enabled plugins are imported. A plugin that fails to
+        load is recorded as failed and skipped (or, with ``strict``, stops the start).
+        """
+        config = self.config
+        candidates = {c.name: c for c in installed_plugins()}
+        missing = [n for n in config.enable if n not in candidates and n not in BUILTIN_PLUGINS]
+        if missing:
+            raise PluginError(
+                f"{config.describe()}: plugin(s) enabled but not installed: {', '.join(missing)}"
+            )
+        for candidate in candidates.values():
+            if candidate.name in self._plugins:
+                continue
+            if candidate.name in config.disable:
+                self._pm.set_blocked(candidate.name)
+                self._plugins[candidate.name] = candidate.info("blocked")
+            elif config.autoload or candidate.name in config.enable:
+                self._load(candidate)
+            else:
+                self._plugins[candidate.name] = candidate.info("disabled")
+
+    def _load(self, candidate: Candidate) -> None:
+        try:
+            obj = load_entry_point(candidate)
+            self._add(obj, candidate.info("enabled"))
+        except (PluginLoadError, _RegistrationFailed) as exc:
+            error = str(exc)
+            self._plugins[candidate.name] = candidate.info("failed", error)
+            if self.config.strict:
+                raise PluginError(
+                    f"plugin {candidate.name!r} ({candidate.distribution} {candidate.version}) "
+                    f"failed to load: {error}"
+                ) from exc
+            _log.warning(
+                "toolwire.plugin_failed_to_load",
+                plugin=candidate.name,
+                distribution=candidate.distribution,
+                version=candidate.version,
+                error=error,
+            )
+
+    def _add(self, obj: Any, info: PluginInfo) -> None:
+        """Register one plugin and everything it brings, atomically."""
+        if isinstance(obj, Tool | Toolset):
+            tools = [obj] if isinstance(obj, Tool) else list(obj)
+            self._registry.add(info.name, tools, [], [])
+            self._plugins[info.name] = _with_counts(info, (), len(tools))
+            self._runtime = None
+            return
+        if info.name in self._plugins or self._pm.has_plugin(info.name):
+            raise ConfigError(f"a plugin named {info.name!r} is already registered")
+        try:
+            self._pm.register(obj, name=info.name)
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            raise _RegistrationFailed(describe_exception(exc)) from exc
+        try:
+            _refuse_wrappers(self._pm, obj)
+            self._call_own(obj, "toolwire_configure", config=self.config)
+            tools: list[Tool] = []
+            middleware: list[Any] = []
+            providers: list[Provider] = []
+            self._call_own(obj, "toolwire_register_tools", register=_collector(tools, info.name))
+            self._call_own(obj, "toolwire_register_middleware", register=middleware.append)
+            self._call_own(obj, "toolwire_register_providers", register=providers.append)
+            self._registry.add(info.name, tools, middleware, providers)
+        except DuplicateToolError:
+            self._pm.unregister(obj, name=info.name)
+            raise
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's failure is its own
+            self._pm.unregister(obj, name=info.name)
+            raise _RegistrationFailed(describe_exception(exc)) from exc
+        hooks = tuple(sorted(c.name for c in self._pm.get_hookcallers(obj) or ()))
+        self._plugins[info.name] = _with_counts(info, hooks, len(tools))
+        self._runtime = None
+
+    def _call_own(self, plugin: Any, hook_name: str, **kwargs: Any) -> None:
+        """Call one plugin's own implementation of a startup hook (attribution, atomicity)."""
+        for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
+            if impl.plugin is plugin:
+                impl.function(*[kwargs[a] for a in impl.argnames])
+
+    def _pm_names(self) -> set[str]:
+        return {name for name, _ in self._pm.list_name_plugin()}
+
+    # -- what is there ----------------------------------------------------------------------
+
+    def plugins(self) -> list[PluginInfo]:
+        """One row per plugin (built-in and installed): status, and the error of a failed one."""
+        return sorted(self._plugins.values(), key=lambda p: (not p.builtin, p.name))
+
+    def tools(self, role: str | None = None) -> list[Tool]:
+        """The enabled tools ``role`` may call, by name."""
+        runtime = self._ready()
+        return [
+            entry.tool
+            for name in runtime.names
+            if _role_may_call(runtime, (entry := runtime.entries[name]), role)
+        ]
+
+    def policy(self, tool_name: str) -> ToolPolicy:
+        """The effective policy of an enabled tool (code, then config, over defaults)."""
+        entry = self._ready().entries.get(tool_name)
+        if entry is None:
+            raise KeyError(tool_name)
+        return entry.policy
+
+    def providers(self) -> dict[str, Provider]:
+        """The registered providers, by name."""
+        return dict(self._ready().providers)
+
+    def provider(self, name: str) -> Provider:
+        """One provider by name.
+
+        Raises:
+            ConfigError: no provider has that name (the known ones are listed).
+        """
+        providers = self._ready().providers
+        if name not in providers:
+            raise ConfigError(
+                f"unknown provider {name!r}; known: {', '.join(sorted(providers)) or '(none)'}"
+            )
+        return providers[name]
+
+    def tool_definitions(self, provider: str, role: str | None = None) -> list[Any]:
+        """The ``tools`` list for that API: only the tools ``role`` may call."""
+        shape = self.provider(provider)
+        definitions = []
+        for tool in self.tools(role):
+            definition = shape.tool_definition(tool)
+            for problem in definition.problems:
+                _log.warning("toolwire.definition_problem", provider=provider, tool=tool.name,
+                             problem=problem)
+            definitions.append(definition.value)
+        return definitions
+
+    def stats(self) -> dict[str, int]:
+        """Threads of plain-function tools: the pool size, running now, abandoned by a timeout."""
+        return self._threads.stats()
+
+    # -- dispatching ------------------------------------------------------------------------
+
+    async def dispatch(
+        self,
+        name: str,
+        arguments: Any = None,
+        *,
+        call_id: str | None = None,
+        role: str | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> DispatchResult:
+        """Run one call through the whole pipeline. Never raises but for the caller's cancellation."""
+        runtime = self._ready()
+        call = ToolCall(name, arguments, call_id or self._new_id())
+        result, _ = await self._run(runtime, call, role, state or {})
+        return result
+
+    async def dispatch_many(
+        self,
+        calls: Iterable[ToolCall | Mapping[str, Any]],
+        *,
+        role: str | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> list[DispatchResult]:
+        """Run a batch concurrently: exactly one result per call, in call order."""
+        runtime = self._ready()
+        batch = [self._as_call(c) for c in calls]
+        done = await self._run_batch(runtime, batch, role, state or {})
+        return [result for result, _ in done]
+
+    async def process_response(
+        self,
+        response: Any,
+        provider: str | None = None,
+        *,
+        role: str | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
+        """Dispatch every call in a model's response; return the items to append.
+
+        ``response`` is the provider SDK's object or its plain JSON. When ``provider`` is not
+        named it is detected.
+
+        Raises:
+            ConfigError: an unknown provider, or a response no provider recognises.
+        """
+        runtime = self._ready()
+        shape, parsed = self._parse_response(runtime, response, provider)
+        batch = [p.call for p in parsed.calls]
+        for index, found in enumerate(parsed.calls):
+            if not found.call.call_id:
+                batch[index] = ToolCall(found.call.name, found.call.arguments, self._new_id())
+        cut_off = {i: p.incomplete for i, p in enumerate(parsed.calls) if p.incomplete}
+        done = await self._run_batch(runtime, batch, role, state or {}, cut_off)
+        outputs = [
+            await self._shape(runtime, shape, call, result, context)
+            for call, (result, context) in zip(batch, done, strict=True)
+        ]
+        return shape.conversation_items(parsed, outputs)
+
+    def dispatch_sync(
+        self,
+        name: str,
+        arguments: Any = None,
+        *,
+        call_id: str | None = None,
+        role: str | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> DispatchResult:
+        """``dispatch`` for hosts without an event loop.
+
+        A plain function with no middleware and no ``async`` hooks on its path runs right in
+        the caller's thread: no thread hop, no event loop.
+        """
+        runtime = self._ready()
+        call = ToolCall(name, arguments, call_id or self._new_id())
+        entry = runtime.entries.get(name) if isinstance(name, str) else None
+        if (
+            entry is not None
+            and entry.handler is None
+            and not entry.tool.is_async
+            and not runtime.hooks.any_async
+        ):
+            return self._run_inline(runtime, entry, call, role, state or {})
+        return self._wait(self.dispatch(name, arguments, call_id=call.call_id, role=role,
+                                        state=state))
+
+    def dispatch_many_sync(
+        self,
+        calls: Iterable[ToolCall | Mapping[str, Any]],
+        *,
+        role: str | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> list[DispatchResult]:
+        """``dispatch_many`` for hosts without an event loop."""
+        return self._wait(self.dispatch_many(list(calls), role=role, state=state))
+
+    def process_response_sync(
+        self,
+        response: Any,
+        provider: str | None = None,
+        *,
+        role: str | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
+        """``process_response`` for hosts without an event loop."""
+        return self._wait(self.process_response(response, provider, role=role, state=state))
+
+    def close(self) -> None:
+        """Stop the dispatcher's threads (waiting for running plain functions)."""
+        self._threads.close()
+
+    def __enter__(self) -> Dispatcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- one call, stage by stage -----------------------------------------------------------
+
+    async def _run(
+        self, runtime: _Runtime, call: ToolCall, role: str | None, state: Mapping[str, Any]
+    ) -> tuple[DispatchResult, CallContext]:
+        started = time.perf_counter()
+        context = CallContext(call.call_id, None, role, state)
+        try:
+            entry = self._resolve(runtime, call, context)
+            call = self._parse(runtime, call)
+            context.arguments = self._validate(entry, call, context)
+            await runtime.hooks.check_permission(call, context)
+            await runtime.hooks.run_before(call, context)
+            value = await self._execute(entry, call, context)
+            result = await runtime.hooks.run_after(call, _ran(call, value, context), context)
+            result = self._format(entry, result, started)
+        except ToolError as error:
+            result = self._failed(call, error, context, started)
+        await runtime.hooks.run_finished(call, result, context)
+        return result, context
+
+    def _run_inline(
+        self,
+        runtime: _Runtime,
+        entry: _Entry,
+        call: ToolCall,
+        role: str | None,
+        state: Mapping[str, Any],
+    ) -> DispatchResult:
+        """``_run`` for a plain function whose whole path is synchronous."""
+        started = time.perf_counter()
+        context = CallContext(call.call_id, entry.tool, role, state, entry.policy)
+        try:
+            call = self._parse(runtime, call)
+            context.arguments = self._validate(entry, call, context)
+            runtime.hooks.check_permission_sync(call, context)
+            runtime.hooks.run_before_sync(call, context)
+            value = self._execute_inline(entry, call, context)
+            result = runtime.hooks.run_after_sync(call, _ran(call, value, context), context)
+            result = self._format(entry, result, started)
+        except ToolError as error:
+            result = self._failed(call, error, context, started)
+        runtime.hooks.run_finished_sync(call, result, context)
+        return result
+
+    # 1. resolve
+    def _resolve(self, runtime: _Runtime, call: ToolCall, context: CallContext) -> _Entry:
+        name = call.name
+        entry = runtime.entries.get(name) if isinstance(name, str) else None
+        if entry is None:
+            raise _unknown_tool(runtime, name)
+        context.tool = entry.tool
+        context.policy = entry.policy
+        return entry
+
+    # 2. parse
+    def _parse(self, runtime: _Runtime, call: ToolCall) -> ToolCall:
+        arguments = parse_arguments(
+            call.arguments, max_bytes=runtime.max_bytes, max_depth=runtime.max_depth
+        )
+        return ToolCall(call.name, arguments, call.call_id)
+
+    # 3. validate (and convert into the declared types)
+    def _validate(self, entry: _Entry, call: ToolCall, context: CallContext) -> dict[str, Any]:
+        arguments: dict[str, Any] = call.arguments  # type: ignore[assignment]  # parsed above
+        entry.validator.validate(arguments)
+        return entry.validator.keyword_arguments(arguments, context)
+
+    # 4. permission and 5. before are walked by CallHooks.
+
+    # 6. execute
+    async def _execute(self, entry: _Entry, call: ToolCall, context: CallContext) -> Any:
+        try:
+            if entry.handler is not None:
+                return await entry.handler(call, context)
+            return await self._invoke(call, context)
+        except ToolError:
+            raise
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the caller's own cancellation: always theirs to see
+            raise ToolError(f"{call.name} was cancelled", kind="cancelled") from None
+        except BaseException as exc:  # noqa: BLE001 - a tool must never take the host down
+            raise _unexpected(call, exc) from None
+
+    def _execute_inline(self, entry: _Entry, call: ToolCall, context: CallContext) -> Any:
+        context.attempt += 1
+        try:
+            return entry.tool.function(**context.arguments)
+        except ToolError:
+            raise
+        except KeyboardInterrupt:
+            raise  # the host's own Ctrl-C, in the host's own thread
+        except BaseException as exc:  # noqa: BLE001 - a tool must never take the host down
+            raise _unexpected(call, exc) from None
+
+    async def _invoke(self, call: ToolCall, context: CallContext) -> Any:
+        """The innermost layer: start the function once."""
+        context.attempt += 1
+        tool = context.tool
+        assert tool is not None
+        if tool.is_async:
+            return await tool.function(**context.arguments)
+        return await self._threads.run(tool.function, context.arguments)
+
+    # 7. after is walked by CallHooks.
+
+    # 8. format
+    def _format(self, entry: _Entry, result: DispatchResult, started: float) -> DispatchResult:
+        if result.success:
+            output = truncate(to_text(result.result), entry.max_output_chars)
+        else:
+            output = error_text(result.error) if result.error is not None else ""
+        return DispatchResult(
+            result.success,
+            result.call_id,
+            result.name,
+            result.result,
+            result.error,
+            (time.perf_counter() - started) * 1000.0,
+            result.attempts,
+            output,
+        )
+
+    def _failed(
+        self, call: ToolCall, error: ToolError, context: CallContext, started: float
+    ) -> DispatchResult:
+        return DispatchResult(
+            False,
+            call.call_id,
+            call.name if isinstance(call.name, str) else "",
+            None,
+            error,
+            (time.perf_counter() - started) * 1000.0,
+            context.attempt,
+            error_text(error),
+        )
+
+    async def _shape(
+        self,
+        runtime: _Runtime,
+        shape: Provider,
+        call: ToolCall,
+        result: DispatchResult,
+        context: CallContext,
+    ) -> Any:
+        """Format for a provider: a plugin's shape if one gives it, else the built-in one."""
+        try:
+            shaped = await runtime.hooks.run_format(call, result, shape.name, context)
+        except Exception as exc:  # noqa: BLE001 - attributed to the plugin; the call still answers
+            error = plugin_failed("toolwire_format_result", "toolwire_format_result", call, exc)
+            result = DispatchResult(False, result.call_id, result.name, None, error,
+                                    result.elapsed_ms, result.attempts, error_text(error))
+            shaped = None
+        return shaped if shaped is not None else shape.format_result(call, result)
+
+    # -- batches ----------------------------------------------------------------------------
+
+    async def _run_batch(
+        self,
+        runtime: _Runtime,
+        batch: Sequence[ToolCall],
+        role: str | None,
+        state: Mapping[str, Any],
+        cut_off: Mapping[int, str] | None = None,
+    ) -> list[tuple[DispatchResult, CallContext]]:
+        """Run calls concurrently (bounded), sequential tools in call order; one result each."""
+        done: list[tuple[DispatchResult, CallContext] | None] = [None] * len(batch)
+        for index in range(runtime.max_batch, len(batch)):
+            done[index] = self._refused(batch[index], role, state, _over_batch(runtime.max_batch))
+        for index, reason in (cut_off or {}).items():
+            if done[index] is None:
+                done[index] = self._refused(batch[index], role, state, _cut_off(reason))
+        slots = asyncio.Semaphore(runtime.max_concurrency)
+
+        async def run_one(index: int) -> None:
+            async with slots:
+                done[index] = await self._run(runtime, batch[index], role, state)
+
+        async def run_lane(indexes: list[int]) -> None:
+            for index in indexes:
+                await run_one(index)
+
+        lanes: dict[str, list[int]] = {}
+        units: list[Callable[[], Any]] = []
+        for index, call in enumerate(batch):
+            if done[index] is not None:
+                continue
+            entry = runtime.entries.get(call.name) if isinstance(call.name, str) else None
+            if entry is not None and entry.policy.sequential:
+                if call.name not in lanes:
+                    lanes[call.name] = []
+                    units.append(_bound(run_lane, lanes[call.name]))
+                lanes[call.name].append(index)
+            else:
+                units.append(_bound(run_one, index))
+        if len(units) == 1:
+            await units[0]()
+        elif units:
+            async with asyncio.TaskGroup() as group:
+                for unit in units:
+                    group.create_task(unit())
+        return [item for item in done if item is not None]
+
+    def _refused(
+        self, call: ToolCall, role: str | None, state: Mapping[str, Any], error: ToolError
+    ) -> tuple[DispatchResult, CallContext]:
+        context = CallContext(call.call_id, None, role, state)
+        return self._failed(call, error, context, time.perf_counter()), context
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _ready(self) -> _Runtime:
+        runtime = self._runtime
+        if runtime is None:
+            runtime = self._runtime = _Runtime(self)
+        return runtime
+
+    def _new_id(self) -> str:
+        return f"call_tw{next(self._ids)}"
+
+    def _as_call(self, call: ToolCall | Mapping[str, Any]) -> ToolCall:
+        if isinstance(call, ToolCall):
+            return call if call.call_id else ToolCall(call.name, call.arguments, self._new_id())
+        if isinstance(call, Mapping):
+            return ToolCall(
+                call.get("name"),  # type: ignore[arg-type]  # checked by resolve
+                call.get("arguments"),
+                call.get("call_id") or self._new_id(),
+            )
+        return ToolCall(repr(type(call).__name__), None, self._new_id())
+
+    def _parse_response(
+        self, runtime: _Runtime, response: Any, provider: str | None
+    ) -> tuple[Provider, ParsedResponse]:
+        plain = to_plain(response)
+        if provider is not None:
+            shape = self.provider(provider)
+        else:
+            matches = [p for p in runtime.providers.values() if p.detect(plain)]
+            if len(matches) != 1:
+                raise ConfigError(_undetected(plain, matches))
+            shape = matches[0]
+        parsed = shape.parse_response(plain)
+        parsed.original = response
+        return shape, parsed
+
+    def _wait(self, coroutine: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coroutine)
+        # Called from inside a running loop: run on a loop of its own in another thread.
+        with ThreadPoolExecutor(1, thread_name_prefix="toolwire-sync") as pool:
+            return pool.submit(asyncio.run, coroutine).result()
+
+
+class _RegistrationFailed(ConfigError):
+    """A plugin's own code failed while it registered (not a duplicate name)."""
+
+
+def _bound(function: Callable[[_T], Any], argument: _T) -> Callable[[], Any]:
+    return lambda: function(argument)
+
+
+def _ran(call: ToolCall, value: Any, context: CallContext) -> DispatchResult:
+    return DispatchResult(True, call.call_id, call.name, value, None, 0.0, context.attempt)
+
+
+def _unexpected(call: ToolCall, exc: BaseException) -> ToolError:
+    _log.error("toolwire.tool_failed", tool=call.name, call_id=call.call_id, exc_info=exc)
+    return ToolError(UNEXPECTED_MESSAGE, kind="execution_error")
+
+
+def _unknown_tool(runtime: _Runtime, name: Any) -> ToolError:
+    import difflib
+
+    shown = name[:64] if isinstance(name, str) else ""
+    close = difflib.get_close_matches(shown, runtime.names, n=3) if shown else []
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return ToolError(
+        f"no tool named {shown!r}{hint}" if shown else "the call names no tool",
+        kind="unknown_tool",
+        details={"closest": close} if close else None,
+    )
+
+
+def _over_batch(limit: int) -> ToolError:
+    return ToolError(
+        f"more than {limit} calls in one response; this call was not run",
+        kind="rejected",
+        retryable=True,
+        details={"max_batch_calls": limit},
+    )
+
+
+def _cut_off(reason: str) -> ToolError:
+    return ToolError(
+        f"the response was cut off ({reason}) before this call was complete; it was not run",
+        kind="invalid_arguments",
+        retryable=True,
+    )
+
+
+def _undetected(plain: Any, matches: Sequence[Provider]) -> str:
+    if matches:
+        return (
+            "the response matches several providers "
+            f"({', '.join(p.name for p in matches)}); name one with provider="
+        )
+    if isinstance(plain, Mapping):
+        keys = ", ".join(sorted(map(str, plain))[:12]) or "(none)"
+        return f"no provider recognises this response (a JSON object with keys: {keys})"
+    return f"no provider recognises this response (a {type(plain).__name__})"
+
+
+def _role_may_call(runtime: _Runtime, entry: _Entry, role: str | None) -> bool:
+    roles = entry.policy.roles
+    return roles is None or not runtime.roles_enforced or role in roles
+
+
+def _collector(tools: list[Tool], source: str) -> Callable[[Any], None]:
+    def register(obj: Any) -> None:
+        if isinstance(obj, Toolset):
+            tools.extend(obj)
+        elif isinstance(obj, Tool):
+            tools.append(obj)
+        else:
+            raise ConfigError(
+                f"plugin {source!r} registered a {type(obj).__name__}; "
+                "register(...) takes a toolwire.Tool or toolwire.Toolset"
+            )
+
+    return register
+
+
+def _refuse_wrappers(pm: pluggy.PluginManager, plugin: Any) -> None:
+    for hook_name in hookspecs.PER_CALL_HOOKS:
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper):
+                raise ConfigError(
+                    f"{hook_name} is walked per call and cannot be a wrapper; "
+                    "use middleware (toolwire_register_middleware) to wrap calls"
+                )
+
+
+def _with_counts(info: PluginInfo, hooks: tuple[str, ...], tools: int) -> PluginInfo:
+    return PluginInfo(
+        info.name, info.distribution, info.version, info.status, info.error, hooks, tools,
+        info.builtin,
+    )
+
+
+def _default_name(obj: Any) -> str:
+    if isinstance(obj, Toolset | Tool):
+        return obj.name
+    return str(getattr(obj, "__name__", None) or type(obj).__name__)
+
+
+def _distribution_of(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or getattr(obj, "__name__", "")
+    return str(module).split(".")[0] if module else ""
+
+
+def _own_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("toolwire")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+

@@ -1,0 +1,264 @@
+"""The per-call hook stages, walked implementation by implementation.
+
+pluggy cannot await, so the dispatcher resolves each per-call hook's implementations once,
+in pluggy's call order, and walks them itself: an ``async def`` implementation is awaited,
+and each implementation's failure is caught and attributed to its plugin by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pluggy
+import structlog
+
+from ._context import CallContext
+from ._errors import Deny, Reject, ToolError
+from ._results import DispatchResult, ToolCall
+
+_log = structlog.get_logger("toolwire")
+
+INTERNAL_MESSAGE: Final = "an internal error occurred while handling this call"
+
+
+@dataclass(frozen=True, slots=True)
+class HookImpl:
+    """One implementation of a per-call hook, resolved at start."""
+
+    plugin: str
+    function: Callable[..., Any]
+    positions: tuple[int, ...] | None  # None: takes the spec's arguments in order
+    is_async: bool
+
+    def __call__(self, *values: Any) -> Any:
+        if self.positions is None:
+            return self.function(*values)
+        return self.function(*[values[i] for i in self.positions])
+
+
+def resolve_impls(
+    pm: pluggy.PluginManager, hook_name: str, spec_args: Sequence[str]
+) -> tuple[HookImpl, ...]:
+    """The implementations of ``hook_name`` in the order pluggy would call them."""
+    caller = getattr(pm.hook, hook_name)
+    impls = []
+    for impl in reversed(caller.get_hookimpls()):
+        argnames = tuple(impl.argnames)
+        positions = None if argnames == tuple(spec_args) else tuple(
+            spec_args.index(a) for a in argnames
+        )
+        impls.append(
+            HookImpl(
+                impl.plugin_name,
+                impl.function,
+                positions,
+                inspect.iscoroutinefunction(impl.function),
+            )
+        )
+    return tuple(impls)
+
+
+def plugin_failed(plugin: str, hook: str, call: ToolCall, exc: BaseException) -> ToolError:
+    """Log a plugin's failure in full and make the short error the model sees."""
+    _log.error(
+        "toolwire.plugin_failed",
+        plugin=plugin,
+        hook=hook,
+        tool=call.name,
+        call_id=call.call_id,
+        exc_info=exc,
+    )
+    return ToolError(INTERNAL_MESSAGE, kind="internal_error", details=None)
+
+
+def _denied(reason: str) -> ToolError:
+    return ToolError(reason, kind="permission_denied")
+
+
+class CallHooks:
+    """The per-call stages a dispatcher walks: permission, before, after, format, finished.
+
+    Args:
+        pm: The dispatcher's plugin manager, with every plugin registered.
+        default_allow: The answer when no implementation votes on permission.
+        permission_timeout: Seconds an ``async`` permission implementation may take.
+    """
+
+    def __init__(
+        self, pm: pluggy.PluginManager, *, default_allow: bool, permission_timeout: float
+    ) -> None:
+        self.permission = resolve_impls(pm, "toolwire_check_permission", ("call", "context"))
+        self.before = resolve_impls(pm, "toolwire_before_call", ("call", "context"))
+        self.after = resolve_impls(pm, "toolwire_after_call", ("call", "result", "context"))
+        self.format = resolve_impls(
+            pm, "toolwire_format_result", ("call", "result", "provider", "context")
+        )
+        self.finished = resolve_impls(
+            pm, "toolwire_call_finished", ("call", "result", "context")
+        )
+        self.default_allow = default_allow
+        self.permission_timeout = permission_timeout
+        self.any_async = any(
+            impl.is_async
+            for impls in (self.permission, self.before, self.after, self.finished)
+            for impl in impls
+        )
+
+    # -- permission ------------------------------------------------------------------------
+
+    def _decide(self, impl: HookImpl, vote: Any, call: ToolCall) -> bool | None:
+        """A vote as allow (True), abstain (None); a deny raises."""
+        if vote is None:
+            return None
+        if vote is True:
+            return True
+        if vote is False:
+            raise _denied(f"permission denied for {call.name}")
+        if isinstance(vote, Deny):
+            raise _denied(vote.reason)
+        _log.error(
+            "toolwire.permission_vote_invalid",
+            plugin=impl.plugin,
+            vote_type=type(vote).__name__,
+            tool=call.name,
+        )
+        raise _denied(f"permission denied for {call.name}")
+
+    def _no_vote(self, allowed: bool, call: ToolCall) -> None:
+        if not allowed and not self.default_allow:
+            raise _denied(f"permission denied for {call.name}")
+
+    async def check_permission(self, call: ToolCall, context: CallContext) -> None:
+        """Ask every implementation; any deny (or failure, or timeout) wins over any allow."""
+        allowed = False
+        for impl in self.permission:
+            try:
+                vote = impl(call, context)
+                if impl.is_async or inspect.isawaitable(vote):
+                    vote = await asyncio.wait_for(vote, self.permission_timeout)
+            except TimeoutError:
+                _log.error("toolwire.permission_timeout", plugin=impl.plugin, tool=call.name)
+                raise _denied(f"permission denied for {call.name}") from None
+            except Exception as exc:  # noqa: BLE001 - a failing permission hook denies
+                plugin_failed(impl.plugin, "toolwire_check_permission", call, exc)
+                raise _denied(f"permission denied for {call.name}") from None
+            allowed = bool(self._decide(impl, vote, call)) or allowed
+        self._no_vote(allowed, call)
+
+    def check_permission_sync(self, call: ToolCall, context: CallContext) -> None:
+        """``check_permission`` for a dispatcher whose hooks are all plain functions."""
+        allowed = False
+        for impl in self.permission:
+            try:
+                vote = impl(call, context)
+            except Exception as exc:  # noqa: BLE001 - a failing permission hook denies
+                plugin_failed(impl.plugin, "toolwire_check_permission", call, exc)
+                raise _denied(f"permission denied for {call.name}") from None
+            allowed = bool(self._decide(impl, vote, call)) or allowed
+        self._no_vote(allowed, call)
+
+    # -- before ----------------------------------------------------------------------------
+
+    async def run_before(self, call: ToolCall, context: CallContext) -> None:
+        """Run every before hook; ``Reject`` refuses the call, any other failure is internal."""
+        for impl in self.before:
+            try:
+                outcome = impl(call, context)
+                if impl.is_async or inspect.isawaitable(outcome):
+                    await outcome
+            except Reject as exc:
+                raise ToolError(exc.reason, kind="rejected") from None
+            except Exception as exc:  # noqa: BLE001 - attributed to the plugin, call ends
+                raise plugin_failed(impl.plugin, "toolwire_before_call", call, exc) from None
+
+    def run_before_sync(self, call: ToolCall, context: CallContext) -> None:
+        for impl in self.before:
+            try:
+                impl(call, context)
+            except Reject as exc:
+                raise ToolError(exc.reason, kind="rejected") from None
+            except Exception as exc:  # noqa: BLE001 - attributed to the plugin, call ends
+                raise plugin_failed(impl.plugin, "toolwire_before_call", call, exc) from None
+
+    # -- after -----------------------------------------------------------------------------
+
+    async def run_after(
+        self, call: ToolCall, result: DispatchResult, context: CallContext
+    ) -> DispatchResult:
+        """Let each after hook see (and maybe replace) the result."""
+        for impl in self.after:
+            try:
+                replacement = impl(call, result, context)
+                if impl.is_async or inspect.isawaitable(replacement):
+                    replacement = await replacement
+            except Exception as exc:  # noqa: BLE001 - attributed to the plugin, call ends
+                raise plugin_failed(impl.plugin, "toolwire_after_call", call, exc) from None
+            result = self._replacement(impl, call, result, replacement)
+        return result
+
+    def run_after_sync(
+        self, call: ToolCall, result: DispatchResult, context: CallContext
+    ) -> DispatchResult:
+        for impl in self.after:
+            try:
+                replacement = impl(call, result, context)
+            except Exception as exc:  # noqa: BLE001 - attributed to the plugin, call ends
+                raise plugin_failed(impl.plugin, "toolwire_after_call", call, exc) from None
+            result = self._replacement(impl, call, result, replacement)
+        return result
+
+    @staticmethod
+    def _replacement(
+        impl: HookImpl, call: ToolCall, result: DispatchResult, replacement: Any
+    ) -> DispatchResult:
+        if replacement is None:
+            return result
+        if not isinstance(replacement, DispatchResult) or replacement.call_id != result.call_id:
+            raise plugin_failed(
+                impl.plugin,
+                "toolwire_after_call",
+                call,
+                TypeError("after hooks must return None or a DispatchResult for the same call_id"),
+            )
+        return replacement
+
+    # -- format ----------------------------------------------------------------------------
+
+    async def run_format(
+        self, call: ToolCall, result: DispatchResult, provider: str, context: CallContext
+    ) -> Any:
+        """The first non-``None`` shape a plugin gives, or ``None`` for the built-in shape."""
+        for impl in self.format:
+            shaped = impl(call, result, provider, context)
+            if impl.is_async or inspect.isawaitable(shaped):
+                shaped = await shaped
+            if shaped is not None:
+                return shaped
+        return None
+
+    # -- finished --------------------------------------------------------------------------
+
+    async def run_finished(
+        self, call: ToolCall, result: DispatchResult, context: CallContext
+    ) -> None:
+        """Tell observers the call is over; their failures are logged and never change it."""
+        for impl in self.finished:
+            try:
+                outcome = impl(call, result, context)
+                if impl.is_async or inspect.isawaitable(outcome):
+                    await outcome
+            except Exception as exc:  # noqa: BLE001 - an observer cannot change the outcome
+                plugin_failed(impl.plugin, "toolwire_call_finished", call, exc)
+
+    def run_finished_sync(
+        self, call: ToolCall, result: DispatchResult, context: CallContext
+    ) -> None:
+        for impl in self.finished:
+            try:
+                impl(call, result, context)
+            except Exception as exc:  # noqa: BLE001 - an observer cannot change the outcome
+                plugin_failed(impl.plugin, "toolwire_call_finished", call, exc)

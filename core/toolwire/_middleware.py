@@ -1,0 +1,48 @@
+"""The middleware onion around the execute stage.
+
+A middleware is ``async (call, context, call_next) -> result``: it may run code before and
+after ``await call_next(call, context)``, retry it, time it out, or raise ``ToolError`` to end
+the call. An object with ``applies_to(tool, policy) -> bool`` is only put on the tools it
+accepts, so a tool pays only for the middleware its policy asks for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._context import CallContext
+from ._results import ToolCall
+
+if TYPE_CHECKING:
+    from ._policy import ToolPolicy
+    from ._tools import Tool
+
+CallNext = Callable[[ToolCall, CallContext], Awaitable[Any]]
+
+
+class Middleware(Protocol):
+    """The shape middleware takes (a plain ``async def`` function fits)."""
+
+    def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Awaitable[Any]: ...
+
+
+def applies(middleware: Any, tool: Tool, policy: ToolPolicy) -> bool:
+    """Whether this middleware wants to wrap calls of this tool."""
+    check = getattr(middleware, "applies_to", None)
+    return True if check is None else bool(check(tool, policy))
+
+
+def compose(middleware: Sequence[Middleware], innermost: CallNext) -> CallNext:
+    """Wrap ``innermost`` so the first middleware is the outermost layer."""
+    handler = innermost
+    for layer in reversed(middleware):
+        handler = _bind(layer, handler)
+    return handler
+
+
+def _bind(layer: Middleware, call_next: CallNext) -> CallNext:
+    async def handler(call: ToolCall, context: CallContext) -> Any:
+        return await layer(call, context, call_next)
+
+    return handler

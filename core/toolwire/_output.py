@@ -1,0 +1,106 @@
+"""The text a model receives: deterministic JSON for results, a budget on length."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import decimal
+import enum
+import json
+import pathlib
+import uuid
+from typing import Any, Final
+
+from ._errors import ToolError
+
+_encoder: Final = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=True
+)
+
+
+def _default(value: Any) -> Any:
+    """Map the values tools commonly return onto JSON, the same way every time."""
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, pathlib.PurePath):
+        return value.as_posix()
+    if isinstance(value, set | frozenset):
+        items = [json.loads(to_json(v)) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump) and hasattr(type(value), "model_fields"):
+        return model_dump(mode="json")
+    raise TypeError(f"a {type(value).__module__}.{type(value).__qualname__} cannot be sent as JSON")
+
+
+_dumps: Final = json.JSONEncoder(
+    ensure_ascii=False,
+    separators=(",", ":"),
+    allow_nan=False,
+    check_circular=True,
+    default=_default,
+).encode
+
+
+def to_json(value: Any) -> str:
+    """Compact, UTF-8, deterministic JSON for a tool's result.
+
+    Raises:
+        ToolError: ``output_error`` for a value JSON cannot carry (an unknown type, a cycle,
+            ``NaN``); the type is named, the value never is.
+    """
+    try:
+        return _dumps(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        reason = str(exc) if isinstance(exc, TypeError) else _value_error_reason(exc)
+        raise ToolError(
+            f"the tool's result could not be sent: {reason}", kind="output_error"
+        ) from exc
+
+
+def _value_error_reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply"
+    text = str(exc)
+    if "Circular" in text:
+        return "it contains a circular reference"
+    if "Out of range float" in text:
+        return "it contains NaN or Infinity"
+    return "it is not representable as JSON"
+
+
+def to_text(value: Any) -> str:
+    """Strings pass through; everything else becomes compact JSON."""
+    return value if isinstance(value, str) else to_json(value)
+
+
+def truncate(text: str, max_chars: int) -> str:
+    """Cut ``text`` to about ``max_chars``: its head and tail around a marker saying what was cut.
+
+    Python strings index by code point, so a cut never splits a character.
+    """
+    if len(text) <= max_chars:
+        return text
+    removed = len(text) - max_chars
+    marker = f"\n[... {removed} characters removed ...]\n"
+    keep = max(max_chars - len(marker), 0)
+    head = keep - keep // 2
+    tail = keep // 2
+    # The marker replaces characters too: say how many really went.
+    removed = len(text) - head - tail
+    marker = f"\n[... {removed} characters removed ...]\n"
+    return text[:head] + marker + (text[len(text) - tail :] if tail else "")
+
+
+def error_text(error: ToolError) -> str:
+    """The short JSON object the model sees for an error."""
+    return _encoder.encode(error.to_dict())

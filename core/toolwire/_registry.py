@@ -1,0 +1,73 @@
+"""What plugins brought: tools, middleware and providers, each attributed to its source."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._errors import ConfigError, DuplicateToolError
+from ._tools import Tool
+from .providers import Provider
+
+
+class Registry:
+    """The dispatcher's table of contributions, added to one plugin at a time, atomically."""
+
+    def __init__(self) -> None:
+        self._tools: dict[str, tuple[Tool, str]] = {}
+        self._middleware: list[tuple[str, Any]] = []
+        self._providers: dict[str, tuple[Provider, str]] = {}
+
+    def add(
+        self,
+        source: str,
+        tools: Sequence[Tool],
+        middleware: Sequence[Any],
+        providers: Sequence[Provider],
+    ) -> None:
+        """Add everything one source brings, or nothing if any of it conflicts.
+
+        Raises:
+            DuplicateToolError: a tool name is taken; the message names both sources.
+            ConfigError: a middleware that is not callable, or a provider name taken.
+        """
+        names: dict[str, Tool] = {}
+        for tool in tools:
+            if tool.name in self._tools or tool.name in names:
+                first = self._tools[tool.name] if tool.name in self._tools else (names[tool.name], source)
+                raise DuplicateToolError(
+                    f"two tools are named {tool.name!r}: one from {_origin(*first)}, "
+                    f"one from {_origin(tool, source)}"
+                )
+            names[tool.name] = tool
+        for layer in middleware:
+            if not callable(layer):
+                raise ConfigError(f"{source!r} registered middleware that is not callable: {layer!r}")
+        for provider in providers:
+            if not isinstance(provider, Provider) or not provider.name:
+                raise ConfigError(f"{source!r} registered {provider!r}, not a named Provider")
+            if provider.name in self._providers:
+                raise ConfigError(
+                    f"two providers are named {provider.name!r}: from "
+                    f"{self._providers[provider.name][1]!r} and {source!r}"
+                )
+        for tool in tools:
+            tool.plugin = source
+            self._tools[tool.name] = (tool, source)
+        self._middleware.extend((source, layer) for layer in middleware)
+        for provider in providers:
+            self._providers[provider.name] = (provider, source)
+
+    def tools(self) -> list[Tool]:
+        return [tool for tool, _ in self._tools.values()]
+
+    def middleware(self) -> list[Any]:
+        return [layer for _, layer in self._middleware]
+
+    def providers(self) -> dict[str, Provider]:
+        return {name: provider for name, (provider, _) in self._providers.items()}
+
+
+def _origin(tool: Tool, source: str) -> str:
+    pack = f" (pack {tool.pack!r})" if tool.pack and tool.pack != source else ""
+    return f"plugin {source!r}{pack}"

@@ -1,0 +1,231 @@
+"""Tools and tool packs: ``Tool``, ``Toolset`` and the ``@tool`` decorator."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, overload
+
+from ._errors import ConfigError
+from ._policy import ToolPolicy
+from ._schema import check_schema, check_tool_name, close_objects, infer_signature
+
+ToolFunction = Callable[..., Any]
+
+
+class Tool:
+    """A function a model can call, with its name, description, schema and policy.
+
+    Build one with ``@toolwire.tool`` or ``@pack.tool``; the schema is inferred from the type
+    hints unless ``schema=`` is given, and checked against the JSON Schema metaschema.
+
+    Attributes:
+        name: The name the model calls it by.
+        description: What the model is told the tool does.
+        parameters: The JSON Schema of its arguments (an object schema).
+        function: The Python callable.
+        policy: What the code declared (timeouts, roles...); config may override it.
+        pack: The name of the ``Toolset`` it belongs to, if any.
+        plugin: The plugin that registered it, once registered.
+    """
+
+    __slots__ = (
+        "context_param",
+        "converters",
+        "description",
+        "function",
+        "is_async",
+        "pack",
+        "parameters",
+        "plugin",
+        "policy",
+        "name",
+    )
+
+    def __init__(
+        self,
+        function: ToolFunction,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        schema: Mapping[str, Any] | None = None,
+        policy: ToolPolicy | None = None,
+        pack: str | None = None,
+    ) -> None:
+        if not callable(function):
+            raise ConfigError(f"a tool must be callable, got {type(function).__name__}")
+        tool_name = name if name is not None else getattr(function, "__name__", "")
+        check_tool_name(tool_name)
+        inferred = infer_signature(function, tool_name)
+        if schema is not None:
+            check_schema(tool_name, schema)
+            parameters = close_objects(copy.deepcopy(dict(schema)))
+            converters: Mapping[str, Callable[[Any], Any]] = {}
+        else:
+            parameters = inferred.parameters
+            converters = inferred.converters
+        check_schema(tool_name, parameters)
+        self.name: str = tool_name
+        self.description: str = (
+            description if description is not None else inferred.description
+        ) or ""
+        self.parameters: dict[str, Any] = parameters
+        self.function: ToolFunction = function
+        self.is_async: bool = inspect.iscoroutinefunction(function)
+        self.policy: ToolPolicy = policy or ToolPolicy()
+        self.pack: str | None = pack
+        self.plugin: str | None = None
+        self.context_param: str | None = inferred.context_param
+        self.converters: Mapping[str, Callable[[Any], Any]] = converters
+
+    def __repr__(self) -> str:
+        return f"<toolwire.Tool {self.name!r} pack={self.pack!r}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly, as plain Python (no validation, no hooks)."""
+        return self.function(*args, **kwargs)
+
+
+def _policy_from(
+    *,
+    roles: Iterable[str] | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
+    retry_on: Iterable[type[BaseException]] | None = None,
+    rate_limit: str | None = None,
+    max_concurrency: int | None = None,
+    sequential: bool | None = None,
+    max_output_chars: int | None = None,
+    enabled: bool | None = None,
+) -> ToolPolicy:
+    if timeout is not None and timeout <= 0:
+        raise ConfigError(f"timeout must be positive, got {timeout!r}")
+    if retries is not None and retries < 0:
+        raise ConfigError(f"retries must be zero or more, got {retries!r}")
+    if max_concurrency is not None and max_concurrency < 1:
+        raise ConfigError(f"max_concurrency must be at least 1, got {max_concurrency!r}")
+    if max_output_chars is not None and max_output_chars < 1:
+        raise ConfigError(f"max_output_chars must be at least 1, got {max_output_chars!r}")
+    if isinstance(roles, str):
+        raise ConfigError(f"roles must be a list of role names, got the string {roles!r}")
+    return ToolPolicy(
+        roles=frozenset(roles) if roles is not None else None,
+        enabled=enabled,
+        timeout=timeout,
+        retries=retries,
+        retry_on=tuple(retry_on) if retry_on is not None else None,
+        rate_limit=rate_limit,
+        max_concurrency=max_concurrency,
+        sequential=sequential,
+        max_output_chars=max_output_chars,
+    )
+
+
+class _ToolOptions:
+    """The keyword options ``@tool(...)`` and ``@pack.tool(...)`` accept, gathered once."""
+
+    def __init__(self, **options: Any) -> None:
+        self.name: str | None = options.pop("name", None)
+        self.description: str | None = options.pop("description", None)
+        self.schema: Mapping[str, Any] | None = options.pop("schema", None)
+        self.policy = _policy_from(**options)
+
+    def build(self, function: ToolFunction, pack: str | None) -> Tool:
+        return Tool(
+            function,
+            name=self.name,
+            description=self.description,
+            schema=self.schema,
+            policy=self.policy,
+            pack=pack,
+        )
+
+
+@overload
+def tool(function: ToolFunction, /) -> Tool: ...
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    schema: Mapping[str, Any] | None = None,
+    roles: Iterable[str] | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
+    retry_on: Iterable[type[BaseException]] | None = None,
+    rate_limit: str | None = None,
+    max_concurrency: int | None = None,
+    sequential: bool | None = None,
+    max_output_chars: int | None = None,
+    enabled: bool | None = None,
+) -> Callable[[ToolFunction], Tool]: ...
+def tool(function: ToolFunction | None = None, /, **options: Any) -> Tool | Callable[[ToolFunction], Tool]:
+    """Make a lone ``Tool`` from a function: ``@toolwire.tool`` or ``@toolwire.tool(name=...)``."""
+    opts = _ToolOptions(**options)
+    if function is not None:
+        return opts.build(function, None)
+    return lambda fn: opts.build(fn, None)
+
+
+class Toolset:
+    """A named pack of tools, the unit a plugin publishes.
+
+    Args:
+        name: The pack's name (shown in listings and errors).
+        description: What the pack is for.
+    """
+
+    def __init__(self, name: str, description: str = "") -> None:
+        self.name = name
+        self.description = description
+        self._tools: dict[str, Tool] = {}
+
+    @overload
+    def tool(self, function: ToolFunction, /) -> Tool: ...
+    @overload
+    def tool(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        schema: Mapping[str, Any] | None = None,
+        roles: Iterable[str] | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        retry_on: Iterable[type[BaseException]] | None = None,
+        rate_limit: str | None = None,
+        max_concurrency: int | None = None,
+        sequential: bool | None = None,
+        max_output_chars: int | None = None,
+        enabled: bool | None = None,
+    ) -> Callable[[ToolFunction], Tool]: ...
+    def tool(
+        self, function: ToolFunction | None = None, /, **options: Any
+    ) -> Tool | Callable[[ToolFunction], Tool]:
+        """Add a function to the pack: ``@pack.tool`` or ``@pack.tool(timeout=5, roles=["admin"])``."""
+        opts = _ToolOptions(**options)
+        if function is not None:
+            return self.add(opts.build(function, self.name))
+        return lambda fn: self.add(opts.build(fn, self.name))
+
+    def add(self, new: Tool) -> Tool:
+        """Add an existing ``Tool`` to the pack."""
+        if new.name in self._tools:
+            raise ConfigError(f"toolset {self.name!r} already has a tool named {new.name!r}")
+        if new.pack is None:
+            new.pack = self.name
+        self._tools[new.name] = new
+        return new
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __getitem__(self, name: str) -> Tool:
+        return self._tools[name]
+
+    def __repr__(self) -> str:
+        return f"<toolwire.Toolset {self.name!r} tools={list(self._tools)}>"

@@ -1,0 +1,108 @@
+"""The hook specifications plugins implement.
+
+Startup hooks are called through pluggy once, when a dispatcher starts. Per-call hooks
+(``toolwire_check_permission``, ``toolwire_before_call``, ``toolwire_after_call``,
+``toolwire_format_result``, ``toolwire_call_finished``) are walked by the dispatcher itself,
+implementation by implementation in pluggy's order, so an implementation may be ``async def``
+and each one's failure is attributed to its plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+import pluggy
+
+if TYPE_CHECKING:
+    from ._config import Config
+    from ._context import CallContext
+    from ._errors import Deny
+    from ._results import DispatchResult, ToolCall
+    from .providers import Provider
+
+PROJECT_NAME: Final = "toolwire"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+#: Hooks the dispatcher walks per call; they may be coroutines and must not be wrappers.
+PER_CALL_HOOKS: Final = (
+    "toolwire_check_permission",
+    "toolwire_before_call",
+    "toolwire_after_call",
+    "toolwire_format_result",
+    "toolwire_call_finished",
+)
+
+
+@hookspec
+def toolwire_configure(config: Config) -> None:
+    """Called once at start, before anything is registered.
+
+    A plugin reads its own settings here: ``config.plugin_settings("NAME")`` is the
+    ``[plugins.NAME]`` table.
+    """
+
+
+@hookspec
+def toolwire_register_tools(register: Callable[[Any], None]) -> None:
+    """Register tools: call ``register(obj)`` with a ``Tool`` or a ``Toolset``.
+
+    Every tool is attributed to the plugin that registered it; two tools with one name stop
+    the start with an error naming both sources.
+    """
+
+
+@hookspec
+def toolwire_register_middleware(register: Callable[[Any], None]) -> None:
+    """Register middleware: ``async (call, context, call_next) -> result`` callables.
+
+    Middleware wraps the execute stage, outermost first in registration order. An object
+    with an ``applies_to(tool, policy) -> bool`` method is only put on the tools it accepts.
+    """
+
+
+@hookspec
+def toolwire_register_providers(register: Callable[[Provider], None]) -> None:
+    """Register ``toolwire.providers.Provider`` instances for more model APIs."""
+
+
+@hookspec
+def toolwire_check_permission(call: ToolCall, context: CallContext) -> bool | Deny | None:
+    """Vote on a call: ``True`` allows, ``False`` or ``toolwire.Deny(reason)`` denies, ``None`` abstains.
+
+    Every implementation is asked; any deny wins; an implementation that raises (or takes
+    longer than the permission timeout) counts as a deny; with no vote the configured default
+    decides.
+    """
+
+
+@hookspec
+def toolwire_before_call(call: ToolCall, context: CallContext) -> None:
+    """Runs after permission, before execution; raise ``toolwire.Reject(reason)`` to refuse the call."""
+
+
+@hookspec
+def toolwire_after_call(
+    call: ToolCall, result: DispatchResult, context: CallContext
+) -> DispatchResult | None:
+    """Sees the result of a call that ran; return a ``DispatchResult`` to replace it."""
+
+
+@hookspec
+def toolwire_format_result(
+    call: ToolCall, result: DispatchResult, provider: str, context: CallContext
+) -> Any:
+    """Shape a result for a provider; return ``None`` to pass. The first non-``None`` answer wins.
+
+    The built-in shape of the provider is used when every implementation passes.
+    """
+
+
+@hookspec
+def toolwire_call_finished(call: ToolCall, result: DispatchResult, context: CallContext) -> None:
+    """Observes every finished call, whatever its outcome (logging, audit, metrics).
+
+    Its return value is ignored; an implementation that raises is logged and skipped.
+    """
