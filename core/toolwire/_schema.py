@@ -82,6 +82,22 @@ def description_of(func: Callable[..., Any]) -> tuple[str, dict[str, str]]:
     return "\n\n".join(parts).strip(), params
 
 
+def explicit_signature(
+    func: Callable[..., Any], tool_name: str, parameters: dict[str, Any]
+) -> InferredSignature:
+    """A tool whose schema was given: only the description and the context parameter are read."""
+    description, _ = description_of(func)
+    context_param = None
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception:  # noqa: BLE001 - with an explicit schema, hints are optional
+        hints = {}
+    for name, hint in hints.items():
+        if _strip_annotated(hint) is CallContext:
+            context_param = name
+    return InferredSignature(description, parameters, context_param, {})
+
+
 def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignature:
     """Build the parameters schema and argument converters for ``func``.
 

@@ -9,7 +9,13 @@ from typing import Any, overload
 
 from ._errors import ConfigError
 from ._policy import ToolPolicy
-from ._schema import check_schema, check_tool_name, close_objects, infer_signature
+from ._schema import (
+    check_schema,
+    check_tool_name,
+    close_objects,
+    explicit_signature,
+    infer_signature,
+)
 
 ToolFunction = Callable[..., Any]
 
@@ -57,27 +63,24 @@ class Tool:
             raise ConfigError(f"a tool must be callable, got {type(function).__name__}")
         tool_name = name if name is not None else getattr(function, "__name__", "")
         check_tool_name(tool_name)
-        inferred = infer_signature(function, tool_name)
         if schema is not None:
             check_schema(tool_name, schema)
-            parameters = close_objects(copy.deepcopy(dict(schema)))
-            converters: Mapping[str, Callable[[Any], Any]] = {}
+            inferred = explicit_signature(function, tool_name, close_objects(copy.deepcopy(dict(schema))))
         else:
-            parameters = inferred.parameters
-            converters = inferred.converters
-        check_schema(tool_name, parameters)
+            inferred = infer_signature(function, tool_name)
+        check_schema(tool_name, inferred.parameters)
         self.name: str = tool_name
         self.description: str = (
             description if description is not None else inferred.description
         ) or ""
-        self.parameters: dict[str, Any] = parameters
+        self.parameters: dict[str, Any] = inferred.parameters
         self.function: ToolFunction = function
         self.is_async: bool = inspect.iscoroutinefunction(function)
         self.policy: ToolPolicy = policy or ToolPolicy()
         self.pack: str | None = pack
         self.plugin: str | None = None
         self.context_param: str | None = inferred.context_param
-        self.converters: Mapping[str, Callable[[Any], Any]] = converters
+        self.converters: Mapping[str, Callable[[Any], Any]] = inferred.converters
 
     def __repr__(self) -> str:
         return f"<toolwire.Tool {self.name!r} pack={self.pack!r}>"

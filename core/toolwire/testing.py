@@ -1,0 +1,225 @@
+"""Helpers for testing tool packs and hosts: a dispatcher, model responses, a pack check.
+
+Nothing here needs a provider SDK or a network: responses are built as the plain JSON each
+API sends, and go through the same ``process_response`` a host uses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._config import Config, config_from_dict
+from ._dispatcher import Dispatcher
+from ._errors import ConfigError
+from ._results import DispatchResult, ToolCall
+from ._schema import TOOL_NAME_RE, check_schema
+from ._tools import Tool, Toolset
+
+__all__ = [
+    "ModelStub",
+    "ToolsetReport",
+    "build_response",
+    "check_toolset",
+    "make_dispatcher",
+]
+
+CallSpec = ToolCall | tuple[str, Any] | tuple[str, Any, str]
+
+
+def make_dispatcher(*objs: Any, config: Mapping[str, Any] | Config | None = None) -> Dispatcher:
+    """A dispatcher with built-in plugins only (nothing installed is loaded), plus ``objs``.
+
+    Args:
+        *objs: Toolsets, tools or plugins to add.
+        config: A config mapping (validated like a file) or ``Config``.
+    """
+    if isinstance(config, Mapping):
+        config = config_from_dict(config)
+    dispatcher = Dispatcher(config)
+    for obj in objs:
+        dispatcher.add(obj)
+    return dispatcher
+
+
+def _calls(calls: Iterable[CallSpec]) -> list[ToolCall]:
+    counter = itertools.count(1)
+    out = []
+    for spec in calls:
+        if isinstance(spec, ToolCall):
+            call = spec
+        elif len(spec) == 3:
+            call = ToolCall(spec[0], spec[1], spec[2])  # type: ignore[misc]
+        else:
+            call = ToolCall(spec[0], spec[1])
+        if not call.call_id:
+            call = ToolCall(call.name, call.arguments, f"call_{next(counter)}")
+        out.append(call)
+    return out
+
+
+def _json_text(arguments: Any) -> str:
+    if isinstance(arguments, str):
+        return arguments
+    return json.dumps({} if arguments is None else arguments)
+
+
+def _json_object(arguments: Any) -> Any:
+    if isinstance(arguments, str):
+        return json.loads(arguments)
+    return {} if arguments is None else arguments
+
+
+def build_response(provider: str, calls: Iterable[CallSpec], *, text: str = "") -> dict[str, Any]:
+    """A model response, as the provider's API sends it, that makes ``calls``.
+
+    Arguments given as strings are sent as they are (for providers that carry JSON text),
+    so a test can send exactly what a model would, malformed JSON included.
+
+    Args:
+        provider: ``openai-responses``, ``openai-chat``, ``anthropic`` or ``gemini``.
+        calls: ``ToolCall`` objects or ``(name, arguments[, call_id])`` tuples.
+        text: Optional assistant text before the calls.
+    """
+    made = _calls(calls)
+    if provider == "openai-responses":
+        output: list[dict[str, Any]] = []
+        if text:
+            output.append({
+                "type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            })
+        output += [
+            {"type": "function_call", "id": f"fc_{i}", "call_id": c.call_id, "name": c.name,
+             "arguments": _json_text(c.arguments), "status": "completed"}
+            for i, c in enumerate(made, 1)
+        ]
+        return {"id": "resp_1", "object": "response", "created_at": 0, "model": "test",
+                "status": "completed", "output": output, "parallel_tool_calls": True,
+                "tool_choice": "auto", "tools": []}
+    if provider == "openai-chat":
+        return {
+            "id": "chatcmpl_1", "object": "chat.completion", "created": 0, "model": "test",
+            "choices": [{
+                "index": 0, "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant", "content": text or None,
+                    "tool_calls": [
+                        {"id": c.call_id, "type": "function",
+                         "function": {"name": c.name, "arguments": _json_text(c.arguments)}}
+                        for c in made
+                    ],
+                },
+            }],
+        }
+    if provider == "anthropic":
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+        content += [
+            {"type": "tool_use", "id": c.call_id, "name": c.name, "input": _json_object(c.arguments)}
+            for c in made
+        ]
+        return {"id": "msg_1", "type": "message", "role": "assistant", "model": "test",
+                "content": content, "stop_reason": "tool_use", "stop_sequence": None,
+                "usage": {"input_tokens": 1, "output_tokens": 1}}
+    if provider == "gemini":
+        parts: list[dict[str, Any]] = [{"text": text}] if text else []
+        parts += [
+            {"functionCall": {"id": c.call_id, "name": c.name, "args": _json_object(c.arguments)}}
+            for c in made
+        ]
+        return {"candidates": [{"content": {"role": "model", "parts": parts},
+                                "finishReason": "STOP", "index": 0}]}
+    raise ConfigError(f"build_response does not know provider {provider!r}")
+
+
+@dataclass
+class ModelStub:
+    """Plays the model: sends calls the way a provider would and collects what comes back.
+
+    Args:
+        dispatcher: The dispatcher under test.
+        provider: The API whose wire format is used.
+    """
+
+    dispatcher: Dispatcher
+    provider: str = "openai-responses"
+    history: list[Any] = field(default_factory=list)
+
+    def call(self, name: str, arguments: Any = None, call_id: str = "call_1", *,
+             role: str | None = None, state: Mapping[str, Any] | None = None) -> DispatchResult:
+        """Send one call as the model would (arguments may be a raw JSON string)."""
+        return self.dispatcher.dispatch_sync(name, arguments, call_id=call_id, role=role,
+                                             state=state)
+
+    def respond(self, calls: Iterable[CallSpec], *, role: str | None = None,
+                state: Mapping[str, Any] | None = None) -> list[Any]:
+        """Send a whole response with these calls; return the items to append (also kept)."""
+        response = build_response(self.provider, calls)
+        items = self.dispatcher.process_response_sync(response, self.provider, role=role,
+                                                      state=state)
+        self.history.extend(items)
+        return items
+
+
+@dataclass
+class ToolsetReport:
+    """Every problem ``check_toolset`` found, one line each."""
+
+    pack: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"{self.pack}: no problems"
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        return f"{self.pack}: {len(self.problems)} problem(s)\n{lines}"
+
+    def raise_for_problems(self) -> None:
+        """Fail (``AssertionError``, readable in pytest) when anything was found."""
+        if self.problems:
+            raise AssertionError(str(self))
+
+
+def check_toolset(pack: Toolset | Sequence[Tool]) -> ToolsetReport:
+    """Check a pack the way every provider will see it; report every problem at once.
+
+    Checks each tool's schema against the metaschema, its conversion to OpenAI strict mode
+    and to every built-in provider's format, names valid for every provider, and that the
+    tool and each parameter have a description.
+    """
+    tools = list(pack)
+    report = ToolsetReport(pack.name if isinstance(pack, Toolset) else "tools")
+    dispatcher = Dispatcher(config_from_dict({"plugins": {"disable": ["roles", "calllog"]}}))
+    seen: set[str] = set()
+    for tool in tools:
+        if tool.name in seen:
+            report.problems.append(f"{tool.name}: two tools have this name")
+        seen.add(tool.name)
+        if not TOOL_NAME_RE.match(tool.name):
+            report.problems.append(f"{tool.name}: name is not valid for every provider")
+        try:
+            check_schema(tool.name, tool.parameters)
+        except ConfigError as exc:
+            report.problems.append(str(exc))
+            continue
+        if not tool.description.strip():
+            report.problems.append(f"{tool.name}: no description (write a docstring)")
+        for param, schema in tool.parameters.get("properties", {}).items():
+            if not (isinstance(schema, Mapping) and schema.get("description")):
+                report.problems.append(f"{tool.name}: parameter {param!r} has no description")
+        for name, provider in sorted(dispatcher.providers().items()):
+            try:
+                definition = provider.tool_definition(tool)
+            except Exception as exc:  # noqa: BLE001 - any failure is a finding to report
+                report.problems.append(f"{tool.name}: {name} cannot describe it: {exc}")
+                continue
+            report.problems.extend(f"{tool.name}: {name}: {p}" for p in definition.problems)
+    dispatcher.close()
+    return report

@@ -1,0 +1,1 @@
+"""Fixture plugins for toolwire's discovery tests."""

@@ -1,0 +1,150 @@
+"""Discovery against really installed distributions (the demo pack and the fixture plugins)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import importlib_metadata
+import pytest
+import toolwire
+
+INSTALLED = {ep.name for ep in importlib_metadata.entry_points(group="toolwire")}
+needs_fixtures = pytest.mark.skipif(
+    not {"demo", "broken", "dup", "lazy", "half", "hooks"} <= INSTALLED,
+    reason="the demo pack and tests/fixture_plugins must be installed (nox -s tests does it)",
+)
+pytestmark = needs_fixtures
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "toolwire.toml"
+    path.write_text(text)
+    return path
+
+
+def rows(dispatcher: toolwire.Dispatcher) -> dict[str, toolwire.PluginInfo]:
+    return {p.name: p for p in dispatcher.plugins()}
+
+
+def test_enabled_pack_is_discovered_and_dispatches(tmp_path: Path) -> None:
+    """An installed pack enabled in config is loaded through its entry point and callable."""
+    config = write_config(tmp_path, '[plugins]\nautoload = false\nenable = ["demo"]\n')
+    dispatcher = toolwire.Dispatcher.from_config(config)
+    demo = rows(dispatcher)["demo"]
+    assert (demo.status, demo.distribution, demo.tools) == ("enabled", "toolwire-demo", 4)
+    assert demo.version == importlib_metadata.version("toolwire-demo")
+    result = dispatcher.dispatch_sync("get_weather", '{"location": "Paris"}')
+    assert result.success and '"location":"Paris"' in result.output
+    assert rows(dispatcher)["broken"].status == "disabled"
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("broken", "ModuleNotFoundError: No module named 'toolwire_fixture_dependency"),
+        ("syntax", "SyntaxError"),
+        ("exits", "SystemExit: this plugin refuses to load"),
+        ("half", "RuntimeError: failed after registering two tools"),
+    ],
+)
+def test_failing_plugin_is_reported_and_skipped(tmp_path: Path, name: str, error: str) -> None:
+    """A plugin that fails to load is recorded with its error; the host starts without it."""
+    config = write_config(tmp_path, f'[plugins]\nautoload = false\nenable = ["demo", "{name}"]\n')
+    dispatcher = toolwire.Dispatcher.from_config(config)
+    row = rows(dispatcher)[name]
+    assert row.status == "failed" and row.error is not None and error in row.error
+    assert row.distribution == "toolwire-fixture-plugins" and row.version == "1.0.0"
+    names = {t.name for t in dispatcher.tools()}
+    assert "get_weather" in names and not {"half_one", "half_two"} & names
+    assert name not in {n for n, _ in dispatcher._pm.list_name_plugin()}
+
+
+@pytest.mark.parametrize("name", ["broken", "syntax", "exits", "half"])
+def test_strict_mode_makes_a_failing_plugin_fatal(tmp_path: Path, name: str) -> None:
+    """With strict = true the dispatcher refuses to start and names the plugin and why."""
+    config = write_config(
+        tmp_path, f'[plugins]\nautoload = false\nenable = ["{name}"]\nstrict = true\n'
+    )
+    with pytest.raises(toolwire.PluginError, match=f"plugin '{name}' .*failed to load"):
+        toolwire.Dispatcher.from_config(config)
+
+
+def test_duplicate_tool_names_stop_the_start(tmp_path: Path) -> None:
+    """Two installed packs with one tool name stop the start, naming both."""
+    config = write_config(tmp_path, '[plugins]\nautoload = false\nenable = ["demo", "dup"]\n')
+    with pytest.raises(toolwire.ConfigError, match="get_weather") as caught:
+        toolwire.Dispatcher.from_config(config)
+    assert "'demo'" in str(caught.value) and "'dup'" in str(caught.value)
+
+
+def test_installed_but_disabled_plugin_is_never_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin that is not enabled is listed but never imported (its import side effect is absent)."""
+    marker = tmp_path / "imported.txt"
+    monkeypatch.setenv("TOOLWIRE_FIXTURE_IMPORT_MARKER", str(marker))
+    monkeypatch.delitem(sys.modules, "toolwire_fixtures.lazy", raising=False)
+    for text in (
+        '[plugins]\nautoload = false\nenable = ["demo"]\n',
+        '[plugins]\nautoload = true\ndisable = ["lazy", "dup", "broken", "syntax", "exits", '
+        '"half", "hooks", "ratelimit"]\n',
+    ):
+        dispatcher = toolwire.Dispatcher.from_config(write_config(tmp_path, text))
+        assert rows(dispatcher)["lazy"].status in ("disabled", "blocked")
+        assert "toolwire_fixtures.lazy" not in sys.modules
+        assert not marker.exists()
+    enabled = write_config(tmp_path, '[plugins]\nautoload = false\nenable = ["lazy"]\n')
+    toolwire.Dispatcher.from_config(enabled)
+    assert marker.read_text() == "imported\n"
+
+
+def test_disable_blocks_a_plugin(tmp_path: Path) -> None:
+    """A plugin in [plugins] disable is shown as blocked and cannot be registered later."""
+    config = write_config(tmp_path, '[plugins]\nautoload = false\nenable = ["demo"]\n'
+                                    'disable = ["hooks"]\n')
+    dispatcher = toolwire.Dispatcher.from_config(config)
+    assert rows(dispatcher)["hooks"].status == "blocked"
+
+
+def test_builtin_plugins_can_be_disabled(tmp_path: Path) -> None:
+    """Built-in plugins are listed by name and blockable like any other."""
+    config = write_config(tmp_path, '[plugins]\nautoload = false\nenable = ["demo"]\n'
+                                    'disable = ["roles"]\n')
+    dispatcher = toolwire.Dispatcher.from_config(config)
+    assert rows(dispatcher)["roles"].status == "blocked" and rows(dispatcher)["roles"].builtin
+    # Without the role plugin nobody enforces delete_user's roles.
+    assert dispatcher.dispatch_sync("delete_user", {"user_id": 1}).success
+
+
+def test_enabled_but_not_installed_is_an_error(tmp_path: Path) -> None:
+    """A plugin named in enable that is not installed is an error naming it."""
+    config = write_config(tmp_path, '[plugins]\nautoload = false\nenable = ["no-such-pack"]\n')
+    with pytest.raises(toolwire.PluginError, match="no-such-pack"):
+        toolwire.Dispatcher.from_config(config)
+
+
+def test_hook_plugin_from_an_entry_point(tmp_path: Path) -> None:
+    """A module of hookimpls found by entry point takes part in every stage."""
+    config = write_config(tmp_path, '[plugins]\nautoload = false\nenable = ["hooks"]\n')
+    dispatcher = toolwire.Dispatcher.from_config(config)
+    assert dispatcher.dispatch_sync("guarded", {"text": "hi"}).output == "HI"
+    forbidden = dispatcher.dispatch_sync("guarded", {"text": "forbidden"})
+    assert forbidden.error is not None and forbidden.error.message == "forbidden text"
+    rejected = dispatcher.dispatch_sync("guarded", {"text": "reject me"})
+    assert rejected.error is not None and rejected.error.kind == "rejected"
+    row = rows(dispatcher)["hooks"]
+    assert "toolwire_check_permission" in row.hooks and row.tools == 1
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TOOLWIRE_PLUGINS picks the plugins; TOOLWIRE_DISABLE_PLUGIN_AUTOLOAD turns autoload off."""
+    config = write_config(tmp_path, '[plugins]\nautoload = true\n')
+    monkeypatch.setenv("TOOLWIRE_PLUGINS", "demo")
+    dispatcher = toolwire.Dispatcher.from_config(config)
+    assert rows(dispatcher)["demo"].status == "enabled"
+    assert rows(dispatcher)["dup"].status == "disabled"
+    monkeypatch.delenv("TOOLWIRE_PLUGINS")
+    monkeypatch.setenv("TOOLWIRE_DISABLE_PLUGIN_AUTOLOAD", "1")
+    dispatcher = toolwire.Dispatcher.from_config(config)
+    assert {p.status for p in dispatcher.plugins() if not p.builtin} == {"disabled"}

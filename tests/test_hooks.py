@@ -1,0 +1,342 @@
+"""Every hookspec, one test each (test_hook_<name>), plus the rules of the per-call walk."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import pytest
+import structlog
+import toolwire
+from toolwire import hookspecs
+from toolwire.providers import Provider
+
+from .conftest import MakeDispatcher
+
+ROOT = Path(__file__).parent.parent
+
+pack = toolwire.Toolset("hooked")
+
+
+@pack.tool
+def echo(text: str) -> str:
+    """Echo text.
+
+    Args:
+        text: What to echo.
+    """
+    return text
+
+
+class Vote:
+    """A permission plugin that always gives the same vote."""
+
+    def __init__(self, vote: Any) -> None:
+        self.vote = vote
+
+    @toolwire.hookimpl
+    def toolwire_check_permission(self, call: toolwire.ToolCall, context: Any) -> Any:
+        return self.vote
+
+
+class Raises:
+    """A plugin whose per-call hook raises."""
+
+    def __init__(self, hook: str) -> None:
+        def fail(*args: Any) -> None:
+            raise RuntimeError("plugin bug")
+
+        setattr(self, hook, toolwire.hookimpl(fail))
+
+
+def test_hook_toolwire_configure(make: MakeDispatcher) -> None:
+    """A plugin's configure hook runs first and reads its own [plugins.NAME] table."""
+    seen: dict[str, Any] = {}
+
+    class Configured:
+        @toolwire.hookimpl
+        def toolwire_configure(self, config: toolwire.Config) -> None:
+            seen.update(config.plugin_settings("configured"))
+
+    make(config={"plugins": {"configured": {"greeting": "hi"}}}).add(
+        Configured(), name="configured"
+    )
+    assert seen == {"greeting": "hi"}
+
+
+def test_hook_toolwire_register_tools(make: MakeDispatcher) -> None:
+    """Tools registered by a plugin are callable and attributed to that plugin."""
+
+    class Registers:
+        @toolwire.hookimpl
+        def toolwire_register_tools(self, register: Callable[[Any], None]) -> None:
+            register(pack)
+
+    dispatcher = make().add(Registers(), name="registers")
+    assert dispatcher.dispatch_sync("echo", {"text": "x"}).output == "x"
+    assert dispatcher.tools()[0].plugin == "registers"
+    row = next(p for p in dispatcher.plugins() if p.name == "registers")
+    assert row.tools == 1 and row.hooks == ("toolwire_register_tools",)
+
+
+async def test_hook_toolwire_register_middleware(make: MakeDispatcher) -> None:
+    """Middleware wraps execution, outermost first, and applies_to limits where it goes."""
+    order: list[str] = []
+
+    def layer(label: str) -> Any:
+        async def middleware(call: Any, context: Any, call_next: Any) -> Any:
+            order.append(f"{label}>")
+            value = await call_next(call, context)
+            order.append(f"<{label}")
+            return f"{label}({value})"
+
+        return middleware
+
+    class Nowhere:
+        def applies_to(self, tool: Any, policy: Any) -> bool:
+            return False
+
+        async def __call__(self, call: Any, context: Any, call_next: Any) -> Any:
+            raise AssertionError("applies_to said no")
+
+    class Registers:
+        @toolwire.hookimpl
+        def toolwire_register_middleware(self, register: Callable[[Any], None]) -> None:
+            register(layer("outer"))
+            register(Nowhere())
+            register(layer("inner"))
+
+    dispatcher = make(pack).add(Registers(), name="layers")
+    result = await dispatcher.dispatch("echo", {"text": "x"})
+    assert result.output == "outer(inner(x))"
+    assert order == ["outer>", "inner>", "<inner", "<outer"]
+
+
+def test_hook_toolwire_register_providers(make: MakeDispatcher) -> None:
+    """A plugin can add a provider that hosts then name like a built-in one."""
+
+    class Echo(Provider):
+        name = "echo-api"
+
+        def detect(self, response: Any) -> bool:
+            return response.get("api") == "echo"
+
+        def parse_response(self, response: Any) -> Any:
+            from toolwire.providers import ParsedCall, ParsedResponse
+
+            calls = [ParsedCall(toolwire.ToolCall(c["tool"], c["args"], c["id"]))
+                     for c in response["calls"]]
+            return ParsedResponse(self.name, calls, response)
+
+        def tool_definition(self, tool: Any) -> Any:
+            from toolwire.providers import ToolDefinition
+
+            return ToolDefinition({"tool": tool.name})
+
+        def format_result(self, call: Any, result: Any) -> Any:
+            return {"id": call.call_id, "out": result.output}
+
+        def conversation_items(self, parsed: Any, outputs: Any) -> list[Any]:
+            return [parsed.response, *outputs]
+
+    class Registers:
+        @toolwire.hookimpl
+        def toolwire_register_providers(self, register: Callable[[Any], None]) -> None:
+            register(Echo())
+
+    dispatcher = make(pack).add(Registers(), name="echo-provider")
+    response = {"api": "echo", "calls": [{"tool": "echo", "args": '{"text": "hi"}', "id": "e1"}]}
+    items = dispatcher.process_response_sync(response)
+    assert items[1:] == [{"id": "e1", "out": "hi"}]
+    assert dispatcher.tool_definitions("echo-api") == [{"tool": "echo"}]
+
+
+@pytest.mark.parametrize(
+    ("votes", "default", "allowed"),
+    [
+        ([], "allow", True),
+        ([], "deny", False),
+        ([None], "deny", False),
+        ([True], "deny", True),
+        ([True, False], "allow", False),
+        ([False, True], "allow", False),
+        ([True, toolwire.Deny("no")], "allow", False),
+        (["not a vote"], "allow", False),
+    ],
+)
+def test_hook_toolwire_check_permission(
+    make: MakeDispatcher, votes: list[Any], default: str, allowed: bool
+) -> None:
+    """Any deny wins whatever the order; no vote falls back to the configured default."""
+    dispatcher = make(pack, config={"defaults": {"permission": default}})
+    for index, vote in enumerate(votes):
+        dispatcher.add(Vote(vote), name=f"vote{index}")
+    result = dispatcher.dispatch_sync("echo", {"text": "x"})
+    assert result.success is allowed
+    if not allowed:
+        assert result.error is not None and result.error.kind == "permission_denied"
+
+
+async def test_permission_hooks_fail_closed(make: MakeDispatcher) -> None:
+    """A permission hook that raises, or an async one that hangs, denies the call."""
+
+    class Hangs:
+        @toolwire.hookimpl(tryfirst=True)
+        async def toolwire_check_permission(self, call: Any, context: Any) -> Any:
+            await asyncio.sleep(60)
+
+    raising = make(pack).add(Raises("toolwire_check_permission"), name="raising")
+    assert (await raising.dispatch("echo", {"text": "x"})).error.kind == "permission_denied"
+    hanging = make(pack, config={"defaults": {"permission_timeout": 0.05}})
+    hanging.add(Vote(True), name="allow").add(Hangs(), name="hangs")
+    result = await hanging.dispatch("echo", {"text": "x"})
+    assert result.error is not None and result.error.kind == "permission_denied"
+
+
+async def test_async_abstaining_hook_cannot_turn_a_deny_into_an_allow(
+    make: MakeDispatcher,
+) -> None:
+    """An async hook that abstains is awaited, so a later deny is still heard."""
+
+    class AsyncAbstain:
+        @toolwire.hookimpl(tryfirst=True)
+        async def toolwire_check_permission(self, call: Any, context: Any) -> Any:
+            return None
+
+    class DenyLast:
+        @toolwire.hookimpl(trylast=True)
+        def toolwire_check_permission(self, call: Any, context: Any) -> Any:
+            return toolwire.Deny("last word")
+
+    dispatcher = make(pack).add(AsyncAbstain(), name="abstain").add(DenyLast(), name="deny")
+    result = await dispatcher.dispatch("echo", {"text": "x"})
+    assert result.error is not None and result.error.message == "last word"
+
+
+async def test_hook_toolwire_before_call(make: MakeDispatcher) -> None:
+    """A before hook sees validated arguments and may reject the call with a reason."""
+    seen: list[Any] = []
+
+    class Gate:
+        @toolwire.hookimpl
+        async def toolwire_before_call(self, call: Any, context: Any) -> None:
+            seen.append(call.arguments)
+            if call.arguments["text"] == "stop":
+                raise toolwire.Reject("not today")
+
+    dispatcher = make(pack).add(Gate(), name="gate")
+    assert (await dispatcher.dispatch("echo", '{"text": "go"}')).output == "go"
+    stopped = await dispatcher.dispatch("echo", {"text": "stop"})
+    assert stopped.error == toolwire.ToolError("not today", kind="rejected")
+    assert seen == [{"text": "go"}, {"text": "stop"}] and stopped.attempts == 0
+
+
+async def test_hook_toolwire_after_call(make: MakeDispatcher) -> None:
+    """An after hook sees the result and may replace it; the replacement is what is sent."""
+
+    class Rewrite:
+        @toolwire.hookimpl
+        def toolwire_after_call(self, call: Any, result: Any, context: Any) -> Any:
+            return toolwire.DispatchResult(True, result.call_id, result.name,
+                                           {"wrapped": result.result}, attempts=result.attempts)
+
+    dispatcher = make(pack).add(Rewrite(), name="rewrite")
+    result = await dispatcher.dispatch("echo", {"text": "x"})
+    assert result.result == {"wrapped": "x"} and result.output == '{"wrapped":"x"}'
+
+
+async def test_hook_toolwire_format_result(make: MakeDispatcher) -> None:
+    """A format hook reshapes a result for one provider; passing (None) keeps the built-in shape."""
+
+    class Shape:
+        @toolwire.hookimpl
+        def toolwire_format_result(self, call: Any, result: Any, provider: str,
+                                   context: Any) -> Any:
+            if provider != "openai-chat":
+                return None
+            return {"role": "tool", "tool_call_id": call.call_id, "content": "shaped"}
+
+    from toolwire.testing import build_response
+
+    dispatcher = make(pack).add(Shape(), name="shape")
+    chat = dispatcher.process_response_sync(
+        build_response("openai-chat", [("echo", {"text": "x"}, "c1")])
+    )
+    assert chat[-1] == {"role": "tool", "tool_call_id": "c1", "content": "shaped"}
+    responses = dispatcher.process_response_sync(
+        build_response("openai-responses", [("echo", {"text": "x"}, "c1")])
+    )
+    assert responses[-1]["output"] == "x"
+
+
+async def test_hook_toolwire_call_finished(make: MakeDispatcher) -> None:
+    """Every finished call is observed, failures included; an observer's error changes nothing."""
+    finished: list[tuple[str, str]] = []
+
+    class Observer:
+        @toolwire.hookimpl
+        def toolwire_call_finished(self, call: Any, result: Any, context: Any) -> None:
+            finished.append((call.call_id, result.error.kind if result.error else "ok"))
+            raise RuntimeError("observer bug")
+
+    dispatcher = make(pack).add(Observer(), name="observer")
+    await dispatcher.dispatch_many([
+        toolwire.ToolCall("echo", {"text": "x"}, "a"),
+        toolwire.ToolCall("nope", {}, "b"),
+        toolwire.ToolCall("echo", "[", "c"),
+    ])
+    assert sorted(finished) == [("a", "ok"), ("b", "unknown_tool"), ("c", "invalid_arguments")]
+
+
+@pytest.mark.parametrize("hook", ["toolwire_before_call", "toolwire_after_call"])
+async def test_raising_hooks_end_only_their_call(make: MakeDispatcher, hook: str) -> None:
+    """A before/after hook that raises gives internal_error for that call, the plugin in the log."""
+    dispatcher = make(pack).add(Raises(hook), name="buggy-plugin")
+    with structlog.testing.capture_logs() as logs:
+        result = await dispatcher.dispatch("echo", {"text": "x"})
+    assert result.error is not None and result.error.kind == "internal_error"
+    assert "buggy-plugin" not in result.output and "plugin bug" not in result.output
+    assert any(e.get("plugin") == "buggy-plugin" and e.get("hook") == hook for e in logs)
+
+
+def test_per_call_hooks_cannot_be_wrappers(make: MakeDispatcher) -> None:
+    """A wrapper on a per-call hook is refused when the plugin is added."""
+
+    class Wraps:
+        @toolwire.hookimpl(wrapper=True)
+        def toolwire_before_call(self, call: Any, context: Any) -> Any:
+            return (yield)
+
+    dispatcher = make(pack)
+    with pytest.raises(toolwire.ConfigError, match="cannot be a wrapper"):
+        dispatcher.add(Wraps(), name="wraps")
+    assert "wraps" not in [p.name for p in dispatcher.plugins()]
+
+
+def test_every_hookspec_is_documented_and_tested() -> None:
+    """Each hookspec appears in docs/hooks.md with its signature and has a test_hook_<name>."""
+    docs = (ROOT / "docs" / "hooks.md").read_text()
+    specs = [name for name in dir(hookspecs) if name.startswith("toolwire_")]
+    assert len(specs) == 9
+    tests = {name for name in globals() if name.startswith("test_hook_")}
+    for name in specs:
+        function = getattr(hookspecs, name)
+        signature = f"{name}({', '.join(inspect.signature(function).parameters)})"
+        assert signature in docs, f"docs/hooks.md lacks {signature}"
+        assert f"test_hook_{name}" in tests, f"no test_hook_{name}"
+    documented = set(re.findall(r"`(toolwire_[a-z_]+)\(", docs))
+    assert documented <= set(specs), f"docs name hooks that do not exist: {documented - set(specs)}"
+
+
+def test_plugin_managers_are_per_dispatcher(make: MakeDispatcher) -> None:
+    """Two dispatchers never share plugins: each owns its plugin manager."""
+    first, second = make(pack), make()
+    first.add(Vote(False), name="deny-all")
+    assert not first.dispatch_sync("echo", {"text": "x"}).success
+    assert "deny-all" not in [p.name for p in second.plugins()]
+    assert isinstance(first._pm, pluggy.PluginManager) and first._pm is not second._pm
