@@ -1,0 +1,95 @@
+"""Config: where it is read from, validation naming key and file, per-tool policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import toolwire
+from toolwire._config import find_config_file
+
+from .conftest import MakeDispatcher
+
+
+def test_sources_are_read_in_the_designed_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TOOLWIRE_CONFIG beats ./toolwire.toml, which beats [tool.toolwire] in ./pyproject.toml."""
+    monkeypatch.delenv("TOOLWIRE_CONFIG", raising=False)
+    assert find_config_file(tmp_path, {}) is None
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert find_config_file(tmp_path, {}) is None  # no [tool.toolwire] table: not a config
+    (tmp_path / "pyproject.toml").write_text("[tool.toolwire.defaults]\ntimeout = 7\n")
+    assert find_config_file(tmp_path, {}) == tmp_path / "pyproject.toml"
+    assert toolwire.load_config(tmp_path / "pyproject.toml").section("defaults")["timeout"] == 7
+    (tmp_path / "toolwire.toml").write_text("[defaults]\ntimeout = 3\n")
+    assert find_config_file(tmp_path, {}) == tmp_path / "toolwire.toml"
+    other = tmp_path / "other.toml"
+    other.write_text("[defaults]\ntimeout = 1\n")
+    assert find_config_file(tmp_path, {"TOOLWIRE_CONFIG": str(other)}) == other
+    monkeypatch.chdir(tmp_path)
+    assert toolwire.load_config().section("defaults")["timeout"] == 3
+
+
+def test_defaults_are_filled_in() -> None:
+    """Without a file, every table has its documented defaults."""
+    config = toolwire.Config()
+    assert config.autoload and not config.strict and config.enable == []
+    assert config.section("defaults")["permission"] == "allow"
+    assert config.section("limits")["max_argument_bytes"] == 1_000_000
+
+
+def test_every_mistake_is_named_with_key_and_file(tmp_path: Path) -> None:
+    """Unknown keys and wrong types name the key and the file, all of them at once."""
+    path = tmp_path / "toolwire.toml"
+    path.write_text(
+        "[plugins]\nautoload = 'yes'\n"
+        "[defaults]\ntiemout = 5\n"
+        "[tools.delete_user]\ntimeout = 'five'\n"
+    )
+    with pytest.raises(toolwire.ConfigError) as caught:
+        toolwire.load_config(path)
+    message = str(caught.value)
+    assert str(path) in message and "3 problem(s)" in message
+    assert caught.value.problems == [
+        "unknown key [defaults] tiemout",
+        "[plugins] autoload: 'yes' is not of type 'boolean'",
+        "[tools.delete_user] timeout: 'five' is not of type 'number'",
+    ]
+
+
+def test_bad_toml_and_missing_files_are_clear(tmp_path: Path) -> None:
+    """A file that is not TOML, or not there, is one clear error naming it."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[plugins\n")
+    with pytest.raises(toolwire.ConfigError, match="bad.toml: not valid TOML"):
+        toolwire.load_config(bad)
+    with pytest.raises(toolwire.ConfigError, match="config file not found"):
+        toolwire.load_config(tmp_path / "absent.toml")
+
+
+def test_config_policy_overrides_code(make: MakeDispatcher) -> None:
+    """[tools.NAME] overrides what the code declared; [defaults] fills what neither set."""
+    pack = toolwire.Toolset("p")
+
+    @pack.tool(timeout=10, roles=["user"])
+    def act() -> str:
+        """Act."""
+        return "done"
+
+    @pack.tool
+    def other() -> str:
+        """Other."""
+        return "done"
+
+    dispatcher = make(pack, config={
+        "defaults": {"timeout": 30, "retries": 1},
+        "tools": {"act": {"timeout": 2, "roles": ["admin"], "rate_limit": "5/minute"}},
+    })
+    act_policy = dispatcher.policy("act")
+    assert act_policy.timeout == 2 and act_policy.roles == frozenset({"admin"})
+    assert act_policy.retries == 1 and act_policy.rate_limit == "5/minute"
+    assert dispatcher.policy("other").timeout == 30
+    assert not dispatcher.dispatch_sync("act", {}, role="user").success
+    assert dispatcher.dispatch_sync("act", {}, role="admin").success
+    assert [t.name for t in dispatcher.tools("user")] == ["other"]

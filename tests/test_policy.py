@@ -1,0 +1,336 @@
+"""Execution policy: timeouts, retries, concurrency, sequential tools, output budgets."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import decimal
+import enum
+import json
+import pathlib
+import threading
+import uuid
+from typing import Any
+
+import pydantic
+import pytest
+import toolwire
+
+from .conftest import MakeDispatcher
+
+FAST_RETRIES = {"plugins": {"policy": {"retry_initial_delay": 0.001, "retry_max_delay": 0.01}}}
+
+
+async def test_async_timeout_cancels_the_tool(make: MakeDispatcher) -> None:
+    """An async tool past its deadline is cancelled (finally runs) and the call gets timeout."""
+    cleaned = asyncio.Event()
+    pack = toolwire.Toolset("t")
+
+    @pack.tool(timeout=0.05)
+    async def hang() -> None:
+        """Hang until cancelled."""
+        try:
+            await asyncio.sleep(60)
+        finally:
+            cleaned.set()
+
+    result = await make(pack).dispatch("hang")
+    assert result.error is not None and result.error.kind == "timeout"
+    assert result.error.retryable and cleaned.is_set()
+
+
+async def test_sync_timeout_frees_the_call_and_the_pool_keeps_serving(
+    make: MakeDispatcher,
+) -> None:
+    """A plain function past its deadline gets timeout; its thread is counted; others still run."""
+    release = threading.Event()
+    pack = toolwire.Toolset("t")
+
+    @pack.tool(timeout=0.05)
+    def stuck() -> str:
+        """Block until released."""
+        release.wait(10)
+        return "late"
+
+    @pack.tool
+    def quick() -> str:
+        """Answer at once."""
+        return "quick"
+
+    dispatcher = make(pack, config={"limits": {"threads": 2}})
+    results = await dispatcher.dispatch_many([{"name": "stuck"}, {"name": "stuck"}])
+    assert [r.error.kind for r in results if r.error] == ["timeout", "timeout"]
+    assert dispatcher.stats()["abandoned"] == 2
+    release.set()
+    for _ in range(200):
+        if dispatcher.stats()["running"] == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert dispatcher.stats() == {"threads": 2, "running": 0, "abandoned": 0}
+    assert (await dispatcher.dispatch("quick")).output == "quick"
+
+
+async def test_transient_failures_are_retried_and_counted(make: MakeDispatcher) -> None:
+    """retries=N retries transient failures; attempts tells how many were made."""
+    failures = {"n": 2}
+    pack = toolwire.Toolset("r")
+
+    @pack.tool(retries=3)
+    def flaky() -> str:
+        """Fail twice, then work."""
+        if failures["n"]:
+            failures["n"] -= 1
+            raise ConnectionError("reset")
+        return "ok"
+
+    @pack.tool(retries=2)
+    def always() -> None:
+        """Always fail transiently."""
+        raise toolwire.TransientError("busy")
+
+    @pack.tool(retries=2)
+    def broken() -> None:
+        """Fail in a way no retry can fix."""
+        raise ValueError("bug")
+
+    dispatcher = make(pack, config=FAST_RETRIES)
+    ok = await dispatcher.dispatch("flaky")
+    assert ok.success and ok.attempts == 3
+    exhausted = await dispatcher.dispatch("always")
+    assert exhausted.error is not None and exhausted.attempts == 3
+    not_retried = await dispatcher.dispatch("broken")
+    assert not_retried.attempts == 1
+
+
+async def test_timeouts_are_retried_and_retry_on_is_honoured(make: MakeDispatcher) -> None:
+    """A missed deadline is retried like TimeoutError; retry_on= picks the exception types."""
+    calls = {"slow": 0, "custom": 0}
+    pack = toolwire.Toolset("r")
+
+    @pack.tool(timeout=0.02, retries=1)
+    async def slow_once() -> str:
+        """Slow the first time."""
+        calls["slow"] += 1
+        if calls["slow"] == 1:
+            await asyncio.sleep(1)
+        return "second time lucky"
+
+    @pack.tool(retries=2, retry_on=[KeyError])
+    def custom() -> None:
+        """Raise the custom transient error."""
+        calls["custom"] += 1
+        raise KeyError("x")
+
+    dispatcher = make(pack, config=FAST_RETRIES)
+    result = await dispatcher.dispatch("slow_once")
+    assert result.output == "second time lucky" and result.attempts == 2
+    assert (await dispatcher.dispatch("custom")).attempts == 3
+
+
+async def test_validation_errors_are_never_retried(make: MakeDispatcher) -> None:
+    """Invalid arguments, denials and unknown tools end the call before any retry."""
+    pack = toolwire.Toolset("r")
+
+    @pack.tool(retries=5, roles=["admin"])
+    def guarded(n: int) -> int:
+        """Return n."""
+        return n
+
+    dispatcher = make(pack, config=FAST_RETRIES)
+    invalid = await dispatcher.dispatch("guarded", {"n": "x"}, role="admin")
+    denied = await dispatcher.dispatch("guarded", {"n": 1}, role="user")
+    assert (invalid.attempts, denied.attempts) == (0, 0)
+
+
+async def test_per_tool_concurrency_is_bounded(make: MakeDispatcher) -> None:
+    """max_concurrency caps how many calls of a tool run at once, counted as they run."""
+    running = {"now": 0, "peak": 0}
+    pack = toolwire.Toolset("c")
+
+    @pack.tool(max_concurrency=2)
+    async def capped() -> None:
+        """Count concurrent runs."""
+        running["now"] += 1
+        running["peak"] = max(running["peak"], running["now"])
+        await asyncio.sleep(0.01)
+        running["now"] -= 1
+
+    results = await make(pack).dispatch_many([{"name": "capped"}] * 10)
+    assert all(r.success for r in results) and running["peak"] == 2
+
+
+async def test_batch_concurrency_is_bounded_by_the_default(make: MakeDispatcher) -> None:
+    """[defaults] max_concurrency bounds how many calls of one batch run at once."""
+    running = {"now": 0, "peak": 0}
+    pack = toolwire.Toolset("c")
+
+    @pack.tool
+    async def counted() -> None:
+        """Count concurrent runs."""
+        running["now"] += 1
+        running["peak"] = max(running["peak"], running["now"])
+        await asyncio.sleep(0.01)
+        running["now"] -= 1
+
+    await make(pack, config={"defaults": {"max_concurrency": 3}}).dispatch_many(
+        [{"name": "counted"}] * 12
+    )
+    assert running["peak"] == 3
+
+
+async def test_sequential_tools_run_in_call_order(make: MakeDispatcher) -> None:
+    """A sequential tool's calls run one at a time in call order; other tools run alongside."""
+    log: list[str] = []
+    pack = toolwire.Toolset("s")
+
+    @pack.tool(sequential=True)
+    async def write(n: int) -> None:
+        """Append n, slowly for early ones."""
+        log.append(f"start {n}")
+        await asyncio.sleep(0.02 * (5 - n))
+        log.append(f"end {n}")
+
+    @pack.tool
+    async def read() -> None:
+        """Read while writes happen."""
+        log.append("read")
+
+    calls = [{"name": "write", "arguments": {"n": n}} for n in range(4)] + [{"name": "read"}]
+    results = await make(pack).dispatch_many(calls)
+    assert all(r.success for r in results)
+    writes = [e for e in log if e != "read"]
+    assert writes == [x for n in range(4) for x in (f"start {n}", f"end {n}")]
+    assert log.index("read") < log.index("end 0")
+
+
+async def test_batch_maximum_answers_every_extra_call(make: MakeDispatcher) -> None:
+    """Calls beyond [limits] max_batch_calls each get an error result; none is dropped."""
+    pack = toolwire.Toolset("b")
+
+    @pack.tool
+    def one() -> int:
+        """One."""
+        return 1
+
+    results = await make(pack, config={"limits": {"max_batch_calls": 3}}).dispatch_many(
+        [toolwire.ToolCall("one", {}, f"c{i}") for i in range(5)]
+    )
+    assert [r.call_id for r in results] == [f"c{i}" for i in range(5)]
+    assert [r.success for r in results] == [True, True, True, False, False]
+    assert results[4].error is not None and results[4].error.retryable
+
+
+@pytest.mark.parametrize("text", ["a" * 500, "é" * 500, "🙂" * 500, "x🙂" * 250])
+def test_long_results_are_cut_to_head_and_tail(make: MakeDispatcher, text: str) -> None:
+    """A result over max_output_chars keeps head and tail, says how much went, splits no character."""
+    pack = toolwire.Toolset("o")
+
+    @pack.tool(max_output_chars=100)
+    def long() -> str:
+        """A long text."""
+        return text
+
+    output = make(pack).dispatch_sync("long").output
+    assert len(output) <= 100 and "characters removed" in output
+    assert output.encode("utf-8").decode("utf-8") == output
+    head, tail = output.split("\n[... ")[0], output.split(" ...]\n")[1]
+    removed = int(output.split("[... ")[1].split(" ")[0])
+    assert text.startswith(head) and text.endswith(tail)
+    assert len(head) + len(tail) + removed == len(text)
+
+
+def test_output_budget_comes_from_defaults_and_config(make: MakeDispatcher) -> None:
+    """[defaults] max_output_chars applies unless [tools.NAME] sets its own."""
+    pack = toolwire.Toolset("o")
+
+    @pack.tool
+    def long() -> str:
+        """A long text."""
+        return "z" * 1000
+
+    dispatcher = make(pack, config={"defaults": {"max_output_chars": 200}})
+    assert len(dispatcher.dispatch_sync("long").output) <= 200
+    dispatcher = make(pack, config={"defaults": {"max_output_chars": 200},
+                                    "tools": {"long": {"max_output_chars": 2000}}})
+    assert dispatcher.dispatch_sync("long").output == "z" * 1000
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+@dataclasses.dataclass
+class Box:
+    size: int
+    tags: frozenset[str]
+
+
+class Model(pydantic.BaseModel):
+    when: datetime.date
+
+
+def test_common_types_serialize_deterministically(make: MakeDispatcher) -> None:
+    """datetime, Decimal, UUID, Enum, set, bytes, Path, dataclasses and models become JSON."""
+    pack = toolwire.Toolset("o")
+    value = {
+        "dt": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+        "d": datetime.date(2026, 1, 2),
+        "t": datetime.time(3, 4),
+        "dec": decimal.Decimal("1.10"),
+        "id": uuid.UUID(int=1),
+        "colour": Colour.RED,
+        "set": {"b", "a", "c"},
+        "bytes": b"\x00\xff",
+        "path": pathlib.PurePosixPath("/tmp/x"),
+        "box": Box(2, frozenset({"z", "y"})),
+        "model": Model(when=datetime.date(2026, 5, 6)),
+    }
+
+    @pack.tool
+    def everything() -> dict[str, Any]:
+        """Every type."""
+        return value
+
+    dispatcher = make(pack)
+    first = dispatcher.dispatch_sync("everything").output
+    assert first == dispatcher.dispatch_sync("everything").output
+    assert json.loads(first) == {
+        "dt": "2026-01-02T03:04:05+00:00", "d": "2026-01-02", "t": "03:04:00", "dec": "1.10",
+        "id": "00000000-0000-0000-0000-000000000001", "colour": "red", "set": ["a", "b", "c"],
+        "bytes": "AP8=", "path": "/tmp/x", "box": {"size": 2, "tags": ["y", "z"]},
+        "model": {"when": "2026-05-06"},
+    }
+
+
+def test_unserializable_results_are_output_errors(make: MakeDispatcher) -> None:
+    """An unknown type or a cycle is output_error for that call, never a repr sent to the model."""
+    pack = toolwire.Toolset("o")
+
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<Opaque secret=hunter2>"
+
+    @pack.tool
+    def opaque() -> Any:
+        """An object JSON cannot carry."""
+        return {"x": Opaque()}
+
+    @pack.tool
+    def cycle() -> Any:
+        """A list that contains itself."""
+        items: list[Any] = []
+        items.append(items)
+        return items
+
+    @pack.tool
+    def nan() -> float:
+        """Not a number."""
+        return float("nan")
+
+    dispatcher = make(pack)
+    for name in ("opaque", "cycle", "nan"):
+        result = dispatcher.dispatch_sync(name)
+        assert result.error is not None and result.error.kind == "output_error", name
+        assert "hunter2" not in result.output
+    assert "Opaque" in dispatcher.dispatch_sync("opaque").error.message
