@@ -62,7 +62,7 @@ def test_bad_toml_and_missing_files_are_clear(tmp_path: Path) -> None:
     """A file that is not TOML, or not there, is one clear error naming it."""
     bad = tmp_path / "bad.toml"
     bad.write_text("[plugins\n")
-    with pytest.raises(toolwire.ConfigError, match="bad.toml: not valid TOML"):
+    with pytest.raises(toolwire.ConfigError, match=r"bad\.toml: not valid TOML"):
         toolwire.load_config(bad)
     with pytest.raises(toolwire.ConfigError, match="config file not found"):
         toolwire.load_config(tmp_path / "absent.toml")
@@ -82,10 +82,13 @@ def test_config_policy_overrides_code(make: MakeDispatcher) -> None:
         """Other."""
         return "done"
 
-    dispatcher = make(pack, config={
-        "defaults": {"timeout": 30, "retries": 1},
-        "tools": {"act": {"timeout": 2, "roles": ["admin"], "rate_limit": "5/minute"}},
-    })
+    dispatcher = make(
+        pack,
+        config={
+            "defaults": {"timeout": 30, "retries": 1},
+            "tools": {"act": {"timeout": 2, "roles": ["admin"], "rate_limit": "5/minute"}},
+        },
+    )
     act_policy = dispatcher.policy("act")
     assert act_policy.timeout == 2 and act_policy.roles == frozenset({"admin"})
     assert act_policy.retries == 1 and act_policy.rate_limit == "5/minute"

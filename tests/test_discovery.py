@@ -101,16 +101,18 @@ def test_installed_but_disabled_plugin_is_never_imported(
 
 def test_disable_blocks_a_plugin(tmp_path: Path) -> None:
     """A plugin in [plugins] disable is shown as blocked and cannot be registered later."""
-    config = write_config(tmp_path, '[plugins]\nautoload = false\nenable = ["demo"]\n'
-                                    'disable = ["hooks"]\n')
+    config = write_config(
+        tmp_path, '[plugins]\nautoload = false\nenable = ["demo"]\ndisable = ["hooks"]\n'
+    )
     dispatcher = toolwire.Dispatcher.from_config(config)
     assert rows(dispatcher)["hooks"].status == "blocked"
 
 
 def test_builtin_plugins_can_be_disabled(tmp_path: Path) -> None:
     """Built-in plugins are listed by name and blockable like any other."""
-    config = write_config(tmp_path, '[plugins]\nautoload = false\nenable = ["demo"]\n'
-                                    'disable = ["roles"]\n')
+    config = write_config(
+        tmp_path, '[plugins]\nautoload = false\nenable = ["demo"]\ndisable = ["roles"]\n'
+    )
     dispatcher = toolwire.Dispatcher.from_config(config)
     assert rows(dispatcher)["roles"].status == "blocked" and rows(dispatcher)["roles"].builtin
     # Without the role plugin nobody enforces delete_user's roles.
@@ -139,7 +141,7 @@ def test_hook_plugin_from_an_entry_point(tmp_path: Path) -> None:
 
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """TOOLWIRE_PLUGINS picks the plugins; TOOLWIRE_DISABLE_PLUGIN_AUTOLOAD turns autoload off."""
-    config = write_config(tmp_path, '[plugins]\nautoload = true\n')
+    config = write_config(tmp_path, "[plugins]\nautoload = true\n")
     monkeypatch.setenv("TOOLWIRE_PLUGINS", "demo")
     dispatcher = toolwire.Dispatcher.from_config(config)
     assert rows(dispatcher)["demo"].status == "enabled"

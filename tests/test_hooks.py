@@ -129,8 +129,10 @@ def test_hook_toolwire_register_providers(make: MakeDispatcher) -> None:
         def parse_response(self, response: Any) -> Any:
             from toolwire.providers import ParsedCall, ParsedResponse
 
-            calls = [ParsedCall(toolwire.ToolCall(c["tool"], c["args"], c["id"]))
-                     for c in response["calls"]]
+            calls = [
+                ParsedCall(toolwire.ToolCall(c["tool"], c["args"], c["id"]))
+                for c in response["calls"]
+            ]
             return ParsedResponse(self.name, calls, response)
 
         def tool_definition(self, tool: Any) -> Any:
@@ -242,8 +244,13 @@ async def test_hook_toolwire_after_call(make: MakeDispatcher) -> None:
     class Rewrite:
         @toolwire.hookimpl
         def toolwire_after_call(self, call: Any, result: Any, context: Any) -> Any:
-            return toolwire.DispatchResult(True, result.call_id, result.name,
-                                           {"wrapped": result.result}, attempts=result.attempts)
+            return toolwire.DispatchResult(
+                True,
+                result.call_id,
+                result.name,
+                {"wrapped": result.result},
+                attempts=result.attempts,
+            )
 
     dispatcher = make(pack).add(Rewrite(), name="rewrite")
     result = await dispatcher.dispatch("echo", {"text": "x"})
@@ -255,8 +262,9 @@ async def test_hook_toolwire_format_result(make: MakeDispatcher) -> None:
 
     class Shape:
         @toolwire.hookimpl
-        def toolwire_format_result(self, call: Any, result: Any, provider: str,
-                                   context: Any) -> Any:
+        def toolwire_format_result(
+            self, call: Any, result: Any, provider: str, context: Any
+        ) -> Any:
             if provider != "openai-chat":
                 return None
             return {"role": "tool", "tool_call_id": call.call_id, "content": "shaped"}
@@ -285,11 +293,13 @@ async def test_hook_toolwire_call_finished(make: MakeDispatcher) -> None:
             raise RuntimeError("observer bug")
 
     dispatcher = make(pack).add(Observer(), name="observer")
-    await dispatcher.dispatch_many([
-        toolwire.ToolCall("echo", {"text": "x"}, "a"),
-        toolwire.ToolCall("nope", {}, "b"),
-        toolwire.ToolCall("echo", "[", "c"),
-    ])
+    await dispatcher.dispatch_many(
+        [
+            toolwire.ToolCall("echo", {"text": "x"}, "a"),
+            toolwire.ToolCall("nope", {}, "b"),
+            toolwire.ToolCall("echo", "[", "c"),
+        ]
+    )
     assert sorted(finished) == [("a", "ok"), ("b", "unknown_tool"), ("c", "invalid_arguments")]
 
 

@@ -132,6 +132,14 @@ async def test_validation_errors_never_echo_values(dispatcher: toolwire.Dispatch
     assert result.error is not None and "hunter2" not in result.output
 
 
+async def test_strict_mode_nulls_mean_left_out(dispatcher: toolwire.Dispatcher) -> None:
+    """A null for a left-out optional argument (OpenAI strict mode) lets the default apply."""
+    result = await dispatcher.dispatch("echo", {"text": "ab", "times": None})
+    assert result.output == "ab"
+    required = await dispatcher.dispatch("echo", {"text": None})
+    assert required.error is not None and "text: expected string, got null" in required.output
+
+
 async def test_permission_denied_by_role(dispatcher: toolwire.Dispatcher) -> None:
     """A role not listed for the tool is denied before the tool runs."""
     result = await dispatcher.dispatch("add", {"a": 1, "b": 2}, role="guest")
@@ -157,7 +165,9 @@ async def test_tool_error_message_reaches_the_model(dispatcher: toolwire.Dispatc
     result = await dispatcher.dispatch("refuse", {"city": "Atlantis"})
     assert result.error == toolwire.ToolError("City not found: Atlantis")
     assert json.loads(result.output) == {
-        "error": "execution_error", "message": "City not found: Atlantis", "retryable": False,
+        "error": "execution_error",
+        "message": "City not found: Atlantis",
+        "retryable": False,
     }
 
 
@@ -175,8 +185,15 @@ async def test_batch_gives_one_result_per_call_in_order(dispatcher: toolwire.Dis
     results = await dispatcher.dispatch_many(calls)
     assert [r.call_id for r in results] == [f"c{i}" for i in range(7)]
     kinds = [r.error.kind if r.error else "ok" for r in results]
-    assert kinds == ["ok", "permission_denied", "execution_error", "ok", "unknown_tool",
-                     "invalid_arguments", "ok"]
+    assert kinds == [
+        "ok",
+        "permission_denied",
+        "execution_error",
+        "ok",
+        "unknown_tool",
+        "invalid_arguments",
+        "ok",
+    ]
     assert results[3].output == "hihi" and results[6].output == "dict"
 
 
@@ -204,8 +221,9 @@ async def test_sync_twin_works_inside_a_running_loop(dispatcher: toolwire.Dispat
 async def test_caller_cancellation_propagates(dispatcher: toolwire.Dispatcher) -> None:
     """Cancelling a batch cancels its calls and re-raises to the caller, never swallowed."""
     task = asyncio.create_task(
-        dispatcher.dispatch_many([toolwire.ToolCall("slow", {"seconds": 30}, f"c{i}")
-                                  for i in range(3)])
+        dispatcher.dispatch_many(
+            [toolwire.ToolCall("slow", {"seconds": 30}, f"c{i}") for i in range(3)]
+        )
     )
     await asyncio.sleep(0.05)
     task.cancel()
@@ -237,7 +255,10 @@ async def test_tool_raising_cancelled_error_is_a_result(make: MakeDispatcher) ->
         [{"name": n} for n in ("self_cancel", "exits", "interrupt", "fine")]
     )
     assert [r.error.kind if r.error else "ok" for r in results] == [
-        "cancelled", "execution_error", "execution_error", "ok",
+        "cancelled",
+        "execution_error",
+        "execution_error",
+        "ok",
     ]
 
 

@@ -251,8 +251,13 @@ def test_output_budget_comes_from_defaults_and_config(make: MakeDispatcher) -> N
 
     dispatcher = make(pack, config={"defaults": {"max_output_chars": 200}})
     assert len(dispatcher.dispatch_sync("long").output) <= 200
-    dispatcher = make(pack, config={"defaults": {"max_output_chars": 200},
-                                    "tools": {"long": {"max_output_chars": 2000}}})
+    dispatcher = make(
+        pack,
+        config={
+            "defaults": {"max_output_chars": 200},
+            "tools": {"long": {"max_output_chars": 2000}},
+        },
+    )
     assert dispatcher.dispatch_sync("long").output == "z" * 1000
 
 
@@ -296,9 +301,16 @@ def test_common_types_serialize_deterministically(make: MakeDispatcher) -> None:
     first = dispatcher.dispatch_sync("everything").output
     assert first == dispatcher.dispatch_sync("everything").output
     assert json.loads(first) == {
-        "dt": "2026-01-02T03:04:05+00:00", "d": "2026-01-02", "t": "03:04:00", "dec": "1.10",
-        "id": "00000000-0000-0000-0000-000000000001", "colour": "red", "set": ["a", "b", "c"],
-        "bytes": "AP8=", "path": "/tmp/x", "box": {"size": 2, "tags": ["y", "z"]},
+        "dt": "2026-01-02T03:04:05+00:00",
+        "d": "2026-01-02",
+        "t": "03:04:00",
+        "dec": "1.10",
+        "id": "00000000-0000-0000-0000-000000000001",
+        "colour": "red",
+        "set": ["a", "b", "c"],
+        "bytes": "AP8=",
+        "path": "/tmp/x",
+        "box": {"size": 2, "tags": ["y", "z"]},
         "model": {"when": "2026-05-06"},
     }
 

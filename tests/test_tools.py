@@ -7,12 +7,11 @@ import enum
 import json
 from typing import Annotated, Any, Literal, Optional
 
-from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
-
 import jsonschema
 import pydantic
 import pytest
 import toolwire
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from .conftest import MakeDispatcher
 
@@ -169,7 +168,7 @@ def test_explicit_schema_wins_and_is_closed() -> None:
 
 def test_invalid_schema_is_an_error_naming_the_tool() -> None:
     """A schema the metaschema refuses stops registration and names the tool."""
-    with pytest.raises(toolwire.ConfigError, match="'bad_tool'.*invalid JSON Schema"):
+    with pytest.raises(toolwire.ConfigError, match=r"'bad_tool'.*invalid JSON Schema"):
 
         @toolwire.tool(name="bad_tool", schema={"type": "object", "properties": {"a": {"type": 5}}})
         def anything() -> None: ...
@@ -196,8 +195,12 @@ def test_call_context_is_injected_not_described(make: MakeDispatcher) -> None:
     @toolwire.tool
     def whoami(ctx: toolwire.CallContext) -> dict[str, Any]:
         """Tell who calls."""
-        return {"id": ctx.call_id, "role": ctx.role, "state": dict(ctx.state),
-                "tool": ctx.tool.name if ctx.tool else None}
+        return {
+            "id": ctx.call_id,
+            "role": ctx.role,
+            "state": dict(ctx.state),
+            "tool": ctx.tool.name if ctx.tool else None,
+        }
 
     assert whoami.parameters["properties"] == {}
     dispatcher = make(whoami)
@@ -213,15 +216,28 @@ def test_arguments_arrive_in_the_declared_types(make: MakeDispatcher) -> None:
     received: dict[str, Any] = {}
 
     @toolwire.tool
-    def typed(units: Units, point: Point, flt: Filter, pair: tuple[int, str], tags: set[str],
-              plain: list[int]) -> str:
+    def typed(
+        units: Units,
+        point: Point,
+        flt: Filter,
+        pair: tuple[int, str],
+        tags: set[str],
+        plain: list[int],
+    ) -> str:
         received.update(units=units, point=point, flt=flt, pair=pair, tags=tags, plain=plain)
         return "ok"
 
-    result = make(typed).dispatch_sync("typed", {
-        "units": "fahrenheit", "point": {"x": 1}, "flt": {"field": "a", "value": 2},
-        "pair": [1, "b"], "tags": ["x", "y"], "plain": [1, 2],
-    })
+    result = make(typed).dispatch_sync(
+        "typed",
+        {
+            "units": "fahrenheit",
+            "point": {"x": 1},
+            "flt": {"field": "a", "value": 2},
+            "pair": [1, "b"],
+            "tags": ["x", "y"],
+            "plain": [1, 2],
+        },
+    )
     assert result.success, result.output
     assert received["units"] is Units.FAHRENHEIT
     assert received["point"] == Point(1, 0)

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import jsonschema_rs
-import pydantic
 
 from ._errors import ToolError
+from .providers._strict import restore_omitted
 
 if TYPE_CHECKING:
     from ._context import CallContext
@@ -28,6 +28,9 @@ _OBJECT_OPENERS: Final = ("{", "[")
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+_decode: Final = json.JSONDecoder(parse_constant=_refuse_constant).decode
 
 
 def _invalid(message: str, **details: Any) -> ToolError:
@@ -67,7 +70,7 @@ def _parse_json_text(text: str, max_bytes: int, max_depth: int) -> dict[str, Any
     if text.count("{") + text.count("[") > max_depth and _depth_of_text(text) > max_depth:
         raise _invalid(f"arguments are nested deeper than {max_depth} levels")
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = _decode(text)
     except json.JSONDecodeError as exc:
         raise _invalid(
             f"arguments are not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
@@ -156,14 +159,20 @@ class ArgumentsValidator:
         self._context_param = tool.context_param
         self._converters = tool.converters
 
-    def validate(self, arguments: dict[str, Any]) -> None:
-        """Check the arguments against the schema.
+    def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Check the arguments against the schema; return them as the tool should see them.
+
+        OpenAI's strict mode sends ``null`` for an optional argument the model left out; when
+        that is what made the arguments invalid, the nulls are dropped so defaults apply.
 
         Raises:
             ToolError: ``invalid_arguments`` naming every problem, never echoing a value.
         """
         if self._rs.is_valid(arguments):
-            return
+            return arguments
+        restored = restore_omitted(arguments, self._schema)
+        if restored is not arguments and self._rs.is_valid(restored):
+            return restored
         problems = [self._describe(error) for error in self._rs.iter_errors(arguments)]
         details: dict[str, Any] = {"problems": problems, "accepted": list(self._accepted)}
         raise ToolError(
@@ -199,7 +208,9 @@ class ArgumentsValidator:
                 return f"'{self._context_param}' is set by the host and cannot be sent"
             hint = _closest(unexpected, self._accepted) if not error.instance_path else ""
             accepted = (
-                f"; accepted: {', '.join(self._accepted) or '(none)'}" if not error.instance_path else ""
+                f"; accepted: {', '.join(self._accepted) or '(none)'}"
+                if not error.instance_path
+                else ""
             )
             return f"unknown argument(s) {', '.join(map(repr, unexpected))}{where and ' in ' + where}{accepted}{hint}"
         if name == "Required":
@@ -219,6 +230,8 @@ class ArgumentsValidator:
 
 
 def _convert(tool: str, name: str, convert: Callable[[Any], Any], value: Any) -> Any:
+    import pydantic
+
     try:
         return convert(value)
     except pydantic.ValidationError as exc:

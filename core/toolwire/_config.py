@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import jsonschema
-
 from ._errors import ConfigError
 
 _POSITIVE: Final = {"type": "number", "exclusiveMinimum": 0}
@@ -175,9 +173,9 @@ def find_config_file(cwd: Path | None = None, env: Mapping[str, str] | None = No
         return Path(env["TOOLWIRE_CONFIG"])
     for candidate in (cwd / "toolwire.toml", cwd / "pyproject.toml"):
         if candidate.is_file():
-            if candidate.name == "pyproject.toml" and "toolwire" not in _read_toml(
-                candidate
-            ).get("tool", {}):
+            if candidate.name == "pyproject.toml" and "toolwire" not in _read_toml(candidate).get(
+                "tool", {}
+            ):
                 continue
             return candidate
     return None
@@ -241,6 +239,8 @@ def apply_env(data: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]
 
 def config_problems(data: Mapping[str, Any]) -> list[str]:
     """Every way ``data`` breaks the config schema, each naming its key."""
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
     problems = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):

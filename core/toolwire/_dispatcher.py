@@ -52,7 +52,7 @@ from ._policy import BUILTIN_DEFAULTS, ToolPolicy
 from ._registry import Registry
 from ._results import DispatchResult, ToolCall
 from ._tools import Tool, Toolset
-from .providers import ParsedResponse, Provider
+from .providers import ParsedResponse, Provider, ToolDefinition
 from .providers._json import to_plain
 
 _log = structlog.get_logger("toolwire")
@@ -108,6 +108,7 @@ class _Runtime:
         self.names: tuple[str, ...] = tuple(sorted(self.entries))
         self.providers: dict[str, Provider] = dispatcher._registry.providers()
         self.roles_enforced = "roles" in dispatcher._pm_names()
+        self.definitions: dict[tuple[str, str], ToolDefinition] = {}
 
 
 class Dispatcher:
@@ -139,9 +140,7 @@ class Dispatcher:
                 self._add(factory(), info)
 
     @classmethod
-    def from_config(
-        cls, path: str | os.PathLike[str] | Config | None = None
-    ) -> Dispatcher:
+    def from_config(cls, path: str | os.PathLike[str] | Config | None = None) -> Dispatcher:
         """A dispatcher with the config's plugins loaded.
 
         The config comes from ``path``, else ``TOOLWIRE_CONFIG``, ``./toolwire.toml``,
@@ -244,7 +243,7 @@ class Dispatcher:
         except DuplicateToolError:
             self._pm.unregister(obj, name=info.name)
             raise
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's failure is its own
+        except (Exception, SystemExit) as exc:
             self._pm.unregister(obj, name=info.name)
             raise _RegistrationFailed(describe_exception(exc)) from exc
         hooks = tuple(sorted(c.name for c in self._pm.get_hookcallers(obj) or ()))
@@ -302,14 +301,23 @@ class Dispatcher:
     def tool_definitions(self, provider: str, role: str | None = None) -> list[Any]:
         """The ``tools`` list for that API: only the tools ``role`` may call."""
         shape = self.provider(provider)
-        definitions = []
-        for tool in self.tools(role):
-            definition = shape.tool_definition(tool)
+        return [self.tool_definition(shape, tool).value for tool in self.tools(role)]
+
+    def tool_definition(self, provider: Provider, tool: Tool) -> ToolDefinition:
+        """One tool as that provider describes it, built once; its problems are logged once."""
+        cache = self._ready().definitions
+        key = (provider.name, tool.name)
+        definition = cache.get(key)
+        if definition is None:
+            definition = cache[key] = provider.tool_definition(tool)
             for problem in definition.problems:
-                _log.warning("toolwire.definition_problem", provider=provider, tool=tool.name,
-                             problem=problem)
-            definitions.append(definition.value)
-        return definitions
+                _log.warning(
+                    "toolwire.definition_problem",
+                    provider=provider.name,
+                    tool=tool.name,
+                    problem=problem,
+                )
+        return definition
 
     def stats(self) -> dict[str, int]:
         """Threads of plain-function tools: the pool size, running now, abandoned by a timeout."""
@@ -399,8 +407,9 @@ class Dispatcher:
             and not runtime.hooks.any_async
         ):
             return self._run_inline(runtime, entry, call, role, state or {})
-        return self._wait(self.dispatch(name, arguments, call_id=call.call_id, role=role,
-                                        state=state))
+        return self._wait(
+            self.dispatch(name, arguments, call_id=call.call_id, role=role, state=state)
+        )
 
     def dispatch_many_sync(
         self,
@@ -497,8 +506,8 @@ class Dispatcher:
 
     # 3. validate (and convert into the declared types)
     def _validate(self, entry: _Entry, call: ToolCall, context: CallContext) -> dict[str, Any]:
-        arguments: dict[str, Any] = call.arguments  # type: ignore[assignment]  # parsed above
-        entry.validator.validate(arguments)
+        arguments = entry.validator.validate(call.arguments)  # type: ignore[arg-type]  # parsed
+        call.arguments = arguments
         return entry.validator.keyword_arguments(arguments, context)
 
     # 4. permission and 5. before are walked by CallHooks.
@@ -508,6 +517,9 @@ class Dispatcher:
         try:
             if entry.handler is not None:
                 return await entry.handler(call, context)
+            if entry.tool.is_async:  # the common case, without the extra layer
+                context.attempt += 1
+                return await entry.tool.function(**context.arguments)
             return await self._invoke(call, context)
         except ToolError:
             raise
@@ -585,8 +597,16 @@ class Dispatcher:
             shaped = await runtime.hooks.run_format(call, result, shape.name, context)
         except Exception as exc:  # noqa: BLE001 - attributed to the plugin; the call still answers
             error = plugin_failed("toolwire_format_result", "toolwire_format_result", call, exc)
-            result = DispatchResult(False, result.call_id, result.name, None, error,
-                                    result.elapsed_ms, result.attempts, error_text(error))
+            result = DispatchResult(
+                False,
+                result.call_id,
+                result.name,
+                None,
+                error,
+                result.elapsed_ms,
+                result.attempts,
+                error_text(error),
+            )
             shaped = None
         return shaped if shaped is not None else shape.format_result(call, result)
 
@@ -782,7 +802,13 @@ def _refuse_wrappers(pm: pluggy.PluginManager, plugin: Any) -> None:
 
 def _with_counts(info: PluginInfo, hooks: tuple[str, ...], tools: int) -> PluginInfo:
     return PluginInfo(
-        info.name, info.distribution, info.version, info.status, info.error, hooks, tools,
+        info.name,
+        info.distribution,
+        info.version,
+        info.status,
+        info.error,
+        hooks,
+        tools,
         info.builtin,
     )
 
@@ -805,5 +831,3 @@ def _own_version() -> str:
         return version("toolwire")
     except PackageNotFoundError:  # running from a source tree
         return "0+unknown"
-
-

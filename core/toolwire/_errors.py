@@ -101,7 +101,7 @@ class TransientError(Exception):
     """Raise from a tool for a failure that is worth retrying (retried when ``retries=`` is set)."""
 
 
-class Reject(Exception):  # noqa: N818 - the name reads as the action a before hook takes
+class Reject(Exception):
     """Raised by a ``toolwire_before_call`` implementation to refuse a call.
 
     Args:

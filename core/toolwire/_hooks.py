@@ -30,14 +30,14 @@ class HookImpl:
     """One implementation of a per-call hook, resolved at start."""
 
     plugin: str
-    function: Callable[..., Any]
-    positions: tuple[int, ...] | None  # None: takes the spec's arguments in order
+    #: Takes the spec's arguments in the spec's order, whatever the implementation asks for.
+    invoke: Callable[..., Any]
     is_async: bool
 
-    def __call__(self, *values: Any) -> Any:
-        if self.positions is None:
-            return self.function(*values)
-        return self.function(*[values[i] for i in self.positions])
+
+def _adapter(function: Callable[..., Any], positions: tuple[int, ...]) -> Callable[..., Any]:
+    """Call an implementation that takes a subset of the spec's arguments."""
+    return lambda *values: function(*[values[i] for i in positions])
 
 
 def resolve_impls(
@@ -48,16 +48,11 @@ def resolve_impls(
     impls = []
     for impl in reversed(caller.get_hookimpls()):
         argnames = tuple(impl.argnames)
-        positions = None if argnames == tuple(spec_args) else tuple(
-            spec_args.index(a) for a in argnames
-        )
+        function = impl.function
+        if argnames != tuple(spec_args):
+            function = _adapter(function, tuple(spec_args.index(a) for a in argnames))
         impls.append(
-            HookImpl(
-                impl.plugin_name,
-                impl.function,
-                positions,
-                inspect.iscoroutinefunction(impl.function),
-            )
+            HookImpl(impl.plugin_name, function, inspect.iscoroutinefunction(impl.function))
         )
     return tuple(impls)
 
@@ -97,15 +92,18 @@ class CallHooks:
         self.format = resolve_impls(
             pm, "toolwire_format_result", ("call", "result", "provider", "context")
         )
-        self.finished = resolve_impls(
-            pm, "toolwire_call_finished", ("call", "result", "context")
-        )
+        self.finished = resolve_impls(pm, "toolwire_call_finished", ("call", "result", "context"))
         self.default_allow = default_allow
         self.permission_timeout = permission_timeout
-        self.any_async = any(
-            impl.is_async
-            for impls in (self.permission, self.before, self.after, self.finished)
-            for impl in impls
+        self.permission_is_async = any(impl.is_async for impl in self.permission)
+        self.before_is_async = any(impl.is_async for impl in self.before)
+        self.after_is_async = any(impl.is_async for impl in self.after)
+        self.finished_is_async = any(impl.is_async for impl in self.finished)
+        self.any_async = (
+            self.permission_is_async
+            or self.before_is_async
+            or self.after_is_async
+            or self.finished_is_async
         )
 
     # -- permission ------------------------------------------------------------------------
@@ -134,11 +132,13 @@ class CallHooks:
 
     async def check_permission(self, call: ToolCall, context: CallContext) -> None:
         """Ask every implementation; any deny (or failure, or timeout) wins over any allow."""
+        if not self.permission_is_async:
+            return self.check_permission_sync(call, context)
         allowed = False
         for impl in self.permission:
             try:
-                vote = impl(call, context)
-                if impl.is_async or inspect.isawaitable(vote):
+                vote = impl.invoke(call, context)
+                if impl.is_async:
                     vote = await asyncio.wait_for(vote, self.permission_timeout)
             except TimeoutError:
                 _log.error("toolwire.permission_timeout", plugin=impl.plugin, tool=call.name)
@@ -154,7 +154,7 @@ class CallHooks:
         allowed = False
         for impl in self.permission:
             try:
-                vote = impl(call, context)
+                vote = impl.invoke(call, context)
             except Exception as exc:  # noqa: BLE001 - a failing permission hook denies
                 plugin_failed(impl.plugin, "toolwire_check_permission", call, exc)
                 raise _denied(f"permission denied for {call.name}") from None
@@ -165,10 +165,12 @@ class CallHooks:
 
     async def run_before(self, call: ToolCall, context: CallContext) -> None:
         """Run every before hook; ``Reject`` refuses the call, any other failure is internal."""
+        if not self.before_is_async:
+            return self.run_before_sync(call, context)
         for impl in self.before:
             try:
-                outcome = impl(call, context)
-                if impl.is_async or inspect.isawaitable(outcome):
+                outcome = impl.invoke(call, context)
+                if impl.is_async:
                     await outcome
             except Reject as exc:
                 raise ToolError(exc.reason, kind="rejected") from None
@@ -178,7 +180,7 @@ class CallHooks:
     def run_before_sync(self, call: ToolCall, context: CallContext) -> None:
         for impl in self.before:
             try:
-                impl(call, context)
+                impl.invoke(call, context)
             except Reject as exc:
                 raise ToolError(exc.reason, kind="rejected") from None
             except Exception as exc:  # noqa: BLE001 - attributed to the plugin, call ends
@@ -190,10 +192,12 @@ class CallHooks:
         self, call: ToolCall, result: DispatchResult, context: CallContext
     ) -> DispatchResult:
         """Let each after hook see (and maybe replace) the result."""
+        if not self.after_is_async:
+            return self.run_after_sync(call, result, context)
         for impl in self.after:
             try:
-                replacement = impl(call, result, context)
-                if impl.is_async or inspect.isawaitable(replacement):
+                replacement = impl.invoke(call, result, context)
+                if impl.is_async:
                     replacement = await replacement
             except Exception as exc:  # noqa: BLE001 - attributed to the plugin, call ends
                 raise plugin_failed(impl.plugin, "toolwire_after_call", call, exc) from None
@@ -205,7 +209,7 @@ class CallHooks:
     ) -> DispatchResult:
         for impl in self.after:
             try:
-                replacement = impl(call, result, context)
+                replacement = impl.invoke(call, result, context)
             except Exception as exc:  # noqa: BLE001 - attributed to the plugin, call ends
                 raise plugin_failed(impl.plugin, "toolwire_after_call", call, exc) from None
             result = self._replacement(impl, call, result, replacement)
@@ -233,8 +237,8 @@ class CallHooks:
     ) -> Any:
         """The first non-``None`` shape a plugin gives, or ``None`` for the built-in shape."""
         for impl in self.format:
-            shaped = impl(call, result, provider, context)
-            if impl.is_async or inspect.isawaitable(shaped):
+            shaped = impl.invoke(call, result, provider, context)
+            if impl.is_async:
                 shaped = await shaped
             if shaped is not None:
                 return shaped
@@ -246,10 +250,12 @@ class CallHooks:
         self, call: ToolCall, result: DispatchResult, context: CallContext
     ) -> None:
         """Tell observers the call is over; their failures are logged and never change it."""
+        if not self.finished_is_async:
+            return self.run_finished_sync(call, result, context)
         for impl in self.finished:
             try:
-                outcome = impl(call, result, context)
-                if impl.is_async or inspect.isawaitable(outcome):
+                outcome = impl.invoke(call, result, context)
+                if impl.is_async:
                     await outcome
             except Exception as exc:  # noqa: BLE001 - an observer cannot change the outcome
                 plugin_failed(impl.plugin, "toolwire_call_finished", call, exc)
@@ -259,6 +265,6 @@ class CallHooks:
     ) -> None:
         for impl in self.finished:
             try:
-                impl(call, result, context)
+                impl.invoke(call, result, context)
             except Exception as exc:  # noqa: BLE001 - an observer cannot change the outcome
                 plugin_failed(impl.plugin, "toolwire_call_finished", call, exc)

@@ -24,7 +24,9 @@ CallNext = Callable[[ToolCall, CallContext], Awaitable[Any]]
 class Middleware(Protocol):
     """The shape middleware takes (a plain ``async def`` function fits)."""
 
-    def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Awaitable[Any]: ...
+    def __call__(
+        self, call: ToolCall, context: CallContext, call_next: CallNext
+    ) -> Awaitable[Any]: ...
 
 
 def applies(middleware: Any, tool: Tool, policy: ToolPolicy) -> bool:

@@ -10,6 +10,7 @@ import enum
 import json
 import pathlib
 import uuid
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Final
 
 from ._errors import ToolError
@@ -42,13 +43,24 @@ def _default(value: Any) -> Any:
     raise TypeError(f"a {type(value).__module__}.{type(value).__qualname__} cannot be sent as JSON")
 
 
-_dumps: Final = json.JSONEncoder(
-    ensure_ascii=False,
-    separators=(",", ":"),
-    allow_nan=False,
-    check_circular=True,
-    default=_default,
-).encode
+# The C encoder, built once: json.dumps would build it again on every call. Without a markers
+# dict a cycle is caught as a RecursionError, which to_json reports like any other cycle.
+_dumps_chunks: Final = (
+    c_make_encoder(  # type: ignore[misc]
+        None, _default, encode_basestring, None, ":", ",", False, False, False
+    )
+    if c_make_encoder is not None
+    else None
+)
+_py_encoder: Final = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_default
+)
+
+
+def _dumps(value: Any) -> str:
+    if _dumps_chunks is None:
+        return _py_encoder.encode(value)
+    return "".join(_dumps_chunks(value, 0))
 
 
 def to_json(value: Any) -> str:
@@ -69,7 +81,7 @@ def to_json(value: Any) -> str:
 
 def _value_error_reason(exc: BaseException) -> str:
     if isinstance(exc, RecursionError):
-        return "it is nested too deeply"
+        return "it is circular or nested too deeply"
     text = str(exc)
     if "Circular" in text:
         return "it contains a circular reference"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-import importlib_metadata
+if TYPE_CHECKING:
+    import importlib_metadata
 
 ENTRY_POINT_GROUP: Final = "toolwire"
 
@@ -69,6 +70,8 @@ class Candidate:
 
 def installed_plugins() -> Iterator[Candidate]:
     """Every entry point in the ``toolwire`` group; reading metadata imports nothing."""
+    import importlib_metadata
+
     seen: set[str] = set()
     for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in seen:  # the same dist-info on sys.path twice (a lib64 -> lib link)
@@ -90,7 +93,7 @@ def load_entry_point(candidate: Candidate) -> Any:
     """
     try:
         return candidate.entry_point.load()
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure is the plugin's
+    except (Exception, SystemExit) as exc:
         raise PluginLoadError(describe_exception(exc)) from exc
 
 

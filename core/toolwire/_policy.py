@@ -46,14 +46,21 @@ class ToolPolicy:
 
     def overridden_by(self, other: ToolPolicy) -> ToolPolicy:
         """This policy with every field ``other`` sets replacing ours."""
-        changes = {f.name: v for f in fields(other) if (v := getattr(other, f.name)) is not None}
+        if other == _EMPTY:
+            return self
+        changes = {name: v for name in _FIELDS if (v := getattr(other, name)) is not None}
         return replace(self, **changes) if changes else self
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> ToolPolicy:
         """Build a policy from config keys (``[tools.NAME]`` or ``[defaults]``); others are ignored."""
-        known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in values.items() if k in known}
+        if not values:
+            return _EMPTY
+        kwargs = {k: v for k, v in values.items() if k in _FIELDS}
         if kwargs.get("roles") is not None:
             kwargs["roles"] = frozenset(kwargs["roles"])
         return cls(**kwargs)
+
+
+_FIELDS: Final = tuple(f.name for f in fields(ToolPolicy))
+_EMPTY: Final = ToolPolicy()

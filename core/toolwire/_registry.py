@@ -34,7 +34,11 @@ class Registry:
         names: dict[str, Tool] = {}
         for tool in tools:
             if tool.name in self._tools or tool.name in names:
-                first = self._tools[tool.name] if tool.name in self._tools else (names[tool.name], source)
+                first = (
+                    self._tools[tool.name]
+                    if tool.name in self._tools
+                    else (names[tool.name], source)
+                )
                 raise DuplicateToolError(
                     f"two tools are named {tool.name!r}: one from {_origin(*first)}, "
                     f"one from {_origin(tool, source)}"
@@ -42,7 +46,9 @@ class Registry:
             names[tool.name] = tool
         for layer in middleware:
             if not callable(layer):
-                raise ConfigError(f"{source!r} registered middleware that is not callable: {layer!r}")
+                raise ConfigError(
+                    f"{source!r} registered middleware that is not callable: {layer!r}"
+                )
         for provider in providers:
             if not isinstance(provider, Provider) or not provider.name:
                 raise ConfigError(f"{source!r} registered {provider!r}, not a named Provider")

@@ -17,9 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import docstring_parser
 import jsonschema_rs
-import pydantic
 
 from ._context import CallContext
 from ._errors import ConfigError
@@ -27,7 +25,13 @@ from ._errors import ConfigError
 TOOL_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 #: Keywords whose value is a map of names to schemas (the names are not keywords).
-_SCHEMA_MAPS: Final = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
+_SCHEMA_MAPS: Final = (
+    "properties",
+    "$defs",
+    "definitions",
+    "patternProperties",
+    "dependentSchemas",
+)
 #: Keywords whose value is a schema or a list of schemas.
 _SCHEMA_VALUES: Final = (
     "items", "additionalProperties", "not", "if", "then", "else", "contains",
@@ -60,7 +64,9 @@ def check_tool_name(name: str) -> None:
 def check_schema(tool_name: str, schema: Any) -> None:
     """Refuse a parameters schema that is not valid JSON Schema, or not an object schema."""
     if not isinstance(schema, Mapping):
-        raise ConfigError(f"tool {tool_name!r}: schema must be a JSON object, got {type(schema).__name__}")
+        raise ConfigError(
+            f"tool {tool_name!r}: schema must be a JSON object, got {type(schema).__name__}"
+        )
     try:
         jsonschema_rs.meta.validate(dict(schema))
     except jsonschema_rs.ValidationError as exc:
@@ -71,15 +77,69 @@ def check_schema(tool_name: str, schema: Any) -> None:
         raise ConfigError(f"tool {tool_name!r}: the parameters schema must have type 'object'")
 
 
+_NUMPY_SECTION: Final = re.compile(r"^\s*(Parameters|Returns|Raises)\s*\n\s*-{3,}", re.MULTILINE)
+_REST_FIELD: Final = re.compile(r"^\s*:(param|type|returns?|raises?)\b", re.MULTILINE)
+
+
+@functools.cache
+def _docstring_parser(style: str) -> Any:
+    import docstring_parser
+
+    return {
+        "google": docstring_parser.google.GoogleParser,
+        "numpy": docstring_parser.numpydoc.NumpydocParser,
+        "rest": lambda: docstring_parser.rest,
+    }[style]()
+
+
 def description_of(func: Callable[..., Any]) -> tuple[str, dict[str, str]]:
-    """The tool description and each parameter's description, from the docstring."""
-    doc = inspect.getdoc(func) or ""
-    if not doc:
+    """The tool description and each parameter's description, from the docstring.
+
+    The style (Google, NumPy or reST) is recognised once by its section markers, so only
+    that style's parser runs.
+    """
+    doc = getattr(func, "__doc__", None)
+    if not isinstance(doc, str) or not doc.strip():
         return "", {}
-    parsed = docstring_parser.parse(doc)
+    if _NUMPY_SECTION.search(doc):
+        style = "numpy"
+    elif _REST_FIELD.search(doc):
+        style = "rest"
+    else:
+        style = "google"
+    parsed = _docstring_parser(style).parse(doc)
     parts = [p for p in (parsed.short_description, parsed.long_description) if p]
     params = {p.arg_name: p.description for p in parsed.params if p.description}
     return "\n\n".join(parts).strip(), params
+
+
+def type_hints(func: Callable[..., Any], tool_name: str) -> dict[str, Any]:
+    """The function's parameter annotations, evaluated (with ``Annotated`` kept).
+
+    String annotations (``from __future__ import annotations``) are compiled once per text
+    and evaluated in the function's module; anything unusual goes through
+    ``typing.get_type_hints``.
+    """
+    raw = getattr(func, "__annotations__", None)
+    namespace = getattr(func, "__globals__", None)
+    if isinstance(raw, dict) and isinstance(namespace, dict):
+        try:
+            return {
+                name: eval(_compiled(value), namespace) if isinstance(value, str) else value
+                for name, value in raw.items()
+                if name != "return"
+            }
+        except Exception:  # noqa: BLE001 - fall back to typing's own resolution below
+            pass
+    try:
+        return typing.get_type_hints(func, include_extras=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to resolve hints is the author's to fix
+        raise ConfigError(f"tool {tool_name!r}: cannot resolve type hints: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(annotation: str) -> Any:
+    return compile(annotation, "<annotation>", "eval")
 
 
 def explicit_signature(
@@ -105,10 +165,7 @@ def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignatu
         ConfigError: a parameter kind or type that JSON cannot carry.
     """
     description, param_docs = description_of(func)
-    try:
-        hints = typing.get_type_hints(func, include_extras=True)
-    except Exception as exc:  # noqa: BLE001 - any failure to resolve hints is the author's to fix
-        raise ConfigError(f"tool {tool_name!r}: cannot resolve type hints: {exc}") from None
+    hints = type_hints(func, tool_name)
     properties: dict[str, Any] = {}
     required: list[str] = []
     defs: dict[str, Any] = {}
@@ -143,7 +200,7 @@ def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignatu
             schema["default"] = param.default.value
         properties[param.name] = schema
         if _needs_conversion(annotation):
-            converters[param.name] = pydantic.TypeAdapter(annotation).validate_python
+            converters[param.name] = _converter(annotation)
     parameters: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         parameters["required"] = required
@@ -174,13 +231,25 @@ def _cached_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]
     return _build_type_schema(annotation)
 
 
+def _converter(annotation: Any) -> Callable[[Any], Any]:
+    import pydantic
+
+    return pydantic.TypeAdapter(annotation).validate_python  # type: ignore[no-any-return]
+
+
 def _build_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    import pydantic
+
     try:
         schema = pydantic.TypeAdapter(annotation).json_schema(ref_template="#/$defs/{model}")
     except pydantic.PydanticUserError as exc:
-        raise ConfigError(f"type {annotation!r} cannot be described as JSON Schema: {exc}") from None
+        raise ConfigError(
+            f"type {annotation!r} cannot be described as JSON Schema: {exc}"
+        ) from None
     except pydantic.errors.PydanticSchemaGenerationError as exc:
-        raise ConfigError(f"type {annotation!r} cannot be described as JSON Schema: {exc}") from None
+        raise ConfigError(
+            f"type {annotation!r} cannot be described as JSON Schema: {exc}"
+        ) from None
     _strip_titles(schema)
     close_objects(schema)
     defs = schema.pop("$defs", {})
@@ -218,6 +287,18 @@ def _strip_annotated(annotation: Any) -> Any:
 
 
 def _needs_conversion(annotation: Any) -> bool:
+    try:
+        return _cached_needs_conversion(annotation)
+    except TypeError:  # unhashable annotation
+        return _decide_conversion(annotation)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_needs_conversion(annotation: Any) -> bool:
+    return _decide_conversion(annotation)
+
+
+def _decide_conversion(annotation: Any) -> bool:
     """Whether the JSON value must be converted to reach the declared type.
 
     Plain JSON shapes (str, int, float, bool, None, Literal, lists and str-keyed dicts of

@@ -42,11 +42,11 @@ class Tool:
         "description",
         "function",
         "is_async",
+        "name",
         "pack",
         "parameters",
         "plugin",
         "policy",
-        "name",
     )
 
     def __init__(
@@ -65,7 +65,9 @@ class Tool:
         check_tool_name(tool_name)
         if schema is not None:
             check_schema(tool_name, schema)
-            inferred = explicit_signature(function, tool_name, close_objects(copy.deepcopy(dict(schema))))
+            inferred = explicit_signature(
+                function, tool_name, close_objects(copy.deepcopy(dict(schema)))
+            )
         else:
             inferred = infer_signature(function, tool_name)
         check_schema(tool_name, inferred.parameters)
@@ -163,7 +165,9 @@ def tool(
     max_output_chars: int | None = None,
     enabled: bool | None = None,
 ) -> Callable[[ToolFunction], Tool]: ...
-def tool(function: ToolFunction | None = None, /, **options: Any) -> Tool | Callable[[ToolFunction], Tool]:
+def tool(
+    function: ToolFunction | None = None, /, **options: Any
+) -> Tool | Callable[[ToolFunction], Tool]:
     """Make a lone ``Tool`` from a function: ``@toolwire.tool`` or ``@toolwire.tool(name=...)``."""
     opts = _ToolOptions(**options)
     if function is not None:

@@ -88,50 +88,94 @@ def build_response(provider: str, calls: Iterable[CallSpec], *, text: str = "") 
     if provider == "openai-responses":
         output: list[dict[str, Any]] = []
         if text:
-            output.append({
-                "type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
-                "content": [{"type": "output_text", "text": text, "annotations": []}],
-            })
+            output.append(
+                {
+                    "type": "message",
+                    "id": "msg_1",
+                    "role": "assistant",
+                    "status": "completed",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}],
+                }
+            )
         output += [
-            {"type": "function_call", "id": f"fc_{i}", "call_id": c.call_id, "name": c.name,
-             "arguments": _json_text(c.arguments), "status": "completed"}
+            {
+                "type": "function_call",
+                "id": f"fc_{i}",
+                "call_id": c.call_id,
+                "name": c.name,
+                "arguments": _json_text(c.arguments),
+                "status": "completed",
+            }
             for i, c in enumerate(made, 1)
         ]
-        return {"id": "resp_1", "object": "response", "created_at": 0, "model": "test",
-                "status": "completed", "output": output, "parallel_tool_calls": True,
-                "tool_choice": "auto", "tools": []}
+        return {
+            "id": "resp_1",
+            "object": "response",
+            "created_at": 0,
+            "model": "test",
+            "status": "completed",
+            "output": output,
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+        }
     if provider == "openai-chat":
         return {
-            "id": "chatcmpl_1", "object": "chat.completion", "created": 0, "model": "test",
-            "choices": [{
-                "index": 0, "finish_reason": "tool_calls",
-                "message": {
-                    "role": "assistant", "content": text or None,
-                    "tool_calls": [
-                        {"id": c.call_id, "type": "function",
-                         "function": {"name": c.name, "arguments": _json_text(c.arguments)}}
-                        for c in made
-                    ],
-                },
-            }],
+            "id": "chatcmpl_1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "test",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "tool_calls",
+                    "message": {
+                        "role": "assistant",
+                        "content": text or None,
+                        "tool_calls": [
+                            {
+                                "id": c.call_id,
+                                "type": "function",
+                                "function": {"name": c.name, "arguments": _json_text(c.arguments)},
+                            }
+                            for c in made
+                        ],
+                    },
+                }
+            ],
         }
     if provider == "anthropic":
         content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
         content += [
-            {"type": "tool_use", "id": c.call_id, "name": c.name, "input": _json_object(c.arguments)}
+            {
+                "type": "tool_use",
+                "id": c.call_id,
+                "name": c.name,
+                "input": _json_object(c.arguments),
+            }
             for c in made
         ]
-        return {"id": "msg_1", "type": "message", "role": "assistant", "model": "test",
-                "content": content, "stop_reason": "tool_use", "stop_sequence": None,
-                "usage": {"input_tokens": 1, "output_tokens": 1}}
+        return {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "test",
+            "content": content,
+            "stop_reason": "tool_use",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+        }
     if provider == "gemini":
         parts: list[dict[str, Any]] = [{"text": text}] if text else []
         parts += [
             {"functionCall": {"id": c.call_id, "name": c.name, "args": _json_object(c.arguments)}}
             for c in made
         ]
-        return {"candidates": [{"content": {"role": "model", "parts": parts},
-                                "finishReason": "STOP", "index": 0}]}
+        return {
+            "candidates": [
+                {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
+            ]
+        }
     raise ConfigError(f"build_response does not know provider {provider!r}")
 
 
@@ -148,18 +192,32 @@ class ModelStub:
     provider: str = "openai-responses"
     history: list[Any] = field(default_factory=list)
 
-    def call(self, name: str, arguments: Any = None, call_id: str = "call_1", *,
-             role: str | None = None, state: Mapping[str, Any] | None = None) -> DispatchResult:
+    def call(
+        self,
+        name: str,
+        arguments: Any = None,
+        call_id: str = "call_1",
+        *,
+        role: str | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> DispatchResult:
         """Send one call as the model would (arguments may be a raw JSON string)."""
-        return self.dispatcher.dispatch_sync(name, arguments, call_id=call_id, role=role,
-                                             state=state)
+        return self.dispatcher.dispatch_sync(
+            name, arguments, call_id=call_id, role=role, state=state
+        )
 
-    def respond(self, calls: Iterable[CallSpec], *, role: str | None = None,
-                state: Mapping[str, Any] | None = None) -> list[Any]:
+    def respond(
+        self,
+        calls: Iterable[CallSpec],
+        *,
+        role: str | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
         """Send a whole response with these calls; return the items to append (also kept)."""
         response = build_response(self.provider, calls)
-        items = self.dispatcher.process_response_sync(response, self.provider, role=role,
-                                                      state=state)
+        items = self.dispatcher.process_response_sync(
+            response, self.provider, role=role, state=state
+        )
         self.history.extend(items)
         return items
 

@@ -27,9 +27,7 @@ def redact(value: Any, names: frozenset[str]) -> Any:
     """A copy of ``value`` with the values of keys that contain a redacted name replaced."""
     if isinstance(value, Mapping):
         return {
-            k: REDACTED
-            if any(n in str(k).lower() for n in names)
-            else redact(v, names)
+            k: REDACTED if any(n in str(k).lower() for n in names) else redact(v, names)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):

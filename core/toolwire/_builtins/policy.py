@@ -12,8 +12,6 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Final
 
-import tenacity
-
 from .._config import Config
 from .._context import CallContext
 from .._errors import ToolError, TransientError
@@ -97,6 +95,8 @@ class Retry:
 
     async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
         assert context.policy is not None
+        import tenacity
+
         retry_on = context.policy.retry_on or DEFAULT_RETRY_ON
 
         def transient(exc: BaseException) -> bool:

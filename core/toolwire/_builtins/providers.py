@@ -13,7 +13,7 @@ class BuiltinProviders:
 
     @hookimpl
     def toolwire_register_providers(self, register: Callable[[Provider], None]) -> None:
-        from ..providers import builtin_providers  # noqa: PLC0415
+        from ..providers import builtin_providers
 
         for provider in builtin_providers():
             register(provider)

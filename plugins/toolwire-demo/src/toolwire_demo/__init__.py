@@ -45,8 +45,12 @@ def get_weather(
     celsius = seed % 35 - 5
     temperature = celsius if units == "celsius" else round(celsius * 9 / 5 + 32)
     conditions = ("sunny", "cloudy", "rain", "windy", "snow")[seed % 5]
-    return {"location": location, "temperature": temperature, "units": units,
-            "conditions": conditions}
+    return {
+        "location": location,
+        "temperature": temperature,
+        "units": units,
+        "conditions": conditions,
+    }
 
 
 @pack.tool

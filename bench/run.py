@@ -1,0 +1,255 @@
+"""toolwire benchmarks: every figure is a ratio to a baseline measured in the same run.
+
+Run with ``nox -s bench`` (or ``python bench/run.py`` where toolwire is installed). Each
+line prints the figure, its target and whether it is met. Timings take the best of several
+rounds, so a noisy neighbour slows a round down but does not move the figure much.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import toolwire
+from toolwire.testing import make_dispatcher
+
+RAW = '{"location": "Paris", "units": "celsius"}'
+ROUNDS = 7
+rows: list[tuple[str, float, float, str]] = []
+
+
+def get_weather(location: str, units: str = "celsius") -> dict[str, Any]:
+    return {"location": location, "units": units, "temperature": 21}
+
+
+async def get_weather_async(location: str, units: str = "celsius") -> dict[str, Any]:
+    return {"location": location, "units": units, "temperature": 21}
+
+
+FUNCS: dict[str, Callable[..., Any]] = {"get_weather": get_weather}
+
+
+def floor_call() -> str:
+    return json.dumps(FUNCS["get_weather"](**json.loads(RAW)))
+
+
+def best_per_call(run: Callable[[int], None], n: int) -> float:
+    """Seconds per call: the best of several rounds of n calls."""
+    best = float("inf")
+    for _ in range(ROUNDS):
+        gc.collect()
+        start = time.perf_counter()
+        run(n)
+        best = min(best, (time.perf_counter() - start) / n)
+    return best
+
+
+def best_per_call_async(make_call: Callable[[], Awaitable[Any]], n: int) -> float:
+    async def rounds() -> float:
+        best = float("inf")
+        for _ in range(ROUNDS):
+            gc.collect()
+            start = time.perf_counter()
+            for _ in range(n):
+                await make_call()
+            best = min(best, (time.perf_counter() - start) / n)
+        return best
+
+    return asyncio.run(rounds())
+
+
+def report(name: str, value: float, target: float, unit: str = "x") -> None:
+    rows.append((name, value, target, unit))
+    verdict = "ok" if value <= target else "OVER TARGET"
+    print(f"{name:<68} {value:8.2f}{unit:<3} target <= {target:g}{unit}  {verdict}", flush=True)
+
+
+class NoOp:
+    """One no-op before and after plugin, as the benchmark asks."""
+
+    @toolwire.hookimpl
+    def toolwire_before_call(self, call: Any, context: Any) -> None:
+        return None
+
+    @toolwire.hookimpl
+    def toolwire_after_call(self, call: Any, result: Any, context: Any) -> None:
+        return None
+
+
+def pipeline_dispatcher(func: Callable[..., Any], **tool_options: Any) -> toolwire.Dispatcher:
+    pack = toolwire.Toolset("bench")
+    pack.tool(name="get_weather", **tool_options)(func)
+    config = {"logging": {"level": "warning"}, "tools": {"get_weather": {"roles": ["user"]}}}
+    return make_dispatcher(pack, config=config).add(NoOp(), name="noop")
+
+
+def bench_pipeline() -> None:
+    floor = best_per_call(lambda n: [floor_call() for _ in range(n)], 20_000)
+    print(f"floor: json.dumps(FUNCS[name](**json.loads(raw))) = {floor * 1e6:.2f} us")
+
+    async_d = pipeline_dispatcher(get_weather_async)
+    assert asyncio.run(async_d.dispatch("get_weather", RAW, role="user")).success
+    per_async = best_per_call_async(
+        lambda: async_d.dispatch("get_weather", RAW, role="user"), 20_000
+    )
+    report("one async call, full default pipeline / floor", per_async / floor, 2.5)
+
+    sync_d = pipeline_dispatcher(get_weather)
+    assert sync_d.dispatch_sync("get_weather", RAW, role="user").success
+    per_sync = best_per_call(
+        lambda n: [sync_d.dispatch_sync("get_weather", RAW, role="user") for _ in range(n)],
+        20_000,
+    )
+    report("one plain-function call via dispatch_sync / floor", per_sync / floor, 3.0)
+
+    to_thread = best_per_call_async(lambda: asyncio.to_thread(floor_call), 3_000)
+    threaded = best_per_call_async(lambda: sync_d.dispatch("get_weather", RAW, role="user"), 3_000)
+    report(
+        "one plain-function call via dispatch in a loop / asyncio.to_thread(floor)",
+        threaded / to_thread,
+        1.1,
+    )
+    async_d.close()
+    sync_d.close()
+
+
+def bench_policy_stack() -> None:
+    """The default middleware stack (timeout, retry, concurrency, rate limit) vs none."""
+    try:
+        import toolwire_ratelimit
+    except ImportError:
+        print("policy stack: toolwire-ratelimit is not installed; skipped")
+        return
+    bare = pipeline_dispatcher(get_weather_async)
+    stacked = pipeline_dispatcher(
+        get_weather_async, timeout=30, retries=2, max_concurrency=64, rate_limit="1000000000/second"
+    )
+    stacked.add(toolwire_ratelimit.plugin, name="ratelimit")
+    assert asyncio.run(stacked.dispatch("get_weather", RAW, role="user")).success
+    per_bare = best_per_call_async(lambda: bare.dispatch("get_weather", RAW, role="user"), 10_000)
+    per_stacked = best_per_call_async(
+        lambda: stacked.dispatch("get_weather", RAW, role="user"), 10_000
+    )
+    report(
+        "one async call with the default middleware stack / without", per_stacked / per_bare, 1.3
+    )
+
+
+def bench_batches() -> None:
+    pack = toolwire.Toolset("sleepers")
+
+    @pack.tool
+    def sleep_sync(ms: int) -> int:
+        time.sleep(ms / 1000)
+        return ms
+
+    @pack.tool
+    async def sleep_async(ms: int) -> int:
+        await asyncio.sleep(ms / 1000)
+        return ms
+
+    dispatcher = make_dispatcher(pack, config={"logging": {"level": "warning"}})
+    for name, target in (("sleep_sync", 110.0), ("sleep_async", 55.0)):
+        calls = [toolwire.ToolCall(name, {"ms": 50}, f"c{i}") for i in range(100)]
+
+        async def batch(calls: list[toolwire.ToolCall] = calls) -> list[Any]:
+            return await dispatcher.dispatch_many(calls)
+
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            results = asyncio.run(batch())
+            best = min(best, time.perf_counter() - start)
+            assert all(r.success for r in results)
+        kind = "plain" if name == "sleep_sync" else "async"
+        report(
+            f"100 {kind} calls sleeping 50 ms, one dispatch_many (ms)", best * 1000, target, " ms"
+        )
+    dispatcher.close()
+
+
+def bench_import() -> None:
+    def best_of(code: str) -> float:
+        best = float("inf")
+        for _ in range(7):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    bare = best_of("pass")
+    with_import = best_of("import toolwire")
+    report(
+        "import toolwire over a bare interpreter (ms)", (with_import - bare) * 1000, 120.0, " ms"
+    )
+
+
+def bench_registration() -> None:
+    def make_tool(i: int) -> Callable[..., Any]:
+        def tool(
+            query: str,
+            limit: int = 10,
+            mode: Literal["fast", "full"] = "fast",
+            tags: list[str] | None = None,
+            weight: float = 1.0,
+        ) -> dict[str, Any]:
+            """Search something.
+
+            Args:
+                query: What to look for.
+                limit: How many results.
+                mode: Fast or full search.
+                tags: Optional tags.
+                weight: Ranking weight.
+            """
+            return {}
+
+        tool.__name__ = f"tool_{i}"
+        return tool
+
+    functions = [make_tool(i) for i in range(1000)]
+    gc.collect()
+    tracemalloc.start()
+    start = time.perf_counter()
+    pack = toolwire.Toolset("many")
+    for function in functions:
+        pack.tool(function)
+    dispatcher = make_dispatcher(pack)
+    definitions = dispatcher.tool_definitions("openai-responses")
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(definitions) == 1000
+    report(
+        "register 1,000 typed tools and build their definitions (ms)", elapsed * 1000, 200.0, " ms"
+    )
+    report("... memory at peak (MiB)", peak / 2**20, 8.0, " MiB")
+    dispatcher.close()
+
+
+def main() -> int:
+    only = set(sys.argv[1:])
+    benches = {
+        "pipeline": bench_pipeline,
+        "policy": bench_policy_stack,
+        "batches": bench_batches,
+        "import": bench_import,
+        "registration": bench_registration,
+    }
+    for name, bench in benches.items():
+        if not only or name in only:
+            bench()
+    over = [r for r in rows if r[1] > r[2]]
+    print(f"\n{len(rows) - len(over)} of {len(rows)} figures within target")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Google Gemini (google-genai ``client.models.generate_content``, or the REST API).
+
+Responses are read in both spellings: the REST API's camelCase (``functionCall``), which is
+also what ``to_plain`` makes of a google-genai object, and Python's snake_case
+(``function_call``), which ``model_dump()`` gives without aliases. What toolwire writes uses
+the REST spelling; google-genai accepts both (``populate_by_name``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._results import DispatchResult, ToolCall
+from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
+from ._json import error_object, list_or_empty, mapping_or_empty
+
+if TYPE_CHECKING:
+    from .._tools import Tool
+
+
+class GeminiProvider(Provider):
+    """Calls are the ``functionCall`` parts of the first candidate's content.
+
+    The model's content goes back untouched (thought signatures included), followed by one
+    user content with a ``functionResponse`` part per call, in call order, each carrying the
+    call's ``id`` when the API gave one.
+
+    Tools are described with ``parametersJsonSchema``: the tool's JSON Schema as it is, the
+    way google-genai itself describes Python functions, rather than the older OpenAPI-subset
+    ``parameters`` that cannot hold ``$ref`` or ``additionalProperties``.
+    """
+
+    name = "gemini"
+
+    def detect(self, response: Mapping[str, Any]) -> bool:
+        """A generateContent response: a ``candidates`` list, or only prompt feedback (blocked)."""
+        if isinstance(response.get("candidates"), list):
+            return True
+        return any(key in response for key in ("promptFeedback", "prompt_feedback")) and not any(
+            key in response for key in ("object", "type", "choices", "output")
+        )
+
+    def parse_response(self, response: Mapping[str, Any]) -> ParsedResponse:
+        """Each function call part in order; all incomplete when generation hit MAX_TOKENS."""
+        candidate = _first_candidate(response)
+        finish_reason = _get(candidate, "finishReason", "finish_reason")
+        cut_off = "finishReason MAX_TOKENS" if finish_reason == "MAX_TOKENS" else None
+        calls: list[ParsedCall] = []
+        for part in _parts(candidate):
+            function_call = _get(part, "functionCall", "function_call")
+            if not isinstance(function_call, Mapping):
+                continue
+            args = function_call.get("args")
+            call = ToolCall(
+                name=str(function_call.get("name") or ""),
+                arguments=args if args is not None else {},
+                call_id=str(function_call.get("id") or ""),
+            )
+            calls.append(ParsedCall(call, cut_off))
+        return ParsedResponse(provider=self.name, calls=calls, response=response)
+
+    def tool_definition(self, tool: Tool) -> ToolDefinition:
+        """A function declaration whose ``parametersJsonSchema`` is the tool's own schema."""
+        value: dict[str, Any] = {"name": tool.name}
+        if tool.description:
+            value["description"] = tool.description
+        value["parametersJsonSchema"] = tool.parameters
+        return ToolDefinition(value)
+
+    def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:
+        """A ``functionResponse`` part: ``{"output": text}``, or ``{"error": ...}`` on failure.
+
+        google-genai documents these two keys for ``FunctionResponse.response``.
+        """
+        response = (
+            {"output": result.output} if result.success else {"error": error_object(result.output)}
+        )
+        function_response: dict[str, Any] = {"name": call.name, "response": response}
+        if call.call_id:
+            function_response["id"] = call.call_id
+        return {"functionResponse": function_response}
+
+    def conversation_items(self, parsed: ParsedResponse, outputs: Sequence[Any]) -> list[Any]:
+        """The model's content as given, then one user content with every response part."""
+        content = _get(_first_candidate(parsed.response), "content")
+        items: list[Any] = [content] if isinstance(content, Mapping) else []
+        if outputs:
+            items.append({"role": "user", "parts": _ids_as_given(parsed, outputs)})
+        return items
+
+
+def _ids_as_given(parsed: ParsedResponse, outputs: Sequence[Any]) -> list[Any]:
+    """The response parts, with no ``id`` where the API gave its call none.
+
+    The dispatcher names every call, so a call without an id reaches ``format_result`` with
+    one the API never saw; sending it back would pair the response with no call.
+    """
+    parts: list[Any] = []
+    for found, part in zip(parsed.calls, outputs, strict=False):
+        response = (
+            _get(part, "functionResponse", "function_response")
+            if isinstance(part, Mapping)
+            else None
+        )
+        if found.call.call_id or not isinstance(response, Mapping) or "id" not in response:
+            parts.append(part)
+            continue
+        key = "functionResponse" if "functionResponse" in part else "function_response"
+        parts.append({**part, key: {k: v for k, v in response.items() if k != "id"}})
+    parts.extend(outputs[len(parts) :])
+    return parts
+
+
+def _get(mapping: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if key in mapping:
+            return mapping[key]
+    return None
+
+
+def _first_candidate(response: Mapping[str, Any]) -> Mapping[str, Any]:
+    candidates = list_or_empty(response.get("candidates"))
+    return mapping_or_empty(candidates[0]) if candidates else {}
+
+
+def _parts(candidate: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    content = mapping_or_empty(candidate.get("content"))
+    return [mapping_or_empty(part) for part in list_or_empty(content.get("parts"))]
