@@ -115,8 +115,9 @@ def test_builtin_plugins_can_be_disabled(tmp_path: Path) -> None:
     )
     dispatcher = toolwire.Dispatcher.from_config(config)
     assert rows(dispatcher)["roles"].status == "blocked" and rows(dispatcher)["roles"].builtin
-    # Without the role plugin nobody enforces delete_user's roles.
+    # Without the role plugin nobody enforces delete_user's roles, and listings agree.
     assert dispatcher.dispatch_sync("delete_user", {"user_id": 1}).success
+    assert "delete_user" in [t.name for t in dispatcher.tools(role="guest")]
 
 
 def test_enabled_but_not_installed_is_an_error(tmp_path: Path) -> None:

@@ -174,9 +174,11 @@ def test_invalid_schema_is_an_error_naming_the_tool() -> None:
         def anything() -> None: ...
 
 
-@pytest.mark.parametrize("name", ["", "has space", "dots.are.bad", "x" * 65, "ünïcode"])
+@pytest.mark.parametrize(
+    "name", ["", "has space", "dots.are.bad", "x" * 65, "ünïcode", "1st", "-dash"]
+)
 def test_names_must_be_valid_for_every_provider(name: str) -> None:
-    """Names outside ^[A-Za-z0-9_-]{1,64}$ are refused at definition."""
+    """Names outside ^[A-Za-z_][A-Za-z0-9_-]{0,63}$ are refused at definition."""
     with pytest.raises(toolwire.ConfigError, match="not valid for every provider"):
         toolwire.tool(name=name)(lambda: None)
 

@@ -107,7 +107,8 @@ class _Runtime:
             )
         self.names: tuple[str, ...] = tuple(sorted(self.entries))
         self.providers: dict[str, Provider] = dispatcher._registry.providers()
-        self.roles_enforced = "roles" in dispatcher._pm_names()
+        # get_plugin, not the name list: pluggy lists blocked names too.
+        self.roles_enforced = dispatcher._pm.get_plugin("roles") is not None
         self.definitions: dict[tuple[str, str], ToolDefinition] = {}
 
 
@@ -256,23 +257,17 @@ class Dispatcher:
             if impl.plugin is plugin:
                 impl.function(*[kwargs[a] for a in impl.argnames])
 
-    def _pm_names(self) -> set[str]:
-        return {name for name, _ in self._pm.list_name_plugin()}
-
     # -- what is there ----------------------------------------------------------------------
 
     def plugins(self) -> list[PluginInfo]:
         """One row per plugin (built-in and installed): status, and the error of a failed one."""
         return sorted(self._plugins.values(), key=lambda p: (not p.builtin, p.name))
 
-    def tools(self, role: str | None = None) -> list[Tool]:
-        """The enabled tools ``role`` may call, by name."""
+    def tools(self, role: str | None = None, *, all_roles: bool = False) -> list[Tool]:
+        """The enabled tools ``role`` may call, by name (every enabled tool with ``all_roles``)."""
         runtime = self._ready()
-        return [
-            entry.tool
-            for name in runtime.names
-            if _role_may_call(runtime, (entry := runtime.entries[name]), role)
-        ]
+        entries = [runtime.entries[name] for name in runtime.names]
+        return [e.tool for e in entries if all_roles or _role_may_call(runtime, e, role)]
 
     def policy(self, tool_name: str) -> ToolPolicy:
         """The effective policy of an enabled tool (code, then config, over defaults)."""

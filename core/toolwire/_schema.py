@@ -22,7 +22,8 @@ import jsonschema_rs
 from ._context import CallContext
 from ._errors import ConfigError
 
-TOOL_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: OpenAI and Anthropic take ``^[A-Za-z0-9_-]{1,64}$``; Gemini also wants a letter or ``_`` first.
+TOOL_NAME_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
 #: Keywords whose value is a map of names to schemas (the names are not keywords).
 _SCHEMA_MAPS: Final = (
@@ -57,7 +58,7 @@ def check_tool_name(name: str) -> None:
     if not isinstance(name, str) or not TOOL_NAME_RE.match(name):
         raise ConfigError(
             f"tool name {name!r} is not valid for every provider: "
-            "use 1 to 64 letters, digits, '_' or '-'"
+            "use 1 to 64 letters, digits, '_' or '-', starting with a letter or '_'"
         )
 
 

@@ -1,0 +1,285 @@
+"""``toolwire check``: every problem in a config and in the tools it enables, not just the first.
+
+Starting a dispatcher stops at the first mistake, which is right for a host and wrong for an
+operator fixing a config: they want the whole list at once. So the check reads the config
+itself, keeps the parts of it that are valid, and loads each enabled plugin into a dispatcher
+of its own, so that one plugin's failure (or a tool name two plugins share) hides nothing
+about the others.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._builtins import BUILTIN_PLUGINS
+from ._config import CONFIG_SCHEMA, Config, apply_env, config_problems, find_config_file
+from ._dispatcher import Dispatcher
+from ._errors import ConfigError
+from ._plugins import Candidate, PluginLoadError, installed_plugins, load_entry_point
+from ._schema import TOOL_NAME_RE, check_schema
+from ._tools import Tool
+from .providers import Provider
+from .providers._strict import strict_schema
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing the check found: where it is, and what is wrong (or worth knowing) there."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"where": self.where, "message": self.message}
+
+
+@dataclass(slots=True)
+class CheckReport:
+    """Everything ``toolwire check`` found.
+
+    Attributes:
+        source: The config file checked, or ``None`` for built-in defaults.
+        problems: Mistakes: each one makes the check fail.
+        notes: What a provider changes or drops when it describes a tool; not a failure.
+        plugins: How many plugins loaded (built-in ones included).
+        tools: How many enabled tools were checked.
+    """
+
+    source: str | None
+    problems: list[Finding] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)
+    plugins: int = 0
+    tools: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "config": self.source,
+            "problems": [p.to_dict() for p in self.problems],
+            "notes": [n.to_dict() for n in self.notes],
+            "plugins": self.plugins,
+            "tools": self.tools,
+        }
+
+
+def check(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> CheckReport:
+    """Check a config and every tool it enables, collecting every problem.
+
+    Args:
+        path: The config file; found the way ``load_config`` finds it when omitted.
+        env: The environment (``TOOLWIRE_PLUGINS``... apply as they do at start).
+        cwd: Where ``./toolwire.toml`` is looked for.
+
+    Raises:
+        ConfigError: the named config file does not exist (nothing to check).
+    """
+    env = os.environ if env is None else env
+    file = Path(path) if path is not None else find_config_file(cwd, env)
+    source = str(file) if file is not None else None
+    report = CheckReport(source)
+    where = source or "config"
+    raw: dict[str, Any] = {}
+    if file is not None:
+        if not file.is_file():
+            raise ConfigError(f"config file not found: {file}")
+        try:
+            raw = _read(file)
+        except ValueError as exc:  # nothing else can be known about a file that does not parse
+            report.problems.append(Finding(where, str(exc)))
+            return report
+    data = apply_env(raw, env)
+    report.problems.extend(Finding(where, p) for p in config_problems(data))
+
+    candidates = {c.name: c for c in installed_plugins()}
+    report.problems.extend(_unknown_plugin_names(data, candidates, where, env))
+    config = Config(source, _valid_parts(data))
+    _check_plugins(report, config, candidates)
+    return report
+
+
+def _read(file: Path) -> dict[str, Any]:
+    try:
+        with file.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read: {exc.strerror}") from None
+    if file.name == "pyproject.toml":
+        table = raw.get("tool", {}).get("toolwire", {})
+        return table if isinstance(table, dict) else {}
+    return raw
+
+
+def _valid_parts(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of ``data`` that are valid on their own, so the rest of the check can use them."""
+    sections = CONFIG_SCHEMA["properties"]
+    valid: dict[str, Any] = {}
+    for section, table in data.items():
+        if section not in sections or not isinstance(table, Mapping):
+            continue
+        for key, value in table.items():
+            if not config_problems({section: {key: value}}):
+                valid.setdefault(section, {})[key] = value
+    return valid
+
+
+def _unknown_plugin_names(
+    data: Mapping[str, Any],
+    candidates: Mapping[str, Candidate],
+    where: str,
+    env: Mapping[str, str],
+) -> list[Finding]:
+    plugins = data.get("plugins")
+    if not isinstance(plugins, Mapping):
+        return []
+    found = []
+    for key in ("enable", "disable"):
+        names = plugins.get(key)
+        if not isinstance(names, list):
+            continue
+        origin = "TOOLWIRE_PLUGINS" if key == "enable" and "TOOLWIRE_PLUGINS" in env else where
+        for name in names:
+            if isinstance(name, str) and name not in candidates and name not in BUILTIN_PLUGINS:
+                found.append(
+                    Finding(origin, f"[plugins] {key} names {name!r}, which is not installed")
+                )
+    return found
+
+
+def _check_plugins(
+    report: CheckReport, config: Config, candidates: Mapping[str, Candidate]
+) -> None:
+    tools: list[Tool] = []
+    with Dispatcher(config) as builtins:
+        providers = builtins.providers()
+        report.plugins = sum(p.status == "enabled" for p in builtins.plugins())
+    for candidate in candidates.values():
+        if candidate.name in config.disable:
+            continue
+        if not (config.autoload or candidate.name in config.enable):
+            continue
+        plugin = f"plugin {candidate.name!r} ({candidate.distribution} {candidate.version})"
+        try:
+            brought, own_providers = _contributions(candidate, config)
+        except ConfigError as exc:
+            report.problems.append(Finding(plugin, str(exc)))
+            continue
+        report.plugins += 1
+        tools.extend(brought)
+        for name, provider in own_providers.items():
+            if name in providers:
+                report.problems.append(
+                    Finding(plugin, f"registers provider {name!r}, which is already registered")
+                )
+            else:
+                providers[name] = provider
+    unique = _report_duplicates(report, tools)
+    for tool in unique:
+        _check_tool(report, tool, providers)
+    report.tools = len(unique)
+
+
+def _contributions(candidate: Candidate, config: Config) -> tuple[list[Tool], dict[str, Provider]]:
+    """Load one plugin into a dispatcher of its own: the enabled tools and providers it brings.
+
+    Raises:
+        ConfigError: the plugin failed to import or to register.
+    """
+    try:
+        obj = load_entry_point(candidate)
+    except PluginLoadError as exc:
+        raise ConfigError(f"failed to load: {exc}") from None
+    # The built-in plugins stay out, so the providers listed are this plugin's own.
+    alone = Config(
+        config.source,
+        {
+            **config.data,
+            "plugins": {
+                **config.data.get("plugins", {}),
+                "disable": sorted({*config.disable, *BUILTIN_PLUGINS}),
+            },
+        },
+    )
+    with Dispatcher(alone) as dispatcher:
+        try:
+            dispatcher.add(obj, name=candidate.name)
+        except ConfigError as exc:
+            raise ConfigError(f"failed to register: {exc}") from None
+        return _enabled_tools(dispatcher), dispatcher.providers()
+
+
+def _enabled_tools(dispatcher: Dispatcher) -> list[Tool]:
+    """Every tool the config leaves enabled, whichever roles may call it."""
+    return dispatcher.tools(all_roles=True)
+
+
+def _report_duplicates(report: CheckReport, tools: list[Tool]) -> list[Tool]:
+    """Report every name more than one tool has; the tools with a name of their own go on."""
+    by_name: dict[str, list[Tool]] = {}
+    for tool in tools:
+        by_name.setdefault(tool.name, []).append(tool)
+    unique = []
+    for name, same in by_name.items():
+        if len(same) == 1:
+            unique.append(same[0])
+            continue
+        sources = ", ".join(f"plugin {t.plugin!r}" for t in same)
+        report.problems.append(
+            Finding(f"tool {name!r}", f"{len(same)} tools have this name: {sources}")
+        )
+    return unique
+
+
+def _check_tool(report: CheckReport, tool: Tool, providers: Mapping[str, Provider]) -> None:
+    where = f"tool {tool.name!r} (plugin {tool.plugin!r})"
+    if not TOOL_NAME_RE.match(tool.name):
+        report.problems.append(
+            Finding(
+                where,
+                "the name is not valid for every provider: use 1 to 64 letters, digits, '_' or "
+                "'-', starting with a letter or '_'",
+            )
+        )
+    try:
+        check_schema(tool.name, tool.parameters)
+    except ConfigError as exc:
+        report.problems.append(Finding(where, str(exc)))
+        return
+    strict, reasons = strict_schema(tool.parameters)
+    if strict is None:
+        report.problems.append(
+            Finding(where, f"not compatible with OpenAI strict mode: {'; '.join(reasons)}")
+        )
+    # Both OpenAI providers give the same notes; each note is listed once, with who gave it.
+    notes: dict[str, list[str]] = {}
+    for name, provider in sorted(providers.items()):
+        try:
+            definition = provider.tool_definition(tool)
+        except Exception as exc:  # noqa: BLE001 - a provider plugin's bug is a finding, not a crash
+            report.problems.append(
+                Finding(where, f"provider {name!r} cannot describe it: {type(exc).__name__}: {exc}")
+            )
+            continue
+        for note in definition.problems:
+            if strict is None and note in reasons:
+                continue  # already a problem above
+            notes.setdefault(note, []).append(name)
+    report.notes.extend(Finding(f"{where} for {', '.join(by)}", note) for note, by in notes.items())

@@ -1,0 +1,461 @@
+"""The ``toolwire`` command: what is installed, what a role may call, and calls by hand.
+
+Results go to stdout, logs to stderr. This is the one place that configures structlog: the
+library only logs. Exit codes: 0 success, 1 a tool error (or, for ``check``, problems found),
+2 a usage or config error, reported as one line on stderr and never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, Final, NoReturn, TextIO
+
+import structlog
+
+from ._builtins import BUILTIN_PLUGINS
+from ._check import check
+from ._config import Config, load_config
+from ._dispatcher import Dispatcher, _own_version
+from ._errors import ConfigError
+from ._plugins import PluginInfo, installed_plugins
+
+EXIT_OK: Final = 0
+EXIT_TOOL_ERROR: Final = 1
+EXIT_USAGE: Final = 2
+
+LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
+_DESCRIPTION_WIDTH: Final = 60
+
+
+class UsageError(Exception):
+    """An operator's mistake the CLI found itself (a file, a JSON argument); exit 2."""
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """List every plugin, built-in and installed, with its status."""
+    with _dispatcher(args) as dispatcher:
+        rows = dispatcher.plugins()
+    if args.json:
+        _print_json([row.to_dict() for row in rows])
+        return EXIT_OK
+    header: tuple[str, ...] = (
+        "NAME",
+        "DISTRIBUTION",
+        "VERSION",
+        "STATUS",
+        "TOOLS",
+        "HOOKS",
+        "ERROR",
+    )
+    table = [_plugin_row(row) for row in rows]
+    if not any(row.error for row in rows):
+        header, table = header[:-1], [row[:-1] for row in table]
+    _print_table(header, table)
+    return EXIT_OK
+
+
+def cmd_tools(args: argparse.Namespace) -> int:
+    """List the tools a role may call, or the ``tools`` list one provider's API receives."""
+    with _dispatcher(args) as dispatcher:
+        if args.provider is not None:
+            _print_json(dispatcher.tool_definitions(args.provider, role=args.role))
+            return EXIT_OK
+        tools = dispatcher.tools(args.role)
+        rows: list[dict[str, Any]] = [
+            {
+                "name": tool.name,
+                "description": tool.description,
+                "plugin": tool.plugin,
+                "pack": tool.pack,
+                "roles": sorted(roles) if (roles := dispatcher.policy(tool.name).roles) else None,
+                "parameters": tool.parameters,
+            }
+            for tool in tools
+        ]
+    if args.json:
+        _print_json(rows)
+    else:
+        _print_table(
+            ("NAME", "PLUGIN", "ROLES", "DESCRIPTION"),
+            [
+                (
+                    row["name"],
+                    row["plugin"] or "",
+                    ",".join(row["roles"]) if row["roles"] else "(any)",
+                    _first_line(row["description"]),
+                )
+                for row in rows
+            ],
+        )
+    return EXIT_OK
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    """Run one call through the whole pipeline and print its ``DispatchResult``."""
+    arguments = _read_text(args.arguments) if args.arguments == "-" else args.arguments
+    _parse_json_object(arguments, "ARGS_JSON")
+    state = _parse_json_object(args.state, "--state") if args.state is not None else None
+    with _dispatcher(args) as dispatcher:
+        result = dispatcher.dispatch_sync(args.name, arguments, role=args.role, state=state)
+    _print_json(result.to_dict())
+    return EXIT_OK if result.success else EXIT_TOOL_ERROR
+
+
+def cmd_dispatch(args: argparse.Namespace) -> int:
+    """Dispatch every call in a provider response; print the items to append to the conversation."""
+    name = "stdin" if args.file == "-" else args.file
+    response = _parse_json(_read_text(args.file), name)
+    state = _parse_json_object(args.state, "--state") if args.state is not None else None
+    with _dispatcher(args) as dispatcher:
+        if args.provider is not None:
+            dispatcher.provider(args.provider)  # an unknown name is the option's fault
+        try:
+            items = dispatcher.process_response_sync(
+                response, args.provider, role=args.role, state=state
+            )
+        except ConfigError as exc:
+            raise UsageError(f"{name}: {exc}") from None
+    _print_json(items)
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check the config and every enabled tool; list every problem."""
+    report = check(args.config)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        for finding in report.problems:
+            print(f"problem: {finding}")
+        for finding in report.notes:
+            print(f"note: {finding}")
+        config = report.source or "built-in defaults"
+        if report.ok:
+            print(f"ok: {config}, {report.plugins} plugin(s), {report.tools} tool(s)")
+        else:
+            print(
+                f"{len(report.problems)} problem(s) in {config}, "
+                f"{report.plugins} plugin(s), {report.tools} tool(s)"
+            )
+    return EXIT_OK if report.ok else EXIT_TOOL_ERROR
+
+
+# -- the parser -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; the docs' help texts are checked against it."""
+    parser = argparse.ArgumentParser(
+        prog="toolwire",
+        description="Dispatch the tool calls a language model makes: list what is installed, "
+        "check the config, make calls by hand.",
+        epilog="Exit codes: 0 success, 1 a tool error (check: problems found), "
+        "2 a usage or config error.",
+    )
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show toolwire's version and the plugin count"
+    )
+    _add_global_options(parser, argparse.SUPPRESS)
+    parser.set_defaults(config=None, log_level=None, log_format=None, json=False)
+    # The same options after the command (``toolwire tools --json``); SUPPRESS keeps an option
+    # given before the command from being reset to its default by the subparser.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], summary: str, description: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=summary, description=description)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command(
+        "plugins",
+        cmd_plugins,
+        "list installed and built-in plugins",
+        "Every plugin in the 'toolwire' entry-point group and every built-in one: name, "
+        "distribution, version, status (enabled, disabled, blocked, failed), the hooks it "
+        "implements, how many tools it brings, and why a failed one failed.",
+    )
+    tools = command(
+        "tools",
+        cmd_tools,
+        "list the tools a role may call",
+        "The enabled tools a role may call, with their descriptions. With --provider, the "
+        "exact 'tools' list that provider's API would receive, as JSON.",
+    )
+    tools.add_argument("--role", help="list only the tools this role may call")
+    tools.add_argument(
+        "--provider",
+        metavar="P",
+        help="print the tools list for this provider (openai-responses, openai-chat, "
+        "anthropic, gemini, or one a plugin adds)",
+    )
+    call = command(
+        "call",
+        cmd_call,
+        "make one call through the full pipeline",
+        "Make one call through the full pipeline (validation, permissions, hooks, "
+        "middleware) and print its DispatchResult as JSON. Exit 0 when the call succeeded, "
+        "1 when it ended in a tool error.",
+    )
+    call.add_argument("name", metavar="NAME", help="the tool's name")
+    call.add_argument(
+        "arguments",
+        metavar="ARGS_JSON",
+        nargs="?",
+        default="{}",
+        help="the arguments as a JSON object, or - to read them from stdin (default: {})",
+    )
+    call.add_argument("--role", help="call as this role")
+    call.add_argument(
+        "--state", metavar="JSON", help="host state the tool's CallContext receives (a JSON object)"
+    )
+    dispatch = command(
+        "dispatch",
+        cmd_dispatch,
+        "dispatch the calls in a provider response",
+        "Read a model API response (JSON), dispatch every tool call in it, and print the "
+        "items to append to the conversation, as JSON.",
+    )
+    dispatch.add_argument(
+        "file",
+        metavar="FILE",
+        nargs="?",
+        default="-",
+        help="the response as JSON; - or nothing reads stdin",
+    )
+    dispatch.add_argument(
+        "--provider", metavar="P", help="the response's API (detected when omitted)"
+    )
+    dispatch.add_argument("--role", help="dispatch as this role")
+    dispatch.add_argument(
+        "--state", metavar="JSON", help="host state every call's CallContext receives"
+    )
+    command(
+        "check",
+        cmd_check,
+        "validate the config and every enabled tool",
+        "Validate the config (unknown keys, wrong types, plugins named but not installed) "
+        "and every enabled tool (its JSON Schema, OpenAI strict-mode compatibility, a name "
+        "every provider accepts, no name taken twice). Lists every problem; exit 1 if any.",
+    )
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--config", metavar="FILE", default=default,
+        help="the config file (default: $TOOLWIRE_CONFIG, ./toolwire.toml, "
+        "[tool.toolwire] in ./pyproject.toml)",
+    )  # fmt: skip
+    group.add_argument(
+        "--log-level", choices=LOG_LEVELS, default=default, metavar="LEVEL",
+        help="least level logged on stderr: debug, info, warning, error or critical "
+        "(default: warning)",
+    )  # fmt: skip
+    group.add_argument(
+        "--log-format", choices=("console", "json"), default=default, metavar="FORMAT",
+        help="how logs are rendered: console or json (default: [logging] format in the "
+        "config, else json with --json, else console)",
+    )  # fmt: skip
+    group.add_argument(
+        "--json", action="store_true", default=default,
+        help="machine-readable JSON output instead of a table",
+    )  # fmt: skip
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: counts installed plugins only when asked (reading metadata imports none)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> NoReturn:
+        installed = sum(1 for _ in installed_plugins())
+        print(
+            f"toolwire {_own_version()} "
+            f"({installed} plugin(s) installed, {len(BUILTIN_PLUGINS)} built in)"
+        )
+        parser.exit()
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``toolwire`` console script.
+
+    Returns:
+        The exit code: 0 success, 1 a tool error (or problems found by ``check``), 2 a usage
+        or config error.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        configure_logging(
+            level=args.log_level or "warning",
+            log_format=args.log_format or _configured_format(args),
+        )
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except (ConfigError, UsageError) as exc:
+        return _fail(str(exc))
+    except BrokenPipeError:
+        # The reader went away (``toolwire plugins | head``): not an error worth a word.
+        _silence_stdout()
+        return EXIT_OK
+    except OSError as exc:
+        return _fail(_describe_os_error(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+def configure_logging(*, level: str = "warning", log_format: str = "console") -> None:
+    """Configure structlog for the CLI: logs on stderr, console or JSON, filtered by level."""
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    if log_format == "json":
+        processors += [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+    else:
+        processors.append(structlog.dev.ConsoleRenderer(colors=_is_tty(sys.stderr)))
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _configured_format(args: argparse.Namespace) -> str:
+    """``[logging] format`` when the config sets it, else JSON for ``--json``, else console."""
+    try:
+        config = load_config(args.config)
+    except ConfigError:
+        config = Config()  # the command itself reports the config's mistakes
+    stated = config.data.get("logging", {}).get("format")
+    if isinstance(stated, str):
+        return stated
+    return "json" if args.json else "console"
+
+
+def _dispatcher(args: argparse.Namespace) -> Dispatcher:
+    """The dispatcher a command runs with: the config's plugins, the CLI's log level."""
+    config = load_config(args.config)
+    if args.log_level is not None:
+        # The call log follows --log-level too, so "--log-level info" shows every call.
+        logging_table = {**config.data.get("logging", {}), "level": args.log_level}
+        config = Config(config.source, {**config.data, "logging": logging_table})
+    return Dispatcher.from_config(config)
+
+
+def _read_text(file: str) -> str:
+    """A file's text, or stdin's for ``-``."""
+    try:
+        if file == "-":
+            return sys.stdin.read()
+        with open(file, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise UsageError(_describe_os_error(exc)) from None
+    except UnicodeDecodeError as exc:
+        where = "stdin" if file == "-" else file
+        raise UsageError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _parse_json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{what}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+
+
+def _parse_json_object(text: str, what: str) -> dict[str, Any]:
+    value = _parse_json(text, what)
+    if not isinstance(value, dict):
+        raise UsageError(f"{what}: expected a JSON object, got {_json_type(value)}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _describe_os_error(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
+
+def _fail(message: str) -> int:
+    """One line naming the thing; a config with several mistakes adds one line per mistake."""
+    print(f"toolwire: error: {message.strip()}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [list(header), *([str(c) for c in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _plugin_row(info: PluginInfo) -> tuple[object, ...]:
+    hooks = ",".join(h.removeprefix("toolwire_") for h in info.hooks)
+    name = f"{info.name} (built-in)" if info.builtin else info.name
+    return (
+        name, info.distribution, info.version, info.status, info.tools, hooks or "-",
+        _one_line(info.error or ""),
+    )  # fmt: skip
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull so that the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= _DESCRIPTION_WIDTH else line[: _DESCRIPTION_WIDTH - 3] + "..."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def _is_tty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

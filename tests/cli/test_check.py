@@ -1,0 +1,87 @@
+"""``toolwire check``: every problem in the config and its tools, all in one run."""
+
+from __future__ import annotations
+
+
+def test_check_passes_a_clean_config(cli, write_config):
+    """A valid config whose tools pass every check exits 0 and says so."""
+    config = write_config('[plugins]\nautoload = false\nenable = ["cli-good"]\n')
+    run = cli("check", "--config", config)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines() == [f"ok: {config}, 5 plugin(s), 1 tool(s)"]
+
+
+def test_check_reports_all_three_config_mistakes(cli, write_config):
+    """An unknown key, a wrong type and a plugin that is not installed are all reported."""
+    config = write_config(
+        """
+        [plugins]
+        autoload = false
+        enable = ["cli-good", "cli-gooood"]
+
+        [defaults]
+        timeout = "soon"
+        max_concurency = 4
+        """
+    )
+    run = cli("--config", config, "check", "--json")
+    assert run.returncode == 1
+    report = run.json()
+    assert report["ok"] is False
+    assert report["config"] == str(config)
+    messages = [p["message"] for p in report["problems"]]
+    assert messages == [
+        "unknown key [defaults] max_concurency",
+        "[defaults] timeout: 'soon' is not of type 'number'",
+        "[plugins] enable names 'cli-gooood', which is not installed",
+    ]
+    assert report["tools"] == 1  # the valid rest of the config was still checked
+
+
+def test_check_reports_every_plugin_and_tool_problem(cli, write_config):
+    """A failed plugin, a shared name, a name Gemini refuses and a non-strict schema: all four."""
+    config = write_config(
+        """
+        [plugins]
+        autoload = false
+        enable = ["cli-good", "cli-clash", "cli-odd", "cli-broken"]
+        """
+    )
+    run = cli("check", "--config", config)
+    assert run.returncode == 1
+    lines = run.stdout.splitlines()
+    problems = [line for line in lines if line.startswith("problem: ")]
+    assert len(problems) == 3, run.stdout
+    assert any("plugin 'cli-broken' (toolwire-cli-fixtures 1.2.3): failed to load: ImportError"
+               in p for p in problems)  # fmt: skip
+    assert any("tool 'lookup': 2 tools have this name: plugin 'cli-good', plugin 'cli-clash'"
+               in p for p in problems)  # fmt: skip
+    assert any("tool 'count_words'" in p and "OpenAI strict mode" in p for p in problems)
+    assert lines[-1].startswith("3 problem(s) in ")
+
+
+def test_check_bad_toml_is_reported_as_a_problem(cli, write_config):
+    """A config that is not TOML is the one problem found, with the file named."""
+    config = write_config("[plugins\nautoload = false\n")
+    run = cli("check", "--config", config)
+    assert run.returncode == 1
+    assert run.stdout.splitlines()[0].startswith(f"problem: {config}: not valid TOML")
+
+
+def test_check_missing_config_file_is_a_usage_error(cli, tmp_path):
+    """Checking a file that does not exist is exit 2 with one line naming it."""
+    missing = tmp_path / "nope.toml"
+    run = cli("check", "--config", missing)
+    assert run.returncode == 2
+    assert run.stderr.splitlines() == [f"toolwire: error: config file not found: {missing}"]
+
+
+def test_check_names_toolwire_plugins_for_a_plugin_it_enables(cli, write_config):
+    """A plugin named in TOOLWIRE_PLUGINS but not installed is blamed on the variable."""
+    config = write_config("[defaults]\ntimeout = 5\n")
+    run = cli("check", "--config", config, "--json", TOOLWIRE_PLUGINS="cli-good,ghost")
+    assert run.returncode == 1
+    assert run.json()["problems"] == [
+        {"where": "TOOLWIRE_PLUGINS",
+         "message": "[plugins] enable names 'ghost', which is not installed"}
+    ]  # fmt: skip
