@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 import pluggy
@@ -37,7 +38,7 @@ from ._config import Config, load_config
 from ._context import CallContext
 from ._errors import ConfigError, DuplicateToolError, PluginError, ToolError
 from ._execute import ThreadRunner
-from ._hooks import CallHooks, plugin_failed
+from ._hooks import INTERNAL_MESSAGE, CallHooks, belongs_to_caller
 from ._middleware import CallNext, applies, compose
 from ._output import error_text, to_text, truncate
 from ._plugins import (
@@ -59,6 +60,7 @@ _log = structlog.get_logger("toolwire")
 _T = TypeVar("_T")
 
 UNEXPECTED_MESSAGE: Final = "the tool failed with an unexpected error; details were logged"
+_NO_STATE: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +334,7 @@ class Dispatcher:
         """Run one call through the whole pipeline. Never raises but for the caller's cancellation."""
         runtime = self._ready()
         call = ToolCall(name, arguments, call_id or self._new_id())
-        result, _ = await self._run(runtime, call, role, state or {})
+        result, _ = await self._run(runtime, call, role, _NO_STATE if state is None else state)
         return result
 
     async def dispatch_many(
@@ -345,7 +347,7 @@ class Dispatcher:
         """Run a batch concurrently: exactly one result per call, in call order."""
         runtime = self._ready()
         batch = [self._as_call(c) for c in calls]
-        done = await self._run_batch(runtime, batch, role, state or {})
+        done = await self._run_batch(runtime, batch, role, _NO_STATE if state is None else state)
         return [result for result, _ in done]
 
     async def process_response(
@@ -371,7 +373,7 @@ class Dispatcher:
             if not found.call.call_id:
                 batch[index] = ToolCall(found.call.name, found.call.arguments, self._new_id())
         cut_off = {i: p.incomplete for i, p in enumerate(parsed.calls) if p.incomplete}
-        done = await self._run_batch(runtime, batch, role, state or {}, cut_off)
+        done = await self._run_batch(runtime, batch, role, _NO_STATE if state is None else state, cut_off)
         outputs = [
             await self._shape(runtime, shape, call, result, context)
             for call, (result, context) in zip(batch, done, strict=True)
@@ -401,7 +403,7 @@ class Dispatcher:
             and not entry.tool.is_async
             and not runtime.hooks.any_async
         ):
-            return self._run_inline(runtime, entry, call, role, state or {})
+            return self._run_inline(runtime, entry, call, role, _NO_STATE if state is None else state)
         return self._wait(
             self.dispatch(name, arguments, call_id=call.call_id, role=role, state=state)
         )
@@ -455,6 +457,10 @@ class Dispatcher:
             result = self._format(entry, result, started)
         except ToolError as error:
             result = self._failed(call, error, context, started)
+        except BaseException as exc:  # noqa: BLE001 - N calls in, N results out, whatever failed
+            if belongs_to_caller(exc):
+                raise
+            result = self._failed(call, _internal(call, exc), context, started)
         await runtime.hooks.run_finished(call, result, context)
         return result, context
 
@@ -479,6 +485,10 @@ class Dispatcher:
             result = self._format(entry, result, started)
         except ToolError as error:
             result = self._failed(call, error, context, started)
+        except BaseException as exc:  # noqa: BLE001 - one result per call, whatever failed
+            if belongs_to_caller(exc):
+                raise
+            result = self._failed(call, _internal(call, exc), context, started)
         runtime.hooks.run_finished_sync(call, result, context)
         return result
 
@@ -590,8 +600,7 @@ class Dispatcher:
         """Format for a provider: a plugin's shape if one gives it, else the built-in one."""
         try:
             shaped = await runtime.hooks.run_format(call, result, shape.name, context)
-        except Exception as exc:  # noqa: BLE001 - attributed to the plugin; the call still answers
-            error = plugin_failed("toolwire_format_result", "toolwire_format_result", call, exc)
+        except ToolError as error:  # a format hook failed (logged with its plugin)
             result = DispatchResult(
                 False,
                 result.call_id,
@@ -721,6 +730,12 @@ def _ran(call: ToolCall, value: Any, context: CallContext) -> DispatchResult:
 def _unexpected(call: ToolCall, exc: BaseException) -> ToolError:
     _log.error("toolwire.tool_failed", tool=call.name, call_id=call.call_id, exc_info=exc)
     return ToolError(UNEXPECTED_MESSAGE, kind="execution_error")
+
+
+def _internal(call: ToolCall, exc: BaseException) -> ToolError:
+    """A failure no stage caught (a converter, a result's own serializer...): logged in full."""
+    _log.error("toolwire.call_failed", tool=call.name, call_id=call.call_id, exc_info=exc)
+    return ToolError(INTERNAL_MESSAGE, kind="internal_error")
 
 
 def _unknown_tool(runtime: _Runtime, name: Any) -> ToolError:
