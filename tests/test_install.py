@@ -56,8 +56,9 @@ print(json.dumps({
 
 
 def run(*args: str | Path, cwd: Path | None = None) -> str:
-    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=cwd,
-                          timeout=600)
+    done = subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
     assert done.returncode == 0, f"{args}\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -71,8 +72,19 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (pack_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (pack_dir / name).write_text(textwrap.dedent(text))
     wheels = base / "wheels"
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels,
-        ROOT, ROOT / "plugins" / "toolwire-demo", pack_dir)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "-q",
+        "--no-deps",
+        "-w",
+        wheels,
+        ROOT,
+        ROOT / "plugins" / "toolwire-demo",
+        pack_dir,
+    )
     env_dir = base / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
@@ -98,7 +110,14 @@ def test_installed_cli_lists_the_packs(installed: Path, tmp_path: Path) -> None:
     by_name = {row["name"]: row for row in rows}
     assert by_name["demo"]["status"] == "enabled" and by_name["demo"]["tools"] == 4
     assert by_name["tiny"]["distribution"] == "tiny-pack"
-    items = json.loads(run(installed / "bin" / "toolwire", "dispatch",
-                           ROOT / "examples" / "openai-responses.json", "--json", cwd=tmp_path))
+    items = json.loads(
+        run(
+            installed / "bin" / "toolwire",
+            "dispatch",
+            ROOT / "examples" / "openai-responses.json",
+            "--json",
+            cwd=tmp_path,
+        )
+    )
     outputs = [i for i in items if i.get("type") == "function_call_output"]
     assert outputs and all('"error"' not in o["output"] for o in outputs)

@@ -1,0 +1,113 @@
+"""The tool-pack authoring kit: the pytest plugin's fixtures, check_toolset, response builders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import toolwire
+from toolwire.testing import ModelStub, build_response, check_toolset, make_dispatcher
+
+pytest_plugins = ["pytester"]
+
+
+def test_plugin_does_not_disturb_projects_that_do_not_use_it(pytester: pytest.Pytester) -> None:
+    """A project with toolwire installed but unused sees its own tests and nothing else."""
+    pytester.makeini(
+        "[pytest]\nfilterwarnings = error\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(test_plain="def test_one():\n    assert 1 + 1 == 2\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    lines = [line for line in result.outlines if not line.startswith("plugins:")]
+    assert "toolwire" not in "\n".join(lines)  # only the header names it, like any plugin
+    fixtures = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
+    assert "toolwire_dispatcher" in fixtures.stdout.str()  # offered, never forced
+
+
+def test_fixtures_dispatch_as_a_model_would(pytester: pytest.Pytester) -> None:
+    """toolwire_dispatcher and toolwire_model test a pack's round trip with no SDK."""
+    pytester.makepyfile(
+        test_pack='''
+import toolwire
+
+pack = toolwire.Toolset("p")
+
+
+@pack.tool
+def add(a: int, b: int) -> int:
+    """Add."""
+    return a + b
+
+
+def test_round_trip(toolwire_dispatcher, toolwire_model):
+    toolwire_dispatcher.add(pack)
+    assert toolwire_model.call("add", '{"a": 1, "b": 2}', "c1").output == "3"
+    assert toolwire_model.call("add", '{"a": 1', "c2").error.kind == "invalid_arguments"
+    items = toolwire_model.respond([("add", '{"a": 2, "b": 2}', "c3")])
+    assert items[-1]["call_id"] == "c3" and items[-1]["output"] == "4"
+
+
+def test_fresh_dispatcher_each_test(toolwire_dispatcher):
+    assert toolwire_dispatcher.tools() == []
+'''
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_check_toolset_reports_every_problem_at_once() -> None:
+    """One call reports every problem: descriptions, strict mode, provider limits."""
+    pack = toolwire.Toolset("messy")
+
+    @pack.tool
+    def undocumented(x: int) -> int:
+        return x
+
+    @pack.tool
+    def open_mapping(counts: dict[str, int]) -> int:
+        """Sum counts.
+
+        Args:
+            counts: Counts by name.
+        """
+        return sum(counts.values())
+
+    @pack.tool
+    def fine(text: str) -> str:
+        """Echo.
+
+        Args:
+            text: The text.
+        """
+        return text
+
+    report = check_toolset(pack)
+    assert not report.ok
+    text = str(report)
+    assert "undocumented: no description" in text
+    assert "undocumented: parameter 'x' has no description" in text
+    assert any(p.startswith("open_mapping:") and "strict" in p for p in report.problems)
+    assert not any(p.startswith("fine:") for p in report.problems)
+    with pytest.raises(AssertionError, match="messy: "):
+        report.raise_for_problems()
+    check_toolset([fine]).raise_for_problems()
+
+
+@pytest.mark.parametrize("provider", ["openai-responses", "openai-chat", "anthropic", "gemini"])
+def test_built_responses_round_trip_for_every_provider(provider: str) -> None:
+    """build_response makes each provider's response; ids and order survive the round trip."""
+    pack = toolwire.Toolset("p")
+
+    @pack.tool
+    def echo(text: str) -> str:
+        """Echo."""
+        return text
+
+    dispatcher = make_dispatcher(pack)
+    model = ModelStub(dispatcher, provider=provider)
+    items = model.respond([("echo", {"text": "a"}, "id_a"), ("echo", {"text": "b"}, "id_b")])
+    dumped: Any = items
+    assert "id_a" in str(dumped) and str(dumped).index("id_a") < str(dumped).index("id_b")
+    assert build_response(provider, [("echo", {"text": "x"})])  # ids are made up when missing
+    dispatcher.close()
