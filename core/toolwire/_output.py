@@ -46,7 +46,7 @@ def _default(value: Any) -> Any:
 # The C encoder, built once: json.dumps would build it again on every call. Without a markers
 # dict a cycle is caught as a RecursionError, which to_json reports like any other cycle.
 _dumps_chunks: Final = (
-    c_make_encoder(  # type: ignore[misc]
+    c_make_encoder(
         None, _default, encode_basestring, None, ":", ",", False, False, False
     )
     if c_make_encoder is not None
@@ -102,15 +102,19 @@ def truncate(text: str, max_chars: int) -> str:
     """
     if len(text) <= max_chars:
         return text
-    removed = len(text) - max_chars
-    marker = f"\n[... {removed} characters removed ...]\n"
-    keep = max(max_chars - len(marker), 0)
+    # The marker replaces characters too, so the count it shows depends on its own length:
+    # size it for len(text) removed (at least as many digits as the real count), then fill in.
+    keep = max_chars - len(_marker(len(text)))
+    if keep <= 0:  # a budget too small for the marker: a plain cut, still within budget
+        return text[:max_chars]
     head = keep - keep // 2
     tail = keep // 2
-    # The marker replaces characters too: say how many really went.
-    removed = len(text) - head - tail
-    marker = f"\n[... {removed} characters removed ...]\n"
+    marker = _marker(len(text) - head - tail)
     return text[:head] + marker + (text[len(text) - tail :] if tail else "")
+
+
+def _marker(removed: int) -> str:
+    return f"\n[... {removed} characters removed ...]\n"
 
 
 def error_text(error: ToolError) -> str:

@@ -86,11 +86,12 @@ _REST_FIELD: Final = re.compile(r"^\s*:(param|type|returns?|raises?)\b", re.MULT
 def _docstring_parser(style: str) -> Any:
     import docstring_parser
 
-    return {
+    parsers: dict[str, Callable[[], Any]] = {
         "google": docstring_parser.google.GoogleParser,
         "numpy": docstring_parser.numpydoc.NumpydocParser,
         "rest": lambda: docstring_parser.rest,
-    }[style]()
+    }
+    return parsers[style]()
 
 
 def description_of(func: Callable[..., Any]) -> tuple[str, dict[str, str]]:
@@ -235,7 +236,7 @@ def _cached_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]
 def _converter(annotation: Any) -> Callable[[Any], Any]:
     import pydantic
 
-    return pydantic.TypeAdapter(annotation).validate_python  # type: ignore[no-any-return]
+    return pydantic.TypeAdapter(annotation).validate_python
 
 
 def _build_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]]:

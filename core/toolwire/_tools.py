@@ -193,6 +193,7 @@ class Toolset:
     @overload
     def tool(
         self,
+        /,
         *,
         name: str | None = None,
         description: str | None = None,

@@ -52,7 +52,7 @@ def _calls(calls: Iterable[CallSpec]) -> list[ToolCall]:
         if isinstance(spec, ToolCall):
             call = spec
         elif len(spec) == 3:
-            call = ToolCall(spec[0], spec[1], spec[2])  # type: ignore[misc]
+            call = ToolCall(spec[0], spec[1], spec[2])
         else:
             call = ToolCall(spec[0], spec[1])
         if not call.call_id:
