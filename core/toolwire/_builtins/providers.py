@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..hookspecs import hookimpl
-from ..providers import Provider
+from ..providers import Provider, builtin_providers
 
 
 class BuiltinProviders:
@@ -13,7 +13,5 @@ class BuiltinProviders:
 
     @hookimpl
     def toolwire_register_providers(self, register: Callable[[Provider], None]) -> None:
-        from ..providers import builtin_providers
-
         for provider in builtin_providers():
             register(provider)
