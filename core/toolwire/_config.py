@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,6 +263,8 @@ def _key_path(path: Any) -> str:
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
+    import tomllib  # noqa: PLC0415 - only reading a config file pays for the import
+
     try:
         with file.open("rb") as fh:
             return tomllib.load(fh)
