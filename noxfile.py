@@ -22,7 +22,7 @@ TEST_DEPS = [
     "openai>=1.60",
     "anthropic>=0.40",
     "google-genai>=1.0",
-    "redis>=5",
+    "redis>=5.2",
 ]
 DOCS_DEPS = ["mkdocs>=1.6"]
 

@@ -346,3 +346,31 @@ def test_unserializable_results_are_output_errors(make: MakeDispatcher) -> None:
         assert result.error is not None and result.error.kind == "output_error", name
         assert "hunter2" not in result.output
     assert "Opaque" in dispatcher.dispatch_sync("opaque").error.message
+
+
+def test_per_tool_concurrency_holds_across_threads(make: MakeDispatcher) -> None:
+    """max_concurrency bounds calls made from several threads, each with its own event loop."""
+    running = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+    pack = toolwire.Toolset("c")
+
+    @pack.tool(max_concurrency=2)
+    def capped() -> None:
+        """Count concurrent runs across threads."""
+        with lock:
+            running["now"] += 1
+            running["peak"] = max(running["peak"], running["now"])
+        threading.Event().wait(0.02)
+        with lock:
+            running["now"] -= 1
+
+    dispatcher = make(pack)
+    threads = [
+        threading.Thread(target=lambda: dispatcher.dispatch_many_sync([{"name": "capped"}] * 3))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert running["peak"] == 2

@@ -8,7 +8,8 @@ for it.
 from __future__ import annotations
 
 import asyncio
-import weakref
+import collections
+import threading
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -55,14 +56,58 @@ class Timeout:
             ) from None
 
 
+class _Slots:
+    """A counting limit shared by every thread and event loop of one dispatcher.
+
+    ``asyncio.Semaphore`` belongs to one loop, but a dispatcher serves many: each
+    ``dispatch_sync`` runs its own loop, and hosts call it from several threads.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._lock = threading.Lock()
+        self._waiters: collections.deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]
+        self._waiters = collections.deque()
+
+    async def acquire(self) -> None:
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return
+            loop = asyncio.get_running_loop()
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append((loop, waiter))
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            with self._lock:
+                if (loop, waiter) in self._waiters:
+                    self._waiters.remove((loop, waiter))
+                    raise
+            self.release()  # the slot was handed over as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        with self._lock:
+            while self._waiters:
+                loop, waiter = self._waiters.popleft()
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(_grant, waiter)
+                    return
+            self._free += 1
+
+
+def _grant(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class ConcurrencyLimit:
-    """At most ``max_concurrency`` calls of one tool run at once (per event loop)."""
+    """At most ``max_concurrency`` calls of one tool run at once, across threads and loops."""
 
     def __init__(self) -> None:
-        # One semaphore per loop and tool: asyncio primitives belong to the loop they wait on.
-        self._slots: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]
-        ] = weakref.WeakKeyDictionary()
+        self._slots: dict[str, _Slots] = {}
+        self._lock = threading.Lock()
 
     def applies_to(self, tool: Tool, policy: ToolPolicy) -> bool:
         return policy.max_concurrency is not None
@@ -70,12 +115,17 @@ class ConcurrencyLimit:
     async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
         assert context.policy is not None and context.policy.max_concurrency is not None
         assert context.tool is not None
-        per_loop = self._slots.setdefault(asyncio.get_running_loop(), {})
-        slot = per_loop.get(context.tool.name)
-        if slot is None:
-            slot = per_loop[context.tool.name] = asyncio.Semaphore(context.policy.max_concurrency)
-        async with slot:
+        slots = self._slots.get(context.tool.name)
+        if slots is None:
+            with self._lock:
+                slots = self._slots.setdefault(
+                    context.tool.name, _Slots(context.policy.max_concurrency)
+                )
+        await slots.acquire()
+        try:
             return await call_next(call, context)
+        finally:
+            slots.release()
 
 
 class Retry:

@@ -1,0 +1,33 @@
+"""Rate limits for toolwire tools, per tool, role and principal, in memory or in Redis.
+
+Enable the ``ratelimit`` plugin and give a tool a limit (``@pack.tool(rate_limit="10/minute")``
+or ``[tools.NAME] rate_limit``); calls past it end with a ``rate_limited`` error that says when
+to retry. ``[plugins.ratelimit]`` chooses the storage and how keys are built.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ._middleware import RateLimit
+from ._plugin import RateLimitPlugin
+from ._settings import Settings
+
+#: What the ``toolwire`` entry point ``ratelimit`` resolves to.
+plugin: Final = RateLimitPlugin()
+
+__all__ = [
+    "RateLimit",
+    "RateLimitPlugin",
+    "Settings",
+    "__version__",
+    "plugin",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("toolwire-ratelimit")
+    raise AttributeError(f"module 'toolwire_ratelimit' has no attribute {name!r}")

@@ -1,0 +1,126 @@
+"""The rate-limit middleware: one hit per attempt, against the tool's limit for this role and principal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+from urllib.parse import quote
+
+import limits
+import structlog
+import toolwire
+
+from ._backends import Backend, create_backend
+from ._settings import Settings, parse_limit
+
+_log = structlog.get_logger("toolwire_ratelimit")
+
+#: Stands for "no role" or "no principal" in a key; ``quote`` escapes a real ``*``.
+_NOBODY: Final = "*"
+
+#: The rest of the onion, as toolwire passes it to middleware.
+CallNext = Callable[[toolwire.ToolCall, toolwire.CallContext], Awaitable[Any]]
+
+
+class RateLimit:
+    """Ends a call with ``rate_limited`` once its tool's ``rate_limit`` is used up.
+
+    Only put on tools whose effective policy has a ``rate_limit``. The count is kept per tool,
+    per role (unless ``per_role = false``) and, with ``principal_key`` set, per value of that
+    key in the host's ``state``. Each attempt counts: a call retried by the policy middleware
+    hits the limit once per run of the function.
+
+    Args:
+        settings: The ``[plugins.ratelimit]`` settings.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings: Final = settings if settings is not None else Settings()
+        self._backend: Backend = create_backend(self.settings)
+        self._items: dict[str, limits.RateLimitItem | None] = {}
+
+    def applies_to(self, tool: toolwire.Tool, policy: toolwire.ToolPolicy) -> bool:
+        if policy.rate_limit is None:
+            return False
+        if self._item(policy.rate_limit) is None:
+            # A bad limit in code is found here, at start; the calls fail closed, each saying why.
+            _log.error("toolwire_ratelimit.invalid_limit", tool=tool.name, limit=policy.rate_limit)
+        return True
+
+    async def __call__(
+        self, call: toolwire.ToolCall, context: toolwire.CallContext, call_next: CallNext
+    ) -> Any:
+        assert context.policy is not None and context.policy.rate_limit is not None
+        assert context.tool is not None
+        item = self._item(context.policy.rate_limit)
+        if item is None:
+            raise toolwire.ToolError(
+                f"{context.tool.name} has an invalid rate limit; the call was not run",
+                kind="internal_error",
+            )
+        try:
+            async with asyncio.timeout(self.settings.storage_timeout):
+                retry_after = await self._backend.hit(item, *self.identifiers(context))
+        except Exception as exc:  # noqa: BLE001 - whatever the storage raises, the call answers
+            self._storage_failed(context, exc)
+            retry_after = None
+        if retry_after is not None:
+            raise toolwire.ToolError(
+                f"{context.tool.name} is limited to {item}; retry after {retry_after} s",
+                kind="rate_limited",
+                retryable=True,
+                details={"retry_after": retry_after},
+            )
+        return await call_next(call, context)
+
+    def identifiers(self, context: toolwire.CallContext) -> tuple[str, str, str]:
+        """The parts of the key this call counts under: tool, role, principal."""
+        assert context.tool is not None
+        role = context.role if self.settings.per_role else None
+        principal = (
+            context.state.get(self.settings.principal_key)
+            if self.settings.principal_key is not None
+            else None
+        )
+        return (_part(context.tool.name), _part(role), _part(principal))
+
+    def _item(self, text: str) -> limits.RateLimitItem | None:
+        if text not in self._items:
+            try:
+                self._items[text] = parse_limit(text)
+            except ValueError:
+                self._items[text] = None
+        return self._items[text]
+
+    def _storage_failed(self, context: toolwire.CallContext, exc: Exception) -> None:
+        """Fail open (log, and the call goes on) or closed (raise), as configured."""
+        assert context.tool is not None
+        error = (
+            f"no answer within {self.settings.storage_timeout:g} s"
+            if isinstance(exc, TimeoutError)
+            else f"{type(exc).__name__}: {exc}"
+        )
+        if self.settings.fail_open:
+            _log.warning(
+                "toolwire_ratelimit.storage_unavailable",
+                tool=context.tool.name,
+                call_id=context.call_id,
+                error=error,
+                fail_open=True,
+            )
+            return
+        _log.error(
+            "toolwire_ratelimit.storage_unavailable",
+            tool=context.tool.name,
+            call_id=context.call_id,
+            error=error,
+            fail_open=False,
+        )
+        raise toolwire.ToolError(
+            "rate limit storage unavailable", kind="internal_error", retryable=True
+        ) from None
+
+
+def _part(value: object) -> str:
+    return _NOBODY if value is None else quote(str(value), safe="")

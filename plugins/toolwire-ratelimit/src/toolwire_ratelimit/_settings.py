@@ -1,0 +1,167 @@
+"""The ``[plugins.ratelimit]`` table: its keys, their defaults, and how a mistake is reported."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Final, Literal
+
+import limits
+import toolwire
+
+Strategy = Literal["moving-window", "fixed-window", "sliding-window-counter"]
+
+STRATEGIES: Final[tuple[Strategy, ...]] = (
+    "moving-window",
+    "fixed-window",
+    "sliding-window-counter",
+)
+
+#: Storage URI schemes we accept, and the ``limits.aio`` scheme each one maps to.
+REDIS_SCHEMES: Final[Mapping[str, str]] = {
+    "redis": "async+redis",
+    "rediss": "async+rediss",
+    "redis+unix": "async+redis+unix",
+    "async+redis": "async+redis",
+    "async+rediss": "async+rediss",
+    "async+redis+unix": "async+redis+unix",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The rate-limit plugin's settings, read from ``[plugins.ratelimit]``.
+
+    Attributes:
+        storage: ``memory://`` (per dispatcher, in this process) or ``redis://host:port[/db]``
+            (shared by every process that names the same Redis).
+        key_prefix: Namespaces the keys in shared storage.
+        principal_key: A key of the host's ``state``; its value gets a limit of its own.
+        per_role: Whether each role gets a limit of its own.
+        strategy: ``moving-window`` (exact), ``fixed-window`` or ``sliding-window-counter``.
+        storage_timeout: Seconds a storage round trip may take before it counts as a failure.
+        fail_open: When storage fails, let calls through (with a warning) instead of failing them.
+    """
+
+    storage: str = "memory://"
+    key_prefix: str = "toolwire"
+    principal_key: str | None = None
+    per_role: bool = True
+    strategy: Strategy = "moving-window"
+    storage_timeout: float = 1.0
+    fail_open: bool = False
+
+    @property
+    def uses_redis(self) -> bool:
+        return self.storage.partition("://")[0] in REDIS_SCHEMES
+
+    @property
+    def async_storage_uri(self) -> str:
+        """The URI as ``limits.aio`` spells it (``redis://`` becomes ``async+redis://``)."""
+        scheme, _, rest = self.storage.partition("://")
+        return f"{REDIS_SCHEMES[scheme]}://{rest}"
+
+    @property
+    def redis_url(self) -> str:
+        """The URI as redis-py spells it (``redis+unix://`` becomes ``unix://``)."""
+        scheme = self.async_storage_uri.partition("://")[0].removeprefix("async+")
+        rest = self.storage.partition("://")[2]
+        return f"{'unix' if scheme == 'redis+unix' else scheme}://{rest}"
+
+    @classmethod
+    def from_config(cls, config: toolwire.Config) -> Settings:
+        """Read and check ``[plugins.ratelimit]`` and every ``[tools.NAME] rate_limit``.
+
+        Raises:
+            toolwire.ConfigError: a key is unknown or has a wrong value; each problem names
+                its key and the config file.
+        """
+        table = config.plugin_settings("ratelimit")
+        problems = _problems(table)
+        for tool_name, tool_settings in config.section("tools").items():
+            value = tool_settings.get("rate_limit")
+            if isinstance(value, str) and not _valid_limit(value):
+                problems.append(
+                    f"[tools.{tool_name}] rate_limit: {value!r} is not a limit such as '10/minute'"
+                )
+        if problems:
+            raise toolwire.ConfigError(
+                f"{config.describe()}: {len(problems)} problem(s):\n"
+                + "\n".join(f"  - {p}" for p in problems),
+                problems,
+            )
+        if "storage_timeout" in table:
+            table["storage_timeout"] = float(table["storage_timeout"])
+        return cls(**table)
+
+
+def parse_limit(text: str) -> limits.RateLimitItem:
+    """One ``limits`` item from a string such as ``"10/minute"``.
+
+    Raises:
+        ValueError: the string is not a limit, or holds several (``"1/second;5/minute"``):
+            ``limits.parse`` would keep the first one only, silently.
+    """
+    items = limits.parse_many(text)
+    if len(items) != 1:
+        raise ValueError(f"{text!r} holds {len(items)} limits; give one")
+    return items[0]
+
+
+def _valid_limit(text: str) -> bool:
+    try:
+        parse_limit(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _problems(table: Mapping[str, Any]) -> list[str]:
+    known = {f.name for f in fields(Settings)}
+    problems = [f"unknown key [plugins.ratelimit] {key}" for key in sorted(set(table) - known)]
+
+    def bad(key: str, expected: str) -> None:
+        problems.append(f"[plugins.ratelimit] {key}: {table[key]!r} is not {expected}")
+
+    for key in ("storage", "key_prefix", "principal_key"):
+        if key in table and not (isinstance(table[key], str) and table[key]):
+            bad(key, "a non-empty string")
+    for key in ("per_role", "fail_open"):
+        if key in table and not isinstance(table[key], bool):
+            bad(key, "true or false")
+    if "strategy" in table and table["strategy"] not in STRATEGIES:
+        bad("strategy", f"one of {', '.join(STRATEGIES)}")
+    timeout = table.get("storage_timeout", 1.0)
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        bad("storage_timeout", "a positive number of seconds")
+    storage = table.get("storage", "memory://")
+    if isinstance(storage, str) and storage:
+        scheme = storage.partition("://")[0]
+        if storage != "memory://" and scheme not in REDIS_SCHEMES:
+            bad("storage", "'memory://' or a redis:// URI")
+        elif scheme in REDIS_SCHEMES and importlib.util.find_spec("redis") is None:
+            problems.append(
+                "[plugins.ratelimit] storage: Redis storage needs the redis client; "
+                "install toolwire-ratelimit[redis]"
+            )
+        elif scheme in REDIS_SCHEMES:
+            problems += _redis_url_problems(Settings(storage=storage).redis_url)
+    return problems
+
+
+def _redis_url_problems(url: str) -> list[str]:
+    """What redis-py finds wrong with the URL (building a pool connects to nothing)."""
+    import redis.asyncio
+
+    try:
+        redis.asyncio.ConnectionPool.from_url(url)
+    except ValueError as exc:
+        return [f"[plugins.ratelimit] storage: {exc}"]
+    return []
