@@ -30,7 +30,16 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_decode: Final = json.JSONDecoder(parse_constant=_refuse_constant).decode
+def _finite_float(text: str) -> float:
+    # 1e999 parses to inf: Infinity under another spelling. Costs only calls that send floats.
+    value = float(text)
+    if value in _INFINITIES:
+        raise ValueError("a number too large for a float (Infinity) is not valid JSON")
+    return value
+
+
+_INFINITIES: Final = (math.inf, -math.inf)
+_decode: Final = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float).decode
 
 
 def _invalid(message: str, **details: Any) -> ToolError:
@@ -62,8 +71,8 @@ def parse_arguments(raw: Any, *, max_bytes: int, max_depth: int) -> dict[str, An
 
 def _parse_json_text(text: str, max_bytes: int, max_depth: int) -> dict[str, Any]:
     # len(text) <= bytes <= 4 * len(text): the exact count is only needed in between.
-    if len(text) > max_bytes or (len(text) * 4 > max_bytes and len(text.encode()) > max_bytes):
-        raise _too_large(len(text.encode("utf-8", "surrogatepass")), max_bytes)
+    if len(text) > max_bytes or (len(text) * 4 > max_bytes and _utf8_size(text) > max_bytes):
+        raise _too_large(_utf8_size(text), max_bytes)
     if not text.strip():
         return {}
     # Deeper nesting than the cap needs more openers than the cap: counting them is cheap.
@@ -83,6 +92,11 @@ def _parse_json_text(text: str, max_bytes: int, max_depth: int) -> dict[str, Any
     if not isinstance(value, dict):
         raise _invalid(f"arguments must be a JSON object, got {_json_type(value)}")
     return value
+
+
+def _utf8_size(text: str) -> int:
+    # surrogatepass: a lone surrogate (JSON can escape one) must be counted, not raise.
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _too_large(size: int, cap: int) -> ToolError:

@@ -263,7 +263,7 @@ def _key_path(path: Any) -> str:
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
-    import tomllib  # noqa: PLC0415 - only reading a config file pays for the import
+    import tomllib
 
     try:
         with file.open("rb") as fh:

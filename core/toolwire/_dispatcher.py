@@ -22,11 +22,11 @@ import asyncio
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 import pluggy
 import structlog
@@ -222,9 +222,9 @@ class Dispatcher:
     def _add(self, obj: Any, info: PluginInfo) -> None:
         """Register one plugin and everything it brings, atomically."""
         if isinstance(obj, Tool | Toolset):
-            tools = [obj] if isinstance(obj, Tool) else list(obj)
-            self._registry.add(info.name, tools, [], [])
-            self._plugins[info.name] = _with_counts(info, (), len(tools))
+            pack = [obj] if isinstance(obj, Tool) else list(obj)
+            self._registry.add(info.name, pack, [], [])
+            self._plugins[info.name] = _with_counts(info, (), len(pack))
             self._runtime = None
             return
         if info.name in self._plugins or self._pm.has_plugin(info.name):
@@ -373,7 +373,9 @@ class Dispatcher:
             if not found.call.call_id:
                 batch[index] = ToolCall(found.call.name, found.call.arguments, self._new_id())
         cut_off = {i: p.incomplete for i, p in enumerate(parsed.calls) if p.incomplete}
-        done = await self._run_batch(runtime, batch, role, _NO_STATE if state is None else state, cut_off)
+        done = await self._run_batch(
+            runtime, batch, role, _NO_STATE if state is None else state, cut_off
+        )
         outputs = [
             await self._shape(runtime, shape, call, result, context)
             for call, (result, context) in zip(batch, done, strict=True)
@@ -403,7 +405,9 @@ class Dispatcher:
             and not entry.tool.is_async
             and not runtime.hooks.any_async
         ):
-            return self._run_inline(runtime, entry, call, role, _NO_STATE if state is None else state)
+            return self._run_inline(
+                runtime, entry, call, role, _NO_STATE if state is None else state
+            )
         return self._wait(
             self.dispatch(name, arguments, call_id=call.call_id, role=role, state=state)
         )
@@ -446,22 +450,30 @@ class Dispatcher:
     ) -> tuple[DispatchResult, CallContext]:
         started = time.perf_counter()
         context = CallContext(call.call_id, None, role, state)
+        hooks = runtime.hooks
         try:
             entry = self._resolve(runtime, call, context)
             call = self._parse(runtime, call)
             context.arguments = self._validate(entry, call, context)
-            await runtime.hooks.check_permission(call, context)
-            await runtime.hooks.run_before(call, context)
+            # A hook stage returns something to await only when one of its hooks is async.
+            if (pending := hooks.check_permission(call, context)) is not None:
+                await pending
+            if (pending := hooks.run_before(call, context)) is not None:
+                await pending
             value = await self._execute(entry, call, context)
-            result = await runtime.hooks.run_after(call, _ran(call, value, context), context)
+            result = hooks.run_after(call, _ran(call, value, context), context)
+            if not isinstance(result, DispatchResult):
+                result = await result
             result = self._format(entry, result, started)
         except ToolError as error:
+            call = _named(call)
             result = self._failed(call, error, context, started)
-        except BaseException as exc:  # noqa: BLE001 - N calls in, N results out, whatever failed
+        except BaseException as exc:  # N calls in, N results out, whatever failed
             if belongs_to_caller(exc):
                 raise
             result = self._failed(call, _internal(call, exc), context, started)
-        await runtime.hooks.run_finished(call, result, context)
+        if (pending := hooks.run_finished(call, result, context)) is not None:
+            await pending
         return result, context
 
     def _run_inline(
@@ -475,21 +487,22 @@ class Dispatcher:
         """``_run`` for a plain function whose whole path is synchronous."""
         started = time.perf_counter()
         context = CallContext(call.call_id, entry.tool, role, state, entry.policy)
+        hooks = runtime.hooks  # every hook is a plain function here: no stage returns an awaitable
         try:
             call = self._parse(runtime, call)
             context.arguments = self._validate(entry, call, context)
-            runtime.hooks.check_permission_sync(call, context)
-            runtime.hooks.run_before_sync(call, context)
+            hooks.check_permission(call, context)
+            hooks.run_before(call, context)
             value = self._execute_inline(entry, call, context)
-            result = runtime.hooks.run_after_sync(call, _ran(call, value, context), context)
-            result = self._format(entry, result, started)
+            ran = hooks.run_after(call, _ran(call, value, context), context)
+            result = self._format(entry, cast(DispatchResult, ran), started)
         except ToolError as error:
             result = self._failed(call, error, context, started)
-        except BaseException as exc:  # noqa: BLE001 - one result per call, whatever failed
+        except BaseException as exc:  # one result per call, whatever failed
             if belongs_to_caller(exc):
                 raise
             result = self._failed(call, _internal(call, exc), context, started)
-        runtime.hooks.run_finished_sync(call, result, context)
+        hooks.run_finished(call, result, context)
         return result
 
     # 1. resolve
@@ -561,19 +574,11 @@ class Dispatcher:
     # 8. format
     def _format(self, entry: _Entry, result: DispatchResult, started: float) -> DispatchResult:
         if result.success:
-            output = truncate(to_text(result.result), entry.max_output_chars)
-        else:
-            output = error_text(result.error) if result.error is not None else ""
-        return DispatchResult(
-            result.success,
-            result.call_id,
-            result.name,
-            result.result,
-            result.error,
-            (time.perf_counter() - started) * 1000.0,
-            result.attempts,
-            output,
-        )
+            result.output = truncate(to_text(result.result), entry.max_output_chars)
+        elif result.error is not None:
+            result.output = error_text(result.error)
+        result.elapsed_ms = (time.perf_counter() - started) * 1000.0
+        return result
 
     def _failed(
         self, call: ToolCall, error: ToolError, context: CallContext, started: float
@@ -627,10 +632,12 @@ class Dispatcher:
         """Run calls concurrently (bounded), sequential tools in call order; one result each."""
         done: list[tuple[DispatchResult, CallContext] | None] = [None] * len(batch)
         for index in range(runtime.max_batch, len(batch)):
-            done[index] = self._refused(batch[index], role, state, _over_batch(runtime.max_batch))
+            error = _over_batch(runtime.max_batch)
+            done[index] = await self._refused(runtime, batch[index], role, state, error)
         for index, reason in (cut_off or {}).items():
             if done[index] is None:
-                done[index] = self._refused(batch[index], role, state, _cut_off(reason))
+                error = _cut_off(reason)
+                done[index] = await self._refused(runtime, batch[index], role, state, error)
         slots = asyncio.Semaphore(runtime.max_concurrency)
 
         async def run_one(index: int) -> None:
@@ -662,11 +669,21 @@ class Dispatcher:
                     group.create_task(unit())
         return [item for item in done if item is not None]
 
-    def _refused(
-        self, call: ToolCall, role: str | None, state: Mapping[str, Any], error: ToolError
+    async def _refused(
+        self,
+        runtime: _Runtime,
+        call: ToolCall,
+        role: str | None,
+        state: Mapping[str, Any],
+        error: ToolError,
     ) -> tuple[DispatchResult, CallContext]:
+        """Answer a call the batch will not run; observers still see it, like every call."""
+        call = _named(call)
         context = CallContext(call.call_id, None, role, state)
-        return self._failed(call, error, context, time.perf_counter()), context
+        result = self._failed(call, error, context, time.perf_counter())
+        if (pending := runtime.hooks.run_finished(call, result, context)) is not None:
+            await pending
+        return result, context
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -705,7 +722,7 @@ class Dispatcher:
         parsed.original = response
         return shape, parsed
 
-    def _wait(self, coroutine: Any) -> Any:
+    def _wait(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -730,6 +747,13 @@ def _ran(call: ToolCall, value: Any, context: CallContext) -> DispatchResult:
 def _unexpected(call: ToolCall, exc: BaseException) -> ToolError:
     _log.error("toolwire.tool_failed", tool=call.name, call_id=call.call_id, exc_info=exc)
     return ToolError(UNEXPECTED_MESSAGE, kind="execution_error")
+
+
+def _named(call: ToolCall) -> ToolCall:
+    """The call, its name a string for the hooks that see it (a host may pass ``None``)."""
+    if isinstance(call.name, str):
+        return call
+    return ToolCall("", call.arguments, call.call_id)
 
 
 def _internal(call: ToolCall, exc: BaseException) -> ToolError:

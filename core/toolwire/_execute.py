@@ -39,6 +39,10 @@ class ThreadRunner:
             self._active.add(token)
         try:
             return run()
+        except GeneratorExit as exc:
+            # Thrown into the awaiting task, GeneratorExit would close its whole chain of
+            # coroutines instead of being raised where the dispatcher catches it.
+            raise RuntimeError("the tool raised GeneratorExit") from exc
         finally:
             with self._lock:
                 self._active.discard(token)

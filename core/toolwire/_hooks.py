@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -68,6 +68,19 @@ def plugin_failed(plugin: str, hook: str, call: ToolCall, exc: BaseException) ->
         exc_info=exc,
     )
     return ToolError(INTERNAL_MESSAGE, kind="internal_error", details=None)
+
+
+def belongs_to_caller(exc: BaseException) -> bool:
+    """Whether ``exc`` is the caller's to see: its own cancellation, or Ctrl-C in its own thread.
+
+    Anything else a plugin or tool raises (``SystemExit``, a ``CancelledError`` of its own,
+    ``KeyboardInterrupt`` inside an event loop's task) ends only the call it happened in.
+    """
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no event loop: running inline in the host's own thread
+        return isinstance(exc, KeyboardInterrupt)
+    return isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling() > 0
 
 
 def _denied(reason: str) -> ToolError:
@@ -130,32 +143,47 @@ class CallHooks:
         if not allowed and not self.default_allow:
             raise _denied(f"permission denied for {call.name}")
 
-    async def check_permission(self, call: ToolCall, context: CallContext) -> None:
-        """Ask every implementation; any deny (or failure, or timeout) wins over any allow."""
-        if not self.permission_is_async:
-            return self.check_permission_sync(call, context)
+    def check_permission(self, call: ToolCall, context: CallContext) -> Awaitable[None] | None:
+        """Ask every implementation; any deny (or failure, or timeout) wins over any allow.
+
+        Like every stage here, it runs at once and returns ``None`` unless an implementation
+        is ``async``; then it returns what the caller must await. Plain stages so cost no
+        coroutine at all.
+        """
+        if self.permission_is_async:
+            return self._check_permission_async(call, context)
+        self._check_permission_plain(call, context)
+        return None
+
+    async def _check_permission_async(self, call: ToolCall, context: CallContext) -> None:
         allowed = False
         for impl in self.permission:
             try:
                 vote = impl.invoke(call, context)
                 if impl.is_async:
-                    vote = await asyncio.wait_for(vote, self.permission_timeout)
+                    # In this task, not wait_for's own: a SystemExit or KeyboardInterrupt raised
+                    # in a task of its own would escape the event loop instead of denying.
+                    async with asyncio.timeout(self.permission_timeout):
+                        vote = await vote
             except TimeoutError:
                 _log.error("toolwire.permission_timeout", plugin=impl.plugin, tool=call.name)
                 raise _denied(f"permission denied for {call.name}") from None
-            except Exception as exc:  # noqa: BLE001 - a failing permission hook denies
+            except BaseException as exc:  # a failing permission hook denies
+                if belongs_to_caller(exc):
+                    raise
                 plugin_failed(impl.plugin, "toolwire_check_permission", call, exc)
                 raise _denied(f"permission denied for {call.name}") from None
             allowed = bool(self._decide(impl, vote, call)) or allowed
         self._no_vote(allowed, call)
 
-    def check_permission_sync(self, call: ToolCall, context: CallContext) -> None:
-        """``check_permission`` for a dispatcher whose hooks are all plain functions."""
+    def _check_permission_plain(self, call: ToolCall, context: CallContext) -> None:
         allowed = False
         for impl in self.permission:
             try:
                 vote = impl.invoke(call, context)
-            except Exception as exc:  # noqa: BLE001 - a failing permission hook denies
+            except BaseException as exc:  # a failing permission hook denies
+                if belongs_to_caller(exc):
+                    raise
                 plugin_failed(impl.plugin, "toolwire_check_permission", call, exc)
                 raise _denied(f"permission denied for {call.name}") from None
             allowed = bool(self._decide(impl, vote, call)) or allowed
@@ -163,10 +191,14 @@ class CallHooks:
 
     # -- before ----------------------------------------------------------------------------
 
-    async def run_before(self, call: ToolCall, context: CallContext) -> None:
+    def run_before(self, call: ToolCall, context: CallContext) -> Awaitable[None] | None:
         """Run every before hook; ``Reject`` refuses the call, any other failure is internal."""
-        if not self.before_is_async:
-            return self.run_before_sync(call, context)
+        if self.before_is_async:
+            return self._run_before_async(call, context)
+        self._run_before_plain(call, context)
+        return None
+
+    async def _run_before_async(self, call: ToolCall, context: CallContext) -> None:
         for impl in self.before:
             try:
                 outcome = impl.invoke(call, context)
@@ -174,43 +206,56 @@ class CallHooks:
                     await outcome
             except Reject as exc:
                 raise ToolError(exc.reason, kind="rejected") from None
-            except Exception as exc:  # noqa: BLE001 - attributed to the plugin, call ends
+            except BaseException as exc:  # attributed to the plugin, call ends
+                if belongs_to_caller(exc):
+                    raise
                 raise plugin_failed(impl.plugin, "toolwire_before_call", call, exc) from None
 
-    def run_before_sync(self, call: ToolCall, context: CallContext) -> None:
+    def _run_before_plain(self, call: ToolCall, context: CallContext) -> None:
         for impl in self.before:
             try:
                 impl.invoke(call, context)
             except Reject as exc:
                 raise ToolError(exc.reason, kind="rejected") from None
-            except Exception as exc:  # noqa: BLE001 - attributed to the plugin, call ends
+            except BaseException as exc:  # attributed to the plugin, call ends
+                if belongs_to_caller(exc):
+                    raise
                 raise plugin_failed(impl.plugin, "toolwire_before_call", call, exc) from None
 
     # -- after -----------------------------------------------------------------------------
 
-    async def run_after(
+    def run_after(
+        self, call: ToolCall, result: DispatchResult, context: CallContext
+    ) -> DispatchResult | Awaitable[DispatchResult]:
+        """Let each after hook see (and maybe replace) the result."""
+        if self.after_is_async:
+            return self._run_after_async(call, result, context)
+        return self._run_after_plain(call, result, context)
+
+    async def _run_after_async(
         self, call: ToolCall, result: DispatchResult, context: CallContext
     ) -> DispatchResult:
-        """Let each after hook see (and maybe replace) the result."""
-        if not self.after_is_async:
-            return self.run_after_sync(call, result, context)
         for impl in self.after:
             try:
                 replacement = impl.invoke(call, result, context)
                 if impl.is_async:
                     replacement = await replacement
-            except Exception as exc:  # noqa: BLE001 - attributed to the plugin, call ends
+            except BaseException as exc:  # attributed to the plugin, call ends
+                if belongs_to_caller(exc):
+                    raise
                 raise plugin_failed(impl.plugin, "toolwire_after_call", call, exc) from None
             result = self._replacement(impl, call, result, replacement)
         return result
 
-    def run_after_sync(
+    def _run_after_plain(
         self, call: ToolCall, result: DispatchResult, context: CallContext
     ) -> DispatchResult:
         for impl in self.after:
             try:
                 replacement = impl.invoke(call, result, context)
-            except Exception as exc:  # noqa: BLE001 - attributed to the plugin, call ends
+            except BaseException as exc:  # attributed to the plugin, call ends
+                if belongs_to_caller(exc):
+                    raise
                 raise plugin_failed(impl.plugin, "toolwire_after_call", call, exc) from None
             result = self._replacement(impl, call, result, replacement)
         return result
@@ -235,36 +280,55 @@ class CallHooks:
     async def run_format(
         self, call: ToolCall, result: DispatchResult, provider: str, context: CallContext
     ) -> Any:
-        """The first non-``None`` shape a plugin gives, or ``None`` for the built-in shape."""
+        """The first non-``None`` shape a plugin gives, or ``None`` for the built-in shape.
+
+        Raises:
+            ToolError: ``internal_error`` when an implementation fails (logged with its plugin).
+        """
         for impl in self.format:
-            shaped = impl.invoke(call, result, provider, context)
-            if impl.is_async:
-                shaped = await shaped
+            try:
+                shaped = impl.invoke(call, result, provider, context)
+                if impl.is_async:
+                    shaped = await shaped
+            except BaseException as exc:  # attributed to the plugin, call ends
+                if belongs_to_caller(exc):
+                    raise
+                raise plugin_failed(impl.plugin, "toolwire_format_result", call, exc) from None
             if shaped is not None:
                 return shaped
         return None
 
     # -- finished --------------------------------------------------------------------------
 
-    async def run_finished(
+    def run_finished(
+        self, call: ToolCall, result: DispatchResult, context: CallContext
+    ) -> Awaitable[None] | None:
+        """Tell observers the call is over; their failures are logged and never change it."""
+        if self.finished_is_async:
+            return self._run_finished_async(call, result, context)
+        self._run_finished_plain(call, result, context)
+        return None
+
+    async def _run_finished_async(
         self, call: ToolCall, result: DispatchResult, context: CallContext
     ) -> None:
-        """Tell observers the call is over; their failures are logged and never change it."""
-        if not self.finished_is_async:
-            return self.run_finished_sync(call, result, context)
         for impl in self.finished:
             try:
                 outcome = impl.invoke(call, result, context)
                 if impl.is_async:
                     await outcome
-            except Exception as exc:  # noqa: BLE001 - an observer cannot change the outcome
+            except BaseException as exc:  # an observer cannot change the outcome
+                if belongs_to_caller(exc):
+                    raise
                 plugin_failed(impl.plugin, "toolwire_call_finished", call, exc)
 
-    def run_finished_sync(
+    def _run_finished_plain(
         self, call: ToolCall, result: DispatchResult, context: CallContext
     ) -> None:
         for impl in self.finished:
             try:
                 impl.invoke(call, result, context)
-            except Exception as exc:  # noqa: BLE001 - an observer cannot change the outcome
+            except BaseException as exc:  # an observer cannot change the outcome
+                if belongs_to_caller(exc):
+                    raise
                 plugin_failed(impl.plugin, "toolwire_call_finished", call, exc)

@@ -46,9 +46,7 @@ def _default(value: Any) -> Any:
 # The C encoder, built once: json.dumps would build it again on every call. Without a markers
 # dict a cycle is caught as a RecursionError, which to_json reports like any other cycle.
 _dumps_chunks: Final = (
-    c_make_encoder(
-        None, _default, encode_basestring, None, ":", ",", False, False, False
-    )
+    c_make_encoder(None, _default, encode_basestring, None, ":", ",", False, False, False)
     if c_make_encoder is not None
     else None
 )
