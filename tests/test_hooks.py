@@ -350,3 +350,79 @@ def test_plugin_managers_are_per_dispatcher(make: MakeDispatcher) -> None:
     assert not first.dispatch_sync("echo", {"text": "x"}).success
     assert "deny-all" not in [p.name for p in second.plugins()]
     assert isinstance(first._pm, pluggy.PluginManager) and first._pm is not second._pm
+
+
+def test_a_plugin_class_gets_an_instance_per_dispatcher(make: MakeDispatcher) -> None:
+    """A class added (or named by an entry point) is instantiated for each dispatcher."""
+    made: list[Any] = []
+
+    class Counting:
+        def __init__(self) -> None:
+            made.append(self)
+
+        @toolwire.hookimpl
+        def toolwire_before_call(self, call: Any, context: Any) -> None:
+            context.state["by"] = id(self)
+
+    first, second = make(pack).add(Counting, name="c"), make(pack).add(Counting, name="c")
+    state_one: dict[str, int] = {}
+    state_two: dict[str, int] = {}
+    first.dispatch_sync("echo", {"text": "x"}, state=state_one)
+    second.dispatch_sync("echo", {"text": "x"}, state=state_two)
+    assert len(made) == 2 and state_one["by"] != state_two["by"]
+
+
+def test_a_plugin_refusing_its_settings_stops_the_start(make: MakeDispatcher) -> None:
+    """A ConfigError from toolwire_configure is the operator's mistake: adding the plugin fails."""
+
+    class Picky:
+        @toolwire.hookimpl
+        def toolwire_configure(self, config: toolwire.Config) -> None:
+            raise toolwire.ConfigError("unknown key [plugins.picky] colour")
+
+    dispatcher = make(pack)
+    with pytest.raises(toolwire.PluginError, match=r"'picky' refused its settings.*colour"):
+        dispatcher.add(Picky(), name="picky")
+    assert "picky" not in [p.name for p in dispatcher.plugins()]
+
+
+async def test_middleware_whose_applies_to_raises_is_kept(make: MakeDispatcher) -> None:
+    """An applies_to that raises is logged and the middleware still wraps the tool."""
+
+    class Confused:
+        def applies_to(self, tool: Any, policy: Any) -> bool:
+            raise RuntimeError("bug")
+
+        async def __call__(self, call: Any, context: Any, call_next: Any) -> Any:
+            return f"wrapped({await call_next(call, context)})"
+
+    class Registers:
+        @toolwire.hookimpl
+        def toolwire_register_middleware(self, register: Callable[[Any], None]) -> None:
+            register(Confused())
+
+    with structlog.testing.capture_logs() as logs:
+        dispatcher = make(pack).add(Registers(), name="confused")
+        result = await dispatcher.dispatch("echo", {"text": "x"})
+    assert result.output == "wrapped(x)"
+    assert any(e["event"] == "toolwire.applies_to_failed" for e in logs)
+
+
+async def test_format_hooks_see_parsed_arguments(make: MakeDispatcher) -> None:
+    """In process_response, a format hook sees the validated arguments, as every per-call hook."""
+    seen: list[Any] = []
+
+    class Peek:
+        @toolwire.hookimpl
+        def toolwire_format_result(
+            self, call: Any, result: Any, provider: str, context: Any
+        ) -> Any:
+            seen.append(call.arguments)
+
+    from toolwire.testing import build_response
+
+    dispatcher = make(pack).add(Peek(), name="peek")
+    await dispatcher.process_response(
+        build_response("openai-chat", [("echo", '{"text": "x"}', "c1")])
+    )
+    assert seen == [{"text": "x"}]

@@ -8,6 +8,7 @@ from ._config import Config, load_config
 from ._context import CallContext
 from ._dispatcher import Dispatcher
 from ._errors import ERROR_KINDS, ConfigError, Deny, PluginError, Reject, ToolError, TransientError
+from ._middleware import CallNext, Middleware
 from ._plugins import PluginInfo
 from ._policy import ToolPolicy
 from ._results import DispatchResult, ToolCall
@@ -17,11 +18,13 @@ from .hookspecs import hookimpl
 __all__ = [
     "ERROR_KINDS",
     "CallContext",
+    "CallNext",
     "Config",
     "ConfigError",
     "Deny",
     "DispatchResult",
     "Dispatcher",
+    "Middleware",
     "PluginError",
     "PluginInfo",
     "Reject",

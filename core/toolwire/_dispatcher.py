@@ -26,7 +26,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, NamedTuple, TypeVar, cast
 
 import pluggy
 import structlog
@@ -72,6 +72,14 @@ class _Entry:
     policy: ToolPolicy
     handler: CallNext | None  # None: no middleware applies, call the function directly
     max_output_chars: int
+
+
+class _Done(NamedTuple):
+    """One finished call: the call as the hooks saw it (arguments parsed), its result, context."""
+
+    call: ToolCall
+    result: DispatchResult
+    context: CallContext
 
 
 class _Runtime:
@@ -221,6 +229,12 @@ class Dispatcher:
 
     def _add(self, obj: Any, info: PluginInfo) -> None:
         """Register one plugin and everything it brings, atomically."""
+        if isinstance(obj, type):
+            # A class is a plugin factory: every dispatcher gets an instance of its own.
+            try:
+                obj = obj()
+            except (Exception, SystemExit) as exc:
+                raise _RegistrationFailed(describe_exception(exc)) from exc
         if isinstance(obj, Tool | Toolset):
             pack = [obj] if isinstance(obj, Tool) else list(obj)
             self._registry.add(info.name, pack, [], [])
@@ -235,7 +249,12 @@ class Dispatcher:
             raise _RegistrationFailed(describe_exception(exc)) from exc
         try:
             _refuse_wrappers(self._pm, obj)
-            self._call_own(obj, "toolwire_configure", config=self.config)
+            try:
+                self._call_own(obj, "toolwire_configure", config=self.config)
+            except ConfigError as exc:
+                # The operator's settings are wrong: fatal, strict or not, or a plugin that
+                # enforces limits would silently be left out.
+                raise PluginError(f"plugin {info.name!r} refused its settings: {exc}") from exc
             tools: list[Tool] = []
             middleware: list[Any] = []
             providers: list[Provider] = []
@@ -243,7 +262,7 @@ class Dispatcher:
             self._call_own(obj, "toolwire_register_middleware", register=middleware.append)
             self._call_own(obj, "toolwire_register_providers", register=providers.append)
             self._registry.add(info.name, tools, middleware, providers)
-        except DuplicateToolError:
+        except (DuplicateToolError, PluginError):
             self._pm.unregister(obj, name=info.name)
             raise
         except (Exception, SystemExit) as exc:
@@ -334,8 +353,8 @@ class Dispatcher:
         """Run one call through the whole pipeline. Never raises but for the caller's cancellation."""
         runtime = self._ready()
         call = ToolCall(name, arguments, call_id or self._new_id())
-        result, _ = await self._run(runtime, call, role, _NO_STATE if state is None else state)
-        return result
+        done = await self._run(runtime, call, role, _NO_STATE if state is None else state)
+        return done.result
 
     async def dispatch_many(
         self,
@@ -348,7 +367,7 @@ class Dispatcher:
         runtime = self._ready()
         batch = [self._as_call(c) for c in calls]
         done = await self._run_batch(runtime, batch, role, _NO_STATE if state is None else state)
-        return [result for result, _ in done]
+        return [finished.result for finished in done]
 
     async def process_response(
         self,
@@ -378,7 +397,7 @@ class Dispatcher:
         )
         outputs = [
             await self._shape(runtime, shape, call, result, context)
-            for call, (result, context) in zip(batch, done, strict=True)
+            for call, result, context in done
         ]
         return shape.conversation_items(parsed, outputs)
 
@@ -447,7 +466,7 @@ class Dispatcher:
 
     async def _run(
         self, runtime: _Runtime, call: ToolCall, role: str | None, state: Mapping[str, Any]
-    ) -> tuple[DispatchResult, CallContext]:
+    ) -> _Done:
         started = time.perf_counter()
         context = CallContext(call.call_id, None, role, state)
         hooks = runtime.hooks
@@ -474,7 +493,7 @@ class Dispatcher:
             result = self._failed(call, _internal(call, exc), context, started)
         if (pending := hooks.run_finished(call, result, context)) is not None:
             await pending
-        return result, context
+        return _Done(call, result, context)
 
     def _run_inline(
         self,
@@ -628,9 +647,9 @@ class Dispatcher:
         role: str | None,
         state: Mapping[str, Any],
         cut_off: Mapping[int, str] | None = None,
-    ) -> list[tuple[DispatchResult, CallContext]]:
+    ) -> list[_Done]:
         """Run calls concurrently (bounded), sequential tools in call order; one result each."""
-        done: list[tuple[DispatchResult, CallContext] | None] = [None] * len(batch)
+        done: list[_Done | None] = [None] * len(batch)
         for index in range(runtime.max_batch, len(batch)):
             error = _over_batch(runtime.max_batch)
             done[index] = await self._refused(runtime, batch[index], role, state, error)
@@ -676,14 +695,14 @@ class Dispatcher:
         role: str | None,
         state: Mapping[str, Any],
         error: ToolError,
-    ) -> tuple[DispatchResult, CallContext]:
+    ) -> _Done:
         """Answer a call the batch will not run; observers still see it, like every call."""
         call = _named(call)
         context = CallContext(call.call_id, None, role, state)
         result = self._failed(call, error, context, time.perf_counter())
         if (pending := runtime.hooks.run_finished(call, result, context)) is not None:
             await pending
-        return result, context
+        return _Done(call, result, context)
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+import structlog
+
 from ._context import CallContext
 from ._results import ToolCall
 
@@ -30,9 +32,24 @@ class Middleware(Protocol):
 
 
 def applies(middleware: Any, tool: Tool, policy: ToolPolicy) -> bool:
-    """Whether this middleware wants to wrap calls of this tool."""
+    """Whether this middleware wants to wrap calls of this tool.
+
+    An ``applies_to`` that raises is logged and the middleware is applied: a limit that
+    cannot say where it applies is kept rather than silently dropped.
+    """
     check = getattr(middleware, "applies_to", None)
-    return True if check is None else bool(check(tool, policy))
+    if check is None:
+        return True
+    try:
+        return bool(check(tool, policy))
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug must not stop the dispatcher
+        structlog.get_logger("toolwire").error(
+            "toolwire.applies_to_failed",
+            middleware=repr(middleware),
+            tool=tool.name,
+            exc_info=exc,
+        )
+        return True
 
 
 def compose(middleware: Sequence[Middleware], innermost: CallNext) -> CallNext:

@@ -13,8 +13,9 @@ from ._middleware import RateLimit
 from ._plugin import RateLimitPlugin
 from ._settings import Settings
 
-#: What the ``toolwire`` entry point ``ratelimit`` resolves to.
-plugin: Final = RateLimitPlugin()
+#: What the ``toolwire`` entry point ``ratelimit`` resolves to: a class, so every dispatcher
+#: gets an instance (and counts) of its own.
+plugin: Final = RateLimitPlugin
 
 __all__ = [
     "RateLimit",
