@@ -29,7 +29,6 @@ from types import MappingProxyType
 from typing import Any, Final, NamedTuple, TypeVar, cast
 
 import pluggy
-import structlog
 
 from . import hookspecs
 from ._arguments import ArgumentsValidator, parse_arguments
@@ -39,6 +38,7 @@ from ._context import CallContext
 from ._errors import ConfigError, DuplicateToolError, PluginError, ToolError
 from ._execute import ThreadRunner
 from ._hooks import INTERNAL_MESSAGE, CallHooks, belongs_to_caller
+from ._logging import log as _log
 from ._middleware import CallNext, applies, compose
 from ._output import error_text, to_text, truncate
 from ._plugins import (
@@ -56,7 +56,6 @@ from ._tools import Tool, Toolset
 from .providers import ParsedResponse, Provider, ToolDefinition
 from .providers._json import to_plain
 
-_log = structlog.get_logger("toolwire")
 _T = TypeVar("_T")
 
 UNEXPECTED_MESSAGE: Final = "the tool failed with an unexpected error; details were logged"

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import pluggy
-import structlog
 
 from ._context import CallContext
 from ._errors import Deny, Reject, ToolError
+from ._logging import log as _log
 from ._results import DispatchResult, ToolCall
-
-_log = structlog.get_logger("toolwire")
 
 INTERNAL_MESSAGE: Final = "an internal error occurred while handling this call"
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-import structlog
-
 from ._context import CallContext
+from ._logging import log as _log
 from ._results import ToolCall
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def applies(middleware: Any, tool: Tool, policy: ToolPolicy) -> bool:
     try:
         return bool(check(tool, policy))
     except Exception as exc:  # noqa: BLE001 - a plugin's bug must not stop the dispatcher
-        structlog.get_logger("toolwire").error(
+        _log.error(
             "toolwire.applies_to_failed",
             middleware=repr(middleware),
             tool=tool.name,

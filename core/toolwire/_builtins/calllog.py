@@ -6,10 +6,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
-import structlog
-
 from .._config import Config
 from .._context import CallContext
+from .._logging import log
 from .._results import DispatchResult, ToolCall
 from ..hookspecs import hookimpl
 
@@ -45,7 +44,7 @@ class CallLog:
     def __init__(self) -> None:
         self._threshold = logging.INFO
         self._redact: frozenset[str] = frozenset()
-        self._log = structlog.get_logger("toolwire")
+        self._log = log
 
     @hookimpl
     def toolwire_configure(self, config: Config) -> None:
