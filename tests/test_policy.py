@@ -374,3 +374,29 @@ def test_per_tool_concurrency_holds_across_threads(make: MakeDispatcher) -> None
     for thread in threads:
         thread.join(timeout=30)
     assert running["peak"] == 2
+
+
+async def test_a_tool_that_swallows_its_timeout_leaves_no_cancellation_behind(
+    make: MakeDispatcher,
+) -> None:
+    """A tool that catches the deadline's cancellation and answers does not poison its batch."""
+    pack = toolwire.Toolset("t")
+
+    @pack.tool(timeout=0.02)
+    async def stubborn() -> str:
+        """Ignore cancellation once."""
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            return "answered anyway"
+        return "slept"
+
+    @pack.tool
+    async def after() -> str:
+        """Await something after the stubborn call."""
+        await asyncio.sleep(0.05)
+        return "fine"
+
+    results = await make(pack).dispatch_many([{"name": "stubborn"}, {"name": "after"}])
+    assert [r.output for r in results] == ["answered anyway", "fine"]
+    assert asyncio.current_task().cancelling() == 0

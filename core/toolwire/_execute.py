@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,38 +33,39 @@ class ThreadRunner:
                     self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="toolwire")
         return self._pool
 
-    def _tracked(self, token: int, run: Callable[[], Any]) -> Any:
-        with self._lock:
-            self._active.add(token)
+    def _tracked(self, token: int, function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        # set.add and set.discard are atomic under the GIL: no lock on the per-call path.
+        self._active.add(token)
         try:
-            return run()
+            return function(**kwargs)
         except GeneratorExit as exc:
             # Thrown into the awaiting task, GeneratorExit would close its whole chain of
             # coroutines instead of being raised where the dispatcher catches it.
             raise RuntimeError("the tool raised GeneratorExit") from exc
         finally:
-            with self._lock:
-                self._active.discard(token)
-                self._abandoned.discard(token)
+            self._active.discard(token)
+            self._abandoned.discard(token)
 
     async def run(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-        """Run ``function(**kwargs)`` on a pool thread and await its result."""
+        """Run ``function(**kwargs)`` on a pool thread, in the caller's context, and await it."""
         loop = asyncio.get_running_loop()
-        context = contextvars.copy_context()
         self._next_token += 1
         token = self._next_token
         future = loop.run_in_executor(
             self._get_pool(),
+            contextvars.copy_context().run,
             self._tracked,
             token,
-            functools.partial(context.run, function, **kwargs),
+            function,
+            kwargs,
         )
         try:
             return await future
         except asyncio.CancelledError:
-            with self._lock:
-                if token in self._active:
-                    self._abandoned.add(token)
+            # Added first, then checked: a thread that ends in between has already discarded it.
+            self._abandoned.add(token)
+            if token not in self._active:
+                self._abandoned.discard(token)
             raise
 
     def stats(self) -> dict[str, int]:

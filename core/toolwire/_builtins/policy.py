@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
+import random
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -29,6 +32,51 @@ DEFAULT_RETRY_ON: Final[tuple[type[BaseException], ...]] = (
 )
 
 
+#: Deadlines are grouped into slices of this many seconds, each with one timer.
+DEADLINE_RESOLUTION: Final = 0.005
+
+
+class _Deadline:
+    """One call's deadline: the task to cancel, and whether it was."""
+
+    __slots__ = ("expired", "task")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.expired = False
+
+
+class _DeadlineWheel:
+    """Every running call's deadline on one event loop, one timer per time slice.
+
+    ``asyncio.timeout`` makes, schedules and cancels a timer per call (about 4 us). Calls
+    whose deadlines fall in the same slice share one timer here, so a call pays for a set
+    insertion and removal; a deadline fires at most one slice late, never early.
+    """
+
+    def __init__(self) -> None:
+        self._slices: dict[int, set[_Deadline]] = {}
+
+    def add(self, loop: asyncio.AbstractEventLoop, seconds: float, deadline: _Deadline) -> int:
+        key = math.ceil((loop.time() + seconds) / DEADLINE_RESOLUTION)
+        members = self._slices.get(key)
+        if members is None:
+            members = self._slices[key] = set()
+            loop.call_at(key * DEADLINE_RESOLUTION, self._expire, key)
+        members.add(deadline)
+        return key
+
+    def remove(self, key: int, deadline: _Deadline) -> None:
+        members = self._slices.get(key)
+        if members is not None:
+            members.discard(deadline)
+
+    def _expire(self, key: int) -> None:
+        for deadline in self._slices.pop(key, ()):
+            deadline.expired = True
+            deadline.task.cancel()
+
+
 class Timeout:
     """Ends a call with ``timeout`` at its deadline.
 
@@ -37,23 +85,41 @@ class Timeout:
     counted by ``Dispatcher.stats()`` until it does.
     """
 
+    def __init__(self) -> None:
+        # Timers belong to a loop; the wheel goes when its loop does.
+        self._wheels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _DeadlineWheel]
+        self._wheels = weakref.WeakKeyDictionary()
+
     def applies_to(self, tool: Tool, policy: ToolPolicy) -> bool:
         return policy.timeout is not None
 
     async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
         assert context.policy is not None and context.policy.timeout is not None
         seconds = context.policy.timeout
+        loop = asyncio.get_running_loop()
+        wheel = self._wheels.get(loop)
+        if wheel is None:
+            wheel = self._wheels[loop] = _DeadlineWheel()
+        task = asyncio.current_task()
+        assert task is not None
+        deadline = _Deadline(task)
+        key = wheel.add(loop, seconds, deadline)
         try:
-            async with asyncio.timeout(seconds) as scope:
-                return await call_next(call, context)
-        except TimeoutError:
-            if not scope.expired():
-                raise  # the tool's own TimeoutError, not our deadline
-            raise ToolError(
-                f"{call.name} did not finish within {seconds:g} seconds",
-                kind="timeout",
-                details={"timeout": seconds},
-            ) from None
+            value = await call_next(call, context)
+        except asyncio.CancelledError:
+            # Ours when we cancelled and nobody else asked to: then it is a timeout.
+            if deadline.expired and task.uncancel() == 0:
+                raise ToolError(
+                    f"{call.name} did not finish within {seconds:g} seconds",
+                    kind="timeout",
+                    details={"timeout": seconds},
+                ) from None
+            raise
+        finally:
+            wheel.remove(key, deadline)
+        if deadline.expired:
+            task.uncancel()  # the tool swallowed our cancellation and answered anyway
+        return value
 
 
 class _Slots:
@@ -145,8 +211,6 @@ class Retry:
 
     async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
         assert context.policy is not None
-        import tenacity
-
         retry_on = context.policy.retry_on or DEFAULT_RETRY_ON
 
         def transient(exc: BaseException) -> bool:
@@ -154,10 +218,22 @@ class Retry:
                 return exc.kind == "timeout" and issubclass(TimeoutError, retry_on)
             return isinstance(exc, retry_on)
 
+        # Most calls succeed the first time: only a transient failure pays for tenacity.
+        try:
+            return await call_next(call, context)
+        except Exception as exc:
+            if not transient(exc):
+                raise
+        import tenacity  # only calls that are retried pay for the import
+
+        # The first retry waits what tenacity's exponential backoff waits after attempt 1;
+        # tenacity then runs the remaining attempts, doubling from there.
+        delay = min(self.initial_delay, self.max_delay)
+        await asyncio.sleep(delay + random.uniform(0, self.initial_delay))
         retrying = tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(1 + (context.policy.retries or 0)),
+            stop=tenacity.stop_after_attempt(context.policy.retries or 0),
             wait=tenacity.wait_exponential_jitter(
-                initial=self.initial_delay, max=self.max_delay, jitter=self.initial_delay
+                initial=self.initial_delay * 2, max=self.max_delay, jitter=self.initial_delay
             ),
             retry=tenacity.retry_if_exception(transient),
             reraise=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 from urllib.parse import quote
@@ -60,7 +61,10 @@ class RateLimit:
                 kind="internal_error",
             )
         try:
-            async with asyncio.timeout(self.settings.storage_timeout):
+            if self.settings.uses_redis:
+                async with asyncio.timeout(self.settings.storage_timeout):
+                    retry_after = await self._backend.hit(item, *self.identifiers(context))
+            else:  # an in-process count cannot hang: no deadline to pay for
                 retry_after = await self._backend.hit(item, *self.identifiers(context))
         except Exception as exc:  # noqa: BLE001 - whatever the storage raises, the call answers
             self._storage_failed(context, exc)
@@ -123,4 +127,9 @@ class RateLimit:
 
 
 def _part(value: object) -> str:
-    return _NOBODY if value is None else quote(str(value), safe="")
+    return _NOBODY if value is None else _quoted(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted(text: str) -> str:
+    return quote(text, safe="")
