@@ -108,7 +108,11 @@ def test_dispatchers_own_their_threads(make: MakeDispatcher) -> None:
         """Nothing."""
 
     dispatcher = make(pack)
+    before = threading.active_count()
     dispatcher.dispatch_many_sync([{"name": "noop"}] * 3)
     assert dispatcher.stats()["running"] == 0
+    assert threading.active_count() > before
     dispatcher.close()
-    assert dispatcher._threads._pool is None
+    assert threading.active_count() == before
+    assert dispatcher.dispatch_many_sync([{"name": "noop"}])[0].success  # usable again
+    dispatcher.close()

@@ -1,83 +1,140 @@
-"""Running a tool's function: awaited if ``async def``, on the dispatcher's threads if plain."""
+"""Running a plain-function tool on the dispatcher's own threads, never on the event loop."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import itertools
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
+
+
+class _Work(NamedTuple):
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    context: contextvars.Context
+    token: int
+    function: Callable[..., Any]
+    kwargs: dict[str, Any]
+
+
+class _Crew:
+    """One generation of worker threads: their queue, and a count of the idle ones."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
+        self.idle = threading.Semaphore(0)
+        self.workers: list[threading.Thread] = []
 
 
 class ThreadRunner:
-    """The thread pool a dispatcher owns for plain-function tools.
+    """The threads a dispatcher owns for plain-function tools.
 
-    Sized for I/O-bound tools (threads are made on demand, up to ``threads``). Context
-    variables reach the thread. A call whose deadline passed cannot stop its thread: the
-    thread is counted as ``abandoned`` until it returns, and the pool keeps serving.
+    Sized for I/O-bound tools: a thread is started when a call finds none idle, up to
+    ``threads``. Context variables reach the thread. A call whose deadline passed cannot stop
+    its thread: the thread is counted as ``abandoned`` until it returns, and the others keep
+    serving.
+
+    Not ``loop.run_in_executor``: that hop chains a ``concurrent.futures.Future`` to an
+    asyncio one, and costs about twice what this one does (a queue put, and one
+    ``call_soon_threadsafe`` back). Threads are daemons, so a tool that never returns
+    cannot keep the host from exiting.
     """
 
     def __init__(self, threads: int) -> None:
         self.threads = threads
-        self._pool: ThreadPoolExecutor | None = None
+        self._crew = _Crew()
         self._lock = threading.Lock()
         self._active: set[int] = set()
         self._abandoned: set[int] = set()
-        self._next_token = 0
-
-    def _get_pool(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            with self._lock:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="toolwire")
-        return self._pool
-
-    def _tracked(self, token: int, function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-        # set.add and set.discard are atomic under the GIL: no lock on the per-call path.
-        self._active.add(token)
-        try:
-            return function(**kwargs)
-        except GeneratorExit as exc:
-            # Thrown into the awaiting task, GeneratorExit would close its whole chain of
-            # coroutines instead of being raised where the dispatcher catches it.
-            raise RuntimeError("the tool raised GeneratorExit") from exc
-        finally:
-            self._active.discard(token)
-            self._abandoned.discard(token)
+        self._tokens = itertools.count(1)
 
     async def run(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-        """Run ``function(**kwargs)`` on a pool thread, in the caller's context, and await it."""
+        """Run ``function(**kwargs)`` on a worker thread, in the caller's context; await it."""
         loop = asyncio.get_running_loop()
-        self._next_token += 1
-        token = self._next_token
-        future = loop.run_in_executor(
-            self._get_pool(),
-            contextvars.copy_context().run,
-            self._tracked,
-            token,
-            function,
-            kwargs,
-        )
+        future = loop.create_future()
+        token = next(self._tokens)
+        self._submit(_Work(loop, future, contextvars.copy_context(), token, function, kwargs))
         try:
             return await future
         except asyncio.CancelledError:
-            # Added first, then checked: a thread that ends in between has already discarded it.
+            # Added first, then checked: a thread that ends in between has discarded it already.
             self._abandoned.add(token)
             if token not in self._active:
                 self._abandoned.discard(token)
             raise
 
+    def _submit(self, work: _Work) -> None:
+        crew = self._crew
+        if not crew.idle.acquire(blocking=False):
+            with self._lock:
+                if len(crew.workers) < self.threads:
+                    worker = threading.Thread(
+                        target=self._serve,
+                        args=(crew,),
+                        name=f"toolwire-{len(crew.workers)}",
+                        daemon=True,
+                    )
+                    crew.workers.append(worker)
+                    worker.start()
+        crew.queue.put(work)
+
+    def _serve(self, crew: _Crew) -> None:
+        while (work := crew.queue.get()) is not None:
+            if not work.future.cancelled():  # its caller gave up before it started
+                self._run_one(work)
+            crew.idle.release()
+
+    def _run_one(self, work: _Work) -> None:
+        # set.add and set.discard are atomic under the GIL: no lock on the per-call path.
+        self._active.add(work.token)
+        try:
+            value = work.context.run(work.function, **work.kwargs)
+        except GeneratorExit as exc:
+            # Thrown into the awaiting task, GeneratorExit would close its whole chain of
+            # coroutines instead of being raised where the dispatcher catches it.
+            outcome: tuple[bool, Any] = (False, RuntimeError("the tool raised GeneratorExit"))
+            outcome[1].__cause__ = exc
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting call, which answers
+            outcome = (False, exc)
+        else:
+            outcome = (True, value)
+        finally:
+            self._active.discard(work.token)
+            self._abandoned.discard(work.token)
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            work.loop.call_soon_threadsafe(_settle, work.future, *outcome)
+
     def stats(self) -> dict[str, int]:
         """Threads running tool functions now, and how many of those were abandoned."""
-        with self._lock:
-            return {
-                "threads": self.threads,
-                "running": len(self._active),
-                "abandoned": len(self._abandoned),
-            }
+        return {
+            "threads": self.threads,
+            "running": len(self._active),
+            "abandoned": len(self._abandoned),
+        }
 
     def close(self, wait: bool = True) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=True)
-            self._pool = None
+        """Stop the threads started so far, once they finish what they run.
+
+        Call it when no dispatch is under way. The runner stays usable: a later call starts
+        a new crew of threads.
+        """
+        with self._lock:
+            crew, self._crew = self._crew, _Crew()
+        for _ in crew.workers:
+            crew.queue.put(None)
+        if wait:
+            for worker in crew.workers:
+                worker.join()
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, payload: Any) -> None:
+    if future.done():  # cancelled while the function ran
+        return
+    if ok:
+        future.set_result(payload)
+    else:
+        future.set_exception(payload)
