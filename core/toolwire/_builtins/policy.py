@@ -89,17 +89,27 @@ class Timeout:
         # Timers belong to a loop; the wheel goes when its loop does.
         self._wheels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _DeadlineWheel]
         self._wheels = weakref.WeakKeyDictionary()
+        # The loop most calls come from, and its wheel: a weak pair, checked before the map.
+        self._last: tuple[weakref.ref[asyncio.AbstractEventLoop], _DeadlineWheel] | None = None
 
     def applies_to(self, tool: Tool, policy: ToolPolicy) -> bool:
         return policy.timeout is not None
+
+    def _wheel(self, loop: asyncio.AbstractEventLoop) -> _DeadlineWheel:
+        last = self._last
+        if last is not None and last[0]() is loop:
+            return last[1]
+        wheel = self._wheels.get(loop)
+        if wheel is None:
+            wheel = self._wheels[loop] = _DeadlineWheel()
+        self._last = (weakref.ref(loop), wheel)
+        return wheel
 
     async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
         assert context.policy is not None and context.policy.timeout is not None
         seconds = context.policy.timeout
         loop = asyncio.get_running_loop()
-        wheel = self._wheels.get(loop)
-        if wheel is None:
-            wheel = self._wheels[loop] = _DeadlineWheel()
+        wheel = self._wheel(loop)
         task = asyncio.current_task()
         assert task is not None
         deadline = _Deadline(task)
@@ -134,6 +144,14 @@ class _Slots:
         self._lock = threading.Lock()
         self._waiters: collections.deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]
         self._waiters = collections.deque()
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free, without waiting."""
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return True
+            return False
 
     async def acquire(self) -> None:
         with self._lock:
@@ -187,7 +205,8 @@ class ConcurrencyLimit:
                 slots = self._slots.setdefault(
                     context.tool.name, _Slots(context.policy.max_concurrency)
                 )
-        await slots.acquire()
+        if not slots.try_acquire():
+            await slots.acquire()
         try:
             return await call_next(call, context)
         finally:
@@ -210,18 +229,18 @@ class Retry:
         return bool(policy.retries)
 
     async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
-        assert context.policy is not None
-        retry_on = context.policy.retry_on or DEFAULT_RETRY_ON
-
-        def transient(exc: BaseException) -> bool:
-            if isinstance(exc, ToolError):
-                return exc.kind == "timeout" and issubclass(TimeoutError, retry_on)
-            return isinstance(exc, retry_on)
-
         # Most calls succeed the first time: only a transient failure pays for tenacity.
         try:
             return await call_next(call, context)
         except Exception as exc:
+            assert context.policy is not None
+            retry_on = context.policy.retry_on or DEFAULT_RETRY_ON
+
+            def transient(exc: BaseException) -> bool:
+                if isinstance(exc, ToolError):
+                    return exc.kind == "timeout" and issubclass(TimeoutError, retry_on)
+                return isinstance(exc, retry_on)
+
             if not transient(exc):
                 raise
         import tenacity  # only calls that are retried pay for the import
