@@ -15,6 +15,7 @@ from typing import Any
 
 import pydantic
 import pytest
+import structlog
 import toolwire
 
 from .conftest import MakeDispatcher
@@ -341,6 +342,10 @@ def test_unserializable_results_are_output_errors(make: MakeDispatcher) -> None:
         return float("nan")
 
     dispatcher = make(pack)
+    with structlog.testing.capture_logs() as logs:
+        dispatcher.dispatch_sync("opaque")
+    logged = [e for e in logs if e["event"] == "toolwire.output_error"]
+    assert logged and logged[0]["result_type"] == "dict" and "Opaque" in logged[0]["reason"]
     for name in ("opaque", "cycle", "nan"):
         result = dispatcher.dispatch_sync(name)
         assert result.error is not None and result.error.kind == "output_error", name

@@ -592,7 +592,18 @@ class Dispatcher:
     # 8. format
     def _format(self, entry: _Entry, result: DispatchResult, started: float) -> DispatchResult:
         if result.success:
-            result.output = truncate(to_text(result.result), entry.max_output_chars)
+            try:
+                text = to_text(result.result)
+            except ToolError as error:
+                _log.warning(
+                    "toolwire.output_error",
+                    tool=result.name,
+                    call_id=result.call_id,
+                    result_type=type(result.result).__qualname__,
+                    reason=error.message,
+                )
+                raise
+            result.output = truncate(text, entry.max_output_chars)
         elif result.error is not None:
             result.output = error_text(result.error)
         result.elapsed_ms = (time.perf_counter() - started) * 1000.0

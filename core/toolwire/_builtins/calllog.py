@@ -65,6 +65,7 @@ class CallLog:
             "role": context.role,
             "outcome": "ok" if result.success else "error",
             "error_kind": result.error.kind if result.error is not None else None,
+            "error": result.error.message if result.error is not None else None,
             "elapsed_ms": round(result.elapsed_ms, 3),
             "attempts": result.attempts,
         }
