@@ -8,8 +8,6 @@ that fail, time out or are slow, plugins that raise or deny) sent through
 from __future__ import annotations
 
 import asyncio
-import collections.abc
-import functools
 import json
 import math
 from typing import Any
@@ -17,7 +15,6 @@ from typing import Any
 import anthropic.types
 import openai.types.chat
 import openai.types.responses
-import pydantic
 import pytest
 import structlog
 import toolwire
@@ -25,6 +22,8 @@ from google.genai import types as genai_types
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from toolwire.testing import build_response, make_dispatcher
+
+from ..sdk_checks import sdk_validate
 
 PROVIDERS = ("openai-responses", "openai-chat", "anthropic", "gemini")
 EXAMPLES_PER_PROVIDER = 500
@@ -212,42 +211,21 @@ def _loads(text: str) -> Any:
 # -- SDK validation ----------------------------------------------------------------------------
 
 
-def _exhaust(value: Any) -> Any:
-    """Consume pydantic's lazy iterators (``Iterable[...]`` fields) so their items are checked."""
-    if isinstance(value, dict):
-        return {k: _exhaust(v) for k, v in value.items()}
-    if isinstance(value, str | bytes | pydantic.BaseModel):
-        return value
-    if isinstance(value, collections.abc.Iterable):
-        return [_exhaust(v) for v in value]
-    return value
-
-
-@functools.cache
-def _adapter(type_: Any) -> pydantic.TypeAdapter[Any]:
-    # As tests/providers/conftest.py's sdk_validate: unknown keys refused, built once per type.
-    return pydantic.TypeAdapter(list[type_], config=pydantic.ConfigDict(extra="forbid"))
-
-
-def _sdk_validate(type_: Any, value: Any) -> None:
-    _exhaust(_adapter(type_).validate_python([value]))
-
-
 def _answers(provider: str, items: list[Any], n_calls: int) -> list[tuple[str | None, bool]]:
     """Validate the items against the provider's SDK; return each answer's (call id, success)."""
     if provider == "openai-responses":
-        _sdk_validate(openai.types.responses.ResponseInputParam, items)
+        sdk_validate(openai.types.responses.ResponseInputParam, items)
         outputs = items[len(items) - n_calls :]
         assert all(o["type"] == "function_call_output" for o in outputs)
         return [(o["call_id"], not _is_error_text(o["output"])) for o in outputs]
     if provider == "openai-chat":
         for item in items:
-            _sdk_validate(openai.types.chat.ChatCompletionMessageParam, item)
+            sdk_validate(openai.types.chat.ChatCompletionMessageParam, item)
         assert items[0]["role"] == "assistant"
         return [(o["tool_call_id"], not _is_error_text(o["content"])) for o in items[1:]]
     if provider == "anthropic":
         for item in items:
-            _sdk_validate(anthropic.types.MessageParam, item)
+            sdk_validate(anthropic.types.MessageParam, item)
         blocks = items[1]["content"] if n_calls else []
         assert len(items) == (2 if n_calls else 1)
         return [(b["tool_use_id"], not b.get("is_error", False)) for b in blocks]

@@ -7,16 +7,16 @@ declare and walking the lazily validated ``Iterable`` fields the SDKs' TypedDict
 
 from __future__ import annotations
 
-import collections.abc
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-import pydantic
 import pytest
 import toolwire
 from toolwire import DispatchResult, ToolCall, ToolError
+
+from ..sdk_checks import sdk_validate as check
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -33,30 +33,10 @@ def load_fixture() -> Callable[[str], dict[str, Any]]:
     return load
 
 
-def _exhaust(value: Any) -> Any:
-    """Consume pydantic's lazy iterators (``Iterable[...]`` fields) so their items are checked."""
-    if isinstance(value, dict):
-        return {k: _exhaust(v) for k, v in value.items()}
-    if isinstance(value, str | bytes | pydantic.BaseModel):
-        return value
-    if isinstance(value, collections.abc.Iterable):
-        return [_exhaust(v) for v in value]
-    return value
-
-
 @pytest.fixture
 def sdk_validate() -> Callable[[Any, Any], Any]:
     """Validate a value against an SDK param type, unknown keys refused; raises ValidationError."""
-
-    def validate(type_: Any, value: Any) -> Any:
-        # Wrapped in a list: pydantic takes a config for a list, not for a TypedDict itself,
-        # and the list's config reaches the TypedDicts inside.
-        adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(
-            list[type_], config=pydantic.ConfigDict(extra="forbid")
-        )
-        return _exhaust(adapter.validate_python([value]))[0]
-
-    return validate
+    return check
 
 
 @pytest.fixture

@@ -54,3 +54,8 @@ def error_object(output: str) -> Any:
         return json.loads(output)
     except ValueError:
         return output
+
+
+def text_of(value: Any) -> str:
+    """A JSON value as text for a name or an id: ``null`` (or nothing) is the empty string."""
+    return "" if value is None else str(value)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._results import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import list_or_empty, mapping_or_empty
+from ._json import list_or_empty, mapping_or_empty, text_of
 
 if TYPE_CHECKING:
     from .._tools import Tool
@@ -44,9 +44,9 @@ class AnthropicProvider(Provider):
             if block.get("type") != "tool_use":
                 continue  # server_tool_use blocks ran on Anthropic's side
             call = ToolCall(
-                name=str(block.get("name", "")),
+                name=text_of(block.get("name")),
                 arguments=block.get("input"),
-                call_id=str(block.get("id", "")),
+                call_id=text_of(block.get("id")),
             )
             calls.append(ParsedCall(call, cut_off))
         return ParsedResponse(provider=self.name, calls=calls, response=response)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._results import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import list_or_empty, mapping_or_empty
+from ._json import list_or_empty, mapping_or_empty, text_of
 from ._strict import function_parameters
 
 if TYPE_CHECKING:
@@ -46,9 +46,9 @@ class OpenAIChatProvider(Provider):
                 continue  # custom (free-form) tools are not toolwire's
             function = mapping_or_empty(tool_call.get("function"))
             call = ToolCall(
-                name=str(function.get("name", "")),
+                name=text_of(function.get("name")),
                 arguments=function.get("arguments"),
-                call_id=str(tool_call.get("id", "")),
+                call_id=text_of(tool_call.get("id")),
             )
             calls.append(ParsedCall(call, cut_off))
         return ParsedResponse(provider=self.name, calls=calls, response=response)

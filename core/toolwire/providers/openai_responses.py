@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._results import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import list_or_empty, mapping_or_empty
+from ._json import list_or_empty, mapping_or_empty, text_of
 from ._strict import function_parameters
 
 if TYPE_CHECKING:
@@ -41,9 +41,9 @@ class OpenAIResponsesProvider(Provider):
             if item.get("type") != "function_call":
                 continue
             call = ToolCall(
-                name=str(item.get("name", "")),
+                name=text_of(item.get("name")),
                 arguments=item.get("arguments"),
-                call_id=str(item.get("call_id", "")),
+                call_id=text_of(item.get("call_id")),
             )
             incomplete = cut_off
             if incomplete is None and item.get("status") == "incomplete":
