@@ -28,31 +28,20 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple, TypeVar, cast
 
-import pluggy
-
-from . import hookspecs
 from ._arguments import ArgumentsValidator, parse_arguments
-from ._builtins import BUILTIN_PLUGINS
 from ._config import Config, load_config
 from ._context import CallContext
-from ._errors import ConfigError, DuplicateToolError, PluginError, ToolError
+from ._errors import ConfigError, ToolError
 from ._execute import ThreadRunner
 from ._hooks import INTERNAL_MESSAGE, CallHooks, belongs_to_caller
 from ._logging import log as _log
 from ._middleware import CallNext, applies, compose
 from ._output import error_text, to_text, truncate
-from ._plugins import (
-    Candidate,
-    PluginInfo,
-    PluginLoadError,
-    describe_exception,
-    installed_plugins,
-    load_entry_point,
-)
+from ._plugins import PluginInfo
 from ._policy import BUILTIN_DEFAULTS, ToolPolicy
-from ._registry import Registry
+from ._registration import Registrar
 from ._results import DispatchResult, ToolCall
-from ._tools import Tool, Toolset
+from ._tools import Tool
 from .providers import ParsedResponse, Provider, ToolDefinition
 from .providers._json import to_plain
 
@@ -92,15 +81,16 @@ class _Runtime:
         self.max_depth: int = limits["max_argument_depth"]
         self.max_batch: int = limits["max_batch_calls"]
         self.max_concurrency: int = defaults["max_concurrency"]
+        registrar = dispatcher._registrar
         self.hooks = CallHooks(
-            dispatcher._pm,
+            registrar.pm,
             default_allow=defaults["permission"] == "allow",
             permission_timeout=float(defaults["permission_timeout"]),
         )
         base = ToolPolicy.from_mapping({**BUILTIN_DEFAULTS, **defaults, "max_concurrency": None})
-        middleware = dispatcher._registry.middleware()
+        middleware = registrar.registry.middleware()
         self.entries: dict[str, _Entry] = {}
-        for tool in dispatcher._registry.tools():
+        for tool in registrar.registry.tools():
             policy = base.overridden_by(tool.policy).overridden_by(
                 ToolPolicy.from_mapping(config.tool_settings(tool.name))
             )
@@ -115,9 +105,9 @@ class _Runtime:
                 policy.max_output_chars or BUILTIN_DEFAULTS["max_output_chars"],
             )
         self.names: tuple[str, ...] = tuple(sorted(self.entries))
-        self.providers: dict[str, Provider] = dispatcher._registry.providers()
+        self.providers: dict[str, Provider] = registrar.registry.providers()
         # get_plugin, not the name list: pluggy lists blocked names too.
-        self.roles_enforced = dispatcher._pm.get_plugin("roles") is not None
+        self.roles_enforced = registrar.pm.get_plugin("roles") is not None
         self.definitions: dict[tuple[str, str], ToolDefinition] = {}
 
 
@@ -134,20 +124,12 @@ class Dispatcher:
 
     def __init__(self, config: Config | None = None) -> None:
         self.config: Config = config if config is not None else Config()
-        self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-        self._pm.add_hookspecs(hookspecs)
-        self._registry = Registry()
-        self._plugins: dict[str, PluginInfo] = {}
+        self._registrar = Registrar(self.config)
+        self._pm = self._registrar.pm
         self._runtime: _Runtime | None = None
         self._threads = ThreadRunner(self.config.section("limits")["threads"])
         self._ids = itertools.count(1)
-        for name, factory in BUILTIN_PLUGINS.items():
-            info = PluginInfo(name, "toolwire", _own_version(), "enabled", builtin=True)
-            if name in self.config.disable:
-                self._pm.set_blocked(name)
-                self._plugins[name] = info.with_status("blocked")
-            else:
-                self._add(factory(), info)
+        self._registrar.add_builtins()
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str] | Config | None = None) -> Dispatcher:
@@ -177,9 +159,8 @@ class Dispatcher:
         Raises:
             ConfigError: a duplicate tool name (naming both sources), or a plugin that fails.
         """
-        plugin_name = name or _default_name(obj)
-        info = PluginInfo(plugin_name, _distribution_of(obj), "", "enabled")
-        self._add(obj, info)
+        self._registrar.add_object(obj, name)
+        self._runtime = None
         return self
 
     def load_plugins(self) -> None:
@@ -188,100 +169,14 @@ class Dispatcher:
         Listing imports nothing; only enabled plugins are imported. A plugin that fails to
         load is recorded as failed and skipped (or, with ``strict``, stops the start).
         """
-        config = self.config
-        candidates = {c.name: c for c in installed_plugins()}
-        missing = [n for n in config.enable if n not in candidates and n not in BUILTIN_PLUGINS]
-        if missing:
-            raise PluginError(
-                f"{config.describe()}: plugin(s) enabled but not installed: {', '.join(missing)}"
-            )
-        for candidate in candidates.values():
-            if candidate.name in self._plugins:
-                continue
-            if candidate.name in config.disable:
-                self._pm.set_blocked(candidate.name)
-                self._plugins[candidate.name] = candidate.info("blocked")
-            elif config.autoload or candidate.name in config.enable:
-                self._load(candidate)
-            else:
-                self._plugins[candidate.name] = candidate.info("disabled")
-
-    def _load(self, candidate: Candidate) -> None:
-        try:
-            obj = load_entry_point(candidate)
-            self._add(obj, candidate.info("enabled"))
-        except (PluginLoadError, _RegistrationFailed) as exc:
-            error = str(exc)
-            self._plugins[candidate.name] = candidate.info("failed", error)
-            if self.config.strict:
-                raise PluginError(
-                    f"plugin {candidate.name!r} ({candidate.distribution} {candidate.version}) "
-                    f"failed to load: {error}"
-                ) from exc
-            _log.warning(
-                "toolwire.plugin_failed_to_load",
-                plugin=candidate.name,
-                distribution=candidate.distribution,
-                version=candidate.version,
-                error=error,
-            )
-
-    def _add(self, obj: Any, info: PluginInfo) -> None:
-        """Register one plugin and everything it brings, atomically."""
-        if isinstance(obj, type):
-            # A class is a plugin factory: every dispatcher gets an instance of its own.
-            try:
-                obj = obj()
-            except (Exception, SystemExit) as exc:
-                raise _RegistrationFailed(describe_exception(exc)) from exc
-        if isinstance(obj, Tool | Toolset):
-            pack = [obj] if isinstance(obj, Tool) else list(obj)
-            self._registry.add(info.name, pack, [], [])
-            self._plugins[info.name] = _with_counts(info, (), len(pack))
-            self._runtime = None
-            return
-        if info.name in self._plugins or self._pm.has_plugin(info.name):
-            raise ConfigError(f"a plugin named {info.name!r} is already registered")
-        try:
-            self._pm.register(obj, name=info.name)
-        except (ValueError, pluggy.PluginValidationError) as exc:
-            raise _RegistrationFailed(describe_exception(exc)) from exc
-        try:
-            _refuse_wrappers(self._pm, obj)
-            try:
-                self._call_own(obj, "toolwire_configure", config=self.config)
-            except ConfigError as exc:
-                # The operator's settings are wrong: fatal, strict or not, or a plugin that
-                # enforces limits would silently be left out.
-                raise PluginError(f"plugin {info.name!r} refused its settings: {exc}") from exc
-            tools: list[Tool] = []
-            middleware: list[Any] = []
-            providers: list[Provider] = []
-            self._call_own(obj, "toolwire_register_tools", register=_collector(tools, info.name))
-            self._call_own(obj, "toolwire_register_middleware", register=middleware.append)
-            self._call_own(obj, "toolwire_register_providers", register=providers.append)
-            self._registry.add(info.name, tools, middleware, providers)
-        except (DuplicateToolError, PluginError):
-            self._pm.unregister(obj, name=info.name)
-            raise
-        except (Exception, SystemExit) as exc:
-            self._pm.unregister(obj, name=info.name)
-            raise _RegistrationFailed(describe_exception(exc)) from exc
-        hooks = tuple(sorted(c.name for c in self._pm.get_hookcallers(obj) or ()))
-        self._plugins[info.name] = _with_counts(info, hooks, len(tools))
+        self._registrar.load_installed()
         self._runtime = None
-
-    def _call_own(self, plugin: Any, hook_name: str, **kwargs: Any) -> None:
-        """Call one plugin's own implementation of a startup hook (attribution, atomicity)."""
-        for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
-            if impl.plugin is plugin:
-                impl.function(*[kwargs[a] for a in impl.argnames])
 
     # -- what is there ----------------------------------------------------------------------
 
     def plugins(self) -> list[PluginInfo]:
         """One row per plugin (built-in and installed): status, and the error of a failed one."""
-        return sorted(self._plugins.values(), key=lambda p: (not p.builtin, p.name))
+        return self._registrar.plugins()
 
     def tools(self, role: str | None = None, *, all_roles: bool = False) -> list[Tool]:
         """The enabled tools ``role`` may call, by name (every enabled tool with ``all_roles``)."""
@@ -761,10 +656,6 @@ class Dispatcher:
             return pool.submit(asyncio.run, coroutine).result()
 
 
-class _RegistrationFailed(ConfigError):
-    """A plugin's own code failed while it registered (not a duplicate name)."""
-
-
 def _bound(function: Callable[[_T], Any], argument: _T) -> Callable[[], Any]:
     return lambda: function(argument)
 
@@ -836,61 +727,3 @@ def _undetected(plain: Any, matches: Sequence[Provider]) -> str:
 def _role_may_call(runtime: _Runtime, entry: _Entry, role: str | None) -> bool:
     roles = entry.policy.roles
     return roles is None or not runtime.roles_enforced or role in roles
-
-
-def _collector(tools: list[Tool], source: str) -> Callable[[Any], None]:
-    def register(obj: Any) -> None:
-        if isinstance(obj, Toolset):
-            tools.extend(obj)
-        elif isinstance(obj, Tool):
-            tools.append(obj)
-        else:
-            raise ConfigError(
-                f"plugin {source!r} registered a {type(obj).__name__}; "
-                "register(...) takes a toolwire.Tool or toolwire.Toolset"
-            )
-
-    return register
-
-
-def _refuse_wrappers(pm: pluggy.PluginManager, plugin: Any) -> None:
-    for hook_name in hookspecs.PER_CALL_HOOKS:
-        for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper):
-                raise ConfigError(
-                    f"{hook_name} is walked per call and cannot be a wrapper; "
-                    "use middleware (toolwire_register_middleware) to wrap calls"
-                )
-
-
-def _with_counts(info: PluginInfo, hooks: tuple[str, ...], tools: int) -> PluginInfo:
-    return PluginInfo(
-        info.name,
-        info.distribution,
-        info.version,
-        info.status,
-        info.error,
-        hooks,
-        tools,
-        info.builtin,
-    )
-
-
-def _default_name(obj: Any) -> str:
-    if isinstance(obj, Toolset | Tool):
-        return obj.name
-    return str(getattr(obj, "__name__", None) or type(obj).__name__)
-
-
-def _distribution_of(obj: Any) -> str:
-    module = getattr(obj, "__module__", None) or getattr(obj, "__name__", "")
-    return str(module).split(".")[0] if module else ""
-
-
-def _own_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("toolwire")
-    except PackageNotFoundError:  # running from a source tree
-        return "0+unknown"

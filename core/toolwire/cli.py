@@ -20,9 +20,10 @@ import structlog
 from ._builtins import BUILTIN_PLUGINS
 from ._check import check
 from ._config import Config, load_config
-from ._dispatcher import Dispatcher, _own_version
+from ._dispatcher import Dispatcher
 from ._errors import ConfigError
 from ._plugins import PluginInfo, installed_plugins
+from ._registration import own_version
 
 EXIT_OK: Final = 0
 EXIT_TOOL_ERROR: Final = 1
@@ -290,7 +291,7 @@ class _VersionAction(argparse.Action):
     ) -> NoReturn:
         installed = sum(1 for _ in installed_plugins())
         print(
-            f"toolwire {_own_version()} "
+            f"toolwire {own_version()} "
             f"({installed} plugin(s) installed, {len(BUILTIN_PLUGINS)} built in)"
         )
         parser.exit()

@@ -1,0 +1,218 @@
+"""Registering plugins, atomically: built-in ones, those a host adds, installed ones.
+
+Installed plugins are found through the ``toolwire`` entry-point group; only the enabled
+ones are imported. Everything a plugin registers is attributed to it, and a plugin that
+fails halfway leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from ._builtins import BUILTIN_PLUGINS
+from ._config import Config
+from ._errors import ConfigError, DuplicateToolError, PluginError
+from ._logging import log as _log
+from ._plugins import (
+    Candidate,
+    PluginInfo,
+    PluginLoadError,
+    describe_exception,
+    installed_plugins,
+    load_entry_point,
+)
+from ._registry import Registry
+from ._tools import Tool, Toolset
+from .providers import Provider
+
+
+class Registrar:
+    """A dispatcher's plugin manager, its table of plugins, and what they registered.
+
+    Args:
+        config: The dispatcher's config: which plugins load, and their settings.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.registry = Registry()
+        self._table: dict[str, PluginInfo] = {}
+
+    def add_builtins(self) -> None:
+        """Register the built-in plugins, each by name, unless config disables it."""
+        for name, factory in BUILTIN_PLUGINS.items():
+            info = PluginInfo(name, "toolwire", own_version(), "enabled", builtin=True)
+            if name in self.config.disable:
+                self.pm.set_blocked(name)
+                self._table[name] = info.with_status("blocked")
+            else:
+                self.add(factory(), info)
+
+    def add_object(self, obj: Any, name: str | None) -> None:
+        """Register what a host passed to ``Dispatcher.add``."""
+        self.add(obj, PluginInfo(name or _default_name(obj), _distribution_of(obj), "", "enabled"))
+
+    def plugins(self) -> list[PluginInfo]:
+        """One row per plugin, built-in ones first."""
+        return sorted(self._table.values(), key=lambda p: (not p.builtin, p.name))
+
+    def load_installed(self) -> None:
+        """Discover installed plugins and load the ones the config enables.
+
+        Listing imports nothing; only enabled plugins are imported. A plugin that fails to
+        load is recorded as failed and skipped (or, with ``strict``, stops the start).
+        """
+        config = self.config
+        candidates = {c.name: c for c in installed_plugins()}
+        missing = [n for n in config.enable if n not in candidates and n not in BUILTIN_PLUGINS]
+        if missing:
+            raise PluginError(
+                f"{config.describe()}: plugin(s) enabled but not installed: {', '.join(missing)}"
+            )
+        for candidate in candidates.values():
+            if candidate.name in self._table:
+                continue
+            if candidate.name in config.disable:
+                self.pm.set_blocked(candidate.name)
+                self._table[candidate.name] = candidate.info("blocked")
+            elif config.autoload or candidate.name in config.enable:
+                self._load(candidate)
+            else:
+                self._table[candidate.name] = candidate.info("disabled")
+
+    def _load(self, candidate: Candidate) -> None:
+        try:
+            obj = load_entry_point(candidate)
+            self.add(obj, candidate.info("enabled"))
+        except (PluginLoadError, _RegistrationFailed) as exc:
+            error = str(exc)
+            self._table[candidate.name] = candidate.info("failed", error)
+            if self.config.strict:
+                raise PluginError(
+                    f"plugin {candidate.name!r} ({candidate.distribution} {candidate.version}) "
+                    f"failed to load: {error}"
+                ) from exc
+            _log.warning(
+                "toolwire.plugin_failed_to_load",
+                plugin=candidate.name,
+                distribution=candidate.distribution,
+                version=candidate.version,
+                error=error,
+            )
+
+    def add(self, obj: Any, info: PluginInfo) -> None:
+        """Register one plugin and everything it brings, atomically."""
+        if isinstance(obj, type):
+            # A class is a plugin factory: every dispatcher gets an instance of its own.
+            try:
+                obj = obj()
+            except (Exception, SystemExit) as exc:
+                raise _RegistrationFailed(describe_exception(exc)) from exc
+        if isinstance(obj, Tool | Toolset):
+            pack = [obj] if isinstance(obj, Tool) else list(obj)
+            self.registry.add(info.name, pack, [], [])
+            self._table[info.name] = _with_counts(info, (), len(pack))
+            return
+        if info.name in self._table or self.pm.has_plugin(info.name):
+            raise ConfigError(f"a plugin named {info.name!r} is already registered")
+        try:
+            self.pm.register(obj, name=info.name)
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            raise _RegistrationFailed(describe_exception(exc)) from exc
+        try:
+            _refuse_wrappers(self.pm, obj)
+            try:
+                self._call_own(obj, "toolwire_configure", config=self.config)
+            except ConfigError as exc:
+                # The operator's settings are wrong: fatal, strict or not, or a plugin that
+                # enforces limits would silently be left out.
+                raise PluginError(f"plugin {info.name!r} refused its settings: {exc}") from exc
+            tools: list[Tool] = []
+            middleware: list[Any] = []
+            providers: list[Provider] = []
+            self._call_own(obj, "toolwire_register_tools", register=_collector(tools, info.name))
+            self._call_own(obj, "toolwire_register_middleware", register=middleware.append)
+            self._call_own(obj, "toolwire_register_providers", register=providers.append)
+            self.registry.add(info.name, tools, middleware, providers)
+        except (DuplicateToolError, PluginError):
+            self.pm.unregister(obj, name=info.name)
+            raise
+        except (Exception, SystemExit) as exc:
+            self.pm.unregister(obj, name=info.name)
+            raise _RegistrationFailed(describe_exception(exc)) from exc
+        hooks = tuple(sorted(c.name for c in self.pm.get_hookcallers(obj) or ()))
+        self._table[info.name] = _with_counts(info, hooks, len(tools))
+
+    def _call_own(self, plugin: Any, hook_name: str, **kwargs: Any) -> None:
+        """Call one plugin's own implementation of a startup hook (attribution, atomicity)."""
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            if impl.plugin is plugin:
+                impl.function(*[kwargs[a] for a in impl.argnames])
+
+
+class _RegistrationFailed(ConfigError):
+    """A plugin's own code failed while it registered (not a duplicate name)."""
+
+
+def _collector(tools: list[Tool], source: str) -> Callable[[Any], None]:
+    def register(obj: Any) -> None:
+        if isinstance(obj, Toolset):
+            tools.extend(obj)
+        elif isinstance(obj, Tool):
+            tools.append(obj)
+        else:
+            raise ConfigError(
+                f"plugin {source!r} registered a {type(obj).__name__}; "
+                "register(...) takes a toolwire.Tool or toolwire.Toolset"
+            )
+
+    return register
+
+
+def _refuse_wrappers(pm: pluggy.PluginManager, plugin: Any) -> None:
+    for hook_name in hookspecs.PER_CALL_HOOKS:
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper):
+                raise ConfigError(
+                    f"{hook_name} is walked per call and cannot be a wrapper; "
+                    "use middleware (toolwire_register_middleware) to wrap calls"
+                )
+
+
+def _with_counts(info: PluginInfo, hooks: tuple[str, ...], tools: int) -> PluginInfo:
+    return PluginInfo(
+        info.name,
+        info.distribution,
+        info.version,
+        info.status,
+        info.error,
+        hooks,
+        tools,
+        info.builtin,
+    )
+
+
+def _default_name(obj: Any) -> str:
+    if isinstance(obj, Toolset | Tool):
+        return obj.name
+    return str(getattr(obj, "__name__", None) or type(obj).__name__)
+
+
+def _distribution_of(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or getattr(obj, "__name__", "")
+    return str(module).split(".")[0] if module else ""
+
+
+def own_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("toolwire")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
