@@ -1,10 +1,13 @@
-"""Plain JSON from whatever the host passed: an SDK's pydantic object, or a dict already."""
+"""JSON helpers the providers share: plain JSON from SDK objects, defensive reads, declarations."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._tools import Tool
 
 
 def to_plain(response: Any) -> Mapping[str, Any]:
@@ -59,3 +62,12 @@ def error_object(output: str) -> Any:
 def text_of(value: Any) -> str:
     """A JSON value as text for a name or an id: ``null`` (or nothing) is the empty string."""
     return "" if value is None else str(value)
+
+
+def declaration(tool: Tool, **fields: Any) -> dict[str, Any]:
+    """A tool's name, its description when it has one, then the API's own ``fields``."""
+    value: dict[str, Any] = {"name": tool.name}
+    if tool.description:
+        value["description"] = tool.description
+    value.update(fields)
+    return value

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._results import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import list_or_empty, mapping_or_empty, text_of
+from ._json import declaration, list_or_empty, mapping_or_empty, text_of
 
 if TYPE_CHECKING:
     from .._tools import Tool
@@ -53,11 +53,7 @@ class AnthropicProvider(Provider):
 
     def tool_definition(self, tool: Tool) -> ToolDefinition:
         """A custom tool: name, description and the parameters as ``input_schema``."""
-        value: dict[str, Any] = {"name": tool.name}
-        if tool.description:
-            value["description"] = tool.description
-        value["input_schema"] = tool.parameters
-        return ToolDefinition(value)
+        return ToolDefinition(declaration(tool, input_schema=tool.parameters))
 
     def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:
         """A ``tool_result`` block, with ``is_error`` only on errors (as the SDK's tool runner)."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._results import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import error_object, list_or_empty, mapping_or_empty
+from ._json import declaration, error_object, list_or_empty, mapping_or_empty
 
 if TYPE_CHECKING:
     from .._tools import Tool
@@ -62,11 +62,7 @@ class GeminiProvider(Provider):
 
     def tool_definition(self, tool: Tool) -> ToolDefinition:
         """A function declaration whose ``parametersJsonSchema`` is the tool's own schema."""
-        value: dict[str, Any] = {"name": tool.name}
-        if tool.description:
-            value["description"] = tool.description
-        value["parametersJsonSchema"] = tool.parameters
-        return ToolDefinition(value)
+        return ToolDefinition(declaration(tool, parametersJsonSchema=tool.parameters))
 
     def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:
         """A ``functionResponse`` part: ``{"output": text}``, or ``{"error": ...}`` on failure.

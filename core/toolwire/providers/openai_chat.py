@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._results import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import list_or_empty, mapping_or_empty, text_of
+from ._json import declaration, list_or_empty, mapping_or_empty, text_of
 from ._strict import function_parameters
 
 if TYPE_CHECKING:
@@ -56,11 +56,7 @@ class OpenAIChatProvider(Provider):
     def tool_definition(self, tool: Tool) -> ToolDefinition:
         """A ``function`` tool, strict when the schema can be made strict."""
         parameters, strict, notes = function_parameters(tool.parameters)
-        function: dict[str, Any] = {"name": tool.name}
-        if tool.description:
-            function["description"] = tool.description
-        function["parameters"] = parameters
-        function["strict"] = strict
+        function = declaration(tool, parameters=parameters, strict=strict)
         return ToolDefinition({"type": "function", "function": function}, notes)
 
     def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:

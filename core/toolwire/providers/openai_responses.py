@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._results import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import list_or_empty, mapping_or_empty, text_of
+from ._json import declaration, list_or_empty, mapping_or_empty, text_of
 from ._strict import function_parameters
 
 if TYPE_CHECKING:
@@ -54,11 +54,7 @@ class OpenAIResponsesProvider(Provider):
     def tool_definition(self, tool: Tool) -> ToolDefinition:
         """A ``function`` tool, strict when the schema can be made strict."""
         parameters, strict, notes = function_parameters(tool.parameters)
-        value: dict[str, Any] = {"type": "function", "name": tool.name}
-        if tool.description:
-            value["description"] = tool.description
-        value["parameters"] = parameters
-        value["strict"] = strict
+        value = {"type": "function", **declaration(tool, parameters=parameters, strict=strict)}
         return ToolDefinition(value, notes)
 
     def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:
