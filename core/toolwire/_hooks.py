@@ -81,6 +81,13 @@ def belongs_to_caller(exc: BaseException) -> bool:
     return isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling() > 0
 
 
+def _attributed(impl: HookImpl, hook: str, call: ToolCall, exc: BaseException) -> ToolError:
+    """The error a hook's failure ends the call with; the caller's own cancellation goes on."""
+    if belongs_to_caller(exc):
+        raise exc
+    return plugin_failed(impl.plugin, hook, call, exc)
+
+
 def _denied(reason: str) -> ToolError:
     return ToolError(reason, kind="permission_denied")
 
@@ -166,10 +173,8 @@ class CallHooks:
             except TimeoutError:
                 _log.error("toolwire.permission_timeout", plugin=impl.plugin, tool=call.name)
                 raise _denied(f"permission denied for {call.name}") from None
-            except BaseException as exc:  # a failing permission hook denies
-                if belongs_to_caller(exc):
-                    raise
-                plugin_failed(impl.plugin, "toolwire_check_permission", call, exc)
+            except BaseException as exc:  # noqa: BLE001 - a failing permission hook denies (the caller's own goes on)
+                _attributed(impl, "toolwire_check_permission", call, exc)
                 raise _denied(f"permission denied for {call.name}") from None
             allowed = bool(self._decide(impl, vote, call)) or allowed
         self._no_vote(allowed, call)
@@ -179,10 +184,8 @@ class CallHooks:
         for impl in self.permission:
             try:
                 vote = impl.invoke(call, context)
-            except BaseException as exc:  # a failing permission hook denies
-                if belongs_to_caller(exc):
-                    raise
-                plugin_failed(impl.plugin, "toolwire_check_permission", call, exc)
+            except BaseException as exc:  # noqa: BLE001 - a failing permission hook denies (the caller's own goes on)
+                _attributed(impl, "toolwire_check_permission", call, exc)
                 raise _denied(f"permission denied for {call.name}") from None
             allowed = bool(self._decide(impl, vote, call)) or allowed
         self._no_vote(allowed, call)
@@ -204,10 +207,8 @@ class CallHooks:
                     await outcome
             except Reject as exc:
                 raise ToolError(exc.reason, kind="rejected") from None
-            except BaseException as exc:  # attributed to the plugin, call ends
-                if belongs_to_caller(exc):
-                    raise
-                raise plugin_failed(impl.plugin, "toolwire_before_call", call, exc) from None
+            except BaseException as exc:  # noqa: BLE001 - attributed to the plugin, call ends (the caller's own goes on)
+                raise _attributed(impl, "toolwire_before_call", call, exc) from None
 
     def _run_before_plain(self, call: ToolCall, context: CallContext) -> None:
         for impl in self.before:
@@ -215,10 +216,8 @@ class CallHooks:
                 impl.invoke(call, context)
             except Reject as exc:
                 raise ToolError(exc.reason, kind="rejected") from None
-            except BaseException as exc:  # attributed to the plugin, call ends
-                if belongs_to_caller(exc):
-                    raise
-                raise plugin_failed(impl.plugin, "toolwire_before_call", call, exc) from None
+            except BaseException as exc:  # noqa: BLE001 - attributed to the plugin, call ends (the caller's own goes on)
+                raise _attributed(impl, "toolwire_before_call", call, exc) from None
 
     # -- after -----------------------------------------------------------------------------
 
@@ -238,10 +237,8 @@ class CallHooks:
                 replacement = impl.invoke(call, result, context)
                 if impl.is_async:
                     replacement = await replacement
-            except BaseException as exc:  # attributed to the plugin, call ends
-                if belongs_to_caller(exc):
-                    raise
-                raise plugin_failed(impl.plugin, "toolwire_after_call", call, exc) from None
+            except BaseException as exc:  # noqa: BLE001 - attributed to the plugin, call ends (the caller's own goes on)
+                raise _attributed(impl, "toolwire_after_call", call, exc) from None
             result = self._replacement(impl, call, result, replacement)
         return result
 
@@ -251,10 +248,8 @@ class CallHooks:
         for impl in self.after:
             try:
                 replacement = impl.invoke(call, result, context)
-            except BaseException as exc:  # attributed to the plugin, call ends
-                if belongs_to_caller(exc):
-                    raise
-                raise plugin_failed(impl.plugin, "toolwire_after_call", call, exc) from None
+            except BaseException as exc:  # noqa: BLE001 - attributed to the plugin, call ends (the caller's own goes on)
+                raise _attributed(impl, "toolwire_after_call", call, exc) from None
             result = self._replacement(impl, call, result, replacement)
         return result
 
@@ -288,10 +283,8 @@ class CallHooks:
                 shaped = impl.invoke(call, result, provider, context)
                 if impl.is_async:
                     shaped = await shaped
-            except BaseException as exc:  # attributed to the plugin, call ends
-                if belongs_to_caller(exc):
-                    raise
-                raise plugin_failed(impl.plugin, "toolwire_format_result", call, exc) from None
+            except BaseException as exc:  # noqa: BLE001 - attributed to the plugin, call ends (the caller's own goes on)
+                raise _attributed(impl, "toolwire_format_result", call, exc) from None
             if shaped is not None:
                 return shaped
         return None
@@ -315,10 +308,8 @@ class CallHooks:
                 outcome = impl.invoke(call, result, context)
                 if impl.is_async:
                     await outcome
-            except BaseException as exc:  # an observer cannot change the outcome
-                if belongs_to_caller(exc):
-                    raise
-                plugin_failed(impl.plugin, "toolwire_call_finished", call, exc)
+            except BaseException as exc:  # noqa: BLE001 - an observer cannot change the outcome (the caller's own goes on)
+                _attributed(impl, "toolwire_call_finished", call, exc)
 
     def _run_finished_plain(
         self, call: ToolCall, result: DispatchResult, context: CallContext
@@ -326,7 +317,5 @@ class CallHooks:
         for impl in self.finished:
             try:
                 impl.invoke(call, result, context)
-            except BaseException as exc:  # an observer cannot change the outcome
-                if belongs_to_caller(exc):
-                    raise
-                plugin_failed(impl.plugin, "toolwire_call_finished", call, exc)
+            except BaseException as exc:  # noqa: BLE001 - an observer cannot change the outcome (the caller's own goes on)
+                _attributed(impl, "toolwire_call_finished", call, exc)
