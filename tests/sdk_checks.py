@@ -30,3 +30,13 @@ def _adapter(type_: Any) -> pydantic.TypeAdapter[Any]:
 def sdk_validate(type_: Any, value: Any) -> Any:
     """Validate a value against an SDK param type, unknown keys refused; raises ValidationError."""
     return _exhaust(_adapter(type_).validate_python([value]))[0]
+
+
+def parse_sdk_response(provider: Any, sdk_type: Any, data: Any) -> Any:
+    """Build the SDK's response object from JSON and parse it as a host's would be parsed."""
+    from toolwire.providers import to_plain
+
+    sdk_object = sdk_type.model_validate(data)
+    parsed = provider.parse_response(to_plain(sdk_object))
+    parsed.original = sdk_object
+    return parsed

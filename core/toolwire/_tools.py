@@ -64,10 +64,9 @@ class Tool:
         tool_name = name if name is not None else getattr(function, "__name__", "")
         check_tool_name(tool_name)
         if schema is not None:
-            check_schema(tool_name, schema)
-            inferred = explicit_signature(
-                function, tool_name, close_objects(copy.deepcopy(dict(schema)))
-            )
+            # Copied and closed first; the one metaschema check below sees what will be used.
+            given = dict(schema) if isinstance(schema, Mapping) else schema
+            inferred = explicit_signature(function, tool_name, close_objects(copy.deepcopy(given)))
         else:
             inferred = infer_signature(function, tool_name)
         check_schema(tool_name, inferred.parameters)

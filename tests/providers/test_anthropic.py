@@ -5,16 +5,15 @@ from __future__ import annotations
 import pydantic
 import pytest
 from anthropic.types import Message, MessageParam, ToolParam
-from toolwire.providers import AnthropicProvider, ParsedResponse, to_plain
+from toolwire.providers import AnthropicProvider, ParsedResponse
+
+from ..sdk_checks import parse_sdk_response
 
 provider = AnthropicProvider()
 
 
 def _parsed(load_fixture, name: str = "anthropic") -> ParsedResponse:
-    sdk_object = Message.model_validate(load_fixture(name))
-    parsed = provider.parse_response(to_plain(sdk_object))
-    parsed.original = sdk_object
-    return parsed
+    return parse_sdk_response(provider, Message, load_fixture(name))
 
 
 def test_tool_use_blocks_are_found_in_order(load_fixture):

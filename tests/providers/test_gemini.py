@@ -8,16 +8,15 @@ import pydantic
 import pytest
 from google.genai import types
 from toolwire import ToolCall
-from toolwire.providers import GeminiProvider, ParsedResponse, to_plain
+from toolwire.providers import GeminiProvider, ParsedResponse
+
+from ..sdk_checks import parse_sdk_response
 
 provider = GeminiProvider()
 
 
 def _parsed(load_fixture, name: str = "gemini") -> ParsedResponse:
-    sdk_object = types.GenerateContentResponse.model_validate(load_fixture(name))
-    parsed = provider.parse_response(to_plain(sdk_object))
-    parsed.original = sdk_object
-    return parsed
+    return parse_sdk_response(provider, types.GenerateContentResponse, load_fixture(name))
 
 
 def test_function_call_parts_are_found_in_order(load_fixture):

@@ -11,16 +11,15 @@ from openai.types.chat import (
     ChatCompletionFunctionToolParam,
     ChatCompletionMessageParam,
 )
-from toolwire.providers import OpenAIChatProvider, ParsedResponse, to_plain
+from toolwire.providers import OpenAIChatProvider, ParsedResponse
+
+from ..sdk_checks import parse_sdk_response
 
 provider = OpenAIChatProvider()
 
 
 def _parsed(load_fixture, name: str = "openai_chat") -> ParsedResponse:
-    sdk_object = ChatCompletion.model_validate(load_fixture(name))
-    parsed = provider.parse_response(to_plain(sdk_object))
-    parsed.original = sdk_object
-    return parsed
+    return parse_sdk_response(provider, ChatCompletion, load_fixture(name))
 
 
 def test_tool_calls_are_found_in_order(load_fixture):

@@ -7,16 +7,15 @@ import json
 import pydantic
 import pytest
 from openai.types.responses import FunctionToolParam, Response, ResponseInputParam
-from toolwire.providers import OpenAIResponsesProvider, ParsedResponse, to_plain
+from toolwire.providers import OpenAIResponsesProvider, ParsedResponse
+
+from ..sdk_checks import parse_sdk_response
 
 provider = OpenAIResponsesProvider()
 
 
 def _parsed(load_fixture, name: str = "openai_responses") -> ParsedResponse:
-    sdk_object = Response.model_validate(load_fixture(name))
-    parsed = provider.parse_response(to_plain(sdk_object))
-    parsed.original = sdk_object
-    return parsed
+    return parse_sdk_response(provider, Response, load_fixture(name))
 
 
 def test_function_calls_are_found_in_output_order(load_fixture):

@@ -105,22 +105,16 @@ class RateLimit:
             if isinstance(exc, TimeoutError)
             else f"{type(exc).__name__}: {exc}"
         )
-        if self.settings.fail_open:
-            _log.warning(
-                "toolwire_ratelimit.storage_unavailable",
-                tool=context.tool.name,
-                call_id=context.call_id,
-                error=error,
-                fail_open=True,
-            )
-            return
-        _log.error(
+        fail_open = self.settings.fail_open
+        (_log.warning if fail_open else _log.error)(
             "toolwire_ratelimit.storage_unavailable",
             tool=context.tool.name,
             call_id=context.call_id,
             error=error,
-            fail_open=False,
+            fail_open=fail_open,
         )
+        if fail_open:
+            return
         raise toolwire.ToolError(
             "rate limit storage unavailable", kind="internal_error", retryable=True
         ) from None
