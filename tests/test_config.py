@@ -82,17 +82,62 @@ def test_config_policy_overrides_code(make: MakeDispatcher) -> None:
         """Other."""
         return "done"
 
+    class Quota:
+        """Claims the plugin option ``quota``, as a rate-limit plugin claims ``rate_limit``."""
+
+        @toolwire.hookimpl
+        def toolwire_register_tool_options(self, register):  # type: ignore[no-untyped-def]
+            register("quota", str)
+
     dispatcher = make(
         pack,
+        Quota(),
         config={
             "defaults": {"timeout": 30, "retries": 1},
-            "tools": {"act": {"timeout": 2, "roles": ["admin"], "rate_limit": "5/minute"}},
+            "tools": {"act": {"timeout": 2, "roles": ["admin"], "quota": "5/minute"}},
         },
     )
     act_policy = dispatcher.policy("act")
     assert act_policy.timeout == 2 and act_policy.roles == frozenset({"admin"})
-    assert act_policy.retries == 1 and act_policy.rate_limit == "5/minute"
+    assert act_policy.retries == 1 and act_policy.options["quota"] == "5/minute"
     assert dispatcher.policy("other").timeout == 30
     assert not dispatcher.dispatch_sync("act", {}, role="user").success
     assert dispatcher.dispatch_sync("act", {}, role="admin").success
     assert [t.name for t in dispatcher.tools("user")] == ["other"]
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ({"rate_limit": "3/minute"}, "'rate_limit' is not a tool option"),
+        ({"timout": 5}, "did you mean 'timeout'"),
+    ],
+)
+def test_a_tool_option_no_loaded_plugin_enforces_stops_the_start(
+    make: MakeDispatcher, table: dict[str, object], expected: str
+) -> None:
+    """rate_limit without its plugin (or a misspelt option) is an error at start, never "unlimited"."""
+    pack = toolwire.Toolset("p")
+
+    @pack.tool
+    def act() -> str:
+        """Act."""
+        return "done"
+
+    dispatcher = make(pack, config={"tools": {"act": table}})
+    with pytest.raises(toolwire.ConfigError) as raised:
+        dispatcher.start()
+    assert expected in str(raised.value) and "[tools.act]" in str(raised.value)
+
+
+def test_an_option_in_code_no_plugin_enforces_stops_the_start(make: MakeDispatcher) -> None:
+    """@pack.tool(rate_limit=...) without the plugin is refused at start, naming the tool's code."""
+    pack = toolwire.Toolset("p")
+
+    @pack.tool(rate_limit="3/minute")
+    def act() -> str:
+        """Act."""
+        return "done"
+
+    with pytest.raises(toolwire.ConfigError, match="the code of tool 'act'"):
+        make(pack).start()

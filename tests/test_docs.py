@@ -48,6 +48,11 @@ def config_reference() -> str:
             lines.append(f"| `[{section}] {key}` | {kind} | {default} | {spec['description']} |")
         if section == "plugins":
             lines.append("| `[plugins.NAME]` | table | empty | A plugin's own settings. |")
+        if section == "tools.NAME":
+            lines.append(
+                "| `[tools.NAME] OPTION` | any | not set | "
+                f"{table['additionalProperties']['description']} |"
+            )
     return "\n".join(lines)
 
 

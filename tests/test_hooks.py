@@ -328,11 +328,62 @@ def test_per_call_hooks_cannot_be_wrappers(make: MakeDispatcher) -> None:
     assert "wraps" not in [p.name for p in dispatcher.plugins()]
 
 
+def test_hook_toolwire_register_tool_options(make: MakeDispatcher) -> None:
+    """A plugin claims an option: its check normalises the value at start, or refuses it."""
+
+    class Budget:
+        @toolwire.hookimpl
+        def toolwire_register_tool_options(self, register: Any) -> None:
+            def check(value: Any) -> int:
+                if not isinstance(value, int) or value < 1:
+                    raise ValueError("a budget is a whole number of at least 1")
+                return value * 100
+
+            register("budget", check)
+
+    budgeted = toolwire.Toolset("budgeted")
+
+    @budgeted.tool(budget=3)
+    def spend() -> str:
+        """Spend."""
+        return "spent"
+
+    assert make(budgeted, Budget()).policy("spend").options == {"budget": 300}
+    with pytest.raises(toolwire.ConfigError, match="a budget is a whole number"):
+        make(budgeted, Budget(), config={"tools": {"spend": {"budget": 0}}}).start()
+    with pytest.raises(toolwire.ConfigError, match="'budget' is not a tool option"):
+        make(budgeted).start()
+
+
+def test_hook_toolwire_register_commands(tmp_path: Path) -> None:
+    """An installed plugin's command runs as `toolwire NAME`; a disabled one's is not there."""
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "toolwire"
+    config = tmp_path / "toolwire.toml"
+    config.write_text('[plugins]\nautoload = false\nenable = ["commands"]\n')
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(script), *argv], capture_output=True, text=True, cwd=tmp_path, check=False
+        )
+
+    ran = run("--config", str(config), "greet", "ada")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == f"hello ada (config: {config})\n"
+    assert run("--config", str(config), "greet", "nobody").returncode == 1
+    assert "greet someone" in run("--config", str(config), "--help").stdout
+    (tmp_path / "off.toml").write_text("[plugins]\nautoload = false\n")
+    off = run("--config", str(tmp_path / "off.toml"), "greet", "ada")
+    assert off.returncode == 2 and "invalid choice: 'greet'" in off.stderr
+
+
 def test_every_hookspec_is_documented_and_tested() -> None:
     """Each hookspec appears in docs/hooks.md with its signature and has a test_hook_<name>."""
     docs = (ROOT / "docs" / "hooks.md").read_text()
     specs = [name for name in dir(hookspecs) if name.startswith("toolwire_")]
-    assert len(specs) == 9
+    assert len(specs) == 11
     tests = {name for name in globals() if name.startswith("test_hook_")}
     for name in specs:
         function = getattr(hookspecs, name)

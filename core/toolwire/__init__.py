@@ -8,12 +8,12 @@ from ._config import Config, load_config
 from ._context import CallContext
 from ._dispatcher import Dispatcher
 from ._errors import ERROR_KINDS, ConfigError, Deny, PluginError, Reject, ToolError, TransientError
-from ._middleware import CallNext, Middleware
 from ._plugins import PluginInfo
 from ._policy import ToolPolicy
 from ._results import DispatchResult, ToolCall
 from ._tools import Tool, Toolset, tool
 from .hookspecs import hookimpl
+from .types import CallNext, Middleware
 
 __all__ = [
     "ERROR_KINDS",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._policy import ToolPolicy
     from ._tools import Tool
+    from .types import ProgressCallback
 
 
 @dataclass(slots=True)
@@ -26,6 +27,8 @@ class CallContext:
         policy: The tool's effective policy (code, overridden by config, over defaults).
         attempt: How many times the function has been started for this call.
         arguments: The keyword arguments the function receives (converted, context injected).
+        progress: Where ``report_progress`` sends reports: the ``progress=`` callback the host
+            passed to ``dispatch``, else ``None`` (reports are then dropped).
     """
 
     call_id: str
@@ -35,3 +38,27 @@ class CallContext:
     policy: ToolPolicy | None = None
     attempt: int = 0
     arguments: dict[str, Any] = field(default_factory=dict)
+    progress: ProgressCallback | None = None
+
+    def report_progress(
+        self, progress: float, total: float | None = None, message: str | None = None
+    ) -> None:
+        """Tell whoever asked how far the call has got; does nothing when nobody asked.
+
+        Served over MCP this is a ``notifications/progress`` to a client that sent a progress
+        token. Safe from any thread the tool runs in; it never blocks and never raises.
+
+        Args:
+            progress: How much is done, in any unit; it should grow with each report.
+            total: How much there is to do, in the same unit, when known.
+            message: A short human-readable status.
+        """
+        callback = self.progress
+        if callback is None:
+            return
+        try:
+            callback(float(progress), None if total is None else float(total), message)
+        except Exception as exc:  # noqa: BLE001 - a broken listener must not end the tool's call
+            from ._logging import log
+
+            log.warning("toolwire.progress_failed", call_id=self.call_id, error=repr(exc))

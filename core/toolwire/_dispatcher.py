@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple, TypeVar, cast
 
@@ -35,15 +35,16 @@ from ._errors import ConfigError, ToolError
 from ._execute import ThreadRunner
 from ._hooks import INTERNAL_MESSAGE, CallHooks, belongs_to_caller
 from ._logging import log as _log
-from ._middleware import CallNext, applies, compose
+from ._middleware import applies, compose
 from ._output import error_text, to_text, truncate
 from ._plugins import PluginInfo
-from ._policy import BUILTIN_DEFAULTS, ToolPolicy
+from ._policy import BUILTIN_DEFAULTS, CORE_FIELDS, ToolPolicy
 from ._registration import Registrar
 from ._results import DispatchResult, ToolCall
 from ._tools import Tool
 from .providers import ParsedResponse, Provider, ToolDefinition
 from .providers._json import to_plain
+from .types import CallNext, ProgressCallback
 
 _T = TypeVar("_T")
 
@@ -87,7 +88,13 @@ class _Runtime:
             default_allow=defaults["permission"] == "allow",
             permission_timeout=float(defaults["permission_timeout"]),
         )
-        base = ToolPolicy.from_mapping({**BUILTIN_DEFAULTS, **defaults, "max_concurrency": None})
+        base = ToolPolicy.from_mapping(
+            {
+                k: v
+                for k, v in {**BUILTIN_DEFAULTS, **defaults, "max_concurrency": None}.items()
+                if k in CORE_FIELDS
+            }
+        )
         middleware = registrar.registry.middleware()
         self.entries: dict[str, _Entry] = {}
         for tool in registrar.registry.tools():
@@ -96,6 +103,8 @@ class _Runtime:
             )
             if policy.enabled is False:
                 continue
+            if policy.options:
+                policy = _claimed(tool, policy, registrar, config)
             layers = [m for m in middleware if applies(m, tool, policy)]
             self.entries[tool.name] = _Entry(
                 tool,
@@ -146,6 +155,7 @@ class Dispatcher:
         config = path if isinstance(path, Config) else load_config(path)
         dispatcher = cls(config)
         dispatcher.load_plugins()
+        dispatcher.start()
         return dispatcher
 
     # -- registration -----------------------------------------------------------------------
@@ -171,6 +181,18 @@ class Dispatcher:
         """
         self._registrar.load_installed()
         self._runtime = None
+
+    def start(self) -> Dispatcher:
+        """Build what every call reads (a route per tool) now, instead of on first use.
+
+        ``from_config`` starts the dispatcher; after ``add`` it starts again on first use.
+
+        Raises:
+            ConfigError: a tool option no loaded plugin enforces, or a value its plugin
+                refuses; the message names the tool, the option and where it was set.
+        """
+        self._ready()
+        return self
 
     # -- what is there ----------------------------------------------------------------------
 
@@ -243,11 +265,15 @@ class Dispatcher:
         call_id: str | None = None,
         role: str | None = None,
         state: Mapping[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> DispatchResult:
-        """Run one call through the whole pipeline. Never raises but for the caller's cancellation."""
+        """Run one call through the whole pipeline. Never raises but for the caller's cancellation.
+
+        ``progress`` receives the tool's ``CallContext.report_progress`` reports.
+        """
         runtime = self._ready()
         call = ToolCall(name, arguments, call_id or self._new_id())
-        done = await self._run(runtime, call, role, _NO_STATE if state is None else state)
+        done = await self._run(runtime, call, role, _NO_STATE if state is None else state, progress)
         return done.result
 
     async def dispatch_many(
@@ -303,6 +329,7 @@ class Dispatcher:
         call_id: str | None = None,
         role: str | None = None,
         state: Mapping[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> DispatchResult:
         """``dispatch`` for hosts without an event loop.
 
@@ -319,10 +346,12 @@ class Dispatcher:
             and not runtime.hooks.any_async
         ):
             return self._run_inline(
-                runtime, entry, call, role, _NO_STATE if state is None else state
+                runtime, entry, call, role, _NO_STATE if state is None else state, progress
             )
         return self._wait(
-            self.dispatch(name, arguments, call_id=call.call_id, role=role, state=state)
+            self.dispatch(
+                name, arguments, call_id=call.call_id, role=role, state=state, progress=progress
+            )
         )
 
     def dispatch_many_sync(
@@ -359,10 +388,15 @@ class Dispatcher:
     # -- one call, stage by stage -----------------------------------------------------------
 
     async def _run(
-        self, runtime: _Runtime, call: ToolCall, role: str | None, state: Mapping[str, Any]
+        self,
+        runtime: _Runtime,
+        call: ToolCall,
+        role: str | None,
+        state: Mapping[str, Any],
+        progress: ProgressCallback | None = None,
     ) -> _Done:
         started = time.perf_counter()
-        context = CallContext(call.call_id, None, role, state)
+        context = CallContext(call.call_id, None, role, state, progress=progress)
         hooks = runtime.hooks
         try:
             entry = self._resolve(runtime, call, context)
@@ -396,10 +430,13 @@ class Dispatcher:
         call: ToolCall,
         role: str | None,
         state: Mapping[str, Any],
+        progress: ProgressCallback | None = None,
     ) -> DispatchResult:
         """``_run`` for a plain function whose whole path is synchronous."""
         started = time.perf_counter()
-        context = CallContext(call.call_id, entry.tool, role, state, entry.policy)
+        context = CallContext(
+            call.call_id, entry.tool, role, state, entry.policy, progress=progress
+        )
         hooks = runtime.hooks  # every hook is a plain function here: no stage returns an awaitable
         try:
             call = self._parse(runtime, call)
@@ -722,6 +759,54 @@ def _undetected(plain: Any, matches: Sequence[Provider]) -> str:
         keys = ", ".join(sorted(map(str, plain))[:12]) or "(none)"
         return f"no provider recognises this response (a JSON object with keys: {keys})"
     return f"no provider recognises this response (a {type(plain).__name__})"
+
+
+def _claimed(tool: Tool, policy: ToolPolicy, registrar: Registrar, config: Config) -> ToolPolicy:
+    """The policy with each plugin option checked by the plugin that claims it.
+
+    Raises:
+        ConfigError: an option no loaded plugin claims (fail closed: a missing rate-limit
+            plugin must not mean "unlimited"), or a value its plugin refuses.
+    """
+    import difflib
+    from types import MappingProxyType
+
+    claimed = registrar.registry.options()
+    checked: dict[str, Any] = {}
+    for option, value in policy.options.items():
+        where = (
+            f"[tools.{tool.name}] in {config.describe()}"
+            if option in config.tool_settings(tool.name)
+            else f"the code of tool {tool.name!r}"
+        )
+        if option not in claimed:
+            known = [*CORE_FIELDS, *claimed]
+            close = difflib.get_close_matches(option, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            idle = [
+                f"{p.name} ({p.distribution}, {p.status})"
+                for p in registrar.plugins()
+                if p.status in ("disabled", "blocked", "failed")
+            ]
+            loaded = ", ".join(sorted(claimed)) or "none"
+            shown = ", ".join(idle[:8]) + (f" and {len(idle) - 8} more" if len(idle) > 8 else "")
+            advice = (
+                f" Plugins installed but not loaded: {shown}; enable the one that provides it."
+                if idle
+                else " Install and enable the plugin that provides it, or remove the option."
+            )
+            raise ConfigError(
+                f"{where}: {option!r} is not a tool option toolwire or any loaded plugin "
+                f"enforces (options loaded plugins enforce: {loaded}){hint}.{advice}"
+            )
+        check, plugin = claimed[option]
+        try:
+            checked[option] = check(value)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"{where}: {option} = {value!r}: {exc} (checked by plugin {plugin!r})"
+            ) from None
+    return replace(policy, options=MappingProxyType(checked))
 
 
 def _role_may_call(runtime: _Runtime, entry: _Entry, role: str | None) -> bool:

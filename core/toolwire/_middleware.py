@@ -8,26 +8,15 @@ accepts, so a tool pays only for the middleware its policy asks for.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from ._context import CallContext
 from ._logging import log as _log
-from ._results import ToolCall
+from .types import CallNext, Middleware
 
 if TYPE_CHECKING:
     from ._policy import ToolPolicy
     from ._tools import Tool
-
-CallNext = Callable[[ToolCall, CallContext], Awaitable[Any]]
-
-
-class Middleware(Protocol):
-    """The shape middleware takes (a plain ``async def`` function fits)."""
-
-    def __call__(
-        self, call: ToolCall, context: CallContext, call_next: CallNext
-    ) -> Awaitable[Any]: ...
 
 
 def applies(middleware: Any, tool: Tool, policy: ToolPolicy) -> bool:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
 from typing import Any, Final
 
 #: Built-in defaults, used where neither the tool nor config says otherwise.
@@ -13,6 +14,8 @@ BUILTIN_DEFAULTS: Final[Mapping[str, Any]] = {
     "max_concurrency": None,
     "max_output_chars": 100_000,
 }
+
+_NO_OPTIONS: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +31,17 @@ class ToolPolicy:
         retries: Extra attempts for transient failures.
         retry_on: Exception types worth a retry (default: ``TimeoutError``, ``ConnectionError``,
             ``toolwire.TransientError``).
-        rate_limit: A ``limits`` string such as ``"10/minute"``, enforced by the rate-limit plugin.
         max_concurrency: How many calls of this tool may run at once.
         sequential: Calls of this tool in one batch run one at a time, in call order.
         max_output_chars: Longer results are cut to their head and tail with a marker.
+        read_only: The tool does not change its environment (MCP's ``readOnlyHint``).
+        destructive: The tool may destroy or overwrite data (MCP's ``destructiveHint``).
+        idempotent: Calling it twice with the same arguments has no further effect
+            (MCP's ``idempotentHint``).
+        open_world: The tool reaches an open world, such as the web (MCP's ``openWorldHint``).
+        options: Plugins' own options, by name (``rate_limit`` for the rate-limit plugin):
+            each must be claimed by a loaded plugin through ``toolwire_register_tool_options``,
+            or the dispatcher refuses to start.
     """
 
     roles: frozenset[str] | None = None
@@ -39,28 +49,50 @@ class ToolPolicy:
     timeout: float | None = None
     retries: int | None = None
     retry_on: tuple[type[BaseException], ...] | None = None
-    rate_limit: str | None = None
     max_concurrency: int | None = None
     sequential: bool | None = None
     max_output_chars: int | None = None
+    read_only: bool | None = None
+    destructive: bool | None = None
+    idempotent: bool | None = None
+    open_world: bool | None = None
+    options: Mapping[str, Any] = field(default_factory=lambda: _NO_OPTIONS)
 
     def overridden_by(self, other: ToolPolicy) -> ToolPolicy:
-        """This policy with every field ``other`` sets replacing ours."""
+        """This policy with every field ``other`` sets replacing ours; options merge by name."""
         if other == _EMPTY:
             return self
-        changes = {name: v for name in _FIELDS if (v := getattr(other, name)) is not None}
+        changes: dict[str, Any] = {
+            name: v for name in CORE_FIELDS if (v := getattr(other, name)) is not None
+        }
+        if other.options:
+            changes["options"] = MappingProxyType({**self.options, **other.options})
         return replace(self, **changes) if changes else self
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> ToolPolicy:
-        """Build a policy from config keys (``[tools.NAME]`` or ``[defaults]``); others are ignored."""
+        """Build a policy from config keys (``[tools.NAME]`` or ``[defaults]``).
+
+        Keys that are not core fields become plugin ``options``; whether a loaded plugin
+        claims them is checked when the dispatcher starts.
+        """
         if not values:
             return _EMPTY
-        kwargs = {k: v for k, v in values.items() if k in _FIELDS}
+        kwargs: dict[str, Any] = {k: v for k, v in values.items() if k in CORE_FIELDS}
         if kwargs.get("roles") is not None:
             kwargs["roles"] = frozenset(kwargs["roles"])
+        options = {k: v for k, v in values.items() if k not in CORE_FIELDS}
+        if options:
+            kwargs["options"] = MappingProxyType(options)
         return cls(**kwargs)
 
+    def annotations(self) -> dict[str, bool]:
+        """The behaviour hints that are set, under their field names (``read_only``...)."""
+        return {name: v for name in ANNOTATIONS if (v := getattr(self, name)) is not None}
 
-_FIELDS: Final = tuple(f.name for f in fields(ToolPolicy))
+
+#: The fields toolwire itself enforces; every other key of a policy is a plugin's option.
+CORE_FIELDS: Final = tuple(f.name for f in fields(ToolPolicy) if f.name != "options")
+#: The behaviour hints, as MCP's tool annotations carry them.
+ANNOTATIONS: Final = ("read_only", "destructive", "idempotent", "open_world")
 _EMPTY: Final = ToolPolicy()

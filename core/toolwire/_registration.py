@@ -25,6 +25,7 @@ from ._plugins import (
     installed_plugins,
     load_entry_point,
 )
+from ._policy import CORE_FIELDS
 from ._registry import Registry
 from ._tools import Tool, Toolset
 from .providers import Provider
@@ -136,10 +137,16 @@ class Registrar:
             tools: list[Tool] = []
             middleware: list[Any] = []
             providers: list[Provider] = []
+            options: dict[str, Callable[[Any], Any]] = {}
             self._call_own(obj, "toolwire_register_tools", register=_collector(tools, info.name))
             self._call_own(obj, "toolwire_register_middleware", register=middleware.append)
             self._call_own(obj, "toolwire_register_providers", register=providers.append)
-            self.registry.add(info.name, tools, middleware, providers)
+            self._call_own(
+                obj,
+                "toolwire_register_tool_options",
+                register=_option_collector(options, info.name),
+            )
+            self.registry.add(info.name, tools, middleware, providers, options)
         except (DuplicateToolError, PluginError):
             self.pm.unregister(obj, name=info.name)
             raise
@@ -171,6 +178,24 @@ def _collector(tools: list[Tool], source: str) -> Callable[[Any], None]:
                 f"plugin {source!r} registered a {type(obj).__name__}; "
                 "register(...) takes a toolwire.Tool or toolwire.Toolset"
             )
+
+    return register
+
+
+def _option_collector(
+    options: dict[str, Callable[[Any], Any]], source: str
+) -> Callable[[str, Callable[[Any], Any]], None]:
+    def register(name: str, check: Callable[[Any], Any]) -> None:
+        if not isinstance(name, str) or not name.isidentifier() or name in CORE_FIELDS:
+            raise ConfigError(
+                f"plugin {source!r} claimed the tool option {name!r}; an option is a Python "
+                f"identifier that is not a core policy field ({', '.join(CORE_FIELDS)})"
+            )
+        if not callable(check):
+            raise ConfigError(
+                f"plugin {source!r} claimed {name!r} with a check that is not callable"
+            )
+        options[name] = check
 
     return register
 

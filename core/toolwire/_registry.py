@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._errors import ConfigError, DuplicateToolError
@@ -17,6 +17,7 @@ class Registry:
         self._tools: dict[str, tuple[Tool, str]] = {}
         self._middleware: list[tuple[str, Any]] = []
         self._providers: dict[str, tuple[Provider, str]] = {}
+        self._options: dict[str, tuple[Callable[[Any], Any], str]] = {}
 
     def add(
         self,
@@ -24,6 +25,7 @@ class Registry:
         tools: Sequence[Tool],
         middleware: Sequence[Any],
         providers: Sequence[Provider],
+        options: Mapping[str, Callable[[Any], Any]] | None = None,
     ) -> None:
         """Add everything one source brings, or nothing if any of it conflicts.
 
@@ -57,18 +59,30 @@ class Registry:
                     f"two providers are named {provider.name!r}: from "
                     f"{self._providers[provider.name][1]!r} and {source!r}"
                 )
+        for option in options or {}:
+            if option in self._options:
+                raise ConfigError(
+                    f"two plugins claim the tool option {option!r}: "
+                    f"{self._options[option][1]!r} and {source!r}"
+                )
         for tool in tools:
             tool.plugin = source
             self._tools[tool.name] = (tool, source)
         self._middleware.extend((source, layer) for layer in middleware)
         for provider in providers:
             self._providers[provider.name] = (provider, source)
+        for option, check in (options or {}).items():
+            self._options[option] = (check, source)
 
     def tools(self) -> list[Tool]:
         return [tool for tool, _ in self._tools.values()]
 
     def middleware(self) -> list[Any]:
         return [layer for _, layer in self._middleware]
+
+    def options(self) -> dict[str, tuple[Callable[[Any], Any], str]]:
+        """Claimed tool options: name -> (check, the plugin that claimed it)."""
+        return dict(self._options)
 
     def providers(self) -> dict[str, Provider]:
         return {name: provider for name, (provider, _) in self._providers.items()}

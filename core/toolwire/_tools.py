@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, overload
 
 from ._errors import ConfigError
@@ -97,11 +98,15 @@ def _policy_from(
     timeout: float | None = None,
     retries: int | None = None,
     retry_on: Iterable[type[BaseException]] | None = None,
-    rate_limit: str | None = None,
     max_concurrency: int | None = None,
     sequential: bool | None = None,
     max_output_chars: int | None = None,
     enabled: bool | None = None,
+    read_only: bool | None = None,
+    destructive: bool | None = None,
+    idempotent: bool | None = None,
+    open_world: bool | None = None,
+    **plugin_options: Any,
 ) -> ToolPolicy:
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"timeout must be positive, got {timeout!r}")
@@ -113,16 +118,26 @@ def _policy_from(
         raise ConfigError(f"max_output_chars must be at least 1, got {max_output_chars!r}")
     if isinstance(roles, str):
         raise ConfigError(f"roles must be a list of role names, got the string {roles!r}")
+    hints = {
+        "read_only": read_only,
+        "destructive": destructive,
+        "idempotent": idempotent,
+        "open_world": open_world,
+    }
+    for hint, value in hints.items():
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(f"{hint} must be True or False, got {value!r}")
     return ToolPolicy(
         roles=frozenset(roles) if roles is not None else None,
         enabled=enabled,
         timeout=timeout,
         retries=retries,
         retry_on=tuple(retry_on) if retry_on is not None else None,
-        rate_limit=rate_limit,
         max_concurrency=max_concurrency,
         sequential=sequential,
         max_output_chars=max_output_chars,
+        **hints,
+        options=MappingProxyType(plugin_options) if plugin_options else ToolPolicy().options,
     )
 
 
@@ -158,11 +173,15 @@ def tool(
     timeout: float | None = None,
     retries: int | None = None,
     retry_on: Iterable[type[BaseException]] | None = None,
-    rate_limit: str | None = None,
     max_concurrency: int | None = None,
     sequential: bool | None = None,
     max_output_chars: int | None = None,
     enabled: bool | None = None,
+    read_only: bool | None = None,
+    destructive: bool | None = None,
+    idempotent: bool | None = None,
+    open_world: bool | None = None,
+    **plugin_options: Any,
 ) -> Callable[[ToolFunction], Tool]: ...
 def tool(
     function: ToolFunction | None = None, /, **options: Any
@@ -201,11 +220,15 @@ class Toolset:
         timeout: float | None = None,
         retries: int | None = None,
         retry_on: Iterable[type[BaseException]] | None = None,
-        rate_limit: str | None = None,
         max_concurrency: int | None = None,
         sequential: bool | None = None,
         max_output_chars: int | None = None,
         enabled: bool | None = None,
+        read_only: bool | None = None,
+        destructive: bool | None = None,
+        idempotent: bool | None = None,
+        open_world: bool | None = None,
+        **plugin_options: Any,
     ) -> Callable[[ToolFunction], Tool]: ...
     def tool(
         self, function: ToolFunction | None = None, /, **options: Any

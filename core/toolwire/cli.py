@@ -19,11 +19,13 @@ import structlog
 
 from ._builtins import BUILTIN_PLUGINS
 from ._check import check
+from ._commands import PluginCommands, collect_commands
 from ._config import Config, load_config
 from ._dispatcher import Dispatcher
 from ._errors import ConfigError
 from ._plugins import PluginInfo, installed_plugins
 from ._registration import own_version
+from .types import Command
 
 EXIT_OK: Final = 0
 EXIT_TOOL_ERROR: Final = 1
@@ -70,17 +72,20 @@ def cmd_tools(args: argparse.Namespace) -> int:
             _print_json(dispatcher.tool_definitions(args.provider, role=args.role))
             return EXIT_OK
         tools = dispatcher.tools(args.role)
-        rows: list[dict[str, Any]] = [
-            {
-                "name": tool.name,
-                "description": tool.description,
-                "plugin": tool.plugin,
-                "pack": tool.pack,
-                "roles": sorted(roles) if (roles := dispatcher.policy(tool.name).roles) else None,
-                "parameters": tool.parameters,
-            }
-            for tool in tools
-        ]
+        rows: list[dict[str, Any]] = []
+        for tool in tools:
+            policy = dispatcher.policy(tool.name)
+            rows.append(
+                {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "plugin": tool.plugin,
+                    "pack": tool.pack,
+                    "roles": sorted(policy.roles) if policy.roles else None,
+                    "annotations": policy.annotations(),
+                    "parameters": tool.parameters,
+                }
+            )
     if args.json:
         _print_json(rows)
     else:
@@ -152,8 +157,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 # -- the parser -------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser; the docs' help texts are checked against it."""
+BUILTIN_COMMANDS: Final = frozenset({"plugins", "tools", "call", "dispatch", "check"})
+
+
+def build_parser(extra: Sequence[Command] = ()) -> argparse.ArgumentParser:
+    """The argument parser; the docs' help texts are checked against it.
+
+    Args:
+        extra: Subcommands that plugins contribute (``toolwire_register_commands``).
+    """
     parser = argparse.ArgumentParser(
         prog="toolwire",
         description="Dispatch the tool calls a language model makes: list what is installed, "
@@ -250,6 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
         "and every enabled tool (its JSON Schema, OpenAI strict-mode compatibility, a name "
         "every provider accepts, no name taken twice). Lists every problem; exit 1 if any.",
     )
+    for contributed in extra:
+        sub = command(
+            contributed.name,
+            contributed.run,
+            contributed.help,
+            contributed.description or contributed.help,
+        )
+        if contributed.setup is not None:
+            contributed.setup(sub)
     return parser
 
 
@@ -307,7 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit code: 0 success, 1 a tool error (or problems found by ``check``), 2 a usage
         or config error.
     """
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    contributed = _plugin_commands(argv)
+    args = build_parser([command for command, _ in contributed.commands.values()]).parse_args(argv)
     try:
         configure_logging(
             level=args.log_level or "warning",
@@ -345,6 +368,38 @@ def configure_logging(*, level: str = "warning", log_format: str = "console") ->
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def _plugin_commands(argv: Sequence[str]) -> PluginCommands:
+    """The commands the enabled plugins bring; a broken config or plugin brings none.
+
+    Only a named command that is missing says why: ``toolwire NAME`` for a plugin that failed
+    prints the plugin's error rather than argparse's "invalid choice".
+    """
+    early = argparse.ArgumentParser(add_help=False)
+    _add_global_options(early, None)
+    try:
+        known, rest = early.parse_known_args(argv)
+    except SystemExit:  # a bad global option: the real parser says so
+        return PluginCommands()
+    try:
+        found = collect_commands(load_config(known.config), BUILTIN_COMMANDS)
+    except ConfigError as exc:
+        found = PluginCommands(problems=[str(exc)])
+    wanted = next((word for word in rest if not word.startswith("-")), None)
+    if (
+        wanted is not None
+        and found.problems
+        and wanted not in BUILTIN_COMMANDS
+        and wanted not in found.commands
+    ):
+        lines = "\n".join(f"  - {p}" for p in found.problems)
+        print(
+            f"toolwire: error: no command {wanted!r}; plugins that could bring one failed:\n{lines}",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_USAGE)
+    return found
 
 
 def _configured_format(args: argparse.Namespace) -> str:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ._errors import Deny
     from ._results import DispatchResult, ToolCall
     from .providers import Provider
+    from .types import Command
 
 PROJECT_NAME: Final = "toolwire"
 
@@ -66,6 +67,28 @@ def toolwire_register_middleware(register: Callable[[Any], None]) -> None:
 @hookspec
 def toolwire_register_providers(register: Callable[[Provider], None]) -> None:
     """Register ``toolwire.providers.Provider`` instances for more model APIs."""
+
+
+@hookspec
+def toolwire_register_tool_options(register: Callable[[str, Callable[[Any], Any]], None]) -> None:
+    """Claim the tool options this plugin enforces: ``register(name, check)``.
+
+    A tool option that is not a core policy field (``@pack.tool(rate_limit="10/minute")``,
+    ``[tools.NAME] rate_limit``) reaches ``ToolPolicy.options``; the dispatcher refuses to
+    start while any tool sets an option that no loaded plugin claims, so a missing plugin
+    never quietly means "unlimited". ``check(value)`` returns the value to keep (it may
+    normalise it) or raises ``ValueError`` saying what is wrong; it runs once per tool at start.
+    """
+
+
+@hookspec
+def toolwire_register_commands(register: Callable[[Command], None]) -> None:
+    """Contribute ``toolwire`` subcommands: call ``register(toolwire.types.Command(...))``.
+
+    Called by the ``toolwire`` command line on every plugin the config enables, before the
+    arguments are parsed; no dispatcher is started for it. A command's ``run`` builds what it
+    needs itself (``toolwire.Dispatcher.from_config(args.config)``).
+    """
 
 
 @hookspec

@@ -25,7 +25,8 @@ def _documented() -> dict[str, str]:
 
 
 def _help(command: str) -> str:
-    env = {**os.environ, "COLUMNS": "100"}
+    # The core's own help: installed plugins' commands are documented on their own pages.
+    env = {**os.environ, "COLUMNS": "100", "TOOLWIRE_DISABLE_PLUGIN_AUTOLOAD": "1"}
     done = subprocess.run(
         [str(SCRIPT), *command.split()[1:], "--help"],
         capture_output=True, text=True, env=env, check=True, timeout=60,

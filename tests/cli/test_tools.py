@@ -57,3 +57,22 @@ def test_tools_unknown_provider_is_a_usage_error(cli, demo_config):
         "toolwire: error: unknown provider 'openai-completions'; "
         "known: anthropic, gemini, openai-chat, openai-responses"
     ]
+
+
+def test_tools_json_shows_behaviour_hints_from_code_and_config(cli, write_config):
+    """read_only/destructive/idempotent/open_world come from the code, and config overrides them."""
+    config = write_config(
+        '[plugins]\nautoload = false\nenable = ["demo"]\n[tools.get_weather]\nopen_world = true\n',
+        name="hints.toml",
+    )
+    rows = {
+        row["name"]: row
+        for row in cli("--config", config, "tools", "--json", "--role", "admin").json()
+    }
+    assert rows["get_weather"]["annotations"] == {"read_only": True, "open_world": True}
+    assert rows["delete_user"]["annotations"] == {
+        "read_only": False,
+        "destructive": True,
+        "idempotent": True,
+    }
+    assert rows["search_products"]["annotations"] == {}

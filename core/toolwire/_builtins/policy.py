@@ -19,11 +19,11 @@ from typing import Any, Final
 from .._config import Config
 from .._context import CallContext
 from .._errors import ToolError, TransientError
-from .._middleware import CallNext
 from .._policy import ToolPolicy
 from .._results import ToolCall
 from .._tools import Tool
 from ..hookspecs import hookimpl
+from ..types import CallNext
 
 DEFAULT_RETRY_ON: Final[tuple[type[BaseException], ...]] = (
     TimeoutError,

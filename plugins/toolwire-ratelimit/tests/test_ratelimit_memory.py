@@ -165,16 +165,17 @@ async def test_dispatchers_keep_their_own_counts(make: MakeDispatcher) -> None:
     assert successes([await second.dispatch("lookup", {}) for _ in range(4)]) == 3
 
 
-async def test_a_bad_limit_in_code_fails_its_calls_closed() -> None:
-    """A rate_limit string that does not parse ends each call with internal_error, never an exception."""
+@pytest.mark.parametrize("limit", ["often", "0/minute", "10/0 minute", "1/second;5/minute"])
+async def test_a_bad_limit_in_code_stops_the_start(limit: str) -> None:
+    """A rate_limit that cannot mean what was meant stops the start, naming the tool and the value."""
     pack = toolwire.Toolset("bad")
 
-    @pack.tool(rate_limit="often")
+    @pack.tool(rate_limit=limit)
     def misconfigured() -> str:
         """A tool whose limit does not parse."""
         return "never"
 
-    with toolwire.Dispatcher().add(pack).add(toolwire_ratelimit.RateLimitPlugin()) as dispatcher:
-        result = await dispatcher.dispatch("misconfigured", {})
-    assert result.error is not None and result.error.kind == "internal_error"
-    assert "invalid rate limit" in result.error.message
+    dispatcher = toolwire.Dispatcher().add(pack).add(toolwire_ratelimit.RateLimitPlugin())
+    with pytest.raises(toolwire.ConfigError) as raised:
+        dispatcher.start()
+    assert "misconfigured" in str(raised.value) and repr(limit) in str(raised.value)

@@ -29,7 +29,7 @@ def _seed(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.lower().encode()).digest()[:4], "big")
 
 
-@pack.tool
+@pack.tool(read_only=True, open_world=False)
 def get_weather(
     location: str, units: Literal["celsius", "fahrenheit"] = "celsius"
 ) -> dict[str, object]:
@@ -84,7 +84,7 @@ async def search_database(query: str, limit: int = 10) -> dict[str, object]:
     return {"query": query, "rows": rows, "total": len(rows)}
 
 
-@pack.tool(roles=["admin"])
+@pack.tool(roles=["admin"], destructive=True, idempotent=True, read_only=False)
 def delete_user(user_id: int, context: toolwire.CallContext) -> dict[str, object]:
     """Delete a user account. Only admins may call this.
 

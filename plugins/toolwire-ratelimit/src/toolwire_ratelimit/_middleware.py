@@ -42,19 +42,13 @@ class RateLimit:
         self._items: dict[str, limits.RateLimitItem | None] = {}
 
     def applies_to(self, tool: toolwire.Tool, policy: toolwire.ToolPolicy) -> bool:
-        if policy.rate_limit is None:
-            return False
-        if self._item(policy.rate_limit) is None:
-            # A bad limit in code is found here, at start; the calls fail closed, each saying why.
-            _log.error("toolwire_ratelimit.invalid_limit", tool=tool.name, limit=policy.rate_limit)
-        return True
+        return "rate_limit" in policy.options
 
     async def __call__(
         self, call: toolwire.ToolCall, context: toolwire.CallContext, call_next: CallNext
     ) -> Any:
-        assert context.policy is not None and context.policy.rate_limit is not None
-        assert context.tool is not None
-        item = self._item(context.policy.rate_limit)
+        assert context.policy is not None and context.tool is not None
+        item = self._item(context.policy.options["rate_limit"])
         if item is None:
             raise toolwire.ToolError(
                 f"{context.tool.name} has an invalid rate limit; the call was not run",

@@ -8,7 +8,7 @@ from typing import Any
 import toolwire
 
 from ._middleware import RateLimit
-from ._settings import Settings
+from ._settings import Settings, parse_limit
 
 
 class RateLimitPlugin:
@@ -26,5 +26,17 @@ class RateLimitPlugin:
         self.settings = Settings.from_config(config)
 
     @toolwire.hookimpl
+    def toolwire_register_tool_options(
+        self, register: Callable[[str, Callable[[Any], Any]], None]
+    ) -> None:
+        register("rate_limit", _checked_limit)
+
+    @toolwire.hookimpl
     def toolwire_register_middleware(self, register: Callable[[Any], None]) -> None:
         register(RateLimit(self.settings))
+
+
+def _checked_limit(value: Any) -> str:
+    """A tool's ``rate_limit``, kept as written once it parses to exactly one usable limit."""
+    parse_limit(value)
+    return str(value)

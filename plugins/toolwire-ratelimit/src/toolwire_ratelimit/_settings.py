@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final, Literal
@@ -97,6 +98,9 @@ class Settings:
         return cls(**table)
 
 
+_ZERO_UNITS: Final = re.compile(r"/\s*0+\s*[a-z]", re.IGNORECASE)
+
+
 def parse_limit(text: str) -> limits.RateLimitItem:
     """One ``limits`` item from a string such as ``"10/minute"``.
 
@@ -104,10 +108,22 @@ def parse_limit(text: str) -> limits.RateLimitItem:
         ValueError: the string is not a limit, or holds several (``"1/second;5/minute"``):
             ``limits.parse`` would keep the first one only, silently.
     """
-    items = limits.parse_many(text)
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a limit such as '10/minute'")
+    try:
+        items = limits.parse_many(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a limit such as '10/minute'") from None
     if len(items) != 1:
         raise ValueError(f"{text!r} holds {len(items)} limits; give one")
-    return items[0]
+    item = items[0]
+    # limits accepts "0/minute", and reads "10/0 minute" as "10 per 1 minute": neither means
+    # what was meant.
+    if item.amount < 1 or item.multiples < 1 or _ZERO_UNITS.search(text):
+        raise ValueError(
+            f"{text!r} allows no call at all; a limit needs at least 1 call per at least 1 unit"
+        )
+    return item
 
 
 def _valid_limit(text: str) -> bool:
