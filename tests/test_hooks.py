@@ -379,11 +379,62 @@ def test_hook_toolwire_register_commands(tmp_path: Path) -> None:
     assert off.returncode == 2 and "invalid choice: 'greet'" in off.stderr
 
 
+def test_hook_toolwire_register_plugins(make: MakeDispatcher) -> None:
+    """Contributed plugins get rows of their own; a failing one is recorded and skipped."""
+    extra = toolwire.Toolset("extra")
+
+    @extra.tool
+    def shout(text: str) -> str:
+        """Shout."""
+        return text.upper()
+
+    class Broken:
+        @toolwire.hookimpl
+        def toolwire_register_tools(self, register: Any) -> None:
+            raise ConnectionError("the server did not start")
+
+    class Parent:
+        @toolwire.hookimpl
+        def toolwire_register_plugins(self, register: Any) -> None:
+            register("parent.extra", extra)
+            register("parent.broken", Broken())
+
+    dispatcher = make().add(Parent(), name="parent")
+    rows = {row.name: row for row in dispatcher.plugins()}
+    assert rows["parent.extra"].status == "enabled" and rows["parent.extra"].tools == 1
+    assert rows["parent.broken"].status == "failed"
+    assert "the server did not start" in (rows["parent.broken"].error or "")
+    assert dispatcher.dispatch_sync("shout", {"text": "hi"}).output == "HI"
+    strict = make(config={"plugins": {"strict": True}})
+    with pytest.raises(toolwire.PluginError, match=r"parent\.broken"):
+        strict.add(Parent(), name="parent")
+
+
+def test_hook_toolwire_close(make: MakeDispatcher) -> None:
+    """close() tells every plugin to let go; one that raises does not keep the others open."""
+    closed: list[str] = []
+
+    class Holder:
+        def __init__(self, name: str, fail: bool = False) -> None:
+            self.name, self.fail = name, fail
+
+        @toolwire.hookimpl
+        def toolwire_close(self) -> None:
+            closed.append(self.name)
+            if self.fail:
+                raise OSError("already gone")
+
+    dispatcher = make()
+    dispatcher.add(Holder("a", fail=True), name="a").add(Holder("b"), name="b")
+    dispatcher.close()
+    assert sorted(closed) == ["a", "b"]
+
+
 def test_every_hookspec_is_documented_and_tested() -> None:
     """Each hookspec appears in docs/hooks.md with its signature and has a test_hook_<name>."""
     docs = (ROOT / "docs" / "hooks.md").read_text()
     specs = [name for name in dir(hookspecs) if name.startswith("toolwire_")]
-    assert len(specs) == 11
+    assert len(specs) == 13
     tests = {name for name in globals() if name.startswith("test_hook_")}
     for name in specs:
         function = getattr(hookspecs, name)

@@ -27,6 +27,7 @@ class CallContext:
         policy: The tool's effective policy (code, overridden by config, over defaults).
         attempt: How many times the function has been started for this call.
         arguments: The keyword arguments the function receives (converted, context injected).
+        plugin: The plugin that registered the tool (``None`` until the tool is resolved).
         progress: Where ``report_progress`` sends reports: the ``progress=`` callback the host
             passed to ``dispatch``, else ``None`` (reports are then dropped).
     """
@@ -39,6 +40,7 @@ class CallContext:
     attempt: int = 0
     arguments: dict[str, Any] = field(default_factory=dict)
     progress: ProgressCallback | None = None
+    plugin: str | None = None
 
     def report_progress(
         self, progress: float, total: float | None = None, message: str | None = None

@@ -376,7 +376,18 @@ class Dispatcher:
         return self._wait(self.process_response(response, provider, role=role, state=state))
 
     def close(self) -> None:
-        """Stop the dispatcher's threads (waiting for running plain functions)."""
+        """Tell every plugin to let go (``toolwire_close``), then stop the dispatcher's threads
+        (waiting for running plain functions)."""
+        for impl in self._pm.hook.toolwire_close.get_hookimpls():
+            try:
+                impl.function()
+            except Exception as exc:  # noqa: BLE001 - one plugin's failure must not keep others open
+                _log.error(
+                    "toolwire.plugin_failed",
+                    plugin=impl.plugin_name,
+                    hook="toolwire_close",
+                    exc_info=exc,
+                )
         self._threads.close()
 
     def __enter__(self) -> Dispatcher:
@@ -463,6 +474,7 @@ class Dispatcher:
             raise _unknown_tool(runtime, name)
         context.tool = entry.tool
         context.policy = entry.policy
+        context.plugin = entry.tool.plugin
         return entry
 
     # 2. parse

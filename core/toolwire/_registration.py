@@ -92,20 +92,22 @@ class Registrar:
             obj = load_entry_point(candidate)
             self.add(obj, candidate.info("enabled"))
         except (PluginLoadError, _RegistrationFailed) as exc:
-            error = str(exc)
-            self._table[candidate.name] = candidate.info("failed", error)
-            if self.config.strict:
-                raise PluginError(
-                    f"plugin {candidate.name!r} ({candidate.distribution} {candidate.version}) "
-                    f"failed to load: {error}"
-                ) from exc
-            _log.warning(
-                "toolwire.plugin_failed_to_load",
-                plugin=candidate.name,
-                distribution=candidate.distribution,
-                version=candidate.version,
-                error=error,
-            )
+            self._failed(candidate.info("enabled"), str(exc), exc)
+
+    def _failed(self, info: PluginInfo, error: str, exc: Exception) -> None:
+        """Record a plugin that could not be loaded; with ``strict`` it stops the start."""
+        self._table[info.name] = info.with_status("failed", error)
+        if self.config.strict:
+            raise PluginError(
+                f"plugin {info.name!r} ({info.distribution} {info.version}) failed to load: {error}"
+            ) from exc
+        _log.warning(
+            "toolwire.plugin_failed_to_load",
+            plugin=info.name,
+            distribution=info.distribution,
+            version=info.version,
+            error=error,
+        )
 
     def add(self, obj: Any, info: PluginInfo) -> None:
         """Register one plugin and everything it brings, atomically."""
@@ -146,6 +148,12 @@ class Registrar:
                 "toolwire_register_tool_options",
                 register=_option_collector(options, info.name),
             )
+            contributed: list[tuple[str, Any]] = []
+            self._call_own(
+                obj,
+                "toolwire_register_plugins",
+                register=lambda name, plugin: contributed.append((name, plugin)),
+            )
             self.registry.add(info.name, tools, middleware, providers, options)
         except (DuplicateToolError, PluginError):
             self.pm.unregister(obj, name=info.name)
@@ -155,6 +163,20 @@ class Registrar:
             raise _RegistrationFailed(describe_exception(exc)) from exc
         hooks = tuple(sorted(c.name for c in self.pm.get_hookcallers(obj) or ()))
         self._table[info.name] = _with_counts(info, hooks, len(tools))
+        for name, plugin in contributed:
+            self._add_contributed(name, plugin, info)
+
+    def _add_contributed(self, name: Any, plugin: Any, parent: PluginInfo) -> None:
+        """A plugin another plugin brought: a failure is recorded like a failed install."""
+        info = PluginInfo(str(name), parent.distribution, parent.version, "enabled")
+        try:
+            if not isinstance(name, str) or not name:
+                raise _RegistrationFailed(
+                    f"plugin {parent.name!r} contributed a plugin with no name"
+                )
+            self.add(plugin, info)
+        except _RegistrationFailed as exc:
+            self._failed(info, str(exc), exc)
 
     def _call_own(self, plugin: Any, hook_name: str, **kwargs: Any) -> None:
         """Call one plugin's own implementation of a startup hook (attribution, atomicity)."""

@@ -82,6 +82,26 @@ def toolwire_register_tool_options(register: Callable[[str, Callable[[Any], Any]
 
 
 @hookspec
+def toolwire_register_plugins(register: Callable[[str, Any], None]) -> None:
+    """Contribute further plugins: ``register(name, obj)``, called last at registration.
+
+    Each is registered as a plugin of its own after this one (a ``Toolset``, a ``Tool``, or
+    an object with hookimpls), with a row of its own in ``toolwire plugins`` under ``name``
+    and this plugin's distribution. One that fails to register is recorded as failed and
+    skipped, like an installed plugin that fails to load (fatal with ``strict = true``); a
+    tool name it takes twice stops the start. The MCP plugin makes each configured server a
+    plugin ``mcp.NAME`` this way.
+    """
+
+
+@hookspec
+def toolwire_close() -> None:
+    """Called once by ``Dispatcher.close()``: release what the plugin holds (processes,
+    sessions, connections). An implementation that raises is logged; the others still run.
+    """
+
+
+@hookspec
 def toolwire_register_commands(register: Callable[[Command], None]) -> None:
     """Contribute ``toolwire`` subcommands: call ``register(toolwire.types.Command(...))``.
 
