@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ._config import Config, load_config
-from ._context import CallContext
+from ._discovery import PluginInfo
 from ._dispatcher import Dispatcher
 from ._errors import ERROR_KINDS, ConfigError, Deny, PluginError, Reject, ToolError, TransientError
-from ._plugins import PluginInfo
 from ._policy import ToolPolicy
-from ._results import DispatchResult, ToolCall
 from ._tools import Tool, Toolset, tool
+from ._values import CallContext, DispatchResult, ToolCall
 from .hookspecs import hookimpl
 from .types import CallNext, Middleware
 

@@ -20,8 +20,8 @@ from ._errors import ToolError
 from .providers._strict import restore_omitted
 
 if TYPE_CHECKING:
-    from ._context import CallContext
     from ._tools import Tool
+    from ._values import CallContext
 
 _OBJECT_OPENERS: Final = ("{", "[")
 

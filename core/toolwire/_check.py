@@ -18,9 +18,9 @@ from typing import Any
 
 from ._builtins import BUILTIN_PLUGINS
 from ._config import CONFIG_SCHEMA, Config, apply_env, config_problems, find_config_file
+from ._discovery import Candidate, PluginLoadError, installed_plugins, load_entry_point
 from ._dispatcher import Dispatcher
 from ._errors import ConfigError
-from ._plugins import Candidate, PluginLoadError, installed_plugins, load_entry_point
 from ._schema import TOOL_NAME_RE, check_schema
 from ._tools import Tool
 from .providers import Provider

@@ -14,7 +14,7 @@ import pluggy
 
 from . import hookspecs
 from ._config import Config
-from ._plugins import describe_exception, installed_plugins, load_entry_point
+from ._discovery import describe_exception, installed_plugins, load_entry_point
 from .types import Command
 
 

@@ -30,18 +30,17 @@ from typing import Any, Final, NamedTuple, TypeVar, cast
 
 from ._arguments import ArgumentsValidator, parse_arguments
 from ._config import Config, load_config
-from ._context import CallContext
+from ._discovery import PluginInfo
 from ._errors import ConfigError, ToolError
-from ._execute import ThreadRunner
 from ._hooks import INTERNAL_MESSAGE, CallHooks, belongs_to_caller
 from ._logging import log as _log
 from ._middleware import applies, compose
-from ._output import error_text, to_text, truncate
-from ._plugins import PluginInfo
+from ._plugins import Registrar
 from ._policy import BUILTIN_DEFAULTS, CORE_FIELDS, ToolPolicy
-from ._registration import Registrar
-from ._results import DispatchResult, ToolCall
+from ._serialize import error_text, to_text, truncate
+from ._threads import ThreadRunner
 from ._tools import Tool
+from ._values import CallContext, DispatchResult, ToolCall
 from .providers import ParsedResponse, Provider, ToolDefinition
 from .providers._json import to_plain
 from .types import CallNext, ProgressCallback

@@ -15,10 +15,9 @@ from typing import Any, Final
 
 import pluggy
 
-from ._context import CallContext
 from ._errors import Deny, Reject, ToolError
 from ._logging import log as _log
-from ._results import DispatchResult, ToolCall
+from ._values import CallContext, DispatchResult, ToolCall
 
 INTERNAL_MESSAGE: Final = "an internal error occurred while handling this call"
 

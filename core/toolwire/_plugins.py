@@ -1,106 +1,265 @@
-"""Plugin discovery: entry points listed without importing, loaded only when enabled."""
+"""Registering plugins, atomically: built-in ones, those a host adds, installed ones.
+
+Installed plugins are found through the ``toolwire`` entry-point group; only the enabled
+ones are imported. Everything a plugin registers is attributed to it, and a plugin that
+fails halfway leaves nothing behind.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final, Literal
+from collections.abc import Callable
+from typing import Any
 
-if TYPE_CHECKING:
-    import importlib_metadata
+import pluggy
 
-ENTRY_POINT_GROUP: Final = "toolwire"
+from . import hookspecs
+from ._builtins import BUILTIN_PLUGINS
+from ._catalogue import Registry
+from ._config import Config
+from ._discovery import (
+    Candidate,
+    PluginInfo,
+    PluginLoadError,
+    describe_exception,
+    installed_plugins,
+    load_entry_point,
+)
+from ._errors import ConfigError, DuplicateToolError, PluginError
+from ._logging import log as _log
+from ._policy import CORE_FIELDS
+from ._tools import Tool, Toolset
+from .providers import Provider
 
-PluginStatus = Literal["enabled", "disabled", "blocked", "failed"]
 
+class Registrar:
+    """A dispatcher's plugin manager, its table of plugins, and what they registered.
 
-@dataclass(frozen=True, slots=True)
-class PluginInfo:
-    """One row of ``dispatcher.plugins()``.
-
-    Attributes:
-        name: The entry-point name (or the built-in plugin's name).
-        distribution: The installed distribution that provides it (``toolwire`` for built-ins).
-        version: That distribution's version.
-        status: ``enabled``; ``disabled`` (installed, not enabled: autoload is off);
-            ``blocked`` (listed in ``[plugins] disable``); ``failed`` (could not be loaded).
-        error: Why it failed, for a failed plugin.
-        hooks: The hooks it implements.
-        tools: How many tools it registered.
-        builtin: Whether it ships with toolwire itself.
+    Args:
+        config: The dispatcher's config: which plugins load, and their settings.
     """
 
-    name: str
-    distribution: str
-    version: str
-    status: PluginStatus
-    error: str | None = None
-    hooks: tuple[str, ...] = field(default=())
-    tools: int = 0
-    builtin: bool = False
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.registry = Registry()
+        self._table: dict[str, PluginInfo] = {}
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "distribution": self.distribution,
-            "version": self.version,
-            "status": self.status,
-            "error": self.error,
-            "hooks": list(self.hooks),
-            "tools": self.tools,
-            "builtin": self.builtin,
-        }
+    def add_builtins(self) -> None:
+        """Register the built-in plugins, each by name, unless config disables it."""
+        for name, factory in BUILTIN_PLUGINS.items():
+            info = PluginInfo(name, "toolwire", own_version(), "enabled", builtin=True)
+            if name in self.config.disable:
+                self.pm.set_blocked(name)
+                self._table[name] = info.with_status("blocked")
+            else:
+                self.add(factory(), info)
 
-    def with_status(self, status: PluginStatus, error: str | None = None) -> PluginInfo:
-        return replace(self, status=status, error=error)
+    def add_object(self, obj: Any, name: str | None) -> None:
+        """Register what a host passed to ``Dispatcher.add``."""
+        self.add(obj, PluginInfo(name or _default_name(obj), _distribution_of(obj), "", "enabled"))
 
+    def plugins(self) -> list[PluginInfo]:
+        """One row per plugin, built-in ones first."""
+        return sorted(self._table.values(), key=lambda p: (not p.builtin, p.name))
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """An installed plugin, found through its entry point and not yet imported."""
+    def load_installed(self) -> None:
+        """Discover installed plugins and load the ones the config enables.
 
-    name: str
-    entry_point: importlib_metadata.EntryPoint
-    distribution: str
-    version: str
+        Listing imports nothing; only enabled plugins are imported. A plugin that fails to
+        load is recorded as failed and skipped (or, with ``strict``, stops the start).
+        """
+        config = self.config
+        candidates = {c.name: c for c in installed_plugins()}
+        missing = [n for n in config.enable if n not in candidates and n not in BUILTIN_PLUGINS]
+        if missing:
+            raise PluginError(
+                f"{config.describe()}: plugin(s) enabled but not installed: {', '.join(missing)}"
+            )
+        for candidate in candidates.values():
+            if candidate.name in self._table:
+                continue
+            if candidate.name in config.disable:
+                self.pm.set_blocked(candidate.name)
+                self._table[candidate.name] = candidate.info("blocked")
+            elif config.autoload or candidate.name in config.enable:
+                self._load(candidate)
+            else:
+                self._table[candidate.name] = candidate.info("disabled")
 
-    def info(self, status: PluginStatus, error: str | None = None) -> PluginInfo:
-        return PluginInfo(self.name, self.distribution, self.version, status, error)
+    def _load(self, candidate: Candidate) -> None:
+        try:
+            obj = load_entry_point(candidate)
+            self.add(obj, candidate.info("enabled"))
+        except (PluginLoadError, _RegistrationFailed) as exc:
+            self._failed(candidate.info("enabled"), str(exc), exc)
 
-
-def installed_plugins() -> Iterator[Candidate]:
-    """Every entry point in the ``toolwire`` group; reading metadata imports nothing."""
-    import importlib_metadata
-
-    seen: set[str] = set()
-    for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in seen:  # the same dist-info on sys.path twice (a lib64 -> lib link)
-            continue
-        seen.add(ep.name)
-        dist = ep.dist
-        yield Candidate(
-            ep.name,
-            ep,
-            dist.name if dist is not None else "?",
-            dist.version if dist is not None else "?",
+    def _failed(self, info: PluginInfo, error: str, exc: Exception) -> None:
+        """Record a plugin that could not be loaded; with ``strict`` it stops the start."""
+        self._table[info.name] = info.with_status("failed", error)
+        if self.config.strict:
+            raise PluginError(
+                f"plugin {info.name!r} ({info.distribution} {info.version}) failed to load: {error}"
+            ) from exc
+        _log.warning(
+            "toolwire.plugin_failed_to_load",
+            plugin=info.name,
+            distribution=info.distribution,
+            version=info.version,
+            error=error,
         )
 
+    def add(self, obj: Any, info: PluginInfo) -> None:
+        """Register one plugin and everything it brings, atomically."""
+        if isinstance(obj, type):
+            # A class is a plugin factory: every dispatcher gets an instance of its own.
+            try:
+                obj = obj()
+            except (Exception, SystemExit) as exc:
+                raise _RegistrationFailed(describe_exception(exc)) from exc
+        if isinstance(obj, Tool | Toolset):
+            pack = [obj] if isinstance(obj, Tool) else list(obj)
+            self.registry.add(info.name, pack, [], [])
+            self._table[info.name] = _with_counts(info, (), len(pack))
+            return
+        if info.name in self._table or self.pm.has_plugin(info.name):
+            raise ConfigError(f"a plugin named {info.name!r} is already registered")
+        try:
+            self.pm.register(obj, name=info.name)
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            raise _RegistrationFailed(describe_exception(exc)) from exc
+        try:
+            _refuse_wrappers(self.pm, obj)
+            try:
+                self._call_own(obj, "toolwire_configure", config=self.config)
+            except ConfigError as exc:
+                # The operator's settings are wrong: fatal, strict or not, or a plugin that
+                # enforces limits would silently be left out.
+                raise PluginError(f"plugin {info.name!r} refused its settings: {exc}") from exc
+            tools: list[Tool] = []
+            middleware: list[Any] = []
+            providers: list[Provider] = []
+            options: dict[str, Callable[[Any], Any]] = {}
+            self._call_own(obj, "toolwire_register_tools", register=_collector(tools, info.name))
+            self._call_own(obj, "toolwire_register_middleware", register=middleware.append)
+            self._call_own(obj, "toolwire_register_providers", register=providers.append)
+            self._call_own(
+                obj,
+                "toolwire_register_tool_options",
+                register=_option_collector(options, info.name),
+            )
+            contributed: list[tuple[str, Any]] = []
+            self._call_own(
+                obj,
+                "toolwire_register_plugins",
+                register=lambda name, plugin: contributed.append((name, plugin)),
+            )
+            self.registry.add(info.name, tools, middleware, providers, options)
+        except (DuplicateToolError, PluginError):
+            self.pm.unregister(obj, name=info.name)
+            raise
+        except (Exception, SystemExit) as exc:
+            self.pm.unregister(obj, name=info.name)
+            raise _RegistrationFailed(describe_exception(exc)) from exc
+        hooks = tuple(sorted(c.name for c in self.pm.get_hookcallers(obj) or ()))
+        self._table[info.name] = _with_counts(info, hooks, len(tools))
+        for name, plugin in contributed:
+            self._add_contributed(name, plugin, info)
 
-def load_entry_point(candidate: Candidate) -> Any:
-    """Import a plugin; whatever its import raises is turned into ``PluginLoadError``.
+    def _add_contributed(self, name: Any, plugin: Any, parent: PluginInfo) -> None:
+        """A plugin another plugin brought: a failure is recorded like a failed install."""
+        info = PluginInfo(str(name), parent.distribution, parent.version, "enabled")
+        try:
+            if not isinstance(name, str) or not name:
+                raise _RegistrationFailed(
+                    f"plugin {parent.name!r} contributed a plugin with no name"
+                )
+            self.add(plugin, info)
+        except _RegistrationFailed as exc:
+            self._failed(info, str(exc), exc)
 
-    ``SystemExit`` from a plugin's import is caught too: a plugin must not end the host.
-    """
+    def _call_own(self, plugin: Any, hook_name: str, **kwargs: Any) -> None:
+        """Call one plugin's own implementation of a startup hook (attribution, atomicity)."""
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            if impl.plugin is plugin:
+                impl.function(*[kwargs[a] for a in impl.argnames])
+
+
+class _RegistrationFailed(ConfigError):
+    """A plugin's own code failed while it registered (not a duplicate name)."""
+
+
+def _collector(tools: list[Tool], source: str) -> Callable[[Any], None]:
+    def register(obj: Any) -> None:
+        if isinstance(obj, Toolset):
+            tools.extend(obj)
+        elif isinstance(obj, Tool):
+            tools.append(obj)
+        else:
+            raise ConfigError(
+                f"plugin {source!r} registered a {type(obj).__name__}; "
+                "register(...) takes a toolwire.Tool or toolwire.Toolset"
+            )
+
+    return register
+
+
+def _option_collector(
+    options: dict[str, Callable[[Any], Any]], source: str
+) -> Callable[[str, Callable[[Any], Any]], None]:
+    def register(name: str, check: Callable[[Any], Any]) -> None:
+        if not isinstance(name, str) or not name.isidentifier() or name in CORE_FIELDS:
+            raise ConfigError(
+                f"plugin {source!r} claimed the tool option {name!r}; an option is a Python "
+                f"identifier that is not a core policy field ({', '.join(CORE_FIELDS)})"
+            )
+        if not callable(check):
+            raise ConfigError(
+                f"plugin {source!r} claimed {name!r} with a check that is not callable"
+            )
+        options[name] = check
+
+    return register
+
+
+def _refuse_wrappers(pm: pluggy.PluginManager, plugin: Any) -> None:
+    for hook_name in hookspecs.PER_CALL_HOOKS:
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper):
+                raise ConfigError(
+                    f"{hook_name} is walked per call and cannot be a wrapper; "
+                    "use middleware (toolwire_register_middleware) to wrap calls"
+                )
+
+
+def _with_counts(info: PluginInfo, hooks: tuple[str, ...], tools: int) -> PluginInfo:
+    return PluginInfo(
+        info.name,
+        info.distribution,
+        info.version,
+        info.status,
+        info.error,
+        hooks,
+        tools,
+        info.builtin,
+    )
+
+
+def _default_name(obj: Any) -> str:
+    if isinstance(obj, Toolset | Tool):
+        return obj.name
+    return str(getattr(obj, "__name__", None) or type(obj).__name__)
+
+
+def _distribution_of(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or getattr(obj, "__name__", "")
+    return str(module).split(".")[0] if module else ""
+
+
+def own_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        return candidate.entry_point.load()
-    except (Exception, SystemExit) as exc:
-        raise PluginLoadError(describe_exception(exc)) from exc
-
-
-class PluginLoadError(Exception):
-    """A plugin could not be imported or registered; the message says why."""
-
-
-def describe_exception(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return version("toolwire")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"

@@ -19,8 +19,8 @@ from typing import Any, Final
 
 import jsonschema_rs
 
-from ._context import CallContext
 from ._errors import ConfigError
+from ._values import CallContext
 
 #: OpenAI and Anthropic take ``^[A-Za-z0-9_-]{1,64}$``; Gemini also wants a letter or ``_`` first.
 TOOL_NAME_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")

@@ -21,10 +21,10 @@ from ._builtins import BUILTIN_PLUGINS
 from ._check import check
 from ._commands import PluginCommands, collect_commands
 from ._config import Config, load_config
+from ._discovery import PluginInfo, installed_plugins
 from ._dispatcher import Dispatcher
 from ._errors import ConfigError
-from ._plugins import PluginInfo, installed_plugins
-from ._registration import own_version
+from ._plugins import own_version
 from .types import Command
 
 EXIT_OK: Final = 0

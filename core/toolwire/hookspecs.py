@@ -16,9 +16,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from ._config import Config
-    from ._context import CallContext
     from ._errors import Deny
-    from ._results import DispatchResult, ToolCall
+    from ._values import CallContext, DispatchResult, ToolCall
     from .providers import Provider
     from .types import Command
 

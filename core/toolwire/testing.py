@@ -15,9 +15,9 @@ from typing import Any
 from ._config import Config, config_from_dict
 from ._dispatcher import Dispatcher
 from ._errors import ConfigError
-from ._results import DispatchResult, ToolCall
 from ._schema import TOOL_NAME_RE, check_schema
 from ._tools import Tool, Toolset
+from ._values import DispatchResult, ToolCall
 
 __all__ = [
     "ModelStub",

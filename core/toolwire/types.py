@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ._context import CallContext
-    from ._results import ToolCall
+    from ._values import CallContext, ToolCall
 
 __all__ = ["CallNext", "Command", "Middleware", "ProgressCallback"]
 

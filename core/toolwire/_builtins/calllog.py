@@ -7,9 +7,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .._config import Config
-from .._context import CallContext
 from .._logging import log
-from .._results import DispatchResult, ToolCall
+from .._values import CallContext, DispatchResult, ToolCall
 from ..hookspecs import hookimpl
 
 _LEVELS: Final = {

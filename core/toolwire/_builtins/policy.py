@@ -17,11 +17,10 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from .._config import Config
-from .._context import CallContext
 from .._errors import ToolError, TransientError
 from .._policy import ToolPolicy
-from .._results import ToolCall
 from .._tools import Tool
+from .._values import CallContext, ToolCall
 from ..hookspecs import hookimpl
 from ..types import CallNext
 

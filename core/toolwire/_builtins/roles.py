@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .._context import CallContext
 from .._errors import Deny
-from .._results import ToolCall
+from .._values import CallContext, ToolCall
 from ..hookspecs import hookimpl
 
 

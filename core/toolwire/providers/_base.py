@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._results import DispatchResult, ToolCall
+from .._values import DispatchResult, ToolCall
 
 if TYPE_CHECKING:
     from .._tools import Tool
