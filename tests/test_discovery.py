@@ -8,6 +8,7 @@ from pathlib import Path
 import importlib_metadata
 import pytest
 import toolwire
+from toolwire.testing import registered_plugins
 
 INSTALLED = {ep.name for ep in importlib_metadata.entry_points(group="toolwire")}
 needs_fixtures = pytest.mark.skipif(
@@ -57,7 +58,7 @@ def test_failing_plugin_is_reported_and_skipped(tmp_path: Path, name: str, error
     assert row.distribution == "toolwire-fixture-plugins" and row.version == "1.0.0"
     names = {t.name for t in dispatcher.tools()}
     assert "get_weather" in names and not {"half_one", "half_two"} & names
-    assert name not in {n for n, _ in dispatcher._pm.list_name_plugin()}
+    assert name not in registered_plugins(dispatcher)
 
 
 @pytest.mark.parametrize("name", ["broken", "syntax", "exits", "half"])

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pluggy
 import pytest
 import structlog
 import toolwire
 from toolwire import hookspecs
 from toolwire.providers import Provider
+from toolwire.testing import registered_plugins
 
 from .conftest import MakeDispatcher
 
@@ -79,7 +79,7 @@ def test_hook_toolwire_register_tools(make: MakeDispatcher) -> None:
 
     dispatcher = make().add(Registers(), name="registers")
     assert dispatcher.dispatch_sync("echo", {"text": "x"}).output == "x"
-    assert dispatcher.tools()[0].plugin == "registers"
+    assert dispatcher.plugin_of(dispatcher.tools()[0].name) == "registers"
     row = next(p for p in dispatcher.plugins() if p.name == "registers")
     assert row.tools == 1 and row.hooks == ("toolwire_register_tools",)
 
@@ -451,7 +451,8 @@ def test_plugin_managers_are_per_dispatcher(make: MakeDispatcher) -> None:
     first.add(Vote(False), name="deny-all")
     assert not first.dispatch_sync("echo", {"text": "x"}).success
     assert "deny-all" not in [p.name for p in second.plugins()]
-    assert isinstance(first._pm, pluggy.PluginManager) and first._pm is not second._pm
+    assert "deny-all" in registered_plugins(first)
+    assert "deny-all" not in registered_plugins(second)
 
 
 def test_a_plugin_class_gets_an_instance_per_dispatcher(make: MakeDispatcher) -> None:

@@ -1,4 +1,5 @@
-"""What plugins brought: tools, middleware and providers, each attributed to its source."""
+"""The tool catalogue: what plugins brought (tools, middleware, providers, tool options),
+each attributed to the plugin that brought it. Nothing added is changed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from ._tools import Tool
 from .providers import Provider
 
 
-class Registry:
+class Catalogue:
     """The dispatcher's table of contributions, added to one plugin at a time, atomically."""
 
     def __init__(self) -> None:
@@ -66,7 +67,6 @@ class Registry:
                     f"{self._options[option][1]!r} and {source!r}"
                 )
         for tool in tools:
-            tool.plugin = source
             self._tools[tool.name] = (tool, source)
         self._middleware.extend((source, layer) for layer in middleware)
         for provider in providers:
@@ -74,11 +74,13 @@ class Registry:
         for option, check in (options or {}).items():
             self._options[option] = (check, source)
 
-    def tools(self) -> list[Tool]:
-        return [tool for tool, _ in self._tools.values()]
+    def tools(self) -> list[tuple[Tool, str]]:
+        """Every tool with the plugin that registered it."""
+        return list(self._tools.values())
 
-    def middleware(self) -> list[Any]:
-        return [layer for _, layer in self._middleware]
+    def middleware(self) -> list[tuple[Any, str]]:
+        """Every middleware with its plugin, in registration order."""
+        return [(layer, source) for source, layer in self._middleware]
 
     def options(self) -> dict[str, tuple[Callable[[Any], Any], str]]:
         """Claimed tool options: name -> (check, the plugin that claimed it)."""

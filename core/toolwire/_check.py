@@ -20,7 +20,7 @@ from ._builtins import BUILTIN_PLUGINS
 from ._config import CONFIG_SCHEMA, Config, apply_env, config_problems, find_config_file
 from ._discovery import Candidate, PluginLoadError, installed_plugins, load_entry_point
 from ._dispatcher import Dispatcher
-from ._errors import ConfigError
+from ._errors import ConfigError, PluginError
 from ._schema import TOOL_NAME_RE, check_schema
 from ._tools import Tool
 from .providers import Provider
@@ -167,7 +167,7 @@ def _unknown_plugin_names(
 def _check_plugins(
     report: CheckReport, config: Config, candidates: Mapping[str, Candidate]
 ) -> None:
-    tools: list[Tool] = []
+    tools: list[tuple[Tool, str]] = []
     with Dispatcher(config) as builtins:
         providers = builtins.providers()
         report.plugins = sum(p.status == "enabled" for p in builtins.plugins())
@@ -192,12 +192,25 @@ def _check_plugins(
             else:
                 providers[name] = provider
     unique = _report_duplicates(report, tools)
-    for tool in unique:
-        _check_tool(report, tool, providers)
+    for tool, plugin in unique:
+        _check_tool(report, tool, plugin, providers)
     report.tools = len(unique)
+    if not report.problems:
+        _check_start(report, config)
 
 
-def _contributions(candidate: Candidate, config: Config) -> tuple[list[Tool], dict[str, Provider]]:
+def _check_start(report: CheckReport, config: Config) -> None:
+    """Start the whole dispatcher once: what only the plugins together decide (tool options
+    no loaded plugin enforces, values a plugin refuses) is found here."""
+    try:
+        Dispatcher.from_config(config).close()
+    except (ConfigError, PluginError) as exc:
+        report.problems.append(Finding(config.describe(), str(exc)))
+
+
+def _contributions(
+    candidate: Candidate, config: Config
+) -> tuple[list[tuple[Tool, str]], dict[str, Provider]]:
     """Load one plugin into a dispatcher of its own: the enabled tools and providers it brings.
 
     Raises:
@@ -223,33 +236,46 @@ def _contributions(candidate: Candidate, config: Config) -> tuple[list[Tool], di
             dispatcher.add(obj, name=candidate.name)
         except ConfigError as exc:
             raise ConfigError(f"failed to register: {exc}") from None
-        return _enabled_tools(dispatcher), dispatcher.providers()
+        return _enabled_tools(dispatcher, config), dispatcher.providers()
 
 
-def _enabled_tools(dispatcher: Dispatcher) -> list[Tool]:
-    """Every tool the config leaves enabled, whichever roles may call it."""
-    return dispatcher.tools(all_roles=True)
+def _enabled_tools(dispatcher: Dispatcher, config: Config) -> list[tuple[Tool, str]]:
+    """Every tool the config leaves enabled, whichever roles may call it, with its plugin.
+
+    Read from the catalogue, not a started dispatcher: a plugin checked alone may use tool
+    options another plugin enforces; the whole start is checked once at the end.
+    """
+    enabled = []
+    for tool, plugin in dispatcher._host.catalogue.tools():
+        setting = config.tool_settings(tool.name).get("enabled")
+        if (tool.policy.enabled if setting is None else setting) is not False:
+            enabled.append((tool, plugin))
+    return enabled
 
 
-def _report_duplicates(report: CheckReport, tools: list[Tool]) -> list[Tool]:
+def _report_duplicates(
+    report: CheckReport, tools: list[tuple[Tool, str]]
+) -> list[tuple[Tool, str]]:
     """Report every name more than one tool has; the tools with a name of their own go on."""
-    by_name: dict[str, list[Tool]] = {}
-    for tool in tools:
-        by_name.setdefault(tool.name, []).append(tool)
+    by_name: dict[str, list[tuple[Tool, str]]] = {}
+    for tool, plugin in tools:
+        by_name.setdefault(tool.name, []).append((tool, plugin))
     unique = []
     for name, same in by_name.items():
         if len(same) == 1:
             unique.append(same[0])
             continue
-        sources = ", ".join(f"plugin {t.plugin!r}" for t in same)
+        sources = ", ".join(f"plugin {plugin!r}" for _, plugin in same)
         report.problems.append(
             Finding(f"tool {name!r}", f"{len(same)} tools have this name: {sources}")
         )
     return unique
 
 
-def _check_tool(report: CheckReport, tool: Tool, providers: Mapping[str, Provider]) -> None:
-    where = f"tool {tool.name!r} (plugin {tool.plugin!r})"
+def _check_tool(
+    report: CheckReport, tool: Tool, plugin: str, providers: Mapping[str, Provider]
+) -> None:
+    where = f"tool {tool.name!r} (plugin {plugin!r})"
     if not TOOL_NAME_RE.match(tool.name):
         report.problems.append(
             Finding(

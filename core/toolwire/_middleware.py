@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._errors import ConfigError
 from ._logging import log as _log
 from .types import CallNext, Middleware
 
@@ -40,8 +41,21 @@ def applies(middleware: Any, tool: Tool, policy: ToolPolicy) -> bool:
         return True
 
 
+def order_of(middleware: Any) -> int:
+    """Where a middleware sits (``toolwire.middleware.Order``); ``INNER`` when it does not say."""
+    from .middleware import Order
+
+    order = getattr(middleware, "order", Order.INNER)
+    if isinstance(order, bool) or not isinstance(order, int):
+        raise ConfigError(
+            f"middleware {middleware!r} has order {order!r}; an order is a whole number "
+            "(see toolwire.middleware.Order)"
+        )
+    return int(order)
+
+
 def compose(middleware: Sequence[Middleware], innermost: CallNext) -> CallNext:
-    """Wrap ``innermost`` so the first middleware is the outermost layer."""
+    """Wrap ``innermost`` so the first middleware is the outermost layer (already ordered)."""
     handler = innermost
     for layer in reversed(middleware):
         handler = _bind(layer, handler)

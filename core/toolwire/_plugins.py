@@ -1,4 +1,5 @@
-"""Registering plugins, atomically: built-in ones, those a host adds, installed ones.
+"""The plugin host: a dispatcher's pluggy manager, its table of plugins, and atomic
+registration of built-in plugins, those a host adds, and installed ones.
 
 Installed plugins are found through the ``toolwire`` entry-point group; only the enabled
 ones are imported. Everything a plugin registers is attributed to it, and a plugin that
@@ -14,7 +15,7 @@ import pluggy
 
 from . import hookspecs
 from ._builtins import BUILTIN_PLUGINS
-from ._catalogue import Registry
+from ._catalogue import Catalogue
 from ._config import Config
 from ._discovery import (
     Candidate,
@@ -31,7 +32,7 @@ from ._tools import Tool, Toolset
 from .providers import Provider
 
 
-class Registrar:
+class PluginHost:
     """A dispatcher's plugin manager, its table of plugins, and what they registered.
 
     Args:
@@ -42,7 +43,7 @@ class Registrar:
         self.config = config
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
-        self.registry = Registry()
+        self.catalogue = Catalogue()
         self._table: dict[str, PluginInfo] = {}
 
     def add_builtins(self) -> None:
@@ -62,6 +63,25 @@ class Registrar:
     def plugins(self) -> list[PluginInfo]:
         """One row per plugin, built-in ones first."""
         return sorted(self._table.values(), key=lambda p: (not p.builtin, p.name))
+
+    def idle(self) -> list[PluginInfo]:
+        """Installed plugins that are not loaded: disabled, blocked or failed."""
+        return [p for p in self.plugins() if p.status in ("disabled", "blocked", "failed")]
+
+    def is_loaded(self, name: str) -> bool:
+        """Whether a plugin of that name is registered (a blocked name is not)."""
+        return self.pm.get_plugin(name) is not None
+
+    def registered(self) -> set[str]:
+        """The names registered with the plugin manager now."""
+        return {name for name, plugin in self.pm.list_name_plugin() if plugin is not None}
+
+    def closers(self) -> list[tuple[str, Callable[[], Any]]]:
+        """Every ``toolwire_close`` implementation, with its plugin, in pluggy's order."""
+        return [
+            (impl.plugin_name, impl.function)
+            for impl in reversed(self.pm.hook.toolwire_close.get_hookimpls())
+        ]
 
     def load_installed(self) -> None:
         """Discover installed plugins and load the ones the config enables.
@@ -119,7 +139,7 @@ class Registrar:
                 raise _RegistrationFailed(describe_exception(exc)) from exc
         if isinstance(obj, Tool | Toolset):
             pack = [obj] if isinstance(obj, Tool) else list(obj)
-            self.registry.add(info.name, pack, [], [])
+            self.catalogue.add(info.name, pack, [], [])
             self._table[info.name] = _with_counts(info, (), len(pack))
             return
         if info.name in self._table or self.pm.has_plugin(info.name):
@@ -154,7 +174,7 @@ class Registrar:
                 "toolwire_register_plugins",
                 register=lambda name, plugin: contributed.append((name, plugin)),
             )
-            self.registry.add(info.name, tools, middleware, providers, options)
+            self.catalogue.add(info.name, tools, middleware, providers, options)
         except (DuplicateToolError, PluginError):
             self.pm.unregister(obj, name=info.name)
             raise

@@ -34,7 +34,6 @@ class Tool:
         function: The Python callable.
         policy: What the code declared (timeouts, roles...); config may override it.
         pack: The name of the ``Toolset`` it belongs to, if any.
-        plugin: The plugin that registered it, once registered.
     """
 
     __slots__ = (
@@ -46,7 +45,6 @@ class Tool:
         "name",
         "pack",
         "parameters",
-        "plugin",
         "policy",
     )
 
@@ -80,7 +78,6 @@ class Tool:
         self.is_async: bool = inspect.iscoroutinefunction(function)
         self.policy: ToolPolicy = policy or ToolPolicy()
         self.pack: str | None = pack
-        self.plugin: str | None = None
         self.context_param: str | None = inferred.context_param
         self.converters: Mapping[str, Callable[[Any], Any]] = inferred.converters
 

@@ -79,7 +79,7 @@ def cmd_tools(args: argparse.Namespace) -> int:
                 {
                     "name": tool.name,
                     "description": tool.description,
-                    "plugin": tool.plugin,
+                    "plugin": dispatcher.plugin_of(tool.name),
                     "pack": tool.pack,
                     "roles": sorted(policy.roles) if policy.roles else None,
                     "annotations": policy.annotations(),

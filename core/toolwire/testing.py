@@ -25,6 +25,7 @@ __all__ = [
     "build_response",
     "check_toolset",
     "make_dispatcher",
+    "registered_plugins",
 ]
 
 CallSpec = ToolCall | tuple[str, Any] | tuple[str, Any, str]
@@ -43,6 +44,15 @@ def make_dispatcher(*objs: Any, config: Mapping[str, Any] | Config | None = None
     for obj in objs:
         dispatcher.add(obj)
     return dispatcher
+
+
+def registered_plugins(dispatcher: Dispatcher) -> set[str]:
+    """The names registered with a dispatcher's own plugin manager now.
+
+    Unlike ``dispatcher.plugins()`` (every plugin's row, failed and disabled ones included),
+    this lists only what is registered, so a test can prove a failed plugin left nothing.
+    """
+    return dispatcher._host.registered()
 
 
 def _calls(calls: Iterable[CallSpec]) -> list[ToolCall]:

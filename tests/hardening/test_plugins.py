@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import toolwire
+from toolwire.testing import registered_plugins
 
 from ..conftest import MakeDispatcher
 
@@ -70,7 +71,7 @@ def test_a_plugin_that_registers_half_its_tools_then_raises_leaves_nothing(
         dispatcher.add(HalfRegisters(exc), name="half")
     assert [t.name for t in dispatcher.tools()] == ["ping"]
     assert "half" not in [p.name for p in dispatcher.plugins()]
-    assert not dispatcher._pm.has_plugin("half")
+    assert "half" not in registered_plugins(dispatcher)
     assert dispatcher.dispatch_sync("half_one").error.kind == "unknown_tool"  # type: ignore[union-attr]
     assert dispatcher.dispatch_sync("ping").output == "ping"
     # Nothing half-registered blocks a corrected plugin under the same name and tool names.

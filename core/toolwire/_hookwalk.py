@@ -1,0 +1,334 @@
+"""The per-call hook stages, walked implementation by implementation.
+
+pluggy cannot await, so each per-call hook's implementations are resolved once, in pluggy's
+call order, and walked here: one walk per stage, with a plain driver (no implementation is
+``async``: the stage runs at once and costs no coroutine) and an async driver (an ``async
+def`` implementation is awaited). What a stage makes of each answer, and of each failure, is
+its ``Fold``; every failure is attributed to its plugin by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pluggy
+
+from ._errors import Deny, Reject, ToolError
+from ._logging import log as _log
+from ._values import CallContext, DispatchResult, ToolCall
+
+INTERNAL_MESSAGE: Final = "an internal error occurred while handling this call"
+
+
+@dataclass(frozen=True, slots=True)
+class HookImpl:
+    """One implementation of a per-call hook, resolved at start."""
+
+    plugin: str
+    #: Takes the hookspec's arguments in the hookspec's order, whatever the implementation asks for.
+    invoke: Callable[..., Any]
+    is_async: bool
+
+
+def implementations(pm: pluggy.PluginManager, hook_name: str) -> tuple[HookImpl, ...]:
+    """The implementations of ``hook_name`` in the order pluggy would call them.
+
+    The argument names come from the hookspec; an implementation that asks for fewer gets
+    an adapter that picks its own.
+    """
+    caller = getattr(pm.hook, hook_name)
+    assert caller.spec is not None, hook_name
+    spec_args = tuple(caller.spec.argnames)
+    impls = []
+    for impl in reversed(caller.get_hookimpls()):
+        function = impl.function
+        is_async = inspect.iscoroutinefunction(function)
+        if tuple(impl.argnames) != spec_args:
+            function = _adapter(function, tuple(spec_args.index(a) for a in impl.argnames))
+        impls.append(HookImpl(impl.plugin_name, function, is_async))
+    return tuple(impls)
+
+
+def _adapter(function: Callable[..., Any], positions: tuple[int, ...]) -> Callable[..., Any]:
+    return lambda *values: function(*[values[i] for i in positions])
+
+
+def belongs_to_caller(exc: BaseException) -> bool:
+    """Whether ``exc`` is the caller's to see: its own cancellation, or Ctrl-C in its own thread.
+
+    Anything else a plugin or tool raises (``SystemExit``, a ``CancelledError`` of its own,
+    ``KeyboardInterrupt`` inside an event loop's task) ends only the call it happened in.
+    """
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no event loop: running inline in the host's own thread
+        return isinstance(exc, KeyboardInterrupt)
+    return isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling() > 0
+
+
+def plugin_failed(plugin: str, where: str, call: ToolCall, exc: BaseException) -> ToolError:
+    """Log a plugin's failure in full (hook or middleware) and make the error the model sees.
+
+    Raises:
+        BaseException: ``exc`` itself when it is the caller's own (see ``belongs_to_caller``).
+    """
+    if belongs_to_caller(exc):
+        raise exc
+    _log.error(
+        "toolwire.plugin_failed",
+        plugin=plugin,
+        hook=where,
+        tool=call.name,
+        call_id=call.call_id,
+        exc_info=exc,
+    )
+    return ToolError(INTERNAL_MESSAGE, kind="internal_error")
+
+
+class Fold:
+    """What one stage makes of its implementations' answers; subclassed once per stage.
+
+    A walk starts with ``start``, hands each answer to ``step`` (which may stop the walk)
+    and each failure to ``failed`` (which raises to end the call, or returns to go on), and
+    ends with ``end``. ``args`` are the hook's arguments; ``step`` may replace them for the
+    implementations that follow (an after hook's replacement result).
+    """
+
+    hook: str = ""
+
+    def start(self, args: tuple[Any, ...]) -> Any:
+        return None
+
+    def step(
+        self, impl: HookImpl, answer: Any, args: tuple[Any, ...], acc: Any
+    ) -> tuple[tuple[Any, ...], Any, bool]:
+        return args, acc, False
+
+    def failed(self, impl: HookImpl, exc: BaseException, args: tuple[Any, ...]) -> None:
+        raise plugin_failed(impl.plugin, self.hook, args[0], exc) from None
+
+    def end(self, args: tuple[Any, ...], acc: Any) -> Any:
+        return None
+
+
+class Stage:
+    """One per-call hook: its implementations, resolved once, and its fold.
+
+    ``run(*args)`` walks them at once and returns the stage's answer when none is ``async``;
+    otherwise it returns an awaitable of that answer.
+
+    Args:
+        pm: The dispatcher's plugin manager, every plugin registered.
+        fold: What the stage makes of answers and failures (names the hook).
+        timeout: Seconds an ``async`` implementation may take; past it, ``TimeoutError`` goes
+            to the fold's ``failed``.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager, fold: Fold, timeout: float | None = None):
+        self.fold = fold
+        self.impls = implementations(pm, fold.hook)
+        self.is_async = any(impl.is_async for impl in self.impls)
+        self.timeout = timeout
+
+    def run(self, *args: Any) -> Any:
+        if self.is_async:
+            return self._walk_async(args)
+        return self._walk_plain(args)
+
+    def _walk_plain(self, args: tuple[Any, ...]) -> Any:
+        fold = self.fold
+        acc = fold.start(args)
+        for impl in self.impls:
+            try:
+                answer = impl.invoke(*args)
+            except BaseException as exc:  # noqa: BLE001 - the fold decides; the caller's own goes on
+                fold.failed(impl, exc, args)
+                continue
+            args, acc, stop = fold.step(impl, answer, args, acc)
+            if stop:
+                break
+        return fold.end(args, acc)
+
+    async def _walk_async(self, args: tuple[Any, ...]) -> Any:
+        fold = self.fold
+        acc = fold.start(args)
+        for impl in self.impls:
+            try:
+                answer = impl.invoke(*args)
+                if impl.is_async:
+                    if self.timeout is None:
+                        answer = await answer
+                    else:
+                        # In this task, not wait_for's own: a SystemExit raised in a task of
+                        # its own would escape the event loop instead of ending this call.
+                        async with asyncio.timeout(self.timeout):
+                            answer = await answer
+            except BaseException as exc:  # noqa: BLE001 - the fold decides; the caller's own goes on
+                fold.failed(impl, exc, args)
+                continue
+            args, acc, stop = fold.step(impl, answer, args, acc)
+            if stop:
+                break
+        return fold.end(args, acc)
+
+
+def _denied(reason: str) -> ToolError:
+    return ToolError(reason, kind="permission_denied")
+
+
+class PermissionFold(Fold):
+    """Votes: any deny wins over any allow; a failure or a timeout denies; no vote -> default."""
+
+    hook = "toolwire_check_permission"
+
+    def __init__(self, default_allow: bool) -> None:
+        self.default_allow = default_allow
+
+    def start(self, args: tuple[Any, ...]) -> bool:
+        return False
+
+    def step(
+        self, impl: HookImpl, answer: Any, args: tuple[Any, ...], acc: Any
+    ) -> tuple[tuple[Any, ...], Any, bool]:
+        call: ToolCall = args[0]
+        if answer is None:
+            return args, acc, False
+        if answer is True:
+            return args, True, False
+        if answer is False:
+            raise _denied(f"permission denied for {call.name}")
+        if isinstance(answer, Deny):
+            raise _denied(answer.reason)
+        _log.error(
+            "toolwire.permission_vote_invalid",
+            plugin=impl.plugin,
+            vote_type=type(answer).__name__,
+            tool=call.name,
+        )
+        raise _denied(f"permission denied for {call.name}")
+
+    def failed(self, impl: HookImpl, exc: BaseException, args: tuple[Any, ...]) -> None:
+        call: ToolCall = args[0]
+        if isinstance(exc, TimeoutError):
+            _log.error("toolwire.permission_timeout", plugin=impl.plugin, tool=call.name)
+        else:
+            plugin_failed(impl.plugin, self.hook, call, exc)
+        raise _denied(f"permission denied for {call.name}") from None
+
+    def end(self, args: tuple[Any, ...], acc: Any) -> None:
+        if not acc and not self.default_allow:
+            raise _denied(f"permission denied for {args[0].name}")
+
+
+class BeforeFold(Fold):
+    """``Reject`` refuses the call; any other failure is the plugin's (``internal_error``)."""
+
+    hook = "toolwire_before_call"
+
+    def failed(self, impl: HookImpl, exc: BaseException, args: tuple[Any, ...]) -> None:
+        if isinstance(exc, Reject):
+            raise ToolError(exc.reason, kind="rejected") from None
+        super().failed(impl, exc, args)
+
+
+class AfterFold(Fold):
+    """Each implementation sees the result so far and may replace it."""
+
+    hook = "toolwire_after_call"
+
+    def step(
+        self, impl: HookImpl, answer: Any, args: tuple[Any, ...], acc: Any
+    ) -> tuple[tuple[Any, ...], Any, bool]:
+        if answer is None:
+            return args, acc, False
+        call, result, context = args
+        if not isinstance(answer, DispatchResult) or answer.call_id != result.call_id:
+            raise plugin_failed(
+                impl.plugin,
+                self.hook,
+                call,
+                TypeError("after hooks must return None or a DispatchResult for the same call_id"),
+            )
+        return (call, answer, context), acc, False
+
+    def end(self, args: tuple[Any, ...], acc: Any) -> DispatchResult:
+        result: DispatchResult = args[1]
+        return result
+
+
+class FormatFold(Fold):
+    """The first implementation that answers shapes the item; ``None`` lets the next one try."""
+
+    hook = "toolwire_format_result"
+
+    def step(
+        self, impl: HookImpl, answer: Any, args: tuple[Any, ...], acc: Any
+    ) -> tuple[tuple[Any, ...], Any, bool]:
+        return args, answer, answer is not None
+
+    def end(self, args: tuple[Any, ...], acc: Any) -> Any:
+        return acc
+
+
+class FinishedFold(Fold):
+    """Observers: a failure is logged with its plugin and never changes the outcome."""
+
+    hook = "toolwire_call_finished"
+
+    def failed(self, impl: HookImpl, exc: BaseException, args: tuple[Any, ...]) -> None:
+        plugin_failed(impl.plugin, self.hook, args[0], exc)
+
+
+class CallHooks:
+    """The per-call stages a dispatcher walks: permission, before, after, format, finished.
+
+    Each ``run`` returns at once when no implementation of its stage is ``async``, else an
+    awaitable; ``maybe_await`` (in the pipeline) awaits only the latter.
+
+    Args:
+        pm: The dispatcher's plugin manager, with every plugin registered.
+        default_allow: The answer when no implementation votes on permission.
+        permission_timeout: Seconds an ``async`` permission implementation may take.
+    """
+
+    def __init__(
+        self, pm: pluggy.PluginManager, *, default_allow: bool, permission_timeout: float
+    ) -> None:
+        self.permission = Stage(pm, PermissionFold(default_allow), permission_timeout)
+        self.before = Stage(pm, BeforeFold())
+        self.after = Stage(pm, AfterFold())
+        self.format = Stage(pm, FormatFold())
+        self.finished = Stage(pm, FinishedFold())
+        self.any_async = any(
+            stage.is_async for stage in (self.permission, self.before, self.after, self.finished)
+        )
+
+    def check_permission(self, call: ToolCall, context: CallContext) -> Awaitable[None] | None:
+        """Every implementation votes; raises ``ToolError`` (``permission_denied``) on a deny."""
+        return self.permission.run(call, context)  # type: ignore[no-any-return]
+
+    def run_before(self, call: ToolCall, context: CallContext) -> Awaitable[None] | None:
+        """Every before hook; ``Reject`` ends the call with ``rejected``."""
+        return self.before.run(call, context)  # type: ignore[no-any-return]
+
+    def run_after(
+        self, call: ToolCall, result: DispatchResult, context: CallContext
+    ) -> DispatchResult | Awaitable[DispatchResult]:
+        """The result, as the after hooks leave it."""
+        return self.after.run(call, result, context)  # type: ignore[no-any-return]
+
+    def run_format(
+        self, call: ToolCall, result: DispatchResult, provider: str, context: CallContext
+    ) -> Any:
+        """The first shape a plugin gives (``None`` for the built-in one), or an awaitable of it."""
+        return self.format.run(call, result, provider, context)
+
+    def run_finished(
+        self, call: ToolCall, result: DispatchResult, context: CallContext
+    ) -> Awaitable[None] | None:
+        """Tell observers the call is over."""
+        return self.finished.run(call, result, context)  # type: ignore[no-any-return]

@@ -1,0 +1,98 @@
+"""The one event loop a dispatcher owns, for its sync twins.
+
+Started on first need, on a daemon thread of its own; stopped by ``close()``. A coroutine
+handed to it runs in a copy of the caller's context, so context variables the host set are
+seen by tools and hooks as they would be on the host's own loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+
+
+class OwnedLoop:
+    """A loop on a thread of its own, and a way to wait for a coroutine on it from sync code."""
+
+    def __init__(self, name: str = "toolwire-loop") -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``coroutine`` on the owned loop and wait for its result in this thread.
+
+        Called from the owned loop's own thread (a tool that calls a sync twin), it runs on
+        a short-lived loop of its own in another thread instead: waiting on the owned loop
+        from inside it could never end.
+
+        Raises:
+            BaseException: whatever the coroutine raised. ``KeyboardInterrupt`` while
+                waiting cancels the coroutine, then propagates.
+        """
+        if threading.current_thread() is self._thread:
+            return _run_elsewhere(coroutine)
+        loop = self._started()
+        # run_coroutine_threadsafe schedules the task from a handle made in this thread, so
+        # the task runs in a copy of this thread's context.
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            future.cancel()
+            raise
+
+    def close(self) -> None:
+        """Stop the loop and its thread once running work is done. A later ``run`` restarts it."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not threading.current_thread():
+            thread.join()
+
+    def _started(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is not None:
+            return loop
+        with self._lock:
+            if self._loop is None:
+                ready = threading.Event()
+                new_loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=_serve, args=(new_loop, ready), name=self._name, daemon=True
+                )
+                thread.start()
+                ready.wait()
+                self._loop, self._thread = new_loop, thread
+            return self._loop
+
+
+def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+    asyncio.set_event_loop(loop)
+    loop.call_soon(ready.set)
+    try:
+        loop.run_forever()
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+def _run_elsewhere(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    context = contextvars.copy_context()
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="toolwire-sync") as pool:
+        return pool.submit(context.run, asyncio.run, coroutine).result()

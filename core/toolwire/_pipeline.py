@@ -1,0 +1,283 @@
+"""One call, stage by stage, top to bottom, through the output the model reads.
+
+Every call goes through the same stages, in this order; each can end the call with a
+``ToolError``, and nothing after it runs then:
+
+1. resolve      the name must be an enabled tool
+2. parse        raw arguments become a dict, within size and nesting caps
+3. validate     against the tool's schema, then converted to the declared types
+4. permission   every ``toolwire_check_permission`` votes; any deny wins
+5. before       ``toolwire_before_call`` hooks; one may reject the call
+6. execute      the tool's route: its middleware, in their declared order, then the function
+7. after        ``toolwire_after_call`` hooks may replace the result
+8. serialize    the result becomes the text the model reads (deterministic JSON, output budget)
+9. format       with a provider: the provider's item (``toolwire_format_result`` may shape it)
+10. finished    ``toolwire_call_finished`` observers see the outcome the model gets
+
+``run_call`` is the one path. ``run_inline`` drives the same coroutine to its end in the
+caller's thread, without an event loop, for a plain function whose whole path is plain: no
+stage then suspends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import time
+from collections.abc import Coroutine, Mapping
+from typing import Any, NamedTuple
+
+from ._arguments import parse_arguments
+from ._errors import ToolError
+from ._hookwalk import INTERNAL_MESSAGE, belongs_to_caller
+from ._logging import log as _log
+from ._plan import Plan, Route
+from ._serialize import error_text, to_text, truncate
+from ._values import CallContext, DispatchResult, ToolCall
+from .providers import Provider
+from .types import ProgressCallback
+
+
+class Finished(NamedTuple):
+    """One finished call: the call as the hooks saw it, its result, its context, and (with a
+    provider) the item the model reads."""
+
+    call: ToolCall
+    result: DispatchResult
+    context: CallContext
+    item: Any = None
+
+
+async def run_call(
+    plan: Plan,
+    call: ToolCall,
+    role: str | None,
+    state: Mapping[str, Any],
+    *,
+    provider: Provider | None = None,
+    progress: ProgressCallback | None = None,
+    inline: bool = False,
+) -> Finished:
+    """Run one call through every stage. Never raises but for the caller's own cancellation."""
+    started = time.perf_counter()
+    context = CallContext(call.call_id, None, role, state, progress=progress)
+    hooks = plan.hooks
+    try:
+        route = resolve(plan, call, context)
+        call = parse(plan, call)
+        validate(route, call, context)
+        # A hook stage returns something to await only when one of its hooks is async.
+        if (pending := hooks.check_permission(call, context)) is not None:
+            await pending
+        if (pending := hooks.run_before(call, context)) is not None:
+            await pending
+        value = (
+            execute_inline(route, call, context) if inline else await execute(route, call, context)
+        )
+        result = hooks.run_after(call, _ran(call, value, context), context)
+        if not isinstance(result, DispatchResult):
+            result = await result
+        serialize(route, result)
+    except ToolError as error:
+        call = _named(call)
+        result = _failed(call, error, context)
+    except BaseException as exc:  # N calls in, N results out, whatever failed
+        if belongs_to_caller(exc):
+            raise
+        result = _failed(call, _internal(call, exc), context)
+    item = None
+    if provider is not None:
+        item, result = await format_item(plan, provider, call, result, context)
+    return await finish(plan, call, result, context, started, item)
+
+
+def run_inline(coroutine: Coroutine[Any, Any, Finished]) -> Finished:
+    """Drive ``run_call(..., inline=True)`` to its end without an event loop.
+
+    Only for a route with no middleware, a plain function and no ``async`` hook: nothing on
+    that path suspends, so the first ``send`` finishes it.
+    """
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        finished: Finished = done.value
+        return finished
+    coroutine.close()
+    raise RuntimeError("an inline call suspended; it must only be taken on a plain path")
+
+
+async def refuse(
+    plan: Plan,
+    call: ToolCall,
+    role: str | None,
+    state: Mapping[str, Any],
+    error: ToolError,
+    provider: Provider | None = None,
+) -> Finished:
+    """Answer a call that will not run (past the batch limit, cut off); observers see it too."""
+    started = time.perf_counter()
+    call = _named(call)
+    context = CallContext(call.call_id, None, role, state)
+    result = _failed(call, error, context)
+    item = None
+    if provider is not None:
+        item, result = await format_item(plan, provider, call, result, context)
+    return await finish(plan, call, result, context, started, item)
+
+
+# 1. resolve
+def resolve(plan: Plan, call: ToolCall, context: CallContext) -> Route:
+    name = call.name
+    route = plan.routes.get(name) if isinstance(name, str) else None
+    if route is None:
+        raise _unknown_tool(plan, name)
+    context.tool = route.tool
+    context.policy = route.policy
+    context.plugin = route.plugin
+    return route
+
+
+# 2. parse
+def parse(plan: Plan, call: ToolCall) -> ToolCall:
+    limits = plan.limits
+    arguments = parse_arguments(
+        call.arguments, max_bytes=limits.max_bytes, max_depth=limits.max_depth
+    )
+    return ToolCall(call.name, arguments, call.call_id)
+
+
+# 3. validate (and convert into the declared types)
+def validate(route: Route, call: ToolCall, context: CallContext) -> None:
+    arguments = route.validator.validate(call.arguments)  # type: ignore[arg-type]  # parsed
+    call.arguments = arguments
+    context.arguments = route.validator.keyword_arguments(arguments, context)
+
+
+# 4. permission and 5. before are walked by CallHooks (_hookwalk).
+
+
+# 6. execute
+async def execute(route: Route, call: ToolCall, context: CallContext) -> Any:
+    try:
+        return await route.handler(call, context)
+    except ToolError:
+        raise
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # the caller's own cancellation: always theirs to see
+        raise ToolError(f"{call.name} was cancelled", kind="cancelled") from None
+    except BaseException as exc:  # noqa: BLE001 - a tool or middleware must never take the host down
+        raise route.failure(call, exc) from None
+
+
+def execute_inline(route: Route, call: ToolCall, context: CallContext) -> Any:
+    context.attempt += 1
+    try:
+        return route.tool.function(**context.arguments)
+    except ToolError:
+        raise
+    except KeyboardInterrupt:
+        raise  # the host's own Ctrl-C, in the host's own thread
+    except BaseException as exc:  # noqa: BLE001 - a tool must never take the host down
+        raise route.failure(call, exc) from None
+
+
+# 7. after is walked by CallHooks.
+
+
+# 8. serialize
+def serialize(route: Route, result: DispatchResult) -> None:
+    if not result.success:
+        result.output = error_text(result.error) if result.error is not None else ""
+        return
+    try:
+        text = to_text(result.result)
+    except ToolError as error:
+        _log.warning(
+            "toolwire.output_error",
+            tool=result.name,
+            call_id=result.call_id,
+            result_type=type(result.result).__qualname__,
+            reason=error.message,
+        )
+        raise
+    result.output = truncate(text, route.max_output_chars)
+
+
+# 9. format
+async def format_item(
+    plan: Plan, provider: Provider, call: ToolCall, result: DispatchResult, context: CallContext
+) -> tuple[Any, DispatchResult]:
+    """The provider's item: a plugin's shape if one gives it, else the built-in one.
+
+    A format hook that fails ends the call with ``internal_error``, and that is the outcome
+    the model reads, and the observers see.
+    """
+    try:
+        shaped = plan.hooks.run_format(call, result, provider.name, context)
+        if plan.hooks.format.is_async:
+            shaped = await shaped
+    except ToolError as error:  # a format hook failed (logged with its plugin)
+        result = _failed(call, error, context)
+        shaped = None
+    return (shaped if shaped is not None else provider.format_result(call, result)), result
+
+
+# 10. finished
+async def finish(
+    plan: Plan,
+    call: ToolCall,
+    result: DispatchResult,
+    context: CallContext,
+    started: float,
+    item: Any,
+) -> Finished:
+    result.elapsed_ms = (time.perf_counter() - started) * 1000.0
+    if (pending := plan.hooks.run_finished(call, result, context)) is not None:
+        await pending
+    return Finished(call, result, context, item)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _ran(call: ToolCall, value: Any, context: CallContext) -> DispatchResult:
+    return DispatchResult(True, call.call_id, call.name, value, None, 0.0, context.attempt)
+
+
+def _failed(call: ToolCall, error: ToolError, context: CallContext) -> DispatchResult:
+    return DispatchResult(
+        False,
+        call.call_id,
+        call.name if isinstance(call.name, str) else "",
+        None,
+        error,
+        0.0,
+        context.attempt,
+        error_text(error),
+    )
+
+
+def _named(call: ToolCall) -> ToolCall:
+    """The call, its name a string for the hooks that see it (a host may pass ``None``)."""
+    if isinstance(call.name, str):
+        return call
+    return ToolCall("", call.arguments, call.call_id)
+
+
+def _internal(call: ToolCall, exc: BaseException) -> ToolError:
+    """A failure no stage caught (a converter, a result's own serializer...): logged in full."""
+    _log.error("toolwire.call_failed", tool=call.name, call_id=call.call_id, exc_info=exc)
+    return ToolError(INTERNAL_MESSAGE, kind="internal_error")
+
+
+def _unknown_tool(plan: Plan, name: Any) -> ToolError:
+    shown = name[:64] if isinstance(name, str) else ""
+    close = difflib.get_close_matches(shown, plan.names, n=3) if shown else []
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return ToolError(
+        f"no tool named {shown!r}{hint}" if shown else "the call names no tool",
+        kind="unknown_tool",
+        details={"closest": close} if close else None,
+    )

@@ -1,0 +1,291 @@
+"""What a started dispatcher builds once and every call reads: a route per tool.
+
+A route holds a tool's compiled validator, its effective policy (code, then config, over
+defaults, its plugin options checked by the plugins that claim them) and its handler: the
+middleware that applies to it, in their declared order, around the innermost layer chosen
+for the tool (await an ``async def``; hand a plain function to the thread runner). Everything
+comes in as an argument; nothing here reaches into a dispatcher.
+"""
+
+from __future__ import annotations
+
+import difflib
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import CodeType, MappingProxyType
+from typing import Any, Final
+
+from ._arguments import ArgumentsValidator
+from ._config import Config
+from ._discovery import PluginInfo
+from ._errors import ConfigError, ToolError
+from ._hookwalk import CallHooks, plugin_failed
+from ._logging import log as _log
+from ._middleware import applies, compose, order_of
+from ._policy import BUILTIN_DEFAULTS, CORE_FIELDS, ToolPolicy
+from ._threads import ThreadRunner
+from ._tools import Tool
+from ._values import CallContext, ToolCall
+from .providers import Provider, ToolDefinition
+from .types import CallNext
+
+UNEXPECTED_MESSAGE: Final = "the tool failed with an unexpected error; details were logged"
+
+#: A tool option check: the value to keep, or ``ValueError``.
+OptionCheck = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One enabled tool, ready to call.
+
+    Attributes:
+        tool: The tool.
+        plugin: The plugin that registered it.
+        validator: Its compiled validator and converters.
+        policy: Its effective policy.
+        handler: The middleware onion around the innermost layer.
+        bare: No middleware applies: a plain function may run inline in the caller's thread.
+        max_output_chars: Its output budget.
+        blame: Code objects of its middleware, to name the plugin whose middleware failed.
+    """
+
+    tool: Tool
+    plugin: str
+    validator: ArgumentsValidator
+    policy: ToolPolicy
+    handler: CallNext
+    bare: bool
+    max_output_chars: int
+    blame: Mapping[CodeType, str] = field(default_factory=dict)
+
+    def failure(self, call: ToolCall, exc: BaseException) -> ToolError:
+        """The error for an exception that escaped the handler, logged with whose it was.
+
+        An exception that passed through the innermost layer is the tool's own (a generic
+        ``execution_error`` for the model); one that did not was raised by a middleware and
+        is blamed on its plugin (``internal_error``).
+        """
+        culprit = None
+        for frame, _ in traceback.walk_tb(exc.__traceback__):
+            code = frame.f_code
+            if code in _INNERMOST:
+                culprit = None
+                break
+            culprit = self.blame.get(code, culprit)
+        if culprit is not None:
+            return plugin_failed(culprit, "middleware", call, exc)
+        _log.error("toolwire.tool_failed", tool=call.name, call_id=call.call_id, exc_info=exc)
+        return ToolError(UNEXPECTED_MESSAGE, kind="execution_error")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The caps a started dispatcher applies (``[limits]`` and ``[defaults] max_concurrency``)."""
+
+    max_bytes: int
+    max_depth: int
+    max_batch: int
+    max_concurrency: int
+
+
+@dataclass
+class Plan:
+    """Everything a call reads, built once per start of a dispatcher."""
+
+    routes: dict[str, Route]
+    hooks: CallHooks
+    providers: dict[str, Provider]
+    limits: Limits
+    roles_enforced: bool
+    names: tuple[str, ...] = ()
+    definitions: dict[tuple[str, str], ToolDefinition] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.names = tuple(sorted(self.routes))
+
+    def may_call(self, route: Route, role: str | None) -> bool:
+        """Whether ``role`` may call the route's tool (roles apply only while enforced)."""
+        roles = route.policy.roles
+        return roles is None or not self.roles_enforced or role in roles
+
+    def definition(self, provider: Provider, tool: Tool) -> ToolDefinition:
+        """One tool as that provider describes it, built once; its problems are logged once."""
+        key = (provider.name, tool.name)
+        found = self.definitions.get(key)
+        if found is None:
+            found = self.definitions[key] = provider.tool_definition(tool)
+            for problem in found.problems:
+                _log.warning(
+                    "toolwire.definition_problem",
+                    provider=provider.name,
+                    tool=tool.name,
+                    problem=problem,
+                )
+        return found
+
+
+def build_plan(
+    *,
+    config: Config,
+    tools: Sequence[tuple[Tool, str]],
+    middleware: Sequence[tuple[Any, str]],
+    options: Mapping[str, tuple[OptionCheck, str]],
+    providers: Mapping[str, Provider],
+    hooks: CallHooks,
+    threads: ThreadRunner,
+    roles_enforced: bool,
+    idle_plugins: Sequence[PluginInfo] = (),
+) -> Plan:
+    """A route per enabled tool, from what the plugins registered and what config says.
+
+    Args:
+        config: The validated config (``[defaults]``, ``[limits]``, ``[tools.NAME]``).
+        tools: Every registered tool, with the plugin that registered it.
+        middleware: Every registered middleware, with its plugin, in registration order.
+        options: The tool options plugins claim: name -> (check, plugin).
+        providers: The registered providers, by name.
+        hooks: The per-call hook stages, resolved.
+        threads: Where plain functions run.
+        roles_enforced: Whether the ``roles`` plugin is loaded.
+        idle_plugins: Installed plugins that are not loaded, named when an option is unclaimed.
+
+    Raises:
+        ConfigError: a tool option no loaded plugin claims, or a value its plugin refuses.
+    """
+    defaults = config.section("defaults")
+    limits = config.section("limits")
+    base = ToolPolicy.from_mapping(
+        {
+            key: value
+            for key, value in {**BUILTIN_DEFAULTS, **defaults}.items()
+            if key in CORE_FIELDS and key != "max_concurrency"  # that one bounds a batch
+        }
+    )
+    ordered = sorted(middleware, key=lambda pair: order_of(pair[0]))  # stable: ties keep order
+    routes: dict[str, Route] = {}
+    for tool, plugin in tools:
+        settings = config.tool_settings(tool.name)
+        policy = base.overridden_by(tool.policy).overridden_by(ToolPolicy.from_mapping(settings))
+        if policy.enabled is False:
+            continue
+        if policy.options:
+            policy = _checked_options(tool, policy, settings, options, config, idle_plugins)
+        layers = [(m, p) for m, p in ordered if applies(m, tool, policy)]
+        innermost = _innermost(tool, threads)
+        routes[tool.name] = Route(
+            tool,
+            plugin,
+            ArgumentsValidator(tool),
+            policy,
+            compose([m for m, _ in layers], innermost) if layers else innermost,
+            not layers,
+            policy.max_output_chars or BUILTIN_DEFAULTS["max_output_chars"],
+            MappingProxyType({code: p for m, p in layers if (code := _code_of(m)) is not None}),
+        )
+    return Plan(
+        routes,
+        hooks,
+        dict(providers),
+        Limits(
+            limits["max_argument_bytes"],
+            limits["max_argument_depth"],
+            limits["max_batch_calls"],
+            defaults["max_concurrency"],
+        ),
+        roles_enforced,
+    )
+
+
+class _AwaitTool:
+    """The innermost layer of an ``async def`` tool: start it once, await it on the loop."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+
+    async def __call__(self, call: ToolCall, context: CallContext) -> Any:
+        context.attempt += 1
+        return await self.function(**context.arguments)
+
+
+class _OnThread:
+    """The innermost layer of a plain function: start it once on the dispatcher's threads."""
+
+    __slots__ = ("function", "threads")
+
+    def __init__(self, function: Callable[..., Any], threads: ThreadRunner) -> None:
+        self.function = function
+        self.threads = threads
+
+    async def __call__(self, call: ToolCall, context: CallContext) -> Any:
+        context.attempt += 1
+        return await self.threads.run(self.function, context.arguments)
+
+
+def _innermost(tool: Tool, threads: ThreadRunner) -> CallNext:
+    """Chosen once per tool: the middleware never calls back into the dispatcher."""
+    if tool.is_async:
+        return _AwaitTool(tool.function)
+    return _OnThread(tool.function, threads)
+
+
+#: The innermost layers' code: an exception that passed through one is the tool's own.
+_INNERMOST: Final = frozenset({_AwaitTool.__call__.__code__, _OnThread.__call__.__code__})
+
+
+def _code_of(layer: Any) -> CodeType | None:
+    function = getattr(layer, "__code__", None)
+    if isinstance(function, CodeType):
+        return function
+    method = type(layer).__dict__.get("__call__")  # the class's own: a middleware object
+    code = getattr(method, "__code__", None)
+    return code if isinstance(code, CodeType) else None
+
+
+def _checked_options(
+    tool: Tool,
+    policy: ToolPolicy,
+    settings: Mapping[str, Any],
+    claimed: Mapping[str, tuple[OptionCheck, str]],
+    config: Config,
+    idle: Sequence[PluginInfo],
+) -> ToolPolicy:
+    """The policy with each plugin option checked by the plugin that claims it.
+
+    Raises:
+        ConfigError: an option no loaded plugin claims (fail closed: a missing rate-limit
+            plugin must not mean "unlimited"), or a value its plugin refuses.
+    """
+    checked: dict[str, Any] = {}
+    for option, value in policy.options.items():
+        where = (
+            f"[tools.{tool.name}] in {config.describe()}"
+            if option in settings
+            else f"the code of tool {tool.name!r}"
+        )
+        if option not in claimed:
+            close = difflib.get_close_matches(option, [*CORE_FIELDS, *claimed], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            names = [f"{p.name} ({p.distribution}, {p.status})" for p in idle]
+            shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+            advice = (
+                f" Plugins installed but not loaded: {shown}; enable the one that provides it."
+                if names
+                else " Install and enable the plugin that provides it, or remove the option."
+            )
+            raise ConfigError(
+                f"{where}: {option!r} is not a tool option toolwire or any loaded plugin "
+                f"enforces (options loaded plugins enforce: {', '.join(sorted(claimed)) or 'none'})"
+                f"{hint}.{advice}"
+            )
+        check, plugin = claimed[option]
+        try:
+            checked[option] = check(value)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"{where}: {option} = {value!r}: {exc} (checked by plugin {plugin!r})"
+            ) from None
+    return replace(policy, options=MappingProxyType(checked))

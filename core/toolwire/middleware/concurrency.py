@@ -1,0 +1,99 @@
+"""``ConcurrencyLimit``: at most ``max_concurrency`` calls of one tool run at once."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+from typing import TYPE_CHECKING, Any
+
+from .._values import CallContext, ToolCall
+from ..types import CallNext
+from ._order import Order
+
+if TYPE_CHECKING:
+    from .._policy import ToolPolicy
+    from .._tools import Tool
+
+
+class _Slots:
+    """A counting limit shared by every thread and event loop of one dispatcher.
+
+    ``asyncio.Semaphore`` belongs to one loop, but a dispatcher serves many: each
+    ``dispatch_sync`` runs its own loop, and hosts call it from several threads.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._lock = threading.Lock()
+        self._waiters: collections.deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]
+        self._waiters = collections.deque()
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free, without waiting."""
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return True
+            return False
+
+    async def acquire(self) -> None:
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return
+            loop = asyncio.get_running_loop()
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append((loop, waiter))
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            with self._lock:
+                if (loop, waiter) in self._waiters:
+                    self._waiters.remove((loop, waiter))
+                    raise
+            self.release()  # the slot was handed over as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        with self._lock:
+            while self._waiters:
+                loop, waiter = self._waiters.popleft()
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(_grant, waiter)
+                    return
+            self._free += 1
+
+
+def _grant(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class ConcurrencyLimit:
+    """At most ``max_concurrency`` calls of one tool run at once, across threads and loops."""
+
+    order = Order.CONCURRENCY
+
+    def __init__(self) -> None:
+        self._slots: dict[str, _Slots] = {}
+        self._lock = threading.Lock()
+
+    def applies_to(self, tool: Tool, policy: ToolPolicy) -> bool:
+        return policy.max_concurrency is not None
+
+    async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
+        assert context.policy is not None and context.policy.max_concurrency is not None
+        assert context.tool is not None
+        slots = self._slots.get(context.tool.name)
+        if slots is None:
+            with self._lock:
+                slots = self._slots.setdefault(
+                    context.tool.name, _Slots(context.policy.max_concurrency)
+                )
+        if not slots.try_acquire():
+            await slots.acquire()
+        try:
+            return await call_next(call, context)
+        finally:
+            slots.release()
