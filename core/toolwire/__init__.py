@@ -1,9 +1,10 @@
 """toolwire: dispatch the tool calls a language model makes."""
 
-from __future__ import annotations
+from typing import Any as _Any
 
-from typing import Any
-
+from . import hookspecs as hookspecs  # public modules, loaded with the package
+from . import middleware as middleware
+from . import types as types
 from ._config import Config, load_config
 from ._discovery import PluginInfo
 from ._dispatcher import Dispatcher
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     if name == "__version__":
         from importlib.metadata import version
 

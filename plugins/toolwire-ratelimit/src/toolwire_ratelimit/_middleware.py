@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
 from typing import Any, Final
 from urllib.parse import quote
 
 import limits
 import structlog
 import toolwire
+from toolwire.middleware import Order
+from toolwire.types import CallNext
 
 from ._backends import Backend, create_backend
 from ._settings import Settings, parse_limit
@@ -19,10 +20,6 @@ _log = structlog.get_logger("toolwire_ratelimit")
 
 #: Stands for "no role" or "no principal" in a key; ``quote`` escapes a real ``*``.
 _NOBODY: Final = "*"
-
-#: The rest of the onion, as toolwire passes it to middleware.
-CallNext = Callable[[toolwire.ToolCall, toolwire.CallContext], Awaitable[Any]]
-
 
 class RateLimit:
     """Ends a call with ``rate_limited`` once its tool's ``rate_limit`` is used up.
@@ -35,6 +32,10 @@ class RateLimit:
     Args:
         settings: The ``[plugins.ratelimit]`` settings.
     """
+
+    #: Inside retries (each attempt counts), before the concurrency slot (a refused call
+    #: never waits for one).
+    order = Order.ADMIT
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings: Final = settings if settings is not None else Settings()

@@ -1,0 +1,302 @@
+"""The pipeline's parts on their own: compose, the hook walker, the thread runner, middleware
+order and blame, the owned loop of the sync twins, and the stage table in the docs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import pytest
+import structlog
+import toolwire
+from toolwire import _pipeline, hookspecs
+from toolwire._hookwalk import CallHooks, implementations
+from toolwire._middleware import compose
+from toolwire._threads import ThreadRunner
+from toolwire.middleware import Order
+
+from .conftest import MakeDispatcher
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUEST: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="none")
+
+
+def _pack() -> toolwire.Toolset:
+    pack = toolwire.Toolset("shape")
+
+    @pack.tool
+    def where() -> dict[str, Any]:
+        """Report the thread and the context variable the tool sees."""
+        return {"thread": threading.get_ident(), "request": REQUEST.get()}
+
+    @pack.tool
+    def nested() -> str:
+        """Run an event loop of its own, as some libraries do."""
+        return asyncio.run(asyncio.sleep(0, result="inner loop ran"))
+
+    @pack.tool(retries=2, timeout=5)
+    def flaky(context: toolwire.CallContext) -> int:
+        """Fail with a transient error on the first attempt."""
+        if context.attempt == 1:
+            raise ConnectionError("first attempt fails")
+        return context.attempt
+
+    return pack
+
+
+async def test_compose_puts_the_first_layer_outermost() -> None:
+    """compose() wraps the innermost handler so that layers run outer to inner and back."""
+    seen: list[str] = []
+
+    def layer(name: str) -> Any:
+        async def run(call: Any, context: Any, call_next: Any) -> Any:
+            seen.append(f"{name}>")
+            value = await call_next(call, context)
+            seen.append(f"<{name}")
+            return value
+
+        return run
+
+    async def innermost(call: Any, context: Any) -> str:
+        seen.append("tool")
+        return "value"
+
+    handler = compose([layer("a"), layer("b")], innermost)
+    assert await handler(None, None) == "value"
+    assert seen == ["a>", "b>", "tool", "<b", "<a"]
+
+
+def test_the_hook_walker_takes_argument_names_from_the_hookspec() -> None:
+    """An implementation asking for a subset of the spec's arguments gets exactly those."""
+
+    class Plugin:
+        @toolwire.hookimpl
+        def toolwire_after_call(self, result: Any) -> None:
+            seen.append(result)
+
+    seen: list[Any] = []
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    pm.register(Plugin(), name="plugin")
+    (impl,) = implementations(pm, "toolwire_after_call")
+    impl.invoke("call", "result", "context")
+    assert seen == ["result"] and impl.plugin == "plugin" and not impl.is_async
+
+
+async def test_the_hook_walker_has_a_plain_and_an_async_driver() -> None:
+    """With plain hooks a stage answers at once; with an async one it returns an awaitable."""
+
+    class Plain:
+        @toolwire.hookimpl
+        def toolwire_check_permission(self) -> bool:
+            return True
+
+    class Async:
+        @toolwire.hookimpl
+        async def toolwire_check_permission(self) -> toolwire.Deny:
+            return toolwire.Deny("no")
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    pm.register(Plain(), name="plain")
+    call = toolwire.ToolCall("t", {}, "c1")
+    plain = CallHooks(pm, default_allow=False, permission_timeout=1)
+    assert plain.check_permission(call, None) is None  # type: ignore[arg-type]
+    pm.register(Async(), name="async")
+    mixed = CallHooks(pm, default_allow=False, permission_timeout=1)
+    pending = mixed.check_permission(call, None)  # type: ignore[arg-type]
+    assert pending is not None
+    with pytest.raises(toolwire.ToolError, match="no"):
+        await pending
+
+
+async def test_the_thread_runner_keeps_context_and_counts_abandoned_threads() -> None:
+    """A function runs on another thread in the caller's context; a cancelled wait is counted
+    as abandoned until the function returns."""
+    runner = ThreadRunner(4)
+    release = threading.Event()
+    REQUEST.set("req-1")
+    try:
+        seen = await runner.run(lambda: (threading.get_ident(), REQUEST.get()), {})
+        assert seen[0] != threading.get_ident() and seen[1] == "req-1"
+        waiting = asyncio.ensure_future(runner.run(release.wait, {}))
+        while runner.stats()["running"] == 0:
+            await asyncio.sleep(0.001)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert runner.stats()["abandoned"] == 1
+        release.set()
+        while runner.stats()["running"]:
+            await asyncio.sleep(0.001)
+        assert runner.stats()["abandoned"] == 0
+    finally:
+        release.set()
+        runner.close()
+
+
+async def test_a_third_party_middleware_places_itself_among_the_built_in_ones(
+    make: MakeDispatcher,
+) -> None:
+    """order=OBSERVE sees a call once; order between RETRY and ADMIT sees every attempt;
+    registration order does not matter."""
+    seen: list[str] = []
+
+    def watcher(name: str, order: int) -> Any:
+        async def run(call: Any, context: Any, call_next: Any) -> Any:
+            seen.append(name)
+            return await call_next(call, context)
+
+        run.order = order  # type: ignore[attr-defined]
+        return run
+
+    class Watchers:
+        @toolwire.hookimpl
+        def toolwire_register_middleware(self, register: Any) -> None:
+            register(watcher("per-attempt", Order.RETRY + 50))
+            register(watcher("per-call", Order.OBSERVE))
+
+    dispatcher = make(_pack(), Watchers())
+    result = await dispatcher.dispatch("flaky", {})
+    assert result.success and result.attempts == 2
+    assert seen == ["per-call", "per-attempt", "per-attempt"]
+
+
+async def test_a_failing_middleware_is_blamed_on_its_plugin(make: MakeDispatcher) -> None:
+    """A middleware that raises ends the call with internal_error and the log names its plugin."""
+
+    async def broken(call: Any, context: Any, call_next: Any) -> Any:
+        raise LookupError("middleware bug")
+
+    class Broken:
+        @toolwire.hookimpl
+        def toolwire_register_middleware(self, register: Any) -> None:
+            register(broken)
+
+    dispatcher = make(_pack()).add(Broken(), name="broken-mw")
+    with structlog.testing.capture_logs() as logs:
+        result = await dispatcher.dispatch("where", {})
+    assert result.error is not None and result.error.kind == "internal_error"
+    failed = [e for e in logs if e["event"] == "toolwire.plugin_failed"]
+    assert failed and failed[0]["plugin"] == "broken-mw" and failed[0]["hook"] == "middleware"
+
+
+async def test_a_tool_failure_under_middleware_is_still_the_tools(make: MakeDispatcher) -> None:
+    """An exception from the tool passes through middleware and is blamed on the tool."""
+    pack = toolwire.Toolset("fails")
+
+    @pack.tool(timeout=5)
+    def fails() -> None:
+        """Fail."""
+        raise LookupError("tool bug")
+
+    with structlog.testing.capture_logs() as logs:
+        result = await make(pack).dispatch("fails", {})
+    assert result.error is not None and result.error.kind == "execution_error"
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["toolwire.tool_failed"]
+
+
+async def test_a_raising_format_hook_is_what_observers_see(make: MakeDispatcher) -> None:
+    """When a format hook raises, call_finished and the call log see internal_error, not ok."""
+    finished: list[toolwire.DispatchResult] = []
+
+    class Shapes:
+        @toolwire.hookimpl
+        def toolwire_format_result(self) -> Any:
+            raise RuntimeError("format bug")
+
+        @toolwire.hookimpl
+        def toolwire_call_finished(self, result: toolwire.DispatchResult) -> None:
+            finished.append(result)
+
+    from toolwire.testing import build_response
+
+    dispatcher = make(_pack(), Shapes())
+    with structlog.testing.capture_logs() as logs:
+        items = await dispatcher.process_response(
+            build_response("openai-chat", [("where", "{}", "c1")])
+        )
+    assert '"internal_error"' in items[-1]["content"]
+    assert [r.error.kind for r in finished if r.error is not None] == ["internal_error"]
+    calls = [e for e in logs if e["event"] == "toolwire.call"]
+    assert calls and calls[0]["outcome"] == "error" and calls[0]["error_kind"] == "internal_error"
+
+
+def test_a_pack_added_to_two_dispatchers_is_not_changed() -> None:
+    """Adding a Toolset to several dispatchers changes neither it nor what the others report."""
+    pack = _pack()
+    before = {tool.name: (tool.pack, tool.policy) for tool in pack}
+    first = toolwire.Dispatcher().add(pack, name="first-name")
+    second = toolwire.Dispatcher().add(pack, name="second-name")
+    assert first.plugin_of("where") == "first-name"
+    assert second.plugin_of("where") == "second-name"
+    assert {tool.name: (tool.pack, tool.policy) for tool in pack} == before
+    first.close()
+    second.close()
+
+
+def test_sync_twins_run_on_one_owned_loop(make: MakeDispatcher) -> None:
+    """Every sync call that needs a loop runs on the same loop thread, not one loop per call."""
+    pack = toolwire.Toolset("loops")
+
+    @pack.tool
+    async def loop_thread() -> int:
+        """Report the thread the event loop runs on."""
+        return threading.get_ident()
+
+    dispatcher = make(pack)
+    first = dispatcher.dispatch_sync("loop_thread", {}).result
+    second = dispatcher.dispatch_sync("loop_thread", {}).result
+    assert first == second != threading.get_ident()
+    dispatcher.close()
+    assert first not in {t.ident for t in threading.enumerate()}
+
+
+async def test_a_sync_twin_inside_a_running_loop_never_runs_the_tool_on_its_thread(
+    make: MakeDispatcher,
+) -> None:
+    """Called from a coroutine, dispatch_sync runs the tool elsewhere, keeps the caller's context
+    variables, and a tool that calls asyncio.run works."""
+    dispatcher = make(_pack())
+    REQUEST.set("req-42")
+    seen = dispatcher.dispatch_sync("where", {}).result
+    assert seen == {"thread": seen["thread"], "request": "req-42"}
+    assert seen["thread"] != threading.get_ident()
+    nested = dispatcher.dispatch_sync("nested", {})
+    assert nested.success and nested.result == "inner loop ran"
+
+
+def test_a_sync_twin_in_a_plain_thread_takes_the_inline_path(make: MakeDispatcher) -> None:
+    """With no loop running, a plain function with nothing async on its path runs in the caller's
+    thread, with its context variables."""
+    REQUEST.set("req-7")
+    seen = make(_pack()).dispatch_sync("where", {}).result
+    assert seen == {"thread": threading.get_ident(), "request": "req-7"}
+
+
+def test_the_docs_table_names_every_stage_and_only_real_ones() -> None:
+    """docs/hooks.md shows one call's path as a table; each stage it names is a function of the
+    pipeline module, and every stage of the pipeline is in it."""
+    docs = (ROOT / "docs" / "hooks.md").read_text()
+    table = docs.split("<!-- call-path:start -->")[1].split("<!-- call-path:end -->")[0]
+    stages = re.findall(r"^\| \d+\. `(\w+)` \| `(\w+)` \|", table, re.M)
+    assert [name for name, _ in stages] == [
+        "resolve",
+        "parse",
+        "validate",
+        "check_permission",
+        "run_before",
+        "execute",
+        "run_after",
+        "serialize",
+        "format_item",
+        "finish",
+    ]
+    for name, module in stages:
+        owner = _pipeline if module == "_pipeline" else toolwire._hookwalk.CallHooks
+        assert module in {"_pipeline", "_hookwalk"} and callable(getattr(owner, name))
