@@ -5,12 +5,13 @@ Everything here is a protocol or a plain record; importing it costs nothing at r
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import argparse
+
     from ._values import CallContext, ToolCall
 
 __all__ = ["CallNext", "Command", "Middleware", "ProgressCallback"]
