@@ -52,7 +52,7 @@ def test_every_mistake_is_named_with_key_and_file(tmp_path: Path) -> None:
     message = str(caught.value)
     assert str(path) in message and "3 problem(s)" in message
     assert caught.value.problems == [
-        "unknown key [defaults] tiemout",
+        "unknown key [defaults] tiemout; did you mean 'timeout'?",
         "[plugins] autoload: 'yes' is not of type 'boolean'",
         "[tools.delete_user] timeout: 'five' is not of type 'number'",
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -136,6 +137,9 @@ class Config:
 
     source: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+    #: Keys set by the environment rather than the file, by dotted key (``plugins.enable``):
+    #: the variable that set each, so that an error names it.
+    origins: Mapping[str, str] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
         """A top-level table with its defaults filled in (``plugins``, ``defaults``, ``limits``...)."""
@@ -159,6 +163,14 @@ class Config:
     def strict(self) -> bool:
         return bool(self.section("plugins")["strict"])
 
+    def plugin_tables(self) -> list[str]:
+        """The plugin names that have a ``[plugins.NAME]`` table of settings."""
+        return [
+            name
+            for name, value in self.data.get("plugins", {}).items()
+            if isinstance(value, Mapping)
+        ]
+
     def plugin_settings(self, name: str) -> dict[str, Any]:
         """The ``[plugins.NAME]`` table of one plugin (empty when absent)."""
         value = self.data.get("plugins", {}).get(name, {})
@@ -168,7 +180,11 @@ class Config:
         """The ``[tools.NAME]`` table of one tool (empty when absent)."""
         return dict(self.data.get("tools", {}).get(name, {}))
 
-    def describe(self) -> str:
+    def describe(self, key: str | None = None) -> str:
+        """Where the config, or one dotted key of it, came from: an environment variable, a
+        file, or the built-in defaults."""
+        if key is not None and key in self.origins:
+            return self.origins[key]
         return self.source or "built-in defaults"
 
 
@@ -209,6 +225,7 @@ def load_config(
         raw = _read_toml(file)
         data = raw.get("tool", {}).get("toolwire", {}) if file.name == "pyproject.toml" else raw
     data = apply_env(data, env)
+    origins = env_origins(env)
     problems = config_problems(data)
     if problems:
         where = str(file) if file is not None else "config"
@@ -216,7 +233,7 @@ def load_config(
             f"{where}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems),
             problems,
         )
-    return Config(str(file) if file is not None else None, data)
+    return Config(str(file) if file is not None else None, data, origins)
 
 
 def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
@@ -244,6 +261,16 @@ def apply_env(data: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]
     return out
 
 
+def env_origins(env: Mapping[str, str]) -> dict[str, str]:
+    """The config keys ``apply_env`` sets from ``env``, each with the variable that set it."""
+    origins: dict[str, str] = {}
+    if env.get("TOOLWIRE_DISABLE_PLUGIN_AUTOLOAD", "").strip() not in ("", "0", "false"):
+        origins["plugins.autoload"] = "TOOLWIRE_DISABLE_PLUGIN_AUTOLOAD"
+    if "TOOLWIRE_PLUGINS" in env:
+        origins["plugins.autoload"] = origins["plugins.enable"] = "TOOLWIRE_PLUGINS"
+    return origins
+
+
 def config_problems(data: Mapping[str, Any]) -> list[str]:
     """Every way ``data`` breaks the config schema, each naming its key."""
     import jsonschema
@@ -253,9 +280,11 @@ def config_problems(data: Mapping[str, Any]) -> list[str]:
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
         where = _key_path(error.absolute_path)
         if error.validator == "additionalProperties":
-            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-            for key in extra:
-                problems.append(f"unknown key {_key_path([*error.absolute_path, key])}")
+            known = list(error.schema.get("properties", {}))
+            for key in sorted(set(error.instance) - set(known)):
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
+                problems.append(f"unknown key {_key_path([*error.absolute_path, key])}{hint}")
             continue
         problems.append(f"{where or 'config'}: {error.message}")
     return problems

@@ -57,21 +57,23 @@ class Dispatcher:
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str] | Config | None = None) -> Dispatcher:
-        """A started dispatcher with the config's plugins loaded.
+        """A dispatcher with the config's plugins loaded; it starts on first use (or ``start()``).
 
         The config comes from ``path``, else ``TOOLWIRE_CONFIG``, ``./toolwire.toml``,
         ``[tool.toolwire]`` in ``./pyproject.toml``, or built-in defaults.
 
         Raises:
-            ConfigError: the config is invalid, two tools share a name, or a tool option is
-                not enforced by any loaded plugin.
+            ConfigError: the config is invalid, or two tools share a name. What only the
+                whole start can tell (a ``[tools.NAME]`` that names no tool, a tool option no
+                loaded plugin enforces) is raised by ``start()``, or by the first call,
+                after the host has added its own packs.
             PluginError: a plugin enabled in config is not installed, or (with
                 ``strict = true``) a plugin failed to load.
         """
         config = path if isinstance(path, Config) else load_config(path)
         dispatcher = cls(config)
         dispatcher.load_plugins()
-        return dispatcher.start()
+        return dispatcher
 
     # -- plugins ----------------------------------------------------------------------------
 
@@ -101,11 +103,13 @@ class Dispatcher:
     def start(self) -> Dispatcher:
         """Build what every call reads (a route per tool) now rather than on first use.
 
-        ``from_config`` starts the dispatcher; after ``add`` it starts again on first use.
+        A dispatcher starts on first use, and again after each ``add``; call ``start()``
+        once the host's own packs are added to find an operator's mistakes before any call.
 
         Raises:
-            ConfigError: a tool option no loaded plugin enforces, or a value its plugin
-                refuses; the message names the tool, the option and where it was set.
+            ConfigError: a ``[tools.NAME]`` table that names no tool, a tool option no
+                loaded plugin enforces, or a value its plugin refuses; the message names
+                the table or the tool, the option and where it was set.
         """
         self._ready()
         return self

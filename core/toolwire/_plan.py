@@ -184,6 +184,7 @@ def build_plan(
             policy.max_output_chars or BUILTIN_DEFAULTS["max_output_chars"],
             MappingProxyType({code: p for m, p in layers if (code := _code_of(m)) is not None}),
         )
+    _refuse_unknown_tools(config, [tool.name for tool, _ in tools])
     return Plan(
         routes,
         hooks,
@@ -243,6 +244,22 @@ def _code_of(layer: Any) -> CodeType | None:
     method = type(layer).__dict__.get("__call__")  # the class's own: a middleware object
     code = getattr(method, "__code__", None)
     return code if isinstance(code, CodeType) else None
+
+
+def _refuse_unknown_tools(config: Config, names: Sequence[str]) -> None:
+    """A ``[tools.NAME]`` table must name a tool: a typo would leave the meant tool unguarded.
+
+    Raises:
+        ConfigError: naming the table, its file and the closest tool names.
+    """
+    for name in config.section("tools"):
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else "no tool has a similar name"
+            raise ConfigError(
+                f"{config.describe()}: [tools.{name}] names no tool ({hint}); its settings "
+                "would apply to nothing"
+            )
 
 
 def _checked_options(

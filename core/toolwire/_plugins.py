@@ -8,7 +8,8 @@ fails halfway leaves nothing behind.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pluggy
@@ -91,11 +92,20 @@ class PluginHost:
         """
         config = self.config
         candidates = {c.name: c for c in installed_plugins()}
-        missing = [n for n in config.enable if n not in candidates and n not in BUILTIN_PLUGINS]
-        if missing:
-            raise PluginError(
-                f"{config.describe()}: plugin(s) enabled but not installed: {', '.join(missing)}"
-            )
+        for key, names in (("enable", config.enable), ("disable", config.disable)):
+            missing = [n for n in names if n not in candidates and n not in BUILTIN_PLUGINS]
+            if missing:
+                raise PluginError(
+                    f"{config.describe(f'plugins.{key}')}: [plugins] {key} names plugin(s) "
+                    f"that are not installed: "
+                    + "; ".join(_not_installed(name, candidates) for name in missing)
+                )
+        for name in config.plugin_tables():
+            if name not in candidates and name not in BUILTIN_PLUGINS and name not in self._table:
+                raise PluginError(
+                    f"{config.describe()}: [plugins.{name}] holds settings for a plugin that is "
+                    f"not installed: {_not_installed(name, candidates)}"
+                )
         for candidate in candidates.values():
             if candidate.name in self._table:
                 continue
@@ -136,7 +146,10 @@ class PluginHost:
             try:
                 obj = obj()
             except (Exception, SystemExit) as exc:
-                raise _RegistrationFailed(describe_exception(exc)) from exc
+                raise _RegistrationFailed(
+                    f"the plugin class {obj.__qualname__} could not be instantiated with no "
+                    f"arguments ({describe_exception(exc)}); a plugin class takes none"
+                ) from exc
         if isinstance(obj, Tool | Toolset):
             pack = [obj] if isinstance(obj, Tool) else list(obj)
             self.catalogue.add(info.name, pack, [], [])
@@ -182,6 +195,13 @@ class PluginHost:
             self.pm.unregister(obj, name=info.name)
             raise _RegistrationFailed(describe_exception(exc)) from exc
         hooks = tuple(sorted(c.name for c in self.pm.get_hookcallers(obj) or ()))
+        if not hooks:
+            self.pm.unregister(obj, name=info.name)
+            raise _RegistrationFailed(
+                f"{_described(obj)} provides no tools and no hooks, so it would do nothing; a "
+                "plugin names a toolwire.Toolset or Tool, a module with @toolwire.hookimpl "
+                "functions, or a class whose methods are marked @toolwire.hookimpl"
+            )
         self._table[info.name] = _with_counts(info, hooks, len(tools))
         for name, plugin in contributed:
             self._add_contributed(name, plugin, info)
@@ -203,6 +223,33 @@ class PluginHost:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             if impl.plugin is plugin:
                 impl.function(*[kwargs[a] for a in impl.argnames])
+
+
+def _described(obj: Any) -> str:
+    if isinstance(obj, type(difflib)):
+        return f"the module {obj.__name__!r}"
+    return f"the {type(obj).__qualname__} object {obj!r:.60}"
+
+
+def _not_installed(name: str, candidates: Mapping[str, Candidate]) -> str:
+    """Why ``name`` is no plugin, and what to do: a close entry-point name, or the fact that
+    a distribution of that name is installed but brings no ``toolwire`` entry point."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    known = sorted({*candidates, *BUILTIN_PLUGINS})
+    try:
+        dist = distribution(name)
+    except PackageNotFoundError:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"installed: {', '.join(known)}"
+        return f"{name!r} ({hint})"
+    own = [c.name for c in candidates.values() if c.distribution == dist.metadata["Name"]]
+    if own:
+        return f"{name!r} is a distribution; name its entry point(s): {', '.join(own)}"
+    return (
+        f"{name!r} is an installed distribution with no 'toolwire' entry point, so it is no "
+        "plugin; a plugin declares [project.entry-points.toolwire] in its pyproject.toml"
+    )
 
 
 class _RegistrationFailed(ConfigError):

@@ -31,7 +31,7 @@ def test_check_reports_all_three_config_mistakes(cli, write_config):
     assert report["config"] == str(config)
     messages = [p["message"] for p in report["problems"]]
     assert messages == [
-        "unknown key [defaults] max_concurency",
+        "unknown key [defaults] max_concurency; did you mean 'max_concurrency'?",
         "[defaults] timeout: 'soon' is not of type 'number'",
         "[plugins] enable names 'cli-gooood', which is not installed",
     ]
