@@ -85,13 +85,30 @@ def test_check_toolset_reports_every_problem_at_once() -> None:
     report = check_toolset(pack)
     assert not report.ok
     text = str(report)
-    assert "undocumented: no description" in text
-    assert "undocumented: parameter 'x' has no description" in text
-    assert any(p.startswith("open_mapping:") and "strict" in p for p in report.problems)
-    assert not any(p.startswith("fine:") for p in report.problems)
+    assert "problem: tool 'undocumented': no description" in text
+    assert "note: tool 'undocumented': parameter 'x' has no description" in text
+    assert any(p.startswith("tool 'open_mapping'") and "strict" in p for p in report.problems)
+    assert not any(p.startswith("tool 'fine'") for p in report.problems)
     with pytest.raises(AssertionError, match="messy: "):
         report.raise_for_problems()
     check_toolset([fine]).raise_for_problems()
+
+
+def test_check_toolset_and_toolwire_check_give_one_verdict() -> None:
+    """Notes fail neither checker unless a pack asks; a pack can accept named notes."""
+    pack = toolwire.Toolset("terse")
+
+    @pack.tool
+    def terse(x: int) -> int:
+        """Return x."""
+        return x
+
+    report = check_toolset(pack)
+    assert report.ok and report.notes == ["tool 'terse': parameter 'x' has no description"]
+    report.raise_for_problems()
+    with pytest.raises(AssertionError, match="note: tool 'terse'"):
+        report.raise_for_problems(fail_on_notes=True)
+    report.raise_for_problems(fail_on_notes=True, accept=["parameter 'x' has no description"])
 
 
 @pytest.mark.parametrize("provider", ["openai-responses", "openai-chat", "anthropic", "gemini"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,10 +191,10 @@ def _check_plugins(
                 )
             else:
                 providers[name] = provider
-    unique = _report_duplicates(report, tools)
-    for tool, plugin in unique:
-        _check_tool(report, tool, plugin, providers)
-    report.tools = len(unique)
+    problems, notes = check_tools(tools, providers)
+    report.problems.extend(problems)
+    report.notes.extend(notes)
+    report.tools = len({tool.name for tool, _ in tools})
     if not report.problems:
         _check_start(report, config)
 
@@ -203,7 +203,7 @@ def _check_start(report: CheckReport, config: Config) -> None:
     """Start the whole dispatcher once: what only the plugins together decide (tool options
     no loaded plugin enforces, values a plugin refuses) is found here."""
     try:
-        Dispatcher.from_config(config).close()
+        Dispatcher.from_config(config).start().close()
     except (ConfigError, PluginError) as exc:
         report.problems.append(Finding(config.describe(), str(exc)))
 
@@ -253,31 +253,49 @@ def _enabled_tools(dispatcher: Dispatcher, config: Config) -> list[tuple[Tool, s
     return enabled
 
 
-def _report_duplicates(
-    report: CheckReport, tools: list[tuple[Tool, str]]
-) -> list[tuple[Tool, str]]:
-    """Report every name more than one tool has; the tools with a name of their own go on."""
-    by_name: dict[str, list[tuple[Tool, str]]] = {}
+def check_tools(
+    tools: Sequence[tuple[Tool, str | None]], providers: Mapping[str, Provider]
+) -> tuple[list[Finding], list[Finding]]:
+    """The one tool checker behind ``toolwire check`` and ``toolwire.testing.check_toolset``.
+
+    Args:
+        tools: The tools, each with the plugin that brings it (``None`` for a pack checked
+            on its own).
+        providers: The providers whose definitions are checked, by name.
+
+    Returns:
+        ``(problems, notes)``. Problems fail both: a name taken twice or not valid for every
+        provider, a schema the metaschema refuses, one OpenAI strict mode cannot express, a
+        provider that cannot describe the tool, a tool without a description. Notes fail
+        neither: what a provider changes or drops when it describes a tool, a parameter
+        without a description.
+    """
+    problems: list[Finding] = []
+    notes: list[Finding] = []
+    by_name: dict[str, list[tuple[Tool, str | None]]] = {}
     for tool, plugin in tools:
         by_name.setdefault(tool.name, []).append((tool, plugin))
-    unique = []
     for name, same in by_name.items():
-        if len(same) == 1:
-            unique.append(same[0])
+        if len(same) > 1:
+            sources = ", ".join(f"plugin {plugin!r}" for _, plugin in same)
+            problems.append(
+                Finding(f"tool {name!r}", f"{len(same)} tools have this name: {sources}")
+            )
             continue
-        sources = ", ".join(f"plugin {plugin!r}" for _, plugin in same)
-        report.problems.append(
-            Finding(f"tool {name!r}", f"{len(same)} tools have this name: {sources}")
-        )
-    return unique
+        _check_tool(problems, notes, *same[0], providers)
+    return problems, notes
 
 
 def _check_tool(
-    report: CheckReport, tool: Tool, plugin: str, providers: Mapping[str, Provider]
+    problems: list[Finding],
+    notes: list[Finding],
+    tool: Tool,
+    plugin: str | None,
+    providers: Mapping[str, Provider],
 ) -> None:
-    where = f"tool {tool.name!r} (plugin {plugin!r})"
+    where = f"tool {tool.name!r}" + (f" (plugin {plugin!r})" if plugin is not None else "")
     if not TOOL_NAME_RE.match(tool.name):
-        report.problems.append(
+        problems.append(
             Finding(
                 where,
                 "the name is not valid for every provider: use 1 to 64 letters, digits, '_' or "
@@ -287,25 +305,30 @@ def _check_tool(
     try:
         check_schema(tool.name, tool.parameters)
     except ConfigError as exc:
-        report.problems.append(Finding(where, str(exc)))
+        problems.append(Finding(where, str(exc)))
         return
     strict, reasons = strict_schema(tool.parameters)
     if strict is None:
-        report.problems.append(
+        problems.append(
             Finding(where, f"not compatible with OpenAI strict mode: {'; '.join(reasons)}")
         )
     # Both OpenAI providers give the same notes; each note is listed once, with who gave it.
-    notes: dict[str, list[str]] = {}
+    given: dict[str, list[str]] = {}
     for name, provider in sorted(providers.items()):
         try:
             definition = provider.tool_definition(tool)
         except Exception as exc:  # noqa: BLE001 - a provider plugin's bug is a finding, not a crash
-            report.problems.append(
+            problems.append(
                 Finding(where, f"provider {name!r} cannot describe it: {type(exc).__name__}: {exc}")
             )
             continue
         for note in definition.problems:
             if strict is None and note in reasons:
                 continue  # already a problem above
-            notes.setdefault(note, []).append(name)
-    report.notes.extend(Finding(f"{where} for {', '.join(by)}", note) for note, by in notes.items())
+            given.setdefault(note, []).append(name)
+    notes.extend(Finding(f"{where} for {', '.join(by)}", note) for note, by in given.items())
+    if not tool.description.strip():
+        problems.append(Finding(where, "no description (write a docstring)"))
+    for param, schema in tool.parameters.get("properties", {}).items():
+        if not (isinstance(schema, Mapping) and schema.get("description")):
+            notes.append(Finding(where, f"parameter {param!r} has no description"))

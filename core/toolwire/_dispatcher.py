@@ -143,8 +143,8 @@ class Dispatcher:
         return self._ready().routes[tool_name].policy
 
     def providers(self) -> dict[str, Provider]:
-        """The registered providers, by name."""
-        return dict(self._ready().providers)
+        """The registered providers, by name (known without starting the dispatcher)."""
+        return self._host.catalogue.providers()
 
     def provider(self, name: str) -> Provider:
         """One provider by name.
@@ -152,7 +152,7 @@ class Dispatcher:
         Raises:
             ConfigError: no provider has that name (the known ones are listed).
         """
-        return provider_named(self._ready().providers, name)
+        return provider_named(self._host.catalogue.providers(), name)
 
     def tool_definitions(self, provider: str, role: str | None = None) -> list[Any]:
         """The ``tools`` list for that API: only the tools ``role`` may call."""

@@ -287,7 +287,9 @@ def _checked_options(
             close = difflib.get_close_matches(option, [*CORE_FIELDS, *claimed], n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             names = [f"{p.name} ({p.distribution}, {p.status})" for p in idle]
-            shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+            shown = ", ".join(names[:20]) + (
+                f" and {len(names) - 20} more" if len(names) > 20 else ""
+            )
             advice = (
                 f" Plugins installed but not loaded: {shown}; enable the one that provides it."
                 if names

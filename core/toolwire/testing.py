@@ -15,7 +15,6 @@ from typing import Any
 from ._config import Config, config_from_dict
 from ._dispatcher import Dispatcher
 from ._errors import ConfigError
-from ._schema import TOOL_NAME_RE, check_schema
 from ._tools import Tool, Toolset
 from ._values import DispatchResult, ToolCall
 
@@ -234,60 +233,60 @@ class ModelStub:
 
 @dataclass
 class ToolsetReport:
-    """Every problem ``check_toolset`` found, one line each."""
+    """What ``check_toolset`` found: the same verdict ``toolwire check`` gives.
+
+    Attributes:
+        pack: The pack's name.
+        problems: Mistakes, one line each: every one fails ``raise_for_problems``.
+        notes: What a provider changes or drops, parameters without a description: worth
+            knowing, never a failure unless asked for.
+    """
 
     pack: str
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def __str__(self) -> str:
-        if self.ok:
-            return f"{self.pack}: no problems"
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        return f"{self.pack}: {len(self.problems)} problem(s)\n{lines}"
+        lines = [f"  - problem: {p}" for p in self.problems]
+        lines += [f"  - note: {n}" for n in self.notes]
+        if not lines:
+            return f"{self.pack}: no problems, no notes"
+        counts = f"{len(self.problems)} problem(s), {len(self.notes)} note(s)"
+        return f"{self.pack}: {counts}\n" + "\n".join(lines)
 
-    def raise_for_problems(self) -> None:
-        """Fail (``AssertionError``, readable in pytest) when anything was found."""
-        if self.problems:
+    def raise_for_problems(
+        self, *, fail_on_notes: bool = False, accept: Sequence[str] = ()
+    ) -> None:
+        """Fail (``AssertionError``, readable in pytest) on any problem.
+
+        Args:
+            fail_on_notes: Fail on notes too, except those ``accept`` names.
+            accept: Notes a pack accepts: a note containing one of these strings does not
+                fail (``accept=["parameter 'raw' has no description"]``).
+        """
+        refused = [n for n in self.notes if not any(a in n for a in accept)]
+        if self.problems or (fail_on_notes and refused):
             raise AssertionError(str(self))
 
 
 def check_toolset(pack: Toolset | Sequence[Tool]) -> ToolsetReport:
-    """Check a pack the way every provider will see it; report every problem at once.
+    """Check a pack the way ``toolwire check`` and every built-in provider see it.
 
-    Checks each tool's schema against the metaschema, its conversion to OpenAI strict mode
-    and to every built-in provider's format, names valid for every provider, and that the
-    tool and each parameter have a description.
+    The checker is ``toolwire check``'s own: problems (a name taken twice or not valid for
+    every provider, a schema the metaschema or OpenAI strict mode refuses, a provider that
+    cannot describe a tool, a tool without a description) fail both; notes (what a provider
+    changes or drops, a parameter without a description) fail neither.
     """
-    tools = list(pack)
+    from ._check import check_tools
+
     report = ToolsetReport(pack.name if isinstance(pack, Toolset) else "tools")
-    dispatcher = Dispatcher(config_from_dict({"plugins": {"disable": ["roles", "calllog"]}}))
-    seen: set[str] = set()
-    for tool in tools:
-        if tool.name in seen:
-            report.problems.append(f"{tool.name}: two tools have this name")
-        seen.add(tool.name)
-        if not TOOL_NAME_RE.match(tool.name):
-            report.problems.append(f"{tool.name}: name is not valid for every provider")
-        try:
-            check_schema(tool.name, tool.parameters)
-        except ConfigError as exc:
-            report.problems.append(str(exc))
-            continue
-        if not tool.description.strip():
-            report.problems.append(f"{tool.name}: no description (write a docstring)")
-        for param, schema in tool.parameters.get("properties", {}).items():
-            if not (isinstance(schema, Mapping) and schema.get("description")):
-                report.problems.append(f"{tool.name}: parameter {param!r} has no description")
-        for name, provider in sorted(dispatcher.providers().items()):
-            try:
-                definition = provider.tool_definition(tool)
-            except Exception as exc:  # noqa: BLE001 - any failure is a finding to report
-                report.problems.append(f"{tool.name}: {name} cannot describe it: {exc}")
-                continue
-            report.problems.extend(f"{tool.name}: {name}: {p}" for p in definition.problems)
-    dispatcher.close()
+    with Dispatcher(config_from_dict({"plugins": {"disable": ["roles", "calllog"]}})) as builtins:
+        providers = builtins.providers()
+    problems, notes = check_tools([(tool, None) for tool in pack], providers)
+    report.problems = [str(p) for p in problems]
+    report.notes = [str(n) for n in notes]
     return report

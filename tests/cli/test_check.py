@@ -85,3 +85,27 @@ def test_check_names_toolwire_plugins_for_a_plugin_it_enables(cli, write_config)
         {"where": "TOOLWIRE_PLUGINS",
          "message": "[plugins] enable names 'ghost', which is not installed"}
     ]  # fmt: skip
+
+
+def test_check_fails_a_tools_table_that_names_no_tool(cli, write_config):
+    """A [tools.NAME] typo that would leave the meant tool open is a problem, with the close name."""
+    config = write_config(
+        '[plugins]\nautoload = false\nenable = ["demo"]\n[tools.delete_usr]\nroles = ["admin"]\n',
+        name="typo.toml",
+    )
+    run = cli("--config", config, "check")
+    assert run.returncode == 1, run.stdout
+    assert "[tools.delete_usr] names no tool (did you mean delete_user?)" in run.stdout
+
+
+def test_check_fails_a_rate_limit_no_loaded_plugin_enforces(cli, write_config):
+    """rate_limit with the rate-limit plugin not enabled is a problem, never "unlimited"."""
+    config = write_config(
+        '[plugins]\nautoload = false\nenable = ["demo"]\n'
+        '[tools.get_weather]\nrate_limit = "3/minute"\n',
+        name="unlimited.toml",
+    )
+    run = cli("--config", config, "check")
+    assert run.returncode == 1, run.stdout
+    assert "'rate_limit' is not a tool option" in run.stdout
+    assert "ratelimit (toolwire-ratelimit, disabled)" in run.stdout
