@@ -27,6 +27,7 @@ from ._policy import BUILTIN_DEFAULTS, CORE_FIELDS, ToolPolicy
 from ._threads import ThreadRunner
 from ._tools import Tool
 from ._values import CallContext, ToolCall
+from .middleware._stack import fuse
 from .providers import Provider, ToolDefinition
 from .types import CallNext
 
@@ -172,7 +173,7 @@ def build_plan(
             continue
         if policy.options:
             policy = _checked_options(tool, policy, settings, options, config, idle_plugins)
-        layers = [(m, p) for m, p in ordered if applies(m, tool, policy)]
+        layers = fuse([(m, p) for m, p in ordered if applies(m, tool, policy)])
         innermost = _innermost(tool, threads)
         routes[tool.name] = Route(
             tool,

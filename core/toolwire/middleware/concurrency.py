@@ -82,7 +82,8 @@ class ConcurrencyLimit:
     def applies_to(self, tool: Tool, policy: ToolPolicy) -> bool:
         return policy.max_concurrency is not None
 
-    async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
+    def slots_for(self, context: CallContext) -> _Slots:
+        """The tool's shared slot counter, made on its first call."""
         assert context.policy is not None and context.policy.max_concurrency is not None
         assert context.tool is not None
         slots = self._slots.get(context.tool.name)
@@ -91,6 +92,10 @@ class ConcurrencyLimit:
                 slots = self._slots.setdefault(
                     context.tool.name, _Slots(context.policy.max_concurrency)
                 )
+        return slots
+
+    async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
+        slots = self.slots_for(context)
         if not slots.try_acquire():
             await slots.acquire()
         try:

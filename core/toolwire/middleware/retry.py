@@ -44,18 +44,18 @@ class Retry:
         try:
             return await call_next(call, context)
         except Exception as exc:
-            assert context.policy is not None
-            retry_on = context.policy.retry_on or DEFAULT_RETRY_ON
-
-            def transient(exc: BaseException) -> bool:
-                if isinstance(exc, ToolError):
-                    return exc.kind == "timeout" and issubclass(TimeoutError, retry_on)
-                return isinstance(exc, retry_on)
-
-            if not transient(exc):
+            if not transient(exc, context):
                 raise
+            failure = exc
+        return await self.again(failure, call, context, call_next)
+
+    async def again(
+        self, failure: Exception, call: ToolCall, context: CallContext, call_next: CallNext
+    ) -> Any:
+        """The attempts after a first one failed with the transient ``failure``."""
         import tenacity  # only calls that are retried pay for the import
 
+        assert context.policy is not None
         # The first retry waits what tenacity's exponential backoff waits after attempt 1;
         # tenacity then runs the remaining attempts, doubling from there.
         delay = min(self.initial_delay, self.max_delay)
@@ -66,10 +66,22 @@ class Retry:
             # argument is deprecated from tenacity 9.2, and ``multiplier`` is missing before it.
             wait=tenacity.wait_exponential(multiplier=self.initial_delay * 2, max=self.max_delay)
             + tenacity.wait_random(0, self.initial_delay),
-            retry=tenacity.retry_if_exception(transient),
+            retry=tenacity.retry_if_exception(lambda exc: transient(exc, context)),
             reraise=True,
         )
         async for attempt in retrying:
             with attempt:
                 return await call_next(call, context)
         raise AssertionError("unreachable: tenacity re-raises the last failure")
+
+
+def transient(exc: BaseException, context: CallContext) -> bool:
+    """Whether ``exc`` is worth another attempt under the call's ``retry_on``.
+
+    A missed deadline (``ToolError`` of kind ``timeout``) counts as ``TimeoutError``.
+    """
+    assert context.policy is not None
+    retry_on = context.policy.retry_on or DEFAULT_RETRY_ON
+    if isinstance(exc, ToolError):
+        return exc.kind == "timeout" and issubclass(TimeoutError, retry_on)
+    return isinstance(exc, retry_on)

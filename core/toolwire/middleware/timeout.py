@@ -91,7 +91,8 @@ class Timeout:
         self._last = (weakref.ref(loop), wheel)
         return wheel
 
-    async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
+    def arm(self, context: CallContext) -> _Armed:
+        """Start the call's deadline on the running loop: its task is cancelled when it passes."""
         assert context.policy is not None and context.policy.timeout is not None
         seconds = context.policy.timeout
         loop = asyncio.get_running_loop()
@@ -99,20 +100,45 @@ class Timeout:
         task = asyncio.current_task()
         assert task is not None
         deadline = _Deadline(task)
-        key = wheel.add(loop, seconds, deadline)
+        return _Armed(wheel, wheel.add(loop, seconds, deadline), deadline, seconds)
+
+    async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
+        armed = self.arm(context)
         try:
             value = await call_next(call, context)
         except asyncio.CancelledError:
-            # Ours when we cancelled and nobody else asked to: then it is a timeout.
-            if deadline.expired and task.uncancel() == 0:
-                raise ToolError(
-                    f"{call.name} did not finish within {seconds:g} seconds",
-                    kind="timeout",
-                    details={"timeout": seconds},
-                ) from None
+            armed.cancelled(call)
             raise
         finally:
-            wheel.remove(key, deadline)
-        if deadline.expired:
-            task.uncancel()  # the tool swallowed our cancellation and answered anyway
+            armed.disarm()
+        armed.answered()
         return value
+
+
+class _Armed:
+    """One running deadline, from ``Timeout.arm`` to ``disarm``."""
+
+    __slots__ = ("deadline", "key", "seconds", "wheel")
+
+    def __init__(
+        self, wheel: _DeadlineWheel, key: int, deadline: _Deadline, seconds: float
+    ) -> None:
+        self.wheel, self.key, self.deadline, self.seconds = wheel, key, deadline, seconds
+
+    def disarm(self) -> None:
+        self.wheel.remove(self.key, self.deadline)
+
+    def cancelled(self, call: ToolCall) -> None:
+        """On ``CancelledError``: raise ``timeout`` when it was ours and nobody else asked."""
+        deadline = self.deadline
+        if deadline.expired and deadline.task.uncancel() == 0:
+            raise ToolError(
+                f"{call.name} did not finish within {self.seconds:g} seconds",
+                kind="timeout",
+                details={"timeout": self.seconds},
+            ) from None
+
+    def answered(self) -> None:
+        """The call returned: take back a cancellation the tool swallowed."""
+        if self.deadline.expired:
+            self.deadline.task.uncancel()
