@@ -300,3 +300,24 @@ def test_the_docs_table_names_every_stage_and_only_real_ones() -> None:
     for name, module in stages:
         owner = _pipeline if module == "_pipeline" else toolwire._hookwalk.CallHooks
         assert module in {"_pipeline", "_hookwalk"} and callable(getattr(owner, name))
+
+
+def test_adjacent_built_in_layers_are_fused_and_others_keep_their_place() -> None:
+    """Retry, ConcurrencyLimit and Timeout side by side become one PolicyStack; a third-party
+    layer between them splits the run, and nothing is reordered."""
+    from toolwire.middleware import ConcurrencyLimit, Retry, Timeout
+    from toolwire.middleware._stack import PolicyStack, fuse
+
+    retry, limit, timeout = Retry(), ConcurrencyLimit(), Timeout()
+
+    async def between(call: Any, context: Any, call_next: Any) -> Any:
+        return await call_next(call, context)
+
+    whole = fuse([(retry, "policy"), (limit, "policy"), (timeout, "policy")])
+    assert len(whole) == 1 and isinstance(whole[0][0], PolicyStack)
+    assert (whole[0][0].retry, whole[0][0].limit, whole[0][0].timeout) == (retry, limit, timeout)
+    split = fuse([(retry, "policy"), (between, "ratelimit"), (limit, "policy"), (timeout, "policy")])
+    assert [layer for layer, _ in split][:2] == [retry, between]
+    assert isinstance(split[2][0], PolicyStack) and split[2][0].retry is None
+    assert fuse([(timeout, "policy")]) == [(timeout, "policy")]
+    assert fuse([(limit, "a"), (timeout, "b")]) == [(limit, "a"), (timeout, "b")]
