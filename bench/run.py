@@ -300,6 +300,50 @@ def bench_registration() -> None:
     dispatcher.close()
 
 
+def bench_kept_machinery() -> None:
+    """What the per-loop machinery the dispatcher keeps costs next to asyncio's own.
+
+    Async calls run on whatever loop the host runs (several, in a host with a loop per
+    thread, or pytest's loop per test), so deadlines and slots must work on any loop. The
+    deadline wheel is kept because it is cheaper than ``asyncio.timeout``; the slot counter
+    because ``asyncio.Semaphore`` belongs to one loop, so a limit shared by several cannot be
+    one (its figure is the price of that correctness).
+    """
+    from toolwire.middleware import ConcurrencyLimit, Timeout
+
+    context = toolwire.CallContext(
+        "c1", None, None, policy=toolwire.ToolPolicy(timeout=30.0, max_concurrency=8)
+    )
+    context.tool = toolwire.Tool(get_weather, name="kept")
+    timeout, limit = Timeout(), ConcurrencyLimit()
+    semaphore: asyncio.Semaphore | None = None
+
+    async def wheel() -> None:
+        armed = timeout.arm(context)
+        armed.disarm()
+
+    async def asyncio_timeout() -> None:
+        async with asyncio.timeout(30.0):
+            pass
+
+    async def slots() -> None:
+        counter = limit.slots_for(context)
+        if not counter.try_acquire():
+            await counter.acquire()
+        counter.release()
+
+    async def asyncio_semaphore() -> None:
+        nonlocal semaphore
+        semaphore = semaphore or asyncio.Semaphore(8)
+        async with semaphore:
+            pass
+
+    ours, theirs = interleaved_async(wheel, asyncio_timeout, 20_000)
+    report("deadline wheel / asyncio.timeout, per call", ours / theirs, 1.0)
+    ours, theirs = interleaved_async(slots, asyncio_semaphore, 20_000)
+    print(f"slot counter shared across loops / asyncio.Semaphore (one loop's): {ours / theirs:.2f}x")
+
+
 def main() -> int:
     only = set(sys.argv[1:])
     benches = {
@@ -308,6 +352,7 @@ def main() -> int:
         "batches": bench_batches,
         "import": bench_import,
         "registration": bench_registration,
+        "kept": bench_kept_machinery,
     }
     for name, bench in benches.items():
         if not only or name in only:
