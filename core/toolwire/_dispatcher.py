@@ -7,7 +7,6 @@ stats), and offers the async entry points and their sync twins. One call's path 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 from collections.abc import Iterable, Mapping
@@ -17,11 +16,10 @@ from typing import Any, Final
 from ._batch import as_calls, run_batch
 from ._config import Config, load_config
 from ._discovery import PluginInfo
-from ._hookwalk import CallHooks
 from ._logging import log as _log
-from ._loop import OwnedLoop
+from ._loop import OwnedLoop, loop_running
 from ._pipeline import run_call, run_inline
-from ._plan import Plan, build_plan
+from ._plan import Plan, plan_for
 from ._plugins import PluginHost
 from ._policy import ToolPolicy
 from ._responses import parse_response, provider_named
@@ -250,7 +248,7 @@ class Dispatcher:
             and route.bare
             and not route.tool.is_async
             and not plan.hooks.any_async
-            and not _loop_running()
+            and not loop_running()
         ):
             call = ToolCall(name, arguments, call_id or self._new_id())
             state = _NO_STATE if state is None else state
@@ -306,26 +304,9 @@ class Dispatcher:
     # -- helpers ----------------------------------------------------------------------------
 
     def _ready(self) -> Plan:
-        plan = self._plan
-        if plan is None:
-            host = self._host
-            defaults = self.config.section("defaults")
-            plan = self._plan = build_plan(
-                config=self.config,
-                tools=host.catalogue.tools(),
-                middleware=host.catalogue.middleware(),
-                options=host.catalogue.options(),
-                providers=host.catalogue.providers(),
-                hooks=CallHooks(
-                    host.pm,
-                    default_allow=defaults["permission"] == "allow",
-                    permission_timeout=float(defaults["permission_timeout"]),
-                ),
-                threads=self._threads,
-                roles_enforced=host.is_loaded("roles"),
-                idle_plugins=host.idle(),
-            )
-        return plan
+        if self._plan is None:
+            self._plan = plan_for(self._host, self._threads)
+        return self._plan
 
     def _new_id(self) -> str:
         return f"call_tw{next(self._ids)}"
@@ -333,11 +314,3 @@ class Dispatcher:
 
 def _with_id(call: ToolCall, call_id: str) -> ToolCall:
     return ToolCall(call.name, call.arguments, call_id)
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True

@@ -23,6 +23,7 @@ from ._errors import ConfigError, ToolError
 from ._hookwalk import CallHooks, plugin_failed
 from ._logging import log as _log
 from ._middleware import applies, compose, order_of
+from ._plugins import PluginHost
 from ._policy import BUILTIN_DEFAULTS, CORE_FIELDS, ToolPolicy
 from ._threads import ThreadRunner
 from ._tools import Tool
@@ -125,6 +126,30 @@ class Plan:
                     problem=problem,
                 )
         return found
+
+
+def plan_for(host: PluginHost, threads: ThreadRunner) -> Plan:
+    """The plan of what ``host`` has registered now, under its config.
+
+    Raises:
+        ConfigError: see ``build_plan``.
+    """
+    defaults = host.config.section("defaults")
+    return build_plan(
+        config=host.config,
+        tools=host.catalogue.tools(),
+        middleware=host.catalogue.middleware(),
+        options=host.catalogue.options(),
+        providers=host.catalogue.providers(),
+        hooks=CallHooks(
+            host.pm,
+            default_allow=defaults["permission"] == "allow",
+            permission_timeout=float(defaults["permission_timeout"]),
+        ),
+        threads=threads,
+        roles_enforced=host.is_loaded("roles"),
+        idle_plugins=host.idle(),
+    )
 
 
 def build_plan(
