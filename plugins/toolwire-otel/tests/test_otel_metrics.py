@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import toolwire
-
 from toolwire_otel import DURATION_BUCKETS, OTHER_TOOL
 
 if TYPE_CHECKING:

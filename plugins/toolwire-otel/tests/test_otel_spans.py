@@ -216,7 +216,9 @@ def test_concurrent_calls_each_parent_their_own_work(
 ) -> None:
     """In one batch of concurrent calls, each tool's span is the child of its own call's span."""
     dispatcher = make(weather_pack(telemetry))
-    calls = [toolwire.ToolCall("get_weather", {"location": f"city {i}"}, f"c{i}") for i in range(16)]
+    calls = [
+        toolwire.ToolCall("get_weather", {"location": f"city {i}"}, f"c{i}") for i in range(16)
+    ]
     results = dispatcher.dispatch_many_sync(calls)
     assert all(r.success for r in results)
     call_spans = {s.context.span_id: s for s in telemetry.tool_spans()}

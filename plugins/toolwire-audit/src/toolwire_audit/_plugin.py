@@ -127,7 +127,10 @@ class AuditPlugin:
 
     @toolwire.hookimpl(trylast=True)
     def toolwire_after_call(
-        self, call: toolwire.ToolCall, result: toolwire.DispatchResult, context: toolwire.CallContext
+        self,
+        call: toolwire.ToolCall,
+        result: toolwire.DispatchResult,
+        context: toolwire.CallContext,
     ) -> None:
         if not self.settings.required:
             return
@@ -142,7 +145,10 @@ class AuditPlugin:
 
     @toolwire.hookimpl
     def toolwire_call_finished(
-        self, call: toolwire.ToolCall, result: toolwire.DispatchResult, context: toolwire.CallContext
+        self,
+        call: toolwire.ToolCall,
+        result: toolwire.DispatchResult,
+        context: toolwire.CallContext,
     ) -> None:
         running = self._running.pop(id(context), None) if self._running else None
         fields = None

@@ -57,10 +57,11 @@ def canonical_arguments(arguments: Any) -> bytes:
         except UnicodeDecodeError:
             return bytes(arguments)
     if isinstance(arguments, str):
+        text = arguments
         try:
-            arguments = json.loads(arguments)
+            arguments = json.loads(text)
         except (ValueError, RecursionError):
-            return arguments.encode("utf-8", "surrogatepass")
+            return text.encode("utf-8", "surrogatepass")
     return canonical_json(arguments).encode("utf-8", "surrogatepass")
 
 

@@ -377,7 +377,9 @@ def _as_record(line: bytes, path: Path) -> dict[str, Any]:
 
 def rotated_files(path: Path) -> list[Path]:
     """The rotated files of ``path`` (``NAME.<seq>[-n].EXT``), in the order to verify them."""
-    pattern = re.compile(rf"^{re.escape(path.stem)}\.(\d{{12}})(?:-(\d+))?{re.escape(path.suffix)}$")
+    pattern = re.compile(
+        rf"^{re.escape(path.stem)}\.(\d{{12}})(?:-(\d+))?{re.escape(path.suffix)}$"
+    )
     found: list[tuple[int, int, Path]] = []
     with contextlib.suppress(FileNotFoundError):
         for candidate in path.parent.iterdir():

@@ -173,9 +173,7 @@ def verify(
             copies = [lines[i] for i in positions[seq] if i < index and lines[i].hash == line.hash]
             if copies:
                 where = f"{copies[0].file}:{copies[0].number}"
-                return outcome(
-                    _problem("inserted", line, f"a copy of record seq {seq} ({where})")
-                )
+                return outcome(_problem("inserted", line, f"a copy of record seq {seq} ({where})"))
             if previous is not None and seq == prev_seq and links_to == previous.prev_hash:
                 # Two records claim one place; the genuine one is sealed by the record after it.
                 following = lines[index + 1] if index + 1 < len(lines) else None
@@ -272,8 +270,8 @@ def _parse(file: str, number: int, raw: bytes) -> _Line:
         return _Line(file, number, seq, why=f"record seq {seq} is not as it was written")
     if record_hash(record) != sealed_as:
         return _Line(file, number, seq, why=f"record seq {seq} does not match its hash")
-    return _Line(file, number, seq, links_to, sealed_as)
+    return _Line(file, number, seq, str(links_to), str(sealed_as))
 
 
-def _is_hash(value: Any) -> bool:
+def _is_hash(value: object) -> bool:
     return isinstance(value, str) and len(value) == 64 and set(value) <= _HEX

@@ -149,7 +149,10 @@ class OtelPlugin:
 
     @toolwire.hookimpl
     def toolwire_call_finished(
-        self, call: toolwire.ToolCall, result: toolwire.DispatchResult, context: toolwire.CallContext
+        self,
+        call: toolwire.ToolCall,
+        result: toolwire.DispatchResult,
+        context: toolwire.CallContext,
     ) -> None:
         if not self._live:
             return
@@ -169,7 +172,10 @@ class OtelPlugin:
         finally:
             span.end()
         tool = context.tool.name if context.tool is not None else OTHER_TOOL
-        measured: dict[str, Any] = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool}
+        measured: dict[str, Any] = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": tool,
+        }
         if kind is not None:
             measured["error.type"] = kind
         self._duration.record(result.elapsed_ms / 1000.0, measured)
@@ -317,7 +323,11 @@ def _abandon(opened: _Open) -> None:
 
 def _type(exc: BaseException) -> str:
     kind = type(exc)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
 
 
 def _is_placeholder(provider: metrics.MeterProvider) -> bool:
