@@ -33,6 +33,11 @@ def echo_pack() -> toolwire.Toolset:
         """Say it back."""
         return text
 
+    @pack.tool
+    async def echo_async(text: str) -> str:
+        """Say it back, from an event loop."""
+        return text
+
     return pack
 
 
@@ -49,14 +54,15 @@ def write_trail(path: Path, count: int, options: TrailOptions | None = None) -> 
 def test_ten_thousand_calls_from_eight_threads_verify(
     make: MakeDispatcher, trail_path: Path, read: Read
 ) -> None:
-    """10,000 calls from 8 threads at once make 10,000 records, numbered 1..10,000 in file order, that verify."""
+    """10,000 calls from 8 threads (half on event loops of their own) make 10,000 records, numbered 1..10,000 in file order, that verify."""
     dispatcher = make(echo_pack(), config={"logging": {"level": "error"}})
     failures: list[BaseException] = []
 
     def worker(index: int) -> None:
         try:
             for n in range(1250):
-                result = dispatcher.dispatch_sync("echo", {"text": f"{index}-{n}"})
+                tool = "echo_async" if n % 2 else "echo"  # async: dispatch_sync runs a loop
+                result = dispatcher.dispatch_sync(tool, {"text": f"{index}-{n}"})
                 assert result.success
         except BaseException as exc:  # noqa: BLE001 - handed to the test's thread, which fails on it
             failures.append(exc)
