@@ -17,6 +17,7 @@ Where a call's record is written depends on ``required``:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import threading
@@ -122,7 +123,9 @@ class AuditPlugin:
             )
         running = self._running
         if len(running) >= _MAX_RUNNING:
-            del running[next(iter(running))]
+            # Another thread may change the dict meanwhile: then it shrank or grew by one.
+            with contextlib.suppress(RuntimeError, StopIteration, KeyError):
+                del running[next(iter(running))]
         running[id(context)] = _Running(context, time.perf_counter())
 
     @toolwire.hookimpl(trylast=True)

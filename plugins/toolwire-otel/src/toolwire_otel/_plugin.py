@@ -11,6 +11,7 @@ the call did.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -143,7 +144,9 @@ class OtelPlugin:
         span = self._tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attributes)
         opened = _Open(context, span)
         if len(self._open) >= _MAX_OPEN:
-            _abandon(self._open.pop(next(iter(self._open))))
+            # Another thread may change the dict meanwhile: then it shrank or grew by one.
+            with contextlib.suppress(RuntimeError, StopIteration, KeyError):
+                _abandon(self._open.pop(next(iter(self._open))))
         self._open[key] = opened
         return opened
 
@@ -331,7 +334,11 @@ def _type(exc: BaseException) -> str:
 
 
 def _is_placeholder(provider: metrics.MeterProvider) -> bool:
-    """Whether the meter provider is the API's stand-in, used until a host sets one."""
+    """Whether the meter provider is the API's stand-in, used until a host sets one.
+
+    The API exports no name for its stand-in (the tracing side does: ``ProxyTracerProvider``),
+    so it is known by its class name.
+    """
     return isinstance(provider, metrics.NoOpMeterProvider) or type(provider).__name__ == (
         "_ProxyMeterProvider"
     )
