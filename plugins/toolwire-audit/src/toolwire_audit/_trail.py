@@ -354,8 +354,14 @@ def _last_record(path: Path) -> tuple[dict[str, Any] | None, int, int | None]:
         return None, torn, None
     last = _as_record(line, path)
     with path.open("rb") as file:
-        first = _as_record(file.readline().rstrip(b"\n"), path)
-    return last, torn, first["seq"]
+        first = file.readline().rstrip(b"\n")
+    try:
+        # Only names the file when it is rotated: a first line that was tampered with is for
+        # verify to report, not a reason to refuse to go on.
+        first_seq = _as_record(first, path)["seq"]
+    except ValueError:
+        first_seq = None
+    return last, torn, first_seq
 
 
 def _as_record(line: bytes, path: Path) -> dict[str, Any]:
