@@ -23,6 +23,7 @@ TEST_DEPS = [
     "anthropic>=0.40",
     "google-genai>=1.0",
     "redis>=5.2",
+    "opentelemetry-sdk>=1.27",
 ]
 DOCS_DEPS = ["mkdocs>=1.6"]
 

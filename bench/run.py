@@ -238,6 +238,81 @@ def bench_import() -> None:
     )
 
 
+def interleaved_sync(
+    first: Callable[[], Any], second: Callable[[], Any], n: int
+) -> tuple[float, float]:
+    """``interleaved_async`` for calls made without an event loop."""
+    best = [float("inf"), float("inf")]
+    for _ in range(ROUNDS * 3):
+        for index, make_call in enumerate((first, second)):
+            gc.collect()
+            start = time.perf_counter()
+            for _ in range(n):
+                make_call()
+            best[index] = min(best[index], (time.perf_counter() - start) / n)
+    return best[0], best[1]
+
+
+def bench_otel() -> None:
+    """toolwire-otel in a host that configured no OpenTelemetry SDK, against no plugin at all."""
+    try:
+        import toolwire_otel
+        from opentelemetry import trace
+    except ImportError:
+        print("otel: toolwire-otel is not installed; skipped")
+        return
+    assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+    bare = pipeline_dispatcher(get_weather)
+    traced = pipeline_dispatcher(get_weather).add(toolwire_otel.plugin, name="otel")
+    assert traced.dispatch_sync("get_weather", RAW, role="user").success
+    per_bare, per_traced = interleaved_sync(
+        lambda: bare.dispatch_sync("get_weather", RAW, role="user"),
+        lambda: traced.dispatch_sync("get_weather", RAW, role="user"),
+        5_000,
+    )
+    report(
+        "one plain-function call via dispatch_sync, toolwire-otel, no SDK / without",
+        per_traced / per_bare,
+        1.05,
+    )
+    bare.close()
+    traced.close()
+
+    bare_async = pipeline_dispatcher(get_weather_async)
+    traced_async = pipeline_dispatcher(get_weather_async).add(toolwire_otel.plugin, name="otel")
+    per_bare, per_traced = interleaved_async(
+        lambda: bare_async.dispatch("get_weather", RAW, role="user"),
+        lambda: traced_async.dispatch("get_weather", RAW, role="user"),
+        5_000,
+    )
+    report(
+        "one async call via dispatch, toolwire-otel, no SDK / without", per_traced / per_bare, 1.05
+    )
+    traced_async.close()
+
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+    except ImportError:
+        return
+    # For scale, not a target: what a recorded span costs once a host does configure an SDK.
+    provider = TracerProvider()  # no exporter: each span is made, recorded and dropped
+    with_sdk = pipeline_dispatcher(get_weather_async).add(
+        toolwire_otel.OtelPlugin(tracer_provider=provider), name="otel"
+    )
+    per_bare, per_traced = interleaved_async(
+        lambda: bare_async.dispatch("get_weather", RAW, role="user"),
+        lambda: with_sdk.dispatch("get_weather", RAW, role="user"),
+        2_000,
+    )
+    print(
+        f"otel with an SDK tracer provider: {per_traced * 1e6:.1f} us a call, "
+        f"{per_bare * 1e6:.1f} us without the plugin"
+    )
+    bare_async.close()
+    with_sdk.close()
+
+
 def typed_tools(prefix: str, count: int) -> list[Callable[..., Any]]:
     def make_tool(i: int) -> Callable[..., Any]:
         def tool(
@@ -353,6 +428,7 @@ def main() -> int:
         "import": bench_import,
         "registration": bench_registration,
         "kept": bench_kept_machinery,
+        "otel": bench_otel,
     }
     for name, bench in benches.items():
         if not only or name in only:

@@ -89,7 +89,7 @@ def test_installed_but_disabled_plugin_is_never_imported(
     for text in (
         '[plugins]\nautoload = false\nenable = ["demo"]\n',
         '[plugins]\nautoload = true\ndisable = ["lazy", "dup", "broken", "syntax", "exits", '
-        '"half", "hooks", "ratelimit"]\n',
+        '"half", "hooks", "ratelimit", "audit"]\n',
     ):
         dispatcher = toolwire.Dispatcher.from_config(write_config(tmp_path, text))
         assert rows(dispatcher)["lazy"].status in ("disabled", "blocked")

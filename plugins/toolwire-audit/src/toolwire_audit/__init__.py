@@ -1,0 +1,50 @@
+"""A tamper-evident audit trail of every toolwire call.
+
+Enable the ``audit`` plugin, set ``[plugins.audit] path`` and the HMAC key's environment
+variable; every finished call then appends one record to a JSON Lines file: who (role,
+principal) ran what (tool, the version of its package, an HMAC-SHA256 digest of the
+arguments) with what outcome, each record chained to the one before it by a SHA-256 hash.
+``toolwire audit verify FILE...`` checks the chain.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ._plugin import APPROVAL_EVENTS, AuditPlugin
+from ._records import GENESIS, arguments_digest, canonical_arguments, record_hash
+from ._settings import Settings
+from ._trail import AuditTrail, AuditWriteError, TrailOptions, rotated_files
+from ._verify import Problem, TornTail, Verification, verify
+
+#: What the ``toolwire`` entry point ``audit`` resolves to: a class, so every dispatcher gets
+#: an instance of its own (dispatchers naming one file share its trail).
+plugin: Final = AuditPlugin
+
+__all__ = [
+    "APPROVAL_EVENTS",
+    "GENESIS",
+    "AuditPlugin",
+    "AuditTrail",
+    "AuditWriteError",
+    "Problem",
+    "Settings",
+    "TornTail",
+    "TrailOptions",
+    "Verification",
+    "__version__",
+    "arguments_digest",
+    "canonical_arguments",
+    "plugin",
+    "record_hash",
+    "rotated_files",
+    "verify",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("toolwire-audit")
+    raise AttributeError(f"module 'toolwire_audit' has no attribute {name!r}")

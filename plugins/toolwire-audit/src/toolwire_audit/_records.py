@@ -1,0 +1,129 @@
+"""The record format: canonical JSON, argument digests, and the hash that chains each record.
+
+A record is one JSON object on one line. Its ``hash`` is the SHA-256 of the record's canonical
+serialization without ``hash`` (``prev_hash`` included, so each record seals the one before it),
+and the line holds exactly the canonical serialization of the whole record: any changed byte
+breaks either the JSON, the canonical form, or the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+from collections.abc import Mapping
+from typing import Any, Final
+
+#: ``prev_hash`` of the first record of a trail.
+GENESIS: Final = "0" * 64
+
+#: The record format's version, the ``v`` of every record.
+FORMAT_VERSION: Final = 1
+
+REDACTED: Final = "[redacted]"
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces, non-ASCII kept as is (RFC 8259 text).
+
+    A value JSON cannot hold (a set, a date a host passed) is written as its ``repr``, so a
+    digest can always be made; NaN and infinities, which JSON has no words for, likewise.
+    """
+    try:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+            default=repr,
+        )  # fmt: skip
+    except ValueError:  # NaN or an infinity somewhere
+        return json.dumps(_finite(value), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False, default=repr)  # fmt: skip
+
+
+def canonical_arguments(arguments: Any) -> bytes:
+    """The bytes an argument digest is made of.
+
+    The canonical JSON of the arguments, UTF-8 encoded, whenever they are JSON: a mapping, or
+    text (or bytes) that parses. Arguments the model sent that are not JSON at all (the call
+    was refused for it) are digested as the text received. ``None`` (no arguments) is ``{}``.
+    Strings holding lone surrogates, which UTF-8 cannot encode, are encoded as Python's
+    ``surrogatepass`` does.
+    """
+    if arguments is None:
+        return b"{}"
+    if isinstance(arguments, bytes | bytearray):
+        try:
+            arguments = bytes(arguments).decode("utf-8")
+        except UnicodeDecodeError:
+            return bytes(arguments)
+    if isinstance(arguments, str):
+        text = arguments
+        try:
+            arguments = json.loads(text)
+        except (ValueError, RecursionError):
+            return text.encode("utf-8", "surrogatepass")
+    return canonical_json(arguments).encode("utf-8", "surrogatepass")
+
+
+def arguments_digest(key: bytes, arguments: Any) -> str:
+    """HMAC-SHA256 (hex) of ``canonical_arguments(arguments)`` under ``key``.
+
+    A keyed digest, not a plain hash: arguments are often guessable (a user id, a yes or no),
+    and a plain hash of a guessable value is found by trying every guess.
+    """
+    return hmac.new(key, canonical_arguments(arguments), hashlib.sha256).hexdigest()
+
+
+def chain_text(record: Mapping[str, Any]) -> str:
+    """The canonical line of a record: sorted keys, no spaces, every non-ASCII escaped.
+
+    ASCII only, so that a line is the same bytes whatever reads it, and a string holding a
+    lone surrogate (JSON allows ``"\\ud800"``) is still written exactly.
+    """
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False)  # fmt: skip
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the record's canonical line without its ``hash`` field."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(chain_text(body).encode("ascii")).hexdigest()
+
+
+def seal(record: dict[str, Any], prev_hash: str) -> bytes:
+    """Chain ``record`` to ``prev_hash``: set ``prev_hash`` and ``hash``, return its line (with ``\\n``)."""
+    record["prev_hash"] = prev_hash
+    record.pop("hash", None)
+    record["hash"] = record_hash(record)
+    return chain_text(record).encode("ascii") + b"\n"
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON data (what a record may hold): anything else becomes its ``repr``."""
+    return json.loads(canonical_json(value))
+
+
+def redact(value: Any, names: frozenset[str]) -> Any:
+    """A copy of ``value`` with the value of every key containing a redacted name replaced.
+
+    Names match case-insensitively anywhere in the key (``api_key`` hides ``openai_api_key``),
+    at any depth, as toolwire's own call log does with ``[logging] redact``.
+    """
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED if any(n in str(k).lower() for n in names) else redact(v, names)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v, names) for v in value]
+    return value
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

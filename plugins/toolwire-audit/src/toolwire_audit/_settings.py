@@ -1,0 +1,146 @@
+"""The ``[plugins.audit]`` table: its keys, their defaults, and how a mistake is reported."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Final
+
+import toolwire
+
+from ._trail import FsyncMode, TrailOptions
+
+#: The shortest HMAC key accepted, in bytes: below it a key can be guessed.
+MIN_KEY_BYTES: Final = 16
+
+FSYNC_MODES: Final[tuple[FsyncMode, ...]] = ("record", "interval")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The audit plugin's settings, read from ``[plugins.audit]``.
+
+    Attributes:
+        path: The JSON Lines file (required). Relative paths are taken from the working
+            directory; the directory must exist.
+        hmac_key_env: The environment variable holding the key of the argument digests (at
+            least 16 bytes; 32 random bytes, hex-encoded, is a good key).
+        include_arguments: Also write the arguments themselves, with ``[logging] redact``
+            applied; off by default: the digest proves what was sent without storing it.
+        required: Fail closed: a record that cannot be written makes the call end with
+            ``internal_error`` (and no call runs while the trail cannot be written). Off: the
+            failure is logged and counted, and the call goes on.
+        principal_key: The key of the host's ``state`` whose value is the principal (the end
+            user or service the call is made for).
+        fsync: ``"interval"`` (sync at most once per ``fsync_interval``) or ``"record"`` (sync
+            every record before the call's result returns).
+        fsync_interval: Seconds, for ``fsync = "interval"``.
+        max_bytes: Rotate the file at this size (0: never).
+    """
+
+    path: str = ""
+    hmac_key_env: str = "TOOLWIRE_AUDIT_KEY"
+    include_arguments: bool = False
+    required: bool = True
+    principal_key: str = "principal"
+    fsync: FsyncMode = "interval"
+    fsync_interval: float = 1.0
+    max_bytes: int = 0
+
+    @property
+    def trail_options(self) -> TrailOptions:
+        return TrailOptions(self.fsync, self.fsync_interval, self.max_bytes)
+
+    @classmethod
+    def from_config(cls, config: toolwire.Config) -> Settings:
+        """Read and check ``[plugins.audit]``.
+
+        Raises:
+            toolwire.ConfigError: a key is unknown (with the closest known one), missing or
+                has a wrong value; each problem names its key and the config file.
+        """
+        table = config.plugin_settings("audit")
+        problems = _problems(table)
+        if problems:
+            raise toolwire.ConfigError(
+                f"{config.describe()}: {len(problems)} problem(s):\n"
+                + "\n".join(f"  - {p}" for p in problems),
+                problems,
+            )
+        if "fsync_interval" in table:
+            table["fsync_interval"] = float(table["fsync_interval"])
+        return cls(**table)
+
+    def key(self, environ: Mapping[str, str] | None = None) -> bytes:
+        """The HMAC key, from the environment variable ``hmac_key_env`` names (UTF-8 bytes).
+
+        Raises:
+            toolwire.ConfigError: the variable is unset, empty or shorter than 16 bytes.
+        """
+        environ = os.environ if environ is None else environ
+        value = environ.get(self.hmac_key_env)
+        if not value:
+            raise toolwire.ConfigError(
+                f"[plugins.audit] hmac_key_env: the environment variable {self.hmac_key_env} "
+                "is not set; set it to a secret of at least 16 bytes (e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`), or disable the "
+                "audit plugin"
+            )
+        key = value.encode("utf-8")
+        if len(key) < MIN_KEY_BYTES:
+            raise toolwire.ConfigError(
+                f"[plugins.audit] hmac_key_env: {self.hmac_key_env} holds {len(key)} bytes; "
+                f"an HMAC key needs at least {MIN_KEY_BYTES}"
+            )
+        return key
+
+
+def _problems(table: Mapping[str, Any]) -> list[str]:
+    known = [f.name for f in fields(Settings)]
+    problems = []
+    for key in sorted(set(table) - set(known)):
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        problems.append(f"unknown key [plugins.audit] {key}{hint}")
+
+    def bad(key: str, expected: str) -> None:
+        problems.append(f"[plugins.audit] {key}: {table[key]!r} is not {expected}")
+
+    path = table.get("path")
+    if path is None:
+        problems.append(
+            "[plugins.audit] path is not set: name the JSON Lines file the trail is written "
+            "to, or disable the audit plugin"
+        )
+    elif not isinstance(path, str) or not path:
+        bad("path", "a file name")
+    else:
+        file = Path(os.path.expanduser(path))
+        if file.is_dir():
+            bad("path", "a file (it is a directory)")
+        elif not file.parent.is_dir():
+            problems.append(f"[plugins.audit] path: the directory {file.parent} does not exist")
+    for key in ("hmac_key_env", "principal_key"):
+        if key in table and not (isinstance(table[key], str) and table[key]):
+            bad(key, "a non-empty string")
+    for key in ("include_arguments", "required"):
+        if key in table and not isinstance(table[key], bool):
+            bad(key, "true or false")
+    if "fsync" in table and table["fsync"] not in FSYNC_MODES:
+        bad("fsync", f"one of {', '.join(FSYNC_MODES)}")
+    interval = table.get("fsync_interval", 1.0)
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, int | float)
+        or not math.isfinite(interval)
+        or interval <= 0
+    ):
+        bad("fsync_interval", "a positive number of seconds")
+    size = table.get("max_bytes", 0)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        bad("max_bytes", "a size in bytes (0: never rotate)")
+    return problems

@@ -1,0 +1,389 @@
+"""One ``execute_tool`` span and two metrics per call, per the GenAI semantic conventions.
+
+The span opens in a middleware, the outermost layer of the onion, and is made current
+around the rest of it: whatever the tool does (its HTTP client, its database driver) starts
+its spans as children, also for plain functions on toolwire's threads, which run in a copy of
+the caller's context variables. It ends in ``toolwire_call_finished``, with the outcome the
+model gets. A call that ends before execution (unknown tool, invalid arguments, a denial)
+never reaches the middleware; its span is made in ``toolwire_call_finished``, starting when
+the call did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import toolwire
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from ._settings import Settings
+
+#: The instrumentation scope every span and metric is reported under.
+SCOPE: Final = "toolwire_otel"
+
+#: Histogram buckets in seconds: the GenAI conventions' advice for durations, with finer
+#: steps below 10 ms, where most tool calls end.
+DURATION_BUCKETS: Final = (
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64,
+    1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+
+#: Error kinds that are a refusal by policy rather than a failure; each adds a span event.
+DENIALS: Final = frozenset({"permission_denied", "rejected", "approval_denied"})
+
+#: The tool-name value of metrics for a name that matched no tool: a model may send any
+#: string, and each distinct value would be a time series of its own.
+OTHER_TOOL: Final = "_OTHER"
+
+#: Open spans kept at most; a call its caller cancelled never ends its span, and the oldest
+#: such spans are ended (``toolwire.abandoned``) past this.
+_MAX_OPEN: Final = 100_000
+
+REDACTED: Final = "[redacted]"
+
+
+class _Open:
+    """A call's span from the middleware to the end of the call."""
+
+    __slots__ = ("context", "last_error", "span")
+
+    def __init__(self, context: toolwire.CallContext, span: Span) -> None:
+        self.context = context
+        self.span = span
+        self.last_error: str | None = None
+
+
+class OtelPlugin:
+    """Traces and measures every call through the OpenTelemetry API.
+
+    With no providers given, the global ones are used: whatever SDK the host configured
+    (``opentelemetry.trace.set_tracer_provider``, ``opentelemetry-instrument``...). Whether
+    one is configured is checked when a dispatcher starts: with none, the plugin puts no
+    middleware on any tool and returns at once from its one per-call hook, so a call costs
+    what it costs without the plugin. Configure the SDK before the dispatcher starts.
+
+    Args:
+        tracer_provider: Report spans here instead of the global tracer provider.
+        meter_provider: Report metrics here instead of the global meter provider.
+    """
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        self.settings = Settings()
+        self._tracer_provider = tracer_provider
+        self._meter_provider = meter_provider
+        self._live = False
+        self._open: dict[int, _Open] = {}
+        self._static: dict[str, dict[str, Any]] = {}  # tool name -> attributes fixed per tool
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            own = version("toolwire-otel")
+        except PackageNotFoundError:  # imported from a source tree
+            own = "0+unknown"
+        self._tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer(SCOPE, own)
+        meter = (meter_provider or metrics.get_meter_provider()).get_meter(SCOPE, own)
+        self._duration = meter.create_histogram(
+            "gen_ai.execute_tool.duration",
+            unit="s",
+            description="Duration of tool execution, from the call's dispatch to its result",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._calls = meter.create_counter(
+            "toolwire.calls", unit="{call}", description="Tool calls, by tool and outcome"
+        )
+        self.span_layer = SpanLayer(self)
+        self.attempt_layer = AttemptLayer(self)
+
+    # -- start -----------------------------------------------------------------------------
+
+    @toolwire.hookimpl
+    def toolwire_configure(self, config: toolwire.Config) -> None:
+        self.settings = Settings.from_config(config)
+        self._static.clear()
+        self.check_sdk()
+
+    @toolwire.hookimpl
+    def toolwire_register_middleware(self, register: Callable[[Any], None]) -> None:
+        register(self.span_layer)
+        register(self.attempt_layer)
+
+    def check_sdk(self) -> bool:
+        """Whether an SDK receives what this plugin reports; decided again at each start.
+
+        True when a provider was passed in, or when the host has set a global tracer or
+        meter provider (the API's placeholder providers do not count).
+        """
+        self._live = (
+            self._tracer_provider is not None
+            or self._meter_provider is not None
+            or not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+            or not _is_placeholder(metrics.get_meter_provider())
+        )
+        return self._live
+
+    # -- per call --------------------------------------------------------------------------
+
+    def open_span(self, call: toolwire.ToolCall, context: toolwire.CallContext) -> _Open:
+        """The call's span, started now, or the one a former attempt of it started."""
+        key = id(context)
+        opened = self._open.get(key)
+        if opened is not None and opened.context is context:
+            return opened  # run again by a retry layer outside this one
+        name, attributes = self._start_attributes(call, context)
+        span = self._tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attributes)
+        opened = _Open(context, span)
+        if len(self._open) >= _MAX_OPEN:
+            # Another thread may change the dict meanwhile: then it shrank or grew by one.
+            with contextlib.suppress(RuntimeError, StopIteration, KeyError):
+                _abandon(self._open.pop(next(iter(self._open))))
+        self._open[key] = opened
+        return opened
+
+    @toolwire.hookimpl
+    def toolwire_call_finished(
+        self,
+        call: toolwire.ToolCall,
+        result: toolwire.DispatchResult,
+        context: toolwire.CallContext,
+    ) -> None:
+        if not self._live:
+            return
+        opened = self._open.pop(id(context), None)
+        if opened is not None and opened.context is context:
+            span = opened.span
+        else:
+            name, attributes = self._start_attributes(call, context)
+            started = time.time_ns() - int(result.elapsed_ms * 1_000_000)
+            span = self._tracer.start_span(
+                name, kind=SpanKind.INTERNAL, attributes=attributes, start_time=started
+            )
+        error = result.error
+        kind = error.kind if error is not None else None
+        try:
+            self._finish(span, call, result, context)
+        finally:
+            span.end()
+        tool = context.tool.name if context.tool is not None else OTHER_TOOL
+        measured: dict[str, Any] = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": tool,
+        }
+        if kind is not None:
+            measured["error.type"] = kind
+        self._duration.record(result.elapsed_ms / 1000.0, measured)
+        counted = {"gen_ai.tool.name": tool, "toolwire.outcome": "ok" if kind is None else "error"}
+        if kind is not None:
+            counted["error.type"] = kind
+        self._calls.add(1, counted)
+
+    def _finish(
+        self,
+        span: Span,
+        call: toolwire.ToolCall,
+        result: toolwire.DispatchResult,
+        context: toolwire.CallContext,
+    ) -> None:
+        if not span.is_recording():
+            return
+        error = result.error
+        span.set_attribute("toolwire.attempts", int(result.attempts))
+        approval = _approval_id(getattr(result, "approval", None))
+        if approval is not None:
+            span.set_attribute("toolwire.approval.id", approval)
+        capture = self.settings.capture_content
+        if capture:
+            arguments = _arguments_text(call.arguments, self.settings.redact)
+            if arguments is not None:
+                span.set_attribute("gen_ai.tool.call.arguments", arguments)
+        if error is None:
+            if capture:
+                span.set_attribute(
+                    "gen_ai.tool.call.result", _content_text(result.result, self.settings.redact)
+                )
+            return
+        if error.kind in DENIALS:
+            span.add_event(
+                "toolwire.denied", {"error.type": error.kind, "toolwire.reason": error.message}
+            )
+        span.set_attribute("error.type", error.kind)
+        span.set_status(Status(StatusCode.ERROR, error.message if capture else None))
+
+    def _start_attributes(
+        self, call: toolwire.ToolCall, context: toolwire.CallContext
+    ) -> tuple[str, dict[str, Any]]:
+        tool = context.tool
+        if tool is None:
+            sent = call.name[:200] if isinstance(call.name, str) else ""
+            static: dict[str, Any] = {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": sent,
+                "gen_ai.tool.type": "function",
+            }
+            name = "execute_tool"
+        else:
+            found = self._static.get(tool.name)
+            if found is None:
+                found = self._static[tool.name] = {
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": tool.name,
+                    "gen_ai.tool.type": "function",
+                    "gen_ai.tool.description": tool.description,
+                }
+            static = found
+            name = f"execute_tool {tool.name}"
+        attributes = {**static, "gen_ai.tool.call.id": str(context.call_id)}
+        if context.role is not None:
+            attributes["toolwire.role"] = str(context.role)
+        plugin = context.plugin
+        if plugin is not None:
+            attributes["toolwire.plugin"] = plugin
+        executor = getattr(context.policy, "executor", None)
+        if executor is not None:
+            attributes["toolwire.executor"] = str(executor)
+        return name, attributes
+
+
+class SpanLayer:
+    """The middleware that opens a call's span and makes it current around the rest.
+
+    Attributes:
+        order: Outermost (lowest) of toolwire's layers: the span covers every attempt, every
+            wait for a rate limit or a concurrency slot, and every deadline.
+    """
+
+    order: Final = 0
+
+    def __init__(self, plugin: OtelPlugin) -> None:
+        self._plugin = plugin
+
+    def applies_to(self, tool: toolwire.Tool, policy: toolwire.ToolPolicy) -> bool:
+        return self._plugin.check_sdk()
+
+    async def __call__(
+        self,
+        call: toolwire.ToolCall,
+        context: toolwire.CallContext,
+        call_next: Callable[[toolwire.ToolCall, toolwire.CallContext], Any],
+    ) -> Any:
+        opened = self._plugin.open_span(call, context)
+        token = otel_context.attach(trace.set_span_in_context(opened.span))
+        try:
+            return await call_next(call, context)
+        finally:
+            otel_context.detach(token)
+
+
+class AttemptLayer:
+    """The middleware inside the retry layer: each attempt after the first is a span event.
+
+    Attributes:
+        order: Just inside retries (100), outside rate limits (200), concurrency (300) and
+            deadlines (400), so it sees each attempt and the error each one ended with.
+    """
+
+    order: Final = 150
+
+    def __init__(self, plugin: OtelPlugin) -> None:
+        self._plugin = plugin
+
+    def applies_to(self, tool: toolwire.Tool, policy: toolwire.ToolPolicy) -> bool:
+        return bool(getattr(policy, "retries", 0)) and self._plugin.check_sdk()
+
+    async def __call__(
+        self,
+        call: toolwire.ToolCall,
+        context: toolwire.CallContext,
+        call_next: Callable[[toolwire.ToolCall, toolwire.CallContext], Any],
+    ) -> Any:
+        opened = self._plugin.open_span(call, context)
+        if context.attempt:
+            event: dict[str, Any] = {"toolwire.attempt": context.attempt + 1}
+            if opened.last_error is not None:
+                event["error.type"] = opened.last_error
+            opened.span.add_event("toolwire.retry", event)
+        try:
+            return await call_next(call, context)
+        except BaseException as exc:
+            opened.last_error = exc.kind if isinstance(exc, toolwire.ToolError) else _type(exc)
+            raise
+
+
+def _abandon(opened: _Open) -> None:
+    opened.span.set_attribute("toolwire.abandoned", True)
+    opened.span.end()
+
+
+def _type(exc: BaseException) -> str:
+    kind = type(exc)
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+
+
+def _is_placeholder(provider: metrics.MeterProvider) -> bool:
+    """Whether the meter provider is the API's stand-in, used until a host sets one.
+
+    The API exports no name for its stand-in (the tracing side does: ``ProxyTracerProvider``),
+    so it is known by its class name.
+    """
+    return isinstance(provider, metrics.NoOpMeterProvider) or type(provider).__name__ == (
+        "_ProxyMeterProvider"
+    )
+
+
+def _approval_id(approval: Any) -> str | None:
+    if approval is None:
+        return None
+    if isinstance(approval, str):
+        return approval
+    value = getattr(approval, "id", None)
+    return None if value is None else str(value)
+
+
+def _redact(value: Any, names: frozenset[str]) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED if any(n in str(k).lower() for n in names) else _redact(v, names)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact(v, names) for v in value]
+    return value
+
+
+def _arguments_text(arguments: Any, names: frozenset[str]) -> str | None:
+    """The arguments as JSON text, redacted; ``None`` when they are not JSON (nothing to redact by)."""
+    if isinstance(arguments, bytes | bytearray):
+        arguments = bytes(arguments).decode("utf-8", "replace")
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except (ValueError, RecursionError):
+            return None
+    if arguments is None:
+        arguments = {}
+    return _json(_redact(arguments, names))
+
+
+def _content_text(value: Any, names: frozenset[str]) -> str:
+    return value if isinstance(value, str) else _json(_redact(value, names))
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, default=repr)
+    except ValueError:  # a circular structure
+        return repr(value)

@@ -1,0 +1,86 @@
+"""The metrics: gen_ai.execute_tool.duration by tool and error type, toolwire.calls by tool and outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import toolwire
+from toolwire_otel import DURATION_BUCKETS, OTHER_TOOL
+
+if TYPE_CHECKING:
+    from conftest import Telemetry
+
+MakeDispatcher = Callable[..., toolwire.Dispatcher]
+
+
+def arithmetic() -> toolwire.Toolset:
+    pack = toolwire.Toolset("arithmetic")
+
+    @pack.tool
+    def divide(a: float, b: float) -> float:
+        """Divide a by b."""
+        if b == 0:
+            raise toolwire.ToolError("cannot divide by zero")
+        return a / b
+
+    return pack
+
+
+def test_duration_histogram_in_seconds_by_tool_and_error_type(
+    make: MakeDispatcher, telemetry: Telemetry
+) -> None:
+    """Each call records its duration in seconds, keyed by tool name and, on failure, error.type."""
+    dispatcher = make(arithmetic())
+    results = [
+        dispatcher.dispatch_sync("divide", {"a": 1, "b": 2}),
+        dispatcher.dispatch_sync("divide", {"a": 1, "b": 4}),
+        dispatcher.dispatch_sync("divide", {"a": 1, "b": 0}),
+    ]
+    points = {
+        tuple(sorted((p.attributes or {}).items())): p
+        for p in telemetry.points("gen_ai.execute_tool.duration")
+    }
+    ok = (("gen_ai.operation.name", "execute_tool"), ("gen_ai.tool.name", "divide"))
+    failed = (("error.type", "execution_error"), *ok)
+    assert set(points) == {ok, failed}
+    assert points[ok].count == 2 and points[failed].count == 1
+    assert abs(points[ok].sum - sum(r.elapsed_ms for r in results[:2]) / 1000) < 1e-9
+    assert tuple(points[ok].explicit_bounds) == DURATION_BUCKETS
+    data = telemetry.reader.get_metrics_data()
+    assert data is not None
+    (metric,) = [
+        m
+        for r in data.resource_metrics
+        for s in r.scope_metrics
+        for m in s.metrics
+        if m.name == "gen_ai.execute_tool.duration"
+    ]
+    assert metric.unit == "s"
+
+
+def test_call_counter_by_tool_and_outcome(make: MakeDispatcher, telemetry: Telemetry) -> None:
+    """toolwire.calls counts calls by tool and outcome; a name that matched no tool counts as _OTHER."""
+    dispatcher = make(arithmetic())
+    dispatcher.dispatch_sync("divide", {"a": 1, "b": 2})
+    dispatcher.dispatch_sync("divide", {"a": 1, "b": 0})
+    dispatcher.dispatch_sync("divide", {"a": 1, "b": 0})
+    dispatcher.dispatch_sync("multiply", {"a": 1, "b": 0})
+    dispatcher.dispatch_sync("subtract", {})
+    counts = {
+        tuple(sorted((p.attributes or {}).items())): p.value
+        for p in telemetry.points("toolwire.calls")
+    }
+    assert counts == {
+        (("gen_ai.tool.name", "divide"), ("toolwire.outcome", "ok")): 1,
+        (
+            ("error.type", "execution_error"),
+            ("gen_ai.tool.name", "divide"),
+            ("toolwire.outcome", "error"),
+        ): 2,
+        (
+            ("error.type", "unknown_tool"),
+            ("gen_ai.tool.name", OTHER_TOOL),
+            ("toolwire.outcome", "error"),
+        ): 2,
+    }
