@@ -35,6 +35,7 @@ from ._errors import ConfigError, ToolError
 from ._execute import ThreadRunner
 from ._hooks import INTERNAL_MESSAGE, CallHooks, belongs_to_caller
 from ._logging import log as _log
+from ._logging import redact_names, secret_values
 from ._middleware import CallNext, applies, compose
 from ._output import error_text, to_text, truncate
 from ._plugins import PluginInfo
@@ -86,6 +87,7 @@ class _Runtime:
             registrar.pm,
             default_allow=defaults["permission"] == "allow",
             permission_timeout=float(defaults["permission_timeout"]),
+            redact=dispatcher._redact,
         )
         base = ToolPolicy.from_mapping({**BUILTIN_DEFAULTS, **defaults, "max_concurrency": None})
         middleware = registrar.registry.middleware()
@@ -129,6 +131,7 @@ class Dispatcher:
         self._runtime: _Runtime | None = None
         self._threads = ThreadRunner(self.config.section("limits")["threads"])
         self._ids = itertools.count(1)
+        self._redact = redact_names(self.config.section("logging"))
         self._registrar.add_builtins()
 
     @classmethod
@@ -384,7 +387,7 @@ class Dispatcher:
         except BaseException as exc:  # N calls in, N results out, whatever failed
             if belongs_to_caller(exc):
                 raise
-            result = self._failed(call, _internal(call, exc), context, started)
+            result = self._failed(call, _internal(call, exc, self._redact), context, started)
         if (pending := hooks.run_finished(call, result, context)) is not None:
             await pending
         return _Done(call, result, context)
@@ -414,7 +417,7 @@ class Dispatcher:
         except BaseException as exc:  # one result per call, whatever failed
             if belongs_to_caller(exc):
                 raise
-            result = self._failed(call, _internal(call, exc), context, started)
+            result = self._failed(call, _internal(call, exc, self._redact), context, started)
         hooks.run_finished(call, result, context)
         return result
 
@@ -460,7 +463,7 @@ class Dispatcher:
                 raise  # the caller's own cancellation: always theirs to see
             raise ToolError(f"{call.name} was cancelled", kind="cancelled") from None
         except BaseException as exc:  # noqa: BLE001 - a tool must never take the host down
-            raise _unexpected(call, exc) from None
+            raise _unexpected(call, exc, self._redact) from None
 
     def _execute_inline(self, entry: _Entry, call: ToolCall, context: CallContext) -> Any:
         context.attempt += 1
@@ -471,7 +474,7 @@ class Dispatcher:
         except KeyboardInterrupt:
             raise  # the host's own Ctrl-C, in the host's own thread
         except BaseException as exc:  # noqa: BLE001 - a tool must never take the host down
-            raise _unexpected(call, exc) from None
+            raise _unexpected(call, exc, self._redact) from None
 
     async def _invoke(self, call: ToolCall, context: CallContext) -> Any:
         """The innermost layer: start the function once."""
@@ -664,8 +667,11 @@ def _ran(call: ToolCall, value: Any, context: CallContext) -> DispatchResult:
     return DispatchResult(True, call.call_id, call.name, value, None, 0.0, context.attempt)
 
 
-def _unexpected(call: ToolCall, exc: BaseException) -> ToolError:
-    _log.error("toolwire.tool_failed", tool=call.name, call_id=call.call_id, exc_info=exc)
+def _unexpected(call: ToolCall, exc: BaseException, redact: frozenset[str]) -> ToolError:
+    secrets = secret_values(call.arguments, redact)
+    _log.error(
+        "toolwire.tool_failed", tool=call.name, call_id=call.call_id, exc_info=exc, secrets=secrets
+    )
     return ToolError(UNEXPECTED_MESSAGE, kind="execution_error")
 
 
@@ -676,9 +682,12 @@ def _named(call: ToolCall) -> ToolCall:
     return ToolCall("", call.arguments, call.call_id)
 
 
-def _internal(call: ToolCall, exc: BaseException) -> ToolError:
+def _internal(call: ToolCall, exc: BaseException, redact: frozenset[str]) -> ToolError:
     """A failure no stage caught (a converter, a result's own serializer...): logged in full."""
-    _log.error("toolwire.call_failed", tool=call.name, call_id=call.call_id, exc_info=exc)
+    secrets = secret_values(call.arguments, redact)
+    _log.error(
+        "toolwire.call_failed", tool=call.name, call_id=call.call_id, exc_info=exc, secrets=secrets
+    )
     return ToolError(INTERNAL_MESSAGE, kind="internal_error")
 
 

@@ -18,6 +18,7 @@ import pluggy
 from ._context import CallContext
 from ._errors import Deny, Reject, ToolError
 from ._logging import log as _log
+from ._logging import secret_values
 from ._results import DispatchResult, ToolCall
 
 INTERNAL_MESSAGE: Final = "an internal error occurred while handling this call"
@@ -55,8 +56,14 @@ def resolve_impls(
     return tuple(impls)
 
 
-def plugin_failed(plugin: str, hook: str, call: ToolCall, exc: BaseException) -> ToolError:
-    """Log a plugin's failure in full and make the short error the model sees."""
+def plugin_failed(
+    plugin: str,
+    hook: str,
+    call: ToolCall,
+    exc: BaseException,
+    redact: frozenset[str] = frozenset(),
+) -> ToolError:
+    """Log a plugin's failure in full (the call's secrets masked); the short error the model sees."""
     _log.error(
         "toolwire.plugin_failed",
         plugin=plugin,
@@ -64,6 +71,7 @@ def plugin_failed(plugin: str, hook: str, call: ToolCall, exc: BaseException) ->
         tool=call.name,
         call_id=call.call_id,
         exc_info=exc,
+        secrets=secret_values(call.arguments, redact),
     )
     return ToolError(INTERNAL_MESSAGE, kind="internal_error", details=None)
 
@@ -81,11 +89,13 @@ def belongs_to_caller(exc: BaseException) -> bool:
     return isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling() > 0
 
 
-def _attributed(impl: HookImpl, hook: str, call: ToolCall, exc: BaseException) -> ToolError:
+def _attributed(
+    impl: HookImpl, hook: str, call: ToolCall, exc: BaseException, redact: frozenset[str]
+) -> ToolError:
     """The error a hook's failure ends the call with; the caller's own cancellation goes on."""
     if belongs_to_caller(exc):
         raise exc
-    return plugin_failed(impl.plugin, hook, call, exc)
+    return plugin_failed(impl.plugin, hook, call, exc, redact)
 
 
 def _denied(reason: str) -> ToolError:
@@ -99,10 +109,16 @@ class CallHooks:
         pm: The dispatcher's plugin manager, with every plugin registered.
         default_allow: The answer when no implementation votes on permission.
         permission_timeout: Seconds an ``async`` permission implementation may take.
+        redact: The ``[logging] redact`` names: a failing hook's log masks those arguments.
     """
 
     def __init__(
-        self, pm: pluggy.PluginManager, *, default_allow: bool, permission_timeout: float
+        self,
+        pm: pluggy.PluginManager,
+        *,
+        default_allow: bool,
+        permission_timeout: float,
+        redact: frozenset[str] = frozenset(),
     ) -> None:
         self.permission = resolve_impls(pm, "toolwire_check_permission", ("call", "context"))
         self.before = resolve_impls(pm, "toolwire_before_call", ("call", "context"))
@@ -113,6 +129,7 @@ class CallHooks:
         self.finished = resolve_impls(pm, "toolwire_call_finished", ("call", "result", "context"))
         self.default_allow = default_allow
         self.permission_timeout = permission_timeout
+        self.redact = redact
         self.permission_is_async = any(impl.is_async for impl in self.permission)
         self.before_is_async = any(impl.is_async for impl in self.before)
         self.after_is_async = any(impl.is_async for impl in self.after)
@@ -174,7 +191,7 @@ class CallHooks:
                 _log.error("toolwire.permission_timeout", plugin=impl.plugin, tool=call.name)
                 raise _denied(f"permission denied for {call.name}") from None
             except BaseException as exc:  # noqa: BLE001 - a failing permission hook denies (the caller's own goes on)
-                _attributed(impl, "toolwire_check_permission", call, exc)
+                _attributed(impl, "toolwire_check_permission", call, exc, self.redact)
                 raise _denied(f"permission denied for {call.name}") from None
             allowed = bool(self._decide(impl, vote, call)) or allowed
         self._no_vote(allowed, call)
@@ -185,7 +202,7 @@ class CallHooks:
             try:
                 vote = impl.invoke(call, context)
             except BaseException as exc:  # noqa: BLE001 - a failing permission hook denies (the caller's own goes on)
-                _attributed(impl, "toolwire_check_permission", call, exc)
+                _attributed(impl, "toolwire_check_permission", call, exc, self.redact)
                 raise _denied(f"permission denied for {call.name}") from None
             allowed = bool(self._decide(impl, vote, call)) or allowed
         self._no_vote(allowed, call)
@@ -208,7 +225,7 @@ class CallHooks:
             except Reject as exc:
                 raise ToolError(exc.reason, kind="rejected") from None
             except BaseException as exc:  # noqa: BLE001 - attributed to the plugin, call ends (the caller's own goes on)
-                raise _attributed(impl, "toolwire_before_call", call, exc) from None
+                raise _attributed(impl, "toolwire_before_call", call, exc, self.redact) from None
 
     def _run_before_plain(self, call: ToolCall, context: CallContext) -> None:
         for impl in self.before:
@@ -217,7 +234,7 @@ class CallHooks:
             except Reject as exc:
                 raise ToolError(exc.reason, kind="rejected") from None
             except BaseException as exc:  # noqa: BLE001 - attributed to the plugin, call ends (the caller's own goes on)
-                raise _attributed(impl, "toolwire_before_call", call, exc) from None
+                raise _attributed(impl, "toolwire_before_call", call, exc, self.redact) from None
 
     # -- after -----------------------------------------------------------------------------
 
@@ -238,7 +255,7 @@ class CallHooks:
                 if impl.is_async:
                     replacement = await replacement
             except BaseException as exc:  # noqa: BLE001 - attributed to the plugin, call ends (the caller's own goes on)
-                raise _attributed(impl, "toolwire_after_call", call, exc) from None
+                raise _attributed(impl, "toolwire_after_call", call, exc, self.redact) from None
             result = self._replacement(impl, call, result, replacement)
         return result
 
@@ -249,7 +266,7 @@ class CallHooks:
             try:
                 replacement = impl.invoke(call, result, context)
             except BaseException as exc:  # noqa: BLE001 - attributed to the plugin, call ends (the caller's own goes on)
-                raise _attributed(impl, "toolwire_after_call", call, exc) from None
+                raise _attributed(impl, "toolwire_after_call", call, exc, self.redact) from None
             result = self._replacement(impl, call, result, replacement)
         return result
 
@@ -284,7 +301,7 @@ class CallHooks:
                 if impl.is_async:
                     shaped = await shaped
             except BaseException as exc:  # noqa: BLE001 - attributed to the plugin, call ends (the caller's own goes on)
-                raise _attributed(impl, "toolwire_format_result", call, exc) from None
+                raise _attributed(impl, "toolwire_format_result", call, exc, self.redact) from None
             if shaped is not None:
                 return shaped
         return None
@@ -309,7 +326,7 @@ class CallHooks:
                 if impl.is_async:
                     await outcome
             except BaseException as exc:  # noqa: BLE001 - an observer cannot change the outcome (the caller's own goes on)
-                _attributed(impl, "toolwire_call_finished", call, exc)
+                _attributed(impl, "toolwire_call_finished", call, exc, self.redact)
 
     def _run_finished_plain(
         self, call: ToolCall, result: DispatchResult, context: CallContext
@@ -318,4 +335,4 @@ class CallHooks:
             try:
                 impl.invoke(call, result, context)
             except BaseException as exc:  # noqa: BLE001 - an observer cannot change the outcome (the caller's own goes on)
-                _attributed(impl, "toolwire_call_finished", call, exc)
+                _attributed(impl, "toolwire_call_finished", call, exc, self.redact)
