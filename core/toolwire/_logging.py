@@ -29,6 +29,10 @@ from typing import Any, Final
 REDACTED: Final = "[redacted]"
 """What a secret is replaced with, in arguments and in text."""
 
+_TOO_DEEP: Final = "[nested too deep]"
+#: How deep a logged copy of arguments goes (the parse stage's default cap is 64); deeper ones,
+#: cyclic ones included, are cut off rather than overflow the stack.
+_MAX_DEPTH: Final = 100
 _stdlib: Final = logging.getLogger("toolwire")
 _METHODS: Final = {
     logging.DEBUG: "debug",
@@ -57,14 +61,20 @@ def is_secret_key(key: Any, names: Collection[str]) -> bool:
     return any(name in text for name in names)
 
 
-def redact(value: Any, names: Collection[str]) -> Any:
-    """A copy of ``value`` with the values of secret keys (at any depth) replaced by the mask."""
+def redact(value: Any, names: Collection[str], depth: int = 0) -> Any:
+    """A copy of ``value`` with the values of secret keys (at any depth) replaced by the mask.
+
+    Containers nested deeper than 100 levels (a cycle is) are cut off as ``[nested too deep]``.
+    """
+    if depth > _MAX_DEPTH and isinstance(value, Mapping | list | tuple):
+        return _TOO_DEEP
     if isinstance(value, Mapping):
         return {
-            k: REDACTED if is_secret_key(k, names) else redact(v, names) for k, v in value.items()
+            k: REDACTED if is_secret_key(k, names) else redact(v, names, depth + 1)
+            for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return [redact(v, names) for v in value]
+        return [redact(v, names, depth + 1) for v in value]
     return value
 
 
@@ -99,11 +109,20 @@ def secret_values(arguments: Any, names: Collection[str]) -> tuple[str, ...]:
 
 
 def _secrets_in(arguments: Any, names: Collection[str]) -> set[str]:
-    """Every string or number under a secret key; a loop, as a host may pass any depth."""
+    """Every string or number under a secret key.
+
+    A loop that visits each container once: a host may pass arguments of any depth, or
+    cyclic ones (the parse stage refuses them, but the log still sees them).
+    """
     found: set[str] = set()
+    visited: set[tuple[int, bool]] = set()
     pending: list[tuple[Any, bool]] = [(arguments, False)]
     while pending:
         value, secret = pending.pop()
+        if isinstance(value, Mapping | list | tuple):
+            if (id(value), secret) in visited:
+                continue
+            visited.add((id(value), secret))
         if isinstance(value, Mapping):
             pending += [(v, secret or is_secret_key(k, names)) for k, v in value.items()]
         elif isinstance(value, list | tuple):

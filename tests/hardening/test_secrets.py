@@ -410,3 +410,23 @@ async def test_a_masked_failure_does_not_hand_the_exception_to_handlers(
     assert record.exc_info is None
     assert record.exc_text is not None and record.exc_text.startswith("Traceback")
     assert record.exc_text.endswith("RuntimeError: login failed with password [redacted]")
+
+
+@pytest.mark.parametrize("backend", ["logging", "structlog"])
+async def test_cyclic_or_deep_arguments_are_logged_without_hanging(
+    make: MakeDispatcher, backend: str
+) -> None:
+    """Host-passed arguments that are cyclic or 10,000 deep are refused and logged, cut short."""
+    dispatcher = make(pack, config=DEBUG)
+    cyclic: dict[str, Any] = {"password": "hunter2-pw"}
+    cyclic["self"] = cyclic
+    deep: dict[str, Any] = {"token": "tok-9f8e7d"}
+    for _ in range(10_000):
+        deep = {"next": deep}
+    with Sink(backend) as sink:
+        for arguments in (cyclic, deep, {"username": "u", "password": "x", "profile": cyclic}):
+            result = await dispatcher.dispatch("login", arguments)
+            assert result.error is not None and result.error.kind == "invalid_arguments"
+    text = sink.text()
+    assert sink.stream.getvalue().count("toolwire.call") == 3 and "[nested too deep]" in text
+    assert "hunter2-pw" not in text and "tok-9f8e7d" not in text

@@ -411,3 +411,54 @@ async def test_an_empty_output_reaches_anthropic_as_a_placeholder(
         {"type": "tool_result", "tool_use_id": use["id"], "content": "(no output)"}
     ]
     assert outside_network == []
+
+
+def _asked_and_answered(provider: str, items: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The ids of the calls in the replayed response, and the ids their answers carry."""
+    if provider == "openai-chat":
+        return [c["id"] for c in items[0]["tool_calls"]], [m["tool_call_id"] for m in items[1:]]
+    if provider == "anthropic":
+        uses = [b["id"] for b in items[0]["content"] if b["type"] == "tool_use"]
+        results = [b["tool_use_id"] for b in items[1]["content"]] if len(items) > 1 else []
+        return uses, results
+    calls = [i["call_id"] for i in items if i["type"] == "function_call"]
+    return calls, [i["call_id"] for i in items if i["type"] == "function_call_output"]
+
+
+ID_FIELD = {"openai-chat": "id", "anthropic": "id", "openai-responses": "call_id"}
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    provider=st.sampled_from(sorted(ID_FIELD)),
+    states=st.lists(st.sampled_from(["", None, ..., "dup", "a", "b"]), max_size=6),
+)
+async def test_every_provider_pairs_each_call_with_its_answer(
+    dispatcher: toolwire.Dispatcher, provider: str, states: list[Any]
+) -> None:
+    """For each API, whatever ids a response holds, call and answer share one id, all distinct."""
+    response = build_response(
+        provider, [("get_weather", {"location": "Oslo"}, f"x{i}") for i in range(len(states))]
+    )
+    assert len(_items(provider, response)) == len(states)
+    for item, state in zip(_items(provider, response), states, strict=True):
+        if state is ...:
+            del item[ID_FIELD[provider]]
+        else:
+            item[ID_FIELD[provider]] = state
+    items = await dispatcher.process_response(response)
+    asked, answered = _asked_and_answered(provider, items)
+    assert asked == answered and len(asked) == len(states)
+    assert all(isinstance(i, str) and i for i in asked) and len(set(asked)) == len(asked)
+    for given_id, sent in zip(states, asked, strict=True):
+        if given_id in ("a", "b") and states.count(given_id) == 1:
+            assert sent == given_id  # a usable id is never replaced
+
+
+def _items(provider: str, response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects of ``response`` that carry the calls' ids."""
+    if provider == "openai-chat":
+        return list(response["choices"][0]["message"]["tool_calls"])
+    if provider == "anthropic":
+        return [b for b in response["content"] if b["type"] == "tool_use"]
+    return [i for i in response["output"] if i["type"] == "function_call"]
