@@ -242,7 +242,7 @@ def _structlog_enabled(bound: Any, level: int) -> bool:
 def _prepared(fields: dict[str, Any]) -> tuple[dict[str, Any], BaseException | None, str | None]:
     """The fields (masked), the exception to hand over as it is, and its masked rendering."""
     exc = _exception(fields.pop("exc_info", None))
-    secrets: tuple[str, ...] = tuple(fields.pop("secrets", ()))
+    secrets: tuple[str, ...] = tuple(fields.pop("secrets", None) or ())
     if not secrets:
         return fields, exc, None
     masked = {key: mask(value, secrets) for key, value in fields.items()}
