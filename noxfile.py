@@ -1,15 +1,16 @@
-"""Every way to check toolwire: tests, lint, types, docs, bench.
+"""Every way to check toolwire: tests, lint, types, docs, newest, dist, bench.
 
-``python3 -m nox`` runs the default sessions (tests, lint, types, docs).
+``python3 -m nox`` runs the default sessions (tests, lint, types, docs, newest, dist).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "types", "docs"]
+nox.options.sessions = ["tests", "lint", "types", "docs", "newest", "dist"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
@@ -26,6 +27,16 @@ TEST_DEPS = [
     "opentelemetry-sdk>=1.27",
 ]
 DOCS_DEPS = ["mkdocs>=1.6"]
+# The core's tests that need nothing but toolwire: no SDK, no installed plugin, no wheel build.
+NEWEST_TESTS = [
+    "tests",
+    "--ignore=tests/providers",
+    "--ignore=tests/cli",
+    "--ignore=tests/hardening/test_properties.py",
+    "--ignore=tests/test_discovery.py",
+    "--ignore=tests/test_install.py",
+    "--ignore=tests/test_docs.py",
+]
 
 
 @nox.session
@@ -54,6 +65,35 @@ def docs(session: nox.Session) -> None:
     """Build the documentation with warnings as errors."""
     session.install(".", *DOCS_DEPS)
     session.run("mkdocs", "build", "--strict", "--site-dir", str(session.create_tmp() + "/site"))
+
+
+@nox.session
+def newest(session: nox.Session) -> None:
+    """The core's tests with toolwire's own dependencies at their newest releases, warnings as errors.
+
+    Only toolwire and the test runner are installed: no SDK or test-only package can hold a
+    dependency back (google-genai, for one, caps tenacity), so a deprecation in a new release
+    fails here first.
+    """
+    session.install("--upgrade", "--upgrade-strategy", "eager", ".")
+    session.install("pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100")
+    session.run("python", "-m", "pip", "list", "--format=freeze")  # the versions tested
+    session.run("pytest", "-W", "error", *NEWEST_TESTS, *session.posargs)
+
+
+@nox.session
+def dist(session: nox.Session) -> None:
+    """Build every distribution (the core and each plugin), wheel and sdist; ``twine check`` them."""
+    session.install("build>=1.2", "twine>=6.1")
+    out = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(out, ignore_errors=True)
+    for source in [str(ROOT), *PLUGINS]:
+        session.run("python", "-m", "build", "--outdir", str(out), source, silent=True)
+    built = sorted(str(p) for p in out.iterdir())
+    expected = 2 * (1 + len(PLUGINS))
+    if len(built) != expected:
+        session.error(f"expected {expected} wheels and sdists, built: {built}")
+    session.run("twine", "check", "--strict", *built)
 
 
 @nox.session

@@ -157,7 +157,8 @@ async def test_unexpected_errors_are_generic_for_the_model(
     assert "s3cr3t" not in result.output and "/srv" not in result.output
     assert "Traceback" not in result.output
     failed = [e for e in logs if e["event"] == "toolwire.tool_failed"]
-    assert failed and isinstance(failed[0]["exc_info"], RuntimeError)
+    # The argument is a secret ([logging] redact): the traceback is logged rendered, masked.
+    assert failed and "RuntimeError: /srv/internal/path.py leaked [redacted]" in failed[0]["exception"]
 
 
 async def test_tool_error_message_reaches_the_model(dispatcher: toolwire.Dispatcher) -> None:

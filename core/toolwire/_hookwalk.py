@@ -19,6 +19,7 @@ import pluggy
 
 from ._errors import Deny, Reject, ToolError
 from ._logging import log as _log
+from ._logging import secret_values
 from ._values import CallContext, DispatchResult, ToolCall
 
 INTERNAL_MESSAGE: Final = "an internal error occurred while handling this call"
@@ -70,8 +71,15 @@ def belongs_to_caller(exc: BaseException) -> bool:
     return isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling() > 0
 
 
-def plugin_failed(plugin: str, where: str, call: ToolCall, exc: BaseException) -> ToolError:
-    """Log a plugin's failure in full (hook or middleware) and make the error the model sees.
+def plugin_failed(
+    plugin: str,
+    where: str,
+    call: ToolCall,
+    exc: BaseException,
+    redact: frozenset[str] = frozenset(),
+) -> ToolError:
+    """Log a plugin's failure in full (hook or middleware; the call's secrets masked) and make
+    the error the model sees.
 
     Raises:
         BaseException: ``exc`` itself when it is the caller's own (see ``belongs_to_caller``).
@@ -85,6 +93,7 @@ def plugin_failed(plugin: str, where: str, call: ToolCall, exc: BaseException) -
         tool=call.name,
         call_id=call.call_id,
         exc_info=exc,
+        secrets=secret_values(call.arguments, redact),
     )
     return ToolError(INTERNAL_MESSAGE, kind="internal_error")
 
@@ -99,6 +108,8 @@ class Fold:
     """
 
     hook: str = ""
+    #: Argument names whose values are masked when a failure is logged (``[logging] redact``).
+    redact: frozenset[str] = frozenset()
 
     def start(self, args: tuple[Any, ...]) -> Any:
         return None
@@ -109,7 +120,7 @@ class Fold:
         return args, acc, False
 
     def failed(self, impl: HookImpl, exc: BaseException, args: tuple[Any, ...]) -> None:
-        raise plugin_failed(impl.plugin, self.hook, args[0], exc) from None
+        raise plugin_failed(impl.plugin, self.hook, args[0], exc, self.redact) from None
 
     def end(self, args: tuple[Any, ...], acc: Any) -> Any:
         return None
@@ -216,7 +227,7 @@ class PermissionFold(Fold):
         if isinstance(exc, TimeoutError):
             _log.error("toolwire.permission_timeout", plugin=impl.plugin, tool=call.name)
         else:
-            plugin_failed(impl.plugin, self.hook, call, exc)
+            plugin_failed(impl.plugin, self.hook, call, exc, self.redact)
         raise _denied(f"permission denied for {call.name}") from None
 
     def end(self, args: tuple[Any, ...], acc: Any) -> None:
@@ -252,6 +263,7 @@ class AfterFold(Fold):
                 self.hook,
                 call,
                 TypeError("after hooks must return None or a DispatchResult for the same call_id"),
+                self.redact,
             )
         return (call, answer, context), acc, False
 
@@ -280,7 +292,7 @@ class FinishedFold(Fold):
     hook = "toolwire_call_finished"
 
     def failed(self, impl: HookImpl, exc: BaseException, args: tuple[Any, ...]) -> None:
-        plugin_failed(impl.plugin, self.hook, args[0], exc)
+        plugin_failed(impl.plugin, self.hook, args[0], exc, self.redact)
 
 
 class CallHooks:
@@ -293,16 +305,31 @@ class CallHooks:
         pm: The dispatcher's plugin manager, with every plugin registered.
         default_allow: The answer when no implementation votes on permission.
         permission_timeout: Seconds an ``async`` permission implementation may take.
+        redact: Argument names whose values are masked when a hook's failure is logged.
     """
 
     def __init__(
-        self, pm: pluggy.PluginManager, *, default_allow: bool, permission_timeout: float
+        self,
+        pm: pluggy.PluginManager,
+        *,
+        default_allow: bool,
+        permission_timeout: float,
+        redact: frozenset[str] = frozenset(),
     ) -> None:
-        self.permission = Stage(pm, PermissionFold(default_allow), permission_timeout)
-        self.before = Stage(pm, BeforeFold())
-        self.after = Stage(pm, AfterFold())
-        self.format = Stage(pm, FormatFold())
-        self.finished = Stage(pm, FinishedFold())
+        folds: list[Fold] = [
+            PermissionFold(default_allow),
+            BeforeFold(),
+            AfterFold(),
+            FormatFold(),
+            FinishedFold(),
+        ]
+        for fold in folds:
+            fold.redact = redact
+        self.permission = Stage(pm, folds[0], permission_timeout)
+        self.before = Stage(pm, folds[1])
+        self.after = Stage(pm, folds[2])
+        self.format = Stage(pm, folds[3])
+        self.finished = Stage(pm, folds[4])
         self.any_async = any(
             stage.is_async for stage in (self.permission, self.before, self.after, self.finished)
         )

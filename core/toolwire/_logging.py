@@ -1,28 +1,288 @@
-"""The library's logger: structlog, imported when first used.
+"""The library's logger: the standard library's ``logging``, or structlog when the host uses it.
 
-toolwire logs and never configures logging; the host does. Deferring the import keeps
-``import toolwire`` light for hosts that only define tools.
+toolwire logs and never configures logging; the host does. An event goes to the standard
+library's logger ``toolwire`` unless the host has configured structlog (``structlog.configure``),
+in which case it goes through structlog. Either way the host's level decides first: an event the
+host's logger would drop is never built. Nothing is written to stdout by this module.
+
+No handler is added to the ``toolwire`` logger, not even a ``NullHandler``: with no logging
+configured at all, Python's last-resort handler writes warnings and errors (a failed plugin, a
+tool's traceback) to stderr, and everything below ``warning`` is dropped unbuilt. A host that
+wants silence, or anything else, configures logging.
+
+Secrets: the call sites that log a call's failure pass the call's secret values (see
+``secret_values``); they are masked in every field of the event, in the exception's message and
+in its rendered traceback. The exception object itself is then not handed to the host's
+handlers, which could render it (or its frames' local variables) unmasked.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Collection, Iterable, Mapping
+from types import FrameType, ModuleType
+from typing import Any, Final
+
+REDACTED: Final = "[redacted]"
+"""What a secret is replaced with, in arguments and in text."""
+
+_TOO_DEEP: Final = "[nested too deep]"
+#: How deep a logged copy of arguments goes (the parse stage's default cap is 64); deeper ones,
+#: cyclic ones included, are cut off rather than overflow the stack.
+_MAX_DEPTH: Final = 100
+_stdlib: Final = logging.getLogger("toolwire")
+_METHODS: Final = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+    logging.CRITICAL: "critical",
+}
 
 
-class _Logger:
-    """Forwards to ``structlog.get_logger("toolwire")``, made on first use."""
+def redact_names(settings: Mapping[str, Any]) -> frozenset[str]:
+    """The ``redact`` names of a ``[logging]`` table, lower-cased for matching.
 
-    __slots__ = ("_logger",)
+    Args:
+        settings: The ``[logging]`` table with its defaults (``config.section("logging")``).
 
-    def __init__(self) -> None:
-        self._logger: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._logger is None:
-            import structlog
-
-            self._logger = structlog.get_logger("toolwire")
-        return getattr(self._logger, name)
+    Returns:
+        The names; a key is secret when its lower-cased text contains one of them.
+    """
+    return frozenset(str(name).lower() for name in settings["redact"])
 
 
-log = _Logger()
+def is_secret_key(key: Any, names: Collection[str]) -> bool:
+    """Whether an argument named ``key`` holds a secret: its name contains a redacted name."""
+    text = str(key).lower()
+    return any(name in text for name in names)
+
+
+def redact(value: Any, names: Collection[str], depth: int = 0) -> Any:
+    """A copy of ``value`` with the values of secret keys (at any depth) replaced by the mask.
+
+    Containers nested deeper than 100 levels (a cycle is) are cut off as ``[nested too deep]``.
+    """
+    if depth > _MAX_DEPTH and isinstance(value, Mapping | list | tuple):
+        return _TOO_DEEP
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED if is_secret_key(k, names) else redact(v, names, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v, names, depth + 1) for v in value]
+    return value
+
+
+def secret_values(arguments: Any, names: Collection[str]) -> tuple[str, ...]:
+    """The texts that would show a call's secrets in a log, longest first.
+
+    A secret is every string or number found under a key whose name contains one of ``names``,
+    at any depth. Each is given as it reads raw, inside ``repr`` and inside JSON, so a tool that
+    formats its arguments either way is masked too.
+
+    Args:
+        arguments: The call's arguments: a mapping, or the JSON text the model sent.
+        names: Lower-cased names, as ``redact_names`` gives them.
+
+    Returns:
+        The texts to mask; empty when there is nothing secret (or nothing readable).
+    """
+    if not names:
+        return ()
+    if isinstance(arguments, str | bytes | bytearray):
+        try:
+            arguments = json.loads(arguments)
+        except (ValueError, RecursionError):  # unreadable: no key can say what is secret
+            return ()
+    found = _secrets_in(arguments, names)
+    texts: set[str] = set()
+    for value in found:
+        texts.update((value, repr(value)[1:-1], json.dumps(value)[1:-1]))
+        texts.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    texts.discard("")
+    return tuple(sorted(texts, key=len, reverse=True))
+
+
+def _secrets_in(arguments: Any, names: Collection[str]) -> set[str]:
+    """Every string or number under a secret key.
+
+    A loop that visits each container once: a host may pass arguments of any depth, or
+    cyclic ones (the parse stage refuses them, but the log still sees them).
+    """
+    found: set[str] = set()
+    visited: set[tuple[int, bool]] = set()
+    pending: list[tuple[Any, bool]] = [(arguments, False)]
+    while pending:
+        value, secret = pending.pop()
+        if isinstance(value, Mapping | list | tuple):
+            if (id(value), secret) in visited:
+                continue
+            visited.add((id(value), secret))
+        if isinstance(value, Mapping):
+            pending += [(v, secret or is_secret_key(k, names)) for k, v in value.items()]
+        elif isinstance(value, list | tuple):
+            pending += [(v, secret) for v in value]
+        elif secret and isinstance(value, str):
+            found.add(value)
+        elif secret and isinstance(value, int | float) and not isinstance(value, bool):
+            found.add(str(value))
+    return found
+
+
+def mask(value: Any, secrets: Iterable[str]) -> Any:
+    """``value`` with every secret text in its strings (at any depth) replaced by the mask."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, Mapping):
+        return {k: mask(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask(v, secrets) for v in value]
+    return value
+
+
+def _exception(exc_info: Any) -> BaseException | None:
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    if isinstance(exc_info, tuple):
+        return exc_info[1] if len(exc_info) == 3 else None
+    if exc_info:
+        return sys.exc_info()[1]
+    return None
+
+
+def _rendered(exc: BaseException, secrets: Iterable[str]) -> str:
+    """The traceback as ``logging`` renders it (causes, notes, groups), secrets masked."""
+    text = "".join(traceback.format_exception(exc)).rstrip("\n")
+    return str(mask(text, secrets))
+
+
+def _message(event: str, fields: Mapping[str, Any]) -> str:
+    """``event key=value ...``; values as ``repr``, so a newline in one cannot forge a line."""
+    parts = [event]
+    parts += [f"{key}={value!r}" for key, value in fields.items() if value is not None]
+    return " ".join(parts)
+
+
+def _configured_structlog() -> ModuleType | None:
+    """structlog, when the host has configured it (never imported here to find out)."""
+    structlog = sys.modules.get("structlog")
+    if structlog is not None and structlog.is_configured():
+        return structlog
+    return None
+
+
+class Logger:
+    """Where toolwire's events go: ``log.info("toolwire.event", key=value)`` and so on.
+
+    Every method takes the event name, then its fields as keywords, plus two keywords of its
+    own: ``exc_info`` (an exception, an ``exc_info`` tuple, or ``True`` for the one being
+    handled) and ``secrets`` (texts to mask, as ``secret_values`` gives them).
+    """
+
+    __slots__ = ()
+
+    def enabled(self, level: int) -> bool:
+        """Whether the host's logger keeps an event at ``level``: ask before building one."""
+        structlog = _configured_structlog()
+        if structlog is None:
+            return _stdlib.isEnabledFor(level)
+        return _structlog_enabled(structlog.get_logger("toolwire").bind(), level)
+
+    def log(self, level: int, event: str, /, **fields: Any) -> None:
+        """Log ``event`` at ``level`` (a ``logging`` level number)."""
+        self._emit(level, event, fields)
+
+    def debug(self, event: str, /, **fields: Any) -> None:
+        """Log ``event`` at debug."""
+        self._emit(logging.DEBUG, event, fields)
+
+    def info(self, event: str, /, **fields: Any) -> None:
+        """Log ``event`` at info."""
+        self._emit(logging.INFO, event, fields)
+
+    def warning(self, event: str, /, **fields: Any) -> None:
+        """Log ``event`` at warning."""
+        self._emit(logging.WARNING, event, fields)
+
+    def error(self, event: str, /, **fields: Any) -> None:
+        """Log ``event`` at error."""
+        self._emit(logging.ERROR, event, fields)
+
+    def critical(self, event: str, /, **fields: Any) -> None:
+        """Log ``event`` at critical."""
+        self._emit(logging.CRITICAL, event, fields)
+
+    def _emit(self, level: int, event: str, fields: dict[str, Any]) -> None:
+        structlog = _configured_structlog()
+        if structlog is None:
+            if _stdlib.isEnabledFor(level):
+                # Two frames up: the caller of the public method, for %(pathname)s and friends.
+                _to_stdlib(level, event, fields, sys._getframe(2))
+            return
+        bound = structlog.get_logger("toolwire").bind()
+        if _structlog_enabled(bound, level):
+            _to_structlog(bound, level, event, fields)
+
+
+def _structlog_enabled(bound: Any, level: int) -> bool:
+    # Filtering loggers (structlog's own, and its stdlib one) can say; for any other wrapper
+    # the host's processors decide, so the event is built.
+    check = getattr(bound, "is_enabled_for", None)
+    return True if check is None else bool(check(level))
+
+
+def _prepared(fields: dict[str, Any]) -> tuple[dict[str, Any], BaseException | None, str | None]:
+    """The fields (masked), the exception to hand over as it is, and its masked rendering."""
+    exc = _exception(fields.pop("exc_info", None))
+    secrets: tuple[str, ...] = tuple(fields.pop("secrets", None) or ())
+    if not secrets:
+        return fields, exc, None
+    masked = {key: mask(value, secrets) for key, value in fields.items()}
+    return masked, None, None if exc is None else _rendered(exc, secrets)
+
+
+def _to_stdlib(level: int, event: str, fields: dict[str, Any], caller: FrameType) -> None:
+    fields, exc, rendered = _prepared(fields)
+    code = caller.f_code
+    record = _stdlib.makeRecord(
+        _stdlib.name,
+        level,
+        code.co_filename,
+        caller.f_lineno,
+        _message(event, fields),
+        (),
+        None if exc is None else (type(exc), exc, exc.__traceback__),
+        code.co_name,
+    )
+    if rendered is not None:
+        # Formatter.format appends exc_text whether or not exc_info is set.
+        record.exc_text = rendered
+    # The fields as attributes too, as ``extra=`` would set them, for formatters that read them.
+    for key, value in {"event": event, **fields}.items():
+        if key not in record.__dict__:
+            setattr(record, key, value)
+    _stdlib.handle(record)
+
+
+def _to_structlog(bound: Any, level: int, event: str, fields: dict[str, Any]) -> None:
+    fields, exc, rendered = _prepared(fields)
+    if exc is not None:
+        fields["exc_info"] = exc
+    elif rendered is not None:
+        fields["exception"] = rendered  # structlog's key for an already rendered traceback
+    method = _METHODS.get(level)
+    if method is None:
+        bound.log(level, event, **fields)
+    else:
+        getattr(bound, method)(event, **fields)
+
+
+log: Final = Logger()

@@ -31,6 +31,7 @@ from ._arguments import parse_arguments
 from ._errors import ToolError
 from ._hookwalk import INTERNAL_MESSAGE, belongs_to_caller
 from ._logging import log as _log
+from ._logging import secret_values
 from ._plan import Plan, Route
 from ._serialize import error_text, to_text, truncate
 from ._values import CallContext, DispatchResult, ToolCall
@@ -84,7 +85,7 @@ async def run_call(
     except BaseException as exc:  # N calls in, N results out, whatever failed
         if belongs_to_caller(exc):
             raise
-        result = _failed(call, _internal(call, exc), context)
+        result = _failed(call, _internal(call, exc, plan.redact), context)
     item = None
     if provider is not None:
         item, result = await format_item(plan, provider, call, result, context)
@@ -266,9 +267,16 @@ def _named(call: ToolCall) -> ToolCall:
     return ToolCall("", call.arguments, call.call_id)
 
 
-def _internal(call: ToolCall, exc: BaseException) -> ToolError:
-    """A failure no stage caught (a converter, a result's own serializer...): logged in full."""
-    _log.error("toolwire.call_failed", tool=call.name, call_id=call.call_id, exc_info=exc)
+def _internal(call: ToolCall, exc: BaseException, redact: frozenset[str]) -> ToolError:
+    """A failure no stage caught (a converter, a result's own serializer...): logged in full,
+    the call's secrets masked."""
+    _log.error(
+        "toolwire.call_failed",
+        tool=call.name,
+        call_id=call.call_id,
+        exc_info=exc,
+        secrets=secret_values(call.arguments, redact),
+    )
     return ToolError(INTERNAL_MESSAGE, kind="internal_error")
 
 

@@ -22,6 +22,7 @@ from ._discovery import PluginInfo
 from ._errors import ConfigError, ToolError
 from ._hookwalk import CallHooks, plugin_failed
 from ._logging import log as _log
+from ._logging import redact_names, secret_values
 from ._middleware import applies, compose, order_of
 from ._plugins import PluginHost
 from ._policy import BUILTIN_DEFAULTS, CORE_FIELDS, ToolPolicy
@@ -51,6 +52,7 @@ class Route:
         bare: No middleware applies: a plain function may run inline in the caller's thread.
         max_output_chars: Its output budget.
         blame: Code objects of its middleware, to name the plugin whose middleware failed.
+        redact: Argument names whose values are masked when a failure is logged.
     """
 
     tool: Tool
@@ -61,6 +63,7 @@ class Route:
     bare: bool
     max_output_chars: int
     blame: Mapping[CodeType, str] = field(default_factory=dict)
+    redact: frozenset[str] = frozenset()
 
     def failure(self, call: ToolCall, exc: BaseException) -> ToolError:
         """The error for an exception that escaped the handler, logged with whose it was.
@@ -77,8 +80,14 @@ class Route:
                 break
             culprit = self.blame.get(code, culprit)
         if culprit is not None:
-            return plugin_failed(culprit, "middleware", call, exc)
-        _log.error("toolwire.tool_failed", tool=call.name, call_id=call.call_id, exc_info=exc)
+            return plugin_failed(culprit, "middleware", call, exc, self.redact)
+        _log.error(
+            "toolwire.tool_failed",
+            tool=call.name,
+            call_id=call.call_id,
+            exc_info=exc,
+            secrets=secret_values(call.arguments, self.redact),
+        )
         return ToolError(UNEXPECTED_MESSAGE, kind="execution_error")
 
 
@@ -101,6 +110,7 @@ class Plan:
     providers: dict[str, Provider]
     limits: Limits
     roles_enforced: bool
+    redact: frozenset[str] = frozenset()
     names: tuple[str, ...] = ()
     definitions: dict[tuple[str, str], ToolDefinition] = field(default_factory=dict)
 
@@ -135,6 +145,7 @@ def plan_for(host: PluginHost, threads: ThreadRunner) -> Plan:
         ConfigError: see ``build_plan``.
     """
     defaults = host.config.section("defaults")
+    redact = redact_names(host.config.section("logging"))
     return build_plan(
         config=host.config,
         tools=host.catalogue.tools(),
@@ -145,6 +156,7 @@ def plan_for(host: PluginHost, threads: ThreadRunner) -> Plan:
             host.pm,
             default_allow=defaults["permission"] == "allow",
             permission_timeout=float(defaults["permission_timeout"]),
+            redact=redact,
         ),
         threads=threads,
         roles_enforced=host.is_loaded("roles"),
@@ -182,6 +194,7 @@ def build_plan(
     """
     defaults = config.section("defaults")
     limits = config.section("limits")
+    redact = redact_names(config.section("logging"))
     base = ToolPolicy.from_mapping(
         {
             key: value
@@ -209,6 +222,7 @@ def build_plan(
             not layers,
             policy.max_output_chars or BUILTIN_DEFAULTS["max_output_chars"],
             MappingProxyType({code: p for m, p in layers if (code := _code_of(m)) is not None}),
+            redact,
         )
     _refuse_unknown_tools(config, [tool.name for tool, _ in tools])
     return Plan(
@@ -222,6 +236,7 @@ def build_plan(
             defaults["max_concurrency"],
         ),
         roles_enforced,
+        redact,
     )
 
 

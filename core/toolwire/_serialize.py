@@ -9,11 +9,14 @@ import decimal
 import enum
 import json
 import pathlib
+import re
 import uuid
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Final
 
 from ._errors import ToolError
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 _encoder: Final = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=True
@@ -89,8 +92,20 @@ def _value_error_reason(exc: BaseException) -> str:
 
 
 def to_text(value: Any) -> str:
-    """Strings pass through; everything else becomes compact JSON."""
-    return value if isinstance(value, str) else to_json(value)
+    """Strings pass through; everything else becomes compact JSON. Always valid UTF-8."""
+    return utf8_safe(value if isinstance(value, str) else to_json(value))
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD, so it always encodes as UTF-8.
+
+    A Python string can hold half of a UTF-16 surrogate pair (``json.loads`` makes one from
+    ``"\\ud800"``, a tool can build one); UTF-8 cannot, and the SDKs fail to send it. Two
+    halves that make a pair are joined into their character.
+    """
+    if text.isascii() or _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def truncate(text: str, max_chars: int) -> str:
@@ -116,5 +131,5 @@ def _marker(removed: int) -> str:
 
 
 def error_text(error: ToolError) -> str:
-    """The short JSON object the model sees for an error."""
-    return _encoder.encode(error.to_dict())
+    """The short JSON object the model sees for an error. Always valid UTF-8."""
+    return utf8_safe(_encoder.encode(error.to_dict()))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import traceback
 from typing import Any
 
 import pytest
@@ -175,3 +178,255 @@ async def test_results_over_budget_are_cut_before_they_are_logged(
     assert len(outputs) == 5
     assert all(len(o) <= budget for o in outputs)
     assert outputs[0] == "y" * budget
+
+
+# -- a secret in a tool's own exception, traceback or output ------------------------------------
+
+PASSWORD = "pa'ss\n\"wörd-77"  # quotes, a newline and a non-ASCII letter: repr and JSON escape it
+HEADER = "Bearer zz-top-9"
+PIN = 48151623
+
+
+def _forms(secret: str) -> set[str]:
+    """Every way a secret may be written out: raw, inside repr, inside JSON."""
+    return {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]} | {
+        json.dumps(secret, ensure_ascii=False)[1:-1]
+    }
+
+
+SECRET_FORMS = _forms(PASSWORD) | _forms(HEADER) | {str(PIN)}
+
+failing = toolwire.Toolset("failing")
+
+
+@failing.tool
+def message(user: str, password: str) -> str:
+    """A tool that puts the password in its exception's message."""
+    raise RuntimeError(f"login failed with password {password}")
+
+
+@failing.tool
+def arguments_repr(user: str, password: str) -> str:
+    """A tool that puts the repr of its arguments in its exception."""
+    raise ValueError(f"bad call: {dict(user=user, password=password)!r}")
+
+
+@failing.tool
+def chained(user: str, password: str) -> str:
+    """A tool whose exception's cause carries the password (a KeyError shows its repr)."""
+    try:
+        raise KeyError(password)
+    except KeyError as exc:
+        raise RuntimeError("lookup failed") from exc
+
+
+@failing.tool
+def noted(user: str, password: str) -> str:
+    """A tool whose exception carries the password in a note."""
+    exc = RuntimeError("failed")
+    exc.add_note(f"while using {password}")
+    raise exc
+
+
+@failing.tool
+def grouped(user: str, password: str) -> str:
+    """A tool raising an exception group whose member names the password."""
+    raise ExceptionGroup("several", [ValueError(password), TypeError("other")])
+
+
+@failing.tool
+def as_json(user: str, password: str) -> str:
+    """A tool that puts its arguments as JSON in the message."""
+    raise RuntimeError(json.dumps({"user": user, "password": password}))
+
+
+@failing.tool
+def only_in_locals(user: str, password: str) -> str:
+    """A tool whose message is clean, but whose frame holds the password (tracebacks with locals)."""
+    raise RuntimeError("the backend refused the login")
+
+
+@failing.tool
+def nested(user: str, headers: dict[str, str]) -> str:
+    """A tool that puts a secret header (nested under a redacted key) in its message."""
+    raise RuntimeError(f"request failed: {headers}")
+
+
+@failing.tool
+def numeric(user: str, api_key: int) -> str:
+    """A tool that puts a numeric secret in its message."""
+    raise RuntimeError(f"key {api_key} refused")
+
+
+@failing.tool
+async def async_message(user: str, password: str) -> str:
+    """An async tool that puts the password in its exception's message."""
+    raise RuntimeError(f"login failed with password {password}")
+
+
+@failing.tool
+def chosen_error(user: str, password: str) -> str:
+    """A tool that sends the password to the model in its own ToolError (its author's choice)."""
+    raise toolwire.ToolError(f"wrong password {password}")
+
+
+@failing.tool
+def echo(user: str, password: str) -> str:
+    """A tool whose result repeats the password (logged as the output at debug)."""
+    return f"{user} logged in with {password}"
+
+
+ARGUMENTS = {
+    "nested": {"user": "u", "headers": {"Authorization": HEADER, "Accept": "text/plain"}},
+    "numeric": {"user": "u", "api_key": PIN},
+}
+
+
+class HookThatEchoes:
+    """A plugin whose before hook fails with the call's arguments in its message."""
+
+    @toolwire.hookimpl
+    def toolwire_before_call(self, call: toolwire.ToolCall, context: Any) -> None:
+        if call.name == "echo" and context.state.get("hook_fails"):
+            raise RuntimeError(f"hook saw {call.arguments!r}")
+
+
+class Sink:
+    """What a host's logging wrote: formatted text, plus everything the records carried."""
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self.stream = io.StringIO()
+        self.records: list[logging.LogRecord] = []
+        self._handler = logging.StreamHandler(self.stream)
+        self._handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+
+    def __enter__(self) -> Sink:
+        structlog.reset_defaults()
+        logger = logging.getLogger("toolwire")
+        logger.setLevel(logging.DEBUG)
+        if self.backend == "logging":
+            logger.addHandler(self._handler)
+            logger.addFilter(self._keep)
+        else:  # what the CLI's --log-format json does: tracebacks as dicts, locals included
+            structlog.configure(
+                processors=[
+                    structlog.processors.add_log_level,
+                    structlog.processors.dict_tracebacks,
+                    structlog.processors.JSONRenderer(),
+                ],
+                logger_factory=structlog.PrintLoggerFactory(file=self.stream),
+            )
+        return self
+
+    def _keep(self, record: logging.LogRecord) -> bool:
+        self.records.append(record)
+        return True
+
+    def __exit__(self, *exc_info: object) -> None:
+        logger = logging.getLogger("toolwire")
+        logger.removeHandler(self._handler)
+        logger.removeFilter(self._keep)
+        logger.setLevel(logging.NOTSET)
+        structlog.reset_defaults()
+
+    def text(self) -> str:
+        """All that was written, and the records' attributes (exceptions rendered in full)."""
+        parts = [self.stream.getvalue()]
+        for record in self.records:
+            parts.append(repr(record.__dict__))
+            if record.exc_info:
+                parts.append("".join(traceback.format_exception(*record.exc_info)))
+        return "\n".join(parts)
+
+
+TOOLS = ["message", "arguments_repr", "chained", "noted", "grouped", "as_json", "only_in_locals",
+         "nested", "numeric", "async_message"]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["logging", "structlog"])
+@pytest.mark.parametrize("name", TOOLS)
+async def test_a_tools_failure_never_logs_a_secret(
+    make: MakeDispatcher, backend: str, name: str
+) -> None:
+    """However a tool's exception carries a secret argument, every log line shows the mask."""
+    dispatcher = make(failing, config=DEBUG)
+    arguments = ARGUMENTS.get(name, {"user": "visible-user", "password": PASSWORD})
+    with Sink(backend) as sink:
+        result = await dispatcher.dispatch(name, arguments)
+        if name != "async_message":
+            assert not dispatcher.dispatch_sync(name, arguments).success  # the inline path
+    assert result.error is not None and result.error.kind == "execution_error"
+    text = sink.text()
+    assert "toolwire.tool_failed" in text and "[redacted]" in text
+    assert "Traceback" in text or '"exc_type"' in text or "exception" in text
+    for form in SECRET_FORMS:
+        assert form not in text
+
+
+@pytest.mark.parametrize("backend", ["logging", "structlog"])
+async def test_secret_in_a_tools_own_message_or_output_is_masked_in_the_call_log(
+    make: MakeDispatcher, backend: str
+) -> None:
+    """A ToolError naming the password reaches the model as written, the log only masked."""
+    dispatcher = make(failing, config=DEBUG)
+    arguments = {"user": "visible-user", "password": PASSWORD}
+    with Sink(backend) as sink:
+        chosen = await dispatcher.dispatch("chosen_error", arguments)
+        echoed = await dispatcher.dispatch("echo", arguments)
+    assert chosen.error is not None and PASSWORD in chosen.error.message  # its author's choice
+    assert PASSWORD in echoed.output
+    text = sink.text()
+    assert "wrong password [redacted]" in text and "logged in with [redacted]" in text
+    for form in SECRET_FORMS:
+        assert form not in text
+
+
+@pytest.mark.parametrize("backend", ["logging", "structlog"])
+async def test_a_plugins_failure_never_logs_the_calls_secrets(
+    make: MakeDispatcher, backend: str
+) -> None:
+    """A hook that fails with the call's arguments in its message is logged masked."""
+    dispatcher = make(failing, HookThatEchoes(), config=DEBUG)
+    with Sink(backend) as sink:
+        result = await dispatcher.dispatch(
+            "echo", {"user": "u", "password": PASSWORD}, state={"hook_fails": True}
+        )
+    assert result.error is not None and result.error.kind == "internal_error"
+    text = sink.text()
+    assert "toolwire.plugin_failed" in text and "hook saw" in text
+    for form in SECRET_FORMS:
+        assert form not in text
+
+
+async def test_a_masked_failure_does_not_hand_the_exception_to_handlers(
+    make: MakeDispatcher,
+) -> None:
+    """With a secret to mask, the record carries the masked traceback text, not the exception."""
+    dispatcher = make(failing)
+    with Sink("logging") as sink:
+        await dispatcher.dispatch("message", {"user": "u", "password": PASSWORD})
+    (record,) = [r for r in sink.records if r.levelno == logging.ERROR]
+    assert record.exc_info is None
+    assert record.exc_text is not None and record.exc_text.startswith("Traceback")
+    assert record.exc_text.endswith("RuntimeError: login failed with password [redacted]")
+
+
+@pytest.mark.parametrize("backend", ["logging", "structlog"])
+async def test_cyclic_or_deep_arguments_are_logged_without_hanging(
+    make: MakeDispatcher, backend: str
+) -> None:
+    """Host-passed arguments that are cyclic or 10,000 deep are refused and logged, cut short."""
+    dispatcher = make(pack, config=DEBUG)
+    cyclic: dict[str, Any] = {"password": "hunter2-pw"}
+    cyclic["self"] = cyclic
+    deep: dict[str, Any] = {"token": "tok-9f8e7d"}
+    for _ in range(10_000):
+        deep = {"next": deep}
+    with Sink(backend) as sink:
+        for arguments in (cyclic, deep, {"username": "u", "password": "x", "profile": cyclic}):
+            result = await dispatcher.dispatch("login", arguments)
+            assert result.error is not None and result.error.kind == "invalid_arguments"
+    text = sink.text()
+    assert sink.stream.getvalue().count("toolwire.call") == 3 and "[nested too deep]" in text
+    assert "hunter2-pw" not in text and "tok-9f8e7d" not in text

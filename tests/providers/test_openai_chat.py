@@ -11,6 +11,7 @@ from openai.types.chat import (
     ChatCompletionFunctionToolParam,
     ChatCompletionMessageParam,
 )
+from toolwire import ToolCall
 from toolwire.providers import OpenAIChatProvider, ParsedResponse
 
 from ..sdk_checks import parse_sdk_response
@@ -82,15 +83,15 @@ def test_length_cut_off_flags_every_call(load_fixture):
     assert [p.incomplete for p in parsed.calls] == ["finish_reason length"]
 
 
-def test_custom_tool_calls_are_not_dispatched():
-    """A free-form custom tool call is not a function call: it yields no call."""
+def test_custom_tool_calls_are_answered_too():
+    """A free-form custom tool call is still a call: read by its name, so a tool message answers it."""
     response = {
         "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
             "role": "assistant", "content": None,
             "tool_calls": [{"id": "c1", "type": "custom", "custom": {"name": "x", "input": "y"}}],
         }}],
     }  # fmt: skip
-    assert provider.parse_response(response).calls == []
+    assert [p.call for p in provider.parse_response(response).calls] == [ToolCall("x", "y", "c1")]
 
 
 def test_tool_definition_is_a_strict_function_tool(weather_tool, sdk_validate):

@@ -1,4 +1,4 @@
-"""The call log: one structlog event per finished call, secrets redacted."""
+"""The call log: one event per finished call, secrets masked."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .._config import Config
-from .._logging import log
+from .._logging import log, redact, redact_names, secret_values
 from .._values import CallContext, DispatchResult, ToolCall
 from ..hookspecs import hookimpl
 
@@ -18,26 +18,15 @@ _LEVELS: Final = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
-REDACTED: Final = "[redacted]"
-
-
-def redact(value: Any, names: frozenset[str]) -> Any:
-    """A copy of ``value`` with the values of keys that contain a redacted name replaced."""
-    if isinstance(value, Mapping):
-        return {
-            k: REDACTED if any(n in str(k).lower() for n in names) else redact(v, names)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact(v, names) for v in value]
-    return value
 
 
 class CallLog:
     """Logs each call as ``toolwire.call``: tool, call_id, role, outcome, error kind, duration.
 
-    Successful calls log at ``info``, failed ones at ``warning``; below ``[logging] level``
-    nothing is built at all. Arguments are logged (redacted) at ``debug`` only.
+    Successful calls log at ``info``, failed ones at ``warning``. Nothing is built when the
+    level is below ``[logging] level`` (a floor) or below what the host's logger keeps.
+    Arguments are logged (redacted) at ``debug`` only; the values of secret arguments are
+    masked wherever else they show (the error message a tool chose, the output).
     """
 
     def __init__(self) -> None:
@@ -49,14 +38,14 @@ class CallLog:
     def toolwire_configure(self, config: Config) -> None:
         settings = config.section("logging")
         self._threshold = _LEVELS[settings["level"]]
-        self._redact = frozenset(n.lower() for n in settings["redact"])
+        self._redact = redact_names(settings)
 
     @hookimpl
     def toolwire_call_finished(
         self, call: ToolCall, result: DispatchResult, context: CallContext
     ) -> None:
         level = logging.INFO if result.success else logging.WARNING
-        if level < self._threshold:
+        if level < self._threshold or not self._log.enabled(level):
             return
         event: dict[str, Any] = {
             "tool": call.name[:200],
@@ -68,8 +57,9 @@ class CallLog:
             "elapsed_ms": round(result.elapsed_ms, 3),
             "attempts": result.attempts,
         }
-        if self._threshold <= logging.DEBUG:
+        if self._threshold <= logging.DEBUG and self._log.enabled(logging.DEBUG):
             if isinstance(call.arguments, Mapping):
                 event["arguments"] = redact(call.arguments, self._redact)
             event["output"] = result.output
-        self._log.log(level, "toolwire.call", **event)
+        secrets = secret_values(call.arguments, self._redact)
+        self._log.log(level, "toolwire.call", secrets=secrets, **event)

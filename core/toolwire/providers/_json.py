@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+from .._serialize import utf8_safe
 
 if TYPE_CHECKING:
     from .._tools import Tool
@@ -17,7 +20,9 @@ def to_plain(response: Any) -> Mapping[str, Any]:
     models from the API's JSON. Dumping them with ``by_alias`` gives back the API's own field
     names (``async`` in openai, ``functionCall`` in google-genai) and ``exclude_unset`` keeps
     exactly the fields the API sent, explicit nulls included; so an item copied from the
-    result back into the next request is the item the API gave.
+    result back into the next request is the item the API gave. The SDKs build responses
+    without validating them, so a server off the spec (a tool call typed ``""``) gives values
+    their models do not expect: dumped as they are, without pydantic's warnings about them.
 
     Args:
         response: A mapping (returned as it is) or a pydantic model.
@@ -32,7 +37,7 @@ def to_plain(response: Any) -> Mapping[str, Any]:
         return response
     dump = getattr(response, "model_dump", None)
     if callable(dump):
-        plain = dump(mode="json", by_alias=True, exclude_unset=True)
+        plain = dump(mode="json", by_alias=True, exclude_unset=True, warnings=False)
         if isinstance(plain, Mapping):
             return plain
     raise TypeError(
@@ -70,4 +75,63 @@ def declaration(tool: Tool, **fields: Any) -> dict[str, Any]:
     if tool.description:
         value["description"] = tool.description
     value.update(fields)
+    return value
+
+
+def new_call_id(prefix: str) -> str:
+    """A fresh id for a call the response gave none (or a taken one): ``prefix`` and 24 hex digits."""
+    return prefix + uuid.uuid4().hex[:24]
+
+
+def call_ids(given: Sequence[Any], prefix: str) -> list[str]:
+    """Each call's id: the one given, or a fresh one for a missing, empty or repeated id.
+
+    An id pairs a call with its answer, so two calls must never share one.
+
+    Args:
+        given: The ids as the response holds them (``None`` for a missing one).
+        prefix: How the API's own ids start (``call_``, ``toolu_``), for the fresh ones.
+
+    Returns:
+        One non-empty id per call, all distinct, in the same order.
+    """
+    seen: set[str] = set()
+    ids: list[str] = []
+    for value in given:
+        call_id = text_of(value)
+        if not call_id or call_id in seen:
+            call_id = new_call_id(prefix)
+        seen.add(call_id)
+        ids.append(call_id)
+    return ids
+
+
+def encodable(value: Any) -> Any:
+    """``value`` with every string (keys too) made valid UTF-8, copied only where that changed.
+
+    What goes back to an API must encode as UTF-8; a response's JSON may hold an escaped lone
+    surrogate (``"\\ud800"``), which ``json.loads`` turns into a string UTF-8 cannot carry.
+    A structure too deep to walk is returned as it is: no API would accept it anyway.
+    """
+    try:
+        return _encodable(value)
+    except RecursionError:
+        return value
+
+
+def _encodable(value: Any) -> Any:
+    if isinstance(value, str):
+        return utf8_safe(value)
+    if isinstance(value, Mapping):
+        items = [(_encodable(k), _encodable(v)) for k, v in value.items()]
+        changed = any(
+            nk is not k or nv is not v
+            for (nk, nv), (k, v) in zip(items, value.items(), strict=True)
+        )
+        return dict(items) if changed else value
+    if isinstance(value, list | tuple):
+        values = [_encodable(v) for v in value]
+        if any(n is not o for n, o in zip(values, value, strict=True)):
+            return values
+        return value
     return value

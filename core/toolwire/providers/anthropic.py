@@ -7,21 +7,25 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import declaration, list_or_empty, mapping_or_empty, text_of
+from ._json import call_ids, declaration, encodable, list_or_empty, mapping_or_empty, text_of
 
 if TYPE_CHECKING:
     from .._tools import Tool
 
 #: Stop reasons after which the last ``tool_use`` block's input may be cut short.
 _CUT_OFF: Final = frozenset({"max_tokens", "model_context_window_exceeded"})
+#: Sent for an empty (or blank) output: the API refuses a ``tool_result`` with no content.
+EMPTY_OUTPUT: Final = "(no output)"
 
 
 class AnthropicProvider(Provider):
     """Calls are the message's ``tool_use`` content blocks.
 
-    The assistant message goes back with its content blocks untouched (thinking blocks and
+    The assistant message goes back with its content blocks as given (thinking blocks and
     their signatures included), followed by one user message holding a ``tool_result`` block
-    per call, in call order.
+    per call, in call order. A ``tool_use`` block that lacks an id, or repeats one, gets a
+    fresh id, written into the replayed block and its result alike. An empty output is sent
+    as ``(no output)``, since the API refuses an empty ``tool_result``.
     """
 
     name = "anthropic"
@@ -38,17 +42,12 @@ class AnthropicProvider(Provider):
         """Each ``tool_use`` block in order; all incomplete when the message hit a token limit."""
         stop_reason = response.get("stop_reason")
         cut_off = f"stop_reason {stop_reason}" if stop_reason in _CUT_OFF else None
-        calls: list[ParsedCall] = []
-        for block in list_or_empty(response.get("content")):
-            block = mapping_or_empty(block)
-            if block.get("type") != "tool_use":
-                continue  # server_tool_use blocks ran on Anthropic's side
-            call = ToolCall(
-                name=text_of(block.get("name")),
-                arguments=block.get("input"),
-                call_id=text_of(block.get("id")),
-            )
-            calls.append(ParsedCall(call, cut_off))
+        uses = _tool_uses(response)
+        ids = call_ids([block.get("id") for block in uses], "toolu_")
+        calls = [
+            ParsedCall(ToolCall(text_of(block.get("name")), block.get("input"), call_id), cut_off)
+            for block, call_id in zip(uses, ids, strict=True)
+        ]
         return ParsedResponse(provider=self.name, calls=calls, response=response)
 
     def tool_definition(self, tool: Tool) -> ToolDefinition:
@@ -60,7 +59,7 @@ class AnthropicProvider(Provider):
         block: dict[str, Any] = {
             "type": "tool_result",
             "tool_use_id": call.call_id,
-            "content": result.output,
+            "content": result.output if result.output.strip() else EMPTY_OUTPUT,
         }
         if not result.success:
             block["is_error"] = True
@@ -68,21 +67,36 @@ class AnthropicProvider(Provider):
 
     def conversation_items(self, parsed: ParsedResponse, outputs: Sequence[Any]) -> list[Any]:
         """The assistant message as given, then one user message with every result block."""
-        items: list[Any] = [
-            {"role": "assistant", "content": list(list_or_empty(parsed.response.get("content")))}
-        ]
+        ids = iter([found.call.call_id for found in parsed.calls])
+        content: list[Any] = []
+        for block in list_or_empty(parsed.response.get("content")):
+            if isinstance(block, Mapping) and block.get("type") == "tool_use":
+                call_id = next(ids, None)
+                if call_id is not None and block.get("id") != call_id:
+                    block = {**block, "id": call_id}  # the id its result answers
+            content.append(block)
+        items: list[Any] = [{"role": "assistant", "content": content}]
         if outputs:
-            items.append({"role": "user", "content": _with_toolsets(parsed, outputs)})
-        return items
+            items.append({"role": "user", "content": _with_toolsets(content, outputs)})
+        return list(encodable(items))
 
 
-def _with_toolsets(parsed: ParsedResponse, outputs: Sequence[Any]) -> list[Any]:
+def _tool_uses(response: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The ``tool_use`` blocks; ``server_tool_use`` blocks ran on Anthropic's side."""
+    return [
+        block
+        for block in list_or_empty(response.get("content"))
+        if isinstance(block, Mapping) and block.get("type") == "tool_use"
+    ]
+
+
+def _with_toolsets(content: Sequence[Any], outputs: Sequence[Any]) -> list[Any]:
     """The result blocks, each naming its call's toolset when the call came from one.
 
     The API pairs a toolset member's result to its call by ``toolset_name`` as well as by id.
     """
     toolsets: dict[str, str] = {}
-    for block in list_or_empty(parsed.response.get("content")):
+    for block in content:
         block = mapping_or_empty(block)
         if block.get("type") == "tool_use" and isinstance(block.get("toolset_name"), str):
             toolsets[str(block.get("id"))] = block["toolset_name"]

@@ -1,4 +1,4 @@
-"""The OpenAI Chat Completions API (``client.chat.completions.create``)."""
+"""The OpenAI Chat Completions API (``client.chat.completions.create``), and servers that copy it."""
 
 from __future__ import annotations
 
@@ -7,23 +7,29 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import declaration, list_or_empty, mapping_or_empty, text_of
+from ._json import call_ids, declaration, encodable, list_or_empty, mapping_or_empty, text_of
 from ._strict import function_parameters
 
 if TYPE_CHECKING:
     from .._tools import Tool
 
-#: The fields an assistant message may carry as input; ``annotations`` is response-only.
-_ASSISTANT_FIELDS: Final = ("role", "content", "refusal", "name", "tool_calls", "function_call")
+#: Fields of a response's message that are not input: ``annotations`` is response-only.
+_RESPONSE_ONLY: Final = frozenset({"annotations"})
 #: Finish reasons after which the message, and so any call in it, may be cut short.
 _CUT_OFF: Final = frozenset({"length", "content_filter"})
 
 
 class OpenAIChatProvider(Provider):
-    """Calls are the ``function`` tool calls of the first choice's message.
+    """Calls are the tool calls of the first choice's message; every one of them is answered.
 
-    The assistant message goes back as given (minus the response-only ``annotations``),
-    followed by one ``tool`` message per call.
+    The assistant message goes back as given: fields toolwire does not know (an
+    OpenAI-compatible server's ``reasoning_content`` or ``reasoning_details``, a tool call's
+    ``extra_content``) are kept; only the response-only ``annotations`` are left out and
+    ``audio`` goes back by its id. A tool call that lacks an id, or repeats one, gets a fresh
+    id, written into the replayed message and into its ``tool`` message alike. A tool call whose
+    ``type`` is missing or ``""`` but that has a ``function`` is a function call (and goes back
+    typed ``"function"``); any other kind of call (a ``custom`` one) is dispatched by its name
+    too, so that no call is ever left without a ``tool`` message.
     """
 
     name = "openai-chat"
@@ -35,21 +41,17 @@ class OpenAIChatProvider(Provider):
         return isinstance(response.get("choices"), list)
 
     def parse_response(self, response: Mapping[str, Any]) -> ParsedResponse:
-        """Each function tool call of the first choice; all incomplete when it was cut off."""
+        """Each tool call of the first choice, in order; all incomplete when it was cut off."""
         choice = _first_choice(response)
         finish_reason = choice.get("finish_reason")
         cut_off = f"finish_reason {finish_reason}" if finish_reason in _CUT_OFF else None
+        tool_calls = _tool_calls(mapping_or_empty(choice.get("message")))
+        ids = call_ids([tool_call.get("id") for tool_call in tool_calls], "call_")
         calls: list[ParsedCall] = []
-        for tool_call in list_or_empty(mapping_or_empty(choice.get("message")).get("tool_calls")):
-            tool_call = mapping_or_empty(tool_call)
-            if tool_call.get("type") != "function":
-                continue  # custom (free-form) tools are not toolwire's
-            function = mapping_or_empty(tool_call.get("function"))
-            call = ToolCall(
-                name=text_of(function.get("name")),
-                arguments=function.get("arguments"),
-                call_id=text_of(tool_call.get("id")),
-            )
+        for tool_call, call_id in zip(tool_calls, ids, strict=True):
+            payload = _payload(tool_call)
+            arguments = payload.get("arguments", payload.get("input"))
+            call = ToolCall(text_of(payload.get("name")), arguments, call_id)
             calls.append(ParsedCall(call, cut_off))
         return ParsedResponse(provider=self.name, calls=calls, response=response)
 
@@ -67,15 +69,46 @@ class OpenAIChatProvider(Provider):
         """The assistant message with its tool calls, then one tool message per call."""
         message = mapping_or_empty(_first_choice(parsed.response).get("message"))
         if not message:
-            return list(outputs)
-        assistant = {key: message[key] for key in _ASSISTANT_FIELDS if key in message}
-        audio = mapping_or_empty(message.get("audio"))
-        if "id" in audio:
+            return list(encodable(list(outputs)))
+        assistant = {key: value for key, value in message.items() if key not in _RESPONSE_ONLY}
+        if "audio" in assistant:
             # A previous audio answer is referred to by its id only.
-            assistant["audio"] = {"id": audio["id"]}
-        return [assistant, *outputs]
+            audio = mapping_or_empty(assistant.pop("audio"))
+            if "id" in audio:
+                assistant["audio"] = {"id": audio["id"]}
+        if isinstance(message.get("tool_calls"), list):
+            tool_calls = _tool_calls(message)
+            assistant["tool_calls"] = [
+                _replayed(tool_call, found.call.call_id)
+                for tool_call, found in zip(tool_calls, parsed.calls, strict=False)
+            ]
+        return list(encodable([assistant, *outputs]))
 
 
 def _first_choice(response: Mapping[str, Any]) -> Mapping[str, Any]:
     choices = list_or_empty(response.get("choices"))
     return mapping_or_empty(choices[0]) if choices else {}
+
+
+def _tool_calls(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The message's tool calls that are JSON objects: the ones a call can be read from."""
+    return [c for c in list_or_empty(message.get("tool_calls")) if isinstance(c, Mapping)]
+
+
+def _payload(tool_call: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The object naming the call: ``function``, or the one its ``type`` names (``custom``)."""
+    function = tool_call.get("function")
+    if isinstance(function, Mapping):
+        return function
+    return mapping_or_empty(tool_call.get(text_of(tool_call.get("type"))))
+
+
+def _replayed(tool_call: Mapping[str, Any], call_id: str) -> Mapping[str, Any]:
+    """The tool call as given, with the id its answer uses and a function call's own type."""
+    is_function = not tool_call.get("type") and isinstance(tool_call.get("function"), Mapping)
+    if tool_call.get("id") == call_id and not is_function:
+        return tool_call
+    replayed = {**tool_call, "id": call_id}
+    if is_function:
+        replayed["type"] = "function"
+    return replayed

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import declaration, list_or_empty, mapping_or_empty, text_of
+from ._json import call_ids, declaration, encodable, list_or_empty, mapping_or_empty, text_of
 from ._strict import function_parameters
 
 if TYPE_CHECKING:
@@ -19,7 +19,9 @@ class OpenAIResponsesProvider(Provider):
 
     Every output item goes back into the conversation as the API gave it (reasoning, messages,
     built-in tool calls such as ``web_search_call``), followed by one ``function_call_output``
-    per function call. Tools are described in strict mode whenever their schema allows it.
+    per function call. A ``function_call`` item that lacks a ``call_id``, or repeats one, gets
+    a fresh one, written into the replayed item and its output alike. Tools are described in
+    strict mode whenever their schema allows it.
     """
 
     name = "openai-responses"
@@ -35,16 +37,11 @@ class OpenAIResponsesProvider(Provider):
     def parse_response(self, response: Mapping[str, Any]) -> ParsedResponse:
         """Each ``function_call`` item in order; all incomplete when the response is."""
         cut_off = _cut_off(response)
+        items = _function_calls(response)
+        ids = call_ids([item.get("call_id") for item in items], "call_")
         calls: list[ParsedCall] = []
-        for item in list_or_empty(response.get("output")):
-            item = mapping_or_empty(item)
-            if item.get("type") != "function_call":
-                continue
-            call = ToolCall(
-                name=text_of(item.get("name")),
-                arguments=item.get("arguments"),
-                call_id=text_of(item.get("call_id")),
-            )
+        for item, call_id in zip(items, ids, strict=True):
+            call = ToolCall(text_of(item.get("name")), item.get("arguments"), call_id)
             incomplete = cut_off
             if incomplete is None and item.get("status") == "incomplete":
                 incomplete = "function_call status incomplete"
@@ -62,8 +59,24 @@ class OpenAIResponsesProvider(Provider):
         return {"type": "function_call_output", "call_id": call.call_id, "output": result.output}
 
     def conversation_items(self, parsed: ParsedResponse, outputs: Sequence[Any]) -> list[Any]:
-        """Every output item of the response, untouched, then the outputs in call order."""
-        return [*list_or_empty(parsed.response.get("output")), *outputs]
+        """Every output item of the response as given, then the outputs in call order."""
+        ids = iter([found.call.call_id for found in parsed.calls])
+        items: list[Any] = []
+        for item in list_or_empty(parsed.response.get("output")):
+            if isinstance(item, Mapping) and item.get("type") == "function_call":
+                call_id = next(ids, None)
+                if call_id is not None and item.get("call_id") != call_id:
+                    item = {**item, "call_id": call_id}  # the id its output answers
+            items.append(item)
+        return list(encodable([*items, *outputs]))
+
+
+def _function_calls(response: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [
+        item
+        for item in list_or_empty(response.get("output"))
+        if isinstance(item, Mapping) and item.get("type") == "function_call"
+    ]
 
 
 def _cut_off(response: Mapping[str, Any]) -> str | None:
