@@ -24,6 +24,7 @@ EXPORTED = {
     "Toolset",
     "TransientError",
     "__version__",
+    "get_logger",
     "hookimpl",
     "load_config",
     "tool",

@@ -9,6 +9,7 @@ from ._config import Config, load_config
 from ._discovery import PluginInfo
 from ._dispatcher import Dispatcher
 from ._errors import ERROR_KINDS, ConfigError, Deny, PluginError, Reject, ToolError, TransientError
+from ._logging import get_logger
 from ._policy import ToolPolicy
 from ._tools import Tool, Toolset, tool
 from ._values import CallContext, DispatchResult, ToolCall
@@ -35,6 +36,7 @@ __all__ = [
     "Toolset",
     "TransientError",
     "__version__",
+    "get_logger",
     "hookimpl",
     "load_config",
     "tool",

@@ -33,7 +33,6 @@ _TOO_DEEP: Final = "[nested too deep]"
 #: How deep a logged copy of arguments goes (the parse stage's default cap is 64); deeper ones,
 #: cyclic ones included, are cut off rather than overflow the stack.
 _MAX_DEPTH: Final = 100
-_stdlib: Final = logging.getLogger("toolwire")
 _METHODS: Final = {
     logging.DEBUG: "debug",
     logging.INFO: "info",
@@ -187,14 +186,18 @@ class Logger:
     handled) and ``secrets`` (texts to mask, as ``secret_values`` gives them).
     """
 
-    __slots__ = ()
+    __slots__ = ("_name", "_stdlib")
+
+    def __init__(self, name: str = "toolwire") -> None:
+        self._name = name
+        self._stdlib = logging.getLogger(name)
 
     def enabled(self, level: int) -> bool:
         """Whether the host's logger keeps an event at ``level``: ask before building one."""
         structlog = _configured_structlog()
         if structlog is None:
-            return _stdlib.isEnabledFor(level)
-        return _structlog_enabled(structlog.get_logger("toolwire").bind(), level)
+            return self._stdlib.isEnabledFor(level)
+        return _structlog_enabled(structlog.get_logger(self._name).bind(), level)
 
     def log(self, level: int, event: str, /, **fields: Any) -> None:
         """Log ``event`` at ``level`` (a ``logging`` level number)."""
@@ -223,11 +226,11 @@ class Logger:
     def _emit(self, level: int, event: str, fields: dict[str, Any]) -> None:
         structlog = _configured_structlog()
         if structlog is None:
-            if _stdlib.isEnabledFor(level):
+            if self._stdlib.isEnabledFor(level):
                 # Two frames up: the caller of the public method, for %(pathname)s and friends.
-                _to_stdlib(level, event, fields, sys._getframe(2))
+                _to_stdlib(self._stdlib, level, event, fields, sys._getframe(2))
             return
-        bound = structlog.get_logger("toolwire").bind()
+        bound = structlog.get_logger(self._name).bind()
         if _structlog_enabled(bound, level):
             _to_structlog(bound, level, event, fields)
 
@@ -249,7 +252,9 @@ def _prepared(fields: dict[str, Any]) -> tuple[dict[str, Any], BaseException | N
     return masked, None, None if exc is None else _rendered(exc, secrets)
 
 
-def _to_stdlib(level: int, event: str, fields: dict[str, Any], caller: FrameType) -> None:
+def _to_stdlib(
+    _stdlib: logging.Logger, level: int, event: str, fields: dict[str, Any], caller: FrameType
+) -> None:
     fields, exc, rendered = _prepared(fields)
     code = caller.f_code
     record = _stdlib.makeRecord(
@@ -286,3 +291,17 @@ def _to_structlog(bound: Any, level: int, event: str, fields: dict[str, Any]) ->
 
 
 log: Final = Logger()
+
+
+def get_logger(name: str) -> Logger:
+    """The logger toolwire's own events go through, under another name, for plugins.
+
+    Events go to the standard library's ``logging`` (logger ``name``: use a child of
+    ``toolwire``, such as ``toolwire.ratelimit``, so that the host's settings for ``toolwire``
+    cover it), or through structlog when the host has configured structlog. Nothing is built
+    below the host's level, and nothing ever goes to stdout.
+
+    Usage: ``log = toolwire.get_logger("toolwire.mine")`` then
+    ``log.warning("mine.event", key=value, exc_info=exc, secrets=...)``.
+    """
+    return Logger(name)

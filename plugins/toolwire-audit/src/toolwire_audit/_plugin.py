@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-import structlog
 import toolwire
 from toolwire.types import Command
 
@@ -35,7 +34,7 @@ from ._records import arguments_digest, plain, redact
 from ._settings import Settings
 from ._trail import AuditTrail, AuditWriteError, open_trail, release
 
-_log = structlog.get_logger("toolwire_audit")
+_log = toolwire.get_logger("toolwire.audit")
 
 ApprovalEvent = Literal["requested", "approved", "rejected", "expired"]
 APPROVAL_EVENTS: Final[tuple[ApprovalEvent, ...]] = ("requested", "approved", "rejected", "expired")

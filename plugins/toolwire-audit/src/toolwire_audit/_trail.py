@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import structlog
+import toolwire
 
 from ._records import FORMAT_VERSION, GENESIS, seal
 
-_log = structlog.get_logger("toolwire_audit")
+_log = toolwire.get_logger("toolwire.audit")
 
 FsyncMode = Literal["record", "interval"]
 

@@ -15,14 +15,14 @@ import limits.aio.storage
 import limits.aio.strategies
 import limits.storage
 import limits.strategies
-import structlog
+import toolwire
 
 from ._settings import Settings, Strategy
 
 if TYPE_CHECKING:
     import redis.asyncio
 
-_log = structlog.get_logger("toolwire_ratelimit")
+_log = toolwire.get_logger("toolwire.ratelimit")
 
 _SYNC_STRATEGIES: Final[Mapping[Strategy, type[limits.strategies.RateLimiter]]] = {
     "moving-window": limits.strategies.MovingWindowRateLimiter,

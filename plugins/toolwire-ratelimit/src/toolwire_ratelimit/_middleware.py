@@ -8,7 +8,6 @@ from typing import Any, Final
 from urllib.parse import quote
 
 import limits
-import structlog
 import toolwire
 from toolwire.middleware import Order
 from toolwire.types import CallNext
@@ -16,10 +15,11 @@ from toolwire.types import CallNext
 from ._backends import Backend, create_backend
 from ._settings import Settings, parse_limit
 
-_log = structlog.get_logger("toolwire_ratelimit")
+_log = toolwire.get_logger("toolwire.ratelimit")
 
 #: Stands for "no role" or "no principal" in a key; ``quote`` escapes a real ``*``.
 _NOBODY: Final = "*"
+
 
 class RateLimit:
     """Ends a call with ``rate_limited`` once its tool's ``rate_limit`` is used up.
