@@ -195,17 +195,22 @@ def _check_plugins(
     report.problems.extend(problems)
     report.notes.extend(notes)
     report.tools = len({tool.name for tool, _ in tools})
-    if not report.problems:
-        _check_start(report, config)
+    _check_start(report, config)
 
 
 def _check_start(report: CheckReport, config: Config) -> None:
     """Start the whole dispatcher once: what only the plugins together decide (tool options
     no loaded plugin enforces, values a plugin refuses) is found here."""
     try:
-        Dispatcher.from_config(config).start().close()
-    except (ConfigError, PluginError) as exc:
-        report.problems.append(Finding(config.describe(), str(exc)))
+        dispatcher = Dispatcher.from_config(config)
+    except (ConfigError, PluginError):
+        return  # what stops loading was found by the config and plugin checks above
+    try:
+        dispatcher.start()
+    except ConfigError as exc:
+        report.problems.extend(Finding("start", problem) for problem in exc.problems)
+    finally:
+        dispatcher.close()
 
 
 def _contributions(

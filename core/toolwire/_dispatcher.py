@@ -7,6 +7,7 @@ stats), and offers the async entry points and their sync twins. One call's path 
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import os
 from collections.abc import Iterable, Mapping
@@ -50,6 +51,7 @@ class Dispatcher:
         self._threads = ThreadRunner(self.config.section("limits")["threads"])
         self._loop = OwnedLoop()
         self._plan: Plan | None = None
+        self._closed = False
         self._ids = itertools.count(1)
         self._host.add_builtins()
 
@@ -253,7 +255,8 @@ class Dispatcher:
             call = ToolCall(name, arguments, call_id or self._new_id())
             state = _NO_STATE if state is None else state
             coroutine = run_call(plan, call, role, state, progress=progress, inline=True)
-            return run_inline(coroutine).result
+            # In a copy of the caller's context, as on a loop: what the tool sets stays its own.
+            return contextvars.copy_context().run(run_inline, coroutine).result
         return self._loop.run(
             self.dispatch(
                 name, arguments, call_id=call_id, role=role, state=state, progress=progress
@@ -283,8 +286,15 @@ class Dispatcher:
 
     def close(self) -> None:
         """Let go of everything: plugins' resources (``toolwire_close``), the owned loop, and
-        the threads (waiting for running plain functions). The dispatcher can still be used;
-        what it needs is started again."""
+        the threads (waiting for running plain functions). A second ``close()`` does nothing.
+
+        A closed dispatcher that is used again starts again (plugins see a new start, and
+        ``toolwire_close`` again at the next ``close()``).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._plan = None
         for plugin, close in self._host.closers():
             try:
                 close()
@@ -306,6 +316,7 @@ class Dispatcher:
     def _ready(self) -> Plan:
         if self._plan is None:
             self._plan = plan_for(self._host, self._threads)
+            self._closed = False
         return self._plan
 
     def _new_id(self) -> str:

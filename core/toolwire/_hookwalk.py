@@ -213,7 +213,7 @@ class PermissionFold(Fold):
         if answer is False:
             raise _denied(f"permission denied for {call.name}")
         if isinstance(answer, Deny):
-            raise _denied(answer.reason)
+            raise _denied(str(answer.reason) or f"permission denied for {call.name}")
         _log.error(
             "toolwire.permission_vote_invalid",
             plugin=impl.plugin,

@@ -19,7 +19,7 @@ from typing import Any, Final
 from ._arguments import ArgumentsValidator
 from ._config import Config
 from ._discovery import PluginInfo
-from ._errors import ConfigError, ToolError
+from ._errors import ConfigError, ToolError, TransientError
 from ._hookwalk import CallHooks, plugin_failed
 from ._logging import log as _log
 from ._logging import redact_names, secret_values
@@ -29,6 +29,7 @@ from ._policy import BUILTIN_DEFAULTS, CORE_FIELDS, ToolPolicy
 from ._threads import ThreadRunner
 from ._tools import Tool
 from ._values import CallContext, ToolCall
+from .middleware import ConcurrencyLimit, Retry, Timeout
 from .middleware._stack import fuse
 from .providers import Provider, ToolDefinition
 from .types import CallNext
@@ -81,6 +82,14 @@ class Route:
             culprit = self.blame.get(code, culprit)
         if culprit is not None:
             return plugin_failed(culprit, "middleware", call, exc, self.redact)
+        if isinstance(exc, TransientError):
+            # The tool said the failure is passing: its message is meant for the model.
+            _log.warning("toolwire.tool_transient", tool=call.name, call_id=call.call_id)
+            return ToolError(
+                str(exc) or f"{call.name} failed for a passing reason; try again",
+                kind="execution_error",
+                retryable=True,
+            )
         _log.error(
             "toolwire.tool_failed",
             tool=call.name,
@@ -202,15 +211,22 @@ def build_plan(
             if key in CORE_FIELDS and key != "max_concurrency"  # that one bounds a batch
         }
     )
+    problems: list[str] = []
     ordered = sorted(middleware, key=lambda pair: order_of(pair[0]))  # stable: ties keep order
+    enforced = _enforced_fields(ordered, roles_enforced)
     routes: dict[str, Route] = {}
     for tool, plugin in tools:
         settings = config.tool_settings(tool.name)
         policy = base.overridden_by(tool.policy).overridden_by(ToolPolicy.from_mapping(settings))
         if policy.enabled is False:
             continue
+        problems += _unenforced(tool, policy, enforced)
         if policy.options:
-            policy = _checked_options(tool, policy, settings, options, config, idle_plugins)
+            try:
+                policy = _checked_options(tool, policy, settings, options, config, idle_plugins)
+            except ConfigError as exc:
+                problems += exc.problems or [str(exc)]
+                continue
         layers = fuse([(m, p) for m, p in ordered if applies(m, tool, policy)])
         innermost = _innermost(tool, threads)
         routes[tool.name] = Route(
@@ -224,7 +240,13 @@ def build_plan(
             MappingProxyType({code: p for m, p in layers if (code := _code_of(m)) is not None}),
             redact,
         )
-    _refuse_unknown_tools(config, [tool.name for tool, _ in tools])
+    problems += _unknown_tools(config, [tool.name for tool, _ in tools])
+    if problems:
+        raise ConfigError(
+            f"the dispatcher cannot start: {len(problems)} problem(s):\n"
+            + "\n".join(f"  - {p}" for p in problems),
+            problems,
+        )
     return Plan(
         routes,
         hooks,
@@ -287,20 +309,51 @@ def _code_of(layer: Any) -> CodeType | None:
     return code if isinstance(code, CodeType) else None
 
 
-def _refuse_unknown_tools(config: Config, names: Sequence[str]) -> None:
+def _unknown_tools(config: Config, names: Sequence[str]) -> list[str]:
     """A ``[tools.NAME]`` table must name a tool: a typo would leave the meant tool unguarded.
 
-    Raises:
-        ConfigError: naming the table, its file and the closest tool names.
+    Returns:
+        One problem per table that names no tool, with its file and the closest names.
     """
+    problems = []
     for name in config.section("tools"):
         if name not in names:
             close = difflib.get_close_matches(name, names, n=3)
             hint = f"did you mean {', '.join(close)}?" if close else "no tool has a similar name"
-            raise ConfigError(
+            problems.append(
                 f"{config.describe()}: [tools.{name}] names no tool ({hint}); its settings "
                 "would apply to nothing"
             )
+    return problems
+
+
+#: Core policy fields carried out by middleware, and the middleware that carries each out.
+_ENFORCERS: Final = {"timeout": Timeout, "retries": Retry, "max_concurrency": ConcurrencyLimit}
+
+
+def _enforced_fields(middleware: Sequence[tuple[Any, str]], roles_enforced: bool) -> set[str]:
+    """The core policy fields something loaded carries out (``roles``: the roles plugin)."""
+    enforced = {
+        f for f, kind in _ENFORCERS.items() if any(isinstance(m, kind) for m, _ in middleware)
+    }
+    return enforced | ({"roles"} if roles_enforced else set())
+
+
+def _unenforced(tool: Tool, policy: ToolPolicy, enforced: set[str]) -> list[str]:
+    """A tool limited by a rule nothing loaded enforces would run unlimited: one problem each."""
+    problems = []
+    for name in ("roles", *_ENFORCERS):
+        value = getattr(policy, name)
+        if isinstance(value, frozenset):
+            value = sorted(value)
+        if value and name not in enforced:
+            owner = "roles" if name == "roles" else "policy"
+            problems.append(
+                f"tool {tool.name!r} sets {name} = {value!r}, which the built-in {owner!r} plugin "
+                f"enforces, and it is not loaded ([plugins] disable names it): enable it, or "
+                f"remove {name} from the tool and [defaults]"
+            )
+    return problems
 
 
 def _checked_options(

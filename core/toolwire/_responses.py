@@ -31,9 +31,19 @@ def parse_response(
     Raises:
         ConfigError: an unknown provider, or a response that no provider (or several) claims.
     """
-    plain = to_plain(response)
+    try:
+        plain = to_plain(response)
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from None
     if name is not None:
         provider = provider_named(providers, name)
+        if not provider.detect(plain):
+            others = [p.name for p in providers.values() if p is not provider and p.detect(plain)]
+            looks = f"; it looks like {', '.join(others)}" if others else ""
+            raise ConfigError(
+                f"the response is not a {name} response{looks}: its calls would be dropped "
+                "unanswered"
+            )
     else:
         matches = [p for p in providers.values() if p.detect(plain)]
         if len(matches) != 1:

@@ -131,5 +131,20 @@ def _marker(removed: int) -> str:
 
 
 def error_text(error: ToolError) -> str:
-    """The short JSON object the model sees for an error. Always valid UTF-8."""
-    return utf8_safe(_encoder.encode(error.to_dict()))
+    """The short JSON object the model sees for an error. Always valid UTF-8 JSON.
+
+    ``details`` a tool or plugin gave are sent the way results are (a ``datetime`` as ISO
+    8601, a ``Decimal`` as a string...); details JSON cannot carry at all are left out rather
+    than let the error itself fail.
+    """
+    record = error.to_dict()
+    record["message"] = str(record["message"])
+    try:
+        return utf8_safe(_encoder.encode(record))
+    except (TypeError, ValueError, RecursionError):
+        pass
+    try:
+        record["details"] = json.loads(to_json(record["details"]))
+    except ToolError:
+        record.pop("details")
+    return utf8_safe(_encoder.encode(record))
