@@ -321,3 +321,30 @@ def test_adjacent_built_in_layers_are_fused_and_others_keep_their_place() -> Non
     assert isinstance(split[2][0], PolicyStack) and split[2][0].retry is None
     assert fuse([(timeout, "policy")]) == [(timeout, "policy")]
     assert fuse([(limit, "a"), (timeout, "b")]) == [(limit, "a"), (timeout, "b")]
+
+
+async def test_a_call_the_caller_cancels_is_still_seen_by_observers(make: MakeDispatcher) -> None:
+    """call_finished sees a cancelled call (kind cancelled), and the cancellation goes on."""
+    seen: list[toolwire.DispatchResult] = []
+    started = asyncio.Event()
+    pack = toolwire.Toolset("slow")
+
+    @pack.tool
+    async def slow() -> str:
+        """Wait."""
+        started.set()
+        await asyncio.sleep(10)
+        return "done"
+
+    class Observer:
+        @toolwire.hookimpl
+        def toolwire_call_finished(self, result: toolwire.DispatchResult) -> None:
+            seen.append(result)
+
+    dispatcher = make(pack, Observer())
+    task = asyncio.ensure_future(dispatcher.dispatch("slow", {}, call_id="c9"))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [(r.call_id, r.error.kind if r.error else None) for r in seen] == [("c9", "cancelled")]

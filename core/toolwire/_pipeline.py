@@ -84,6 +84,7 @@ async def run_call(
         result = _failed(call, error, context)
     except BaseException as exc:  # N calls in, N results out, whatever failed
         if belongs_to_caller(exc):
+            _cancelled_by_caller(plan, _named(call), context, started)
             raise
         result = _failed(call, _internal(call, exc, plan.redact), context)
     item = None
@@ -241,6 +242,21 @@ async def finish(
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _cancelled_by_caller(plan: Plan, call: ToolCall, context: CallContext, started: float) -> None:
+    """Observers see a call the caller cancelled too (audit, traces): ``cancelled``.
+
+    The caller's cancellation goes on at once; ``async`` observers run in a task of their own.
+    """
+    error = ToolError("the caller cancelled this call", kind="cancelled")
+    result = _failed(call, error, context)
+    result.elapsed_ms = (time.perf_counter() - started) * 1000.0
+    pending = plan.hooks.run_finished(call, result, context)
+    if pending is not None:
+        task = asyncio.ensure_future(pending)
+        plan.observers.add(task)
+        task.add_done_callback(plan.observers.discard)
 
 
 def _ran(call: ToolCall, value: Any, context: CallContext) -> DispatchResult:

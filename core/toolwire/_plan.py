@@ -9,6 +9,7 @@ comes in as an argument; nothing here reaches into a dispatcher.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -122,6 +123,8 @@ class Plan:
     redact: frozenset[str] = frozenset()
     names: tuple[str, ...] = ()
     definitions: dict[tuple[str, str], ToolDefinition] = field(default_factory=dict)
+    #: Observer tasks still running for calls their caller cancelled (kept from the collector).
+    observers: set[asyncio.Future[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.names = tuple(sorted(self.routes))

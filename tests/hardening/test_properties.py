@@ -82,7 +82,7 @@ def probe(mode: str) -> str:
     return _probe(mode)
 
 
-@pack.tool(timeout=0.02, max_output_chars=1_000)
+@pack.tool(timeout=0.2, max_output_chars=1_000)  # 100x what "slow" takes: load cannot flip it
 async def aprobe(mode: str) -> str:
     """A coroutine that does what its mode says.
 
