@@ -110,15 +110,15 @@ def test_disable_blocks_a_plugin(tmp_path: Path) -> None:
 
 
 def test_builtin_plugins_can_be_disabled(tmp_path: Path) -> None:
-    """Built-in plugins are listed by name and blockable like any other."""
+    """Built-in plugins are listed by name and blockable like any other; a tool whose roles
+    nobody would enforce then stops the start instead of opening to every role."""
     config = write_config(
         tmp_path, '[plugins]\nautoload = false\nenable = ["demo"]\ndisable = ["roles"]\n'
     )
     dispatcher = toolwire.Dispatcher.from_config(config)
     assert rows(dispatcher)["roles"].status == "blocked" and rows(dispatcher)["roles"].builtin
-    # Without the role plugin nobody enforces delete_user's roles, and listings agree.
-    assert dispatcher.dispatch_sync("delete_user", {"user_id": 1}).success
-    assert "delete_user" in [t.name for t in dispatcher.tools(role="guest")]
+    with pytest.raises(toolwire.ConfigError, match="'delete_user' sets roles"):
+        dispatcher.dispatch_sync("delete_user", {"user_id": 1})
 
 
 def test_enabled_but_not_installed_is_an_error(tmp_path: Path) -> None:

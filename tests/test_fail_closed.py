@@ -3,6 +3,7 @@ it never quietly loosens a rule."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,87 @@ def test_adding_an_object_that_does_nothing_is_refused(make: MakeDispatcher) -> 
         dispatcher.add(object(), name="nothing")
     with pytest.raises(toolwire.ConfigError, match="a plugin class takes none"):
         dispatcher.add(NeedsArgs, name="needs")
+
+
+@pytest.mark.parametrize(
+    ("disabled", "option", "expected"),
+    [
+        ("roles", {"roles": ["admin"]}, "sets roles = ['admin'], which the built-in 'roles'"),
+        ("policy", {"timeout": 0.2}, "sets timeout = 0.2, which the built-in 'policy'"),
+        ("policy", {"retries": 2}, "sets retries = 2"),
+        ("policy", {"max_concurrency": 1}, "sets max_concurrency = 1"),
+    ],
+)
+def test_a_disabled_built_in_never_drops_a_rule_a_tool_relies_on(
+    make: MakeDispatcher, disabled: str, option: dict[str, object], expected: str
+) -> None:
+    """Disabling roles or policy while a tool sets roles, a timeout, retries or a concurrency
+    limit stops the start rather than run the tool unguarded or unbounded."""
+    config = {"plugins": {"disable": [disabled]}, "tools": {"search_database": option}}
+    with pytest.raises(toolwire.ConfigError, match=re.escape(expected)):
+        make(_pack(), config=config).start()
+    make(_pack(), config={"plugins": {"disable": [disabled]}}).start()  # nothing relies on it
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"timeout": float("nan")}, "timeout must be a positive, finite number"),
+        ({"timeout": float("inf")}, "timeout must be a positive, finite number"),
+        ({"enabled": 0}, "enabled must be True or False"),
+        ({"sequential": "yes"}, "sequential must be True or False"),
+        ({"retry_on": [int]}, "retry_on takes exception classes"),
+    ],
+)
+def test_tool_options_in_code_that_cannot_mean_what_was_meant_are_refused(
+    options: dict[str, object], expected: str
+) -> None:
+    """Values in @pack.tool(...) that would quietly mean something else stop the definition."""
+    pack = toolwire.Toolset("odd")
+    with pytest.raises(toolwire.ConfigError, match=re.escape(expected)):
+        pack.tool(**options)(lambda: None)  # type: ignore[arg-type]
+
+
+def test_non_finite_numbers_in_the_config_are_refused(tmp_path: Path) -> None:
+    """timeout = nan or inf in TOML passes every schema keyword; it is refused by name."""
+    with pytest.raises(toolwire.ConfigError, match=r"\[defaults\] timeout: nan is not a finite"):
+        toolwire.load_config(_write(tmp_path, "[defaults]\ntimeout = nan\n"))
+    with pytest.raises(toolwire.ConfigError, match=r"\[tools.x\] timeout: inf is not a finite"):
+        toolwire.load_config(_write(tmp_path, "[tools.x]\ntimeout = inf\n"))
+
+
+def test_retry_on_takes_one_class_too() -> None:
+    """retry_on=ValueError (one class, not a list) is read as (ValueError,)."""
+    pack = toolwire.Toolset("one")
+
+    @pack.tool(retries=1, retry_on=ValueError)
+    def flaky() -> str:
+        """Flaky."""
+        return "ok"
+
+    assert flaky.policy.retry_on == (ValueError,)
+
+
+def test_sub_plugins_can_be_disabled_by_name(make: MakeDispatcher) -> None:
+    """A plugin another plugin contributes ('parent.NAME') is blocked by disable like any other;
+    a contributed name without its parent's prefix fails."""
+    extra = toolwire.Toolset("extra")
+
+    @extra.tool
+    def shout(text: str) -> str:
+        """Shout."""
+        return text.upper()
+
+    class Parent:
+        @toolwire.hookimpl
+        def toolwire_register_plugins(self, register: object) -> None:
+            register("parent.extra", extra)  # type: ignore[operator]
+            register("stray", extra)  # type: ignore[operator]
+
+    dispatcher = make(config={"plugins": {"disable": ["parent.extra"]}}).add(
+        Parent(), name="parent"
+    )
+    rows = {row.name: row for row in dispatcher.plugins()}
+    assert rows["parent.extra"].status == "blocked"
+    assert rows["stray"].status == "failed" and "'parent.NAME'" in (rows["stray"].error or "")
+    assert dispatcher.tools() == []

@@ -373,6 +373,12 @@ def test_hook_toolwire_register_commands(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == f"hello ada (config: {config})\n"
     assert run("--config", str(config), "greet", "nobody").returncode == 1
+    crashed = run("--config", str(config), "greet", "crash")
+    assert crashed.returncode == 1 and "Traceback" not in crashed.stderr
+    assert crashed.stderr.strip().splitlines() == [
+        "toolwire: error: greet failed: RuntimeError: the greeter broke "
+        "(--log-level debug shows where)"
+    ]
     assert "greet someone" in run("--config", str(config), "--help").stdout
     (tmp_path / "off.toml").write_text("[plugins]\nautoload = false\n")
     off = run("--config", str(tmp_path / "off.toml"), "greet", "ada")

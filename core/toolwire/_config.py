@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -275,8 +276,11 @@ def config_problems(data: Mapping[str, Any]) -> list[str]:
     """Every way ``data`` breaks the config schema, each naming its key."""
     import jsonschema
 
+    problems = [
+        f"{_key_path(path)}: {value!r} is not a finite number" for path, value in _non_finite(data)
+    ]
+
     validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
-    problems = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
         where = _key_path(error.absolute_path)
         if error.validator == "additionalProperties":
@@ -288,6 +292,17 @@ def config_problems(data: Mapping[str, Any]) -> list[str]:
             continue
         problems.append(f"{where or 'config'}: {error.message}")
     return problems
+
+
+def _non_finite(value: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], float]]:
+    """``nan`` and ``inf`` anywhere (TOML has both); no schema keyword refuses them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [(path, value)]
+    if isinstance(value, Mapping):
+        return [f for k, v in value.items() for f in _non_finite(v, (*path, str(k)))]
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in _non_finite(v, (*path, str(i)))]
+    return []
 
 
 def _key_path(path: Any) -> str:

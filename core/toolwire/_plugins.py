@@ -92,8 +92,13 @@ class PluginHost:
         """
         config = self.config
         candidates = {c.name: c for c in installed_plugins()}
+
+        def known(name: str) -> bool:
+            # "mcp.time": a plugin that the installed plugin "mcp" contributes.
+            return name.split(".")[0] in candidates or name in BUILTIN_PLUGINS
+
         for key, names in (("enable", config.enable), ("disable", config.disable)):
-            missing = [n for n in names if n not in candidates and n not in BUILTIN_PLUGINS]
+            missing = [n for n in names if not known(n)]
             if missing:
                 raise PluginError(
                     f"{config.describe(f'plugins.{key}')}: [plugins] {key} names plugin(s) "
@@ -101,7 +106,7 @@ class PluginHost:
                     + "; ".join(_not_installed(name, candidates) for name in missing)
                 )
         for name in config.plugin_tables():
-            if name not in candidates and name not in BUILTIN_PLUGINS and name not in self._table:
+            if not known(name) and name not in self._table:
                 raise PluginError(
                     f"{config.describe()}: [plugins.{name}] holds settings for a plugin that is "
                     f"not installed: {_not_installed(name, candidates)}"
@@ -210,10 +215,14 @@ class PluginHost:
         """A plugin another plugin brought: a failure is recorded like a failed install."""
         info = PluginInfo(str(name), parent.distribution, parent.version, "enabled")
         try:
-            if not isinstance(name, str) or not name:
+            if not isinstance(name, str) or not name.startswith(f"{parent.name}."):
                 raise _RegistrationFailed(
-                    f"plugin {parent.name!r} contributed a plugin with no name"
+                    f"plugin {parent.name!r} contributed a plugin named {name!r}; a contributed "
+                    f"plugin's name starts with its parent's: '{parent.name}.NAME'"
                 )
+            if name in self.config.disable:
+                self._table[name] = info.with_status("blocked")
+                return
             self.add(plugin, info)
         except _RegistrationFailed as exc:
             self._failed(info, str(exc), exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, overload
@@ -105,8 +106,20 @@ def _policy_from(
     open_world: bool | None = None,
     **plugin_options: Any,
 ) -> ToolPolicy:
-    if timeout is not None and timeout <= 0:
-        raise ConfigError(f"timeout must be positive, got {timeout!r}")
+    if timeout is not None and not (
+        isinstance(timeout, int | float)
+        and not isinstance(timeout, bool)
+        and 0 < timeout < math.inf
+    ):
+        raise ConfigError(f"timeout must be a positive, finite number of seconds, got {timeout!r}")
+    for flag, given in (("enabled", enabled), ("sequential", sequential)):
+        if given is not None and not isinstance(given, bool):
+            raise ConfigError(f"{flag} must be True or False, got {given!r}")
+    if retry_on is not None:
+        if isinstance(retry_on, type):
+            retry_on = (retry_on,)  # type: ignore[assignment]  # one class, as a tuple of one
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in retry_on):
+            raise ConfigError(f"retry_on takes exception classes, got {retry_on!r}")
     if retries is not None and retries < 0:
         raise ConfigError(f"retries must be zero or more, got {retries!r}")
     if max_concurrency is not None and max_concurrency < 1:

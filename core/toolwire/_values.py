@@ -3,6 +3,7 @@ what comes out (``DispatchResult``)."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -117,7 +118,12 @@ class CallContext:
         if callback is None:
             return
         try:
-            callback(float(progress), None if total is None else float(total), message)
+            answer = callback(float(progress), None if total is None else float(total), message)
+            if inspect.isawaitable(answer):
+                close = getattr(answer, "close", None)
+                if close is not None:
+                    close()
+                raise TypeError("a progress callback must be a plain function, not async")
         except Exception as exc:  # noqa: BLE001 - a broken listener must not end the tool's call
             from ._logging import log
 

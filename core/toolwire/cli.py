@@ -348,6 +348,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(_describe_os_error(exc))
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        logging.getLogger("toolwire").debug("the command failed", exc_info=exc)
+        print(
+            f"toolwire: error: {args.command} failed: {type(exc).__name__}: {exc} "
+            "(--log-level debug shows where)",
+            file=sys.stderr,
+        )
+        return EXIT_TOOL_ERROR
 
 
 def configure_logging(*, level: str = "warning", log_format: str = "console") -> None:
@@ -387,6 +395,9 @@ def _plugin_commands(argv: Sequence[str]) -> PluginCommands:
     except ConfigError as exc:
         found = PluginCommands(problems=[str(exc)])
     wanted = next((word for word in rest if not word.startswith("-")), None)
+    for problem in found.problems:
+        if wanted is not None and f"command {wanted!r}" in problem:
+            print(f"toolwire: warning: {problem}", file=sys.stderr)
     if (
         wanted is not None
         and found.problems

@@ -14,6 +14,8 @@ def _setup(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.who == "crash":
+        raise RuntimeError("the greeter broke")
     sys.stdout.write(f"hello {args.who} (config: {args.config})\n")
     return 0 if args.who != "nobody" else 1
 
