@@ -34,7 +34,8 @@ def redact(value: Any, names: frozenset[str]) -> Any:
 
 
 class CallLog:
-    """Logs each call as ``toolwire.call``: tool, call_id, role, outcome, error kind, duration.
+    """Logs each call as ``toolwire.call``: tool, call_id, role, outcome, error kind, duration;
+    for a call that waits (or waited) for a person, the approval id and who decided.
 
     Successful calls log at ``info``, failed ones at ``warning``; below ``[logging] level``
     nothing is built at all. Arguments are logged (redacted) at ``debug`` only.
@@ -68,6 +69,9 @@ class CallLog:
             "elapsed_ms": round(result.elapsed_ms, 3),
             "attempts": result.attempts,
         }
+        if result.approval is not None:
+            event["approval_id"] = result.approval.id
+            event["decided_by"] = result.approval.decided_by
         if self._threshold <= logging.DEBUG:
             if isinstance(call.arguments, Mapping):
                 event["arguments"] = redact(call.arguments, self._redact)
