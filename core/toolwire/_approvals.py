@@ -462,7 +462,7 @@ class SQLiteStore(ApprovalStore):
 
     def records(self, status: str | None) -> list[Approval]:
         query = "SELECT fixed, status, decided_by, decided_at, message FROM approvals"
-        where, values = ((" WHERE status = ?", (status,)) if status is not None else ("", ()))
+        where, values = (" WHERE status = ?", (status,)) if status is not None else ("", ())
         with self._connect() as db:
             rows = db.execute(query + where + " ORDER BY created_at, id", values).fetchall()
         return [
@@ -639,7 +639,9 @@ def open_store(url: str | None) -> ApprovalStore:
         return SQLiteStore(Path(url.removeprefix("sqlite:///")))
     if url.startswith(("redis://", "rediss://")):
         return RedisStore(url)
-    raise ConfigError(f"[approvals] store = {url!r}: expected sqlite:///PATH, memory:// or redis://")
+    raise ConfigError(
+        f"[approvals] store = {url!r}: expected sqlite:///PATH, memory:// or redis://"
+    )
 
 
 def check_store_url(url: str | None) -> None:
@@ -850,7 +852,9 @@ class Approvals:
             now = time.time()
             if approval.expired(now):
                 return await self._expire(plan, approval) or await self._stored(approval_id, wait)
-            if await self._io(lambda s: s.claim(approval_id, "approved", by, now, None, overdue=False)):
+            if await self._io(
+                lambda s: s.claim(approval_id, "approved", by, now, None, overdue=False)
+            ):
                 decided = dataclasses.replace(
                     approval, status="approved", decided_by=by, decided_at=now
                 )
@@ -911,9 +915,7 @@ class Approvals:
         """Run the approved call from its stored arguments, store the outcome, return it."""
         if state is None:
             state = {} if approval.principal is None else {self.principal_key: approval.principal}
-        provider = (
-            provider_named(plan.providers, approval.provider) if approval.provider else None
-        )
+        provider = provider_named(plan.providers, approval.provider) if approval.provider else None
         if digest_of(approval.arguments) != approval.digest:
             _log.error("toolwire.approval_tampered", approval_id=approval.id, tool=approval.tool)
             error = _Answer(
@@ -952,14 +954,14 @@ class Approvals:
         state: Mapping[str, Any] | None = None,
     ) -> DispatchResult:
         """Answer a call that will not run (rejected, expired): observers see it; store it."""
-        provider = (
-            provider_named(plan.providers, approval.provider) if approval.provider else None
-        )
+        provider = provider_named(plan.providers, approval.provider) if approval.provider else None
         call = ToolCall(approval.tool, json.loads(approval.arguments), approval.call_id)
         finished = await refuse(plan, call, approval.role, state or {}, error, provider)
         return await self._complete(approval, approval.status, finished)
 
-    async def _complete(self, approval: Approval, status: str, finished: Finished) -> DispatchResult:
+    async def _complete(
+        self, approval: Approval, status: str, finished: Finished
+    ) -> DispatchResult:
         result = finished.result
         final = dataclasses.replace(approval, status=status)
         result_text = _result_text(result)
@@ -1020,9 +1022,7 @@ def _repeated(call: ToolCall, turn: Turn | None) -> ToolError | None:
 
 
 def _unrecorded(call: ToolCall, exc: Exception) -> ToolError:
-    _log.error(
-        "toolwire.approval_store_failed", tool=call.name, call_id=call.call_id, exc_info=exc
-    )
+    _log.error("toolwire.approval_store_failed", tool=call.name, call_id=call.call_id, exc_info=exc)
     return ToolError(
         "this call needs a person's approval, but the request could not be recorded; "
         "it was not run",
