@@ -786,10 +786,12 @@ class Approvals:
         """
         assert turn.turn_id is not None and turn.provider is not None
         calls: list[dict[str, Any]] = []
+        pending: list[Approval] = []  # in call order: gated calls finish in any order
         for finished in done:
             approval = finished.result.approval
             if approval is not None and approval.turn_id == turn.turn_id:
                 calls.append({"call_id": finished.call.call_id, "approval": approval.id})
+                pending.append(approval)
             else:
                 calls.append({"call_id": finished.call.call_id, "item": finished.item})
         data = {"id": turn.turn_id, "provider": turn.provider, "response": response, "calls": calls}
@@ -799,7 +801,7 @@ class Approvals:
             await self._io(lambda store: store.add_turn(turn_id, text))
         except Exception as exc:  # the host is told, with the cause
             raise ApprovalError(f"turn {turn_id} could not be stored: {exc}") from exc
-        return HeldTurn(turn_id, list(turn.approvals.values()))
+        return HeldTurn(turn_id, pending)
 
     async def resume(self, plan: Plan, turn_id: str) -> list[Any]:
         """Every item of a held turn, in call order, once every approval is decided.

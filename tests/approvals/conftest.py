@@ -196,17 +196,18 @@ class Host:
         env.update(PYTHONPATH=str(self.site), TWAPPROVAL_LEDGER=str(self.ledger), **extra)
         return env
 
-    def script(self, body: str) -> list[str]:
+    def script(self, body: str, args: tuple[str, ...]) -> list[str]:
         prelude = (
             "import json, sys, toolwire\n"
             f"dispatcher = toolwire.Dispatcher.from_config({str(self.config)!r})\n"
         )
-        return [sys.executable, "-c", prelude + textwrap.dedent(body)]
+        return [sys.executable, "-c", prelude + textwrap.dedent(body), *args]
 
-    def run(self, body: str, **env: str) -> Any:
-        """Run ``body`` with ``dispatcher`` started; returns the JSON it printed last."""
+    def run(self, body: str, *args: str, **env: str) -> Any:
+        """Run ``body`` with ``dispatcher`` started (``args`` in ``sys.argv[1:]``); returns the
+        JSON it printed last."""
         done = subprocess.run(
-            self.script(body),
+            self.script(body, args),
             capture_output=True,
             text=True,
             env=self.environment(**env),
@@ -216,10 +217,10 @@ class Host:
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    def start(self, body: str, **env: str) -> subprocess.Popen[str]:
+    def start(self, body: str, *args: str, **env: str) -> subprocess.Popen[str]:
         """Start ``body`` in the background."""
         return subprocess.Popen(
-            self.script(body),
+            self.script(body, args),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
