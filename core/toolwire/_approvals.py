@@ -692,10 +692,19 @@ class Approvals:
             return self._store
 
     async def _io(self, operation: Callable[[ApprovalStore], T]) -> T:
-        """A store operation, on a thread when it may block (a file, a server)."""
-        if self.url == "memory://":
-            return operation(self.store())
-        return await asyncio.to_thread(lambda: operation(self.store()))
+        """A store operation, on a thread when it may block (a file, a server).
+
+        Raises:
+            ApprovalError: the store failed (it cannot be opened, or an operation failed).
+        """
+        try:
+            if self.url == "memory://":
+                return operation(self.store())
+            return await asyncio.to_thread(lambda: operation(self.store()))
+        except ConfigError:
+            raise
+        except Exception as exc:  # a file or a server: whatever it raises, the host is told
+            raise ApprovalError(f"the approval store failed: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:

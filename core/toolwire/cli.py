@@ -18,7 +18,7 @@ from typing import Any, Final, NoReturn, TextIO
 
 import structlog
 
-from ._approvals import STATUSES, Approval, ApprovalError
+from ._approvals import STATUSES, Approval, ApprovalError, HeldTurn
 from ._builtins import BUILTIN_PLUGINS
 from ._check import check
 from ._commands import PluginCommands, collect_commands
@@ -131,6 +131,13 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
             )
         except ConfigError as exc:
             raise UsageError(f"{name}: {exc}") from None
+    if isinstance(items, HeldTurn):
+        waiting = ", ".join(approval.id for approval in items.pending)
+        print(
+            f"toolwire: turn {items.turn_id} is held until a person decides: {waiting} "
+            "(toolwire approvals approve|reject ID --by NAME)",
+            file=sys.stderr,
+        )
     _print_json(items)
     return EXIT_OK
 

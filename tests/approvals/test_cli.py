@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from toolwire.testing import build_response
 
 SCRIPT = Path(sys.executable).parent / ("toolwire.exe" if os.name == "nt" else "toolwire")
 
@@ -114,3 +115,23 @@ def test_by_is_required(host):
     assert run.returncode == 2
     assert "--by" in run.stderr
     assert host.executions() == []
+
+
+def test_dispatch_of_a_held_turn_says_what_it_waits_for(host):
+    """toolwire dispatch of a response with a gated call prints no items and names the turn
+    and its approvals on stderr."""
+    response = build_response("openai-chat", [("delete_record", {"record": "three"})])
+    run = subprocess.run(
+        [str(SCRIPT), "--config", str(host.config), "dispatch", "-"],
+        input=json.dumps(response),
+        capture_output=True,
+        text=True,
+        env=host.environment(),
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == []
+    note = next(line for line in run.stderr.splitlines() if "is held" in line)
+    listed = json.loads(toolwire_cli(host, "approvals", "list", "--json").stdout)
+    assert listed[-1]["id"] in note and listed[-1]["turn_id"] in note

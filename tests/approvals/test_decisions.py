@@ -353,3 +353,17 @@ async def test_answer_mode_answers_the_gated_call_at_once(make, pack, ledger):
     assert pending.turn_id is None
     assert (await dispatcher.approve(pending.id, by="bob")).output == "deleted b"
     assert ledger.entries == ["read a", "delete b hard=False"]
+
+
+async def test_a_store_that_fails_is_the_hosts_error(make, pack):
+    """approve, reject, approvals and resume raise ApprovalError when the store cannot be reached."""
+    pytest.importorskip("redis")
+    dispatcher = make(pack, config={"approvals": {"store": "redis://127.0.0.1:1/0"}})
+    for attempt in (
+        dispatcher.approvals(),
+        dispatcher.approve("apr_x", by="bob"),
+        dispatcher.reject("apr_x", by="bob"),
+        dispatcher.resume("turn_x"),
+    ):
+        with pytest.raises(ApprovalError, match="the approval store failed"):
+            await attempt
