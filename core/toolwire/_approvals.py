@@ -154,21 +154,30 @@ class HeldTurn(list[Any]):
 
 
 class Turn:
-    """The calls of one batch, as far as approvals go: repeated ids, and the calls that wait.
+    """The calls of one batch, as far as approvals go: which ids repeat, whether a call waits.
 
-    ``turn_id`` and ``provider`` are set only for a response whose turn is held.
+    ``provider`` is set only for a response whose turn is held (``hold`` mode); the turn gets
+    its id when its first call starts to wait, so a turn that never waits costs no id.
     """
 
-    __slots__ = ("_counts", "approvals", "calls", "provider", "turn_id")
+    __slots__ = ("_counts", "_id", "calls", "held", "provider")
 
-    def __init__(
-        self, calls: Sequence[ToolCall], turn_id: str | None = None, provider: str | None = None
-    ) -> None:
+    def __init__(self, calls: Sequence[ToolCall], provider: str | None = None) -> None:
         self.calls = calls
-        self.turn_id = turn_id
         self.provider = provider
-        self.approvals: dict[str, Approval] = {}
+        #: A call of this held turn waits for a person.
+        self.held = False
+        self._id: str | None = None
         self._counts: collections.Counter[str] | None = None
+
+    @property
+    def turn_id(self) -> str | None:
+        """The held turn's id (``None`` when the batch is not held as a turn)."""
+        if self.provider is None:
+            return None
+        if self._id is None:
+            self._id = new_id("turn")
+        return self._id
 
     def repeats(self, call_id: str) -> int:
         """How many calls of the batch carry this id (counted on first need)."""
@@ -714,9 +723,7 @@ class Approvals:
 
     def turn(self, calls: Sequence[ToolCall], provider: str | None = None) -> Turn:
         """The approval side of a batch; held as a turn for ``provider`` in ``hold`` mode."""
-        if provider is not None and self.mode == "hold":
-            return Turn(calls, new_id("turn"), provider)
-        return Turn(calls)
+        return Turn(calls, provider if self.mode == "hold" else None)
 
     # -- the gate (stage 4 of the pipeline) -----------------------------------------------------
 
@@ -769,7 +776,6 @@ class Approvals:
         arguments = canonical_json(call.arguments)
         principal = context.state.get(self.principal_key) if context.state else None
         now = time.time()
-        held = turn is not None and turn.turn_id is not None
         return Approval(
             id=new_id("apr"),
             call_id=call.call_id,
@@ -781,8 +787,8 @@ class Approvals:
             reason=asked.reason if asked is not None else "its policy requires approval",
             created_at=now,
             expires_at=now + self.ttl,
-            turn_id=turn.turn_id if held and turn is not None else None,
-            provider=turn.provider if held and turn is not None else None,
+            turn_id=turn.turn_id if turn is not None else None,
+            provider=turn.provider if turn is not None else None,
         )
 
     # -- held turns -----------------------------------------------------------------------------
@@ -793,18 +799,18 @@ class Approvals:
         Raises:
             ApprovalError: the store failed (the approvals are recorded, the turn is not).
         """
-        assert turn.turn_id is not None and turn.provider is not None
+        turn_id = turn.turn_id
+        assert turn_id is not None and turn.provider is not None
         calls: list[dict[str, Any]] = []
         pending: list[Approval] = []  # in call order: gated calls finish in any order
         for finished in done:
             approval = finished.result.approval
-            if approval is not None and approval.turn_id == turn.turn_id:
+            if approval is not None and approval.turn_id == turn_id:
                 calls.append({"call_id": finished.call.call_id, "approval": approval.id})
                 pending.append(approval)
             else:
                 calls.append({"call_id": finished.call.call_id, "item": finished.item})
-        data = {"id": turn.turn_id, "provider": turn.provider, "response": response, "calls": calls}
-        turn_id = turn.turn_id
+        data = {"id": turn_id, "provider": turn.provider, "response": response, "calls": calls}
         try:
             text = _json_text(data)
             await self._io(lambda store: store.add_turn(turn_id, text))
@@ -1042,8 +1048,8 @@ def _unrecorded(call: ToolCall, exc: Exception) -> ToolError:
 
 
 def _waiting(approval: Approval, turn: Turn | None) -> _Answer:
-    if turn is not None:
-        turn.approvals[approval.call_id] = approval
+    if approval.turn_id is not None and turn is not None:
+        turn.held = True
     return _Answer(
         f"{approval.tool} needs a person's approval before it runs ({approval.reason}); "
         f"it has not run. Approval id: {approval.id}",

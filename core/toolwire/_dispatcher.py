@@ -230,7 +230,7 @@ class Dispatcher:
         state = _NO_STATE if state is None else state
         turn = self._approvals.turn(batch, shape.name)
         done = await run_batch(plan, batch, role, state, cut_off=cut_off, provider=shape, turn=turn)
-        if turn.turn_id is not None and turn.approvals:
+        if turn.held:
             return await self._approvals.hold_turn(turn, parsed.response, done)
         return shape.conversation_items(parsed, [finished.item for finished in done])
 

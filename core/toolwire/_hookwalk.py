@@ -192,8 +192,8 @@ class PermissionFold(Fold):
     def __init__(self, default_allow: bool) -> None:
         self.default_allow = default_allow
 
-    def start(self, args: tuple[Any, ...]) -> bool:
-        return False
+    def start(self, args: tuple[Any, ...]) -> None:
+        return None  # no vote yet; then True (allowed) or the first RequireApproval
 
     def step(
         self, impl: HookImpl, answer: Any, args: tuple[Any, ...], acc: Any
@@ -227,11 +227,11 @@ class PermissionFold(Fold):
         raise _denied(f"permission denied for {call.name}") from None
 
     def end(self, args: tuple[Any, ...], acc: Any) -> RequireApproval | None:
-        if acc is True:
+        if acc is None:  # nobody voted
+            if not self.default_allow:
+                raise _denied(f"permission denied for {args[0].name}")
             return None
-        if acc is False and not self.default_allow:
-            raise _denied(f"permission denied for {args[0].name}")
-        return acc or None
+        return None if acc is True else acc
 
 
 class BeforeFold(Fold):

@@ -16,9 +16,9 @@ Every call goes through the same stages, in this order; each can end the call wi
 10. finished    ``toolwire_call_finished`` observers see the outcome the model gets
 
 ``run_call`` is the one path; a call a person approved takes it again from the start, with
-permission skipped (decided once, by the person). ``run_inline`` drives the same coroutine to its end in the
-caller's thread, without an event loop, for a plain function whose whole path is plain: no
-stage then suspends.
+permission skipped (decided once, by the person). ``run_inline`` drives the same coroutine to
+its end in the caller's thread, without an event loop, for a plain function whose whole path
+is plain: no stage then suspends.
 """
 
 from __future__ import annotations
