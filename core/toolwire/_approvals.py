@@ -860,52 +860,55 @@ class Approvals:
         wait: float,
     ) -> DispatchResult:
         """Run the stored call once; any later approve (or reject) gets the stored result."""
-        _check_by(by)
-        found = await self._entry(approval_id)
-        approval = found.approval
-        if approval.status == "pending":
-            if approval.provider is not None:
-                provider_named(plan.providers, approval.provider)  # before the claim, not after
-            now = time.time()
-            if approval.expired(now):
-                return await self._expire(plan, approval) or await self._stored(approval_id, wait)
-            if await self._io(
-                lambda s: s.claim(approval_id, "approved", by, now, None, overdue=False)
-            ):
-                decided = dataclasses.replace(
-                    approval, status="approved", decided_by=by, decided_at=now
-                )
-                return await self._execute(plan, decided, state)
+        decided = await self._decide(plan, approval_id, "approved", by, None)
+        if decided is not None:
+            return await self._execute(plan, decided, state)
         return await self._stored(approval_id, wait)
 
     async def reject(
         self, plan: Plan, approval_id: str, by: str, message: str | None, wait: float
     ) -> DispatchResult:
         """End a pending call with ``approval_denied``; a decided one keeps its result."""
+        decided = await self._decide(plan, approval_id, "rejected", by, message)
+        if decided is None:
+            return await self._stored(approval_id, wait)
+        told = f"a person rejected this call to {decided.tool}"
+        told += f": {message}" if message else ""
+        error = _Answer(
+            f"{told}. Do not retry it; go on without it, or ask the user.",
+            kind="approval_denied",
+            approval=decided,
+        )
+        return await self._end(plan, decided, error)
+
+    async def _decide(
+        self, plan: Plan, approval_id: str, status: str, by: str, message: str | None
+    ) -> Approval | None:
+        """Claim a pending record for ``by``: the decided record when this caller won it.
+
+        ``None`` when it is not pending (any more): decided elsewhere, or overdue, in which
+        case it is expired here; either way its result is then in the store.
+        """
         _check_by(by)
-        found = await self._entry(approval_id)
-        approval = found.approval
-        if approval.status == "pending":
+        approval = (await self._entry(approval_id)).approval
+        while approval.status == "pending":
             if approval.provider is not None:
-                provider_named(plan.providers, approval.provider)
+                provider_named(plan.providers, approval.provider)  # before the claim, not after
             now = time.time()
             if approval.expired(now):
-                return await self._expire(plan, approval) or await self._stored(approval_id, wait)
-            if await self._io(
-                lambda s: s.claim(approval_id, "rejected", by, now, message, overdue=False)
-            ):
-                decided = dataclasses.replace(
-                    approval, status="rejected", decided_by=by, decided_at=now, message=message
+                await self._expire(plan, approval)
+                return None
+
+            def claim(store: ApprovalStore, at: float = now) -> bool:
+                return store.claim(approval_id, status, by, at, message, overdue=False)
+
+            if await self._io(claim):
+                return dataclasses.replace(
+                    approval, status=status, decided_by=by, decided_at=now, message=message
                 )
-                told = f"a person rejected this call to {approval.tool}"
-                told += f": {message}" if message else ""
-                error = _Answer(
-                    f"{told}. Do not retry it; go on without it, or ask the user.",
-                    kind="approval_denied",
-                    approval=decided,
-                )
-                return await self._end(plan, decided, error)
-        return await self._stored(approval_id, wait)
+            # Lost: decided elsewhere, or it lapsed a moment ago (then expired next round).
+            approval = (await self._entry(approval_id)).approval
+        return None
 
     async def records(self, plan: Plan, status: str | None) -> list[Approval]:
         """The records with that status (all when ``None``), oldest first; overdue ones are
