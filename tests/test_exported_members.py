@@ -6,6 +6,8 @@ import toolwire
 
 EXPORTED = {
     "ERROR_KINDS",
+    "Approval",
+    "ApprovalError",
     "CallContext",
     "CallNext",
     "Config",
@@ -13,10 +15,12 @@ EXPORTED = {
     "Deny",
     "DispatchResult",
     "Dispatcher",
+    "HeldTurn",
     "Middleware",
     "PluginError",
     "PluginInfo",
     "Reject",
+    "RequireApproval",
     "Tool",
     "ToolCall",
     "ToolError",

@@ -258,7 +258,7 @@ def test_toolset_refuses_two_tools_with_one_name() -> None:
 
 def test_policy_options_are_validated() -> None:
     """Nonsense policy values are refused where the tool is declared."""
-    with pytest.raises(toolwire.ConfigError, match="timeout must be positive"):
+    with pytest.raises(toolwire.ConfigError, match="timeout must be a positive"):
         toolwire.tool(timeout=0)(lambda: None)
     with pytest.raises(toolwire.ConfigError, match="roles must be a list"):
         toolwire.tool(roles="admin")(lambda: None)

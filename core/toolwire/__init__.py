@@ -5,10 +5,20 @@ from typing import Any as _Any
 from . import hookspecs as hookspecs  # public modules, loaded with the package
 from . import middleware as middleware
 from . import types as types
+from ._approvals import Approval, ApprovalError, HeldTurn
 from ._config import Config, load_config
 from ._discovery import PluginInfo
 from ._dispatcher import Dispatcher
-from ._errors import ERROR_KINDS, ConfigError, Deny, PluginError, Reject, ToolError, TransientError
+from ._errors import (
+    ERROR_KINDS,
+    ConfigError,
+    Deny,
+    PluginError,
+    Reject,
+    RequireApproval,
+    ToolError,
+    TransientError,
+)
 from ._logging import get_logger
 from ._policy import ToolPolicy
 from ._tools import Tool, Toolset, tool
@@ -18,6 +28,8 @@ from .types import CallNext, Middleware
 
 __all__ = [
     "ERROR_KINDS",
+    "Approval",
+    "ApprovalError",
     "CallContext",
     "CallNext",
     "Config",
@@ -25,10 +37,12 @@ __all__ = [
     "Deny",
     "DispatchResult",
     "Dispatcher",
+    "HeldTurn",
     "Middleware",
     "PluginError",
     "PluginInfo",
     "Reject",
+    "RequireApproval",
     "Tool",
     "ToolCall",
     "ToolError",

@@ -21,12 +21,13 @@ async def run_batch(
     *,
     cut_off: Mapping[int, str] | None = None,
     provider: Provider | None = None,
+    turn: Any = None,
 ) -> list[Finished]:
     """Run calls concurrently, at most ``[defaults] max_concurrency`` at once.
 
     Calls past ``[limits] max_batch_calls`` and calls the response cut off are answered
     without running; the calls of a ``sequential`` tool run one at a time, in call order,
-    alongside the others.
+    alongside the others. ``turn`` goes with each call that needs a person's approval.
 
     Returns:
         One ``Finished`` per call, in call order.
@@ -43,7 +44,9 @@ async def run_batch(
 
     async def run_one(index: int) -> None:
         async with slots:
-            done[index] = await run_call(plan, batch[index], role, state, provider=provider)
+            done[index] = await run_call(
+                plan, batch[index], role, state, provider=provider, turn=turn
+            )
 
     async def run_lane(indexes: list[int]) -> None:
         for index in indexes:

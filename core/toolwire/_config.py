@@ -55,6 +55,9 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
                 "permission_timeout": {**_POSITIVE, "default": 5,
                                        "description": "Seconds an async permission hook may take; "
                                        "past it the call is denied."},
+                "approval": {"enum": [False, True, "destructive"], "default": False,
+                             "description": "Calls that wait for a person's approval: none, "
+                             "all, or those of tools marked `destructive`."},
             },
         },
         "limits": {
@@ -100,7 +103,28 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
                                                   "(MCP `idempotentHint`)."},
                     "open_world": {"type": "boolean",
                                    "description": "Reaches an open world (MCP `openWorldHint`)."},
+                    "approval": {"type": "boolean",
+                                 "description": "Each call waits for a person's approval "
+                                                "(`false` exempts it from `[defaults] approval`)."},
                 },
+            },
+        },
+        "approvals": {
+            "type": "object",
+            "description": "Calls that wait for a person: where they are kept, for how long.",
+            "additionalProperties": False,
+            "properties": {
+                "store": {"type": "string", "pattern": "^(sqlite:///.+|memory://|redis(s)?://.*)$",
+                          "description": "sqlite:///PATH, memory:// or redis://HOST:PORT/DB; "
+                          "default: a SQLite file in the user state directory."},
+                "ttl": {**_POSITIVE, "default": 86400,
+                        "description": "Seconds an approval waits before it expires."},
+                "mode": {"enum": ["hold", "answer"], "default": "hold",
+                         "description": "A response with a gated call: hold the turn until "
+                         "decided, or answer that call at once with `approval_required`."},
+                "principal_key": {"type": "string", "minLength": 1, "default": "principal",
+                                  "description": "The key of the host's state whose value "
+                                  "an approval records as its principal."},
             },
         },
         "logging": {

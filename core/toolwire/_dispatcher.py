@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
+from ._approvals import Approval, Approvals
 from ._batch import as_calls, run_batch
 from ._config import Config, load_config
 from ._discovery import PluginInfo
@@ -53,6 +54,7 @@ class Dispatcher:
         self._plan: Plan | None = None
         self._closed = False
         self._ids = itertools.count(1)
+        self._approvals = Approvals(self.config.section("approvals"))
         self._host.add_builtins()
 
     @classmethod
@@ -198,7 +200,9 @@ class Dispatcher:
         """Run a batch concurrently: exactly one result per call, in call order."""
         batch = as_calls(list(calls), self._new_id)
         state = _NO_STATE if state is None else state
-        return [done.result for done in await run_batch(self._ready(), batch, role, state)]
+        turn = self._approvals.turn(batch)
+        done = await run_batch(self._ready(), batch, role, state, turn=turn)
+        return [finished.result for finished in done]
 
     async def process_response(
         self,
@@ -213,8 +217,13 @@ class Dispatcher:
         ``response`` is the provider SDK's object or its plain JSON. When ``provider`` is not
         named it is detected.
 
+        When a call needs a person's approval (``[approvals] mode = "hold"``), the turn is
+        held: the other calls run now, and the list returned is a ``HeldTurn``, empty, with
+        ``.pending`` (the approvals) and ``.turn_id``; ``resume(turn_id)`` returns the items.
+
         Raises:
             ConfigError: an unknown provider, or a response no provider recognises.
+            ApprovalError: a held turn could not be stored.
         """
         plan = self._ready()
         shape, parsed = parse_response(plan.providers, response, provider)
@@ -223,8 +232,99 @@ class Dispatcher:
         ]
         cut_off = {i: p.incomplete for i, p in enumerate(parsed.calls) if p.incomplete}
         state = _NO_STATE if state is None else state
-        done = await run_batch(plan, batch, role, state, cut_off=cut_off, provider=shape)
+        turn = self._approvals.turn(batch, shape.name, [p.given_id for p in parsed.calls])
+        done = await run_batch(plan, batch, role, state, cut_off=cut_off, provider=shape, turn=turn)
+        if turn.held:
+            return await self._approvals.hold_turn(turn, parsed.response, done)
         return shape.conversation_items(parsed, [finished.item for finished in done])
+
+    # -- approvals ----------------------------------------------------------------------------
+
+    async def approve(
+        self,
+        approval_id: str,
+        *,
+        by: str,
+        state: Mapping[str, Any] | None = None,
+        wait: float = 60.0,
+    ) -> DispatchResult:
+        """Run an approved call with exactly its stored arguments, once.
+
+        The permission walk is not run again: a person decided. Stages from ``before`` on run
+        as for any call. A second ``approve`` (or ``reject``), from any process sharing the
+        store, returns the stored result and runs nothing; one past the expiry ends the call
+        with ``approval_expired``.
+
+        Args:
+            approval_id: The ``Approval.id``.
+            by: Who approves (recorded, and logged with the call).
+            state: The host state the tool's ``CallContext`` receives; by default only the
+                recorded principal, under ``[approvals] principal_key``.
+            wait: Seconds to wait for the result while another process runs the call.
+
+        Raises:
+            ApprovalError: an unknown id, a store that failed, or no result after ``wait``.
+        """
+        plan = self._ready()
+        return await self._approvals.approve(plan, approval_id, by, state, wait)
+
+    async def reject(
+        self, approval_id: str, *, by: str, message: str | None = None
+    ) -> DispatchResult:
+        """End a waiting call with ``approval_denied``; its message tells the model not to retry.
+
+        ``message`` is added to what the model reads. A call already decided keeps its result.
+
+        Raises:
+            ApprovalError: an unknown id, or a store that failed.
+        """
+        plan = self._ready()
+        return await self._approvals.reject(plan, approval_id, by, message, 60.0)
+
+    async def approvals(self, status: str | None = None) -> list[Approval]:
+        """The approval records with ``status`` (all when ``None``), oldest first.
+
+        Pending ones past their expiry are expired first (``approval_expired``).
+
+        Raises:
+            ValueError: an unknown status.
+            ApprovalError: a store that failed.
+        """
+        return await self._approvals.records(self._ready(), status)
+
+    async def resume(self, turn_id: str) -> list[Any]:
+        """A held turn's items, every call in call order, as ``process_response`` gives them.
+
+        Raises:
+            ApprovalError: an unknown turn, or approvals still undecided (named in the message
+                and listed in ``pending``).
+        """
+        return await self._approvals.resume(self._ready(), turn_id)
+
+    def approve_sync(
+        self,
+        approval_id: str,
+        *,
+        by: str,
+        state: Mapping[str, Any] | None = None,
+        wait: float = 60.0,
+    ) -> DispatchResult:
+        """``approve`` for hosts without an event loop (on the dispatcher's own loop)."""
+        return self._loop.run(self.approve(approval_id, by=by, state=state, wait=wait))
+
+    def reject_sync(
+        self, approval_id: str, *, by: str, message: str | None = None
+    ) -> DispatchResult:
+        """``reject`` for hosts without an event loop (on the dispatcher's own loop)."""
+        return self._loop.run(self.reject(approval_id, by=by, message=message))
+
+    def approvals_sync(self, status: str | None = None) -> list[Approval]:
+        """``approvals`` for hosts without an event loop (on the dispatcher's own loop)."""
+        return self._loop.run(self.approvals(status))
+
+    def resume_sync(self, turn_id: str) -> list[Any]:
+        """``resume`` for hosts without an event loop (on the dispatcher's own loop)."""
+        return self._loop.run(self.resume(turn_id))
 
     def dispatch_sync(
         self,
@@ -304,6 +404,7 @@ class Dispatcher:
                 )
         self._loop.close()
         self._threads.close()
+        self._approvals.close()
 
     def __enter__(self) -> Dispatcher:
         return self
@@ -315,7 +416,7 @@ class Dispatcher:
 
     def _ready(self) -> Plan:
         if self._plan is None:
-            self._plan = plan_for(self._host, self._threads)
+            self._plan = plan_for(self._host, self._threads, self._approvals)
             self._closed = False
         return self._plan
 

@@ -10,6 +10,9 @@ ErrorKind = Literal[
     "invalid_arguments",
     "permission_denied",
     "rejected",
+    "approval_required",
+    "approval_denied",
+    "approval_expired",
     "rate_limited",
     "timeout",
     "execution_error",
@@ -24,6 +27,9 @@ RETRYABLE: Final[Mapping[str, bool]] = {
     "invalid_arguments": False,
     "permission_denied": False,
     "rejected": False,
+    "approval_required": True,  # once a person approves, or in a later turn
+    "approval_denied": False,  # a person said no to exactly this call
+    "approval_expired": True,  # nobody decided in time; asking again may reach someone
     "rate_limited": True,
     "timeout": True,
     "execution_error": False,
@@ -126,6 +132,25 @@ class Deny:
 
     def __repr__(self) -> str:
         return f"toolwire.Deny({self.reason!r})"
+
+
+class RequireApproval:
+    """A permission vote that asks a person first: the call waits for an approval.
+
+    Return it from ``toolwire_check_permission``. Any deny still wins over it; it wins over
+    any allow.
+
+    Args:
+        reason: Why a person must decide, shown to whoever approves (and in the record).
+    """
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str = "this call needs a person's approval") -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"toolwire.RequireApproval({self.reason!r})"
 
 
 class ConfigError(Exception):

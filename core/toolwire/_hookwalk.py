@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import pluggy
 
-from ._errors import Deny, Reject, ToolError
+from ._errors import Deny, Reject, RequireApproval, ToolError
 from ._logging import log as _log
 from ._logging import secret_values
 from ._values import CallContext, DispatchResult, ToolCall
@@ -192,15 +192,19 @@ def _denied(reason: str) -> ToolError:
 
 
 class PermissionFold(Fold):
-    """Votes: any deny wins over any allow; a failure or a timeout denies; no vote -> default."""
+    """Votes: any deny wins; else any approval requirement; else any allow; a failure or a
+    timeout denies; no vote -> the default.
+
+    The walk ends with ``None`` (allowed) or the first ``RequireApproval`` vote.
+    """
 
     hook = "toolwire_check_permission"
 
     def __init__(self, default_allow: bool) -> None:
         self.default_allow = default_allow
 
-    def start(self, args: tuple[Any, ...]) -> bool:
-        return False
+    def start(self, args: tuple[Any, ...]) -> None:
+        return None  # no vote yet; then True (allowed) or the first RequireApproval
 
     def step(
         self, impl: HookImpl, answer: Any, args: tuple[Any, ...], acc: Any
@@ -209,7 +213,10 @@ class PermissionFold(Fold):
         if answer is None:
             return args, acc, False
         if answer is True:
-            return args, True, False
+            return args, acc or True, False
+        if isinstance(answer, RequireApproval):
+            # The first request's reason is kept; a later deny still wins (it raises).
+            return args, acc if isinstance(acc, RequireApproval) else answer, False
         if answer is False:
             raise _denied(f"permission denied for {call.name}")
         if isinstance(answer, Deny):
@@ -230,9 +237,12 @@ class PermissionFold(Fold):
             plugin_failed(impl.plugin, self.hook, call, exc, self.redact)
         raise _denied(f"permission denied for {call.name}") from None
 
-    def end(self, args: tuple[Any, ...], acc: Any) -> None:
-        if not acc and not self.default_allow:
-            raise _denied(f"permission denied for {args[0].name}")
+    def end(self, args: tuple[Any, ...], acc: Any) -> RequireApproval | None:
+        if acc is None:  # nobody voted
+            if not self.default_allow:
+                raise _denied(f"permission denied for {args[0].name}")
+            return None
+        return None if acc is True else acc
 
 
 class BeforeFold(Fold):
@@ -334,8 +344,14 @@ class CallHooks:
             stage.is_async for stage in (self.permission, self.before, self.after, self.finished)
         )
 
-    def check_permission(self, call: ToolCall, context: CallContext) -> Awaitable[None] | None:
-        """Every implementation votes; raises ``ToolError`` (``permission_denied``) on a deny."""
+    def check_permission(
+        self, call: ToolCall, context: CallContext
+    ) -> RequireApproval | Awaitable[RequireApproval | None] | None:
+        """Every implementation votes; raises ``ToolError`` (``permission_denied``) on a deny.
+
+        Returns ``None`` when the call may run, the ``RequireApproval`` vote when a person must
+        decide first, or (with an ``async`` implementation) an awaitable of either.
+        """
         return self.permission.run(call, context)  # type: ignore[no-any-return]
 
     def run_before(self, call: ToolCall, context: CallContext) -> Awaitable[None] | None:

@@ -6,7 +6,8 @@ Every call goes through the same stages, in this order; each can end the call wi
 1. resolve      the name must be an enabled tool
 2. parse        raw arguments become a dict, within size and nesting caps
 3. validate     against the tool's schema, then converted to the declared types
-4. permission   every ``toolwire_check_permission`` votes; any deny wins
+4. permission   every ``toolwire_check_permission`` votes; any deny wins, then any approval
+                requirement: such a call is recorded and waits for a person (``_approvals``)
 5. before       ``toolwire_before_call`` hooks; one may reject the call
 6. execute      the tool's route: its middleware, in their declared order, then the function
 7. after        ``toolwire_after_call`` hooks may replace the result
@@ -14,9 +15,10 @@ Every call goes through the same stages, in this order; each can end the call wi
 9. format       with a provider: the provider's item (``toolwire_format_result`` may shape it)
 10. finished    ``toolwire_call_finished`` observers see the outcome the model gets
 
-``run_call`` is the one path. ``run_inline`` drives the same coroutine to its end in the
-caller's thread, without an event loop, for a plain function whose whole path is plain: no
-stage then suspends.
+``run_call`` is the one path; a call a person approved takes it again from the start, with
+permission skipped (decided once, by the person). ``run_inline`` drives the same coroutine to
+its end in the caller's thread, without an event loop, for a plain function whose whole path
+is plain: no stage then suspends.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ import asyncio
 import difflib
 import time
 from collections.abc import Coroutine, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._arguments import parse_arguments
-from ._errors import ToolError
+from ._errors import RequireApproval, ToolError
 from ._hookwalk import INTERNAL_MESSAGE, belongs_to_caller
 from ._logging import log as _log
 from ._logging import secret_values
@@ -37,6 +39,9 @@ from ._serialize import error_text, to_text, truncate
 from ._values import CallContext, DispatchResult, ToolCall
 from .providers import Provider
 from .types import ProgressCallback
+
+if TYPE_CHECKING:
+    from ._approvals import Approval
 
 
 class Finished(NamedTuple):
@@ -58,8 +63,15 @@ async def run_call(
     provider: Provider | None = None,
     progress: ProgressCallback | None = None,
     inline: bool = False,
+    turn: Any = None,
+    approved: Approval | None = None,
 ) -> Finished:
-    """Run one call through every stage. Never raises but for the caller's own cancellation."""
+    """Run one call through every stage. Never raises but for the caller's own cancellation.
+
+    ``turn`` is what a held response's gated calls are recorded with (opaque here).
+    ``approved`` is the record of a call a person approved: its stored arguments run without
+    a permission walk, and its result carries the record.
+    """
     started = time.perf_counter()
     context = CallContext(call.call_id, None, role, state, progress=progress)
     hooks = plan.hooks
@@ -67,9 +79,18 @@ async def run_call(
         route = resolve(plan, call, context)
         call = parse(plan, call)
         validate(route, call, context)
-        # A hook stage returns something to await only when one of its hooks is async.
-        if (pending := hooks.check_permission(call, context)) is not None:
-            await pending
+        if approved is None:
+            # A hook stage returns something to await only when one of its hooks is async.
+            asked = hooks.check_permission(call, context)
+            if asked is not None and not isinstance(asked, RequireApproval):
+                asked = await asked
+            if asked is not None or route.approval:
+                gate = plan.approvals
+                raise (
+                    gate.hold_inline(route, call, context, asked, turn)
+                    if inline
+                    else await gate.hold(route, call, context, asked, turn)
+                )
         if (pending := hooks.run_before(call, context)) is not None:
             await pending
         value = (
@@ -87,6 +108,8 @@ async def run_call(
             _cancelled_by_caller(plan, _named(call), context, started)
             raise
         result = _failed(call, _internal(call, exc, plan.redact), context)
+    if approved is not None:
+        result.approval = approved
     item = None
     if provider is not None:
         item, result = await format_item(plan, provider, call, result, context)
@@ -221,7 +244,9 @@ async def format_item(
         if plan.hooks.format.is_async:
             shaped = await shaped
     except ToolError as error:  # a format hook failed (logged with its plugin)
+        approval = result.approval
         result = _failed(call, error, context)
+        result.approval = approval
         shaped = None
     return (shaped if shaped is not None else provider.format_result(call, result)), result
 
@@ -273,6 +298,7 @@ def _failed(call: ToolCall, error: ToolError, context: CallContext) -> DispatchR
         0.0,
         context.attempt,
         error_text(error),
+        getattr(error, "approval", None),  # a call that waits for (or waited for) a person
     )
 
 

@@ -15,12 +15,12 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import CodeType, MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from ._arguments import ArgumentsValidator
 from ._config import Config
 from ._discovery import PluginInfo
-from ._errors import ConfigError, ToolError, TransientError
+from ._errors import ConfigError, RequireApproval, ToolError, TransientError
 from ._hookwalk import CallHooks, plugin_failed
 from ._logging import log as _log
 from ._logging import redact_names, secret_values
@@ -55,6 +55,7 @@ class Route:
         max_output_chars: Its output budget.
         blame: Code objects of its middleware, to name the plugin whose middleware failed.
         redact: Argument names whose values are masked when a failure is logged.
+        approval: Every call waits for a person's approval (the policy's ``approval``).
     """
 
     tool: Tool
@@ -66,6 +67,7 @@ class Route:
     max_output_chars: int
     blame: Mapping[CodeType, str] = field(default_factory=dict)
     redact: frozenset[str] = frozenset()
+    approval: bool = False
 
     def failure(self, call: ToolCall, exc: BaseException) -> ToolError:
         """The error for an exception that escaped the handler, logged with whose it was.
@@ -111,6 +113,32 @@ class Limits:
     max_concurrency: int
 
 
+class ApprovalGate(Protocol):
+    """Where a call that needs a person's approval goes instead of running (``_approvals``).
+
+    Each method records the call as waiting and returns the error that ends it now
+    (``approval_required``, or ``internal_error`` when it could not be recorded).
+    """
+
+    async def hold(
+        self,
+        route: Route,
+        call: ToolCall,
+        context: CallContext,
+        asked: RequireApproval | None,
+        turn: Any,
+    ) -> ToolError: ...
+
+    def hold_inline(
+        self,
+        route: Route,
+        call: ToolCall,
+        context: CallContext,
+        asked: RequireApproval | None,
+        turn: Any,
+    ) -> ToolError: ...
+
+
 @dataclass
 class Plan:
     """Everything a call reads, built once per start of a dispatcher."""
@@ -120,6 +148,7 @@ class Plan:
     providers: dict[str, Provider]
     limits: Limits
     roles_enforced: bool
+    approvals: ApprovalGate
     redact: frozenset[str] = frozenset()
     names: tuple[str, ...] = ()
     definitions: dict[tuple[str, str], ToolDefinition] = field(default_factory=dict)
@@ -150,7 +179,7 @@ class Plan:
         return found
 
 
-def plan_for(host: PluginHost, threads: ThreadRunner) -> Plan:
+def plan_for(host: PluginHost, threads: ThreadRunner, approvals: ApprovalGate) -> Plan:
     """The plan of what ``host`` has registered now, under its config.
 
     Raises:
@@ -172,6 +201,7 @@ def plan_for(host: PluginHost, threads: ThreadRunner) -> Plan:
         ),
         threads=threads,
         roles_enforced=host.is_loaded("roles"),
+        approvals=approvals,
         idle_plugins=host.idle(),
     )
 
@@ -186,6 +216,7 @@ def build_plan(
     hooks: CallHooks,
     threads: ThreadRunner,
     roles_enforced: bool,
+    approvals: ApprovalGate,
     idle_plugins: Sequence[PluginInfo] = (),
 ) -> Plan:
     """A route per enabled tool, from what the plugins registered and what config says.
@@ -199,6 +230,7 @@ def build_plan(
         hooks: The per-call hook stages, resolved.
         threads: Where plain functions run.
         roles_enforced: Whether the ``roles`` plugin is loaded.
+        approvals: Where calls that need a person's approval wait.
         idle_plugins: Installed plugins that are not loaded, named when an option is unclaimed.
 
     Raises:
@@ -211,7 +243,8 @@ def build_plan(
         {
             key: value
             for key, value in {**BUILTIN_DEFAULTS, **defaults}.items()
-            if key in CORE_FIELDS and key != "max_concurrency"  # that one bounds a batch
+            # max_concurrency bounds a batch; approval is decided per tool below
+            if key in CORE_FIELDS and key not in ("max_concurrency", "approval")
         }
     )
     problems: list[str] = []
@@ -230,6 +263,9 @@ def build_plan(
             except ConfigError as exc:
                 problems += exc.problems or [str(exc)]
                 continue
+        approval = _needs_approval(defaults["approval"], policy, settings)
+        if policy.approval is not approval:
+            policy = replace(policy, approval=approval)
         layers = fuse([(m, p) for m, p in ordered if applies(m, tool, policy)])
         innermost = _innermost(tool, threads)
         routes[tool.name] = Route(
@@ -242,6 +278,7 @@ def build_plan(
             policy.max_output_chars or BUILTIN_DEFAULTS["max_output_chars"],
             MappingProxyType({code: p for m, p in layers if (code := _code_of(m)) is not None}),
             redact,
+            approval,
         )
     problems += _unknown_tools(config, [tool.name for tool, _ in tools])
     if problems:
@@ -261,8 +298,22 @@ def build_plan(
             defaults["max_concurrency"],
         ),
         roles_enforced,
+        approvals,
         redact,
     )
+
+
+def _needs_approval(default: Any, policy: ToolPolicy, settings: Mapping[str, Any]) -> bool:
+    """Whether every call of a tool waits for a person, decided once per start.
+
+    ``[tools.NAME] approval`` is the operator's last word on one tool. A tool's code may ask
+    for approval but cannot escape ``[defaults] approval``: that is the operator's to lift.
+    """
+    if "approval" in settings:
+        return bool(settings["approval"])
+    if policy.approval:
+        return True
+    return default is True or (default == "destructive" and policy.destructive is True)
 
 
 class _AwaitTool:

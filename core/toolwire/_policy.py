@@ -39,6 +39,9 @@ class ToolPolicy:
         idempotent: Calling it twice with the same arguments has no further effect
             (MCP's ``idempotentHint``).
         open_world: The tool reaches an open world, such as the web (MCP's ``openWorldHint``).
+        approval: A person must approve each call before it runs. In an effective policy
+            (``dispatcher.policy(name)``) this is the answer for the tool, ``[defaults]
+            approval`` included.
         options: Plugins' own options, by name (``rate_limit`` for the rate-limit plugin):
             each must be claimed by a loaded plugin through ``toolwire_register_tool_options``,
             or the dispatcher refuses to start.
@@ -56,6 +59,7 @@ class ToolPolicy:
     destructive: bool | None = None
     idempotent: bool | None = None
     open_world: bool | None = None
+    approval: bool | None = None
     options: Mapping[str, Any] = field(default_factory=lambda: _NO_OPTIONS)
 
     def overridden_by(self, other: ToolPolicy) -> ToolPolicy:

@@ -104,6 +104,7 @@ def _policy_from(
     destructive: bool | None = None,
     idempotent: bool | None = None,
     open_world: bool | None = None,
+    approval: bool | None = None,
     **plugin_options: Any,
 ) -> ToolPolicy:
     if timeout is not None and not (
@@ -134,7 +135,7 @@ def _policy_from(
         "idempotent": idempotent,
         "open_world": open_world,
     }
-    for hint, value in hints.items():
+    for hint, value in {**hints, "approval": approval}.items():
         if value is not None and not isinstance(value, bool):
             raise ConfigError(f"{hint} must be True or False, got {value!r}")
     return ToolPolicy(
@@ -147,6 +148,7 @@ def _policy_from(
         sequential=sequential,
         max_output_chars=max_output_chars,
         **hints,
+        approval=approval,
         options=MappingProxyType(plugin_options) if plugin_options else ToolPolicy().options,
     )
 
@@ -191,6 +193,7 @@ def tool(
     destructive: bool | None = None,
     idempotent: bool | None = None,
     open_world: bool | None = None,
+    approval: bool | None = None,
     **plugin_options: Any,
 ) -> Callable[[ToolFunction], Tool]: ...
 def tool(
@@ -238,6 +241,7 @@ class Toolset:
         destructive: bool | None = None,
         idempotent: bool | None = None,
         open_world: bool | None = None,
+        approval: bool | None = None,
         **plugin_options: Any,
     ) -> Callable[[ToolFunction], Tool]: ...
     def tool(

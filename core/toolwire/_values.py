@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import ToolError
 
 if TYPE_CHECKING:
+    from ._approvals import Approval
     from ._policy import ToolPolicy
     from ._tools import Tool
     from .types import ProgressCallback
@@ -47,6 +48,8 @@ class DispatchResult:
         elapsed_ms: Wall time of the whole pipeline for this call.
         attempts: How many times the tool function was started (0 when it never ran).
         output: The text the model receives: the serialized result, or the error object.
+        approval: The ``Approval`` record of a call that waits (or waited) for a person;
+            ``None`` for a call that needed none.
     """
 
     success: bool
@@ -57,10 +60,11 @@ class DispatchResult:
     elapsed_ms: float = 0.0
     attempts: int = 0
     output: str = field(default="", repr=False)
+    approval: Approval | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view, as the CLI prints it."""
-        return {
+        """A JSON-ready view, as the CLI prints it (``approval`` only for a call that had one)."""
+        view = {
             "success": self.success,
             "call_id": self.call_id,
             "name": self.name,
@@ -69,6 +73,9 @@ class DispatchResult:
             "elapsed_ms": round(self.elapsed_ms, 3),
             "attempts": self.attempts,
         }
+        if self.approval is not None:
+            view["approval"] = self.approval.to_dict()
+        return view
 
 
 @dataclass(slots=True)

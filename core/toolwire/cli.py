@@ -8,6 +8,7 @@ library only logs. Exit codes: 0 success, 1 a tool error (or, for ``check``, pro
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ from typing import Any, Final, NoReturn, TextIO
 
 import structlog
 
+from ._approvals import STATUSES, Approval, ApprovalError, HeldTurn
 from ._builtins import BUILTIN_PLUGINS
 from ._check import check
 from ._commands import PluginCommands, collect_commands
@@ -129,6 +131,13 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
             )
         except ConfigError as exc:
             raise UsageError(f"{name}: {exc}") from None
+    if isinstance(items, HeldTurn):
+        waiting = ", ".join(approval.id for approval in items.pending)
+        print(
+            f"toolwire: turn {items.turn_id} is held until a person decides: {waiting} "
+            "(toolwire approvals approve|reject ID --by NAME)",
+            file=sys.stderr,
+        )
     _print_json(items)
     return EXIT_OK
 
@@ -154,10 +163,41 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_TOOL_ERROR
 
 
+def cmd_approvals_list(args: argparse.Namespace) -> int:
+    """List approval records, oldest first (overdue pending ones are expired first)."""
+    with _dispatcher(args) as dispatcher:
+        rows = dispatcher.approvals_sync(args.status)
+    if args.json:
+        _print_json([row.to_dict() for row in rows])
+        return EXIT_OK
+    _print_table(
+        ("ID", "STATUS", "TOOL", "ROLE", "PRINCIPAL", "EXPIRES", "DECIDED BY", "REASON"),
+        [_approval_row(row) for row in rows],
+    )
+    return EXIT_OK
+
+
+def cmd_approvals_approve(args: argparse.Namespace) -> int:
+    """Run an approved call once; print its ``DispatchResult``."""
+    with _dispatcher(args) as dispatcher:
+        result = dispatcher.approve_sync(args.id, by=args.by)
+    _print_json(result.to_dict())
+    return EXIT_OK if result.success else EXIT_TOOL_ERROR
+
+
+def cmd_approvals_reject(args: argparse.Namespace) -> int:
+    """End a waiting call with ``approval_denied``; print its ``DispatchResult``."""
+    with _dispatcher(args) as dispatcher:
+        result = dispatcher.reject_sync(args.id, by=args.by, message=args.message)
+    _print_json(result.to_dict())
+    rejected = result.approval is not None and result.approval.status == "rejected"
+    return EXIT_OK if rejected else EXIT_TOOL_ERROR
+
+
 # -- the parser -------------------------------------------------------------------------------
 
 
-BUILTIN_COMMANDS: Final = frozenset({"plugins", "tools", "call", "dispatch", "check"})
+BUILTIN_COMMANDS: Final = frozenset({"plugins", "tools", "call", "dispatch", "check", "approvals"})
 
 
 def build_parser(extra: Sequence[Command] = ()) -> argparse.ArgumentParser:
@@ -262,6 +302,54 @@ def build_parser(extra: Sequence[Command] = ()) -> argparse.ArgumentParser:
         "and every enabled tool (its JSON Schema, OpenAI strict-mode compatibility, a name "
         "every provider accepts, no name taken twice). Lists every problem; exit 1 if any.",
     )
+    approvals = command(
+        "approvals",
+        cmd_approvals_list,
+        "list, approve or reject calls that wait for a person",
+        "Calls that need a person's approval wait in the approval store ([approvals] store). "
+        "List them, approve one (it runs once, with exactly its stored arguments) or reject "
+        "one (the model is told not to retry it).",
+    )
+    actions = approvals.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(
+        name: str, handler: Callable[[argparse.Namespace], int], summary: str, description: str
+    ) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, parents=[common], help=summary, description=description)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    listing = action(
+        "list",
+        cmd_approvals_list,
+        "list approvals, oldest first",
+        "Every approval record, oldest first: id, status, tool, role, principal, expiry, who "
+        "decided, and why it needs approval. Pending ones past their expiry are expired first.",
+    )
+    listing.add_argument("--status", choices=STATUSES, metavar="S",
+                         help=f"only records with this status: {', '.join(STATUSES)}")  # fmt: skip
+    approve = action(
+        "approve",
+        cmd_approvals_approve,
+        "approve a call: it runs once",
+        "Approve a waiting call: it runs once, with exactly its stored arguments, and its "
+        "DispatchResult is printed as JSON. Approving a call already decided prints the stored "
+        "result and runs nothing. Exit 0 when the call succeeded, 1 when it ended in an error "
+        "(expired, rejected before, or the tool failed).",
+    )
+    approve.add_argument("id", metavar="ID", help="the approval's id")
+    approve.add_argument("--by", metavar="NAME", required=True, help="who approves (recorded)")
+    reject = action(
+        "reject",
+        cmd_approvals_reject,
+        "reject a call: it never runs",
+        "Reject a waiting call: it ends with approval_denied, whose message tells the model "
+        "not to retry it; the DispatchResult is printed as JSON. Exit 0 when the call is "
+        "rejected (now or before), 1 when it was already decided otherwise.",
+    )
+    reject.add_argument("id", metavar="ID", help="the approval's id")
+    reject.add_argument("--by", metavar="NAME", required=True, help="who rejects (recorded)")
+    reject.add_argument("--message", metavar="TEXT", help="why, as the model will read it")
     for contributed in extra:
         sub = command(
             contributed.name,
@@ -338,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
-    except (ConfigError, UsageError) as exc:
+    except (ConfigError, UsageError, ApprovalError) as exc:
         return _fail(str(exc))
     except BrokenPipeError:
         # The reader went away (``toolwire plugins | head``): not an error worth a word.
@@ -501,6 +589,15 @@ def _plugin_row(info: PluginInfo) -> tuple[object, ...]:
     return (
         name, info.distribution, info.version, info.status, info.tools, hooks or "-",
         _one_line(info.error or ""),
+    )  # fmt: skip
+
+
+def _approval_row(approval: Approval) -> tuple[object, ...]:
+    expires = datetime.datetime.fromtimestamp(approval.expires_at, datetime.UTC)
+    return (
+        approval.id, approval.status, approval.tool, approval.role or "-",
+        approval.principal or "-", expires.isoformat(timespec="seconds"),
+        approval.decided_by or "-", _one_line(approval.reason),
     )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from ._config import Config
-    from ._errors import Deny
+    from ._errors import Deny, RequireApproval
     from ._values import CallContext, DispatchResult, ToolCall
     from .providers import Provider
     from .types import Command
@@ -111,12 +111,15 @@ def toolwire_register_commands(register: Callable[[Command], None]) -> None:
 
 
 @hookspec
-def toolwire_check_permission(call: ToolCall, context: CallContext) -> bool | Deny | None:
-    """Vote on a call: ``True`` allows, ``False`` or ``toolwire.Deny(reason)`` denies, ``None`` abstains.
+def toolwire_check_permission(
+    call: ToolCall, context: CallContext
+) -> bool | Deny | RequireApproval | None:
+    """Vote on a call: ``True`` allows, ``False`` or ``toolwire.Deny(reason)`` denies,
+    ``toolwire.RequireApproval(reason)`` asks a person first, ``None`` abstains.
 
-    Every implementation is asked; any deny wins; an implementation that raises (or takes
-    longer than the permission timeout) counts as a deny; with no vote the configured default
-    decides.
+    Every implementation is asked; any deny wins, then any approval requirement (the call is
+    recorded and waits), then allow; an implementation that raises (or takes longer than the
+    permission timeout) counts as a deny; with no vote the configured default decides.
     """
 
 

@@ -21,7 +21,8 @@ _LEVELS: Final = {
 
 
 class CallLog:
-    """Logs each call as ``toolwire.call``: tool, call_id, role, outcome, error kind, duration.
+    """Logs each call as ``toolwire.call``: tool, call_id, role, outcome, error kind, duration;
+    for a call that waits (or waited) for a person, the approval id and who decided.
 
     Successful calls log at ``info``, failed ones at ``warning``. Nothing is built when the
     level is below ``[logging] level`` (a floor) or below what the host's logger keeps.
@@ -57,6 +58,9 @@ class CallLog:
             "elapsed_ms": round(result.elapsed_ms, 3),
             "attempts": result.attempts,
         }
+        if result.approval is not None:
+            event["approval_id"] = result.approval.id
+            event["decided_by"] = result.approval.decided_by
         if self._threshold <= logging.DEBUG and self._log.enabled(logging.DEBUG):
             if isinstance(call.arguments, Mapping):
                 event["arguments"] = redact(call.arguments, self._redact)

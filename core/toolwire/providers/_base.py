@@ -20,10 +20,13 @@ class ParsedCall:
     Attributes:
         call: The call, its arguments as the model sent them.
         incomplete: Why the call must not run (the response was cut off), or ``None``.
+        given_id: The id as the response gave it, when the call got a fresh one because it
+            had none or repeated another call's; ``None`` when the call keeps its own.
     """
 
     call: ToolCall
     incomplete: str | None = None
+    given_id: str | None = None
 
 
 @dataclass(slots=True)

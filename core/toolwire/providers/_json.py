@@ -106,6 +106,13 @@ def call_ids(given: Sequence[Any], prefix: str) -> list[str]:
     return ids
 
 
+def given_id(value: Any, used: str) -> str | None:
+    """The id a response gave a call, when it repeated another's and the call now has its own
+    (``None`` for a call that keeps its id, or had none to repeat)."""
+    given = text_of(value)
+    return None if not given or given == used else given
+
+
 def encodable(value: Any) -> Any:
     """``value`` with every string (keys too) made valid UTF-8, copied only where that changed.
 

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import call_ids, declaration, encodable, list_or_empty, mapping_or_empty, text_of
+from ._json import (
+    call_ids,
+    declaration,
+    encodable,
+    given_id,
+    list_or_empty,
+    mapping_or_empty,
+    text_of,
+)
 
 if TYPE_CHECKING:
     from .._tools import Tool
@@ -45,7 +53,11 @@ class AnthropicProvider(Provider):
         uses = _tool_uses(response)
         ids = call_ids([block.get("id") for block in uses], "toolu_")
         calls = [
-            ParsedCall(ToolCall(text_of(block.get("name")), block.get("input"), call_id), cut_off)
+            ParsedCall(
+                ToolCall(text_of(block.get("name")), block.get("input"), call_id),
+                cut_off,
+                given_id(block.get("id"), call_id),
+            )
             for block, call_id in zip(uses, ids, strict=True)
         ]
         return ParsedResponse(provider=self.name, calls=calls, response=response)

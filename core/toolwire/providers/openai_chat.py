@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import call_ids, declaration, encodable, list_or_empty, mapping_or_empty, text_of
+from ._json import (
+    call_ids,
+    declaration,
+    encodable,
+    given_id,
+    list_or_empty,
+    mapping_or_empty,
+    text_of,
+)
 from ._strict import function_parameters
 
 if TYPE_CHECKING:
@@ -52,7 +60,7 @@ class OpenAIChatProvider(Provider):
             payload = _payload(tool_call)
             arguments = payload.get("arguments", payload.get("input"))
             call = ToolCall(text_of(payload.get("name")), arguments, call_id)
-            calls.append(ParsedCall(call, cut_off))
+            calls.append(ParsedCall(call, cut_off, given_id(tool_call.get("id"), call_id)))
         return ParsedResponse(provider=self.name, calls=calls, response=response)
 
     def tool_definition(self, tool: Tool) -> ToolDefinition:

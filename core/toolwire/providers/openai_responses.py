@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import call_ids, declaration, encodable, list_or_empty, mapping_or_empty, text_of
+from ._json import (
+    call_ids,
+    declaration,
+    encodable,
+    given_id,
+    list_or_empty,
+    mapping_or_empty,
+    text_of,
+)
 from ._strict import function_parameters
 
 if TYPE_CHECKING:
@@ -45,7 +53,7 @@ class OpenAIResponsesProvider(Provider):
             incomplete = cut_off
             if incomplete is None and item.get("status") == "incomplete":
                 incomplete = "function_call status incomplete"
-            calls.append(ParsedCall(call, incomplete))
+            calls.append(ParsedCall(call, incomplete, given_id(item.get("call_id"), call_id)))
         return ParsedResponse(provider=self.name, calls=calls, response=response)
 
     def tool_definition(self, tool: Tool) -> ToolDefinition:
