@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._config import Config, load_config
+from ._content import Content, ImagePart, TextPart
 from ._context import CallContext
 from ._dispatcher import Dispatcher
 from ._errors import ERROR_KINDS, ConfigError, Deny, PluginError, Reject, ToolError, TransientError
@@ -21,13 +22,16 @@ __all__ = [
     "CallNext",
     "Config",
     "ConfigError",
+    "Content",
     "Deny",
     "DispatchResult",
     "Dispatcher",
+    "ImagePart",
     "Middleware",
     "PluginError",
     "PluginInfo",
     "Reject",
+    "TextPart",
     "Tool",
     "ToolCall",
     "ToolError",
