@@ -1,0 +1,35 @@
+"""MCP both ways for toolwire.
+
+Load MCP servers as tool packs (``[plugins.mcp.servers.NAME]`` or an ``mcpServers`` JSON file):
+each server is the plugin ``mcp.NAME``, its tools governed like local ones. Serve a
+dispatcher's tools to MCP clients: ``toolwire mcp serve``, ``server(dispatcher)`` for any
+transport, ``asgi_app(dispatcher)`` to mount in a web app.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ._link import StartError
+from ._plugin import McpPlugin
+from ._settings import Settings
+
+#: What the ``toolwire`` entry point ``mcp`` resolves to: a class, so every dispatcher gets
+#: sessions and server processes of its own.
+plugin: Final = McpPlugin
+
+__all__ = [
+    "McpPlugin",
+    "Settings",
+    "StartError",
+    "__version__",
+    "plugin",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("toolwire-mcp")
+    raise AttributeError(f"module 'toolwire_mcp' has no attribute {name!r}")
