@@ -24,13 +24,12 @@ from typing import Any, Final
 import anyio
 import mcp_types as types
 import structlog
+import toolwire
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
-
-import toolwire
 
 from ._loop import OwnLoop
 from ._settings import ServerSettings

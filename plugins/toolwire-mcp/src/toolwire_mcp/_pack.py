@@ -10,7 +10,6 @@ from typing import Any, Final
 
 import mcp_types as types
 import structlog
-
 import toolwire
 
 from ._link import ServerLink, StartError
