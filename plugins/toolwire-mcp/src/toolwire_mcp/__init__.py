@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ._http import IntrospectionVerifier, StaticTokens, asgi_app, role_from
 from ._link import StartError
+from ._pack import result_value
 from ._plugin import McpPlugin
+from ._serve import output_schema, serve_stdio, server
 from ._settings import Settings
 
 #: What the ``toolwire`` entry point ``mcp`` resolves to: a class, so every dispatcher gets
@@ -19,11 +22,19 @@ from ._settings import Settings
 plugin: Final = McpPlugin
 
 __all__ = [
+    "IntrospectionVerifier",
     "McpPlugin",
     "Settings",
     "StartError",
+    "StaticTokens",
     "__version__",
+    "asgi_app",
+    "output_schema",
     "plugin",
+    "result_value",
+    "role_from",
+    "serve_stdio",
+    "server",
 ]
 
 
