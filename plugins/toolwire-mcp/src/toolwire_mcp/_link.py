@@ -136,6 +136,11 @@ class ServerLink:
         client, end = self._client, self._end
         if client is not None and end is not None and not end.is_set():
             return client
+        owner = self._owner
+        if end is not None and end.is_set() and owner is not None and not owner.done():
+            # The session is ending: let its owner finish closing it before a new one opens.
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(owner), 15.0)
         if self._started is None:
             wait = self._retry_at - time.monotonic()
             if wait > 0:
