@@ -198,7 +198,7 @@ def test_a_server_that_does_not_start_is_a_failed_plugin(make: MakeDispatcher) -
         rows["mcp.broken"].error or ""
     )
     assert rows["mcp.flaky"].status == "enabled"
-    with pytest.raises(toolwire.PluginError, match="mcp.broken"):
+    with pytest.raises(toolwire.PluginError, match=r"mcp\.broken"):
         make(broken, strict=True)
 
 
