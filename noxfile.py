@@ -23,6 +23,9 @@ TEST_DEPS = [
     "anthropic>=0.40",
     "google-genai>=1.0",
     "redis>=5.2",
+    # toolwire-mcp's tests: a real MCP server from PyPI, and the process table.
+    "mcp-server-time>=2025.9",
+    "psutil>=5.9",
 ]
 DOCS_DEPS = ["mkdocs>=1.6"]
 

@@ -1,6 +1,6 @@
 """A small MCP server over stdio (2025-11-25 handshake) that misbehaves on request.
 
-Tools: ``echo``, ``slow`` (sleeps, reporting progress), ``pid``, ``die`` (the process exits
+Tools: ``echo``, ``slow`` (sleeps, reporting progress), ``pid``, ``env``, ``die`` (the process exits
 mid-call), ``hang`` (the server stops answering anything), ``image``, ``fail`` (an isError
 result), ``grow`` (adds a tool and sends ``notifications/tools/list_changed``).
 
@@ -23,6 +23,7 @@ _tools = {
     "echo": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
     "slow": {"type": "object", "properties": {"seconds": {"type": "number"}}},
     "pid": {"type": "object", "properties": {}},
+    "env": {"type": "object", "properties": {"names": {"type": "array", "items": {"type": "string"}}}},
     "die": {"type": "object", "properties": {}},
     "hang": {"type": "object", "properties": {}},
     "image": {"type": "object", "properties": {}},
@@ -65,6 +66,9 @@ def call(request_id: object, params: dict) -> None:
         result = text(f"slept {seconds}")
     elif name == "pid":
         result = {"content": [], "structuredContent": {"pid": os.getpid()}}
+    elif name == "env":
+        found = {key: os.environ.get(key) for key in args.get("names", [])}
+        result = {"content": [], "structuredContent": found}
     elif name == "die":
         time.sleep(0.2)
         os._exit(3)
