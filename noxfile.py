@@ -61,5 +61,6 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: figures as ratios to a floor measured in the same run."""
-    session.install(".", *PLUGINS)
+    # fastmcp: the third MCP server the MCP benchmark compares with.
+    session.install(".", *PLUGINS, "fastmcp>=2.12")
     session.run("python", "bench/run.py", *session.posargs)

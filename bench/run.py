@@ -300,6 +300,87 @@ def bench_registration() -> None:
     dispatcher.close()
 
 
+MCP_CLIENTS = 32
+MCP_CALLS = 25  # per client and round
+MCP_ROUNDS = 3
+
+
+def bench_mcp() -> None:
+    """tools/call round trips over streamable HTTP on loopback: 32 concurrent SDK clients, the
+    same small tool served by toolwire (whole pipeline), the SDK's MCPServer and FastMCP."""
+    import os
+    import socket
+    from pathlib import Path
+
+    try:
+        import httpx2
+        from mcp import Client
+    except ImportError:
+        print("mcp: toolwire-mcp is not installed; skipped")
+        return
+    script = Path(__file__).parent / "mcp_servers.py"
+
+    async def load(url: str) -> list[float]:
+        async def one_client() -> list[float]:
+            latencies = []
+            async with Client(url) as client:
+                for _ in range(3):
+                    await client.call_tool("echo", {"text": "warm"})
+                for i in range(MCP_CALLS):
+                    start = time.perf_counter()
+                    result = await client.call_tool("echo", {"text": f"call {i}"})
+                    latencies.append(time.perf_counter() - start)
+                    assert result.content[0].text == f"call {i}"  # type: ignore[union-attr]
+            return latencies
+
+        per_client = await asyncio.gather(*(one_client() for _ in range(MCP_CLIENTS)))
+        return [x for client in per_client for x in client]
+
+    figures: dict[str, tuple[float, float, float]] = {}
+    for kind in ("sdk", "toolwire", "fastmcp"):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(
+            [sys.executable, str(script), kind, str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "FASTMCP_SHOW_SERVER_BANNER": "false"},
+        )
+        url = f"http://127.0.0.1:{port}/mcp"
+        try:
+            for _ in range(200):
+                try:
+                    httpx2.get(url, timeout=1.0)
+                    break
+                except httpx2.HTTPError:
+                    time.sleep(0.05)
+            best_rate, p50s, p99s = 0.0, [], []
+            for _ in range(MCP_ROUNDS):
+                start = time.perf_counter()
+                latencies = sorted(asyncio.run(load(url)))
+                wall = time.perf_counter() - start
+                best_rate = max(best_rate, len(latencies) / wall)
+                p50s.append(latencies[len(latencies) // 2])
+                p99s.append(latencies[int(len(latencies) * 0.99)])
+            figures[kind] = (best_rate, min(p50s), min(p99s))
+        finally:
+            server.terminate()
+            server.wait(10)
+    sdk_rate, sdk_p50, sdk_p99 = figures["sdk"]
+    for kind, (rate, p50, p99) in figures.items():
+        print(
+            f"mcp {kind:<9} {rate:8.0f} calls/s  p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms"
+            f"  (calls/s x{rate / sdk_rate:.2f}, p50 x{p50 / sdk_p50:.2f}, p99 x{p99 / sdk_p99:.2f}"
+            " of the SDK's MCPServer)",
+            flush=True,
+        )
+    rate, p50, p99 = figures["toolwire"]
+    report("mcp: SDK MCPServer calls/s / toolwire calls/s (32 HTTP clients)", sdk_rate / rate, 1.0)
+    report("mcp: toolwire p50 latency / SDK MCPServer p50", p50 / sdk_p50, 1.0)
+    report("mcp: toolwire p99 latency / SDK MCPServer p99", p99 / sdk_p99, 1.0)
+
+
 def main() -> int:
     only = set(sys.argv[1:])
     benches = {
@@ -308,6 +389,7 @@ def main() -> int:
         "batches": bench_batches,
         "import": bench_import,
         "registration": bench_registration,
+        "mcp": bench_mcp,
     }
     for name, bench in benches.items():
         if not only or name in only:

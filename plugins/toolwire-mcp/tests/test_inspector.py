@@ -12,8 +12,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-
-from .conftest import wait_until
+from mcp_helpers import wait_until
 
 TOOLWIRE = [sys.executable, "-m", "toolwire.cli", "mcp", "serve"]
 

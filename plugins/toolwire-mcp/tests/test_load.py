@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from anthropic.types import MessageParam
+from mcp_helpers import MakeDispatcher, sdk_validate, toml_server
 from openai.types.responses import FunctionToolParam, ResponseInputParam
 from toolwire.testing import build_response
-
-from .conftest import MakeDispatcher, sdk_validate, toml_server
 
 #: ``mcp-server-time`` (PyPI) is a test dependency, installed beside this Python.
 TIME_PROGRAM = (

@@ -17,10 +17,9 @@ import psutil
 import pytest
 import toolwire
 from anthropic.types import MessageParam
+from mcp_helpers import SERVERS, MakeDispatcher, children, flaky, sdk_validate, wait_until
 from openai.types.responses import ResponseInputParam
 from toolwire.testing import build_response
-
-from .conftest import SERVERS, MakeDispatcher, children, flaky, sdk_validate, wait_until
 
 
 def _pid(dispatcher: toolwire.Dispatcher) -> int:

@@ -24,13 +24,12 @@ import uvicorn
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from mcp_helpers import SERVERS, wait_until
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from toolwire_mcp._settings import OAuthSettings, ServeSettings
-
-from .conftest import SERVERS, wait_until
 
 sys.path.insert(0, str(SERVERS))
 import testing_pack

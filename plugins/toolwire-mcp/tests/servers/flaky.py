@@ -23,7 +23,10 @@ _tools = {
     "echo": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
     "slow": {"type": "object", "properties": {"seconds": {"type": "number"}}},
     "pid": {"type": "object", "properties": {}},
-    "env": {"type": "object", "properties": {"names": {"type": "array", "items": {"type": "string"}}}},
+    "env": {
+        "type": "object",
+        "properties": {"names": {"type": "array", "items": {"type": "string"}}},
+    },
     "die": {"type": "object", "properties": {}},
     "hang": {"type": "object", "properties": {}},
     "image": {"type": "object", "properties": {}},
