@@ -1,5 +1,9 @@
 """One small tool served over streamable HTTP on loopback, by toolwire, the SDK's MCPServer or
-FastMCP: ``python bench/mcp_servers.py toolwire|sdk|fastmcp PORT``. Used by ``bench/run.py``."""
+FastMCP: ``python bench/mcp_servers.py toolwire|sdk|fastmcp PORT``. Used by ``bench/run.py``.
+
+The tool is ``async``, so each server runs it on its loop: the figures compare the servers, not
+their thread pools (each runs a plain function on a thread of its own).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 import uvicorn
 
 
-def echo(text: str) -> str:
+async def echo(text: str) -> str:
     """Send the text back.
 
     Args:

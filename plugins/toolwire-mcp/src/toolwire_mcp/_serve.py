@@ -61,6 +61,7 @@ def server(
         version=_version(),
         on_list_tools=served.list_tools,
         on_call_tool=served.call_tool,
+        get_tool_input_schema=served.input_schema,
     )
 
 
@@ -72,6 +73,17 @@ class _Served:
         self.role = role
         self._described: dict[str, types.Tool] = {}
         self._structured: dict[str, bool] = {}
+        self._schemas: dict[str, Mapping[str, Any]] | None = None
+
+    def input_schema(self, name: str) -> Mapping[str, Any] | None:
+        """A tool's input schema by name, for the 2026-07-28 HTTP header checks (which would
+        otherwise run ``tools/list`` for every call). The call itself is checked by role."""
+        schemas = self._schemas
+        if schemas is None:
+            schemas = self._schemas = {
+                t.name: t.parameters for t in self.dispatcher.tools(all_roles=True)
+            }
+        return schemas.get(name)
 
     def role_of(self, ctx: Any) -> tuple[str | None, str | None]:
         request = getattr(ctx, "request", None)
