@@ -143,3 +143,17 @@ def test_filesystem_server_in_provider_round_trips(
         sdk_validate(MessageParam, item)
     assert written.read_text() == "hello"
     assert "notes.txt" in items[-1]["content"][1]["content"]
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("time_server")
+def test_trusted_annotations_become_the_policy(make: MakeDispatcher) -> None:
+    """With trust_annotations = true, the server's hints are the tools' policy hints."""
+    dispatcher = make(TIME.rstrip("\n") + "\ntrust_annotations = true\n")
+    policy = dispatcher.policy("time_get_current_time")
+    assert (policy.read_only, policy.destructive, policy.idempotent, policy.open_world) == (
+        True,
+        False,
+        True,
+        False,
+    )

@@ -257,3 +257,29 @@ def test_a_cancelled_host_leaves_no_server_behind(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     server = int((tmp_path / "pid").read_text())
     assert wait_until(lambda: not psutil.pid_exists(server), 10)
+
+
+@pytest.mark.slow
+def test_restarts_that_keep_failing_back_off(make: MakeDispatcher, tmp_path: Path) -> None:
+    """A server that cannot be started again answers with a retryable error, then with retry_after
+    while it backs off, until it can start."""
+    script = tmp_path / "server.py"
+    script.write_text((SERVERS / "flaky.py").read_text())
+    dispatcher = make(flaky().replace(str(SERVERS / "flaky.py"), str(script)))
+    first = _pid(dispatcher)
+    hidden = script.rename(tmp_path / "elsewhere.py")
+    os.kill(first, signal.SIGKILL)
+    assert wait_until(
+        lambda: (
+            not psutil.pid_exists(first) or psutil.Process(first).status() == psutil.STATUS_ZOMBIE
+        )
+    )
+    restart = dispatcher.dispatch_sync("flaky_echo", {"text": "x"})  # the immediate restart fails
+    assert restart.error is not None and restart.error.retryable
+    waiting = dispatcher.dispatch_sync("flaky_echo", {"text": "x"})
+    assert waiting.error is not None and waiting.error.retryable
+    assert waiting.error.details["retry_after"] >= 1 and "is down" in waiting.error.message
+    hidden.rename(script)
+    assert wait_until(
+        lambda: dispatcher.dispatch_sync("flaky_echo", {"text": "y"}).output == "y", 15
+    )

@@ -323,3 +323,22 @@ async def test_http_oauth_resource_server(demo_dispatcher: toolwire.Dispatcher) 
         finally:
             server.should_exit = True
             thread.join(20)
+
+
+async def test_roles_from_a_claim_or_from_scopes() -> None:
+    """role_from reads a named claim first, then the first listed scope the token carries."""
+    from mcp.server.auth.provider import AccessToken
+
+    token = AccessToken(token="t", client_id="c", scopes=["read", "write"], claims={"team": "ops"})
+    assert toolwire_mcp.role_from("team")(token) == "ops"
+    assert toolwire_mcp.role_from(scopes={"write": "editor", "read": "reader"})(token) == "editor"
+    assert toolwire_mcp.role_from("missing", {"admin": "admin"})(token) is None
+
+
+async def test_static_tokens_match_only_their_role() -> None:
+    """A static token verifies as its own role; any other string verifies as nobody."""
+    tokens = toolwire_mcp.StaticTokens({"admin": "a" * 32, "user": "b" * 32})
+    admin = await tokens.verify_token("a" * 32)
+    assert admin is not None and admin.claims == {"toolwire_role": "admin"}
+    for wrong in ("a" * 31, "a" * 33, "", "b" * 31 + "a"):
+        assert await tokens.verify_token(wrong) is None
