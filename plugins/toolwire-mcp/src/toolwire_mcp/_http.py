@@ -108,18 +108,17 @@ class IntrospectionVerifier:
     ) -> None:
         self.endpoint = endpoint
         self.resource = resource.rstrip("/")
-        self._auth = (client_id, client_secret or "") if client_id else None
+        self._auth: tuple[str | bytes, str | bytes] | None = (
+            (client_id, client_secret or "") if client_id else None
+        )
 
     async def verify_token(self, token: str) -> AccessToken | None:
         import httpx2
 
         try:
-            async with httpx2.AsyncClient(timeout=10.0) as http:
+            async with httpx2.AsyncClient(timeout=10.0, auth=self._auth) as http:
                 response = await http.post(
-                    self.endpoint,
-                    data={"token": token},
-                    auth=self._auth,
-                    headers={"Accept": "application/json"},
+                    self.endpoint, data={"token": token}, headers={"Accept": "application/json"}
                 )
             data = response.json() if response.status_code == 200 else {}
         except Exception:  # noqa: BLE001 - an unreachable authorization server admits nobody

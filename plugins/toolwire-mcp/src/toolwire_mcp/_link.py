@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 import anyio
@@ -28,6 +28,7 @@ import toolwire
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
@@ -437,9 +438,9 @@ def _listens(client: Client) -> bool:
     )
 
 
-def _progress_forwarder(progress: ProgressSink) -> Callable[..., Awaitable[None]]:
-    async def forward(value: float, total: float | None, message: str | None) -> None:
-        progress(value, total, message)
+def _progress_forwarder(sink: ProgressSink) -> ProgressFnT:
+    async def forward(progress: float, total: float | None, message: str | None) -> None:
+        sink(progress, total, message)
 
     return forward
 

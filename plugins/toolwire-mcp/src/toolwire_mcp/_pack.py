@@ -98,7 +98,10 @@ def _tool(link: ServerLink, remote: types.Tool) -> toolwire.Tool:
         policy_hints = dict(_UNTRUSTED)
     kept = {k: v for k, v in given.items() if k in _HINTS}
     policy = toolwire.ToolPolicy(
-        **policy_hints,
+        read_only=policy_hints["read_only"],
+        destructive=policy_hints["destructive"],
+        idempotent=policy_hints["idempotent"],
+        open_world=policy_hints["open_world"],
         options=MappingProxyType({ANNOTATIONS_OPTION: kept}) if kept else MappingProxyType({}),
     )
     return toolwire.Tool(

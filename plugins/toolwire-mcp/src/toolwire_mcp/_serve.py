@@ -26,12 +26,6 @@ from mcp.shared.exceptions import MCPError
 #: Where an HTTP gate leaves the caller's role and principal in the ASGI scope.
 ROLE_KEY: Final = "toolwire_mcp.role"
 PRINCIPAL_KEY: Final = "toolwire_mcp.principal"
-_HINTS: Final = {
-    "read_only": "read_only_hint",
-    "destructive": "destructive_hint",
-    "idempotent": "idempotent_hint",
-    "open_world": "open_world_hint",
-}
 _UNSET: Final = object()
 
 RoleOf = Callable[[Any], "str | None"]
@@ -109,7 +103,12 @@ class _Served:
                 description=tool.description or None,
                 input_schema=tool.parameters,
                 output_schema=output,
-                annotations=types.ToolAnnotations(**{_HINTS[k]: v for k, v in hints.items()})
+                annotations=types.ToolAnnotations(
+                    read_only_hint=hints.get("read_only"),
+                    destructive_hint=hints.get("destructive"),
+                    idempotent_hint=hints.get("idempotent"),
+                    open_world_hint=hints.get("open_world"),
+                )
                 if hints
                 else None,
             )
