@@ -8,14 +8,30 @@ transport, ``asgi_app(dispatcher)`` to mount in a web app.
 
 from __future__ import annotations
 
-from typing import Any, Final
+import importlib
+from typing import TYPE_CHECKING, Any, Final
 
-from ._http import IntrospectionVerifier, StaticTokens, asgi_app, role_from
-from ._link import StartError
-from ._pack import result_value
 from ._plugin import McpPlugin
-from ._serve import output_schema, serve_stdio, server
 from ._settings import Settings
+
+if TYPE_CHECKING:
+    from ._http import IntrospectionVerifier, StaticTokens, asgi_app, role_from
+    from ._link import StartError
+    from ._pack import result_value
+    from ._serve import output_schema, serve_stdio, server
+
+#: Names whose modules import the MCP SDK, imported on first use.
+_LAZY: Final = {
+    "IntrospectionVerifier": "._http",
+    "StaticTokens": "._http",
+    "asgi_app": "._http",
+    "role_from": "._http",
+    "StartError": "._link",
+    "result_value": "._pack",
+    "output_schema": "._serve",
+    "serve_stdio": "._serve",
+    "server": "._serve",
+}
 
 #: What the ``toolwire`` entry point ``mcp`` resolves to: a class, so every dispatcher gets
 #: sessions and server processes of its own.
@@ -39,6 +55,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     if name == "__version__":
         from importlib.metadata import version
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import atexit
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import toolwire
 from toolwire.types import Command
 
-from ._link import ServerLink
-from ._loop import OwnLoop
-from ._pack import ANNOTATIONS_OPTION, ServerPack, check_annotations
 from ._settings import Settings
+
+if TYPE_CHECKING:
+    from ._link import ServerLink
+    from ._loop import OwnLoop
+
+# The MCP SDK is imported when a server is loaded or served, not to list commands: every
+# ``toolwire`` command asks this plugin for its commands.
 
 
 class McpPlugin:
@@ -37,12 +41,18 @@ class McpPlugin:
     def toolwire_register_tool_options(
         self, register: Callable[[str, Callable[[Any], Any]], None]
     ) -> None:
+        from ._pack import ANNOTATIONS_OPTION, check_annotations
+
         register(ANNOTATIONS_OPTION, check_annotations)
 
     @toolwire.hookimpl
     def toolwire_register_plugins(self, register: Callable[[str, Any], None]) -> None:
         if not self.settings.servers:
             return
+        from ._link import ServerLink
+        from ._loop import OwnLoop
+        from ._pack import ServerPack
+
         loop = self._loop = OwnLoop("toolwire-mcp")
         for name, server in self.settings.servers.items():
             self.links[name] = ServerLink(server, loop)
