@@ -91,6 +91,17 @@ def test_a_hung_server_times_out_every_call_and_is_replaced(make: MakeDispatcher
     assert _pid(dispatcher) != first
 
 
+def test_a_call_past_its_deadline_is_cancelled_on_the_server(make: MakeDispatcher) -> None:
+    """The tool's timeout is the call's deadline: the call times out and the server is told."""
+    dispatcher = make(flaky() + "[tools.flaky_slow]\ntimeout = 0.5\n")
+    result = dispatcher.dispatch_sync("flaky_slow", {"seconds": 4})
+    assert result.error is not None and result.error.kind == "timeout"
+    plugin = next(p for p in dispatcher._pm.get_plugins() if hasattr(p, "links"))
+    link = plugin.links["flaky"]
+    assert wait_until(lambda: any(line.startswith("cancelled ") for line in link._stderr), 10)
+    assert dispatcher.dispatch_sync("flaky_echo", {"text": "still here"}).output == "still here"
+
+
 @pytest.mark.slow
 def test_garbage_on_stdout_does_not_break_the_session(make: MakeDispatcher) -> None:
     """A server printing non-protocol lines on stdout still answers every call correctly."""

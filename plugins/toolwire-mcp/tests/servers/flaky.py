@@ -118,7 +118,11 @@ def main() -> None:
             continue
         method, request_id = message.get("method"), message.get("id")
         if request_id is None:
-            continue  # notifications: initialized, cancelled
+            if method == "notifications/cancelled":
+                print(
+                    f"cancelled {message['params'].get('requestId')}", file=sys.stderr, flush=True
+                )
+            continue
         if method == "initialize":
             send(
                 {
