@@ -342,3 +342,29 @@ async def test_static_tokens_match_only_their_role() -> None:
     assert admin is not None and admin.claims == {"toolwire_role": "admin"}
     for wrong in ("a" * 31, "a" * 33, "", "b" * 31 + "a"):
         assert await tokens.verify_token(wrong) is None
+
+
+@pytest.mark.slow
+def test_a_served_dispatcher_loads_as_a_remote_pack(
+    demo_dispatcher: toolwire.Dispatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A streamable HTTP server loads from url and headers (${VAR} expanded): here toolwire's own,
+    so the admin token's tools arrive as the pack mcp.remote and answer through both pipelines."""
+    monkeypatch.setenv("TW_TEST_ADMIN", "admin-token-9")
+    monkeypatch.setenv("TW_TEST_USER", "user-token-9")
+    monkeypatch.setenv("TW_REMOTE_TOKEN", "admin-token-9")
+    with serving(toolwire_mcp.asgi_app(demo_dispatcher)) as base:
+        config = tmp_path / "loader.toml"
+        config.write_text(
+            '[plugins]\nautoload = false\nenable = ["mcp"]\n'
+            f'[plugins.mcp.servers.remote]\nurl = "{base}/mcp"\n'
+            'headers = { Authorization = "Bearer ${TW_REMOTE_TOKEN}" }\n'
+        )
+        with toolwire.Dispatcher.from_config(config) as loader:
+            names = {t.name for t in loader.tools()}
+            assert {"remote_delete_user", "remote_get_weather"} <= names
+            deleted = loader.dispatch_sync("remote_delete_user", {"user_id": 5})
+            assert deleted.result == {"deleted": 5, "by": "admin"}
+            refused = loader.dispatch_sync("remote_get_weather", {"location": " "})
+            assert refused.error is not None and refused.error.kind == "execution_error"
+            assert json.loads(refused.error.message)["message"] == "location must not be empty"
