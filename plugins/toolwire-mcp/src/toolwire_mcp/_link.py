@@ -236,7 +236,7 @@ class ServerLink:
             http = httpx2.AsyncClient(
                 headers=dict(settings.headers), timeout=httpx2.Timeout(30.0, read=300.0)
             )
-            transport = _with_http_client(
+            transport = _HttpTransport(
                 http, streamable_http_client(str(settings.url), http_client=http)
             )
         return Client(
@@ -464,7 +464,9 @@ async def _watched(
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 return
             if not end.is_set():
-                ended("it exited" if not isinstance(transport, _HTTP) else "the stream ended")
+                ended(
+                    "it exited" if not isinstance(transport, _HttpTransport) else "the stream ended"
+                )
                 end.set()
 
         async with anyio.create_task_group() as group:
@@ -475,7 +477,7 @@ async def _watched(
                 group.cancel_scope.cancel()
 
 
-class _HTTP(contextlib.AbstractAsyncContextManager[Any]):
+class _HttpTransport(contextlib.AbstractAsyncContextManager[Any]):
     """A streamable HTTP transport that closes its HTTP client after itself."""
 
     def __init__(self, http: Any, inner: contextlib.AbstractAsyncContextManager[Any]) -> None:
@@ -490,10 +492,6 @@ class _HTTP(contextlib.AbstractAsyncContextManager[Any]):
             return await self._inner.__aexit__(*exc_info)
         finally:
             await self._http.aclose()
-
-
-def _with_http_client(http: Any, inner: contextlib.AbstractAsyncContextManager[Any]) -> _HTTP:
-    return _HTTP(http, inner)
 
 
 def _start_error(settings: ServerSettings, exc: BaseException, tail: str) -> StartError:
