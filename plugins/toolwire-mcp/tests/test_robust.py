@@ -17,7 +17,15 @@ import psutil
 import pytest
 import toolwire
 from anthropic.types import MessageParam
-from mcp_helpers import SERVERS, MakeDispatcher, children, flaky, sdk_validate, wait_until
+from mcp_helpers import (
+    SERVERS,
+    MakeDispatcher,
+    children,
+    flaky,
+    sdk_validate,
+    toml_server,
+    wait_until,
+)
 from openai.types.responses import ResponseInputParam
 from toolwire.testing import build_response
 
@@ -294,3 +302,14 @@ def test_restarts_that_keep_failing_back_off(make: MakeDispatcher, tmp_path: Pat
     assert wait_until(
         lambda: dispatcher.dispatch_sync("flaky_echo", {"text": "y"}).output == "y", 15
     )
+
+
+@pytest.mark.slow
+def test_a_2026_server_announces_list_changes_on_its_listen_stream(make: MakeDispatcher) -> None:
+    """On a 2026-07-28 session the plugin listens for tool list changes and lists again."""
+    dispatcher = make(toml_server("modern", sys.executable, [str(SERVERS / "modern.py")]))
+    plugin = next(p for p in dispatcher._pm.get_plugins() if hasattr(p, "links"))
+    link = plugin.links["modern"]
+    assert set(link.tools) == {"grow"}
+    assert dispatcher.dispatch_sync("modern_grow", {}).result == {"result": "grown"}
+    assert wait_until(lambda: "extra" in link.tools, 10)
