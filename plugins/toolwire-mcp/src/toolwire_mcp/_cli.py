@@ -32,7 +32,12 @@ def _setup(parser: argparse.ArgumentParser) -> None:
         "[plugins.mcp.serve.oauth]); --role names the role of callers without a token "
         "(otherwise they get 401).",
     )
-    serve.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    serve.add_argument(
+        "--transport",
+        choices=("stdio", "http"),
+        default="stdio",
+        help="stdio (default; for desktop assistants and IDEs) or http (streamable HTTP)",
+    )
     serve.add_argument("--host", help="HTTP: the address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="HTTP: the port (default 8000)")
     serve.add_argument(
