@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from toolwire.types import Command
 
@@ -70,13 +71,10 @@ def _run(args: argparse.Namespace) -> int:
 
         serve = Settings.from_config(dispatcher.config).serve
         host = args.host or serve.host
+        port = args.port if args.port is not None else serve.port
         app = asgi_app(dispatcher, settings=serve, anonymous_role=args.role, host=host)
-        uvicorn.run(
-            app,
-            host=host,
-            port=args.port if args.port is not None else serve.port,
-            log_level="warning",
-        )
+        print(f"toolwire: serving MCP on http://{host}:{port}{serve.path}", file=sys.stderr)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
         return 0
     finally:
         dispatcher.close()
