@@ -25,6 +25,9 @@ TEST_DEPS = [
     "google-genai>=1.0",
     "redis>=5.2",
     "opentelemetry-sdk>=1.27",
+    # toolwire-mcp's tests: a real MCP server from PyPI, and the process table.
+    "mcp-server-time>=2025.9",
+    "psutil>=5.9",
 ]
 DOCS_DEPS = ["mkdocs>=1.6"]
 # The core's tests that need nothing but toolwire: no SDK, no installed plugin, no wheel build.
@@ -99,5 +102,6 @@ def dist(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: figures as ratios to a floor measured in the same run."""
-    session.install(".", *PLUGINS)
+    # fastmcp: the third MCP server the MCP benchmark compares with.
+    session.install(".", *PLUGINS, "fastmcp>=2.12")
     session.run("python", "bench/run.py", *session.posargs)

@@ -7,6 +7,7 @@ from . import middleware as middleware
 from . import types as types
 from ._approvals import Approval, ApprovalError, HeldTurn
 from ._config import Config, load_config
+from ._content import Content, ImagePart, TextPart
 from ._discovery import PluginInfo
 from ._dispatcher import Dispatcher
 from ._errors import (
@@ -34,15 +35,18 @@ __all__ = [
     "CallNext",
     "Config",
     "ConfigError",
+    "Content",
     "Deny",
     "DispatchResult",
     "Dispatcher",
     "HeldTurn",
+    "ImagePart",
     "Middleware",
     "PluginError",
     "PluginInfo",
     "Reject",
     "RequireApproval",
+    "TextPart",
     "Tool",
     "ToolCall",
     "ToolError",

@@ -74,7 +74,12 @@ class Dispatcher:
         """
         config = path if isinstance(path, Config) else load_config(path)
         dispatcher = cls(config)
-        dispatcher.load_plugins()
+        try:
+            dispatcher.load_plugins()
+        except BaseException:
+            # What the plugins loaded so far started (an MCP server's process): let it go.
+            dispatcher.close()
+            raise
         return dispatcher
 
     # -- plugins ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ __all__ = [
     "build_response",
     "check_toolset",
     "make_dispatcher",
+    "registered_plugin",
     "registered_plugins",
 ]
 
@@ -52,6 +53,18 @@ def registered_plugins(dispatcher: Dispatcher) -> set[str]:
     this lists only what is registered, so a test can prove a failed plugin left nothing.
     """
     return dispatcher._host.registered()
+
+
+def registered_plugin(dispatcher: Dispatcher, name: str) -> Any:
+    """The object registered under ``name`` with a dispatcher (a plugin class's instance).
+
+    Raises:
+        KeyError: nothing is registered under that name.
+    """
+    plugin = dispatcher._host.pm.get_plugin(name)
+    if plugin is None:
+        raise KeyError(name)
+    return plugin
 
 
 def _calls(calls: Iterable[CallSpec]) -> list[ToolCall]:

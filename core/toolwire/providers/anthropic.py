@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from .._content import Content
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
 from ._json import (
@@ -67,11 +68,28 @@ class AnthropicProvider(Provider):
         return ToolDefinition(declaration(tool, input_schema=tool.parameters))
 
     def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:
-        """A ``tool_result`` block, with ``is_error`` only on errors (as the SDK's tool runner)."""
+        """A ``tool_result`` block, with ``is_error`` only on errors (as the SDK's tool runner).
+
+        A ``toolwire.Content`` result with images sends a list instead: a text block, then
+        each image as a base64 ``image`` block.
+        """
+        content: Any = result.output if result.output.strip() else EMPTY_OUTPUT
+        images = result.result.images() if isinstance(result.result, Content) else []
+        if result.success and images:
+            content = [
+                {"type": "text", "text": result.output},
+                *(
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": i.media_type, "data": i.data},
+                    }
+                    for i in images
+                ),
+            ]
         block: dict[str, Any] = {
             "type": "tool_result",
             "tool_use_id": call.call_id,
-            "content": result.output if result.output.strip() else EMPTY_OUTPUT,
+            "content": content,
         }
         if not result.success:
             block["is_error"] = True

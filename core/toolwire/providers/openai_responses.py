@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._content import Content
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
 from ._json import (
@@ -63,8 +64,22 @@ class OpenAIResponsesProvider(Provider):
         return ToolDefinition(value, notes)
 
     def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:
-        """A ``function_call_output`` item carrying the result's text."""
-        return {"type": "function_call_output", "call_id": call.call_id, "output": result.output}
+        """A ``function_call_output`` item carrying the result's text.
+
+        A ``toolwire.Content`` result with images sends a list instead: the text as
+        ``input_text``, then each image as an ``input_image`` data URL.
+        """
+        output: Any = result.output
+        images = result.result.images() if isinstance(result.result, Content) else []
+        if result.success and images:
+            output = [
+                {"type": "input_text", "text": result.output},
+                *(
+                    {"type": "input_image", "image_url": f"data:{i.media_type};base64,{i.data}"}
+                    for i in images
+                ),
+            ]
+        return {"type": "function_call_output", "call_id": call.call_id, "output": output}
 
     def conversation_items(self, parsed: ParsedResponse, outputs: Sequence[Any]) -> list[Any]:
         """Every output item of the response as given, then the outputs in call order."""

@@ -1,0 +1,517 @@
+"""One MCP server, one long-lived session at a time, owned by one task on the plugin's loop.
+
+The owner task opens the session, lists the tools, then waits until the session must end (the
+server's stream ended, it stopped answering, or the dispatcher closes) and closes it itself:
+the anyio scopes inside the SDK's session are entered and left by that one task. Calls run as
+tasks of their own on the same loop and share the session.
+
+A session that ended is reopened by a later call, after a backoff that doubles with each
+failure in a row (1 s up to 60 s) and resets once a session works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Final
+
+import anyio
+import mcp_types as types
+import structlog
+import toolwire
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.dispatcher import ProgressFnT
+from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
+from ._loop import OwnLoop
+from ._settings import ServerSettings
+
+_log = structlog.get_logger("toolwire_mcp")
+
+#: How long a server that missed a call's deadline has to answer a ``tools/list``.
+PROBE_TIMEOUT: Final = 5.0
+_BACKOFF_FIRST: Final = 1.0
+_BACKOFF_MAX: Final = 60.0
+_LIST_PAGES: Final = 100
+_STDERR_LINES: Final = 20
+
+ProgressSink = Callable[[float, "float | None", "str | None"], None]
+
+
+class StartError(Exception):
+    """A server did not start, or did not list its tools; the message says what happened."""
+
+
+class ServerLink:
+    """The session with one MCP server, reopened on demand.
+
+    Args:
+        settings: The server's settings.
+        loop: The plugin's loop, where the session lives.
+    """
+
+    def __init__(self, settings: ServerSettings, loop: OwnLoop) -> None:
+        self.settings = settings
+        self._loop = loop
+        #: The server's tools by remote name, as it last listed them.
+        self.tools: dict[str, types.Tool] = {}
+        self._client: Client | None = None
+        self._started: asyncio.Future[None] | None = None
+        self._end: asyncio.Event | None = None
+        self._end_reason = ""
+        self._owner: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None
+        self._refresh: asyncio.Task[None] | None = None
+        self._failures = 0
+        self._retry_at = 0.0
+        self._closed = False
+        self._stderr: deque[str] = deque(maxlen=_STDERR_LINES)
+        self._garbage = 0
+        #: How many sessions have been opened (a restart makes it grow).
+        self.sessions = 0
+
+    # -- from any thread ----------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start the server now, without waiting (every configured server starts at once)."""
+        self._loop.submit(self._begin())
+
+    def wait_started(self) -> dict[str, types.Tool]:
+        """Block until the first session is up; its tools.
+
+        Raises:
+            StartError: the server did not start or list its tools in time.
+        """
+        timeout = self.settings.startup_timeout + 10.0
+        return self._loop.wait(self._first_tools(), timeout)
+
+    def close(self, timeout: float = 15.0) -> None:
+        """End the session and the server process; later calls get an error."""
+        with contextlib.suppress(Exception):
+            self._loop.wait(self._close(), timeout)
+
+    async def call(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        deadline: float,
+        progress: ProgressSink | None,
+    ) -> types.CallToolResult:
+        """``tools/call`` on the plugin's loop, from any loop.
+
+        Raises:
+            toolwire.ToolError: ``timeout`` past the deadline (the call is cancelled on the
+                server), a retryable ``execution_error`` when the server is gone or restarting,
+                ``execution_error`` when the server refuses the call.
+        """
+        return await self._loop.run(self._call(name, arguments, deadline, progress))
+
+    # -- on the plugin's loop -----------------------------------------------------------------
+
+    async def _begin(self) -> None:
+        with contextlib.suppress(StartError, toolwire.ToolError):
+            await self._connect()
+
+    async def _first_tools(self) -> dict[str, types.Tool]:
+        try:
+            await self._connect()
+        except toolwire.ToolError as error:
+            raise StartError(error.message) from None
+        return dict(self.tools)
+
+    async def _connect(self) -> Client:
+        """The live session, opened now if there is none; one start at a time."""
+        if self._closed:
+            raise toolwire.ToolError(
+                f"the MCP server {self.settings.name!r} was closed", kind="execution_error"
+            )
+        client, end = self._client, self._end
+        if client is not None and end is not None and not end.is_set():
+            return client
+        owner = self._owner
+        if end is not None and end.is_set() and owner is not None and not owner.done():
+            # The session is ending: let its owner finish closing it before a new one opens.
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(owner), 15.0)
+        if self._started is None:
+            wait = self._retry_at - time.monotonic()
+            if wait > 0:
+                raise toolwire.ToolError(
+                    f"the MCP server {self.settings.name!r} is down ({self._end_reason}); "
+                    f"it is restarted on a call after {math.ceil(wait)} s",
+                    kind="execution_error",
+                    retryable=True,
+                    details={"retry_after": math.ceil(wait)},
+                )
+            loop = asyncio.get_running_loop()
+            self._started = loop.create_future()
+            self._owner = loop.create_task(self._own(self._started), name=self.settings.name)
+        try:
+            await asyncio.shield(self._started)
+        except StartError as exc:
+            raise toolwire.ToolError(str(exc), kind="execution_error", retryable=True) from None
+        assert self._client is not None
+        return self._client
+
+    async def _own(self, started: asyncio.Future[None]) -> None:
+        """The owner task: open the session, wait for its end, close it, in this one task."""
+        settings = self.settings
+        end = self._end = asyncio.Event()
+        healthy = False
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                try:
+                    async with asyncio.timeout(settings.startup_timeout):
+                        client = await stack.enter_async_context(self._new_client(end))
+                        await self._list(client)
+                except TimeoutError:
+                    raise StartError(
+                        f"the MCP server {settings.name!r} ({settings.describe()}) did not start "
+                        f"and list its tools within {settings.startup_timeout:g} s"
+                        f"{self._stderr_tail()}"
+                    ) from None
+                self._client = client
+                self.sessions += 1
+                self._failures = 0
+                self._end_reason = ""
+                started.set_result(None)
+                async with anyio.create_task_group() as group:
+                    if _listens(client):
+                        group.start_soon(self._listen, client)
+                    await end.wait()
+                    group.cancel_scope.cancel()
+                healthy = self._end_reason in ("", "closed")
+        except BaseException as exc:
+            if not started.done():
+                started.set_exception(_start_error(settings, exc, self._stderr_tail()))
+                started.exception()  # retrieved: a start nobody waits for is not an error
+            if not isinstance(exc, Exception):
+                raise
+            _log.warning(
+                "toolwire_mcp.session_failed",
+                server=settings.name,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        finally:
+            self._client = None
+            self._started = None
+            end.set()
+            if healthy or self._closed:
+                self._failures = 0
+                self._retry_at = 0.0
+            else:
+                # The first restart after a working session is immediate; each failure in a
+                # row doubles the wait.
+                delay = 0.0 if self._failures == 0 else _BACKOFF_FIRST * 2 ** (self._failures - 1)
+                self._retry_at = time.monotonic() + min(delay, _BACKOFF_MAX)
+                self._failures += 1
+                if not self._end_reason:
+                    self._end_reason = "it failed to start"
+
+    def _new_client(self, end: asyncio.Event) -> Client:
+        settings = self.settings
+        transport: contextlib.AbstractAsyncContextManager[Any]
+        if settings.command is not None:
+            params = StdioServerParameters(
+                command=settings.command,
+                args=list(settings.args),
+                # Added to the whole inherited environment: the SDK alone would pass only a
+                # few safe variables, and servers run through npx or uvx need PATH and more.
+                env={**os.environ, **settings.env},
+                cwd=settings.cwd,
+            )
+            transport = self._stdio(params)
+        else:
+            import httpx2
+
+            http = httpx2.AsyncClient(
+                headers=dict(settings.headers), timeout=httpx2.Timeout(30.0, read=300.0)
+            )
+            transport = _HttpTransport(
+                http, streamable_http_client(str(settings.url), http_client=http)
+            )
+        return Client(
+            _watched(transport, end, self._ended),
+            mode="auto",
+            cache=None,
+            message_handler=self._on_message,
+            client_info=types.Implementation(name="toolwire", version=_version()),
+        )
+
+    @contextlib.asynccontextmanager
+    async def _stdio(self, params: StdioServerParameters) -> AsyncIterator[Any]:
+        """The SDK's stdio transport, the server's stderr kept for messages and the log."""
+        read_fd, write_fd = os.pipe()
+        errlog = os.fdopen(write_fd, "w")
+        reader = threading.Thread(
+            target=self._read_stderr, args=(read_fd,), name=f"mcp-{params.command}", daemon=True
+        )
+        reader.start()
+        try:
+            async with stdio_client(params, errlog=errlog) as streams:
+                errlog.close()  # the child holds its own copy; EOF comes when it exits
+                yield streams
+        finally:
+            errlog.close()
+
+    def _read_stderr(self, fd: int) -> None:
+        with os.fdopen(fd, "r", errors="replace") as stream:
+            for line in stream:
+                text = line.rstrip()
+                if text:
+                    self._stderr.append(text)
+                    _log.debug("toolwire_mcp.server_stderr", server=self.settings.name, line=text)
+
+    def _stderr_tail(self) -> str:
+        lines = list(self._stderr)[-3:]
+        return f"; its last stderr: {' | '.join(lines)[-400:]}" if lines else ""
+
+    def _ended(self, reason: str) -> None:
+        if not self._end_reason:
+            self._end_reason = reason
+
+    async def _list(self, client: Client) -> None:
+        tools: dict[str, types.Tool] = {}
+        cursor: str | None = None
+        for _ in range(_LIST_PAGES):
+            page = await client.list_tools(cursor=cursor)
+            tools.update((tool.name, tool) for tool in page.tools)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        added = sorted(set(tools) - set(self.tools))
+        removed = sorted(set(self.tools) - set(tools))
+        if self.tools and (added or removed):
+            _log.info(
+                "toolwire_mcp.tools_changed",
+                server=self.settings.name,
+                added=added,
+                removed=removed,
+            )
+        self.tools = tools
+
+    async def _on_message(self, message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            self._refresh_tools()
+        elif isinstance(message, Exception):
+            self._garbage += 1
+            if self._garbage <= 3:
+                _log.warning(
+                    "toolwire_mcp.bad_message",
+                    server=self.settings.name,
+                    error=f"{type(message).__name__}: {str(message)[:200]}",
+                )
+
+    def _refresh_tools(self) -> None:
+        client = self._client
+        if client is None or (self._refresh is not None and not self._refresh.done()):
+            return
+
+        async def refresh() -> None:
+            try:
+                await self._list(client)
+            except Exception as exc:  # noqa: BLE001 - a failed refresh keeps the old list
+                _log.warning(
+                    "toolwire_mcp.refresh_failed", server=self.settings.name, error=repr(exc)
+                )
+
+        self._refresh = asyncio.get_running_loop().create_task(refresh())
+
+    async def _listen(self, client: Client) -> None:
+        """On a 2026-07-28 session, list changes come on a ``subscriptions/listen`` stream."""
+        try:
+            async with client.listen(tools_list_changed=True) as subscription:
+                async for _event in subscription:
+                    self._refresh_tools()
+        except Exception as exc:  # noqa: BLE001 - without it the tool list just stays as listed
+            _log.info("toolwire_mcp.listen_ended", server=self.settings.name, error=repr(exc))
+
+    async def _call(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        deadline: float,
+        progress: ProgressSink | None,
+    ) -> types.CallToolResult:
+        settings = self.settings
+        client = await self._connect()
+        end = self._end
+        if name not in self.tools:
+            raise toolwire.ToolError(
+                f"the MCP server {settings.name!r} no longer offers the tool {name!r}",
+                kind="execution_error",
+            )
+        on_progress = _progress_forwarder(progress) if progress is not None else None
+        try:
+            return await client.call_tool(
+                name, arguments, read_timeout_seconds=deadline, progress_callback=on_progress
+            )
+        except MCPError as exc:
+            if exc.code == REQUEST_TIMEOUT:
+                self._check_alive(client)
+                raise toolwire.ToolError(
+                    f"the MCP server {settings.name!r} did not answer within {deadline:g} s; "
+                    "the call was cancelled",
+                    kind="timeout",
+                ) from None
+            if exc.code == CONNECTION_CLOSED:
+                raise self._lost(end) from None
+            raise toolwire.ToolError(
+                f"the MCP server {settings.name!r} refused the call: {exc.error.message}",
+                kind="execution_error",
+            ) from None
+        except asyncio.CancelledError:
+            self._check_alive(client)
+            raise
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            self._end_session(end, f"the connection failed: {type(exc).__name__}")
+            raise self._lost(end) from None
+        except RuntimeError as exc:
+            # The SDK checks structured results against the tool's output schema.
+            raise toolwire.ToolError(
+                f"the MCP server {settings.name!r} sent a result the tool's output schema "
+                f"does not allow: {str(exc)[:300]}",
+                kind="execution_error",
+            ) from None
+
+    def _lost(self, end: asyncio.Event | None) -> toolwire.ToolError:
+        self._end_session(end, "it closed the connection")
+        return toolwire.ToolError(
+            f"the MCP server {self.settings.name!r} went away during the call "
+            f"({self._end_reason}); it is restarted on a later call{self._stderr_tail()}",
+            kind="execution_error",
+            retryable=True,
+        )
+
+    def _end_session(self, end: asyncio.Event | None, reason: str) -> None:
+        if end is not None and not end.is_set():
+            self._ended(reason)
+            end.set()
+
+    def _check_alive(self, client: Client) -> None:
+        """A call missed its deadline: end the session if the server no longer answers at all."""
+        if self._probe is not None and not self._probe.done():
+            return
+        end = self._end
+
+        async def probe() -> None:
+            try:
+                async with asyncio.timeout(min(PROBE_TIMEOUT, self.settings.timeout)):
+                    await client.session.list_tools()
+            except Exception:  # noqa: BLE001 - whatever went wrong, the server did not answer
+                _log.warning("toolwire_mcp.server_hung", server=self.settings.name)
+                self._end_session(end, "it stopped answering")
+
+        self._probe = asyncio.get_running_loop().create_task(probe())
+
+    async def _close(self) -> None:
+        self._closed = True
+        self._end_session(self._end, "closed")
+        owner = self._owner
+        if owner is not None and not owner.done():
+            try:
+                async with asyncio.timeout(12.0):
+                    await asyncio.shield(owner)
+            except (TimeoutError, Exception):  # noqa: BLE001 - closing goes on regardless
+                owner.cancel()
+                with contextlib.suppress(BaseException):
+                    await owner
+
+
+def _listens(client: Client) -> bool:
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+    tools = client.server_capabilities.tools
+    return (
+        client.protocol_version in MODERN_PROTOCOL_VERSIONS
+        and tools is not None
+        and bool(tools.list_changed)
+    )
+
+
+def _progress_forwarder(sink: ProgressSink) -> ProgressFnT:
+    async def forward(progress: float, total: float | None, message: str | None) -> None:
+        sink(progress, total, message)
+
+    return forward
+
+
+@contextlib.asynccontextmanager
+async def _watched(
+    transport: contextlib.AbstractAsyncContextManager[Any],
+    end: asyncio.Event,
+    ended: Callable[[str], None],
+) -> AsyncIterator[Any]:
+    """The transport, its read side relayed so that the end of the server's stream ends the
+    session (a server that exits is noticed even when no call is waiting)."""
+    async with transport as (read, write):
+        send, receive = anyio.create_memory_object_stream[Any](0)
+
+        async def relay() -> None:
+            try:
+                async with send:
+                    async for item in read:
+                        await send.send(item)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                return
+            if not end.is_set():
+                ended(
+                    "it exited" if not isinstance(transport, _HttpTransport) else "the stream ended"
+                )
+                end.set()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(relay)
+            try:
+                yield receive, write
+            finally:
+                group.cancel_scope.cancel()
+
+
+class _HttpTransport(contextlib.AbstractAsyncContextManager[Any]):
+    """A streamable HTTP transport that closes its HTTP client after itself."""
+
+    def __init__(self, http: Any, inner: contextlib.AbstractAsyncContextManager[Any]) -> None:
+        self._http = http
+        self._inner = inner
+
+    async def __aenter__(self) -> Any:
+        return await self._inner.__aenter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        try:
+            return await self._inner.__aexit__(*exc_info)
+        finally:
+            await self._http.aclose()
+
+
+def _start_error(settings: ServerSettings, exc: BaseException, tail: str) -> StartError:
+    if isinstance(exc, StartError):
+        return exc
+    if isinstance(exc, FileNotFoundError | PermissionError):
+        reason = f"cannot run {settings.command!r}: {exc.strerror}"
+    elif isinstance(exc, MCPError):
+        reason = f"it answered the handshake with an error: {exc.error.message}"
+    elif isinstance(exc, BaseExceptionGroup):
+        inner = exc.exceptions[0]
+        reason = f"{type(inner).__name__}: {inner}"
+    else:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return StartError(
+        f"the MCP server {settings.name!r} ({settings.describe()}) did not start: {reason}{tail}"
+    )
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("toolwire-mcp")

@@ -1,0 +1,183 @@
+"""An MCP server as a tool pack: its tools as toolwire tools, its results as toolwire values."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+import mcp_types as types
+import structlog
+import toolwire
+
+from ._link import ServerLink, StartError
+
+_log = structlog.get_logger("toolwire_mcp")
+
+#: The tool option that keeps a server's own behaviour hints (claimed by the ``mcp`` plugin).
+ANNOTATIONS_OPTION: Final = "mcp_annotations"
+#: Hints of a tool nobody vouches for: MCP's defaults for a tool that says nothing.
+_UNTRUSTED: Final = {
+    "read_only": False,
+    "destructive": True,
+    "idempotent": False,
+    "open_world": True,
+}
+_HINTS: Final = {
+    "read_only_hint": "read_only",
+    "destructive_hint": "destructive",
+    "idempotent_hint": "idempotent",
+    "open_world_hint": "open_world",
+}
+#: The parameter name through which a remote tool's function receives its call's context.
+_CONTEXT: Final = "toolwire_mcp_call_context"
+
+
+class ServerPack:
+    """The plugin ``mcp.NAME``: registers the server's tools once its first session is up.
+
+    A server that does not start makes this registration fail, so toolwire records the plugin
+    as failed (and stops the start under ``strict``).
+    """
+
+    def __init__(self, link: ServerLink) -> None:
+        self.link = link
+
+    @toolwire.hookimpl
+    def toolwire_register_tools(self, register: Callable[[Any], None]) -> None:
+        try:
+            remote = self.link.wait_started()
+        except (StartError, TimeoutError) as exc:
+            self.link.close()
+            raise StartError(str(exc) or "the server did not start in time") from None
+        register(build_toolset(self.link, remote))
+
+
+def build_toolset(link: ServerLink, remote: Mapping[str, types.Tool]) -> toolwire.Toolset:
+    """The server's tools, filtered by ``include``/``exclude``, as the pack ``mcp.NAME``."""
+    settings = link.settings
+    pack = toolwire.Toolset(f"mcp.{settings.name}", description=f"MCP server {settings.name}")
+    for name, tool in remote.items():
+        if settings.include is not None and name not in settings.include:
+            continue
+        if name in settings.exclude:
+            continue
+        try:
+            pack.add(_tool(link, tool))
+        except toolwire.ConfigError as exc:
+            # One tool toolwire cannot describe to every provider must not cost the others.
+            _log.warning(
+                "toolwire_mcp.tool_skipped", server=settings.name, tool=name, reason=str(exc)
+            )
+    missing = sorted((settings.include or frozenset()) - set(remote))
+    if missing:
+        _log.warning("toolwire_mcp.include_not_offered", server=settings.name, tools=missing)
+    return pack
+
+
+def _tool(link: ServerLink, remote: types.Tool) -> toolwire.Tool:
+    settings = link.settings
+    remote_name = remote.name
+
+    async def call(toolwire_mcp_call_context: toolwire.CallContext, **arguments: Any) -> Any:
+        context = toolwire_mcp_call_context
+        timeout = context.policy.timeout if context.policy is not None else None
+        progress = context.report_progress if context.progress is not None else None
+        result = await link.call(remote_name, arguments, timeout or settings.timeout, progress)
+        return result_value(result)
+
+    given = remote.annotations.model_dump(exclude_none=True) if remote.annotations else {}
+    hints = {_HINTS[k]: v for k, v in given.items() if k in _HINTS}
+    if settings.trust_annotations:
+        policy_hints: dict[str, bool] = {**_UNTRUSTED, **hints}
+        if policy_hints["read_only"]:
+            policy_hints["destructive"] = False
+    else:
+        policy_hints = dict(_UNTRUSTED)
+    kept = {k: v for k, v in given.items() if k in _HINTS}
+    policy = toolwire.ToolPolicy(
+        read_only=policy_hints["read_only"],
+        destructive=policy_hints["destructive"],
+        idempotent=policy_hints["idempotent"],
+        open_world=policy_hints["open_world"],
+        options=MappingProxyType({ANNOTATIONS_OPTION: kept}) if kept else MappingProxyType({}),
+    )
+    return toolwire.Tool(
+        call,
+        name=f"{settings.prefix}{remote_name}",
+        description=remote.description or remote.title or "",
+        schema=remote.input_schema,
+        policy=policy,
+    )
+
+
+def check_annotations(value: Any) -> dict[str, bool]:
+    """The ``mcp_annotations`` option: the server's hints as it sent them (kept, not enforced)."""
+    if not isinstance(value, Mapping) or not all(
+        k in _HINTS and isinstance(v, bool) for k, v in value.items()
+    ):
+        raise ValueError(
+            "mcp_annotations holds an MCP server's behaviour hints "
+            f"({', '.join(_HINTS)}: true or false); it is set by the mcp plugin"
+        )
+    return dict(value)
+
+
+def result_value(result: types.CallToolResult) -> Any:
+    """What a tool call returned, as the value a toolwire tool returns.
+
+    ``isError`` raises ``execution_error`` with the server's text (it is written for the
+    model); ``structuredContent`` is the value; text alone is the string; anything with images
+    is a ``toolwire.Content``; other content is described in a line of text.
+
+    Raises:
+        toolwire.ToolError: the server said the call failed.
+    """
+    if result.is_error:
+        text = "\n".join(_texts(result.content)).strip()
+        raise toolwire.ToolError(text or "the tool failed and said nothing", kind="execution_error")
+    if result.structured_content is not None:
+        return result.structured_content
+    parts = [part for block in result.content for part in _parts(block)]
+    if all(isinstance(p, toolwire.TextPart) for p in parts):
+        return "\n".join(p.text for p in parts if isinstance(p, toolwire.TextPart))
+    return toolwire.Content(parts)
+
+
+def _texts(blocks: list[types.ContentBlock]) -> list[str]:
+    return [p.text for b in blocks for p in _parts(b) if isinstance(p, toolwire.TextPart)]
+
+
+def _parts(block: Any) -> list[toolwire.TextPart | toolwire.ImagePart]:
+    if isinstance(block, types.TextContent):
+        return [toolwire.TextPart(block.text)]
+    if isinstance(block, types.ImageContent):
+        if _is_base64(block.data):
+            return [toolwire.ImagePart(block.data, block.mime_type)]
+        return [toolwire.TextPart(f"[image: {block.mime_type}, not valid base64]")]
+    if isinstance(block, types.AudioContent):
+        size = len(block.data) * 3 // 4
+        return [toolwire.TextPart(f"[audio: {block.mime_type}, {size} bytes, not shown]")]
+    if isinstance(block, types.ResourceLink):
+        about = f" ({block.mime_type})" if block.mime_type else ""
+        title = f" {block.title or block.name}:" if (block.title or block.name) else ""
+        return [toolwire.TextPart(f"[resource link{title} {block.uri}{about}]")]
+    if isinstance(block, types.EmbeddedResource):
+        resource = block.resource
+        if isinstance(resource, types.TextResourceContents):
+            return [toolwire.TextPart(resource.text)]
+        mime = resource.mime_type or "application/octet-stream"
+        if mime.startswith("image/") and _is_base64(resource.blob):
+            return [toolwire.ImagePart(resource.blob, mime)]
+        return [toolwire.TextPart(f"[resource {resource.uri}: {mime}, not shown]")]
+    return [toolwire.TextPart(f"[{getattr(block, 'type', 'unknown')} content, not shown]")]
+
+
+def _is_base64(data: str) -> bool:
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True

@@ -1,0 +1,244 @@
+"""A dispatcher's tools as an MCP server: the SDK's low-level server, every call through the
+whole pipeline.
+
+toolwire's own schemas are sent as they are (the low-level server re-infers nothing). A call
+goes to ``dispatcher.dispatch`` under the caller's role, so validation, permission, hooks,
+policy and the output budget apply exactly as for a provider's call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import json
+import sys
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import mcp_types as types
+import toolwire
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+from mcp.shared.exceptions import MCPError
+
+#: Where an HTTP gate leaves the caller's role and principal in the ASGI scope.
+ROLE_KEY: Final = "toolwire_mcp.role"
+PRINCIPAL_KEY: Final = "toolwire_mcp.principal"
+_UNSET: Final = object()
+
+RoleOf = Callable[[Any], "str | None"]
+
+
+def server(
+    dispatcher: toolwire.Dispatcher, *, role: str | None = None, name: str = "toolwire"
+) -> Server[Any]:
+    """The SDK's low-level MCP server serving ``dispatcher``'s tools, for any transport.
+
+    ``tools/list`` answers the tools the caller's role may call; ``tools/call`` runs
+    ``dispatcher.dispatch`` under that role. Over HTTP behind ``asgi_app`` the role is the
+    one the caller's token gives; otherwise it is ``role``.
+
+    Args:
+        dispatcher: The dispatcher whose tools are served (started, if it was not).
+        role: The role of callers the transport does not identify (stdio).
+        name: The server's name in the handshake.
+
+    Returns:
+        A ``mcp.server.lowlevel.Server``; run it with ``server.run(read, write,
+        server.create_initialization_options())`` or mount ``asgi_app``.
+    """
+    served = _Served(dispatcher, role)
+    return Server(
+        name,
+        version=_version(),
+        on_list_tools=served.list_tools,
+        on_call_tool=served.call_tool,
+        get_tool_input_schema=served.input_schema,
+    )
+
+
+class _Served:
+    """What the handlers share: the dispatcher and each tool's MCP description, built once."""
+
+    def __init__(self, dispatcher: toolwire.Dispatcher, role: str | None) -> None:
+        self.dispatcher = dispatcher.start()
+        self.role = role
+        self._described: dict[str, types.Tool] = {}
+        self._structured: dict[str, bool] = {}
+        self._schemas: dict[str, Mapping[str, Any]] | None = None
+
+    def input_schema(self, name: str) -> Mapping[str, Any] | None:
+        """A tool's input schema by name, for the 2026-07-28 HTTP header checks (which would
+        otherwise run ``tools/list`` for every call). The call itself is checked by role."""
+        schemas = self._schemas
+        if schemas is None:
+            schemas = self._schemas = {
+                t.name: t.parameters for t in self.dispatcher.tools(all_roles=True)
+            }
+        return schemas.get(name)
+
+    def role_of(self, ctx: Any) -> tuple[str | None, str | None]:
+        request = getattr(ctx, "request", None)
+        scope = getattr(request, "scope", None)
+        if isinstance(scope, Mapping) and ROLE_KEY in scope:
+            return scope[ROLE_KEY], scope.get(PRINCIPAL_KEY)
+        return self.role, None
+
+    async def list_tools(
+        self, ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        role, _ = self.role_of(ctx)
+        return types.ListToolsResult(tools=[self.describe(t) for t in self.dispatcher.tools(role)])
+
+    def describe(self, tool: toolwire.Tool) -> types.Tool:
+        described = self._described.get(tool.name)
+        if described is None:
+            hints = self.dispatcher.policy(tool.name).annotations()
+            output = output_schema(tool)
+            self._structured[tool.name] = output is not None
+            described = self._described[tool.name] = types.Tool(
+                name=tool.name,
+                description=tool.description or None,
+                input_schema=tool.parameters,
+                output_schema=output,
+                annotations=types.ToolAnnotations(
+                    read_only_hint=hints.get("read_only"),
+                    destructive_hint=hints.get("destructive"),
+                    idempotent_hint=hints.get("idempotent"),
+                    open_world_hint=hints.get("open_world"),
+                )
+                if hints
+                else None,
+            )
+        return described
+
+    async def call_tool(
+        self, ctx: Any, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        role, principal = self.role_of(ctx)
+        name = params.name
+        tools = {t.name: t for t in self.dispatcher.tools(role)}
+        tool = tools.get(name)
+        if tool is None:
+            raise _unknown_tool(name, list(tools))
+        self.describe(tool)
+        relay = _ProgressRelay(ctx) if _progress_token(ctx) is not None else None
+        state = {"principal": principal} if principal is not None else None
+        try:
+            result = await self.dispatcher.dispatch(
+                name,
+                params.arguments if params.arguments is not None else {},
+                role=role,
+                state=state,
+                progress=relay.report if relay is not None else None,
+            )
+        finally:
+            if relay is not None:
+                await relay.finish()
+        if not result.success:
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=result.output)], is_error=True
+            )
+        return self._result(tool, result)
+
+    def _result(self, tool: toolwire.Tool, result: toolwire.DispatchResult) -> types.CallToolResult:
+        value = result.result
+        content: list[types.ContentBlock] = [types.TextContent(type="text", text=result.output)]
+        if isinstance(value, toolwire.Content):
+            content += [
+                types.ImageContent(type="image", data=image.data, mime_type=image.media_type)
+                for image in value.images()
+            ]
+            return types.CallToolResult(content=content)
+        structured: Any = None
+        if self._structured.get(tool.name) or isinstance(value, Mapping):
+            with contextlib.suppress(ValueError):
+                structured = json.loads(result.output)
+        if not isinstance(structured, dict):
+            structured = None
+        return types.CallToolResult(content=content, structured_content=structured)
+
+
+def output_schema(tool: toolwire.Tool) -> dict[str, Any] | None:
+    """The JSON Schema of the tool's return annotation, when that is an object type."""
+    import pydantic
+
+    try:
+        annotation = typing.get_type_hints(tool.function).get("return", _UNSET)
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve gives no schema
+        return None
+    if annotation is _UNSET or annotation is typing.Any or annotation is None:
+        return None
+    try:
+        schema = pydantic.TypeAdapter(annotation).json_schema()
+    except Exception:  # noqa: BLE001 - a type pydantic cannot describe gives no schema
+        return None
+    return schema if schema.get("type") == "object" else None
+
+
+def _unknown_tool(name: str, known: list[str]) -> MCPError:
+    close = difflib.get_close_matches(name[:64], known, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return MCPError(
+        code=types.INVALID_PARAMS,
+        message=f"Unknown tool: {name[:64]!r}{hint}",
+        data={"closest": close},
+    )
+
+
+def _progress_token(ctx: Any) -> Any:
+    meta = getattr(ctx, "meta", None)
+    if not isinstance(meta, Mapping):
+        return None
+    return meta.get("progress_token", meta.get("progressToken"))
+
+
+class _ProgressRelay:
+    """Sends a call's progress reports, in order, before its result.
+
+    ``report`` is called from the thread the tool runs in; it only queues.
+    """
+
+    def __init__(self, ctx: Any) -> None:
+        self._ctx = ctx
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[tuple[float, float | None, str | None] | None] = asyncio.Queue()
+        self._sender = self._loop.create_task(self._send())
+
+    def report(self, progress: float, total: float | None, message: str | None) -> None:
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (progress, total, message))
+
+    async def _send(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            with contextlib.suppress(Exception):  # a client gone away just misses reports
+                await self._ctx.session.report_progress(*item)
+
+    async def finish(self) -> None:
+        self._queue.put_nowait(None)
+        try:
+            await asyncio.shield(self._sender)
+        except asyncio.CancelledError:
+            self._sender.cancel()
+            raise
+
+
+async def serve_stdio(dispatcher: toolwire.Dispatcher, *, role: str | None = None) -> None:
+    """Serve over this process's stdin and stdout until the client closes stdin.
+
+    Nothing but protocol reaches stdout meanwhile: the SDK points file descriptor 1 at
+    stderr while it serves, and ``sys.stdout`` is sent to stderr too (tools that print, a
+    logger writing to stdout).
+    """
+    mcp_server = server(dispatcher, role=role)
+    # The SDK claims the real stdout first (it needs sys.stdout to find it), then diverts it.
+    async with stdio_server() as (read, write):
+        with contextlib.redirect_stdout(sys.stderr):
+            await mcp_server.run(read, write, mcp_server.create_initialization_options())
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("toolwire-mcp")

@@ -1,0 +1,98 @@
+"""Helpers for toolwire-mcp's tests: config tables, the process table, SDK type checks."""
+
+from __future__ import annotations
+
+import collections.abc
+import functools
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pydantic
+import toolwire
+
+HERE = Path(__file__).parent
+SERVERS = HERE / "servers"
+REPO_ROOT = HERE.parent.parent.parent
+#: Where the npm packages the tests drive are installed (``.ci/run`` installs them there too).
+NPM_PREFIX = Path(os.environ.get("TOOLWIRE_MCP_NPM_PREFIX", REPO_ROOT / ".nox" / "npm-mcp"))
+NPM_PACKAGES = {
+    "@modelcontextprotocol/server-filesystem": "2026.8.31",
+    "@modelcontextprotocol/inspector": "2.12.0",
+}
+
+MakeDispatcher = Callable[..., toolwire.Dispatcher]
+
+
+def toml_server(name: str, command: str, args: list[str], **extra: Any) -> str:
+    """A ``[plugins.mcp.servers.NAME]`` table."""
+    lines = [
+        f"[plugins.mcp.servers.{name}]",
+        f"command = {_toml(command)}",
+        f"args = {_toml(args)}",
+    ]
+    lines += [f"{key} = {_toml(value)}" for key, value in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+def flaky(name: str = "flaky", *options: str, **extra: Any) -> str:
+    """The misbehaving test server, as a config table."""
+    return toml_server(name, sys.executable, [str(SERVERS / "flaky.py"), *options], **extra)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def children() -> set[int]:
+    """The pids of every live descendant of this process (zombies excluded)."""
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                found.add(child.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 20.0) -> bool:
+    """Poll ``check`` until it holds or ``timeout`` passes; whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+@functools.cache
+def _adapter(type_: Any) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(list[type_], config=pydantic.ConfigDict(extra="forbid"))
+
+
+def _exhaust(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _exhaust(v) for k, v in value.items()}
+    if isinstance(value, str | bytes | pydantic.BaseModel):
+        return value
+    if isinstance(value, collections.abc.Iterable):
+        return [_exhaust(v) for v in value]
+    return value
+
+
+def sdk_validate(type_: Any, value: Any) -> Any:
+    """Validate against an SDK param type, unknown keys refused; raises ``ValidationError``."""
+    return _exhaust(_adapter(type_).validate_python([value]))[0]

@@ -1,0 +1,370 @@
+"""The demo pack served over MCP and driven by the official SDK client, over stdio and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import mcp_types as types
+import pytest
+import toolwire
+import toolwire_mcp
+import uvicorn
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_helpers import SERVERS, wait_until
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from toolwire_mcp._settings import OAuthSettings, ServeSettings
+
+sys.path.insert(0, str(SERVERS))
+import testing_pack
+
+MODES = ["legacy", "auto"]  # 2025-11-25 (handshake) and 2026-07-28 (discover)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """A config serving the demo pack (delete_user is for admins) with two HTTP tokens."""
+    path = tmp_path / "toolwire.toml"
+    path.write_text(
+        '[plugins]\nautoload = false\nenable = ["mcp", "demo"]\n'
+        '[plugins.mcp.serve.tokens]\nadmin = "TW_TEST_ADMIN"\nuser = "TW_TEST_USER"\n'
+    )
+    return path
+
+
+def _stdio(config: Path, role: str | None = None) -> StdioServerParameters:
+    args = [str(SERVERS / "serve_host.py"), str(config), *([role] if role else [])]
+    return StdioServerParameters(command=sys.executable, args=args, env=dict(os.environ))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+async def test_stdio_lists_and_calls_through_the_pipeline(config: Path, mode: str) -> None:
+    """Over stdio, in both protocol revisions: schemas, hints, output schema, results and errors."""
+    async with Client(_stdio(config), mode=mode) as client:
+        assert client.protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert "delete_user" not in tools  # admins only; stdio serves the role given (none)
+        weather = tools["get_weather"]
+        assert weather.input_schema["properties"]["units"]["enum"] == ["celsius", "fahrenheit"]
+        assert weather.input_schema["additionalProperties"] is False
+        assert weather.annotations is not None and weather.annotations.read_only_hint is True
+        assert weather.output_schema is not None and weather.output_schema["type"] == "object"
+        assert tools["search_products"].output_schema is None  # a list is not an object
+
+        result = await client.call_tool("get_weather", {"location": "Paris"})
+        assert not result.is_error and result.structured_content is not None
+        assert json.loads(result.content[0].text) == result.structured_content
+
+        refused = await client.call_tool("get_weather", {"city": "Paris"})
+        assert refused.is_error
+        error = json.loads(refused.content[0].text)
+        assert error["error"] == "invalid_arguments" and "city" in error["message"]
+
+        failed = await client.call_tool("get_weather", {"location": " "})
+        assert failed.is_error and json.loads(failed.content[0].text) == {
+            "error": "execution_error",
+            "message": "location must not be empty",
+            "retryable": False,
+        }
+
+        with pytest.raises(MCPError) as unknown:
+            await client.call_tool("get_wether", {"location": "Paris"})
+        assert unknown.value.error.code == types.INVALID_PARAMS
+        assert "get_weather" in unknown.value.error.message
+
+
+@pytest.mark.slow
+def test_stdio_stdout_carries_nothing_but_protocol(config: Path) -> None:
+    """A tool that prints, logs and writes to fd 1 puts nothing on stdout but JSON-RPC."""
+    process = subprocess.Popen(
+        [sys.executable, str(SERVERS / "serve_host.py"), str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "chatty", "arguments": {}}},
+    ]  # fmt: skip
+    stdin = "".join(json.dumps(m) + "\n" for m in messages).encode()
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(stdin)
+    process.stdin.flush()
+    lines = []
+    while len(lines) < 2:
+        line = process.stdout.readline()
+        assert line, "the server closed stdout early"
+        lines.append(json.loads(line))  # every line is JSON: nothing else got in
+    process.stdin.close()
+    process.stdin = None  # closed: communicate() only reads what is left
+    out, err = process.communicate(timeout=30)
+    assert out.strip() == b""
+    assert lines[1]["result"]["content"][0]["text"] == "quiet"
+    for noise in (
+        b"printed by a tool",
+        b"written to sys.stdout",
+        b"written to fd 1",
+        b"logged by a tool",
+    ):
+        assert noise in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+async def test_stdio_progress_and_cancellation(config: Path, tmp_path: Path, mode: str) -> None:
+    """Progress reaches a client that asked for it; a cancelled call is cancelled in the tool and
+    the server goes on serving."""
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    async with Client(_stdio(config), mode=mode) as client:
+        result = await client.call_tool("count", {"n": 3}, progress_callback=on_progress)
+        assert result.content[0].text == "counted to 3"
+        assert seen == [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")]
+
+        marker = tmp_path / "marker"
+        call = asyncio.ensure_future(
+            client.call_tool("wait", {"seconds": 60, "marker": str(marker)})
+        )
+        assert await _until(lambda: marker.exists())
+        call.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await call
+        assert await _until(lambda: marker.read_text() == "cancelled")
+        again = await client.call_tool("get_weather", {"location": "Oslo"})
+        assert not again.is_error
+
+
+async def _until(check: Any, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(0.05)
+    return bool(check())
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a loopback port, in a thread; its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    assert wait_until(lambda: server.started, 20)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+@contextlib.asynccontextmanager
+async def http_client(url: str, token: str | None, mode: str) -> AsyncIterator[Client]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0))
+    async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+        yield client
+
+
+@pytest.fixture
+def demo_dispatcher(config: Path) -> Iterator[toolwire.Dispatcher]:
+    """The served dispatcher: the demo pack and the testing pack."""
+    dispatcher = toolwire.Dispatcher.from_config(config).add(testing_pack.pack)
+    yield dispatcher
+    dispatcher.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+async def test_http_roles_come_from_tokens(
+    demo_dispatcher: toolwire.Dispatcher, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Two tokens give two roles and two tool lists; no token or a wrong one gets 401."""
+    monkeypatch.setenv("TW_TEST_ADMIN", "admin-token-1")
+    monkeypatch.setenv("TW_TEST_USER", "user-token-2")
+    with serving(toolwire_mcp.asgi_app(demo_dispatcher)) as base:
+        url = f"{base}/mcp"
+        async with http_client(url, "admin-token-1", mode) as admin:
+            names = {t.name for t in (await admin.list_tools()).tools}
+            assert "delete_user" in names
+            deleted = await admin.call_tool("delete_user", {"user_id": 7})
+            assert deleted.structured_content == {"deleted": 7, "by": "admin"}
+        async with http_client(url, "user-token-2", mode) as user:
+            assert "delete_user" not in {t.name for t in (await user.list_tools()).tools}
+            with pytest.raises(MCPError) as refused:
+                await user.call_tool("delete_user", {"user_id": 7})
+            assert refused.value.error.code == types.INVALID_PARAMS
+        async with httpx2.AsyncClient() as raw:
+            body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+            for headers in ({}, {"Authorization": "Bearer admin-token-X"}):
+                answer = await raw.post(url, json=body, headers=headers)
+                assert answer.status_code == 401
+                assert answer.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+
+
+@pytest.mark.slow
+async def test_http_anonymous_role_and_cancellation(
+    demo_dispatcher: toolwire.Dispatcher, tmp_path: Path
+) -> None:
+    """With an anonymous role named, a caller without a token gets that role; closing the stream of
+    a call cancels it in the tool."""
+    app = toolwire_mcp.asgi_app(demo_dispatcher, settings=ServeSettings(anonymous_role="guest"))
+    with serving(app) as base:
+        async with http_client(f"{base}/mcp", None, "auto") as guest:
+            assert "delete_user" not in {t.name for t in (await guest.list_tools()).tools}
+            marker = tmp_path / "marker"
+            call = asyncio.ensure_future(
+                guest.call_tool("wait", {"seconds": 60, "marker": str(marker)})
+            )
+            assert await _until(lambda: marker.exists())
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+            assert await _until(lambda: marker.read_text() == "cancelled")
+            assert not (await guest.call_tool("get_weather", {"location": "Rome"})).is_error
+
+
+def test_http_without_any_way_in_refuses_to_start(demo_dispatcher: toolwire.Dispatcher) -> None:
+    """No tokens, no OAuth and no anonymous role: nobody could call, so nothing starts."""
+    with pytest.raises(toolwire.ConfigError, match="anonymous_role"):
+        toolwire_mcp.asgi_app(demo_dispatcher, settings=ServeSettings())
+    with pytest.raises(toolwire.ConfigError, match="TW_NOT_SET"):
+        toolwire_mcp.asgi_app(
+            demo_dispatcher, settings=ServeSettings(tokens={"admin": "TW_NOT_SET"})
+        )
+
+
+@pytest.mark.slow
+async def test_http_oauth_resource_server(demo_dispatcher: toolwire.Dispatcher) -> None:
+    """OAuth: tokens checked by introspection, the role from the token's scopes, the protected
+    resource metadata served, 401 naming it."""
+    tokens = {
+        "tok-admin": {
+            "active": True,
+            "scope": "tools.admin tools.use",
+            "sub": "ada",
+            "client_id": "c1",
+        },
+        "tok-user": {"active": True, "scope": "tools.use", "sub": "bob", "client_id": "c1"},
+        "tok-none": {"active": True, "scope": "profile", "sub": "eve", "client_id": "c1"},
+        "tok-old": {"active": False},
+    }
+
+    async def introspect(request: Request) -> JSONResponse:
+        form = await request.form()
+        return JSONResponse(tokens.get(str(form.get("token")), {"active": False}))
+
+    authority = Starlette(routes=[Route("/introspect", introspect, methods=["POST"])])
+    with serving(authority) as issuer:
+        port = _free_port()
+        resource = f"http://127.0.0.1:{port}/mcp"
+        oauth = OAuthSettings(
+            issuer=issuer,
+            resource=resource,
+            introspection_endpoint=f"{issuer}/introspect",
+            scopes={"tools.admin": "admin", "tools.use": "user"},
+        )
+        app = toolwire_mcp.asgi_app(demo_dispatcher, settings=ServeSettings(oauth=oauth))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            assert await _until(lambda: server.started)
+            async with http_client(resource, "tok-admin", "auto") as admin:
+                assert "delete_user" in {t.name for t in (await admin.list_tools()).tools}
+            async with http_client(resource, "tok-user", "auto") as user:
+                assert "delete_user" not in {t.name for t in (await user.list_tools()).tools}
+            async with httpx2.AsyncClient() as raw:
+                metadata = (
+                    await raw.get(
+                        f"http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"
+                    )
+                ).json()
+                assert metadata["resource"] == resource and metadata["authorization_servers"][
+                    0
+                ].startswith(issuer)
+                body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+                for token, status in (("tok-old", 401), ("tok-none", 403), (None, 401)):
+                    headers = {"Authorization": f"Bearer {token}"} if token else {}
+                    answer = await raw.post(resource, json=body, headers=headers)
+                    assert answer.status_code == status
+                    assert "resource_metadata=" in answer.headers["www-authenticate"]
+        finally:
+            server.should_exit = True
+            thread.join(20)
+
+
+async def test_roles_from_a_claim_or_from_scopes() -> None:
+    """role_from reads a named claim first, then the first listed scope the token carries."""
+    from mcp.server.auth.provider import AccessToken
+
+    token = AccessToken(token="t", client_id="c", scopes=["read", "write"], claims={"team": "ops"})
+    assert toolwire_mcp.role_from("team")(token) == "ops"
+    assert toolwire_mcp.role_from(scopes={"write": "editor", "read": "reader"})(token) == "editor"
+    assert toolwire_mcp.role_from("missing", {"admin": "admin"})(token) is None
+
+
+async def test_static_tokens_match_only_their_role() -> None:
+    """A static token verifies as its own role; any other string verifies as nobody."""
+    tokens = toolwire_mcp.StaticTokens({"admin": "a" * 32, "user": "b" * 32})
+    admin = await tokens.verify_token("a" * 32)
+    assert admin is not None and admin.claims == {"toolwire_role": "admin"}
+    for wrong in ("a" * 31, "a" * 33, "", "b" * 31 + "a"):
+        assert await tokens.verify_token(wrong) is None
+
+
+@pytest.mark.slow
+def test_a_served_dispatcher_loads_as_a_remote_pack(
+    demo_dispatcher: toolwire.Dispatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A streamable HTTP server loads from url and headers (${VAR} expanded): here toolwire's own,
+    so the admin token's tools arrive as the pack mcp.remote and answer through both pipelines."""
+    monkeypatch.setenv("TW_TEST_ADMIN", "admin-token-9")
+    monkeypatch.setenv("TW_TEST_USER", "user-token-9")
+    monkeypatch.setenv("TW_REMOTE_TOKEN", "admin-token-9")
+    with serving(toolwire_mcp.asgi_app(demo_dispatcher)) as base:
+        config = tmp_path / "loader.toml"
+        config.write_text(
+            '[plugins]\nautoload = false\nenable = ["mcp"]\n'
+            f'[plugins.mcp.servers.remote]\nurl = "{base}/mcp"\n'
+            'headers = { Authorization = "Bearer ${TW_REMOTE_TOKEN}" }\n'
+        )
+        with toolwire.Dispatcher.from_config(config) as loader:
+            names = {t.name for t in loader.tools()}
+            assert {"remote_delete_user", "remote_get_weather"} <= names
+            deleted = loader.dispatch_sync("remote_delete_user", {"user_id": 5})
+            assert deleted.result == {"deleted": 5, "by": "admin"}
+            refused = loader.dispatch_sync("remote_get_weather", {"location": " "})
+            assert refused.error is not None and refused.error.kind == "execution_error"
+            assert json.loads(refused.error.message)["message"] == "location must not be empty"
