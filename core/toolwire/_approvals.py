@@ -68,7 +68,9 @@ class Approval:
         call_id: The provider's id for the call.
         tool: The tool's name.
         arguments: The validated arguments as canonical JSON: exactly what runs on approval.
-        digest: SHA-256 (hex) of ``arguments``, checked again before the call runs.
+        digest: SHA-256 (hex) of the record's binding (tool, plugin, fingerprint, arguments,
+            role, principal, call id, expiry) as canonical JSON, checked again before the
+            call runs: an edited record never runs.
         role: The role the call was dispatched under.
         principal: The value of the host state's ``[approvals] principal_key``, as text.
         reason: Why a person must decide (the ``RequireApproval`` reason, or the policy).
@@ -80,6 +82,9 @@ class Approval:
         decided_by: Who approved or rejected it (``None`` while pending, and when it expired).
         decided_at: When it was decided or expired.
         message: What the person said when rejecting it.
+        plugin: The plugin that registered the tool that asked.
+        fingerprint: SHA-256 (hex) of that tool's name, plugin and parameter schema: only a
+            process whose tool of that name has the same fingerprint may run the call.
     """
 
     id: str
@@ -98,6 +103,25 @@ class Approval:
     decided_by: str | None = None
     decided_at: float | None = None
     message: str | None = None
+    plugin: str | None = None
+    fingerprint: str | None = None
+
+    def binding(self) -> str:
+        """What ``digest`` covers, as canonical JSON."""
+        return canonical_json(
+            {
+                "tool": self.tool,
+                "plugin": self.plugin,
+                "fingerprint": self.fingerprint,
+                "arguments": self.arguments,
+                "role": self.role,
+                "principal": self.principal,
+                "call_id": self.call_id,
+                "expires_at": self.expires_at,
+                "turn_id": self.turn_id,
+                "provider": self.provider,
+            }
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data, ``arguments`` parsed (as ``toolwire approvals list --json``)."""
@@ -116,7 +140,7 @@ class Approval:
 #: The fields fixed when a record is made, stored as one JSON text.
 _FIXED: Final = (
     "id", "call_id", "tool", "arguments", "digest", "role", "principal", "reason",
-    "created_at", "expires_at", "turn_id", "provider",
+    "created_at", "expires_at", "turn_id", "provider", "plugin", "fingerprint",
 )  # fmt: skip
 
 
@@ -221,6 +245,36 @@ def canonical_json(value: Any) -> str:
         )
     except TypeError as exc:
         raise ValueError(str(exc)) from None
+
+
+def fingerprint_of(route: Route) -> str:
+    """A tool's identity for approvals: its name, plugin and parameter schema, hashed."""
+    tool = route.tool
+    return digest_of(
+        canonical_json({"name": tool.name, "plugin": route.plugin, "parameters": tool.parameters})
+    )
+
+
+def _check_runnable(plan: Plan, approval: Approval) -> None:
+    """Only the tool that asked may run an approved call: same name, plugin and schema.
+
+    Raises:
+        ApprovalError: this process has no such tool, or another tool of that name; the
+            record stays pending, to be decided where the tool is loaded.
+    """
+    route = plan.routes.get(approval.tool)
+    if route is None:
+        raise ApprovalError(
+            f"approval {approval.id!r} is for {approval.tool!r}, which this process does not "
+            "load; decide it from a process that loads the same pack (it stays pending)"
+        )
+    if fingerprint_of(route) != approval.fingerprint:
+        raise ApprovalError(
+            f"approval {approval.id!r} is for {approval.tool!r} of plugin "
+            f"{approval.plugin!r}; this process's {approval.tool!r} (plugin {route.plugin!r}) "
+            "is another tool or another version of it; decide it from a process that loads "
+            "the same pack (it stays pending)"
+        )
 
 
 def digest_of(text: str) -> str:
@@ -798,12 +852,12 @@ class Approvals:
         arguments = canonical_json(call.arguments)
         principal = context.state.get(self.principal_key) if context.state else None
         now = time.time()
-        return Approval(
+        approval = Approval(
             id=new_id("apr"),
             call_id=call.call_id,
             tool=route.tool.name,
             arguments=arguments,
-            digest=digest_of(arguments),
+            digest="",
             role=context.role,
             principal=None if principal is None else str(principal),
             reason=asked.reason if asked is not None else "its policy requires approval",
@@ -811,7 +865,10 @@ class Approvals:
             expires_at=now + self.ttl,
             turn_id=turn.turn_id if turn is not None else None,
             provider=turn.provider if turn is not None else None,
+            plugin=route.plugin,
+            fingerprint=fingerprint_of(route),
         )
+        return dataclasses.replace(approval, digest=digest_of(approval.binding()))
 
     # -- held turns -----------------------------------------------------------------------------
 
@@ -914,6 +971,7 @@ class Approvals:
         _check_by(by)
         approval = (await self._entry(approval_id)).approval
         while approval.status == "pending":
+            _check_runnable(plan, approval)  # before the claim: a refusal leaves it pending
             if approval.provider is not None:
                 provider_named(plan.providers, approval.provider)  # before the claim, not after
             now = time.time()
@@ -958,7 +1016,7 @@ class Approvals:
         if state is None:
             state = {} if approval.principal is None else {self.principal_key: approval.principal}
         provider = provider_named(plan.providers, approval.provider) if approval.provider else None
-        if digest_of(approval.arguments) != approval.digest:
+        if digest_of(approval.binding()) != approval.digest:
             _log.error("toolwire.approval_tampered", approval_id=approval.id, tool=approval.tool)
             error = _Answer(
                 "the stored arguments of this call do not match their digest; it was not run",

@@ -62,7 +62,10 @@ async def test_the_record_holds_the_validated_call(make, pack):
     assert approval.call_id == "call_abc"
     assert approval.tool == "delete_record"
     assert approval.arguments == '{"record":"r-1"}'
-    assert approval.digest == hashlib.sha256(approval.arguments.encode()).hexdigest()
+    assert approval.digest == hashlib.sha256(approval.binding().encode()).hexdigest()
+    assert json.loads(approval.binding())["arguments"] == approval.arguments
+    assert approval.plugin is not None
+    assert approval.fingerprint is not None and len(approval.fingerprint) == 64
     assert approval.role == "ops"
     assert approval.principal == "alice"
     assert approval.status == "pending"
@@ -85,7 +88,8 @@ async def test_ids_are_unguessable_and_distinct(make, pack):
 
 
 async def test_canonical_arguments_sort_keys_and_keep_unicode(make):
-    """Arguments are stored with sorted keys and no whitespace, so one call has one digest."""
+    """Arguments are stored with sorted keys and no whitespace: one call, one text; each
+    record's digest binds that text to its own call id and expiry."""
     tools = toolwire.Toolset("t")
 
     @tools.tool(approval=True)
@@ -97,7 +101,8 @@ async def test_canonical_arguments_sort_keys_and_keep_unicode(make):
     first = await dispatcher.dispatch("send", '{"to": "Zoë", "body": "hi"}')
     second = await dispatcher.dispatch("send", {"body": "hi", "to": "Zoë"})
     assert first.approval.arguments == '{"body":"hi","to":"Zoë"}'
-    assert first.approval.digest == second.approval.digest
+    assert first.approval.arguments == second.approval.arguments
+    assert first.approval.digest != second.approval.digest  # each record binds its own call
 
 
 async def test_approve_runs_the_stored_arguments_once(make, pack, ledger):
@@ -322,16 +327,29 @@ async def test_tampered_arguments_never_run(make, pack, ledger, tmp_path):
     assert ledger.entries == []
 
 
-async def test_an_unknown_tool_at_approval_time_is_answered(make, pack, ledger, tmp_path):
-    """A tool gone by the time of approval ends the call with unknown_tool, stored as its result."""
+async def test_only_the_tool_that_asked_may_run_the_approved_call(make, pack, ledger, tmp_path):
+    """Approving where the tool is missing, or where another tool has its name, is refused and
+    leaves the record pending; where the same pack is loaded it runs."""
     path = tmp_path / "a.sqlite3"
     config = {"approvals": {"store": f"sqlite:///{path}"}}
     held = await make(pack, config=config).dispatch("delete_record", {"record": "r"})
-    later = make(config=config)  # restarted without the pack
-    result = await later.approve(held.approval.id, by="bob")
-    assert result.error.kind == "unknown_tool"
-    assert (await later.approve(held.approval.id, by="bob")).error.kind == "unknown_tool"
+    without = make(config=config)  # restarted without the pack
+    with pytest.raises(toolwire.ApprovalError, match="does not load"):
+        await without.approve(held.approval.id, by="bob")
+    impostor = toolwire.Toolset("impostor")
+
+    @impostor.tool
+    def delete_record(record: str) -> str:
+        """Another tool of the same name."""
+        ledger.entries.append(f"impostor {record}")
+        return "gone"
+
+    with pytest.raises(toolwire.ApprovalError, match="another tool or another version"):
+        await make(impostor, config=config).approve(held.approval.id, by="bob")
+    assert [a.status for a in await without.approvals()] == ["pending"]
     assert ledger.entries == []
+    result = await make(pack, config=config).approve(held.approval.id, by="bob")
+    assert result.success and ledger.entries == ["delete r hard=False"]
 
 
 async def test_answer_mode_answers_the_gated_call_at_once(make, pack, ledger):

@@ -23,7 +23,6 @@ from typing import Any, Final
 
 import anyio
 import mcp_types as types
-import structlog
 import toolwire
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -35,7 +34,7 @@ from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 from ._loop import OwnLoop
 from ._settings import ServerSettings
 
-_log = structlog.get_logger("toolwire_mcp")
+_log = toolwire.get_logger("toolwire.mcp")
 
 #: How long a server that missed a call's deadline has to answer a ``tools/list``.
 PROBE_TIMEOUT: Final = 5.0
@@ -495,6 +494,8 @@ class _HttpTransport(contextlib.AbstractAsyncContextManager[Any]):
 
 
 def _start_error(settings: ServerSettings, exc: BaseException, tail: str) -> StartError:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]  # the task group's wrapping says nothing; its one cause does
     if isinstance(exc, StartError):
         return exc
     if isinstance(exc, FileNotFoundError | PermissionError):
@@ -502,8 +503,9 @@ def _start_error(settings: ServerSettings, exc: BaseException, tail: str) -> Sta
     elif isinstance(exc, MCPError):
         reason = f"it answered the handshake with an error: {exc.error.message}"
     elif isinstance(exc, BaseExceptionGroup):
-        inner = exc.exceptions[0]
-        reason = f"{type(inner).__name__}: {inner}"
+        reason = "; ".join(f"{type(e).__name__}: {e}" for e in exc.exceptions)
+    elif isinstance(exc, EOFError | ConnectionError) or "closed" in str(exc).lower():
+        reason = "it exited, or closed its output, before the handshake"
     else:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return StartError(

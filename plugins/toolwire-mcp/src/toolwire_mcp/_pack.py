@@ -9,12 +9,11 @@ from types import MappingProxyType
 from typing import Any, Final
 
 import mcp_types as types
-import structlog
 import toolwire
 
 from ._link import ServerLink, StartError
 
-_log = structlog.get_logger("toolwire_mcp")
+_log = toolwire.get_logger("toolwire.mcp")
 
 #: The tool option that keeps a server's own behaviour hints (claimed by the ``mcp`` plugin).
 ANNOTATIONS_OPTION: Final = "mcp_annotations"
