@@ -35,8 +35,9 @@ class Settings:
     """The audit plugin's settings, read from ``[plugins.audit]``.
 
     Attributes:
-        path: The JSON Lines file (required). Relative paths are taken from the working
-            directory; the directory must exist.
+        path: The JSON Lines file (required): a regular file, or none yet (it is created on
+            the first record). Relative paths are taken from the working directory; the
+            directory must exist. Checked at start without opening the file.
         hmac_key_env: The environment variable holding the key of the argument digests: its
             text, UTF-8 encoded, is the key (at least 16 bytes, and not repetitive; 32 random
             bytes, hex-encoded, is a good key).
