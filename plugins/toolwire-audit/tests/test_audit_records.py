@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+import os
 import re
 import resource
+import secrets
 import signal
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -52,9 +56,9 @@ def counting_pack(ran: list[str]) -> toolwire.Toolset:
 
 
 def test_a_call_record_holds_who_ran_what_with_what_outcome(
-    make: MakeDispatcher, trail_path: Path, read: Read
+    make: MakeDispatcher, trail_path: Path, read: Read, plugin_of: PluginOf
 ) -> None:
-    """A finished call's record names the tool, its package's version, role, principal, the argument digest and the outcome."""
+    """A finished call's record names the dispatcher, the tool, its package's version, role, principal, the argument digest and the outcome."""
     dispatcher = make(toolwire_demo.pack)
     arguments = {"location": "Paris", "units": "celsius"}
     result = dispatcher.dispatch_sync(
@@ -68,6 +72,7 @@ def test_a_call_record_holds_who_ran_what_with_what_outcome(
         "seq": 1,
         "time": record["time"],
         "event": "call",
+        "instance": plugin_of(dispatcher).instance,
         "call_id": "call_1",
         "tool": "get_weather",
         "plugin": "demo",
@@ -86,6 +91,7 @@ def test_a_call_record_holds_who_ran_what_with_what_outcome(
         "hash": toolwire_audit.record_hash(record),
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", record["time"])
+    assert re.fullmatch(r"[0-9a-f]{32}", record["instance"])
     assert isinstance(record["duration_us"], int) and record["duration_us"] >= 0
     assert "arguments" not in record
 
@@ -143,6 +149,71 @@ def test_arguments_are_written_only_when_asked_and_then_redacted(
     assert "hunter2" not in trail_path.read_text()
 
 
+@pytest.mark.parametrize(
+    ("arguments", "digested"),
+    [
+        ('{"data": {"password": "S5"', b'{"data": {"password": "S5"'),  # a call cut off
+        ('[{"password": "S5"}, "S5"]', b'[{"password":"S5"},"S5"]'),  # JSON: canonical
+        ('"password=S5"', b'"password=S5"'),
+        ('{"password": "S5", "ratio": NaN}', b'{"password": "S5", "ratio": NaN}'),
+        (b'{"password": "S5"', b'{"password": "S5"'),
+        (b"\xffpassword=S5", b"\xffpassword=S5"),
+    ],
+    ids=["cut-off", "array", "string", "nan", "cut-off-bytes", "not-utf8"],
+)
+def test_arguments_that_are_not_a_json_object_are_withheld(
+    make: MakeDispatcher, trail_path: Path, read: Read, arguments: str | bytes, digested: bytes
+) -> None:
+    """include_arguments never writes what could not be redacted by key: a placeholder instead; the digest covers what was sent (canonical when it is JSON, else the exact text)."""
+    ran: list[str] = []
+    dispatcher = make(
+        counting_pack(ran), include_arguments=True, config={"logging": {"redact": ["pass"]}}
+    )
+    result = dispatcher.dispatch_sync("transfer", arguments)
+    assert result.error is not None and result.error.kind == "invalid_arguments"
+    (record,) = read(trail_path)
+    assert record["arguments"] == toolwire_audit.ARGUMENTS_WITHHELD
+    assert record["arguments_hmac"] == hmac.new(KEY, digested, hashlib.sha256).hexdigest()
+    assert b"S5" not in trail_path.read_bytes()
+
+
+def test_arguments_a_host_passed_that_json_cannot_hold_are_recorded(
+    make: MakeDispatcher, trail_path: Path, read: Read
+) -> None:
+    """A host's mapping with NaN, a cycle or keys that are not strings is refused by toolwire and still recorded, redacted, with a digest."""
+    ran: list[str] = []
+    dispatcher = make(
+        counting_pack(ran), include_arguments=True, config={"logging": {"redact": ["pass"]}}
+    )
+    looped: dict[Any, Any] = {"password": "S5", "ratio": float("nan"), 7: "seven"}
+    looped["self"] = looped
+    result = dispatcher.dispatch_sync("transfer", looped)
+    assert result.error is not None and result.error.kind == "invalid_arguments"
+    (record,) = read(trail_path)
+    assert record["arguments"]["password"] == "[redacted]"
+    assert record["arguments"]["ratio"] == "nan" and record["arguments"]["7"] == "seven"
+    assert "[nested too deep]" in json.dumps(record["arguments"])
+    assert re.fullmatch(r"[0-9a-f]{64}", record["arguments_hmac"])
+    assert b"S5" not in trail_path.read_bytes()
+    assert toolwire_audit.verify([trail_path]).ok
+
+
+def test_the_instance_tells_dispatchers_apart(
+    make: MakeDispatcher, trail_path: Path, read: Read, plugin_of: PluginOf
+) -> None:
+    """Two dispatchers on one trail number their calls alike; each record's instance says whose call it was."""
+    one, two = make(toolwire_demo.pack), make(toolwire_demo.pack)
+    one.dispatch_sync("get_weather", {"location": "Rome"})
+    two.dispatch_sync("get_weather", {"location": "Oslo"})
+    first, second = read(trail_path)
+    assert first["call_id"] == second["call_id"]
+    assert (first["instance"], second["instance"]) == (
+        plugin_of(one).instance,
+        plugin_of(two).instance,
+    )
+    assert first["instance"] != second["instance"]
+
+
 def test_the_principal_comes_from_the_configured_state_key(
     make: MakeDispatcher, trail_path: Path, read: Read
 ) -> None:
@@ -152,6 +223,25 @@ def test_the_principal_comes_from_the_configured_state_key(
         "get_weather", {"location": "Oslo"}, state={"user_id": "u-42", "principal": "ignored"}
     )
     assert read(trail_path)[0]["principal"] == "u-42"
+
+
+@contextlib.contextmanager
+def disk_full(path: Path) -> Iterator[None]:
+    """Writes that would grow ``path`` (or any file) past its size now fail, as on a full disk.
+
+    The file-size limit is the process's: nothing else may write a file meanwhile, so logs go
+    to memory (``capture_logs``).
+    """
+    size = path.stat().st_size if path.exists() else 0
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, limits[1]))
+    try:
+        with structlog.testing.capture_logs():
+            yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize("required", [True, False])
@@ -168,36 +258,50 @@ def test_the_record_is_in_the_file_when_the_result_returns(
         assert json.loads(lines[-1])["call_id"] == result.call_id
 
 
-def test_required_fails_closed_when_the_trail_cannot_be_written(
-    make: MakeDispatcher, plugin_of: PluginOf
+def test_required_fails_closed_while_the_disk_is_full_and_goes_on_once_it_is_not(
+    make: MakeDispatcher, trail_path: Path, read: Read, plugin_of: PluginOf
 ) -> None:
-    """With required = true and a full disk, the call ends with internal_error, and no further call runs."""
+    """With required = true and a full disk, a call ends with internal_error and the next is refused unrun; the first call after space comes back runs, and its record counts the calls left unrecorded."""
     ran: list[str] = []
-    dispatcher = make(counting_pack(ran), path="/dev/full", required=True)
-    first = dispatcher.dispatch_sync("transfer", {"amount": 1})
+    dispatcher = make(counting_pack(ran), required=True)
+    with disk_full(trail_path):
+        first = dispatcher.dispatch_sync("transfer", {"amount": 1})
+        second = dispatcher.dispatch_sync("transfer", {"amount": 2})
     assert first.error is not None and first.error.kind == "internal_error"
     assert "moved" not in first.output
-    assert ran == ["transfer"]  # it ran; its value never reached the model
-    second = dispatcher.dispatch_sync("transfer", {"amount": 2})
     assert second.error is not None and second.error.kind == "internal_error"
-    assert ran == ["transfer"]  # refused before running: the trail is known to be failing
+    assert ran == ["transfer"]  # the first ran, its value withheld; the second was refused
     stats = plugin_of(dispatcher).stats()
-    assert stats["records"] == 0 and stats["failures"] >= 2
+    assert (stats["records"], stats["lost"]) == (0, 2) and stats["failures"] >= 3
+    third = dispatcher.dispatch_sync("transfer", {"amount": 3})
+    assert third.success and ran == ["transfer", "transfer"]
+    (record,) = read(trail_path)
+    assert (record["seq"], record["outcome"], record["lost"]) == (1, "ok", 2)
+    report = toolwire_audit.verify([trail_path])
+    assert report.ok and [(lost.seq, lost.records) for lost in report.lost] == [(1, 2)]
 
 
-def test_not_required_a_failed_write_is_logged_and_counted(
-    make: MakeDispatcher, plugin_of: PluginOf
+def test_not_required_a_lost_record_is_logged_counted_and_noted_in_the_chain(
+    make: MakeDispatcher, trail_path: Path, read: Read, plugin_of: PluginOf
 ) -> None:
-    """With required = false, a failed write leaves the result alone, is logged as an error and counted."""
+    """With required = false, a failed write leaves the result alone, is logged and counted, and the next record says how many were lost, so verify reports it."""
     ran: list[str] = []
-    dispatcher = make(counting_pack(ran), path="/dev/full", required=False)
-    with structlog.testing.capture_logs() as logs:
-        result = dispatcher.dispatch_sync("transfer", {"amount": 1}, call_id="t1")
-    assert result.success and result.output == "moved 1"
+    dispatcher = make(counting_pack(ran), required=False)
+    assert dispatcher.dispatch_sync("transfer", {"amount": 1}).success
+    with disk_full(trail_path), structlog.testing.capture_logs() as logs:
+        result = dispatcher.dispatch_sync("transfer", {"amount": 2}, call_id="t2")
+    assert result.success and result.output == "moved 2"
     (event,) = [e for e in logs if e["event"] == "toolwire_audit.record_lost"]
-    assert event["log_level"] == "error" and event["call_id"] == "t1"
-    assert "No space left on device" in event["error"]
+    assert event["log_level"] == "error" and event["call_id"] == "t2"
+    assert "File too large" in event["error"]
     assert plugin_of(dispatcher).stats()["lost"] == 1
+    assert dispatcher.dispatch_sync("transfer", {"amount": 3}).success
+    first, third = read(trail_path)
+    assert "lost" not in first and (third["seq"], third["lost"]) == (2, 1)
+    report = toolwire_audit.verify([trail_path])
+    assert report.ok and [(lost.seq, lost.line, lost.records) for lost in report.lost] == [
+        (2, 2, 1)
+    ]
 
 
 def test_the_trail_recovers_once_it_can_be_written_again(
@@ -221,12 +325,36 @@ def test_the_trail_recovers_once_it_can_be_written_again(
         signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     assert failed.error is not None and failed.error.kind == "internal_error"
     assert trail_path.stat().st_size == size  # the part written was cut off again
-    refused_while_failing = dispatcher.dispatch_sync("transfer", {"amount": 3})
-    assert refused_while_failing.error is not None  # its own record is what clears the failure
-    assert dispatcher.dispatch_sync("transfer", {"amount": 4}).success
+    assert dispatcher.dispatch_sync("transfer", {"amount": 3}).success
     assert ran == ["transfer", "transfer", "transfer"]
     records = read(trail_path)
-    assert [r["outcome"] for r in records] == ["ok", "error", "ok"]
+    # The failed call's own record was lost too (the disk was full): the next one says so.
+    assert [(r["outcome"], r.get("lost")) for r in records] == [("ok", None), ("ok", 1)]
+    assert toolwire_audit.verify([trail_path]).ok
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_a_file_another_writer_holds_is_found_at_the_first_record_not_at_start(
+    make: MakeDispatcher, trail_path: Path, read: Read, plugin_of: PluginOf, required: bool
+) -> None:
+    """While another writer holds the file's lock, the start succeeds; calls are refused (required) or lost and logged, saying why; once it lets go, the chain goes on."""
+    other = toolwire_audit.AuditTrail(trail_path)
+    other.append({"event": "call", "call_id": "elsewhere", "tool": "echo", "outcome": "ok"})
+    ran: list[str] = []
+    dispatcher = make(counting_pack(ran), required=required)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            result = dispatcher.dispatch_sync("transfer", {"amount": 1})
+    finally:
+        other.close()
+    assert result.success is not required
+    assert ran == ([] if required else ["transfer"])
+    assert "being written by another process" in repr(logs)
+    assert plugin_of(dispatcher).stats()["lost"] == 1
+    assert dispatcher.dispatch_sync("transfer", {"amount": 2}).success
+    records = read(trail_path)
+    assert [(r["seq"], r.get("lost")) for r in records] == [(1, None), (2, 1)]
+    assert records[0]["call_id"] == "elsewhere"
     assert toolwire_audit.verify([trail_path]).ok
 
 
@@ -306,6 +434,13 @@ def test_dispatchers_of_one_process_share_a_trail(
         ({}, {"TOOLWIRE_AUDIT_KEY": ""}, "the environment variable TOOLWIRE_AUDIT_KEY is not set"),
         ({"hmac_key_env": "MY_KEY"}, {}, "the environment variable MY_KEY is not set"),
         ({}, {"TOOLWIRE_AUDIT_KEY": "short"}, "holds 5 bytes; an HMAC key needs at least 16"),
+        ({}, {"TOOLWIRE_AUDIT_KEY": " " * 16}, "holds a key anyone could guess"),
+        ({}, {"TOOLWIRE_AUDIT_KEY": "\t \n" * 8}, "holds a key anyone could guess"),
+        ({}, {"TOOLWIRE_AUDIT_KEY": "a" * 64}, "holds a key anyone could guess"),
+        ({}, {"TOOLWIRE_AUDIT_KEY": "passwordpassword"}, 'make one with `python -c "import secrets; print(secrets.token_hex(32))"`'),
+        ({"path": "/dev/null"}, {}, "/dev/null is a character device, not a regular file"),
+        ({"path": "/dev/full"}, {}, "/dev/full is a character device, not a regular file"),
+        ({"path": "."}, {}, "is a directory, not a regular file"),
     ],
 )  # fmt: skip
 def test_a_mistake_stops_the_start(
@@ -325,6 +460,37 @@ def test_a_mistake_stops_the_start(
         dispatcher.add(toolwire_audit.plugin, name="audit")
     assert problem in str(caught.value)
     dispatcher.close()
+
+
+def test_a_fifo_stops_the_start_at_once(trail_path: Path) -> None:
+    """A named pipe as the path is refused with a ConfigError instead of blocking the start until a reader comes."""
+    os.mkfifo(trail_path)
+    dispatcher = make_dispatcher(config={"plugins": {"audit": {"path": str(trail_path)}}})
+    outcome: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            dispatcher.add(toolwire_audit.plugin, name="audit")
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            outcome.append(exc)
+
+    starter = threading.Thread(target=start, daemon=True)
+    starter.start()
+    starter.join(timeout=60)  # a guard against hanging the suite, not a measurement
+    assert not starter.is_alive(), "the start blocked on the FIFO"
+    (error,) = outcome
+    assert isinstance(error, toolwire.ConfigError)
+    assert "is a named pipe (FIFO), not a regular file" in str(error)
+    dispatcher.close()
+
+
+def test_a_good_key_is_accepted(monkeypatch: pytest.MonkeyPatch, trail_path: Path) -> None:
+    """Keys made as the messages say (hex or URL-safe random text) are accepted."""
+    for key in (secrets.token_hex(32), secrets.token_hex(16), secrets.token_urlsafe(32)):
+        monkeypatch.setenv("TOOLWIRE_AUDIT_KEY", key)
+        dispatcher = make_dispatcher(config={"plugins": {"audit": {"path": str(trail_path)}}})
+        dispatcher.add(toolwire_audit.plugin, name="audit")
+        dispatcher.close()
 
 
 def test_a_file_that_is_not_a_trail_stops_the_start(trail_path: Path) -> None:

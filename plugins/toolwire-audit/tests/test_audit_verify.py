@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import toolwire
 import toolwire_audit
-from toolwire_audit import AuditTrail, TrailOptions, rotated_files, verify
+from toolwire_audit import AuditTrail, TrailOptions, rotated_files, trail_files, verify
 
 MakeDispatcher = Callable[..., toolwire.Dispatcher]
 Read = Callable[..., list[dict[str, Any]]]
@@ -95,6 +95,27 @@ def swap_two_lines(lines: list[bytes]) -> list[bytes]:
     return [*lines[:4], lines[5], lines[4], *lines[6:]]
 
 
+def swap_the_last_two(lines: list[bytes]) -> list[bytes]:
+    return [*lines[:8], lines[9], lines[8]]
+
+
+def forge(record: dict[str, Any], **changes: Any) -> bytes:
+    """A record changed and sealed again, as whoever holds the file can do."""
+    forged = {**record, **changes}
+    forged["hash"] = toolwire_audit.record_hash(forged)
+    return json.dumps(forged, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+
+
+def slip_in_a_far_seq(lines: list[bytes]) -> list[bytes]:
+    """A forged record that seals record 4 correctly but carries seq 1000."""
+    return [*lines[:4], forge(json.loads(lines[3]), seq=1000, prev_hash=json.loads(lines[3])["hash"]), *lines[4:]]  # fmt: skip
+
+
+def slip_in_a_detached_record(lines: list[bytes]) -> list[bytes]:
+    """A forged record that seals nothing in the trail, numbered as the next one."""
+    return [*lines[:4], forge(json.loads(lines[4]), call_id="forged", prev_hash="ab" * 32), *lines[4:]]  # fmt: skip
+
+
 def copy_a_line(lines: list[bytes]) -> list[bytes]:
     return [*lines[:5], lines[2], *lines[5:]]
 
@@ -114,10 +135,23 @@ def rewrite_and_reseal(lines: list[bytes]) -> list[bytes]:
         (delete_a_line, "removed", 5, "record(s) seq 5 after 4 are missing", 4),
         (swap_two_lines, "reordered", 5, "record seq 6 comes before seq 5", 4),
         (copy_a_line, "inserted", 6, "a copy of record seq 3", 5),
-        # Resealed, record 5 looks whole; record 6, which sealed the original, gives it away.
-        (rewrite_and_reseal, "changed", 5, "record seq 5 was changed", 5),
+        (swap_the_last_two, "reordered", 9, "record seq 10 comes before seq 9", 8),
+        (slip_in_a_far_seq, "inserted", 5, "record seq 1000 seals the record before it", 4),
+        (slip_in_a_detached_record, "inserted", 5, "record seq 5 is not part of the chain", 4),
+        # Resealed, record 5 looks whole; record 6, which sealed the original, gives it away,
+        # and the forgery is not counted as verified.
+        (rewrite_and_reseal, "changed", 5, "record seq 5 was changed", 4),
     ],
-    ids=["flip-a-byte", "delete-a-line", "swap-two-lines", "copy-a-line", "rewrite-and-reseal"],
+    ids=[
+        "flip-a-byte",
+        "delete-a-line",
+        "swap-two-lines",
+        "copy-a-line",
+        "swap-the-last-two",
+        "slip-in-a-far-seq",
+        "slip-in-a-detached-record",
+        "rewrite-and-reseal",
+    ],
 )
 def test_tampering_is_named_at_the_first_record_it_touches(
     trail_path: Path,
@@ -137,6 +171,28 @@ def test_tampering_is_named_at_the_first_record_it_touches(
     assert (outcome.problem.kind, outcome.problem.line) == (kind, line)
     assert says in outcome.problem.message
     assert outcome.records == verified and outcome.last_seq == verified
+    assert outcome.head == json.loads(lines[verified - 1])["hash"]  # a genuine record's
+
+
+@pytest.mark.slow
+def test_a_forgery_is_never_counted_as_verified(trail_path: Path) -> None:
+    """A record rewritten and resealed (named by the record after it) is left out of the count and the head, so nobody anchors on it."""
+    write_trail(trail_path, 12)
+    lines = trail_path.read_bytes().splitlines(keepends=True)
+    genuine = [json.loads(line) for line in lines]
+    forged = forge(genuine[9], outcome="error")
+    trail_path.write_bytes(b"".join([*lines[:9], forged, *lines[10:]]))
+    outcome = verify([trail_path])
+    assert outcome.problem is not None
+    assert (outcome.problem.kind, outcome.problem.line) == ("changed", 10)
+    assert (outcome.records, outcome.last_seq, outcome.head) == (9, 9, genuine[8]["hash"])
+    assert outcome.head != json.loads(forged)["hash"]
+    printed = cli("audit", "verify", trail_path)
+    assert printed.returncode == 1
+    assert (
+        f"verified before it: 9 record(s) (seq 1-9); head {genuine[8]['hash']}\n" in printed.stdout
+    )
+    assert json.loads(forged)["hash"] not in printed.stdout
 
 
 def test_a_forged_record_slipped_in_is_inserted(trail_path: Path) -> None:
@@ -151,6 +207,7 @@ def test_a_forged_record_slipped_in_is_inserted(trail_path: Path) -> None:
     outcome = verify([trail_path])
     assert outcome.problem is not None
     assert (outcome.problem.kind, outcome.problem.line) == ("inserted", 4)
+    assert (outcome.records, outcome.head) == (3, json.loads(lines[2])["hash"])
 
 
 def test_rotation_keeps_the_chain_across_files(tmp_path: Path) -> None:
@@ -169,6 +226,34 @@ def test_rotation_keeps_the_chain_across_files(tmp_path: Path) -> None:
     assert "--after-hash" in later_alone.problem.message
     head_of_first = verify(files[:1]).head
     assert verify(files[1:], after_hash=head_of_first).ok
+    head_of_two = verify(files[:2]).head
+    wrong = verify(files[2:], after_hash=head_of_first)  # the second file is left out
+    assert wrong.problem is not None and wrong.problem.kind == "removed"
+    assert (wrong.records, wrong.head) == (0, head_of_first)
+    assert verify(files[2:], after_hash=head_of_two).ok
+
+
+@pytest.mark.slow
+def test_bytes_added_to_an_earlier_file_are_tampering(tmp_path: Path, read: Read) -> None:
+    """An incomplete line that no record accounts for, in any file but the last, is reported as inserted (exit 1); at the end of the last file it is a crash's, and a note."""
+    path = tmp_path / "audit.jsonl"
+    write_trail(path, 20, TrailOptions(max_bytes=1500))
+    files = trail_files(path)
+    assert len(files) >= 3
+    with files[1].open("ab") as file:
+        file.write(b'{"seq": 99')
+    outcome = verify(files)
+    assert outcome.problem is not None
+    assert (outcome.problem.kind, outcome.problem.file) == ("inserted", str(files[1]))
+    assert outcome.records == len(read(files[0], files[1]))
+    assert cli("audit", "verify", "--trail", path).returncode == 1
+    files[1].write_bytes(files[1].read_bytes()[: -len(b'{"seq": 99')])
+    with path.open("ab") as file:
+        file.write(b'{"seq": 99')
+    at_the_end = verify(files)
+    assert at_the_end.ok and [(t.file, t.bytes) for t in at_the_end.torn] == [(str(path), 10)]
+    printed = cli("audit", "verify", "--trail", path)
+    assert printed.returncode == 0 and "note: " in printed.stdout
 
 
 def test_a_torn_last_line_is_reported_not_failed_and_the_writer_moves_on(
@@ -186,8 +271,14 @@ def test_a_torn_last_line_is_reported_not_failed_and_the_writer_moves_on(
     write_trail(path, 3)  # a restart: the torn file is set aside, never appended to
     files = [*rotated_files(path), path]
     assert len(files) == 2 and files[0].read_bytes().startswith(whole)
+    assert json.loads(path.read_bytes().splitlines()[0])["torn"] == [37]  # the next record notes it
     resumed = verify(files)
-    assert resumed.ok and resumed.records == 8 and len(resumed.torn) == 1
+    assert resumed.ok and resumed.records == 8
+    assert [(t.file, t.bytes, t.noted_by) for t in resumed.torn] == [(str(files[0]), 37, 6)]
+    with files[0].open("ab") as file:
+        file.write(b"x")  # the noted size no longer matches
+    grown = verify(files)
+    assert grown.problem is not None and grown.problem.kind == "inserted"
 
 
 WRITER = """
@@ -266,13 +357,25 @@ def cli(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
 def test_the_audit_verify_command(tmp_path: Path) -> None:
     """`toolwire audit verify` exits 0 on an intact trail, 1 naming the first tampered record, 2 on a usage error."""
     path = tmp_path / "audit.jsonl"
-    write_trail(path, 12, TrailOptions(max_bytes=1200))
+    missing = cli("audit", "verify", "--trail", path)
+    assert missing.returncode == 2 and "no trail at" in missing.stderr
+    write_trail(path, 4, TrailOptions(max_bytes=1200))
+    assert rotated_files(path) == []  # before the first rotation: --trail needs no glob
+    early = cli("audit", "verify", "--trail", path)
+    assert early.returncode == 0 and early.stdout.startswith(
+        "ok: 4 record(s) (seq 1-4) in 1 file(s)"
+    )
+    write_trail(path, 8, TrailOptions(max_bytes=1200))
     files = [*rotated_files(path), path]
+    assert len(files) > 1
     intact = cli("audit", "verify", *files)
     assert intact.returncode == 0, intact.stderr
     assert intact.stdout.startswith(f"ok: 12 record(s) (seq 1-12) in {len(files)} file(s); head ")
-    report = cli("audit", "verify", "--json", *files)
+    assert cli("audit", "verify", "--trail", path).stdout == intact.stdout
+    report = cli("audit", "verify", "--json", "--trail", path)
     assert json.loads(report.stdout)["records"] == 12
+    assert cli("audit", "verify").returncode == 2
+    assert cli("audit", "verify", "--trail", path, path).returncode == 2
 
     lines = files[0].read_bytes().splitlines(keepends=True)
     files[0].write_bytes(b"".join([*lines[:1], *lines[2:]]))

@@ -10,7 +10,7 @@ import textwrap
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import toolwire
@@ -149,8 +149,36 @@ def test_attached_makes_a_remote_caller_the_parent(
     assert span.context.trace_id == remote.get_span_context().trace_id
 
 
-@pytest.mark.parametrize("carrier", [None, {}, {"traceparent": 7}, {"traceparent": "garbage"}])
-def test_extract_never_raises_on_what_came_over_the_wire(carrier: dict[str, object] | None) -> None:
-    """A missing, empty or malformed carrier yields a context with no span, never an exception."""
+class Unreadable(dict[str, str]):
+    """A carrier whose items cannot be read."""
+
+    def items(self) -> Any:
+        raise RuntimeError("the transport lost this header block")
+
+
+MALFORMED = [
+    None,
+    {},
+    {"traceparent": 7},
+    {"traceparent": "garbage"},
+    {7: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+    7,
+    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    b"traceparent",
+    ["traceparent"],
+    object(),
+    Unreadable(traceparent="x"),
+]
+
+
+@pytest.mark.parametrize("carrier", MALFORMED, ids=lambda c: type(c).__name__)
+def test_extract_and_attached_never_raise_on_what_came_over_the_wire(
+    carrier: object, telemetry: Telemetry
+) -> None:
+    """A missing, empty or malformed carrier (of any type) yields a context with no span, never an exception."""
     extracted = toolwire_otel.extract(carrier)
     assert not trace.get_current_span(extracted).get_span_context().is_valid
+    host = telemetry.tracer_provider.get_tracer("host")
+    with host.start_as_current_span("host"), toolwire_otel.attached(carrier) as attached:
+        assert not trace.get_current_span().get_span_context().is_valid
+        assert not trace.get_current_span(attached).get_span_context().is_valid

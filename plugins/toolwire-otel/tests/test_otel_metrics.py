@@ -84,3 +84,34 @@ def test_call_counter_by_tool_and_outcome(make: MakeDispatcher, telemetry: Telem
             ("toolwire.outcome", "error"),
         ): 2,
     }
+
+
+def test_calls_past_the_batch_limit_are_counted_under_their_tool(
+    make: MakeDispatcher, telemetry: Telemetry
+) -> None:
+    """A call refused by max_batch_calls is counted under the tool it names when that tool is enabled, else as _OTHER."""
+    dispatcher = make(arithmetic(), config={"limits": {"max_batch_calls": 1}})
+    dispatcher.dispatch_many_sync(
+        [
+            {"name": "divide", "arguments": {"a": 1, "b": 2}},
+            {"name": "divide", "arguments": {"a": 1, "b": 4}},
+            {"name": "multiply", "arguments": {"a": 1, "b": 4}},
+        ]
+    )
+    counts = {
+        tuple(sorted((p.attributes or {}).items())): p.value
+        for p in telemetry.points("toolwire.calls")
+    }
+    assert counts == {
+        (("gen_ai.tool.name", "divide"), ("toolwire.outcome", "ok")): 1,
+        (
+            ("error.type", "rejected"),
+            ("gen_ai.tool.name", "divide"),
+            ("toolwire.outcome", "error"),
+        ): 1,
+        (
+            ("error.type", "rejected"),
+            ("gen_ai.tool.name", OTHER_TOOL),
+            ("toolwire.outcome", "error"),
+        ): 1,
+    }

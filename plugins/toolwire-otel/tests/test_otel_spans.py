@@ -146,29 +146,68 @@ def test_calls_that_never_ran_get_a_span_from_their_start(
     assert spans["c1"].events == () and spans["c2"].events == ()
 
 
-def test_retries_are_span_events(make: MakeDispatcher, telemetry: Telemetry) -> None:
-    """Each retry of a call is a toolwire.retry event on its one span, naming the attempt and the error before it."""
-    pack = toolwire.Toolset("flaky")
-    failures = iter([ConnectionError("reset"), TimeoutError("slow")])
+class ResetError(ConnectionError):
+    """A client library's exception, defined in a private module as most libraries do."""
 
-    @pack.tool(retries=3)
-    def fetch() -> str:
+
+ResetError.__module__ = "acme_http._exceptions"
+
+
+def test_retries_are_span_events_with_one_error_type_rule(
+    make: MakeDispatcher, telemetry: Telemetry
+) -> None:
+    """Each retry is a toolwire.retry event naming the attempt and what the one before failed with: toolwire's error kind for a ToolError (a missed deadline), else the exception's public qualified class name."""
+    pack = toolwire.Toolset("flaky")
+    failures: list[BaseException | None] = [
+        ConnectionError("reset"),
+        ResetError("reset by peer"),
+        toolwire.TransientError("busy"),
+        None,  # this attempt misses its deadline
+    ]
+
+    @pack.tool(retries=5, timeout=0.05)
+    async def fetch() -> str:
         """Fetch something over a flaky network."""
-        failure = next(failures, None)
-        if failure is not None:
-            raise failure
+        if failures:
+            failure = failures.pop(0)
+            if failure is None:
+                await asyncio.sleep(5)
+            else:
+                raise failure
         return "fetched"
 
     dispatcher = make(pack)
     result = dispatcher.dispatch_sync("fetch", {})
-    assert result.success and result.attempts == 3
+    assert result.success and result.attempts == 5
     (span,) = telemetry.tool_spans()
     events = [(e.name, dict(e.attributes or {})) for e in span.events]
     assert events == [
         ("toolwire.retry", {"toolwire.attempt": 2, "error.type": "ConnectionError"}),
-        ("toolwire.retry", {"toolwire.attempt": 3, "error.type": "TimeoutError"}),
+        ("toolwire.retry", {"toolwire.attempt": 3, "error.type": "acme_http.ResetError"}),
+        ("toolwire.retry", {"toolwire.attempt": 4, "error.type": "toolwire.TransientError"}),
+        ("toolwire.retry", {"toolwire.attempt": 5, "error.type": "timeout"}),
     ]
-    assert span.attributes is not None and span.attributes["toolwire.attempts"] == 3
+    assert span.attributes is not None and span.attributes["toolwire.attempts"] == 5
+
+
+def test_calls_answered_before_resolution_keep_their_tool_name(
+    make: MakeDispatcher, telemetry: Telemetry
+) -> None:
+    """A call past max_batch_calls that names an enabled tool gets that tool's span name; only a name matching no tool is left bare."""
+    dispatcher = make(weather_pack(telemetry), config={"limits": {"max_batch_calls": 1}})
+    results = dispatcher.dispatch_many_sync(
+        [
+            toolwire.ToolCall("forecast", {"location": "Oslo"}, "c1"),
+            toolwire.ToolCall("get_weather", {"location": "Oslo"}, "c2"),
+            toolwire.ToolCall("get_wether", {"location": "Oslo"}, "c3"),
+        ]
+    )
+    assert [r.error.kind if r.error else None for r in results] == [None, "rejected", "rejected"]
+    spans = {s.attributes["gen_ai.tool.call.id"]: s for s in telemetry.tool_spans()}  # type: ignore[index]
+    assert spans["c2"].name == "execute_tool get_weather"
+    assert spans["c2"].attributes["gen_ai.tool.description"].startswith("Get the current")  # type: ignore[index, union-attr]
+    assert spans["c3"].name == "execute_tool"
+    assert spans["c3"].attributes["gen_ai.tool.name"] == "get_wether"  # type: ignore[index]
 
 
 def test_the_span_is_the_parent_of_what_a_plain_function_does_on_a_toolwire_thread(
@@ -272,6 +311,59 @@ def test_content_is_recorded_only_when_opted_in_and_then_redacted(
     assert json.loads(str(attributes["gen_ai.tool.call.result"]))["location"] == "Rome"
     assert "s3cret" not in json.dumps(dict(attributes))
     assert failed_span.status.description == "the weather service is down"
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        '{"data": {"password": "S5"',  # cut off
+        '[{"password": "S5"}, "S5"]',
+        '"password S5"',
+        '{"password": "S5", "n": NaN}',
+        b'{"password": "S5"',
+        b"\xff",
+        ["password", "S5"],
+    ],
+    ids=["cut-off", "array", "string", "nan-text", "bytes", "not-utf8", "list"],
+)
+def test_arguments_that_are_not_a_json_object_are_never_captured(
+    make: MakeDispatcher, telemetry: Telemetry, arguments: object
+) -> None:
+    """With capture_content, arguments that are not a JSON object cannot be redacted by key, so they are left out."""
+    dispatcher = make(
+        weather_pack(telemetry),
+        config={"plugins": {"otel": {"capture_content": True}}, "logging": {"redact": ["pass"]}},
+    )
+    result = dispatcher.dispatch_sync("get_weather", arguments)  # type: ignore[arg-type]
+    assert result.error is not None and result.error.kind == "invalid_arguments"
+    (span,) = telemetry.tool_spans()
+    assert "gen_ai.tool.call.arguments" not in (span.attributes or {})
+    assert "S5" not in json.dumps(dict(span.attributes or {}))
+
+
+def test_captured_arguments_are_always_valid_json(
+    make: MakeDispatcher, telemetry: Telemetry
+) -> None:
+    """Arguments a host passed with NaN, infinities or a cycle are captured as strict JSON: "NaN", "Infinity", and a cut-off marker."""
+    dispatcher = make(
+        weather_pack(telemetry), config={"plugins": {"otel": {"capture_content": True}}}
+    )
+    looped: dict[str, object] = {"location": "Oslo", "limits": [float("inf"), float("-inf")]}
+    looped["self"] = looped
+    dispatcher.dispatch_sync("get_weather", {"location": "Oslo", "ratio": float("nan")})
+    dispatcher.dispatch_sync("get_weather", looped)
+    first, second = telemetry.tool_spans()
+
+    def strict(text: object) -> object:
+        return json.loads(str(text), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+
+    assert strict(first.attributes["gen_ai.tool.call.arguments"]) == {  # type: ignore[index]
+        "location": "Oslo",
+        "ratio": "NaN",
+    }
+    captured = strict(second.attributes["gen_ai.tool.call.arguments"])  # type: ignore[index]
+    assert captured["limits"] == ["Infinity", "-Infinity"]  # type: ignore[index]
+    assert "[nested too deep]" in json.dumps(captured)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ Enable the ``audit`` plugin, set ``[plugins.audit] path`` and the HMAC key's env
 variable; every finished call then appends one record to a JSON Lines file: who (role,
 principal) ran what (tool, the version of its package, an HMAC-SHA256 digest of the
 arguments) with what outcome, each record chained to the one before it by a SHA-256 hash.
-``toolwire audit verify FILE...`` checks the chain.
+``toolwire audit verify --trail PATH`` checks the chain.
 """
 
 from __future__ import annotations
@@ -12,10 +12,16 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ._plugin import APPROVAL_EVENTS, AuditPlugin
-from ._records import GENESIS, arguments_digest, canonical_arguments, record_hash
+from ._records import (
+    ARGUMENTS_WITHHELD,
+    GENESIS,
+    arguments_digest,
+    canonical_arguments,
+    record_hash,
+)
 from ._settings import Settings
-from ._trail import AuditTrail, AuditWriteError, TrailOptions, rotated_files
-from ._verify import Problem, TornTail, Verification, verify
+from ._trail import AuditTrail, AuditWriteError, TrailOptions, rotated_files, stats, trail_files
+from ._verify import Lost, Problem, TornTail, Verification, verify
 
 #: What the ``toolwire`` entry point ``audit`` resolves to: a class, so every dispatcher gets
 #: an instance of its own (dispatchers naming one file share its trail).
@@ -23,10 +29,12 @@ plugin: Final = AuditPlugin
 
 __all__ = [
     "APPROVAL_EVENTS",
+    "ARGUMENTS_WITHHELD",
     "GENESIS",
     "AuditPlugin",
     "AuditTrail",
     "AuditWriteError",
+    "Lost",
     "Problem",
     "Settings",
     "TornTail",
@@ -38,6 +46,8 @@ __all__ = [
     "plugin",
     "record_hash",
     "rotated_files",
+    "stats",
+    "trail_files",
     "verify",
 ]
 

@@ -1,4 +1,4 @@
-"""``toolwire audit verify FILE...``: the subcommand the plugin contributes to the ``toolwire`` CLI."""
+"""``toolwire audit verify``: the subcommand the plugin contributes to the ``toolwire`` CLI."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 
 from toolwire.types import Command
 
+from ._trail import trail_files
 from ._verify import Verification, verify
 
 _HEX = frozenset("0123456789abcdef")
@@ -28,14 +29,24 @@ def _setup(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="audit_action", metavar="ACTION", required=True)
     check = actions.add_parser(
         "verify",
-        help="check the hash chain of one or more trail files",
+        help="check the hash chain of a trail",
         description="Check that every record is intact, in sequence, and seals the one before "
-        "it, across FILEs given oldest first (rotated files, then the current one). Names the "
-        "first record that was changed, removed, reordered or inserted, and exits 1; exits 0 "
-        "when the chain holds. An incomplete last line (a write cut short by a crash) is "
-        "reported, and is not a failure.",
+        "it: across the whole trail written to PATH (--trail: its rotated files, oldest first, "
+        "then PATH itself), or across FILEs given oldest first. Names the first record that "
+        "was changed, removed, reordered or inserted, and exits 1; exits 0 when the chain "
+        "holds. An incomplete last line of the last file (a write cut short by a crash), and "
+        "one of an earlier file that the next record notes, are reported and are not a "
+        "failure; so are records the trail says it lost.",
     )
-    check.add_argument("files", nargs="+", metavar="FILE", help="trail files, oldest first")
+    check.add_argument(
+        "files", nargs="*", metavar="FILE", help="trail files, oldest first (or give --trail)"
+    )
+    check.add_argument(
+        "--trail",
+        metavar="PATH",
+        help="the trail's file, as [plugins.audit] path names it: its rotated files are found "
+        "beside it",
+    )
     check.add_argument(
         "--after-hash",
         type=_hash,
@@ -52,11 +63,21 @@ def _setup(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    outcome = verify(args.files, after_hash=args.after_hash)
+    if (args.trail is None) == (not args.files):
+        sys.stderr.write("toolwire audit verify: error: give either --trail PATH or FILEs\n")
+        return 2
+    files = args.files if args.trail is None else trail_files(args.trail)
+    if not files:
+        sys.stderr.write(
+            f"toolwire audit verify: error: no trail at {args.trail} (neither the file nor "
+            "rotated files beside it)\n"
+        )
+        return 2
+    outcome = verify(files, after_hash=args.after_hash)
     if args.json:
         sys.stdout.write(json.dumps(outcome.to_dict(), indent=2) + "\n")
     else:
-        sys.stdout.write(_describe(outcome, len(args.files)))
+        sys.stdout.write(_describe(outcome, len(files)))
     return 0 if outcome.ok else 1
 
 
@@ -75,9 +96,16 @@ def _describe(outcome: Verification, files: int) -> str:
             f"ok: {outcome.records} record(s) ({span}) in {files} file(s); head {outcome.head}"
         )
     for torn in outcome.torn:
+        noted = f"; record seq {torn.noted_by} notes it" if torn.noted_by is not None else ""
         lines.append(
             f"note: {torn.file} ends with an incomplete record ({torn.bytes} bytes), left by a "
-            "write cut short (a crash); it is not part of the chain"
+            f"write cut short (a crash); it is not part of the chain{noted}"
+        )
+    for lost in outcome.lost:
+        lines.append(
+            f"note: {lost.file}:{lost.line}: record seq {lost.seq} says {lost.records} "
+            "record(s) before it could not be written (lost; see toolwire_audit.record_lost in "
+            "the writer's log)"
         )
     return "\n".join(lines) + "\n"
 

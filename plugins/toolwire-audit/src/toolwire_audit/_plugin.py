@@ -4,24 +4,29 @@ Where a call's record is written depends on ``required``:
 
 - ``required = false``: in ``toolwire_call_finished``, which sees every call's final outcome
   (unknown tools, invalid arguments, denials included) before dispatch returns. A failed write
-  is logged and counted; the call's result stands.
+  is logged and counted, and the next record written says how many were lost; the call's
+  result stands.
 - ``required = true`` (the default): a call that reaches execution is refused with
-  ``internal_error`` while the trail cannot be written (``toolwire_before_call``), and the
-  record of a call that ran is written in ``toolwire_after_call``, the last stage that can still
-  change the result: a failed write ends the call with ``internal_error`` instead of the tool's
-  value. Calls that end earlier, or fail while running, are recorded in
-  ``toolwire_call_finished``. Should the outcome change after the record was written (the
-  value cannot be serialized: ``output_error``), a second record with ``amends`` set to the
-  first one's ``seq`` says so.
+  ``internal_error`` when the trail cannot be written (``toolwire_before_call`` opens it, and
+  while the last write failed, tries a write), and the record of a call that ran is written in
+  ``toolwire_after_call``, the last stage that can still change the result: a failed write
+  ends the call with ``internal_error`` instead of the tool's value. Calls that end earlier,
+  or fail while running, are recorded in ``toolwire_call_finished``. Should the outcome change
+  after the record was written (the value cannot be serialized: ``output_error``), a second
+  record with ``amends`` set to the first one's ``seq`` says so.
+
+The trail's file is opened on the first record (or, with ``required``, the first call), never
+at start: a command that only reads the config (``toolwire tools``) leaves a trail that a
+running host writes alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -30,7 +35,7 @@ import toolwire
 from toolwire.types import Command
 
 from ._cli import audit_command
-from ._records import arguments_digest, plain, redact
+from ._records import arguments_digest, recorded_arguments
 from ._settings import Settings
 from ._trail import AuditTrail, AuditWriteError, open_trail, release
 
@@ -61,13 +66,17 @@ class AuditPlugin:
 
     Attributes:
         settings: The ``[plugins.audit]`` settings, once configured.
-        trail: The open trail, once configured.
+        trail: The process's trail for ``path``, once configured (its file is opened on the
+            first write).
+        instance: 32 hex digits, random, in every record this plugin writes (``instance``):
+            call ids are unique only within one dispatcher, so ``instance`` and ``call_id``
+            together name a call across processes and restarts.
     """
 
     def __init__(self) -> None:
         self.settings = Settings()
         self.trail: AuditTrail | None = None
-        self.lost = 0  # records that could not be written (required = false)
+        self.instance: Final = uuid.uuid4().hex
         self._key = b""
         self._redact: frozenset[str] = frozenset()
         self._running: dict[int, _Running] = {}
@@ -79,20 +88,13 @@ class AuditPlugin:
 
     @toolwire.hookimpl
     def toolwire_configure(self, config: toolwire.Config) -> None:
+        # Checked here, read-only; opened, locked (and a torn file set aside) on first write.
         settings = Settings.from_config(config)
         key = settings.key()
         try:
             trail = open_trail(settings.path, settings.trail_options)
-        except BlockingIOError:
-            raise toolwire.ConfigError(
-                f"[plugins.audit] path: {settings.path} is being written by another process "
-                "(it holds the file's lock); give each process a file of its own"
-            ) from None
-        except (OSError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise toolwire.ConfigError(
-                f"[plugins.audit] path: cannot write the audit trail {settings.path}: {reason}"
-            ) from None
+        except ValueError as exc:
+            raise toolwire.ConfigError(f"[plugins.audit] path: {exc}") from None
         if self.trail is not None:
             release(self.trail)
         self.settings, self._key, self.trail = settings, key, trail
@@ -114,12 +116,10 @@ class AuditPlugin:
     def toolwire_before_call(self, call: toolwire.ToolCall, context: toolwire.CallContext) -> None:
         if not self.settings.required:
             return
-        trail = self._open_trail()
-        if trail.failing:
-            raise AuditWriteError(
-                f"the audit trail {trail.path} cannot be written (its last write failed); "
-                f"{call.name} was not run"
-            )
+        try:
+            self._open_trail().check_writable()
+        except AuditWriteError as exc:
+            raise AuditWriteError(f"{exc}; {call.name} was not run") from None
         running = self._running
         if len(running) >= _MAX_RUNNING:
             # Another thread may change the dict meanwhile: then it shrank or grew by one.
@@ -162,19 +162,21 @@ class AuditPlugin:
             fields["amends"] = seq
         if fields is None:
             fields = self.call_fields(call, result, context, round(result.elapsed_ms * 1000))
-        trail = self.trail
         try:
-            if trail is None:
-                raise AuditWriteError("the audit plugin is not configured")
+            trail = self._open_trail()
+        except AuditWriteError as exc:
+            _log.error("toolwire_audit.record_lost", call_id=result.call_id, error=str(exc))
+            return
+        try:
             trail.append(fields)
         except AuditWriteError as exc:
-            self.lost += 1
+            trail.note_lost()
             _log.error(
                 "toolwire_audit.record_lost",
                 call_id=result.call_id,
                 tool=fields["tool"],
                 error=str(exc),
-                lost=self.lost,
+                lost=trail.lost,
             )
 
     # -- records ---------------------------------------------------------------------------
@@ -189,11 +191,11 @@ class AuditPlugin:
         """The fields of a call's record (the trail adds ``v``, ``seq``, ``time`` and the hashes).
 
         Returns:
-            ``event`` (``"call"``), ``call_id``, ``tool``, ``plugin``, ``distribution`` and
-            ``version`` of the package the tool's function comes from, ``role``,
-            ``principal``, ``arguments_hmac``, ``arguments`` (with ``include_arguments``),
-            ``outcome`` (``"ok"`` or ``"error"``), ``error_kind``, ``attempts``,
-            ``duration_us``, ``approval_id`` and ``decided_by``.
+            ``event`` (``"call"``), ``instance``, ``call_id``, ``tool``, ``plugin``,
+            ``distribution`` and ``version`` of the package the tool's function comes from,
+            ``role``, ``principal``, ``arguments_hmac``, ``arguments`` (with
+            ``include_arguments``), ``outcome`` (``"ok"`` or ``"error"``), ``error_kind``,
+            ``attempts``, ``duration_us``, ``approval_id`` and ``decided_by``.
         """
         tool = context.tool
         name = tool.name if tool is not None else call.name
@@ -201,6 +203,7 @@ class AuditPlugin:
         approval = getattr(result, "approval", None)
         fields: dict[str, Any] = {
             "event": "call",
+            "instance": self.instance,
             "call_id": str(result.call_id),
             "tool": name[:200] if isinstance(name, str) else "",
             "plugin": context.plugin,
@@ -217,7 +220,7 @@ class AuditPlugin:
             "decided_by": _text(_first_attribute(approval, "decided_by", "by")),
         }
         if self.settings.include_arguments:
-            fields["arguments"] = plain(redact(_as_mapping(call.arguments), self._redact))
+            fields["arguments"] = recorded_arguments(call.arguments, self._redact)
         return fields
 
     def record_approval(
@@ -250,6 +253,7 @@ class AuditPlugin:
             raise ValueError(f"unknown approval event {event!r}; expected one of {APPROVAL_EVENTS}")
         fields: dict[str, Any] = {
             "event": f"approval.{event}",
+            "instance": self.instance,
             "approval_id": str(approval_id),
             "call_id": str(call_id),
             "tool": str(tool)[:200],
@@ -260,20 +264,41 @@ class AuditPlugin:
             "reason": _text(reason),
         }
         if self.settings.include_arguments:
-            fields["arguments"] = plain(redact(_as_mapping(arguments), self._redact))
+            fields["arguments"] = recorded_arguments(arguments, self._redact)
         return self._open_trail().append(fields)
 
     def stats(self) -> dict[str, int]:
-        """Records written, failed writes and records lost (not required) so far."""
+        """What the trail did in this process (shared by every dispatcher writing its file).
+
+        A host that loads the plugin through its entry point holds no instance of it:
+        ``toolwire_audit.stats(path)`` returns the same.
+
+        Returns:
+            ``records``: records written. ``failures``: writes (and opens) that failed.
+            ``lost``: calls left without a record because it could not be written; the next
+            record written carries ``lost`` with their number, so ``verify`` reports them. With
+            ``required = false`` any call can be lost; with ``required = true`` only a call whose
+            tool did not run (an unknown tool, a denial, a call refused because the trail
+            could not be written) or whose value was withheld (it ended with
+            ``internal_error``): a value that reached the model always has its record.
+            ``seq``: the last sequence number (0 before the first write).
+        """
         trail = self.trail
-        written = trail.stats() if trail is not None else {"records": 0, "failures": 0, "seq": 0}
-        return {**written, "lost": self.lost}
+        if trail is None:
+            return {"records": 0, "failures": 0, "lost": 0, "seq": 0}
+        return trail.stats()
 
     # -- helpers ---------------------------------------------------------------------------
 
     def _open_trail(self) -> AuditTrail:
+        """The trail; taken again when the dispatcher is used after ``close()`` (a new start)."""
         if self.trail is None:
-            raise AuditWriteError("the audit plugin is not configured (no toolwire_configure)")
+            if not self.settings.path:
+                raise AuditWriteError("the audit plugin is not configured (no toolwire_configure)")
+            try:
+                self.trail = open_trail(self.settings.path, self.settings.trail_options)
+            except ValueError as exc:
+                raise AuditWriteError(str(exc)) from None
         return self.trail
 
     def _pack_of(self, tool: toolwire.Tool | None) -> tuple[str | None, str | None]:
@@ -324,15 +349,3 @@ def _first_attribute(obj: Any, *names: str) -> Any:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)[:200]
-
-
-def _as_mapping(arguments: Any) -> Any:
-    """Arguments as data: parsed when they are JSON text, as received otherwise."""
-    if isinstance(arguments, bytes | bytearray):
-        arguments = bytes(arguments).decode("utf-8", "replace")
-    if isinstance(arguments, str):
-        try:
-            return json.loads(arguments)
-        except (ValueError, RecursionError):
-            return arguments
-    return {} if arguments is None else arguments

@@ -23,31 +23,60 @@ FORMAT_VERSION: Final = 1
 
 REDACTED: Final = "[redacted]"
 
+#: The ``arguments`` of a record (with ``include_arguments``) when what the model sent is not
+#: a JSON object: text cut off, an array, a string. Redaction works by key, so such text
+#: could hold a secret that nothing can find; ``arguments_hmac`` still covers it.
+ARGUMENTS_WITHHELD: Final = "[withheld: not a JSON object]"
+
+#: What stands for a container nested deeper than ``MAX_DEPTH`` levels (a cyclic one is).
+TOO_DEEP: Final = "[nested too deep]"
+MAX_DEPTH: Final = 100
+
 
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no spaces, non-ASCII kept as is (RFC 8259 text).
 
-    A value JSON cannot hold (a set, a date a host passed) is written as its ``repr``, so a
-    digest can always be made; NaN and infinities, which JSON has no words for, likewise.
+    Whatever a host passed, a text comes out: a value JSON cannot hold (a set, a date) is
+    written as its ``repr``, and so are NaN and infinities (``"nan"``, ``"inf"``); keys that
+    are not strings become their ``str``; containers nested deeper than 100 levels (a cyclic
+    one is) are cut off as ``"[nested too deep]"``.
     """
     try:
         return json.dumps(
             value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
             default=repr,
         )  # fmt: skip
-    except ValueError:  # NaN or an infinity somewhere
-        return json.dumps(_finite(value), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False, default=repr)  # fmt: skip
+    except (ValueError, TypeError, RecursionError):  # NaN, a cycle, mixed keys, too deep
+        return json.dumps(_plain_data(value, 0), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False)  # fmt: skip
+
+
+def parse_json(text: str) -> Any:
+    """Parse RFC 8259 JSON text strictly: ``NaN`` and ``Infinity``, which Python accepts and
+    JSON has no words for, are refused.
+
+    Raises:
+        ValueError: the text is not JSON (``RecursionError`` included, for deep nesting).
+    """
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def canonical_arguments(arguments: Any) -> bytes:
     """The bytes an argument digest is made of.
 
     The canonical JSON of the arguments, UTF-8 encoded, whenever they are JSON: a mapping, or
-    text (or bytes) that parses. Arguments the model sent that are not JSON at all (the call
-    was refused for it) are digested as the text received. ``None`` (no arguments) is ``{}``.
-    Strings holding lone surrogates, which UTF-8 cannot encode, are encoded as Python's
-    ``surrogatepass`` does.
+    text (or bytes) that parses as RFC 8259 JSON. Arguments the model sent that are not JSON
+    (cut off, ``NaN``: the call was refused for it) are digested as the exact text received
+    (its UTF-8 bytes; bytes that are not UTF-8, as they are). ``None`` (no arguments) is
+    ``{}``. Strings holding lone surrogates, which UTF-8 cannot encode, are encoded as
+    Python's ``surrogatepass`` does.
     """
     if arguments is None:
         return b"{}"
@@ -59,8 +88,8 @@ def canonical_arguments(arguments: Any) -> bytes:
     if isinstance(arguments, str):
         text = arguments
         try:
-            arguments = json.loads(text)
-        except (ValueError, RecursionError):
+            arguments = parse_json(text)
+        except ValueError:
             return text.encode("utf-8", "surrogatepass")
     return canonical_json(arguments).encode("utf-8", "surrogatepass")
 
@@ -103,27 +132,60 @@ def plain(value: Any) -> Any:
     return json.loads(canonical_json(value))
 
 
-def redact(value: Any, names: frozenset[str]) -> Any:
+def redact(value: Any, names: frozenset[str], depth: int = 0) -> Any:
     """A copy of ``value`` with the value of every key containing a redacted name replaced.
 
     Names match case-insensitively anywhere in the key (``api_key`` hides ``openai_api_key``),
-    at any depth, as toolwire's own call log does with ``[logging] redact``.
+    at any depth, as toolwire's own call log does with ``[logging] redact``. Containers
+    nested deeper than 100 levels (a cyclic one is) are cut off as ``"[nested too deep]"``.
     """
+    if isinstance(value, Mapping | list | tuple) and depth > MAX_DEPTH:
+        return TOO_DEEP
     if isinstance(value, Mapping):
         return {
-            k: REDACTED if any(n in str(k).lower() for n in names) else redact(v, names)
+            k: REDACTED if any(n in str(k).lower() for n in names) else redact(v, names, depth + 1)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return [redact(v, names) for v in value]
+        return [redact(v, names, depth + 1) for v in value]
     return value
 
 
-def _finite(value: Any) -> Any:
+def recorded_arguments(arguments: Any, names: frozenset[str]) -> Any:
+    """What a record's ``arguments`` holds: the arguments as plain JSON data, redacted.
+
+    Only a JSON object can be redacted (by key); anything else the model sent (text cut off,
+    an array, a string, ``NaN``) is ``ARGUMENTS_WITHHELD``, never the raw text.
+    """
+    if arguments is None:
+        arguments = {}
+    if isinstance(arguments, bytes | bytearray):
+        try:
+            arguments = bytes(arguments).decode("utf-8")
+        except UnicodeDecodeError:
+            return ARGUMENTS_WITHHELD
+    if isinstance(arguments, str):
+        try:
+            arguments = parse_json(arguments)
+        except ValueError:
+            return ARGUMENTS_WITHHELD
+    if not isinstance(arguments, Mapping):
+        return ARGUMENTS_WITHHELD
+    return plain(redact(arguments, names))
+
+
+def _plain_data(value: Any, depth: int) -> Any:
+    """``value`` as data ``json.dumps`` always takes (see ``canonical_json``)."""
+    if isinstance(value, Mapping | list | tuple) and depth > MAX_DEPTH:
+        return TOO_DEEP
+    if isinstance(value, Mapping):
+        return {
+            k if isinstance(k, str) else str(k): _plain_data(v, depth + 1) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_plain_data(v, depth + 1) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
-    if isinstance(value, Mapping):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return repr(value)

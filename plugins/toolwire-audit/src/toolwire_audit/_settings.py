@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import collections
 import difflib
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, Final
 
 import toolwire
 
-from ._trail import FsyncMode, TrailOptions
+from ._trail import FsyncMode, TrailOptions, check_path
 
 #: The shortest HMAC key accepted, in bytes: below it a key can be guessed.
 MIN_KEY_BYTES: Final = 16
+
+#: The least variety a key must show, in bits: its length times the Shannon entropy of its
+#: bytes. A random key passes whatever its alphabet (``secrets.token_hex(32)`` shows about
+#: 240 bits, ``token_hex(16)`` about 110); a short or repetitive one (``aaaa...``, sixteen
+#: spaces, a word typed twice) does not. It cannot prove a key random, only catch the
+#: mistakes that make one guessable.
+MIN_KEY_BITS: Final = 64
+
+#: How to make a good key, for the messages that refuse one.
+MAKE_A_KEY: Final = '`python -c "import secrets; print(secrets.token_hex(32))"`'
 
 FSYNC_MODES: Final[tuple[FsyncMode, ...]] = ("record", "interval")
 
@@ -25,10 +35,12 @@ class Settings:
     """The audit plugin's settings, read from ``[plugins.audit]``.
 
     Attributes:
-        path: The JSON Lines file (required). Relative paths are taken from the working
-            directory; the directory must exist.
-        hmac_key_env: The environment variable holding the key of the argument digests (at
-            least 16 bytes; 32 random bytes, hex-encoded, is a good key).
+        path: The JSON Lines file (required): a regular file, or none yet (it is created on
+            the first record). Relative paths are taken from the working directory; the
+            directory must exist. Checked at start without opening the file.
+        hmac_key_env: The environment variable holding the key of the argument digests: its
+            text, UTF-8 encoded, is the key (at least 16 bytes, and not repetitive; 32 random
+            bytes, hex-encoded, is a good key).
         include_arguments: Also write the arguments themselves, with ``[logging] redact``
             applied; off by default: the digest proves what was sent without storing it.
         required: Fail closed: a record that cannot be written makes the call end with
@@ -76,27 +88,44 @@ class Settings:
         return cls(**table)
 
     def key(self, environ: Mapping[str, str] | None = None) -> bytes:
-        """The HMAC key, from the environment variable ``hmac_key_env`` names (UTF-8 bytes).
+        """The HMAC key: the text of the environment variable ``hmac_key_env`` names, as
+        UTF-8 bytes (a hex key is used as its text, not decoded).
 
         Raises:
-            toolwire.ConfigError: the variable is unset, empty or shorter than 16 bytes.
+            toolwire.ConfigError: the variable is unset or empty, shorter than 16 bytes, only
+                whitespace, or too repetitive to be a secret (see ``MIN_KEY_BITS``).
         """
         environ = os.environ if environ is None else environ
         value = environ.get(self.hmac_key_env)
+        name = self.hmac_key_env
         if not value:
             raise toolwire.ConfigError(
-                f"[plugins.audit] hmac_key_env: the environment variable {self.hmac_key_env} "
-                "is not set; set it to a secret of at least 16 bytes (e.g. the output of "
-                "`python -c 'import secrets; print(secrets.token_hex(32))'`), or disable the "
-                "audit plugin"
+                f"[plugins.audit] hmac_key_env: the environment variable {name} is not set; "
+                f"set it to a secret of at least {MIN_KEY_BYTES} random bytes (make one with "
+                f"{MAKE_A_KEY}), or disable the audit plugin"
             )
-        key = value.encode("utf-8")
+        key = value.encode("utf-8", "surrogateescape")
         if len(key) < MIN_KEY_BYTES:
             raise toolwire.ConfigError(
-                f"[plugins.audit] hmac_key_env: {self.hmac_key_env} holds {len(key)} bytes; "
-                f"an HMAC key needs at least {MIN_KEY_BYTES}"
+                f"[plugins.audit] hmac_key_env: {name} holds {len(key)} bytes; an HMAC key "
+                f"needs at least {MIN_KEY_BYTES}; make one with {MAKE_A_KEY}"
+            )
+        if not value.strip() or variety_bits(key) < MIN_KEY_BITS:
+            raise toolwire.ConfigError(
+                f"[plugins.audit] hmac_key_env: {name} holds a key anyone could guess (only "
+                f"whitespace, or too few different characters: about {variety_bits(key):.0f} "
+                f"bits, at least {MIN_KEY_BITS} needed); make one with {MAKE_A_KEY}"
             )
         return key
+
+
+def variety_bits(key: bytes) -> float:
+    """``len(key)`` times the Shannon entropy of its bytes, in bits: an upper bound of how
+    much guessing the key could take, low for short or repetitive keys."""
+    counts = collections.Counter(key)
+    total = len(key)
+    per_byte = -sum(n / total * math.log2(n / total) for n in counts.values())
+    return total * per_byte
 
 
 def _problems(table: Mapping[str, Any]) -> list[str]:
@@ -119,11 +148,7 @@ def _problems(table: Mapping[str, Any]) -> list[str]:
     elif not isinstance(path, str) or not path:
         bad("path", "a file name")
     else:
-        file = Path(os.path.expanduser(path))
-        if file.is_dir():
-            bad("path", "a file (it is a directory)")
-        elif not file.parent.is_dir():
-            problems.append(f"[plugins.audit] path: the directory {file.parent} does not exist")
+        problems.extend(f"[plugins.audit] path: {p}" for p in check_path(path))
     for key in ("hmac_key_env", "principal_key"):
         if key in table and not (isinstance(table[key], str) and table[key]):
             bad(key, "a non-empty string")

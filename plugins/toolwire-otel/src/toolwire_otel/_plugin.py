@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -40,6 +41,11 @@ DENIALS: Final = frozenset({"permission_denied", "rejected", "approval_denied"})
 #: The tool-name value of metrics for a name that matched no tool: a model may send any
 #: string, and each distinct value would be a time series of its own.
 OTHER_TOOL: Final = "_OTHER"
+
+#: What stands for a container nested deeper than ``_MAX_DEPTH`` (a cyclic one is) in
+#: captured content.
+TOO_DEEP: Final = "[nested too deep]"
+_MAX_DEPTH: Final = 100
 
 #: Open spans kept at most; a call its caller cancelled never ends its span, and the oldest
 #: such spans are ended (``toolwire.abandoned``) past this.
@@ -85,6 +91,9 @@ class OtelPlugin:
         self._live = False
         self._open: dict[int, _Open] = {}
         self._static: dict[str, dict[str, Any]] = {}  # tool name -> attributes fixed per tool
+        # Every enabled tool, as the span layer is asked about each at start: a call answered
+        # before it was resolved (past the batch limit, cut off) still names its tool.
+        self._known: dict[str, toolwire.Tool] = {}
         from importlib.metadata import PackageNotFoundError, version
 
         try:
@@ -111,6 +120,7 @@ class OtelPlugin:
     def toolwire_configure(self, config: toolwire.Config) -> None:
         self.settings = Settings.from_config(config)
         self._static.clear()
+        self._known.clear()
         self.check_sdk()
 
     @toolwire.hookimpl
@@ -159,30 +169,33 @@ class OtelPlugin:
     ) -> None:
         if not self._live:
             return
+        error = result.error
+        kind = error.kind if error is not None else None
         opened = self._open.pop(id(context), None)
         if opened is not None and opened.context is context:
             span = opened.span
         else:
-            name, attributes = self._start_attributes(call, context)
+            name, attributes = self._start_attributes(call, context, kind)
             started = time.time_ns() - int(result.elapsed_ms * 1_000_000)
             span = self._tracer.start_span(
                 name, kind=SpanKind.INTERNAL, attributes=attributes, start_time=started
             )
-        error = result.error
-        kind = error.kind if error is not None else None
         try:
             self._finish(span, call, result, context)
         finally:
             span.end()
-        tool = context.tool.name if context.tool is not None else OTHER_TOOL
+        tool = self._tool_of(call, context, kind)
         measured: dict[str, Any] = {
             "gen_ai.operation.name": "execute_tool",
-            "gen_ai.tool.name": tool,
+            "gen_ai.tool.name": tool.name if tool is not None else OTHER_TOOL,
         }
         if kind is not None:
             measured["error.type"] = kind
         self._duration.record(result.elapsed_ms / 1000.0, measured)
-        counted = {"gen_ai.tool.name": tool, "toolwire.outcome": "ok" if kind is None else "error"}
+        counted = {
+            "gen_ai.tool.name": measured["gen_ai.tool.name"],
+            "toolwire.outcome": "ok" if kind is None else "error",
+        }
         if kind is not None:
             counted["error.type"] = kind
         self._calls.add(1, counted)
@@ -219,10 +232,25 @@ class OtelPlugin:
         span.set_attribute("error.type", error.kind)
         span.set_status(Status(StatusCode.ERROR, error.message if capture else None))
 
+    def know(self, tool: toolwire.Tool) -> None:
+        """Remember an enabled tool (the span layer is asked about each one at start)."""
+        self._known[tool.name] = tool
+
+    def _tool_of(
+        self, call: toolwire.ToolCall, context: toolwire.CallContext, kind: str | None
+    ) -> toolwire.Tool | None:
+        """The call's tool: resolved, or, for a call answered before resolution (past the batch
+        limit, cut off), the enabled tool its name names; ``None`` for a name that matches none."""
+        if context.tool is not None:
+            return context.tool
+        if kind == "unknown_tool" or not isinstance(call.name, str):
+            return None
+        return self._known.get(call.name)
+
     def _start_attributes(
-        self, call: toolwire.ToolCall, context: toolwire.CallContext
+        self, call: toolwire.ToolCall, context: toolwire.CallContext, kind: str | None = None
     ) -> tuple[str, dict[str, Any]]:
-        tool = context.tool
+        tool = self._tool_of(call, context, kind)
         if tool is None:
             sent = call.name[:200] if isinstance(call.name, str) else ""
             static: dict[str, Any] = {
@@ -268,6 +296,7 @@ class SpanLayer:
         self._plugin = plugin
 
     def applies_to(self, tool: toolwire.Tool, policy: toolwire.ToolPolicy) -> bool:
+        self._plugin.know(tool)
         return self._plugin.check_sdk()
 
     async def __call__(
@@ -315,7 +344,7 @@ class AttemptLayer:
         try:
             return await call_next(call, context)
         except BaseException as exc:
-            opened.last_error = exc.kind if isinstance(exc, toolwire.ToolError) else _type(exc)
+            opened.last_error = _error_type(exc)
             raise
 
 
@@ -324,13 +353,29 @@ def _abandon(opened: _Open) -> None:
     opened.span.end()
 
 
-def _type(exc: BaseException) -> str:
-    kind = type(exc)
-    return (
-        kind.__qualname__
-        if kind.__module__ == "builtins"
-        else f"{kind.__module__}.{kind.__qualname__}"
-    )
+def _error_type(exc: BaseException) -> str:
+    """The ``error.type`` of an exception: low-cardinality, one rule everywhere.
+
+    A ``toolwire.ToolError`` (a missed deadline, a rate limit, a tool's own refusal) is its
+    toolwire error kind (``timeout``, ``rate_limited``...), the same value as a failed call's
+    ``error.type``. Any other exception is its class's fully qualified name, as the
+    OpenTelemetry conventions ask, by its public path: modules whose name starts with ``_``
+    are left out (``httpx._exceptions.ConnectError`` is ``httpx.ConnectError``,
+    ``toolwire._errors.TransientError`` is ``toolwire.TransientError``), and built-in
+    exceptions have their bare name (``ConnectionError``).
+    """
+    if isinstance(exc, toolwire.ToolError):
+        return exc.kind
+    cls = type(exc)
+    module = getattr(cls, "__module__", None)
+    if not isinstance(module, str) or module == "builtins":
+        return cls.__qualname__
+    public = []
+    for part in module.split("."):
+        if part.startswith("_"):
+            break
+        public.append(part)
+    return ".".join([*public, cls.__qualname__])
 
 
 def _is_placeholder(provider: metrics.MeterProvider) -> bool:
@@ -353,29 +398,56 @@ def _approval_id(approval: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _redact(value: Any, names: frozenset[str]) -> Any:
+def _redact(value: Any, names: frozenset[str], depth: int = 0) -> Any:
+    """A copy of ``value`` as plain JSON data, the values of redacted keys replaced.
+
+    Non-finite numbers become ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (JSON has no words
+    for them); containers deeper than ``_MAX_DEPTH`` (a cyclic one is) become ``TOO_DEEP``;
+    other values JSON cannot hold, their ``repr``.
+    """
+    if isinstance(value, Mapping | list | tuple) and depth > _MAX_DEPTH:
+        return TOO_DEEP
     if isinstance(value, Mapping):
         return {
-            k: REDACTED if any(n in str(k).lower() for n in names) else _redact(v, names)
+            str(k): REDACTED
+            if any(n in str(k).lower() for n in names)
+            else _redact(v, names, depth + 1)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return [_redact(v, names) for v in value]
-    return value
+        return [_redact(v, names, depth + 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return repr(value)
 
 
 def _arguments_text(arguments: Any, names: frozenset[str]) -> str | None:
-    """The arguments as JSON text, redacted; ``None`` when they are not JSON (nothing to redact by)."""
+    """The arguments as JSON text, redacted; ``None`` when they are not a JSON object.
+
+    Redaction works by key: text that is not a JSON object (cut off, an array, a string,
+    ``NaN``, which JSON has no word for) cannot be redacted, so it is never written.
+    """
     if isinstance(arguments, bytes | bytearray):
-        arguments = bytes(arguments).decode("utf-8", "replace")
+        try:
+            arguments = bytes(arguments).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
+            arguments = json.loads(arguments, parse_constant=_refuse_constant)
         except (ValueError, RecursionError):
             return None
     if arguments is None:
         arguments = {}
+    if not isinstance(arguments, Mapping):
+        return None
     return _json(_redact(arguments, names))
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _content_text(value: Any, names: frozenset[str]) -> str:
@@ -383,7 +455,4 @@ def _content_text(value: Any, names: frozenset[str]) -> str:
 
 
 def _json(value: Any) -> str:
-    try:
-        return json.dumps(value, ensure_ascii=False, default=repr)
-    except ValueError:  # a circular structure
-        return repr(value)
+    return json.dumps(value, ensure_ascii=False)

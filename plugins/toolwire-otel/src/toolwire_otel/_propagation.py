@@ -32,20 +32,33 @@ def inject(carrier: MutableMapping[str, Any] | None = None) -> MutableMapping[st
     return carrier
 
 
-def extract(carrier: Mapping[str, Any] | None) -> otel_context.Context:
-    """The trace context a carrier holds (an empty context when it holds none or is ``None``).
+def extract(carrier: object) -> otel_context.Context:
+    """The trace context a carrier holds: an empty context when it holds none.
 
-    Values that are not strings are ignored, so a carrier that came over the wire cannot
-    make this raise.
+    A carrier is a mapping of header names to strings. Anything else (``None``, a number, a
+    string, a list, any object) holds no context, and so do keys and values that are not
+    strings, so nothing that came over the wire can make this raise.
+
+    Args:
+        carrier: Normally a ``Mapping[str, str]``; any value is accepted.
+
+    Returns:
+        The extracted context, or an empty ``Context`` (no span: calls made under it start a
+        new trace).
     """
-    if not carrier:
+    if not isinstance(carrier, Mapping) or not carrier:
         return otel_context.Context()
-    return propagate.extract({k: v for k, v in carrier.items() if isinstance(v, str)})
+    try:
+        headers = {k: v for k, v in carrier.items() if isinstance(k, str) and isinstance(v, str)}
+        return propagate.extract(headers)
+    except Exception:  # noqa: BLE001 - a mapping or propagator that fails on odd input means "no context"
+        return otel_context.Context()
 
 
 @contextlib.contextmanager
-def attached(carrier: Mapping[str, Any] | None) -> Iterator[otel_context.Context]:
-    """Make the context a carrier holds current for the ``with`` block.
+def attached(carrier: object) -> Iterator[otel_context.Context]:
+    """Make the context a carrier holds current for the ``with`` block (see ``extract``: any
+    value is accepted, and one that holds no context attaches an empty one).
 
     Dispatch inside it and the call's ``execute_tool`` span becomes a child of the remote
     caller's span (an MCP client's request, a queued task's producer)::
