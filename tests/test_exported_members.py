@@ -56,4 +56,11 @@ def test_every_exported_name_resolves() -> None:
         "Retry",
         "Timeout",
     }
-    assert set(toolwire.types.__all__) == {"CallNext", "Command", "Middleware", "ProgressCallback"}
+    assert set(toolwire.types.__all__) == {
+        "CallNext",
+        "Command",
+        "Executor",
+        "Job",
+        "Middleware",
+        "ProgressCallback",
+    }

@@ -320,6 +320,8 @@ class Dispatcher:
                 threads=self._threads,
                 roles_enforced=host.is_loaded("roles"),
                 idle_plugins=host.idle(),
+                executors=host.catalogue.executors(),
+                versions={row.name: row.version for row in host.plugins()},
             )
         return plan
 

@@ -39,6 +39,9 @@ class ToolPolicy:
         idempotent: Calling it twice with the same arguments has no further effect
             (MCP's ``idempotentHint``).
         open_world: The tool reaches an open world, such as the web (MCP's ``openWorldHint``).
+        executor: The name of the executor its function runs on (``thread``, ``process``, or
+            one a plugin registers); ``None`` runs it in this process: ``async def`` on the
+            event loop, plain functions on the dispatcher's threads.
         options: Plugins' own options, by name (``rate_limit`` for the rate-limit plugin):
             each must be claimed by a loaded plugin through ``toolwire_register_tool_options``,
             or the dispatcher refuses to start.
@@ -56,6 +59,7 @@ class ToolPolicy:
     destructive: bool | None = None
     idempotent: bool | None = None
     open_world: bool | None = None
+    executor: str | None = None
     options: Mapping[str, Any] = field(default_factory=lambda: _NO_OPTIONS)
 
     def overridden_by(self, other: ToolPolicy) -> ToolPolicy:

@@ -103,6 +103,7 @@ def _policy_from(
     destructive: bool | None = None,
     idempotent: bool | None = None,
     open_world: bool | None = None,
+    executor: str | None = None,
     **plugin_options: Any,
 ) -> ToolPolicy:
     if timeout is not None and timeout <= 0:
@@ -115,6 +116,8 @@ def _policy_from(
         raise ConfigError(f"max_output_chars must be at least 1, got {max_output_chars!r}")
     if isinstance(roles, str):
         raise ConfigError(f"roles must be a list of role names, got the string {roles!r}")
+    if executor is not None and (not isinstance(executor, str) or not executor):
+        raise ConfigError(f"executor must be an executor's name, got {executor!r}")
     hints = {
         "read_only": read_only,
         "destructive": destructive,
@@ -134,6 +137,7 @@ def _policy_from(
         sequential=sequential,
         max_output_chars=max_output_chars,
         **hints,
+        executor=executor,
         options=MappingProxyType(plugin_options) if plugin_options else ToolPolicy().options,
     )
 
@@ -178,6 +182,7 @@ def tool(
     destructive: bool | None = None,
     idempotent: bool | None = None,
     open_world: bool | None = None,
+    executor: str | None = None,
     **plugin_options: Any,
 ) -> Callable[[ToolFunction], Tool]: ...
 def tool(
@@ -225,6 +230,7 @@ class Toolset:
         destructive: bool | None = None,
         idempotent: bool | None = None,
         open_world: bool | None = None,
+        executor: str | None = None,
         **plugin_options: Any,
     ) -> Callable[[ToolFunction], Tool]: ...
     def tool(

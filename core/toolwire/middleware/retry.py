@@ -27,7 +27,9 @@ class Retry:
 
     Only exceptions of ``retry_on`` types are retried (a deadline missed counts as
     ``TimeoutError``); validation, permission and unknown-tool errors end the call before
-    middleware runs, so they never are.
+    middleware runs, so they never are. An executor that could not take the call
+    (``executor_unavailable``: nothing ran) is retried; a worker lost mid-call
+    (``executor_lost``) only for a tool marked ``idempotent``, since the call may have run.
     """
 
     order = Order.RETRY
@@ -47,8 +49,14 @@ class Retry:
             assert context.policy is not None
             retry_on = context.policy.retry_on or DEFAULT_RETRY_ON
 
+            idempotent = bool(context.policy.idempotent)
+
             def transient(exc: BaseException) -> bool:
                 if isinstance(exc, ToolError):
+                    if exc.kind == "executor_unavailable":
+                        return exc.retryable  # nothing ran
+                    if exc.kind == "executor_lost":
+                        return idempotent  # it may have run partly
                     return exc.kind == "timeout" and issubclass(TimeoutError, retry_on)
                 return isinstance(exc, retry_on)
 
