@@ -13,14 +13,18 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from ._arguments import parse_arguments
 from ._errors import ConfigError, ToolError
+from ._serialize import to_json
 from ._threads import ThreadRunner
+from ._values import CallContext
 from .types import Job
 
 if TYPE_CHECKING:
     from ._config import Config
+    from ._plan import Plan
     from ._tools import Tool
-    from ._values import CallContext, ToolCall
+    from ._values import ToolCall
     from .types import Executor
 
 #: The executors that run a call in the dispatcher's own process, on its direct path.
@@ -165,3 +169,48 @@ def unclaimed_tables(config: Config, executors: Mapping[str, tuple[Any, str]]) -
                 f"of kind {table['kind']!r}; install and enable the plugin that does, or "
                 "remove the table."
             )
+
+
+async def run_here(
+    plan: Plan,
+    threads: ThreadRunner,
+    name: str,
+    arguments: Any,
+    *,
+    executor: str,
+    call_id: str,
+    role: str | None,
+    attempt: int,
+) -> str:
+    """Run the function of one call that a host handed to ``executor``, in this process.
+
+    The worker's side of a remote executor: the arguments are parsed and validated again
+    against the tool as this process has it; only the function runs (hooks and middleware ran
+    in the host), then its result is serialized.
+
+    Raises:
+        ToolError: ``executor_unavailable`` (not retryable) for a tool this process does not
+            have bound to ``executor``; ``invalid_arguments``; ``output_error``; or the tool's
+            own ``ToolError``.
+        Exception: whatever else the tool raised, unchanged.
+    """
+    route = plan.routes.get(name) if isinstance(name, str) else None
+    if route is None or route.policy.executor != executor:
+        raise ToolError(
+            f"this worker does not run {str(name)[:64]!r} on executor {executor!r}; "
+            "its config or packs differ from the host's",
+            kind="executor_unavailable",
+            retryable=False,
+        )
+    limits = plan.limits
+    parsed = parse_arguments(arguments, max_bytes=limits.max_bytes, max_depth=limits.max_depth)
+    validated = route.validator.validate(parsed)
+    context = CallContext(call_id, route.tool, role, {}, route.policy, attempt, plugin=route.plugin)
+    kwargs = route.validator.keyword_arguments(validated, context)
+    context.arguments = kwargs
+    function = route.tool.function
+    if route.tool.is_async:
+        value = await function(**kwargs)
+    else:
+        value = await threads.run(function, kwargs)
+    return to_json(value)

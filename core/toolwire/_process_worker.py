@@ -80,6 +80,7 @@ def main() -> None:
         cap = max_memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     import toolwire  # noqa: F401 - a worker that cannot load toolwire fails here, before "ready"
+
     functions: dict[tuple[str, str], Callable[..., Any]] = {}
     conn.send(("ready", os.getpid()))
     while True:
