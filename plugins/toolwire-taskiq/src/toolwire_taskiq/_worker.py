@@ -68,6 +68,7 @@ class Worker:
     async def run(self) -> None:
         """Serve until ``stop()``; then finish the calls under way and say goodbye."""
         broker = make_broker(self.settings, keep_results=True)
+
         async def toolwire_call(payload: dict[str, Any]) -> dict[str, Any]:
             return await self.call(payload)
 
