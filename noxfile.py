@@ -58,5 +58,6 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: figures as ratios to a floor measured in the same run."""
-    session.install(".", *PLUGINS)
+    # The fixture tools give the executor benchmark functions a worker can import by name.
+    session.install(".", *PLUGINS, FIXTURE_PLUGINS)
     session.run("python", "bench/run.py", *session.posargs)

@@ -92,11 +92,8 @@ class TaskiqExecutor:
         link.waiters[call] = arrived
         try:
             try:
-                await (
-                    AsyncKicker(TASK_NAME, link.broker, {})
-                    .with_task_id(call)
-                    .kiq(_payload(job, self.settings.name))
-                )
+                kicker: AsyncKicker[Any, Any] = AsyncKicker(TASK_NAME, link.broker, {})
+                await kicker.with_task_id(call).kiq(_payload(job, self.settings.name))
             except (SendTaskError, RedisError, OSError) as exc:
                 raise _unavailable(self.settings, exc) from None
             return await self._reply(link, call, job, arrived)
@@ -122,7 +119,7 @@ class TaskiqExecutor:
                     return _decode(result.return_value, result.is_err)
                 taken = await link.redis.get(self.keys.taken(call))
                 if taken is not None and not await link.redis.exists(
-                    self.keys.alive(taken.decode())
+                    self.keys.alive(taken.decode() if isinstance(taken, bytes) else taken)
                 ):
                     raise toolwire.ToolError(
                         f"the worker running the call stopped sending heartbeats "
@@ -220,7 +217,7 @@ class _Link:
                 pass  # each waiter's own checks notice a Redis that is gone
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(self.settings.heartbeat / 4)
 
     async def close(self) -> None:

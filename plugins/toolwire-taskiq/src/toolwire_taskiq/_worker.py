@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import socket
@@ -21,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import redis.asyncio
+import structlog
 import toolwire
 from redis.exceptions import RedisError
 from taskiq import TaskiqMessage, TaskiqMiddleware, TaskiqResult
@@ -30,7 +30,7 @@ from toolwire.middleware import DEFAULT_RETRY_ON
 from ._settings import Settings
 from ._wire import TASK_NAME, Keys, make_broker
 
-log: Final = logging.getLogger("toolwire_taskiq")
+_log: Final = structlog.get_logger("toolwire_taskiq")
 
 #: Seconds between attempts to reach a Redis that went away.
 RECONNECT_DELAY: Final = 0.5
@@ -112,7 +112,7 @@ class Worker:
                 await slots.acquire()  # take a call only with a free slot: calls spread out
                 if messages is None:
                     messages = broker.listen()
-                taking = asyncio.ensure_future(anext(messages))  # type: ignore[arg-type]
+                taking = asyncio.ensure_future(anext(messages))
                 await asyncio.wait({taking, stop}, return_when=asyncio.FIRST_COMPLETED)
                 if not taking.done():
                     taking.cancel()
@@ -123,7 +123,7 @@ class Worker:
                 except (RedisError, OSError, StopAsyncIteration) as exc:
                     slots.release()
                     messages = None
-                    log.warning("toolwire_taskiq.broker_unreachable", extra={"error": repr(exc)})
+                    _log.warning("toolwire_taskiq.broker_unreachable", error=repr(exc))
                     await asyncio.sleep(RECONNECT_DELAY)
                     continue
                 task = asyncio.create_task(receiver.callback(message, raise_err=False))
@@ -179,12 +179,8 @@ class Worker:
                     error.message, error.kind, retryable=error.retryable, details=error.details
                 )
             }
-        except Exception as exc:  # the host answers; the log here has the rest
-            log.error(
-                "toolwire_taskiq.tool_failed",
-                exc_info=exc,
-                extra={"tool": tool, "call_id": call},
-            )
+        except Exception as exc:  # noqa: BLE001 - the host answers; the log here has the rest
+            _log.error("toolwire_taskiq.tool_failed", tool=tool, call_id=call, exc_info=exc)
             retry_on = DEFAULT_RETRY_ON
             with contextlib.suppress(KeyError):
                 retry_on = self.dispatcher.policy(str(tool)).retry_on or DEFAULT_RETRY_ON
@@ -227,7 +223,7 @@ class Worker:
                 warned = False
             except (RedisError, OSError) as exc:
                 if not warned:
-                    log.warning("toolwire_taskiq.heartbeat_failed", extra={"error": repr(exc)})
+                    _log.warning("toolwire_taskiq.heartbeat_failed", error=repr(exc))
                     warned = True
             await asyncio.sleep(period)
 
@@ -248,7 +244,7 @@ class Worker:
                 pass
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(RECONNECT_DELAY)
 
     async def claim(self, task_id: str) -> bool:
