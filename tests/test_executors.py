@@ -234,6 +234,19 @@ async def test_close_leaves_no_process_or_thread_behind(
     assert children() - before == set()
 
 
+@pytest.mark.slow
+def test_a_worker_writes_nothing_to_the_hosts_stdout(
+    make: MakeDispatcher, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A tool that prints in a worker process: its line reaches stderr, never stdout."""
+    dispatcher = make(remote.pack, config=process_config())
+    assert dispatcher.dispatch_sync("speak", {"text": "overheard"}).output == "overheard"
+    dispatcher.close()
+    captured = capfd.readouterr()
+    assert "overheard" not in captured.out
+    assert "overheard" in captured.err
+
+
 def test_a_tool_a_worker_cannot_import_is_refused_at_start(make: MakeDispatcher) -> None:
     """A nested function or a lambda bound to process stops the start, naming the tool."""
     pack = toolwire.Toolset("odd")

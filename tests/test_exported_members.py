@@ -29,7 +29,15 @@ EXPORTED = {
     "tool",
 }
 #: Public modules: importing one makes it an attribute of the package.
-PUBLIC_MODULES = {"cli", "hookspecs", "middleware", "providers", "pytest_plugin", "testing", "types"}
+PUBLIC_MODULES = {
+    "cli",
+    "hookspecs",
+    "middleware",
+    "providers",
+    "pytest_plugin",
+    "testing",
+    "types",
+}
 
 
 def test_all_is_pinned() -> None:

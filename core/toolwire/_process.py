@@ -20,16 +20,13 @@ import contextlib
 import importlib
 import itertools
 import json
-import multiprocessing
 import os
-import pickle
 import queue
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import replace
-from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any, Final
 
 from ._errors import ToolError
@@ -38,6 +35,8 @@ from ._threads import _settle
 from ._values import CallContext
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
     from ._tools import Tool
     from .types import Job
 
@@ -156,13 +155,15 @@ class _Worker:
         if self.process is not None and self.process.poll() is None and self.conn is not None:
             return self.conn
         self.reap()
+        import multiprocessing  # only a pool that starts a worker pays for the import
+
         ours, theirs = multiprocessing.Pipe(duplex=True)
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
-                stdout=sys.__stderr__.fileno() if sys.__stderr__ is not None else None,
+                stdout=_stderr(),
                 env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
             )
         except OSError as exc:
@@ -223,6 +224,9 @@ class _Worker:
             if work.cancelled:
                 return
             self.work, self.killed = work, False
+        import pickle
+        from multiprocessing.connection import wait
+
         try:
             conn.send((work.module, work.qualname, work.kwargs, work.is_async))
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
@@ -244,6 +248,7 @@ class _Worker:
         if reply is None:  # dead, killed, or past the deadline
             code = self.reap(kill=True)
             if work.cancelled:
+                self.replace()
                 return  # the host gave up on the call and answers it itself
             if not ready:
                 work.settle(False, _timeout(work.tool))
@@ -400,6 +405,14 @@ class ProcessPool:
         self._closing = False
 
 
+def _stderr() -> int:
+    """Where a worker's standard output goes: the host's standard error, never its stdout."""
+    try:
+        return sys.__stderr__.fileno() if sys.__stderr__ is not None else subprocess.DEVNULL
+    except (AttributeError, OSError, ValueError):
+        return subprocess.DEVNULL
+
+
 def _portable(context: Any) -> CallContext:
     """What of the call's context can travel to a worker: ids, role, attempt, plugin."""
     if not isinstance(context, CallContext):
@@ -432,6 +445,8 @@ def _answer(reply: tuple[Any, ...], name: str, tool: str, max_memory_mb: int | N
     _, pickled, type_name, text = reply
     exc: BaseException | None = None
     if pickled is not None:
+        import pickle
+
         with contextlib.suppress(Exception):
             exc = pickle.loads(pickled)
     if not isinstance(exc, BaseException):

@@ -135,3 +135,14 @@ nested = _closure_tool()
 def context_seen(context: toolwire.CallContext) -> dict[str, object]:
     """What of the call's context reached the function."""
     return {"call_id": context.call_id, "role": context.role, "attempt": context.attempt}
+
+
+@pack.tool
+def speak(text: str) -> str:
+    """Print a line, as careless tools do, and return it.
+
+    Args:
+        text: What to print.
+    """
+    print(text, flush=True)
+    return text
