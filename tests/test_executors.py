@@ -93,6 +93,16 @@ async def test_a_worker_that_exits_gives_executor_lost_and_is_replaced(
 
 
 @pytest.mark.slow
+async def test_a_worker_that_segfaults_gives_executor_lost(make: MakeDispatcher) -> None:
+    """A segmentation fault in the tool: executor_lost naming the signal, and a new worker."""
+    dispatcher = make(remote.pack, config=process_config())
+    result = await dispatcher.dispatch("crash")
+    assert result.error is not None and result.error.kind == "executor_lost"
+    assert result.error.details == {"exit_status": -11} and "signal 11" in result.error.message
+    assert (await dispatcher.dispatch("add", {"a": 1, "b": 2})).output == "3"
+
+
+@pytest.mark.slow
 async def test_executor_lost_is_retried_only_for_idempotent_tools(make: MakeDispatcher) -> None:
     """retries=2: a lost worker is tried again for an idempotent tool, never for another one."""
     config = process_config()

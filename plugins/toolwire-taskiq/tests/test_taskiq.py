@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import threading
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,29 @@ async def test_a_deadline_cancels_the_async_tool_on_the_worker(
         assert result.error is not None and result.error.kind == "timeout"
         assert await wait_for(mark, "cancelled")
         assert (await dispatcher.dispatch("add", {"a": 2, "b": 2})).output == "4"
+
+
+@pytest.mark.slow
+async def test_a_late_reply_is_discarded(
+    redis_server: RedisServer, workers: Workers, write_config: WriteConfig, tmp_path: Path
+) -> None:
+    """A call the host answered at its deadline: the worker's reply to it reaches no call."""
+    config = write_config(redis_server.url, "[tools.nap]\ntimeout = 0.5\n")
+    workers.start(config, "fleet", "--concurrency", "1")
+    queue = tomllib.loads(config.read_text())["executors"]["fleet"]["queue"]
+    with toolwire.Dispatcher.from_config(config) as dispatcher:
+        late = await dispatcher.dispatch("nap", {"seconds": 2})
+        assert late.error is not None and late.error.kind == "timeout"
+        for _ in range(400):  # the worker finishes the call and stores its reply
+            if redis_server.count(f"{queue}:result:*"):
+                break
+            await asyncio.sleep(0.05)
+        assert redis_server.count(f"{queue}:result:*") == 1
+        results = await dispatcher.dispatch_many(
+            [toolwire.ToolCall("add", {"a": i, "b": 1}, f"c{i}") for i in range(3)]
+        )
+    assert [r.output for r in results] == ["1", "2", "3"]
+    assert redis_server.count(f"{queue}:result:*") == 1  # left to expire, never read
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ _log = structlog.get_logger("toolwire_ratelimit")
 #: Stands for "no role" or "no principal" in a key; ``quote`` escapes a real ``*``.
 _NOBODY: Final = "*"
 
+
 class RateLimit:
     """Ends a call with ``rate_limited`` once its tool's ``rate_limit`` is used up.
 

@@ -146,3 +146,11 @@ def speak(text: str) -> str:
     """
     print(text, flush=True)
     return text
+
+
+@pack.tool
+def crash() -> None:
+    """Read address zero: a segmentation fault, as a broken C extension would cause."""
+    import ctypes
+
+    ctypes.string_at(0)
