@@ -61,8 +61,12 @@ async def test_a_worker_killed_mid_call_gives_executor_lost(
         assert int(mark.read_text()) == worker.pid
         worker.send_signal(signal.SIGKILL)
         result = await running
-    assert result.error is not None and result.error.kind == "executor_lost", result.output
-    assert result.error.retryable is False and "heartbeats" in result.error.message
+        assert result.error is not None and result.error.kind == "executor_lost", result.output
+        assert result.error.retryable is False and "heartbeats" in result.error.message
+        successor = workers.start(config)
+        after = await dispatcher.dispatch("where")
+    assert after.result == successor.pid
+    assert int(mark.read_text()) == worker.pid  # at most once: nobody ran the lost call again
 
 
 @pytest.mark.slow
