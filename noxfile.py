@@ -102,6 +102,7 @@ def dist(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: figures as ratios to a floor measured in the same run."""
-    # fastmcp: the third MCP server the MCP benchmark compares with.
-    session.install(".", *PLUGINS, "fastmcp>=2.12")
+    # fastmcp: the third MCP server the MCP benchmark compares with; the fixture tools give
+    # the executor benchmark functions a worker can import by name.
+    session.install(".", *PLUGINS, FIXTURE_PLUGINS, "fastmcp>=2.12")
     session.run("python", "bench/run.py", *session.posargs)

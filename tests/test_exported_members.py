@@ -37,7 +37,15 @@ EXPORTED = {
     "tool",
 }
 #: Public modules: importing one makes it an attribute of the package.
-PUBLIC_MODULES = {"cli", "hookspecs", "middleware", "providers", "pytest_plugin", "testing", "types"}
+PUBLIC_MODULES = {
+    "cli",
+    "hookspecs",
+    "middleware",
+    "providers",
+    "pytest_plugin",
+    "testing",
+    "types",
+}
 
 
 def test_all_is_pinned() -> None:
@@ -64,4 +72,11 @@ def test_every_exported_name_resolves() -> None:
         "Retry",
         "Timeout",
     }
-    assert set(toolwire.types.__all__) == {"CallNext", "Command", "Middleware", "ProgressCallback"}
+    assert set(toolwire.types.__all__) == {
+        "CallNext",
+        "Command",
+        "Executor",
+        "Job",
+        "Middleware",
+        "ProgressCallback",
+    }

@@ -416,6 +416,74 @@ def test_hook_toolwire_register_plugins(make: MakeDispatcher) -> None:
         strict.add(Parent(), name="parent")
 
 
+async def test_hook_toolwire_register_executors(make: MakeDispatcher) -> None:
+    """A registered executor receives each validated call with its deadline; close reaches it."""
+
+    class Inline:
+        """Runs the function right away and keeps what it was handed."""
+
+        def __init__(self) -> None:
+            self.jobs: list[toolwire.types.Job] = []
+            self.checked: list[str] = []
+            self.events: list[str] = []
+
+        def check(self, tool: toolwire.Tool) -> None:
+            self.checked.append(tool.name)
+
+        def start(self) -> None:
+            self.events.append("start")
+
+        async def submit(self, job: toolwire.types.Job) -> Any:
+            self.jobs.append(job)
+            return {"ran": job.tool.function(**job.kwargs)}
+
+        def close(self) -> None:
+            self.events.append("close")
+
+    inline = Inline()
+
+    class Registers:
+        @toolwire.hookimpl
+        def toolwire_register_executors(self, register: Callable[[str, Any], None]) -> None:
+            register("inline", inline)
+
+        @toolwire.hookimpl
+        def toolwire_close(self) -> None:
+            inline.close()
+
+    config = {"tools": {"echo": {"executor": "inline", "timeout": 30}}}
+    dispatcher = make(pack, config=config).add(Registers(), name="inline-plugin")
+    result = await dispatcher.dispatch("echo", '{"text": "hi"}', call_id="c1", role="user")
+    assert result.output == '{"ran":"hi"}'
+    job = inline.jobs[0]
+    assert (job.call_id, job.tool.name, dict(job.arguments), job.role) == (
+        "c1",
+        "echo",
+        {"text": "hi"},
+        "user",
+    )
+    assert job.timeout == 30 and job.deadline is not None and job.attempt == 1
+    assert job.plugin == "hooked" and inline.checked == ["echo"]
+    dispatcher.close()
+    assert inline.events == ["start", "close"]
+
+    class Twice:
+        @toolwire.hookimpl
+        def toolwire_register_executors(self, register: Callable[[str, Any], None]) -> None:
+            register("process", inline)
+
+    with pytest.raises(toolwire.ConfigError, match=r"two plugins register an executor named"):
+        make().add(Twice(), name="twice")
+
+    class NotOne:
+        @toolwire.hookimpl
+        def toolwire_register_executors(self, register: Callable[[str, Any], None]) -> None:
+            register("nothing", object())
+
+    with pytest.raises(toolwire.ConfigError, match=r"without check, start, submit, close"):
+        make().add(NotOne(), name="not-one")
+
+
 def test_hook_toolwire_close(make: MakeDispatcher) -> None:
     """close() tells every plugin to let go; one that raises does not keep the others open."""
     closed: list[str] = []
@@ -440,7 +508,7 @@ def test_every_hookspec_is_documented_and_tested() -> None:
     """Each hookspec appears in docs/hooks.md with its signature and has a test_hook_<name>."""
     docs = (ROOT / "docs" / "hooks.md").read_text()
     specs = [name for name in dir(hookspecs) if name.startswith("toolwire_")]
-    assert len(specs) == 13
+    assert len(specs) == 14
     tests = {name for name in globals() if name.startswith("test_hook_")}
     for name in specs:
         function = getattr(hookspecs, name)

@@ -1,5 +1,5 @@
-"""The tool catalogue: what plugins brought (tools, middleware, providers, tool options),
-each attributed to the plugin that brought it. Nothing added is changed."""
+"""The tool catalogue: what plugins brought (tools, middleware, providers, tool options,
+executors), each attributed to the plugin that brought it. Nothing added is changed."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Catalogue:
         self._middleware: list[tuple[str, Any]] = []
         self._providers: dict[str, tuple[Provider, str]] = {}
         self._options: dict[str, tuple[Callable[[Any], Any], str]] = {}
+        self._executors: dict[str, tuple[Any, str]] = {}
 
     def add(
         self,
@@ -27,12 +28,14 @@ class Catalogue:
         middleware: Sequence[Any],
         providers: Sequence[Provider],
         options: Mapping[str, Callable[[Any], Any]] | None = None,
+        executors: Mapping[str, Any] | None = None,
     ) -> None:
         """Add everything one source brings, or nothing if any of it conflicts.
 
         Raises:
             DuplicateToolError: a tool name is taken; the message names both sources.
-            ConfigError: a middleware that is not callable, or a provider name taken.
+            ConfigError: a middleware that is not callable, or a provider or executor name
+                taken.
         """
         names: dict[str, Tool] = {}
         for tool in tools:
@@ -66,6 +69,12 @@ class Catalogue:
                     f"two plugins claim the tool option {option!r}: "
                     f"{self._options[option][1]!r} and {source!r}"
                 )
+        for name in executors or {}:
+            if name in self._executors:
+                raise ConfigError(
+                    f"two plugins register an executor named {name!r}: "
+                    f"{self._executors[name][1]!r} and {source!r}"
+                )
         for tool in tools:
             self._tools[tool.name] = (tool, source)
         self._middleware.extend((source, layer) for layer in middleware)
@@ -73,6 +82,8 @@ class Catalogue:
             self._providers[provider.name] = (provider, source)
         for option, check in (options or {}).items():
             self._options[option] = (check, source)
+        for name, executor in (executors or {}).items():
+            self._executors[name] = (executor, source)
 
     def tools(self) -> list[tuple[Tool, str]]:
         """Every tool with the plugin that registered it."""
@@ -85,6 +96,10 @@ class Catalogue:
     def options(self) -> dict[str, tuple[Callable[[Any], Any], str]]:
         """Claimed tool options: name -> (check, the plugin that claimed it)."""
         return dict(self._options)
+
+    def executors(self) -> dict[str, tuple[Any, str]]:
+        """Registered executors: name -> (executor, the plugin that registered it)."""
+        return dict(self._executors)
 
     def providers(self) -> dict[str, Provider]:
         return {name: provider for name, (provider, _) in self._providers.items()}

@@ -15,6 +15,7 @@ from ._errors import ConfigError
 
 _POSITIVE: Final = {"type": "number", "exclusiveMinimum": 0}
 _COUNT: Final = {"type": "integer", "minimum": 1}
+_EXECUTOR: Final = {"type": "string", "minLength": 1}
 _NAMES: Final = {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True}
 
 #: The JSON Schema every config is validated with; the docs' config reference is checked against it.
@@ -58,6 +59,9 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
                 "approval": {"enum": [False, True, "destructive"], "default": False,
                              "description": "Calls that wait for a person's approval: none, "
                              "all, or those of tools marked `destructive`."},
+                "executor": {**_EXECUTOR, "description": "Where functions run, by executor "
+                             "name; unset: async def on the event loop, plain functions on "
+                             "the dispatcher's threads."},
             },
         },
         "limits": {
@@ -106,6 +110,27 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
                     "approval": {"type": "boolean",
                                  "description": "Each call waits for a person's approval "
                                                 "(`false` exempts it from `[defaults] approval`)."},
+                    "executor": {**_EXECUTOR, "description": "Where its function runs."},
+                },
+            },
+        },
+        "executors": {
+            "type": "object",
+            "description": "Executors by name; a table whose name is not a built-in kind says "
+                           "its `kind`. Other keys are the executor plugin's own settings.",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "kind": {**_EXECUTOR, "description": "The kind of executor (`process`, "
+                             "`taskiq`...); the table's name when omitted."},
+                    "workers": {**_COUNT, "description": "Worker processes (`process`; "
+                                "default: the CPU count)."},
+                    "max_memory_mb": {**_COUNT, "description": "Address-space cap of each "
+                                      "worker process, in MiB (`process`)."},
+                    "url": {"type": "string", "minLength": 1,
+                            "description": "The broker's URL (`taskiq`: `redis://...`)."},
+                    "queue": {"type": "string", "minLength": 1,
+                              "description": "The queue calls are sent on (`taskiq`)."},
                 },
             },
         },
@@ -200,6 +225,11 @@ class Config:
         """The ``[plugins.NAME]`` table of one plugin (empty when absent)."""
         value = self.data.get("plugins", {}).get(name, {})
         return dict(value) if isinstance(value, Mapping) else {}
+
+    def executor_settings(self) -> dict[str, dict[str, Any]]:
+        """The ``[executors.NAME]`` tables by name, each with its ``kind`` (its name when unset)."""
+        tables = self.data.get("executors", {})
+        return {name: {"kind": name, **table} for name, table in tables.items()}
 
     def tool_settings(self, name: str) -> dict[str, Any]:
         """The ``[tools.NAME]`` table of one tool (empty when absent)."""

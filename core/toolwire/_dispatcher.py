@@ -18,6 +18,7 @@ from ._approvals import Approval, Approvals
 from ._batch import as_calls, run_batch
 from ._config import Config, load_config
 from ._discovery import PluginInfo
+from ._executors import run_here
 from ._logging import log as _log
 from ._loop import OwnedLoop, loop_running
 from ._pipeline import run_call, run_inline
@@ -330,6 +331,42 @@ class Dispatcher:
     def resume_sync(self, turn_id: str) -> list[Any]:
         """``resume`` for hosts without an event loop (on the dispatcher's own loop)."""
         return self._loop.run(self.resume(turn_id))
+
+    async def execute(
+        self,
+        name: str,
+        arguments: Any,
+        *,
+        executor: str,
+        call_id: str = "",
+        role: str | None = None,
+        attempt: int = 1,
+    ) -> str:
+        """Run only the function of a call a host handed to executor ``executor``.
+
+        For the workers of a remote executor, which load the same config and packs as the
+        host: the tool must be bound to ``executor`` here too; its arguments (a JSON object
+        or its text) are validated again; no hook or middleware runs (they ran in the host).
+
+        Returns:
+            The function's result, serialized as the JSON text the host decodes.
+
+        Raises:
+            ToolError: ``executor_unavailable`` (not retryable) when this dispatcher does not
+                run that tool on ``executor``; ``invalid_arguments``; ``output_error``; or the
+                tool's own ``ToolError``.
+            Exception: whatever else the tool raised.
+        """
+        return await run_here(
+            self._ready(),
+            self._threads,
+            name,
+            arguments,
+            executor=executor,
+            call_id=call_id,
+            role=role,
+            attempt=attempt,
+        )
 
     def dispatch_sync(
         self,

@@ -16,6 +16,8 @@ ErrorKind = Literal[
     "rate_limited",
     "timeout",
     "execution_error",
+    "executor_lost",
+    "executor_unavailable",
     "output_error",
     "cancelled",
     "internal_error",
@@ -33,6 +35,10 @@ RETRYABLE: Final[Mapping[str, bool]] = {
     "rate_limited": True,
     "timeout": True,
     "execution_error": False,
+    # The call may have run partly: only a tool marked idempotent is safe to run again (the
+    # dispatcher then says so on the error it returns).
+    "executor_lost": False,
+    "executor_unavailable": True,  # nothing ran
     "output_error": False,
     "cancelled": True,
     "internal_error": False,

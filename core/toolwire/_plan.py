@@ -3,8 +3,9 @@
 A route holds a tool's compiled validator, its effective policy (code, then config, over
 defaults, its plugin options checked by the plugins that claim them) and its handler: the
 middleware that applies to it, in their declared order, around the innermost layer chosen
-for the tool (await an ``async def``; hand a plain function to the thread runner). Everything
-comes in as an argument; nothing here reaches into a dispatcher.
+for the tool (await an ``async def``; hand a plain function to the thread runner; hand the
+call to the executor the tool is bound to). Everything comes in as an argument; nothing here
+reaches into a dispatcher.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ._arguments import ArgumentsValidator
 from ._config import Config
 from ._discovery import PluginInfo
 from ._errors import ConfigError, RequireApproval, ToolError, TransientError
+from ._executors import OnExecutor, executor_for, is_in_process, unclaimed_tables
 from ._hookwalk import CallHooks, plugin_failed
 from ._logging import log as _log
 from ._logging import redact_names, secret_values
@@ -51,7 +53,8 @@ class Route:
         validator: Its compiled validator and converters.
         policy: Its effective policy.
         handler: The middleware onion around the innermost layer.
-        bare: No middleware applies: a plain function may run inline in the caller's thread.
+        bare: No middleware applies and no executor takes the call: a plain function may run
+            inline in the caller's thread.
         max_output_chars: Its output budget.
         blame: Code objects of its middleware, to name the plugin whose middleware failed.
         redact: Argument names whose values are masked when a failure is logged.
@@ -203,6 +206,8 @@ def plan_for(host: PluginHost, threads: ThreadRunner, approvals: ApprovalGate) -
         roles_enforced=host.is_loaded("roles"),
         approvals=approvals,
         idle_plugins=host.idle(),
+        executors=host.catalogue.executors(),
+        versions={row.name: row.version for row in host.plugins()},
     )
 
 
@@ -218,6 +223,8 @@ def build_plan(
     roles_enforced: bool,
     approvals: ApprovalGate,
     idle_plugins: Sequence[PluginInfo] = (),
+    executors: Mapping[str, tuple[Any, str]] | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> Plan:
     """A route per enabled tool, from what the plugins registered and what config says.
 
@@ -232,10 +239,16 @@ def build_plan(
         roles_enforced: Whether the ``roles`` plugin is loaded.
         approvals: Where calls that need a person's approval wait.
         idle_plugins: Installed plugins that are not loaded, named when an option is unclaimed.
+        executors: The registered executors: name -> (executor, plugin).
+        versions: Each plugin's distribution version, by plugin name (for remote workers).
 
     Raises:
-        ConfigError: a tool option no loaded plugin claims, or a value its plugin refuses.
+        ConfigError: a tool option no loaded plugin claims, or a value its plugin refuses; an
+            executor no loaded plugin registers, or one that refuses a tool bound to it.
     """
+    executors = executors or {}
+    unclaimed_tables(config, executors)
+    started: set[str] = set()
     defaults = config.section("defaults")
     limits = config.section("limits")
     redact = redact_names(config.section("logging"))
@@ -267,14 +280,19 @@ def build_plan(
         if policy.approval is not approval:
             policy = replace(policy, approval=approval)
         layers = fuse([(m, p) for m, p in ordered if applies(m, tool, policy)])
-        innermost = _innermost(tool, threads)
+        executor = executor_for(tool, policy.executor, executors, config, started)
+        innermost: CallNext = (
+            _innermost(tool, threads)
+            if executor is None or is_in_process(executor)
+            else OnExecutor(tool, executor, plugin, (versions or {}).get(plugin, ""))
+        )
         routes[tool.name] = Route(
             tool,
             plugin,
             ArgumentsValidator(tool),
             policy,
             compose([m for m, _ in layers], innermost) if layers else innermost,
-            not layers,
+            not layers and not isinstance(innermost, OnExecutor),
             policy.max_output_chars or BUILTIN_DEFAULTS["max_output_chars"],
             MappingProxyType({code: p for m, p in layers if (code := _code_of(m)) is not None}),
             redact,
@@ -351,7 +369,9 @@ def _innermost(tool: Tool, threads: ThreadRunner) -> CallNext:
 
 
 #: The innermost layers' code: an exception that passed through one is the tool's own.
-_INNERMOST: Final = frozenset({_AwaitTool.__call__.__code__, _OnThread.__call__.__code__})
+_INNERMOST: Final = frozenset(
+    {_AwaitTool.__call__.__code__, _OnThread.__call__.__code__, OnExecutor.__call__.__code__}
+)
 
 
 def _code_of(layer: Any) -> CodeType | None:

@@ -186,13 +186,19 @@ class PluginHost:
                 "toolwire_register_tool_options",
                 register=_option_collector(options, info.name),
             )
+            executors: dict[str, Any] = {}
+            self._call_own(
+                obj,
+                "toolwire_register_executors",
+                register=_executor_collector(executors, info.name),
+            )
             contributed: list[tuple[str, Any]] = []
             self._call_own(
                 obj,
                 "toolwire_register_plugins",
                 register=lambda name, plugin: contributed.append((name, plugin)),
             )
-            self.catalogue.add(info.name, tools, middleware, providers, options)
+            self.catalogue.add(info.name, tools, middleware, providers, options, executors)
         except (DuplicateToolError, PluginError):
             self.pm.unregister(obj, name=info.name)
             raise
@@ -294,6 +300,27 @@ def _option_collector(
                 f"plugin {source!r} claimed {name!r} with a check that is not callable"
             )
         options[name] = check
+
+    return register
+
+
+def _executor_collector(executors: dict[str, Any], source: str) -> Callable[[str, Any], None]:
+    def register(name: str, executor: Any) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"plugin {source!r} registered an executor with no name")
+        missing = [
+            m
+            for m in ("check", "start", "submit", "close")
+            if not callable(getattr(executor, m, None))
+        ]
+        if missing:
+            raise ConfigError(
+                f"plugin {source!r} registered executor {name!r} without "
+                f"{', '.join(missing)}; see toolwire.types.Executor"
+            )
+        if name in executors:
+            raise ConfigError(f"plugin {source!r} registered the executor {name!r} twice")
+        executors[name] = executor
 
     return register
 

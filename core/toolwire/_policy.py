@@ -42,6 +42,9 @@ class ToolPolicy:
         approval: A person must approve each call before it runs. In an effective policy
             (``dispatcher.policy(name)``) this is the answer for the tool, ``[defaults]
             approval`` included.
+        executor: The name of the executor its function runs on (``thread``, ``process``, or
+            one a plugin registers); ``None`` runs it in this process: ``async def`` on the
+            event loop, plain functions on the dispatcher's threads.
         options: Plugins' own options, by name (``rate_limit`` for the rate-limit plugin):
             each must be claimed by a loaded plugin through ``toolwire_register_tool_options``,
             or the dispatcher refuses to start.
@@ -60,6 +63,7 @@ class ToolPolicy:
     idempotent: bool | None = None
     open_world: bool | None = None
     approval: bool | None = None
+    executor: str | None = None
     options: Mapping[str, Any] = field(default_factory=lambda: _NO_OPTIONS)
 
     def overridden_by(self, other: ToolPolicy) -> ToolPolicy:

@@ -105,6 +105,7 @@ def _policy_from(
     idempotent: bool | None = None,
     open_world: bool | None = None,
     approval: bool | None = None,
+    executor: str | None = None,
     **plugin_options: Any,
 ) -> ToolPolicy:
     if timeout is not None and not (
@@ -129,6 +130,8 @@ def _policy_from(
         raise ConfigError(f"max_output_chars must be at least 1, got {max_output_chars!r}")
     if isinstance(roles, str):
         raise ConfigError(f"roles must be a list of role names, got the string {roles!r}")
+    if executor is not None and (not isinstance(executor, str) or not executor):
+        raise ConfigError(f"executor must be an executor's name, got {executor!r}")
     hints = {
         "read_only": read_only,
         "destructive": destructive,
@@ -149,6 +152,7 @@ def _policy_from(
         max_output_chars=max_output_chars,
         **hints,
         approval=approval,
+        executor=executor,
         options=MappingProxyType(plugin_options) if plugin_options else ToolPolicy().options,
     )
 
@@ -194,6 +198,7 @@ def tool(
     idempotent: bool | None = None,
     open_world: bool | None = None,
     approval: bool | None = None,
+    executor: str | None = None,
     **plugin_options: Any,
 ) -> Callable[[ToolFunction], Tool]: ...
 def tool(
@@ -242,6 +247,7 @@ class Toolset:
         idempotent: bool | None = None,
         open_world: bool | None = None,
         approval: bool | None = None,
+        executor: str | None = None,
         **plugin_options: Any,
     ) -> Callable[[ToolFunction], Tool]: ...
     def tool(

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ._errors import Deny, RequireApproval
     from ._values import CallContext, DispatchResult, ToolCall
     from .providers import Provider
-    from .types import Command
+    from .types import Command, Executor
 
 PROJECT_NAME: Final = "toolwire"
 
@@ -66,6 +66,18 @@ def toolwire_register_middleware(register: Callable[[Any], None]) -> None:
 @hookspec
 def toolwire_register_providers(register: Callable[[Provider], None]) -> None:
     """Register ``toolwire.providers.Provider`` instances for more model APIs."""
+
+
+@hookspec
+def toolwire_register_executors(register: Callable[[str, Executor], None]) -> None:
+    """Register executors: call ``register(name, executor)`` with a ``toolwire.types.Executor``.
+
+    A tool runs on the executor its policy names (``executor="NAME"``, ``[tools.NAME]
+    executor``, ``[defaults] executor``). A plugin that runs a kind of executor registers one
+    per ``[executors.NAME]`` table of that ``kind`` (``config.executor_settings()``, read in
+    ``toolwire_configure``). A name no loaded plugin registers, or one two plugins register,
+    stops the start. The plugin closes its executors in ``toolwire_close``.
+    """
 
 
 @hookspec

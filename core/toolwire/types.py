@@ -1,20 +1,21 @@
-"""The shapes plugin authors type against: middleware, CLI commands, progress reports.
+"""The shapes plugin authors type against: middleware, executors, CLI commands, progress reports.
 
 Everything here is a protocol or a plain record; importing it costs nothing at run time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import argparse
 
+    from ._tools import Tool
     from ._values import CallContext, ToolCall
 
-__all__ = ["CallNext", "Command", "Middleware", "ProgressCallback"]
+__all__ = ["CallNext", "Command", "Executor", "Job", "Middleware", "ProgressCallback"]
 
 #: The rest of the onion, as a middleware receives it: ``await call_next(call, context)``
 #: returns the tool's value or raises ``ToolError``.
@@ -61,3 +62,88 @@ class Command:
     run: Callable[[argparse.Namespace], int]
     setup: Callable[[argparse.ArgumentParser], None] | None = None
     description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A validated call, handed to the executor its tool is bound to.
+
+    Everything the host decides about the call (permission, hooks, middleware: retries, rate
+    limits, concurrency, the deadline's own timer) has been decided; the executor only runs
+    the function and serializes its result.
+
+    Attributes:
+        call_id: The call's id.
+        tool: The tool; ``tool.name`` is what a remote worker looks it up by.
+        arguments: The arguments as validated against the tool's JSON Schema: JSON values,
+            what a worker in another process validates again.
+        kwargs: The same arguments converted to the function's parameter types, with the
+            ``CallContext`` injected when the tool asks for one: what an executor in this
+            process passes to the function.
+        timeout: Seconds the call may run (the tool's ``timeout``), or ``None``.
+        deadline: When the call must be over, as ``time.time()`` seconds (the moment of
+            submission plus ``timeout``), or ``None``. Wall-clock time, so that a worker on
+            another machine can read it.
+        attempt: 1 for the first run of the call, 2 for its first retry, and so on.
+        plugin: The plugin that registered the tool (its entry-point name).
+        version: The version of that plugin's distribution (``""`` for one a host added by
+            hand); a remote worker refuses a call whose version differs from its own.
+        role: The role the host dispatched under.
+    """
+
+    call_id: str
+    tool: Tool
+    arguments: Mapping[str, Any]
+    kwargs: Mapping[str, Any]
+    timeout: float | None
+    deadline: float | None
+    attempt: int
+    plugin: str
+    version: str
+    role: str | None = None
+
+
+class Executor(Protocol):
+    """Where a tool's function runs: a thread, a worker process, a remote worker.
+
+    Registered by name through ``toolwire_register_executors(register)``; a tool is bound to
+    one with ``executor="NAME"``, ``[tools.NAME] executor`` or ``[defaults] executor``. The
+    middleware stays in the host: an executor runs only the function and the serialization
+    of its result. The protocol names no engine, so that any task system (taskiq, Celery,
+    Temporal...) can stand behind it.
+
+    Lifecycle: ``check`` once per tool bound to it and ``start`` once, when a dispatcher
+    builds its routes; ``submit`` per call; ``close`` from the registering plugin's
+    ``toolwire_close``. After ``close`` a later ``start`` makes it usable again.
+    """
+
+    def check(self, tool: Tool) -> None:
+        """Refuse, at start, a tool this executor cannot run.
+
+        Raises:
+            ValueError: why not (a process executor cannot import a closure or a lambda by
+                reference); the start fails with this reason and the tool's name.
+        """
+
+    def start(self) -> None:
+        """Get ready to take calls; cheap and idempotent (workers may start on first use)."""
+
+    async def submit(self, job: Job) -> Any:
+        """Run one call and return the function's value.
+
+        A value that crossed a process boundary is the decoded JSON of the result (the
+        executor serializes it where it ran). Cancelling the task that awaits ``submit``
+        (the deadline passed, or the caller gave up) cancels the call: the executor stops it
+        where it runs (kills the worker process, tells the remote worker), and the
+        ``CancelledError`` propagates. A reply that arrives after that is discarded.
+
+        Raises:
+            ToolError: ``executor_unavailable`` when the call could not be handed over
+                (nothing ran); ``executor_lost`` when the worker running it died or stopped
+                sending heartbeats; ``timeout`` when the executor itself saw the deadline
+                pass; or the tool's own ``ToolError``.
+            Exception: what the tool raised, for the host to log and answer.
+        """
+
+    def close(self) -> None:
+        """Stop every worker, thread and connection; nothing is left running."""

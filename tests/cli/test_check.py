@@ -8,7 +8,7 @@ def test_check_passes_a_clean_config(cli, write_config):
     config = write_config('[plugins]\nautoload = false\nenable = ["cli-good"]\n')
     run = cli("check", "--config", config)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.splitlines() == [f"ok: {config}, 5 plugin(s), 1 tool(s)"]
+    assert run.stdout.splitlines() == [f"ok: {config}, 6 plugin(s), 1 tool(s)"]
 
 
 def test_check_reports_all_three_config_mistakes(cli, write_config):

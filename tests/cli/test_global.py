@@ -15,7 +15,7 @@ def test_version_shows_toolwire_version_and_plugin_count(cli):
     assert run.returncode == 0
     installed = len(set(entry_points(group="toolwire").names)) + 4  # the fixture dist's four
     assert run.stdout.strip() == (
-        f"toolwire {version('toolwire')} ({installed} plugin(s) installed, 4 built in)"
+        f"toolwire {version('toolwire')} ({installed} plugin(s) installed, 5 built in)"
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from .calllog import CallLog
+from .executors import BuiltinExecutors
 from .policy import ExecutionPolicy
 from .providers import BuiltinProviders
 from .roles import RolePermissions
@@ -16,4 +17,5 @@ BUILTIN_PLUGINS: Final[dict[str, Callable[[], Any]]] = {
     "calllog": CallLog,
     "policy": ExecutionPolicy,
     "providers": BuiltinProviders,
+    "executors": BuiltinExecutors,
 }

@@ -27,7 +27,9 @@ class Retry:
 
     Only exceptions of ``retry_on`` types are retried (a deadline missed counts as
     ``TimeoutError``); validation, permission and unknown-tool errors end the call before
-    middleware runs, so they never are.
+    middleware runs, so they never are. An executor that could not take the call
+    (``executor_unavailable``: nothing ran) is retried; a worker lost mid-call
+    (``executor_lost``) only for a tool marked ``idempotent``, since the call may have run.
     """
 
     order = Order.RETRY
@@ -78,10 +80,16 @@ class Retry:
 def transient(exc: BaseException, context: CallContext) -> bool:
     """Whether ``exc`` is worth another attempt under the call's ``retry_on``.
 
-    A missed deadline (``ToolError`` of kind ``timeout``) counts as ``TimeoutError``.
+    A missed deadline (``ToolError`` of kind ``timeout``) counts as ``TimeoutError``; an
+    executor that could not take the call is worth another try, and a lost one only for a
+    tool marked ``idempotent``.
     """
     assert context.policy is not None
     retry_on = context.policy.retry_on or DEFAULT_RETRY_ON
     if isinstance(exc, ToolError):
+        if exc.kind == "executor_unavailable":
+            return exc.retryable  # nothing ran
+        if exc.kind == "executor_lost":
+            return bool(context.policy.idempotent)  # it may have run partly
         return exc.kind == "timeout" and issubclass(TimeoutError, retry_on)
     return isinstance(exc, retry_on)

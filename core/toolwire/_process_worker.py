@@ -1,0 +1,104 @@
+"""The program a ``process`` executor's worker runs: import a tool by reference, run it, reply.
+
+Started by ``toolwire._process.ProcessPool`` as ``python -c "...main()" FD``, where ``FD`` is
+its end of a socket pair. Messages are pickled (``multiprocessing.connection``):
+
+- from the pool: ``(sys_path, max_memory_mb)`` once, then ``(module, qualname, kwargs,
+  is_async)`` per call, or ``None`` to stop;
+- to the pool: ``("ready", pid)`` once, then one reply per call: ``("ok", json_text)``,
+  ``("tool_error", message, kind, retryable, details)``, ``("raised", pickled_exception or
+  None, type_name, traceback_text)``, ``("unloadable", traceback_text)`` when the tool cannot
+  be imported, or ``("memory",)``, after which the worker exits so that a fresh one replaces
+  it.
+
+The worker writes nothing to stdout (the pool points it at the host's stderr) and ignores
+``SIGINT``: the host decides when a worker stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import pickle
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+def resolve(module: str, qualname: str) -> Callable[..., Any]:
+    """The function at ``module`` + ``qualname``; a ``toolwire.Tool`` there gives its function.
+
+    Raises:
+        ImportError, AttributeError: nothing importable has that name.
+    """
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    function = getattr(obj, "function", obj)  # a Tool (from @pack.tool) wraps the function
+    if not callable(function):
+        raise TypeError(f"{module}.{qualname} is not callable")
+    return function  # type: ignore[no-any-return]
+
+
+def run(function: Callable[..., Any], kwargs: dict[str, Any], is_async: bool) -> tuple[Any, ...]:
+    """Run one call and shape its reply; never raises."""
+    from ._errors import ToolError
+    from ._serialize import to_json
+
+    try:
+        value = function(**kwargs)
+        if is_async:
+            value = asyncio.run(value)
+        return ("ok", to_json(value))
+    except ToolError as error:
+        return ("tool_error", error.message, error.kind, error.retryable, error.details)
+    except MemoryError:
+        return ("memory",)
+    except BaseException as exc:  # noqa: BLE001 - every failure of the tool goes back to the host
+        try:
+            pickled: bytes | None = pickle.dumps(exc)
+        except Exception:  # noqa: BLE001 - an exception that cannot travel goes as its text
+            pickled = None
+        text = "".join(traceback.format_exception(exc))
+        return ("raised", pickled, f"{type(exc).__module__}.{type(exc).__qualname__}", text)
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fd = int(sys.argv[1])
+    os.set_inheritable(fd, False)  # processes a tool starts must not hold the pool's line open
+    conn = Connection(fd)
+    sys_path, max_memory_mb = conn.recv()
+    sys.path[:] = sys_path
+    if max_memory_mb:  # the whole worker counts: the interpreter, toolwire, the tool's imports
+        import resource
+
+        cap = max_memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    import toolwire  # noqa: F401 - a worker that cannot load toolwire fails here, before "ready"
+
+    functions: dict[tuple[str, str], Callable[..., Any]] = {}
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:  # the host is gone
+            return
+        if message is None:
+            return
+        module, qualname, kwargs, is_async = message
+        try:
+            function = functions.get((module, qualname))
+            if function is None:
+                function = functions[(module, qualname)] = resolve(module, qualname)
+        except Exception as exc:  # noqa: BLE001 - the host logs it; the call did not run
+            reply: tuple[Any, ...] = ("unloadable", "".join(traceback.format_exception(exc)))
+        else:
+            reply = run(function, kwargs, is_async)
+        conn.send(reply)
+        if reply[0] == "memory":
+            return  # a heap that ran out may be in any state: a fresh worker replaces this one

@@ -1,0 +1,38 @@
+"""Run toolwire tools on remote workers: an executor on taskiq, with its Redis broker.
+
+Name a table ``[executors.NAME]`` with ``kind = "taskiq"`` and a Redis ``url``, bind tools to
+it (``[tools.X] executor = "NAME"``), and start workers with ``toolwire worker NAME``. The host
+keeps its middleware (retries, rate limits, concurrency, timeouts); a worker runs only the
+function and sends back its serialized result.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ._executor import TaskiqExecutor, WorkerError
+from ._plugin import TaskiqPlugin
+from ._settings import Settings
+from ._worker import Worker
+
+#: What the ``toolwire`` entry point ``taskiq`` resolves to: a class, so every dispatcher gets
+#: executors of its own.
+plugin: Final = TaskiqPlugin
+
+__all__ = [
+    "Settings",
+    "TaskiqExecutor",
+    "TaskiqPlugin",
+    "Worker",
+    "WorkerError",
+    "__version__",
+    "plugin",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("toolwire-taskiq")
+    raise AttributeError(f"module 'toolwire_taskiq' has no attribute {name!r}")
