@@ -29,7 +29,7 @@ from ._errors import ConfigError
 #: Deepest nesting of JSON objects and arrays in a tool's schema document.
 MAX_SCHEMA_DEPTH: Final = 64
 #: Most JSON values (objects, arrays, strings, numbers...) in a tool's schema document.
-MAX_SCHEMA_NODES: Final = 10_000
+MAX_SCHEMA_NODES: Final = 100_000
 
 #: Keywords whose value is a map of names to schemas (the names are not keywords).
 SCHEMA_MAPS: Final = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
@@ -448,20 +448,21 @@ class _Closer:
             return children + [(p, "part") for p in parts]
         own = "properties" in node or "patternProperties" in node
         declaring = [p for p in parts if self._declares(p, set())]
+        extends = isinstance(ref_target, dict) and self._declares(ref_target, set())
         if isinstance(ref_target, dict) and not own and not declaring:
             # A plain use of a definition: it closes itself, unless extended elsewhere.
             if id(ref_target) in self.open_targets:
                 self._close(node, "unevaluatedProperties")
             return children + [(p, "part") for p in parts]
         branches = {id(b) for k in ("anyOf", "oneOf") for b in (node.get(k) or ())}
-        if own and not declaring:
+        if own and not declaring and not extends:
             if self._satisfiable(node):
                 self._close(node, "additionalProperties")
             return children + [(p, "part") for p in parts]
         if not own and ref_target is None and declaring and all(id(p) in branches for p in declaring):
             # A union of whole objects: each branch closes itself, as strict mode has it.
             return children + [(p, "value" if id(p) in branches else "part") for p in parts]
-        if own or declaring:
+        if own or declaring or extends:
             if self._satisfiable(node):
                 self._close(node, "unevaluatedProperties")
             if isinstance(ref_target, dict):

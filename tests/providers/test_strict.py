@@ -149,8 +149,9 @@ def _fill(value: Any, node: dict[str, Any], root: dict[str, Any]) -> Any:
             return _fill(value, fitting[0], root) if fitting else value
         props = node["properties"]
         out = {k: _fill(v, props[k], root) if k in props else v for k, v in value.items()}
-        for name in props:
-            out.setdefault(name, None)
+        for name, sub in props.items():
+            # A const is never nullable: strict mode sends its value, never null.
+            out.setdefault(name, sub["const"] if "const" in sub else None)
         return out
     if isinstance(value, list) and "items" in node:
         return [_fill(v, node["items"], root) for v in value]
@@ -309,10 +310,16 @@ def test_a_recursive_model_keeps_its_ref():
          "properties.x uses 'not'"),
         ({"type": "object", "properties": {"pair": {"type": "array", "prefixItems": [
           {"type": "integer"}, {"type": "string"}]}}}, "properties.pair uses 'prefixItems'"),
-        ({"type": "object", "properties": {"x": {"allOf": [{"type": "string"}, {"minLength": 1}]}}},
-         "properties.x combines schemas with allOf"),
+        ({"type": "object", "properties": {"x": {"allOf": [{"type": "string", "pattern": "^a"},
+                                                            {"pattern": "b$"}]}}},
+         "properties.x combines two different 'pattern'"),
+        ({"type": "object", "properties": {"x": {"allOf": [{"type": "string"}, {"type": "integer"}]}}},
+         "properties.x combines types no value has"),
         ({"type": "object", "properties": {"x": {"$ref": "https://example.com/s.json"}}},
-         "properties.x refers to 'https://example.com/s.json', not a definition here"),
+         "properties.x refers to 'https://example.com/s.json', which is not a schema object here"),
+        ({"type": "object", "properties": {"x": {"type": "object", "properties": {"a": {"type": "string"}},
+                                                 "required": ["a", "b"]}}},
+         "properties.x requires 'b', which it does not declare"),
         ({"type": "object", "properties": {"items": {"type": "array"}}},
          "properties.items is an array without one items schema"),
         ({"anyOf": [{"type": "object"}, {"type": "string"}]},
@@ -342,11 +349,15 @@ def test_unsupported_narrowing_keywords_are_dropped_with_a_note():
     strict, notes = strict_schema(schema)
     assert strict is not None
     assert strict["properties"]["day"] == {"type": "string", "format": "date"}
-    assert strict["properties"]["site"] == {"type": "string"}
+    assert strict["properties"]["site"] == {
+        "type": "string",
+        "description": 'Constraints: format: "uri".',
+    }
+    assert strict["properties"]["name"]["description"] == "Constraints: minLength: 1."
     assert notes == (
-        "strict mode: dropped 'minLength' at properties.name (toolwire still enforces it)",
-        "strict mode: dropped 'uniqueItems' at properties.tags (toolwire still enforces it)",
-        "strict mode: dropped format 'uri' at properties.site (toolwire still enforces it)",
+        "strict mode: dropped 'minLength' at properties.name (toolwire still enforces it; said in the description)",
+        "strict mode: dropped 'uniqueItems' at properties.tags (toolwire still enforces it; said in the description)",
+        "strict mode: dropped format 'uri' at properties.site (toolwire still enforces it; said in the description)",
     )
 
 
@@ -361,7 +372,22 @@ def test_one_of_is_sent_as_any_of_with_a_note():
     strict, notes = strict_schema(schema)
     assert strict is not None
     assert strict["properties"]["v"] == {"anyOf": [{"type": "integer"}, {"type": "string"}]}
-    assert notes == ("strict mode: oneOf at properties.v sent as anyOf",)
+    assert notes == ()  # integer and string never overlap: anyOf means the same
+
+
+def test_one_of_whose_branches_overlap_is_sent_as_any_of_with_a_true_note():
+    """oneOf over branches a value can match twice becomes anyOf, and the note says who enforces it."""
+    schema = {
+        "type": "object",
+        "properties": {"v": {"oneOf": [{"type": "integer"}, {"type": "number"}]}},
+        "required": ["v"],
+        "additionalProperties": False,
+    }
+    strict, notes = strict_schema(schema)
+    assert strict is not None
+    assert notes == (
+        "strict mode: oneOf at properties.v sent as anyOf (toolwire still enforces that exactly one matches)",
+    )
 
 
 # -- restore_omitted --------------------------------------------------------------------------

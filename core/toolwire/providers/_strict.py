@@ -84,7 +84,7 @@ _UNSUPPORTED_PATTERN: Final = re.compile(r"\(\?[=!<]|\(\?P|\\[1-9]|\\k<")
 _MAX_REF_DEPTH: Final = 64
 
 #: Schema nodes a rewrite may produce: ``$ref``s expanded into copies stop here.
-STRICT_NODE_BUDGET: Final = 10_000
+STRICT_NODE_BUDGET: Final = 20_000
 #: OpenAI's documented limits for a strict schema.
 MAX_OBJECT_PROPERTIES: Final = 5_000
 MAX_NESTING: Final = 10
@@ -723,15 +723,16 @@ def _restore(value: Any, node: Any, root: Mapping[str, Any], depth: int) -> Any:
         properties, required = view
         restored: dict[str, Any] = {}
         for key, item in value.items():
-            sub = properties.get(key)
-            if (
-                item is None
-                and key not in required
-                and sub is not None
-                and not _accepts_null(sub, root, 0)
+            subs = properties.get(key)
+            if subs is None:
+                restored[key] = item
+            elif item is None and key not in required and not all(
+                _accepts_null(sub, root, 0) for sub in subs
             ):
                 continue
-            restored[key] = _restore(item, sub, root, depth + 1) if sub is not None else item
+            else:
+                sub = subs[0] if len(subs) == 1 else {"allOf": subs}
+                restored[key] = _restore(item, sub, root, depth + 1)
         return restored
     if isinstance(value, list):
         items = _items_of(node, root)
@@ -742,13 +743,13 @@ def _restore(value: Any, node: Any, root: Mapping[str, Any], depth: int) -> Any:
 
 def _object_view(
     value: dict[str, Any], node: Any, root: Mapping[str, Any]
-) -> tuple[dict[str, Any], set[str]] | None:
-    """The properties and required names that apply to an object value under ``node``.
+) -> tuple[dict[str, list[Any]], set[str]] | None:
+    """Every schema each key of an object value must satisfy under ``node``, and the required names.
 
-    Its own, those of its ``allOf`` parts and ``$ref`` target, and those of the union branch
-    that the value's tag picks (else the first whose properties cover the value's keys).
+    Its own properties, those of its ``allOf`` parts and ``$ref`` target, and those of the union
+    branch that the value's tag picks (else the first whose properties cover the value's keys).
     """
-    properties: dict[str, Any] = {}
+    properties: dict[str, list[Any]] = {}
     required: set[str] = set()
     found = False
     stack, seen = [node], 0
@@ -761,7 +762,7 @@ def _object_view(
         if isinstance(own, Mapping):
             found = True
             for name, sub in own.items():
-                properties.setdefault(name, sub)
+                properties.setdefault(name, []).append(sub)
         names = current.get("required")
         if isinstance(names, list):
             required.update(n for n in names if isinstance(n, str))

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .._tools import Tool
 
 #: Schema nodes the inlined copy may have; past it the schema is sent with its $refs.
-INLINE_NODE_BUDGET: Final = 10_000
+INLINE_NODE_BUDGET: Final = 20_000
 
 
 class GeminiProvider(Provider):
