@@ -96,8 +96,8 @@ class GeminiProvider(Provider):
 def gemini_parameters(schema: Mapping[str, Any]) -> tuple[Mapping[str, Any], tuple[str, ...]]:
     """The tool's schema as Gemini takes it: no ``$schema``, every ``$ref`` inlined.
 
-    A ``$ref`` becomes a copy of its target; keywords beside it stay beside the copy when they
-    only describe, and otherwise join it under ``allOf``, so the meaning is the same. A
+    A ``$ref`` becomes a copy of its target: merged with the keywords beside it when they only
+    describe, else as a one-part ``allOf`` beside them, which means what the ``$ref`` meant. A
     recursive ``$ref`` cannot be inlined: it is kept, with the definitions it needs, and
     noted. Past ``INLINE_NODE_BUDGET`` nodes (``$refs`` that expand into too many copies) the
     schema is sent with its references, and noted.
@@ -170,9 +170,17 @@ class _Inliner:
                 return {"$ref": ref, **siblings}
             body = {k: v for k, v in target.items() if k not in ("$defs", "definitions", "$schema")}
             copy = self.inline(body, (*expanding, ref))
-            if all(k in ANNOTATIONS for k in siblings):
+            assertions = {k: v for k, v in siblings.items() if k not in ANNOTATIONS}
+            if not assertions:
                 return {**copy, **siblings}
-            return {"allOf": [copy, siblings]}
+            if assertions == {"unevaluatedProperties": False} and not _composed(copy):
+                # Closing a plain object: the same as closing it on its own properties.
+                described = {k: v for k, v in siblings.items() if k in ANNOTATIONS}
+                return {**copy, "additionalProperties": False, **described}
+            # A $ref applies its target in place, exactly as a one-part allOf does.
+            if "allOf" in siblings:
+                return {**siblings, "allOf": [copy, *siblings["allOf"]]}
+            return {"allOf": [copy], **siblings}
         return {
             key: self._keyword(key, value, expanding)
             for key, value in node.items()
@@ -187,6 +195,15 @@ class _Inliner:
         if key in SCHEMA_LISTS and isinstance(value, list):
             return [self.inline(sub, expanding) for sub in value]
         return value
+
+
+def _composed(node: Mapping[str, Any]) -> bool:
+    """Whether keys other than its own properties are evaluated in ``node`` (by parts, or already)."""
+    return any(
+        key in node
+        for key in ("allOf", "anyOf", "oneOf", "$ref", "if", "then", "else", "dependentSchemas",
+                    "additionalProperties", "unevaluatedProperties")
+    )  # fmt: skip
 
 
 def _ids_as_given(parsed: ParsedResponse, outputs: Sequence[Any]) -> list[Any]:
