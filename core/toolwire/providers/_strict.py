@@ -116,7 +116,7 @@ def strict_schema(schema: Mapping[str, Any]) -> tuple[dict[str, Any] | None, tup
     converter = _StrictConverter(schema)
     try:
         converted = converter.convert_root()
-        _check_limits(converted)
+        converter.check_limits(converted)
     except _Unconvertible as exc:
         return None, (f"not sent in strict mode: {exc.reason}",)
     except RecursionError:
@@ -154,6 +154,8 @@ class _StrictConverter:
         self.inlining: list[str] = []
         self.spent = 0
         self.used_defs: list[str] = []
+        # What OpenAI's limits count, tallied as the strict schema is made.
+        self.objects = self.properties = self.enum_values = self.text = 0
 
     def convert_root(self) -> dict[str, Any]:
         root = self.root
@@ -186,7 +188,7 @@ class _StrictConverter:
                 f"{where} is the schema {str(node).lower()}, "
                 + ("which accepts any value" if node else "which accepts nothing")
             )
-        if not isinstance(node, Mapping):
+        if not isinstance(node, dict):
             raise _Unconvertible(f"{where} is not a schema object")
         if node.get("unevaluatedProperties") is False:
             # How toolwire closes an object put together from parts; strict mode closes all.
@@ -240,6 +242,7 @@ class _StrictConverter:
         if "items" in node or out.get("type") == "array":
             out["items"] = self._convert_items(node, path)
         self._convert_union(node, path, out)
+        _count_enum(self, out)
         if not any(k in out for k in ("type", "enum", "const", "anyOf")):
             raise _Unconvertible(f"{where} accepts a value of any type")
         default = node.get("default")
@@ -265,7 +268,7 @@ class _StrictConverter:
             raise _Unconvertible(f"{where} accepts keys it does not list (additionalProperties)")
         properties = node.get("properties", {})
         required_list = node.get("required", [])
-        if not isinstance(properties, Mapping) or not isinstance(required_list, list):
+        if not isinstance(properties, dict) or not isinstance(required_list, list):
             raise _Unconvertible(f"{where} has malformed properties")
         undeclared = [n for n in required_list if n not in properties]
         if undeclared:
@@ -278,6 +281,9 @@ class _StrictConverter:
             sub_path = f"{path}.properties.{name}" if path else f"properties.{name}"
             prop = self.convert(sub, sub_path)
             converted[name] = prop if name in required or _is_tag(prop) else _nullable(prop)
+        self.objects += 1
+        self.properties += len(converted)
+        self.text += sum(len(name) for name in converted)
         out.setdefault("type", "object")
         out["properties"] = converted
         out["required"] = list(converted)
@@ -285,7 +291,7 @@ class _StrictConverter:
 
     def _convert_items(self, node: Mapping[str, Any], path: str) -> dict[str, Any]:
         items = node.get("items")
-        if not isinstance(items, Mapping):
+        if not isinstance(items, dict):
             raise _Unconvertible(f"{path or 'the root'} is an array without one items schema")
         return self.convert(items, f"{path}.items" if path else "items")
 
@@ -350,7 +356,7 @@ class _StrictConverter:
                 elif key in ("$defs", "definitions"):
                     raise _Unconvertible(f"{where} holds its own {key}")
                 elif key == "properties":
-                    if not isinstance(value, Mapping):
+                    if not isinstance(value, dict):
                         raise _Unconvertible(f"{where} has malformed properties")
                     into = merged.setdefault("properties", {})
                     for name, sub in value.items():
@@ -417,7 +423,7 @@ class _StrictConverter:
                 )
             if part is True:
                 continue
-            if not isinstance(part, Mapping):
+            if not isinstance(part, dict):
                 raise _Unconvertible(f"{path or 'the root'} combines something that is not a schema")
             rest = dict(part)
             nested: list[Any] = []
@@ -437,7 +443,7 @@ class _StrictConverter:
         ref = node["$ref"]
         where = path or "the root"
         target = resolve(self.root, ref)
-        if not isinstance(target, Mapping):
+        if not isinstance(target, dict):
             raise _Unconvertible(f"{where} refers to {ref!r}, which is not a schema object here")
         siblings = {k: v for k, v in node.items() if k != "$ref"}
         if any(k not in _DESCRIPTIVE for k in siblings):
@@ -467,6 +473,34 @@ class _StrictConverter:
         finally:
             self.inlining.pop()
 
+    def check_limits(self, schema: dict[str, Any]) -> None:
+        """Refuse a strict schema past OpenAI's documented limits (properties, nesting, enums, text)."""
+        for keyword in ("$defs", "definitions"):
+            defs = schema.get(keyword)
+            if isinstance(defs, dict):
+                self.text += sum(len(name) for name in defs)
+        if self.properties > MAX_OBJECT_PROPERTIES:
+            raise _Unconvertible(
+                f"it has {self.properties:,} object properties, past OpenAI's limit of "
+                f"{MAX_OBJECT_PROPERTIES:,}"
+            )
+        if self.enum_values > MAX_ENUM_VALUES:
+            raise _Unconvertible(
+                f"it has {self.enum_values:,} enum values, past OpenAI's limit of {MAX_ENUM_VALUES:,}"
+            )
+        if self.text > MAX_TOTAL_STRING_LENGTH:
+            raise _Unconvertible(
+                f"its property names, definition names, enum and const values total {self.text:,} "
+                f"characters, past OpenAI's limit of {MAX_TOTAL_STRING_LENGTH:,}"
+            )
+        # A path of N nested objects needs N object schemas: fewer cannot be too deep.
+        if self.objects > MAX_NESTING:
+            depth = _nesting(schema, schema, {}, ())
+            if depth > MAX_NESTING:
+                raise _Unconvertible(
+                    f"it nests objects {depth} levels deep, past OpenAI's limit of {MAX_NESTING}"
+                )
+
     def _note(self, what: str, path: str, *, enforced: bool) -> None:
         why = "toolwire still enforces it" if enforced else "not a format toolwire checks"
         self.notes.append(
@@ -484,7 +518,7 @@ def _definition_of(ref: str) -> tuple[str, str] | None:
 
 
 def _without_defs(node: Any) -> Any:
-    if isinstance(node, Mapping):
+    if isinstance(node, dict):
         return {k: v for k, v in node.items() if k not in ("$defs", "definitions")}
     return node
 
@@ -512,7 +546,7 @@ def _union_of_parts(node: Mapping[str, Any], root: Mapping[str, Any]) -> bool:
     for key in ("anyOf", "oneOf"):
         for branch in node.get(key) or ():
             branch = _follow_refs(branch, root)
-            if isinstance(branch, Mapping) and "properties" in branch:
+            if isinstance(branch, dict) and "properties" in branch:
                 return True
     return False
 
@@ -520,7 +554,7 @@ def _union_of_parts(node: Mapping[str, Any], root: Mapping[str, Any]) -> bool:
 def _tag_value(node: Any, root: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """The values a tag property allows: a ``const`` or a single-value ``enum``."""
     node = _follow_refs(node, root)
-    if not isinstance(node, Mapping):
+    if not isinstance(node, dict):
         return None
     if "const" in node:
         return (node["const"],)
@@ -540,7 +574,7 @@ def _tag_of(branches: list[Any], root: Mapping[str, Any]) -> str | None:
     views = []
     for branch in branches:
         branch = _follow_refs(branch, root)
-        if not isinstance(branch, Mapping) or not isinstance(branch.get("properties"), Mapping):
+        if not isinstance(branch, dict) or not isinstance(branch.get("properties"), dict):
             return None
         views.append(branch)
     candidates = set(views[0]["properties"]) if views else set()
@@ -562,7 +596,7 @@ def _exclusive(branches: list[Any], root: Mapping[str, Any]) -> bool:
     kinds: list[set[str]] = []
     for branch in branches:
         branch = _follow_refs(branch, root)
-        kind = branch.get("type") if isinstance(branch, Mapping) else None
+        kind = branch.get("type") if isinstance(branch, dict) else None
         if isinstance(kind, str):
             kind = [kind]
         if not isinstance(kind, list) or "anyOf" in branch or "enum" in branch:
@@ -593,7 +627,7 @@ def _accepts_null(node: Any, root: Mapping[str, Any], depth: int) -> bool:
     """Whether ``null`` is valid for ``node``, judged by type, enum, const, $ref and unions."""
     if isinstance(node, bool):
         return node
-    if not isinstance(node, Mapping) or depth > _MAX_REF_DEPTH:
+    if not isinstance(node, dict) or depth > _MAX_REF_DEPTH:
         return False
     kind = node.get("type")
     if isinstance(kind, str) and kind != "null":
@@ -624,72 +658,27 @@ def _accepts_null(node: Any, root: Mapping[str, Any], depth: int) -> bool:
 # -- OpenAI's documented limits -----------------------------------------------------------------
 
 
-def _check_limits(schema: Mapping[str, Any]) -> None:
-    """Refuse a strict schema past OpenAI's documented limits (properties, nesting, enums, text)."""
-    properties = enum_values = text = 0
-    for node in _nodes(schema):
-        props = node.get("properties")
-        if isinstance(props, Mapping):
-            properties += len(props)
-            text += sum(len(name) for name in props)
-        enum = node.get("enum")
-        if isinstance(enum, list):
-            enum_values += len(enum)
-            strings = sum(len(v) for v in enum if isinstance(v, str))
-            text += strings
-            if len(enum) > LARGE_ENUM and strings > MAX_LARGE_ENUM_STRING_LENGTH:
-                raise _Unconvertible(
-                    f"an enum of {len(enum)} values totals {strings:,} characters, past OpenAI's "
-                    f"limit of {MAX_LARGE_ENUM_STRING_LENGTH:,} for enums over {LARGE_ENUM} values"
-                )
-        if isinstance(node.get("const"), str):
-            text += len(node["const"])
-    for keyword in ("$defs", "definitions"):
-        defs = schema.get(keyword)
-        if isinstance(defs, Mapping):
-            text += sum(len(name) for name in defs)
-    if properties > MAX_OBJECT_PROPERTIES:
-        raise _Unconvertible(
-            f"it has {properties:,} object properties, past OpenAI's limit of {MAX_OBJECT_PROPERTIES:,}"
-        )
-    if enum_values > MAX_ENUM_VALUES:
-        raise _Unconvertible(
-            f"it has {enum_values:,} enum values, past OpenAI's limit of {MAX_ENUM_VALUES:,}"
-        )
-    if text > MAX_TOTAL_STRING_LENGTH:
-        raise _Unconvertible(
-            f"its property names, definition names, enum and const values total {text:,} "
-            f"characters, past OpenAI's limit of {MAX_TOTAL_STRING_LENGTH:,}"
-        )
-    depth = _nesting(schema, schema, {}, ())
-    if depth > MAX_NESTING:
-        raise _Unconvertible(
-            f"it nests objects {depth} levels deep, past OpenAI's limit of {MAX_NESTING}"
-        )
-
-
-def _nodes(schema: Any) -> list[Mapping[str, Any]]:
-    found: list[Mapping[str, Any]] = []
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Mapping):
-            found.append(node)
-            for key in ("properties", "$defs", "definitions"):
-                sub = node.get(key)
-                if isinstance(sub, Mapping):
-                    stack.extend(sub.values())
-            if "items" in node:
-                stack.append(node["items"])
-            stack.extend(node.get("anyOf") or ())
-    return found
+def _count_enum(converter: _StrictConverter, out: dict[str, Any]) -> None:
+    enum = out.get("enum")
+    if isinstance(enum, list):
+        strings = sum(len(v) for v in enum if isinstance(v, str))
+        converter.enum_values += len(enum)
+        converter.text += strings
+        if len(enum) > LARGE_ENUM and strings > MAX_LARGE_ENUM_STRING_LENGTH:
+            raise _Unconvertible(
+                f"an enum of {len(enum)} values totals {strings:,} characters, past OpenAI's "
+                f"limit of {MAX_LARGE_ENUM_STRING_LENGTH:,} for enums over {LARGE_ENUM} values"
+            )
+    const = out.get("const")
+    if isinstance(const, str):
+        converter.text += len(const)
 
 
 def _nesting(
     node: Any, root: Mapping[str, Any], memo: dict[str, int], visiting: tuple[str, ...]
 ) -> int:
     """Levels of nested objects, the root's object being level 1; a recursive $ref adds none."""
-    if not isinstance(node, Mapping):
+    if not isinstance(node, dict):
         return 0
     ref = node.get("$ref")
     if isinstance(ref, str):
@@ -700,14 +689,14 @@ def _nesting(
         return memo[ref]
     inner = 0
     properties = node.get("properties")
-    if isinstance(properties, Mapping):
+    if isinstance(properties, dict):
         for sub in properties.values():
             inner = max(inner, _nesting(sub, root, memo, visiting))
     if "items" in node:
         inner = max(inner, _nesting(node["items"], root, memo, visiting))
     for branch in node.get("anyOf") or ():
         inner = max(inner, _nesting(branch, root, memo, visiting))
-    return inner + (1 if node.get("type") == "object" or isinstance(properties, Mapping) else 0)
+    return inner + (1 if node.get("type") == "object" or isinstance(properties, dict) else 0)
 
 
 # -- restoring what strict mode sent ------------------------------------------------------------
@@ -756,10 +745,10 @@ def _object_view(
     while stack and seen < _MAX_REF_DEPTH * 4:
         current = stack.pop()
         seen += 1
-        if not isinstance(current, Mapping):
+        if not isinstance(current, dict):
             continue
         own = current.get("properties")
-        if isinstance(own, Mapping):
+        if isinstance(own, dict):
             found = True
             for name, sub in own.items():
                 properties.setdefault(name, []).append(sub)
@@ -778,38 +767,38 @@ def _object_view(
 
 
 def _pick_branch(value: dict[str, Any], branches: list[Any], root: Mapping[str, Any]) -> Any:
-    objects = [b for b in (_follow_refs(b, root) for b in branches) if isinstance(b, Mapping)]
+    objects = [b for b in (_follow_refs(b, root) for b in branches) if isinstance(b, dict)]
     for branch in objects:
         props = branch.get("properties")
-        if isinstance(props, Mapping) and any(
+        if isinstance(props, dict) and any(
             (allowed := _tag_value(sub, root)) is not None and name in value and value[name] in allowed
             for name, sub in props.items()
         ):
             return branch
     for branch in objects:
         props = branch.get("properties")
-        if isinstance(props, Mapping) and all(k in props for k in value):
+        if isinstance(props, dict) and all(k in props for k in value):
             return branch
     return None
 
 
 def _items_of(node: Any, root: Mapping[str, Any]) -> Any:
     node = _follow_refs(node, root)
-    if not isinstance(node, Mapping):
+    if not isinstance(node, dict):
         return None
-    if isinstance(node.get("items"), Mapping):
+    if isinstance(node.get("items"), dict):
         return node["items"]
     for key in ("allOf", "anyOf", "oneOf"):
         for branch in node.get(key) or ():
             branch = _follow_refs(branch, root)
-            if isinstance(branch, Mapping) and isinstance(branch.get("items"), Mapping):
+            if isinstance(branch, dict) and isinstance(branch.get("items"), dict):
                 return branch["items"]
     return None
 
 
 def _follow_refs(node: Any, root: Mapping[str, Any]) -> Any:
     for _ in range(_MAX_REF_DEPTH):
-        if not (isinstance(node, Mapping) and "$ref" in node):
+        if not (isinstance(node, dict) and "$ref" in node):
             return node
         target = resolve(root, node["$ref"])
         if target is None:
