@@ -318,7 +318,7 @@ def test_a_default_pydantic_can_write_is_stated_as_json(make: MakeDispatcher) ->
     """A date default is told to the model in JSON form; the function still gets the date."""
 
     @toolwire.tool
-    def agenda(day: datetime.date = datetime.date(2024, 5, 1)) -> str:  # noqa: B008 - constant
+    def agenda(day: datetime.date = datetime.date(2024, 5, 1)) -> str:
         """Agenda."""
         return repr(day)
 
@@ -358,9 +358,14 @@ def test_field_defaults_describe_the_parameter_and_give_the_function_values(
         {"limit": 50, "note": "yo", "tags": ["seen"]},  # a fresh list each call
     ]
     refused = dispatcher.dispatch_sync("search", {"limit": 10})
-    assert refused.error is not None and "limit: does not satisfy 'exclusiveMinimum'" in refused.error.message
+    assert (
+        refused.error is not None
+        and "limit: does not satisfy 'exclusiveMinimum'" in refused.error.message
+    )
     missing = dispatcher.dispatch_sync("search", {})
-    assert missing.error is not None and "missing required argument 'limit'" in missing.error.message
+    assert (
+        missing.error is not None and "missing required argument 'limit'" in missing.error.message
+    )
 
 
 def test_an_untyped_parameter_is_refused_with_a_type_hint_to_add() -> None:
@@ -441,7 +446,10 @@ def test_a_bound_method_and_a_callable_instance_are_described_by_their_functions
     method = toolwire.tool(forecaster.forecast)
     instance = toolwire.tool(forecaster)
     assert method.name == "forecast" and method.description == "Forecast, the method."
-    assert method.parameters["properties"]["city"] == {"type": "string", "description": "Which city."}
+    assert method.parameters["properties"]["city"] == {
+        "type": "string",
+        "description": "Which city.",
+    }
     assert instance.name == "Forecaster" and instance.description == "Forecast, the instance."
     assert instance.parameters["properties"] == {
         "city": {"type": "string", "description": "The city, called."}
@@ -538,6 +546,7 @@ def test_date_and_time_errors_say_the_expected_form(
     make: MakeDispatcher, kind: str, form: str
 ) -> None:
     """A value that is no date says which form is expected, without echoing it."""
+
     def when(at: Any) -> None:
         return None
 

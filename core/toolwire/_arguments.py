@@ -336,7 +336,9 @@ class ArgumentsValidator:
             for errors in mismatched:
                 for e in errors:
                     kind = e.kind
-                    found = [kind.expected_value] if hasattr(kind, "expected_value") else kind.options
+                    found = (
+                        [kind.expected_value] if hasattr(kind, "expected_value") else kind.options
+                    )
                     values.extend(v for v in found if v not in values)
             options = ", ".join(json.dumps(v) for v in values)
             return f"{_path([*error.instance_path, tag])}: must be one of {options}"

@@ -159,7 +159,7 @@ def described_function(func: Callable[..., Any]) -> Callable[..., Any]:
         elif inspect.ismethod(func):
             func = func.__func__
         elif not (inspect.isfunction(func) or inspect.isbuiltin(func) or isinstance(func, type)):
-            call = getattr(type(func), "__call__", None)
+            call = getattr(type(func), "__call__", None)  # noqa: B004 - the method itself, not callable()
             if call is None or not inspect.isfunction(call):
                 return func
             return call
@@ -178,7 +178,9 @@ def callable_name(func: Callable[..., Any]) -> str:
 
 def is_async_callable(func: Callable[..., Any]) -> bool:
     """Whether calling ``func`` gives a coroutine (an ``async def``, however it is wrapped)."""
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(described_function(func))
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        described_function(func)
+    )
 
 
 # -- docstrings and hints -----------------------------------------------------------------------
@@ -591,7 +593,7 @@ def _pydantic_formats() -> Mapping[str, Callable[[str], bool]]:
     import pydantic
 
     def accepts(kind: type) -> Callable[[str], bool]:
-        validate = pydantic.TypeAdapter(kind).validate_python
+        validate: Callable[[Any], Any] = pydantic.TypeAdapter(kind).validate_python
 
         def check(value: str) -> bool:
             try:

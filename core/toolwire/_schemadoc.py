@@ -168,9 +168,11 @@ def plain_copy(tool_name: str | None, schema: Any) -> Any:
                 for index, item in enumerate(value):
                     stack.append((item, out, index, depth + 1, (path, index)))
             container[key] = out
-        elif value is None or isinstance(value, str | bool | int):
-            container[key] = value
-        elif isinstance(value, float) and math.isfinite(value):
+        elif (
+            value is None
+            or isinstance(value, str | bool | int)
+            or (isinstance(value, float) and math.isfinite(value))
+        ):
             container[key] = value
         else:
             raise ConfigError(
@@ -190,7 +192,9 @@ def check_bounds(tool_name: str | None, schema: Any) -> None:
         if isinstance(value, dict | list):
             if depth > MAX_SCHEMA_DEPTH or nodes > MAX_SCHEMA_NODES:
                 plain_copy(tool_name, schema)  # the same check, with the message and the place
-            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+            stack.extend(
+                (v, depth + 1) for v in (value.values() if isinstance(value, dict) else value)
+            )
 
 
 def _kind(value: Any) -> str:
@@ -245,10 +249,13 @@ def upgrade(schema: dict[str, Any], draft: int) -> dict[str, Any]:
         if not isinstance(node, dict):
             continue
         if draft == 4:
-            for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-                if isinstance(node.get(exclusive), bool):
-                    if node.pop(exclusive) and bound in node:
-                        node[exclusive] = node.pop(bound)
+            for exclusive, bound in (
+                ("exclusiveMinimum", "minimum"),
+                ("exclusiveMaximum", "maximum"),
+            ):
+                flag = node.get(exclusive)
+                if isinstance(flag, bool) and node.pop(exclusive) and bound in node:
+                    node[exclusive] = node.pop(bound)
         if isinstance(node.get("items"), list):
             node["prefixItems"] = node.pop("items")
             if "additionalItems" in node:
@@ -320,7 +327,7 @@ def compile_validator(
     """
     try:
         return jsonschema_rs.validator_for(
-            schema,
+            dict(schema),
             validate_formats=True,
             retriever=refuse_retrieval,
             formats=dict(formats) or None,
@@ -459,7 +466,12 @@ class _Closer:
             if self._satisfiable(node):
                 self._close(node, "additionalProperties")
             return children + [(p, "part") for p in parts]
-        if not own and ref_target is None and declaring and all(id(p) in branches for p in declaring):
+        if (
+            not own
+            and ref_target is None
+            and declaring
+            and all(id(p) in branches for p in declaring)
+        ):
             # A union of whole objects: each branch closes itself, as strict mode has it.
             return children + [(p, "value" if id(p) in branches else "part") for p in parts]
         if own or declaring or extends:

@@ -196,7 +196,10 @@ def test_a_pydantic_model_parameter_is_inlined(weather_tool):
     assert value["parametersJsonSchema"]["properties"]["place"]["properties"] == {
         "city": {"type": "string"}
     }
-    assert provider.tool_definition(weather_tool).value["parametersJsonSchema"] is weather_tool.parameters
+    assert (
+        provider.tool_definition(weather_tool).value["parametersJsonSchema"]
+        is weather_tool.parameters
+    )
 
 
 def test_a_recursive_ref_is_kept_with_its_definition_and_noted():
@@ -215,7 +218,9 @@ def test_a_recursive_ref_is_kept_with_its_definition_and_noted():
     definition = provider.tool_definition(tool)
     value = definition.value["parametersJsonSchema"]
     assert value["properties"]["tag"] == {"type": "string"}
-    assert value["properties"]["root"]["properties"]["children"]["items"] == {"$ref": "#/$defs/Node"}
+    assert value["properties"]["root"]["properties"]["children"]["items"] == {
+        "$ref": "#/$defs/Node"
+    }
     assert list(value["$defs"]) == ["Node"]
     assert definition.problems == (
         "gemini: the recursive $ref '#/$defs/Node' is sent as a $ref with its definition "

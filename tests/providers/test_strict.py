@@ -151,7 +151,7 @@ def _fill(value: Any, node: dict[str, Any], root: dict[str, Any]) -> Any:
         out = {k: _fill(v, props[k], root) if k in props else v for k, v in value.items()}
         for name, sub in props.items():
             # A const is never nullable: strict mode sends its value, never null.
-            out.setdefault(name, sub["const"] if "const" in sub else None)
+            out.setdefault(name, sub.get("const"))
         return out
     if isinstance(value, list) and "items" in node:
         return [_fill(v, node["items"], root) for v in value]

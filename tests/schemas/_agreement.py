@@ -180,7 +180,9 @@ def fill(value: Any, original: Any, strict: Any, root: Any, strict_root: Any) ->
         out = {}
         for key, item in value.items():
             sub = strict["properties"].get(key)
-            out[key] = item if sub is None else fill(item, properties.get(key), sub, root, strict_root)
+            out[key] = (
+                item if sub is None else fill(item, properties.get(key), sub, root, strict_root)
+            )
         for key, sub in strict["properties"].items():
             if key in out or key in required:
                 continue

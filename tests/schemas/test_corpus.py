@@ -34,7 +34,9 @@ FORMATS = {"uuid": st.uuids().map(str), "int32": st.text(max_size=3), "json": st
 @functools.cache
 def _load() -> list[dict[str, Any]]:
     if not CORPUS.exists():
-        pytest.fail(f"the schema corpus is missing: expected {CORPUS} (the shared data beside the clone)")
+        pytest.fail(
+            f"the schema corpus is missing: expected {CORPUS} (the shared data beside the clone)"
+        )
     entries: list[dict[str, Any]] = json.loads(CORPUS.read_text(encoding="utf-8"))["schemas"]
     return entries
 

@@ -48,7 +48,7 @@ def _nested(levels: int) -> dict[str, Any]:
 def test_a_ref_that_does_not_resolve_here_is_refused_naming_the_tool(ref: str, says: str) -> None:
     """A $ref that points outside the schema, or to nothing in it, stops the definition."""
     schema = {"type": "object", "properties": {"a": {"$ref": ref}}}
-    with pytest.raises(toolwire.ConfigError, match="^tool 'lookup': ") as raised:
+    with pytest.raises(toolwire.ConfigError, match=r"^tool 'lookup': ") as raised:
         _tool(schema, "lookup")
     assert says in str(raised.value)
     assert "$defs" in str(raised.value)  # says what to write instead
@@ -71,7 +71,7 @@ def test_schemas_never_touch_the_network(monkeypatch: pytest.MonkeyPatch) -> Non
          "properties": {"a": {"$ref": "a.json"}}},
         {"type": "object", "properties": {"a": {"$id": "https://example.com/a.json"}}},
     ):  # fmt: skip
-        with pytest.raises(toolwire.ConfigError, match="^tool 'wild': "):
+        with pytest.raises(toolwire.ConfigError, match=r"^tool 'wild': "):
             _tool(schema)
     assert attempts == []
 
@@ -132,7 +132,7 @@ def test_a_schema_over_the_node_limit_is_refused() -> None:
 )  # fmt: skip
 def test_a_schema_that_is_not_json_is_refused_naming_the_place(schema: Any, says: str) -> None:
     """Values JSON cannot carry are named with their place in the schema."""
-    with pytest.raises(toolwire.ConfigError, match="^tool 'wild': the schema ") as raised:
+    with pytest.raises(toolwire.ConfigError, match=r"^tool 'wild': the schema ") as raised:
         _tool(schema)
     assert says in str(raised.value)
 
@@ -199,7 +199,8 @@ def test_nothing_a_schema_holds_makes_definitions_or_dispatch_raise(
     try:
         tool = _tool(schema)
     except toolwire.ConfigError as exc:
-        assert str(exc).startswith("tool 'wild': ")
+        refused = str(exc)
+        assert refused.startswith("tool 'wild': "), refused
         return
     with toolwire.testing.make_dispatcher(_pack(tool)) as dispatcher:
         for provider in PROVIDERS:
@@ -218,7 +219,9 @@ def _doubling(levels: int, described: bool) -> dict[str, Any]:
     for i in reversed(range(levels)):
         refs = [{"$ref": f"#/$defs/L{i + 1}"} for _ in range(2)]
         if described:
-            refs = [{**ref, "description": f"side {side}"} for side, ref in zip("lr", refs, strict=True)]
+            refs = [
+                {**ref, "description": f"side {side}"} for side, ref in zip("lr", refs, strict=True)
+            ]
         defs[f"L{i}"] = {"type": "object", "properties": {"l": refs[0], "r": refs[1]},
                          "required": ["l", "r"]}  # fmt: skip
     return {"type": "object", "properties": {"root": {"$ref": "#/$defs/L0"}},
@@ -369,8 +372,12 @@ def test_a_ref_with_siblings_means_its_target_and_the_siblings_together() -> Non
     validator = _tool(REF_WITH_SIBLINGS).signature.validator
     assert validator.is_valid({"owner": {"name": "A", "team": "T"}, "reviewer": {"name": "B"}})
     assert not validator.is_valid({"owner": {"name": "A"}, "reviewer": {"name": "B"}})
-    assert not validator.is_valid({"owner": {"name": "A", "team": "T", "x": 1}, "reviewer": {"name": "B"}})
-    assert not validator.is_valid({"owner": {"name": "A", "team": "T"}, "reviewer": {"name": "B", "team": "T"}})
+    assert not validator.is_valid(
+        {"owner": {"name": "A", "team": "T", "x": 1}, "reviewer": {"name": "B"}}
+    )
+    assert not validator.is_valid(
+        {"owner": {"name": "A", "team": "T"}, "reviewer": {"name": "B", "team": "T"}}
+    )
 
 
 def test_a_ref_with_siblings_is_merged_exactly_for_strict_mode() -> None:
@@ -416,10 +423,15 @@ def test_a_discriminated_union_keeps_its_tag_required_and_non_null(make: MakeDis
             "const": tag, "type": "string", "description": f'Default: "{tag}".'
         }  # fmt: skip
     dispatcher = make(_pack(tool))
-    assert dispatcher.dispatch_sync("_adopt", {"pet": {"kind": "dog", "bark": "woof"}}).result == "Dog"
+    assert (
+        dispatcher.dispatch_sync("_adopt", {"pet": {"kind": "dog", "bark": "woof"}}).result == "Dog"
+    )
     missing = dispatcher.dispatch_sync("_adopt", {"pet": {"lives": 3}})
     assert missing.error is not None
-    assert missing.error.message == "invalid arguments for _adopt: missing required argument 'kind' in pet"
+    assert (
+        missing.error.message
+        == "invalid arguments for _adopt: missing required argument 'kind' in pet"
+    )
 
 
 def test_the_validator_reports_the_variant_the_tag_picks(make: MakeDispatcher) -> None:
@@ -432,7 +444,10 @@ def test_the_validator_reports_the_variant_the_tag_picks(make: MakeDispatcher) -
     )
     unknown = dispatcher.dispatch_sync("_adopt", {"pet": {"kind": "eel"}})
     assert unknown.error is not None
-    assert unknown.error.message == 'invalid arguments for _adopt: pet.kind: must be one of "cat", "dog"'
+    assert (
+        unknown.error.message
+        == 'invalid arguments for _adopt: pet.kind: must be one of "cat", "dog"'
+    )
 
 
 def test_strict_nulls_are_not_reported_as_problems(make: MakeDispatcher) -> None:

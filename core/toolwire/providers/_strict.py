@@ -169,7 +169,7 @@ class _StrictConverter:
         done: dict[str, dict[str, Any]] = {}
         while len(done) < len(self.used_defs):
             ref = next(r for r in self.used_defs if r not in done)
-            keyword, name = _definition_of(ref)
+            keyword, name = _definition_of(ref) or ("$defs", ref)
             target = resolve(self.root, ref)
             done[ref] = self.convert(_without_defs(target), f"{keyword}.{name}")
             converted.setdefault(keyword, {})[name] = done[ref]
@@ -207,7 +207,9 @@ class _StrictConverter:
             if key in ("$defs", "definitions") and path:
                 raise _Unconvertible(f"{where} holds its own {key}")
             if key == "unevaluatedProperties":
-                raise _Unconvertible(f"{where} accepts keys it does not list (unevaluatedProperties)")
+                raise _Unconvertible(
+                    f"{where} accepts keys it does not list (unevaluatedProperties)"
+                )
         if _is_object(node) and _union_of_parts(node, self.root):
             return self._distribute(node, path)
         out: dict[str, Any] = {}
@@ -327,7 +329,9 @@ class _StrictConverter:
         if "anyOf" in node and "oneOf" in node:
             raise _Unconvertible(f"{where} uses both anyOf and oneOf")
         base = {k: v for k, v in node.items() if k not in ("anyOf", "oneOf", "discriminator")}
-        annotations = {k: base.pop(k) for k in ("description", "title") if k in base}
+        annotations: dict[str, Any] = {
+            k: base.pop(k) for k in ("description", "title") if k in base
+        }
         merged = [self._merge([base, branch], path) for branch in node[key]]
         if _tag_of(merged, self.root) is None:
             raise _Unconvertible(
@@ -347,7 +351,10 @@ class _StrictConverter:
         closed: list[set[str]] = []
         unions: list[tuple[str, Any]] = []
         for part in self._flatten(parts, path):
-            if part.get("unevaluatedProperties") is False or part.get("additionalProperties") is False:
+            if (
+                part.get("unevaluatedProperties") is False
+                or part.get("additionalProperties") is False
+            ):
                 closed.append(set(part.get("properties", {})))
             for key, value in part.items():
                 if key in ("additionalProperties", "unevaluatedProperties"):
@@ -373,7 +380,9 @@ class _StrictConverter:
                     merged["type"] = _same_type(merged.get("type"), value, where)
                 elif key == "enum":
                     previous = merged.get("enum")
-                    merged["enum"] = value if previous is None else [v for v in previous if v in value]
+                    merged["enum"] = (
+                        value if previous is None else [v for v in previous if v in value]
+                    )
                     if not merged["enum"]:
                         raise _Unconvertible(f"{where} combines enums no value is in")
                 elif key in _LOWER_BOUNDS:
@@ -424,7 +433,9 @@ class _StrictConverter:
             if part is True:
                 continue
             if not isinstance(part, dict):
-                raise _Unconvertible(f"{path or 'the root'} combines something that is not a schema")
+                raise _Unconvertible(
+                    f"{path or 'the root'} combines something that is not a schema"
+                )
             rest = dict(part)
             nested: list[Any] = []
             if "$ref" in rest:
@@ -530,7 +541,7 @@ def _same_type(first: Any, second: Any, where: str) -> Any:
     a = set(first if isinstance(first, list) else [first])
     b = set(second if isinstance(second, list) else [second])
     both = a & b
-    if "number" in a and "integer" in b or "integer" in a and "number" in b:
+    if ("number" in a and "integer" in b) or ("integer" in a and "number" in b):
         both.add("integer")
     if not both:
         raise _Unconvertible(f"{where} combines types no value has")
@@ -585,7 +596,7 @@ def _tag_of(branches: list[Any], root: Mapping[str, Any]) -> str | None:
         if all(v is not None for v in values):
             flat = [v[0] for v in values if v is not None]
             if all(flat[i] != flat[j] for i in range(len(flat)) for j in range(i)):
-                return name
+                return str(name)
     return None
 
 
@@ -715,8 +726,10 @@ def _restore(value: Any, node: Any, root: Mapping[str, Any], depth: int) -> Any:
             subs = properties.get(key)
             if subs is None:
                 restored[key] = item
-            elif item is None and key not in required and not all(
-                _accepts_null(sub, root, 0) for sub in subs
+            elif (
+                item is None
+                and key not in required
+                and not all(_accepts_null(sub, root, 0) for sub in subs)
             ):
                 continue
             else:
@@ -771,7 +784,9 @@ def _pick_branch(value: dict[str, Any], branches: list[Any], root: Mapping[str, 
     for branch in objects:
         props = branch.get("properties")
         if isinstance(props, dict) and any(
-            (allowed := _tag_value(sub, root)) is not None and name in value and value[name] in allowed
+            (allowed := _tag_value(sub, root)) is not None
+            and name in value
+            and value[name] in allowed
             for name, sub in props.items()
         ):
             return branch
@@ -839,7 +854,10 @@ def function_parameters(
     try:
         strict, notes = strict_schema(parameters)
     except Exception as exc:  # noqa: BLE001 - nothing a schema holds may stop tool definitions
-        strict, notes = None, (f"not sent in strict mode: the rewrite failed ({type(exc).__name__})",)
+        strict, notes = (
+            None,
+            (f"not sent in strict mode: the rewrite failed ({type(exc).__name__})",),
+        )
     if strict is None:
         return dict(parameters), False, notes
     return strict, True, notes

@@ -158,7 +158,9 @@ class _Inliner:
         if "$ref" in node:
             ref = node["$ref"]
             siblings = {
-                k: self._keyword(k, v, expanding) for k, v in node.items() if k not in ("$ref", "$schema")
+                k: self._keyword(k, v, expanding)
+                for k, v in node.items()
+                if k not in ("$ref", "$schema")
             }
             target = resolve(self.root, ref)
             recursive = ref in expanding or not isinstance(target, Mapping)
