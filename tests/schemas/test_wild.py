@@ -96,7 +96,7 @@ def test_a_schema_at_the_depth_limit_works_everywhere(make: MakeDispatcher) -> N
     """The deepest schema allowed defines, describes for every provider and dispatches."""
     levels = (MAX_SCHEMA_DEPTH - 1) // 2  # each object level is two JSON levels
     tool = _tool(_nested(levels))
-    dispatcher = make(toolwire.Toolset("deep").add(tool) and _pack(tool))
+    dispatcher = make(tool)
     for provider in PROVIDERS:
         assert len(dispatcher.tool_definitions(provider)) == 1
     value: Any = "leaf"
