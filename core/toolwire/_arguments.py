@@ -158,17 +158,7 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-#: What each string format expects, said to the model; the examples are valid values.
-_STANDARD_FORMS: Final = {
-    "date-time": "a date and time in RFC 3339 form, with an offset, such as 2024-05-01T09:30:00Z",
-    "date": "a date in RFC 3339 form, such as 2024-05-01",
-    "time": "a time in RFC 3339 form, with an offset, such as 09:30:00Z",
-    "duration": "a duration in ISO 8601 form, such as P1DT2H or PT30M",
-    "uuid": "a UUID such as 123e4567-e89b-12d3-a456-426614174000",
-    "email": "an email address",
-    "uri": "an absolute URI such as https://example.com/page",
-}
-#: The same for parameters whose Python type parses the value (pydantic's forms).
+#: What a typed parameter's format expects (the forms pydantic parses), said to the model.
 _TYPED_FORMS: Final = {
     "date-time": (
         "a date and time in ISO 8601 form, such as 2024-05-01T09:30:00 or "
@@ -209,7 +199,7 @@ class ArgumentsValidator:
         self._converters = signature.converters
         self._defaults = signature.defaults
         self._whole_numbers = signature.whole_numbers
-        self._forms = {**_STANDARD_FORMS, **{k: _TYPED_FORMS[k] for k in signature.formats}}
+        self._forms = {k: _TYPED_FORMS[k] for k in signature.formats}
         # Most tools take their arguments exactly as validated: no copy, no loop.
         self._plain = not (
             self._converters or self._defaults or self._whole_numbers or self._context_param
