@@ -14,6 +14,7 @@ import datetime
 import enum
 import functools
 import inspect
+import json
 import math
 import re
 import types
@@ -303,6 +304,7 @@ def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignatu
     defaults: dict[str, Callable[[], Any]] = {}
     whole_numbers: list[str] = []
     context_param: str | None = None
+    tagged = False
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError) as exc:
@@ -336,7 +338,7 @@ def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignatu
             if make_default is not None:
                 defaults[param.name] = make_default
         try:
-            schema, param_defs = _type_schema(annotation)
+            schema, param_defs, param_tagged = _type_schema(annotation)
         except ConfigError as exc:
             raise ConfigError(
                 f"tool {tool_name!r}: parameter {param.name!r}: {exc} Use a type JSON can carry "
@@ -344,6 +346,7 @@ def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignatu
                 "of those), describe it with Annotated[..., pydantic.WithJsonSchema({...})], "
                 "or pass schema="
             ) from None
+        tagged = tagged or param_tagged
         for key, value in param_defs.items():
             if defs.setdefault(key, value) != value:
                 raise ConfigError(
@@ -367,6 +370,11 @@ def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignatu
     parameters["additionalProperties"] = False
     if defs:
         parameters["$defs"] = defs
+    if tagged:
+        # A variant's tag is required wherever the variant is used: on a copy, since the
+        # type schemas are shared through the cache.
+        parameters = json.loads(json.dumps(parameters))
+        doc.require_tags(parameters)
     return InferredSignature(
         description,
         parameters,
@@ -477,7 +485,8 @@ def _is_json_value(value: Any) -> bool:
 # -- type schemas -------------------------------------------------------------------------------
 
 
-def _type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """The type's schema, its definitions, and whether it holds a discriminated union."""
     try:
         return _cached_type_schema(annotation)
     except TypeError:  # unhashable annotation (Annotated with a FieldInfo, say)
@@ -485,7 +494,7 @@ def _type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _cached_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _cached_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any], bool]:
     return _build_type_schema(annotation)
 
 
@@ -495,7 +504,7 @@ def _converter(annotation: Any) -> Callable[[Any], Any]:
     return pydantic.TypeAdapter(annotation).validate_python
 
 
-def _build_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _build_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any], bool]:
     import pydantic
 
     try:
@@ -507,10 +516,10 @@ def _build_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]]
         ) from None
     doc.check_bounds(None, schema)
     _strip_titles(schema)
-    doc.require_tags(schema)
     doc.close_objects(schema)
+    tagged = any("discriminator" in node for node in doc.walk(schema))
     defs = schema.pop("$defs", {})
-    return schema, defs
+    return schema, defs, tagged
 
 
 def _type_name(annotation: Any) -> str:

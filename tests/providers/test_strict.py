@@ -30,8 +30,27 @@ class Node(BaseModel):
     children: list[Node] = []
 
 
+class Card(BaseModel):
+    method: Literal["card"] = "card"
+    number: str
+
+
+class Transfer(BaseModel):
+    method: Literal["transfer"] = "transfer"
+    iban: str
+    reference: str | None = None
+
+
 def _weather(location: str, units: Literal["celsius", "fahrenheit"] = "celsius") -> None:
     """Weather."""
+
+
+def _pay(
+    amount: int,
+    by: Annotated[Card | Transfer, Field(discriminator="method")],
+    refund_to: Card | Transfer | None = None,
+) -> None:
+    """Pay: a discriminated union, and a plain union whose tags have defaults."""
 
 
 def _booking(
@@ -77,6 +96,7 @@ TOOL_SCHEMAS = {
     "weather": toolwire.tool(_weather).parameters,
     "booking": toolwire.tool(_booking).parameters,
     "outline": toolwire.tool(_outline).parameters,
+    "payment": toolwire.tool(_pay).parameters,
     "hand_written": toolwire.tool(_weather, name="search", schema=_HAND_WRITTEN).parameters,
 }
 
@@ -96,8 +116,9 @@ def _values(node: dict[str, Any], root: dict[str, Any], depth: int) -> st.Search
     node = _resolve(node, root)
     if depth > 3:
         return _JUNK
-    if "anyOf" in node:
-        return st.one_of([_values(branch, root, depth + 1) for branch in node["anyOf"]])
+    for key in ("anyOf", "oneOf"):
+        if key in node:
+            return st.one_of([_values(branch, root, depth + 1) for branch in node[key]])
     if "enum" in node:
         return st.one_of(st.sampled_from(node["enum"]), _JUNK)
     if "const" in node:
@@ -144,14 +165,20 @@ def _fill(value: Any, node: dict[str, Any], root: dict[str, Any]) -> Any:
     node = _resolve(node, root)
     if isinstance(value, dict):
         if "properties" not in node:
-            branches = [_resolve(b, root) for b in node.get("anyOf", [])]
+            branches = [_resolve(b, root) for b in node.get("anyOf", node.get("oneOf", []))]
             fitting = [b for b in branches if set(value) <= set(b.get("properties", {}))]
-            return _fill(value, fitting[0], root) if fitting else value
+            # The variant the value's own tag names, if it names one.
+            tagged = [
+                b for b in fitting
+                if any(value.get(k) == p.get("const") for k, p in b.get("properties", {}).items() if "const" in p)
+            ]  # fmt: skip
+            return _fill(value, (tagged or fitting)[0], root) if fitting else value
         props = node["properties"]
         out = {k: _fill(v, props[k], root) if k in props else v for k, v in value.items()}
         for name, sub in props.items():
-            # A const is never nullable: strict mode sends its value, never null.
-            out.setdefault(name, sub.get("const"))
+            # A left-out optional: null, or a const's value (strict mode never makes it null).
+            if name not in node.get("required", ()):
+                out.setdefault(name, sub.get("const"))
         return out
     if isinstance(value, list) and "items" in node:
         return [_fill(v, node["items"], root) for v in value]

@@ -125,6 +125,8 @@ def gemini_parameters(schema: Mapping[str, Any]) -> tuple[Mapping[str, Any], tup
         name = ref.rsplit("/", 1)[-1]
         keyword = "$defs" if ref.startswith("#/$defs/") else "definitions"
         target = resolve(schema, ref)
+        if not isinstance(target, Mapping):
+            continue
         defs.setdefault(keyword, {})[name] = inliner.inline(
             {k: v for k, v in target.items() if k not in ("$defs", "definitions")}, (ref,)
         )
@@ -163,12 +165,12 @@ class _Inliner:
                 if k not in ("$ref", "$schema")
             }
             target = resolve(self.root, ref)
-            recursive = ref in expanding or not isinstance(target, Mapping)
-            if recursive and ref.startswith(("#/$defs/", "#/definitions/")) and ref.count("/") == 2:
-                if ref not in self.recursive:
-                    self.recursive.append(ref)
-                return {"$ref": ref, **siblings}
-            if recursive:
+            if isinstance(target, bool):  # the schemas true and false copy as themselves
+                return {"allOf": [target], **siblings} if siblings else target
+            if ref in expanding or not isinstance(target, Mapping):
+                if ref.startswith(("#/$defs/", "#/definitions/")) and ref.count("/") == 2:
+                    if ref not in self.recursive:
+                        self.recursive.append(ref)
                 return {"$ref": ref, **siblings}
             body = {k: v for k, v in target.items() if k not in ("$defs", "definitions", "$schema")}
             copy = self.inline(body, (*expanding, ref))
