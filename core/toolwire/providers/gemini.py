@@ -168,9 +168,9 @@ class _Inliner:
             if isinstance(target, bool):  # the schemas true and false copy as themselves
                 return {"allOf": [target], **siblings} if siblings else target
             if ref in expanding or not isinstance(target, Mapping):
-                if ref.startswith(("#/$defs/", "#/definitions/")) and ref.count("/") == 2:
-                    if ref not in self.recursive:
-                        self.recursive.append(ref)
+                definition = ref.startswith(("#/$defs/", "#/definitions/")) and ref.count("/") == 2
+                if definition and ref not in self.recursive:
+                    self.recursive.append(ref)
                 return {"$ref": ref, **siblings}
             body = {k: v for k, v in target.items() if k not in ("$defs", "definitions", "$schema")}
             copy = self.inline(body, (*expanding, ref))
