@@ -368,6 +368,18 @@ def test_field_defaults_describe_the_parameter_and_give_the_function_values(
     )
 
 
+def test_field_defaults_reach_the_function_with_an_explicit_schema_too(make: MakeDispatcher) -> None:
+    """With schema= given, a Field default still gives the function a value, never the Field."""
+    schema = {"type": "object", "properties": {"q": {"type": "string"}}}
+
+    @toolwire.tool(schema=schema)
+    def find(q: str = pydantic.Field(default="all"), **rest: Any) -> str:
+        """Find."""
+        return q
+
+    assert make(find).dispatch_sync("find", {}).result == "all"
+
+
 def test_an_untyped_parameter_is_refused_with_a_type_hint_to_add() -> None:
     """A parameter without a type hint says to add one (or Any for any JSON value)."""
     with pytest.raises(toolwire.ConfigError) as raised:

@@ -285,7 +285,18 @@ def explicit_signature(
     for name, hint in hints.items():
         if name != "return" and is_context(hint):
             context_param = name
-    return InferredSignature(description, parameters, context_param, {})
+    defaults: dict[str, Callable[[], Any]] = {}
+    try:
+        declared = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        declared = []  # nothing to read: no defaults to give
+    for param in declared:
+        field_info = _field_info(param.default)
+        if field_info is not None:
+            make_default = _field_default(field_info)[1]
+            if make_default is not None:
+                defaults[param.name] = make_default
+    return InferredSignature(description, parameters, context_param, {}, defaults)
 
 
 def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignature:
