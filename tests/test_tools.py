@@ -368,7 +368,9 @@ def test_field_defaults_describe_the_parameter_and_give_the_function_values(
     )
 
 
-def test_field_defaults_reach_the_function_with_an_explicit_schema_too(make: MakeDispatcher) -> None:
+def test_field_defaults_reach_the_function_with_an_explicit_schema_too(
+    make: MakeDispatcher,
+) -> None:
     """With schema= given, a Field default still gives the function a value, never the Field."""
     schema = {"type": "object", "properties": {"q": {"type": "string"}}}
 
