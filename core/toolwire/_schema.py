@@ -3,8 +3,9 @@
 pydantic builds each parameter's schema from its type (cached per type, so a thousand tools
 that share ``str`` and ``int`` pay for them once); docstring_parser reads the parameter
 descriptions in Google, NumPy or reST style. A given schema (``schema=``) goes through
-``_schemadoc`` instead. Either way the result is checked once, here, when the tool is defined,
-and its validator is compiled then: nothing about a schema is worked out per call.
+``_schemadoc`` instead. Either way the result is checked once, here, when the tool is defined;
+a given schema's validator is compiled then too, and an inferred one's when it is first needed
+(pydantic's schemas always compile), once per tool: nothing about a schema is worked out per call.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class InferredSignature:
         whole_numbers: ``int`` parameters: a whole float (``3.0``) arrives as ``3``.
         formats: String formats checked the way the declared types parse them (pydantic's
             date and time forms), by format name.
-        validator: The compiled jsonschema-rs validator of ``parameters``.
+        tool_name: The tool's name, for messages.
     """
 
     description: str
@@ -61,7 +62,20 @@ class InferredSignature:
     defaults: Mapping[str, Callable[[], Any]] = field(default_factory=dict)
     whole_numbers: tuple[str, ...] = ()
     formats: Mapping[str, Callable[[str], bool]] = field(default_factory=dict)
-    validator: Any = None
+    tool_name: str = ""
+    _compiled: Any = None
+
+    @property
+    def validator(self) -> Any:
+        """The compiled jsonschema-rs validator of ``parameters``, built once.
+
+        Raises:
+            ConfigError: the schema cannot be compiled (checked when a given schema is defined).
+        """
+        if self._compiled is None:
+            compiled = doc.compile_validator(self.tool_name, self.parameters, self.formats)
+            object.__setattr__(self, "_compiled", compiled)  # frozen, but built lazily once
+        return self._compiled
 
 
 def check_tool_name(name: str) -> None:
@@ -123,26 +137,13 @@ def describe(
     Raises:
         ConfigError: naming the tool, and the parameter where there is one, with what to do.
     """
-    if schema is not None:
-        inferred = explicit_signature(function, tool_name, given_schema(tool_name, schema))
-    else:
+    if schema is None:
         inferred = infer_signature(function, tool_name)
         check_schema(tool_name, inferred.parameters)
-    validator = doc.compile_validator(tool_name, inferred.parameters, inferred.formats)
-    return _with_validator(inferred, validator)
-
-
-def _with_validator(inferred: InferredSignature, validator: Any) -> InferredSignature:
-    return InferredSignature(
-        inferred.description,
-        inferred.parameters,
-        inferred.context_param,
-        inferred.converters,
-        inferred.defaults,
-        inferred.whole_numbers,
-        inferred.formats,
-        validator,
-    )
+        return inferred
+    inferred = explicit_signature(function, tool_name, given_schema(tool_name, schema))
+    inferred.validator  # noqa: B018 - compiled now: a schema that cannot be used stops the definition
+    return inferred
 
 
 # -- callables ----------------------------------------------------------------------------------
@@ -154,6 +155,8 @@ def described_function(func: Callable[..., Any]) -> Callable[..., Any]:
     A ``functools.partial`` is described by the function it wraps, a bound method by its
     function, a callable instance by its class's ``__call__``.
     """
+    if inspect.isfunction(func):  # the common case, first
+        return func
     for _ in range(32):  # partials of partials: a chain, never a cycle, but bounded all the same
         if isinstance(func, functools.partial):
             func = func.func
@@ -260,6 +263,18 @@ def _compiled(annotation: str) -> Any:
 def is_context(annotation: Any) -> bool:
     """Whether a parameter annotated so receives the ``CallContext``: ``CallContext`` or
     ``CallContext | None`` (the spelling type checkers want with a ``None`` default)."""
+    try:
+        return _cached_is_context(annotation)
+    except TypeError:  # unhashable annotation
+        return _decide_context(annotation)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_is_context(annotation: Any) -> bool:
+    return _decide_context(annotation)
+
+
+def _decide_context(annotation: Any) -> bool:
     annotation = _strip_annotated(annotation)
     if annotation is CallContext:
         return True
@@ -296,7 +311,9 @@ def explicit_signature(
             make_default = _field_default(field_info)[1]
             if make_default is not None:
                 defaults[param.name] = make_default
-    return InferredSignature(description, parameters, context_param, {}, defaults)
+    return InferredSignature(
+        description, parameters, context_param, {}, defaults, tool_name=tool_name
+    )
 
 
 def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignature:
@@ -394,6 +411,7 @@ def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignatu
         defaults,
         tuple(whole_numbers),
         _pydantic_formats() if converters else {},
+        tool_name,
     )
 
 
@@ -553,6 +571,18 @@ def _strip_annotated(annotation: Any) -> Any:
 
 def _is_whole_number(annotation: Any) -> bool:
     """An ``int`` parameter (or ``int | None``...) that may be sent a whole float such as 3.0."""
+    try:
+        return _cached_is_whole_number(annotation)
+    except TypeError:  # unhashable annotation
+        return _decide_whole_number(annotation)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_is_whole_number(annotation: Any) -> bool:
+    return _decide_whole_number(annotation)
+
+
+def _decide_whole_number(annotation: Any) -> bool:
     annotation = _strip_annotated(annotation)
     if annotation is int:
         return True
