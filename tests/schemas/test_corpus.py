@@ -7,6 +7,7 @@ they are never copied into the project.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from pathlib import Path
@@ -49,9 +50,12 @@ _STRATEGIES: dict[tuple[int, str], st.SearchStrategy[Any]] = {}
 
 
 def _calls(key: tuple[int, str], schema: dict[str, Any]) -> st.SearchStrategy[Any]:
-    """Calls for a schema; hypothesis-jsonschema's work on a schema is done once per schema."""
+    """Calls for a schema; hypothesis-jsonschema's work on a schema is done once per schema.
+
+    It is handed a copy: it rewrites the schema it is given (resolving $refs in place).
+    """
     if key not in _STRATEGIES:
-        _STRATEGIES[key] = from_schema(schema, custom_formats=FORMATS)
+        _STRATEGIES[key] = from_schema(copy.deepcopy(schema), custom_formats=FORMATS)
     return _STRATEGIES[key]
 
 
