@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
+import functools
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, Optional
 
 import jsonschema
@@ -262,3 +265,306 @@ def test_policy_options_are_validated() -> None:
         toolwire.tool(timeout=0)(lambda: None)
     with pytest.raises(toolwire.ConfigError, match="roles must be a list"):
         toolwire.tool(roles="admin")(lambda: None)
+
+
+# -- parameters: what a pack author writes, refused at definition with what to do --------------
+
+
+def test_call_context_may_be_spelt_optional(make: MakeDispatcher) -> None:
+    """`ctx: toolwire.CallContext | None = None`, the form type checkers want, gets the context."""
+
+    @toolwire.tool
+    def whoami(ctx: toolwire.CallContext | None = None) -> str | None:
+        """Tell who calls."""
+        return ctx.call_id if ctx is not None else None
+
+    assert whoami.parameters["properties"] == {}
+    assert make(whoami).dispatch_sync("whoami", {}, call_id="c9").result == "c9"
+
+
+def test_a_type_that_cannot_be_described_names_the_tool_the_parameter_and_what_to_do() -> None:
+    """A parameter type with no JSON Schema stops the definition with the way out."""
+    with pytest.raises(toolwire.ConfigError) as raised:
+
+        @toolwire.tool
+        def schedule(when: str, callback: Callable[[], None]) -> None:
+            """Schedule."""
+
+    message = str(raised.value)
+    assert message.startswith("tool 'schedule': parameter 'callback': its type ")
+    assert "cannot be described as JSON Schema" in message
+    assert "WithJsonSchema" in message and "pass schema=" in message
+
+
+def test_a_default_that_is_not_json_is_refused_naming_the_parameter() -> None:
+    """A default the model cannot be told is an error naming the parameter."""
+    with pytest.raises(toolwire.ConfigError) as raised:
+
+        @toolwire.tool
+        def scale(factor: float = float("nan")) -> None:
+            """Scale."""
+
+    assert str(raised.value).startswith(
+        "tool 'scale': the default of parameter 'factor' (float) is not a JSON value"
+    )
+    with pytest.raises(toolwire.ConfigError, match="default of parameter 'marker' "):
+
+        @toolwire.tool
+        def mark(marker: Any = object()) -> None:  # noqa: B008 - the bad default is the point
+            """Mark."""
+
+
+def test_a_default_pydantic_can_write_is_stated_as_json(make: MakeDispatcher) -> None:
+    """A date default is told to the model in JSON form; the function still gets the date."""
+
+    @toolwire.tool
+    def agenda(day: datetime.date = datetime.date(2024, 5, 1)) -> str:
+        """Agenda."""
+        return repr(day)
+
+    assert agenda.parameters["properties"]["day"]["default"] == "2024-05-01"
+    assert make(agenda).dispatch_sync("agenda", {}).result == "datetime.date(2024, 5, 1)"
+
+
+def test_field_defaults_describe_the_parameter_and_give_the_function_values(
+    make: MakeDispatcher,
+) -> None:
+    """Field(...) as a default carries its constraints, description and requiredness, never itself."""
+    calls: list[dict[str, Any]] = []
+
+    @toolwire.tool
+    def search(
+        limit: int = pydantic.Field(..., gt=10, le=100),
+        note: str = pydantic.Field(default="hi", description="A note."),
+        tags: list[str] = pydantic.Field(default_factory=list, description="Tags."),
+    ) -> str:
+        """Search."""
+        tags.append("seen")
+        calls.append({"limit": limit, "note": note, "tags": tags})
+        return "ok"
+
+    props = search.parameters["properties"]
+    assert search.parameters["required"] == ["limit"]
+    assert props["limit"] == {"type": "integer", "exclusiveMinimum": 10, "maximum": 100}
+    assert props["note"] == {"type": "string", "description": "A note.", "default": "hi"}
+    assert props["tags"] == {
+        "type": "array", "items": {"type": "string"}, "description": "Tags.", "default": []
+    }  # fmt: skip
+    dispatcher = make(search)
+    assert dispatcher.dispatch_sync("search", {"limit": 11}).success
+    assert dispatcher.dispatch_sync("search", {"limit": 50, "note": "yo"}).success
+    assert calls == [
+        {"limit": 11, "note": "hi", "tags": ["seen"]},
+        {"limit": 50, "note": "yo", "tags": ["seen"]},  # a fresh list each call
+    ]
+    refused = dispatcher.dispatch_sync("search", {"limit": 10})
+    assert (
+        refused.error is not None
+        and "limit: does not satisfy 'exclusiveMinimum'" in refused.error.message
+    )
+    missing = dispatcher.dispatch_sync("search", {})
+    assert (
+        missing.error is not None and "missing required argument 'limit'" in missing.error.message
+    )
+
+
+def test_field_defaults_reach_the_function_with_an_explicit_schema_too(
+    make: MakeDispatcher,
+) -> None:
+    """With schema= given, a Field default still gives the function a value, never the Field."""
+    schema = {"type": "object", "properties": {"q": {"type": "string"}}}
+
+    @toolwire.tool(schema=schema)
+    def find(q: str = pydantic.Field(default="all"), **rest: Any) -> str:
+        """Find."""
+        return q
+
+    assert make(find).dispatch_sync("find", {}).result == "all"
+
+
+def test_an_untyped_parameter_is_refused_with_a_type_hint_to_add() -> None:
+    """A parameter without a type hint says to add one (or Any for any JSON value)."""
+    with pytest.raises(toolwire.ConfigError) as raised:
+
+        @toolwire.tool
+        def greet(name, times: int = 1):  # type: ignore[no-untyped-def]  # the point
+            """Greet."""
+
+    assert str(raised.value) == (
+        "tool 'greet': parameter 'name' has no type hint; add one (name: str, name: int, "
+        "name: list[str], ...) so the model is told what to send, or name: Any to take any "
+        "JSON value"
+    )
+
+
+# -- callables: described by the function they wrap --------------------------------------------
+
+
+def _forecast(city: str, days: int = 3, units: str = "metric") -> dict[str, Any]:
+    """Forecast for a city.
+
+    Args:
+        city: Where.
+        days: How many days.
+        units: Unit system.
+    """
+    return {"city": city, "days": days, "units": units}
+
+
+class Forecaster:
+    """A forecaster object."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def forecast(self, city: str, days: int = 1) -> str:
+        """Forecast, the method.
+
+        Args:
+            city: Which city.
+        """
+        return f"{self.prefix}{city}x{days}"
+
+    def __call__(self, city: str) -> str:
+        """Forecast, the instance.
+
+        Args:
+            city: The city, called.
+        """
+        return f"{self.prefix}{city}"
+
+
+class AsyncForecaster:
+    async def __call__(self, city: str) -> str:
+        """Forecast, awaited."""
+        return city.upper()
+
+
+def test_a_partial_is_described_by_the_function_it_wraps(make: MakeDispatcher) -> None:
+    """functools.partial gives the wrapped function's name, docstring and hints, minus what it binds."""
+    made = toolwire.tool(functools.partial(_forecast, units="imperial"))
+    assert made.name == "_forecast"
+    assert made.description == "Forecast for a city."
+    props = made.parameters["properties"]
+    assert props["city"] == {"type": "string", "description": "Where."}
+    assert props["units"]["default"] == "imperial"
+    result = make(made).dispatch_sync("_forecast", {"city": "Oslo"})
+    assert result.result == {"city": "Oslo", "days": 3, "units": "imperial"}
+
+
+def test_a_bound_method_and_a_callable_instance_are_described_by_their_functions(
+    make: MakeDispatcher,
+) -> None:
+    """A bound method and an instance's __call__ give their own docstrings and hints; self is not a parameter."""
+    forecaster = Forecaster("@")
+    method = toolwire.tool(forecaster.forecast)
+    instance = toolwire.tool(forecaster)
+    assert method.name == "forecast" and method.description == "Forecast, the method."
+    assert method.parameters["properties"]["city"] == {
+        "type": "string",
+        "description": "Which city.",
+    }
+    assert instance.name == "Forecaster" and instance.description == "Forecast, the instance."
+    assert instance.parameters["properties"] == {
+        "city": {"type": "string", "description": "The city, called."}
+    }
+    dispatcher = make(method, instance)
+    assert dispatcher.dispatch_sync("forecast", {"city": "Rome", "days": 2}).result == "@Romex2"
+    assert dispatcher.dispatch_sync("Forecaster", {"city": "Rome"}).result == "@Rome"
+
+
+def test_an_async_callable_instance_is_awaited(make: MakeDispatcher) -> None:
+    """An instance whose __call__ is async is an async tool."""
+    made = toolwire.tool(name="shout", description=None)(AsyncForecaster())
+    assert made.is_async and made.description == "Forecast, awaited."
+    assert make(made).dispatch_sync("shout", {"city": "oslo"}).result == "OSLO"
+
+
+# -- arguments reach the function in the declared types ----------------------------------------
+
+
+def test_a_whole_float_for_an_int_parameter_arrives_as_an_int(make: MakeDispatcher) -> None:
+    """3.0 (what JSON producers and Gemini's protobuf send) arrives as 3, at any depth."""
+    received: list[Any] = []
+
+    @toolwire.tool
+    def count(n: int, maybe: int | None = None, many: list[int] | None = None) -> str:
+        """Count."""
+        received.extend([n, maybe, many])
+        return "ok"
+
+    dispatcher = make(count)
+    assert dispatcher.dispatch_sync("count", '{"n": 3.0, "maybe": 4.0, "many": [5.0, 6]}').success
+    assert received == [3, 4, [5, 6]]
+    assert [type(v) for v in received[:2]] == [int, int] and type(received[2][0]) is int
+    half = dispatcher.dispatch_sync("count", {"n": 3.5})
+    assert half.error is not None and "n: expected integer, got a number" in half.error.message
+
+
+def test_gemini_numbers_reach_an_int_parameter_as_ints(make: MakeDispatcher) -> None:
+    """A Gemini response's args (every number a float) become ints for int parameters."""
+    from toolwire.testing import build_response
+
+    seen: list[Any] = []
+
+    @toolwire.tool
+    def pick(index: int) -> int:
+        """Pick."""
+        seen.append(index)
+        return index
+
+    dispatcher = make(pick)
+    items = dispatcher.process_response_sync(build_response("gemini", [("pick", '{"index": 2.0}')]))
+    assert seen == [2] and type(seen[0]) is int
+    assert items[-1]["parts"][0]["functionResponse"]["response"] == {"output": "2"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "sent", "expected"),
+    [
+        ("datetime", "2024-05-01T00:00:00", "datetime.datetime(2024, 5, 1, 0, 0)"),
+        ("datetime", "2024-05-01 09:30", "datetime.datetime(2024, 5, 1, 9, 30)"),
+        ("datetime", "2024-05-01T09:30:00+02:00",
+         "datetime.datetime(2024, 5, 1, 9, 30, tzinfo=TzInfo(7200))"),
+        ("date", "2024-05-01", "datetime.date(2024, 5, 1)"),
+        ("time", "09:30", "datetime.time(9, 30)"),
+        ("time", "09:30:00Z", "datetime.time(9, 30, tzinfo=TzInfo(0))"),
+    ],
+)  # fmt: skip
+def test_dates_and_times_take_the_forms_pydantic_takes(
+    make: MakeDispatcher, kind: str, sent: str, expected: str
+) -> None:
+    """datetime, date and time parameters accept what their types parse, offsets optional."""
+    annotation = getattr(datetime, kind)
+
+    def when(at: Any) -> str:
+        return repr(at)
+
+    when.__annotations__ = {"at": annotation, "return": str}
+    made = toolwire.tool(name="when")(when)
+    result = make(made).dispatch_sync("when", {"at": sent})
+    assert result.success, result.output
+    assert result.result == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "form"),
+    [
+        ("datetime", "a date and time in ISO 8601 form, such as 2024-05-01T09:30:00 or "
+                     "2024-05-01T09:30:00+02:00 (the offset is optional)"),
+        ("date", "a date in ISO 8601 form, such as 2024-05-01"),
+        ("time", "a time in ISO 8601 form, such as 09:30, 09:30:15 or 09:30:00+02:00"),
+    ],
+)  # fmt: skip
+def test_date_and_time_errors_say_the_expected_form(
+    make: MakeDispatcher, kind: str, form: str
+) -> None:
+    """A value that is no date says which form is expected, without echoing it."""
+
+    def when(at: Any) -> None:
+        return None
+
+    when.__annotations__ = {"at": getattr(datetime, kind)}
+    result = make(toolwire.tool(name="when")(when)).dispatch_sync("when", {"at": "next tuesday"})
+    assert result.error is not None
+    assert result.error.message == f"invalid arguments for when: at: must be {form}"

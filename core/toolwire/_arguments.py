@@ -14,8 +14,6 @@ import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-import jsonschema_rs
-
 from ._errors import ToolError
 from .providers._strict import restore_omitted
 
@@ -160,24 +158,58 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-class ArgumentsValidator:
-    """A tool's compiled validator and converters, built once when the tool is registered."""
+#: What a typed parameter's format expects (the forms pydantic parses), said to the model.
+_TYPED_FORMS: Final = {
+    "date-time": (
+        "a date and time in ISO 8601 form, such as 2024-05-01T09:30:00 or "
+        "2024-05-01T09:30:00+02:00 (the offset is optional)"
+    ),
+    "date": "a date in ISO 8601 form, such as 2024-05-01",
+    "time": "a time in ISO 8601 form, such as 09:30, 09:30:15 or 09:30:00+02:00",
+    "duration": "a duration in ISO 8601 form, such as P1DT2H or PT30M",
+    "uuid": "a UUID such as 123e4567-e89b-12d3-a456-426614174000",
+}
+_UNION_KINDS: Final = frozenset({"OneOfNotValid", "AnyOf", "OneOfMultipleValid"})
+_TAG_KINDS: Final = frozenset({"Constant", "Enum"})
 
-    __slots__ = ("_accepted", "_context_param", "_converters", "_rs", "_schema", "tool_name")
+
+class ArgumentsValidator:
+    """A tool's compiled validator and converters, made when the tool was defined."""
+
+    __slots__ = (
+        "_accepted",
+        "_context_param",
+        "_converters",
+        "_defaults",
+        "_forms",
+        "_plain",
+        "_rs",
+        "_schema",
+        "_whole_numbers",
+        "tool_name",
+    )
 
     def __init__(self, tool: Tool) -> None:
+        signature = tool.signature
         self.tool_name = tool.name
         self._schema = tool.parameters
-        self._rs = jsonschema_rs.validator_for(tool.parameters, validate_formats=True)
+        self._rs = signature.validator
         self._accepted: tuple[str, ...] = tuple(tool.parameters.get("properties", {}))
-        self._context_param = tool.context_param
-        self._converters = tool.converters
+        self._context_param = signature.context_param
+        self._converters = signature.converters
+        self._defaults = signature.defaults
+        self._whole_numbers = signature.whole_numbers
+        self._forms = {k: _TYPED_FORMS[k] for k in signature.formats}
+        # Most tools take their arguments exactly as validated: no copy, no loop.
+        self._plain = not (
+            self._converters or self._defaults or self._whole_numbers or self._context_param
+        )
 
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """Check the arguments against the schema; return them as the tool should see them.
 
-        OpenAI's strict mode sends ``null`` for an optional argument the model left out; when
-        that is what made the arguments invalid, the nulls are dropped so defaults apply.
+        OpenAI's strict mode sends ``null`` for an optional argument the model left out; those
+        nulls are dropped so defaults apply, and are never reported as problems.
 
         Raises:
             ToolError: ``invalid_arguments`` naming every problem, never echoing a value.
@@ -187,7 +219,11 @@ class ArgumentsValidator:
         restored = restore_omitted(arguments, self._schema)
         if restored is not arguments and self._rs.is_valid(restored):
             return restored
-        problems = [self._describe(error) for error in self._rs.iter_errors(arguments)]
+        problems: list[str] = []
+        for error in self._rs.iter_errors(restored):
+            problem = self._describe(error)
+            if problem not in problems:
+                problems.append(problem)
         details: dict[str, Any] = {"problems": problems, "accepted": list(self._accepted)}
         raise ToolError(
             f"invalid arguments for {self.tool_name}: " + "; ".join(problems),
@@ -196,18 +232,29 @@ class ArgumentsValidator:
         )
 
     def keyword_arguments(self, arguments: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        """Convert validated arguments into the declared types, and inject the context."""
+        """Convert validated arguments into the declared types, and inject the context.
+
+        A whole float sent for an ``int`` parameter (``3.0``, as Gemini sends every number)
+        arrives as ``3``; a parameter whose default is a pydantic ``Field`` gets that default.
+        """
         if self._context_param is not None and self._context_param in arguments:
             raise ToolError(
                 f"argument '{self._context_param}' is set by the host and cannot be sent",
                 kind="invalid_arguments",
             )
-        if not self._converters and self._context_param is None:
+        if self._plain:
             return arguments
         kwargs = dict(arguments)
+        for name in self._whole_numbers:
+            value = kwargs.get(name)
+            if value.__class__ is float:
+                kwargs[name] = int(value)
         for name, convert in self._converters.items():
             if name in kwargs:
                 kwargs[name] = _convert(self.tool_name, name, convert, kwargs[name])
+        for name, make in self._defaults.items():
+            if name not in kwargs:
+                kwargs[name] = make()
         if self._context_param is not None:
             kwargs[self._context_param] = context
         return kwargs
@@ -216,7 +263,7 @@ class ArgumentsValidator:
         kind = error.kind
         name = type(kind).__name__
         where = _path(error.instance_path)
-        if name == "AdditionalProperties":
+        if name in ("AdditionalProperties", "UnevaluatedProperties"):
             unexpected = list(kind.unexpected)
             if self._context_param in unexpected and not error.instance_path:
                 return f"'{self._context_param}' is set by the host and cannot be sent"
@@ -238,9 +285,54 @@ class ArgumentsValidator:
         if name == "Constant":
             return f"{where}: must be {json.dumps(kind.expected_value)}"
         if name == "Format":
-            return f"{where}: must be a valid {kind.format}"
+            form = self._forms.get(kind.format, f"a valid {kind.format}")
+            return f"{where}: must be {form}"
+        if name in _UNION_KINDS:
+            return self._describe_union(error, name, where)
         # Other keywords (minimum, pattern, ...): jsonschema-rs names the rule; drop the value.
         return f"{where or 'arguments'}: does not satisfy '{_keyword(error)}' in the schema"
+
+    def _describe_union(self, error: Any, name: str, where: str) -> str:
+        """A union's failure told by the variant the value's tag picks, when a tag picks one."""
+        place = where or "arguments"
+        if name == "OneOfMultipleValid":
+            return f"{place}: matches more than one of the accepted shapes; make it match one"
+        branches = [list(b) for b in (getattr(error.kind, "context", None) or ())]
+        if not branches:
+            return f"{place}: does not satisfy '{_keyword(error)}' in the schema"
+        depth = len(error.instance_path)
+
+        def tag_errors(branch: list[Any]) -> list[Any]:
+            return [
+                e
+                for e in branch
+                if type(e.kind).__name__ in _TAG_KINDS and len(e.instance_path) == depth + 1
+            ]
+
+        picked = [b for b in branches if not tag_errors(b)]
+        if len(picked) == 1:
+            return "; ".join(dict.fromkeys(self._describe(e) for e in picked[0]))
+        # Every variant misses the same key: the tag was left out.
+        missing = set.intersection(
+            *({e.kind.property for e in b if type(e.kind).__name__ == "Required"} for b in branches)
+        )
+        if missing:
+            return f"missing required argument {sorted(missing)[0]!r}{where and ' in ' + where}"
+        mismatched = [tag_errors(b) for b in branches]
+        tags = {list(e.instance_path)[-1] for errors in mismatched for e in errors}
+        if not picked and len(tags) == 1:
+            tag = tags.pop()
+            values: list[Any] = []
+            for errors in mismatched:
+                for e in errors:
+                    kind = e.kind
+                    found = (
+                        [kind.expected_value] if hasattr(kind, "expected_value") else kind.options
+                    )
+                    values.extend(v for v in found if v not in values)
+            options = ", ".join(json.dumps(v) for v in values)
+            return f"{_path([*error.instance_path, tag])}: must be one of {options}"
+        return f"{place}: matches none of the {len(branches)} accepted shapes"
 
 
 def _convert(tool: str, name: str, convert: Callable[[Any], Any], value: Any) -> Any:

@@ -1,56 +1,81 @@
-"""A tool's JSON Schema, inferred from its signature, type hints and docstring.
+"""A tool's JSON Schema, inferred from its signature, type hints and docstring, or given.
 
 pydantic builds each parameter's schema from its type (cached per type, so a thousand tools
 that share ``str`` and ``int`` pay for them once); docstring_parser reads the parameter
-descriptions in Google, NumPy or reST style.
+descriptions in Google, NumPy or reST style. A given schema (``schema=``) goes through
+``_schemadoc`` instead. Either way the result is checked once, here, when the tool is defined;
+a given schema's validator is compiled then too, and an inferred one's when it is first needed
+(pydantic's schemas always compile), once per tool: nothing about a schema is worked out per call.
 """
 
 from __future__ import annotations
 
+import copy
+import datetime
 import enum
 import functools
 import inspect
+import json
+import math
 import re
 import types
 import typing
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import jsonschema_rs
 
+from . import _schemadoc as doc
 from ._errors import ConfigError
 from ._values import CallContext
 
 #: OpenAI and Anthropic take ``^[A-Za-z0-9_-]{1,64}$``; Gemini also wants a letter or ``_`` first.
 TOOL_NAME_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
-#: Keywords whose value is a map of names to schemas (the names are not keywords).
-_SCHEMA_MAPS: Final = (
-    "properties",
-    "$defs",
-    "definitions",
-    "patternProperties",
-    "dependentSchemas",
-)
-#: Keywords whose value is a schema or a list of schemas.
-_SCHEMA_VALUES: Final = (
-    "items", "additionalProperties", "not", "if", "then", "else", "contains",
-    "propertyNames", "unevaluatedProperties", "unevaluatedItems",
-)  # fmt: skip
-_SCHEMA_LISTS: Final = ("anyOf", "oneOf", "allOf", "prefixItems")
-
 _PLAIN_SCALARS: Final = frozenset({str, int, float, bool, type(None), Any, object})
+_NONE_TYPE: Final = type(None)
 
 
 @dataclass(frozen=True, slots=True)
 class InferredSignature:
-    """What a function's signature says about the tool it makes."""
+    """What a function and its schema say about the tool they make, worked out once.
+
+    Attributes:
+        description: The docstring's summary and body.
+        parameters: The JSON Schema of the arguments (an object schema, objects closed).
+        context_param: The parameter that receives the ``CallContext``, if any.
+        converters: Per parameter, what turns the JSON value into the declared type.
+        defaults: Per parameter whose default the function itself does not hold (a pydantic
+            ``Field`` as the default), what makes the value it receives when the model sends none.
+        whole_numbers: ``int`` parameters: a whole float (``3.0``) arrives as ``3``.
+        formats: String formats checked the way the declared types parse them (pydantic's
+            date and time forms), by format name.
+        tool_name: The tool's name, for messages.
+    """
 
     description: str
     parameters: dict[str, Any]
     context_param: str | None
     converters: Mapping[str, Callable[[Any], Any]]
+    defaults: Mapping[str, Callable[[], Any]] = field(default_factory=dict)
+    whole_numbers: tuple[str, ...] = ()
+    formats: Mapping[str, Callable[[str], bool]] = field(default_factory=dict)
+    tool_name: str = ""
+    _compiled: Any = None
+
+    @property
+    def validator(self) -> Any:
+        """The compiled jsonschema-rs validator of ``parameters``, built once.
+
+        Raises:
+            ConfigError: the schema cannot be compiled (checked when a given schema is defined).
+        """
+        if self._compiled is None:
+            compiled = doc.compile_validator(self.tool_name, self.parameters, self.formats)
+            object.__setattr__(self, "_compiled", compiled)  # frozen, but built lazily once
+        return self._compiled
 
 
 def check_tool_name(name: str) -> None:
@@ -63,20 +88,106 @@ def check_tool_name(name: str) -> None:
 
 
 def check_schema(tool_name: str, schema: Any) -> None:
-    """Refuse a parameters schema that is not valid JSON Schema, or not an object schema."""
+    """Refuse a parameters schema that is not valid JSON Schema, or not an object schema.
+
+    Raises:
+        ConfigError: naming the tool and the first problem.
+    """
     if not isinstance(schema, Mapping):
         raise ConfigError(
             f"tool {tool_name!r}: schema must be a JSON object, got {type(schema).__name__}"
         )
+    doc.dialect(tool_name, schema)  # before the metaschema check, which would fetch an unknown one
     try:
         jsonschema_rs.meta.validate(dict(schema))
     except jsonschema_rs.ValidationError as exc:
         raise ConfigError(f"tool {tool_name!r}: invalid JSON Schema: {exc.message}") from None
-    except jsonschema_rs.ReferencingError as exc:
+    except (jsonschema_rs.ReferencingError, ValueError) as exc:
         raise ConfigError(f"tool {tool_name!r}: invalid JSON Schema: {exc}") from None
     if schema.get("type", "object") != "object":
         raise ConfigError(f"tool {tool_name!r}: the parameters schema must have type 'object'")
 
+
+def given_schema(tool_name: str, schema: Any) -> dict[str, Any]:
+    """A schema someone wrote, made into what toolwire uses: checked, 2020-12, local, closed.
+
+    The caller's object is never changed.
+
+    Raises:
+        ConfigError: past the limits, not JSON, not a valid object schema, an unknown
+            ``$schema``, or a ``$ref`` that is not local or resolves to nothing.
+    """
+    if not isinstance(schema, Mapping):
+        raise ConfigError(
+            f"tool {tool_name!r}: schema must be a JSON object, got {type(schema).__name__}"
+        )
+    parameters: dict[str, Any] = doc.plain_copy(tool_name, schema)
+    check_schema(tool_name, parameters)
+    doc.upgrade(parameters, doc.dialect(tool_name, parameters))
+    doc.check_references(tool_name, parameters)
+    doc.require_tags(parameters)
+    return doc.close_objects(parameters)  # type: ignore[no-any-return]  # a dict stays a dict
+
+
+def describe(
+    function: Callable[..., Any], tool_name: str, schema: Mapping[str, Any] | None
+) -> InferredSignature:
+    """Everything a tool needs to take calls, from its function and its schema if given.
+
+    Raises:
+        ConfigError: naming the tool, and the parameter where there is one, with what to do.
+    """
+    if schema is None:
+        inferred = infer_signature(function, tool_name)
+        check_schema(tool_name, inferred.parameters)
+        return inferred
+    inferred = explicit_signature(function, tool_name, given_schema(tool_name, schema))
+    inferred.validator  # noqa: B018 - compiled now: a schema that cannot be used stops the definition
+    return inferred
+
+
+# -- callables ----------------------------------------------------------------------------------
+
+
+def described_function(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The function whose docstring and type hints describe ``func``.
+
+    A ``functools.partial`` is described by the function it wraps, a bound method by its
+    function, a callable instance by its class's ``__call__``.
+    """
+    if inspect.isfunction(func):  # the common case, first
+        return func
+    for _ in range(32):  # partials of partials: a chain, never a cycle, but bounded all the same
+        if isinstance(func, functools.partial):
+            func = func.func
+        elif inspect.ismethod(func):
+            func = func.__func__
+        elif not (inspect.isfunction(func) or inspect.isbuiltin(func) or isinstance(func, type)):
+            call = getattr(type(func), "__call__", None)  # noqa: B004 - the method itself, not callable()
+            if call is None or not inspect.isfunction(call):
+                return func
+            return call
+        else:
+            return func
+    return func
+
+
+def callable_name(func: Callable[..., Any]) -> str:
+    """The tool name a callable gives itself: its function's name, or its class's for an instance."""
+    described = described_function(func)
+    if described is not func and getattr(described, "__name__", "") == "__call__":
+        return type(func).__name__
+    return str(getattr(described, "__name__", ""))
+
+
+def is_async_callable(func: Callable[..., Any]) -> bool:
+    """Whether calling ``func`` gives a coroutine (an ``async def``, however it is wrapped)."""
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        described_function(func)
+    )
+
+
+# -- docstrings and hints -----------------------------------------------------------------------
 
 _NUMPY_SECTION: Final = re.compile(r"^\s*(Parameters|Returns|Raises)\s*\n\s*-{3,}", re.MULTILINE)
 _REST_FIELD: Final = re.compile(r"^\s*:(param|type|returns?|raises?)\b", re.MULTILINE)
@@ -98,18 +209,22 @@ def description_of(func: Callable[..., Any]) -> tuple[str, dict[str, str]]:
     """The tool description and each parameter's description, from the docstring.
 
     The style (Google, NumPy or reST) is recognised once by its section markers, so only
-    that style's parser runs.
+    that style's parser runs. A callable instance without a ``__call__`` docstring is
+    described by its class's.
     """
-    doc = getattr(func, "__doc__", None)
-    if not isinstance(doc, str) or not doc.strip():
+    described = described_function(func)
+    doc_text = getattr(described, "__doc__", None)
+    if (not isinstance(doc_text, str) or not doc_text.strip()) and described is not func:
+        doc_text = getattr(type(func), "__doc__", None) if not inspect.ismethod(func) else None
+    if not isinstance(doc_text, str) or not doc_text.strip():
         return "", {}
-    if _NUMPY_SECTION.search(doc):
+    if _NUMPY_SECTION.search(doc_text):
         style = "numpy"
-    elif _REST_FIELD.search(doc):
+    elif _REST_FIELD.search(doc_text):
         style = "rest"
     else:
         style = "google"
-    parsed = _docstring_parser(style).parse(doc)
+    parsed = _docstring_parser(style).parse(doc_text)
     parts = [p for p in (parsed.short_description, parsed.long_description) if p]
     params = {p.arg_name: p.description for p in parsed.params if p.description}
     return "\n\n".join(parts).strip(), params
@@ -122,6 +237,7 @@ def type_hints(func: Callable[..., Any], tool_name: str) -> dict[str, Any]:
     and evaluated in the function's module; anything unusual goes through
     ``typing.get_type_hints``.
     """
+    func = described_function(func)
     raw = getattr(func, "__annotations__", None)
     namespace = getattr(func, "__globals__", None)
     if isinstance(raw, dict) and isinstance(namespace, dict):
@@ -144,6 +260,33 @@ def _compiled(annotation: str) -> Any:
     return compile(annotation, "<annotation>", "eval")
 
 
+def is_context(annotation: Any) -> bool:
+    """Whether a parameter annotated so receives the ``CallContext``: ``CallContext`` or
+    ``CallContext | None`` (the spelling type checkers want with a ``None`` default)."""
+    try:
+        return _cached_is_context(annotation)
+    except TypeError:  # unhashable annotation
+        return _decide_context(annotation)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_is_context(annotation: Any) -> bool:
+    return _decide_context(annotation)
+
+
+def _decide_context(annotation: Any) -> bool:
+    annotation = _strip_annotated(annotation)
+    if annotation is CallContext:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not _NONE_TYPE]
+        return len(members) == 1 and _strip_annotated(members[0]) is CallContext
+    return False
+
+
+# -- the two ways to a signature ----------------------------------------------------------------
+
+
 def explicit_signature(
     func: Callable[..., Any], tool_name: str, parameters: dict[str, Any]
 ) -> InferredSignature:
@@ -151,20 +294,34 @@ def explicit_signature(
     description, _ = description_of(func)
     context_param = None
     try:
-        hints = typing.get_type_hints(func, include_extras=True)
+        hints = typing.get_type_hints(described_function(func), include_extras=True)
     except Exception:  # noqa: BLE001 - with an explicit schema, hints are optional
         hints = {}
     for name, hint in hints.items():
-        if _strip_annotated(hint) is CallContext:
+        if name != "return" and is_context(hint):
             context_param = name
-    return InferredSignature(description, parameters, context_param, {})
+    defaults: dict[str, Callable[[], Any]] = {}
+    try:
+        declared = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        declared = []  # nothing to read: no defaults to give
+    for param in declared:
+        field_info = _field_info(param.default)
+        if field_info is not None:
+            make_default = _field_default(field_info)[1]
+            if make_default is not None:
+                defaults[param.name] = make_default
+    return InferredSignature(
+        description, parameters, context_param, {}, defaults, tool_name=tool_name
+    )
 
 
 def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignature:
     """Build the parameters schema and argument converters for ``func``.
 
     Raises:
-        ConfigError: a parameter kind or type that JSON cannot carry.
+        ConfigError: a parameter kind, type or default that JSON cannot carry, or a parameter
+            without a type hint; the message names the tool and the parameter.
     """
     description, param_docs = description_of(func)
     hints = type_hints(func, tool_name)
@@ -172,20 +329,52 @@ def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignatu
     required: list[str] = []
     defs: dict[str, Any] = {}
     converters: dict[str, Callable[[Any], Any]] = {}
+    defaults: dict[str, Callable[[], Any]] = {}
+    whole_numbers: list[str] = []
     context_param: str | None = None
-    for param in inspect.signature(func).parameters.values():
+    tagged = False
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"tool {tool_name!r}: cannot read the signature: {exc}") from None
+    for param in signature.parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise ConfigError(
                 f"tool {tool_name!r}: *{param.name} cannot be described to a model; "
                 "declare each parameter, or pass schema="
             )
         if param.kind is param.POSITIONAL_ONLY:
-            raise ConfigError(f"tool {tool_name!r}: positional-only parameter {param.name!r}")
-        annotation = hints.get(param.name, Any)
-        if _strip_annotated(annotation) is CallContext:
+            raise ConfigError(
+                f"tool {tool_name!r}: positional-only parameter {param.name!r}: arguments arrive "
+                "by name; remove the '/' from the signature"
+            )
+        if param.name not in hints:
+            raise ConfigError(
+                f"tool {tool_name!r}: parameter {param.name!r} has no type hint; add one "
+                f"({param.name}: str, {param.name}: int, {param.name}: list[str], ...) so the "
+                f"model is told what to send, or {param.name}: Any to take any JSON value"
+            )
+        annotation = hints[param.name]
+        if is_context(annotation):
             context_param = param.name
             continue
-        schema, param_defs = _type_schema(annotation)
+        default = param.default
+        field_info = _field_info(default)
+        if field_info is not None:
+            annotation = typing.Annotated[annotation, _without_default(field_info)]
+            default, make_default = _field_default(field_info)
+            if make_default is not None:
+                defaults[param.name] = make_default
+        try:
+            schema, param_defs, param_tagged = _type_schema(annotation)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"tool {tool_name!r}: parameter {param.name!r}: {exc} Use a type JSON can carry "
+                "(str, int, float, bool, or a list, dict, TypedDict, dataclass or pydantic model "
+                "of those), describe it with Annotated[..., pydantic.WithJsonSchema({...})], "
+                "or pass schema="
+            ) from None
+        tagged = tagged or param_tagged
         for key, value in param_defs.items():
             if defs.setdefault(key, value) != value:
                 raise ConfigError(
@@ -194,34 +383,139 @@ def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignatu
         schema = dict(schema)
         if param.name in param_docs and "description" not in schema:
             schema["description"] = param_docs[param.name]
-        if param.default is param.empty:
+        if default is inspect.Parameter.empty:
             required.append(param.name)
-        elif _is_json_value(param.default):
-            schema["default"] = param.default
-        elif isinstance(param.default, enum.Enum) and _is_json_value(param.default.value):
-            schema["default"] = param.default.value
+        elif default is not _NO_SCHEMA_DEFAULT:
+            schema["default"] = _json_default(tool_name, param.name, annotation, default)
         properties[param.name] = schema
         if _needs_conversion(annotation):
             converters[param.name] = _converter(annotation)
+        elif _is_whole_number(annotation):
+            whole_numbers.append(param.name)
     parameters: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         parameters["required"] = required
     parameters["additionalProperties"] = False
     if defs:
         parameters["$defs"] = defs
-    return InferredSignature(description, parameters, context_param, converters)
+    if tagged:
+        # A variant's tag is required wherever the variant is used: on a copy, since the
+        # type schemas are shared through the cache.
+        parameters = json.loads(json.dumps(parameters))
+        doc.require_tags(parameters)
+    return InferredSignature(
+        description,
+        parameters,
+        context_param,
+        converters,
+        defaults,
+        tuple(whole_numbers),
+        _pydantic_formats() if converters else {},
+        tool_name,
+    )
 
 
-def close_objects(schema: Any) -> Any:
-    """Make object schemas with declared properties refuse unknown keys, unless they say otherwise."""
-    if isinstance(schema, dict):
-        if "properties" in schema and "additionalProperties" not in schema:
-            schema["additionalProperties"] = False
-        _walk_subschemas(schema, close_objects)
-    return schema
+# -- defaults -----------------------------------------------------------------------------------
+
+#: A default the schema does not state (a factory whose value is made per call).
+_NO_SCHEMA_DEFAULT: Final = object()
 
 
-def _type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _field_info(default: Any) -> Any:
+    """The pydantic ``FieldInfo`` used as a parameter's default, or ``None``."""
+    if default is inspect.Parameter.empty or default is None:
+        return None
+    if isinstance(default, str | int | float | bool | list | dict | tuple | enum.Enum):
+        return None
+    from pydantic.fields import FieldInfo
+
+    return default if isinstance(default, FieldInfo) else None
+
+
+def _without_default(field_info: Any) -> Any:
+    """The ``Field`` with its constraints and description but no default, to describe the type."""
+    from pydantic_core import PydanticUndefined
+
+    stripped = copy.copy(field_info)
+    stripped.default = PydanticUndefined
+    stripped.default_factory = None
+    attributes = getattr(stripped, "_attributes_set", None)
+    if isinstance(attributes, dict):
+        stripped._attributes_set = {
+            k: v for k, v in attributes.items() if k not in ("default", "default_factory")
+        }
+    return stripped
+
+
+def _field_default(field_info: Any) -> tuple[Any, Callable[[], Any] | None]:
+    """``(what the schema states, what makes the value the function receives)`` for a Field.
+
+    ``Field(...)`` or no default: required. ``Field(default=v)``: ``v``, a copy per call when
+    it is mutable. ``Field(default_factory=f)``: a fresh ``f()`` per call; the schema states
+    the value ``f()`` gives when that is plain JSON (``[]``, ``{}``, ``0``).
+    """
+    from pydantic_core import PydanticUndefined
+
+    factory = field_info.default_factory
+    if factory is not None:
+        if getattr(field_info, "default_factory_takes_data", False):
+            return _NO_SCHEMA_DEFAULT, None
+        try:
+            sample = factory()
+        except Exception:  # noqa: BLE001 - a factory that needs the call to run states nothing
+            return _NO_SCHEMA_DEFAULT, factory
+        return (sample if _is_json_value(sample) else _NO_SCHEMA_DEFAULT), factory
+    value = field_info.default
+    if value is PydanticUndefined or value is Ellipsis:
+        return inspect.Parameter.empty, None
+    if isinstance(value, list | dict | set):
+        return value, lambda: copy.deepcopy(value)
+    return value, lambda: value
+
+
+def _json_default(tool_name: str, name: str, annotation: Any, value: Any) -> Any:
+    """The default as the schema states it: JSON, or what pydantic writes for the type.
+
+    Raises:
+        ConfigError: the default cannot be written as JSON, naming the parameter.
+    """
+    if isinstance(value, enum.Enum) and _is_json_value(value.value):
+        return value.value
+    if _is_json_value(value):
+        return list(value) if isinstance(value, tuple) else value
+    import pydantic
+
+    try:
+        dumped = pydantic.TypeAdapter(annotation).dump_python(value, mode="json", warnings=False)
+    except Exception:  # noqa: BLE001 - whatever pydantic cannot write is refused below
+        dumped = _NO_SCHEMA_DEFAULT
+    if dumped is not _NO_SCHEMA_DEFAULT and _is_json_value(dumped):
+        return dumped
+    raise ConfigError(
+        f"tool {tool_name!r}: the default of parameter {name!r} ({type(value).__name__}) is not "
+        "a JSON value, so the model cannot be told it; use a JSON value (a string, number, "
+        "boolean, None, or a list or dict of those) or a value of the parameter's type that "
+        "pydantic can write as JSON"
+    )
+
+
+def _is_json_value(value: Any) -> bool:
+    if value is None or isinstance(value, str | bool | int):
+        return not isinstance(value, enum.Enum)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return all(_is_json_value(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json_value(v) for k, v in value.items())
+    return False
+
+
+# -- type schemas -------------------------------------------------------------------------------
+
+
+def _type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """The type's schema, its definitions, and whether it holds a discriminated union."""
     try:
         return _cached_type_schema(annotation)
     except TypeError:  # unhashable annotation (Annotated with a FieldInfo, say)
@@ -229,7 +523,7 @@ def _type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _cached_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _cached_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any], bool]:
     return _build_type_schema(annotation)
 
 
@@ -239,47 +533,34 @@ def _converter(annotation: Any) -> Callable[[Any], Any]:
     return pydantic.TypeAdapter(annotation).validate_python
 
 
-def _build_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _build_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any], bool]:
     import pydantic
 
     try:
         schema = pydantic.TypeAdapter(annotation).json_schema(ref_template="#/$defs/{model}")
-    except pydantic.PydanticUserError as exc:
+    except (pydantic.PydanticUserError, pydantic.errors.PydanticSchemaGenerationError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
-            f"type {annotation!r} cannot be described as JSON Schema: {exc}"
+            f"its type {_type_name(annotation)} cannot be described as JSON Schema ({reason})."
         ) from None
-    except pydantic.errors.PydanticSchemaGenerationError as exc:
-        raise ConfigError(
-            f"type {annotation!r} cannot be described as JSON Schema: {exc}"
-        ) from None
+    doc.check_bounds(None, schema)
     _strip_titles(schema)
-    close_objects(schema)
+    doc.close_objects(schema)
+    tagged = any("discriminator" in node for node in doc.walk(schema))
     defs = schema.pop("$defs", {})
-    return schema, defs
+    return schema, defs, tagged
+
+
+def _type_name(annotation: Any) -> str:
+    annotation = _strip_annotated(annotation)
+    return getattr(annotation, "__qualname__", None) or repr(annotation)
 
 
 def _strip_titles(schema: Any) -> None:
     """Drop pydantic's generated titles: noise in every prompt, and refused by some providers."""
-    if isinstance(schema, dict):
-        if isinstance(schema.get("title"), str):
-            del schema["title"]
-        _walk_subschemas(schema, _strip_titles)
-
-
-def _walk_subschemas(schema: dict[str, Any], visit: Callable[[Any], Any]) -> None:
-    for key in _SCHEMA_MAPS:
-        sub = schema.get(key)
-        if isinstance(sub, dict):
-            for value in sub.values():
-                visit(value)
-    for key in _SCHEMA_VALUES:
-        if key in schema:
-            visit(schema[key])
-    for key in _SCHEMA_LISTS:
-        sub = schema.get(key)
-        if isinstance(sub, list):
-            for value in sub:
-                visit(value)
+    for node in doc.walk(schema):
+        if isinstance(node.get("title"), str) and isinstance(node, dict):
+            del node["title"]
 
 
 def _strip_annotated(annotation: Any) -> Any:
@@ -288,26 +569,52 @@ def _strip_annotated(annotation: Any) -> Any:
     return annotation
 
 
+def _is_whole_number(annotation: Any) -> bool:
+    """An ``int`` parameter (or ``int | None``...) that may be sent a whole float such as 3.0."""
+    try:
+        return _cached_is_whole_number(annotation)
+    except TypeError:  # unhashable annotation
+        return _decide_whole_number(annotation)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_is_whole_number(annotation: Any) -> bool:
+    return _decide_whole_number(annotation)
+
+
+def _decide_whole_number(annotation: Any) -> bool:
+    annotation = _strip_annotated(annotation)
+    if annotation is int:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = {_strip_annotated(a) for a in typing.get_args(annotation)}
+        return int in members and float not in members
+    return False
+
+
 def _needs_conversion(annotation: Any) -> bool:
     try:
         return _cached_needs_conversion(annotation)
     except TypeError:  # unhashable annotation
-        return _decide_conversion(annotation)
+        return _decide_conversion(annotation, top=True)
 
 
 @functools.lru_cache(maxsize=1024)
 def _cached_needs_conversion(annotation: Any) -> bool:
-    return _decide_conversion(annotation)
+    return _decide_conversion(annotation, top=True)
 
 
-def _decide_conversion(annotation: Any) -> bool:
-    """Whether the JSON value must be converted to reach the declared type.
+def _decide_conversion(annotation: Any, *, top: bool) -> bool:
+    """Whether the JSON value must go through pydantic to reach the declared type.
 
-    Plain JSON shapes (str, int, float, bool, None, Literal, lists and str-keyed dicts of
-    those, TypedDicts) arrive as they are; enums, dataclasses, models, tuples, sets, dates
-    and the like go through pydantic.
+    Plain JSON shapes (str, float, bool, None, Literal, lists and str-keyed dicts of those,
+    TypedDicts) arrive as they are, and so does a top-level ``int`` (a whole float is made an
+    int without pydantic); an ``int`` inside a container, enums, dataclasses, models, tuples,
+    sets, dates and the like go through pydantic.
     """
     annotation = _strip_annotated(annotation)
+    if annotation is int:
+        return not top
     if annotation in _PLAIN_SCALARS:
         return False
     origin = typing.get_origin(annotation)
@@ -315,22 +622,42 @@ def _decide_conversion(annotation: Any) -> bool:
     if origin is typing.Literal:
         return False
     if origin in (typing.Union, types.UnionType):
-        return any(_needs_conversion(a) for a in args)
+        return any(_decide_conversion(a, top=top) for a in args)
     if origin is list or annotation is list:
-        return any(_needs_conversion(a) for a in args)
+        return any(_decide_conversion(a, top=False) for a in args)
     if origin is dict or annotation is dict:
-        return any(_needs_conversion(a) for a in args)
+        return any(_decide_conversion(a, top=False) for a in args)
     if typing.is_typeddict(annotation):
         hints = typing.get_type_hints(annotation)
-        return any(_needs_conversion(a) for a in hints.values())
+        return any(_decide_conversion(a, top=False) for a in hints.values())
     return True
 
 
-def _is_json_value(value: Any) -> bool:
-    if value is None or isinstance(value, str | bool | int | float):
-        return True
-    if isinstance(value, list | tuple):
-        return all(_is_json_value(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_json_value(v) for k, v in value.items())
-    return False
+@functools.cache
+def _pydantic_formats() -> Mapping[str, Callable[[str], bool]]:
+    """Format checks that accept what the declared types accept: pydantic's parsers.
+
+    ``"2024-05-01T00:00:00"`` (no offset) is a ``datetime`` to pydantic but not an RFC 3339
+    date-time; a parameter takes what its type takes.
+    """
+    import pydantic
+
+    def accepts(kind: type) -> Callable[[str], bool]:
+        validate: Callable[[Any], Any] = pydantic.TypeAdapter(kind).validate_python
+
+        def check(value: str) -> bool:
+            try:
+                validate(value)
+            except pydantic.ValidationError:
+                return False
+            return True
+
+        return check
+
+    return {
+        "date-time": accepts(datetime.datetime),
+        "date": accepts(datetime.date),
+        "time": accepts(datetime.time),
+        "duration": accepts(datetime.timedelta),
+        "uuid": accepts(uuid.UUID),
+    }

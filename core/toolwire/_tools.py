@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import inspect
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
@@ -11,13 +9,7 @@ from typing import Any, overload
 
 from ._errors import ConfigError
 from ._policy import ToolPolicy
-from ._schema import (
-    check_schema,
-    check_tool_name,
-    close_objects,
-    explicit_signature,
-    infer_signature,
-)
+from ._schema import InferredSignature, callable_name, check_tool_name, describe, is_async_callable
 
 ToolFunction = Callable[..., Any]
 
@@ -26,7 +18,9 @@ class Tool:
     """A function a model can call, with its name, description, schema and policy.
 
     Build one with ``@toolwire.tool`` or ``@pack.tool``; the schema is inferred from the type
-    hints unless ``schema=`` is given, and checked against the JSON Schema metaschema.
+    hints unless ``schema=`` is given, and checked against the JSON Schema metaschema. A
+    ``functools.partial``, a bound method or a callable instance is described by the function
+    it wraps (its name, docstring and type hints).
 
     Attributes:
         name: The name the model calls it by.
@@ -47,6 +41,7 @@ class Tool:
         "pack",
         "parameters",
         "policy",
+        "signature",
     )
 
     def __init__(
@@ -61,26 +56,21 @@ class Tool:
     ) -> None:
         if not callable(function):
             raise ConfigError(f"a tool must be callable, got {type(function).__name__}")
-        tool_name = name if name is not None else getattr(function, "__name__", "")
+        tool_name = name if name is not None else callable_name(function)
         check_tool_name(tool_name)
-        if schema is not None:
-            # Copied and closed first; the one metaschema check below sees what will be used.
-            given = dict(schema) if isinstance(schema, Mapping) else schema
-            inferred = explicit_signature(function, tool_name, close_objects(copy.deepcopy(given)))
-        else:
-            inferred = infer_signature(function, tool_name)
-        check_schema(tool_name, inferred.parameters)
+        inferred = describe(function, tool_name, schema)
         self.name: str = tool_name
         self.description: str = (
             description if description is not None else inferred.description
         ) or ""
         self.parameters: dict[str, Any] = inferred.parameters
         self.function: ToolFunction = function
-        self.is_async: bool = inspect.iscoroutinefunction(function)
+        self.is_async: bool = is_async_callable(function)
         self.policy: ToolPolicy = policy or ToolPolicy()
         self.pack: str | None = pack
         self.context_param: str | None = inferred.context_param
         self.converters: Mapping[str, Callable[[Any], Any]] = inferred.converters
+        self.signature: InferredSignature = inferred
 
     def __repr__(self) -> str:
         return f"<toolwire.Tool {self.name!r} pack={self.pack!r}>"

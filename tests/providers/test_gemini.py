@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
+import jsonschema
 import pydantic
 import pytest
+import toolwire
 from google.genai import types
 from toolwire import ToolCall
 from toolwire.providers import GeminiProvider, ParsedResponse
@@ -128,3 +131,99 @@ def test_error_text_that_is_not_json_is_sent_as_text():
     part = provider.format_result(call, result)
     assert part == {"functionResponse": {"name": "f", "response": {"error": "plain failure"},
                                          "id": "id1"}}  # fmt: skip
+
+
+_WITH_REFS = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "properties": {
+        "home": {"$ref": "#/$defs/Place", "description": "Where you live."},
+        "work": {"$ref": "#/$defs/Place", "properties": {"floor": {"type": "integer"}}},
+        "trips": {"type": "array", "items": {"$ref": "#/$defs/Place"}},
+    },
+    "required": ["home"],
+    "$defs": {
+        "Place": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        }
+    },
+}
+
+
+def _refs_in(node):
+    text = json.dumps(node)
+    return [key for key in ("$ref", "$defs", "$schema", "definitions") if f'"{key}"' in text]
+
+
+def test_refs_defs_and_schema_are_inlined_for_gemini():
+    """Gemini gets no $schema and no $ref/$defs, and the inlined schema accepts what the tool does."""
+    tool = toolwire.tool(name="travel", schema=_WITH_REFS)(lambda **kwargs: kwargs)
+    definition = provider.tool_definition(tool)
+    declaration = types.FunctionDeclaration.model_validate(definition.value)
+    inlined = declaration.parameters_json_schema
+    assert _refs_in(inlined) == [] and definition.problems == ()
+    assert inlined["properties"]["home"] == {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+        "additionalProperties": False, "description": "Where you live.",
+    }  # fmt: skip
+    original = jsonschema.Draft202012Validator(tool.parameters)
+    sent = jsonschema.Draft202012Validator(inlined)
+    for call in (
+        {"home": {"city": "Oslo"}},
+        {"home": {"city": "Oslo"}, "work": {"city": "Rome", "floor": 3}},
+        {"home": {"city": "Oslo", "floor": 3}},
+        {"home": {}},
+        {"home": {"city": "Oslo"}, "trips": [{"city": "Paris"}, {"town": "Lyon"}]},
+    ):
+        assert original.is_valid(call) == sent.is_valid(call), call
+
+
+class Place(pydantic.BaseModel):
+    city: str
+
+
+def test_a_pydantic_model_parameter_is_inlined(weather_tool):
+    """Models, which pydantic describes through $defs, reach Gemini inlined."""
+
+    @toolwire.tool
+    def visit(place: Place, also: list[Place] | None = None) -> None:
+        """Visit."""
+
+    value = provider.tool_definition(visit).value
+    assert _refs_in(value) == []
+    assert value["parametersJsonSchema"]["properties"]["place"]["properties"] == {
+        "city": {"type": "string"}
+    }
+    assert (
+        provider.tool_definition(weather_tool).value["parametersJsonSchema"]
+        is weather_tool.parameters
+    )
+
+
+def test_a_recursive_ref_is_kept_with_its_definition_and_noted():
+    """A $ref that would inline forever stays, with only the definitions it needs, and a note."""
+    schema = {
+        "type": "object",
+        "properties": {"root": {"$ref": "#/$defs/Node"}, "tag": {"$ref": "#/$defs/Tag"}},
+        "$defs": {
+            "Node": {"type": "object", "properties": {
+                "label": {"type": "string"},
+                "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}}},
+            "Tag": {"type": "string"},
+        },
+    }  # fmt: skip
+    tool = toolwire.tool(name="outline", schema=schema)(lambda **kwargs: kwargs)
+    definition = provider.tool_definition(tool)
+    value = definition.value["parametersJsonSchema"]
+    assert value["properties"]["tag"] == {"type": "string"}
+    assert value["properties"]["root"]["properties"]["children"]["items"] == {
+        "$ref": "#/$defs/Node"
+    }
+    assert list(value["$defs"]) == ["Node"]
+    assert definition.problems == (
+        "gemini: the recursive $ref '#/$defs/Node' is sent as a $ref with its definition "
+        "(a copy would never end); Gemini may refuse it",
+    )
+    types.FunctionDeclaration.model_validate(definition.value)

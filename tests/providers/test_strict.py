@@ -30,8 +30,27 @@ class Node(BaseModel):
     children: list[Node] = []
 
 
+class Card(BaseModel):
+    method: Literal["card"] = "card"
+    number: str
+
+
+class Transfer(BaseModel):
+    method: Literal["transfer"] = "transfer"
+    iban: str
+    reference: str | None = None
+
+
 def _weather(location: str, units: Literal["celsius", "fahrenheit"] = "celsius") -> None:
     """Weather."""
+
+
+def _pay(
+    amount: int,
+    by: Annotated[Card | Transfer, Field(discriminator="method")],
+    refund_to: Card | Transfer | None = None,
+) -> None:
+    """Pay: a discriminated union, and a plain union whose tags have defaults."""
 
 
 def _booking(
@@ -77,6 +96,7 @@ TOOL_SCHEMAS = {
     "weather": toolwire.tool(_weather).parameters,
     "booking": toolwire.tool(_booking).parameters,
     "outline": toolwire.tool(_outline).parameters,
+    "payment": toolwire.tool(_pay).parameters,
     "hand_written": toolwire.tool(_weather, name="search", schema=_HAND_WRITTEN).parameters,
 }
 
@@ -96,8 +116,9 @@ def _values(node: dict[str, Any], root: dict[str, Any], depth: int) -> st.Search
     node = _resolve(node, root)
     if depth > 3:
         return _JUNK
-    if "anyOf" in node:
-        return st.one_of([_values(branch, root, depth + 1) for branch in node["anyOf"]])
+    for key in ("anyOf", "oneOf"):
+        if key in node:
+            return st.one_of([_values(branch, root, depth + 1) for branch in node[key]])
     if "enum" in node:
         return st.one_of(st.sampled_from(node["enum"]), _JUNK)
     if "const" in node:
@@ -144,13 +165,20 @@ def _fill(value: Any, node: dict[str, Any], root: dict[str, Any]) -> Any:
     node = _resolve(node, root)
     if isinstance(value, dict):
         if "properties" not in node:
-            branches = [_resolve(b, root) for b in node.get("anyOf", [])]
+            branches = [_resolve(b, root) for b in node.get("anyOf", node.get("oneOf", []))]
             fitting = [b for b in branches if set(value) <= set(b.get("properties", {}))]
-            return _fill(value, fitting[0], root) if fitting else value
+            # The variant the value's own tag names, if it names one.
+            tagged = [
+                b for b in fitting
+                if any(value.get(k) == p.get("const") for k, p in b.get("properties", {}).items() if "const" in p)
+            ]  # fmt: skip
+            return _fill(value, (tagged or fitting)[0], root) if fitting else value
         props = node["properties"]
         out = {k: _fill(v, props[k], root) if k in props else v for k, v in value.items()}
-        for name in props:
-            out.setdefault(name, None)
+        for name, sub in props.items():
+            # A left-out optional: null, or a const's value (strict mode never makes it null).
+            if name not in node.get("required", ()):
+                out.setdefault(name, sub.get("const"))
         return out
     if isinstance(value, list) and "items" in node:
         return [_fill(v, node["items"], root) for v in value]
@@ -309,10 +337,16 @@ def test_a_recursive_model_keeps_its_ref():
          "properties.x uses 'not'"),
         ({"type": "object", "properties": {"pair": {"type": "array", "prefixItems": [
           {"type": "integer"}, {"type": "string"}]}}}, "properties.pair uses 'prefixItems'"),
-        ({"type": "object", "properties": {"x": {"allOf": [{"type": "string"}, {"minLength": 1}]}}},
-         "properties.x combines schemas with allOf"),
+        ({"type": "object", "properties": {"x": {"allOf": [{"type": "string", "pattern": "^a"},
+                                                            {"pattern": "b$"}]}}},
+         "properties.x combines two different 'pattern'"),
+        ({"type": "object", "properties": {"x": {"allOf": [{"type": "string"}, {"type": "integer"}]}}},
+         "properties.x combines types no value has"),
         ({"type": "object", "properties": {"x": {"$ref": "https://example.com/s.json"}}},
-         "properties.x refers to 'https://example.com/s.json', not a definition here"),
+         "properties.x refers to 'https://example.com/s.json', which is not a schema object here"),
+        ({"type": "object", "properties": {"x": {"type": "object", "properties": {"a": {"type": "string"}},
+                                                 "required": ["a", "b"]}}},
+         "properties.x requires 'b', which it does not declare"),
         ({"type": "object", "properties": {"items": {"type": "array"}}},
          "properties.items is an array without one items schema"),
         ({"anyOf": [{"type": "object"}, {"type": "string"}]},
@@ -342,11 +376,15 @@ def test_unsupported_narrowing_keywords_are_dropped_with_a_note():
     strict, notes = strict_schema(schema)
     assert strict is not None
     assert strict["properties"]["day"] == {"type": "string", "format": "date"}
-    assert strict["properties"]["site"] == {"type": "string"}
+    assert strict["properties"]["site"] == {
+        "type": "string",
+        "description": 'Constraints: format: "uri".',
+    }
+    assert strict["properties"]["name"]["description"] == "Constraints: minLength: 1."
     assert notes == (
-        "strict mode: dropped 'minLength' at properties.name (toolwire still enforces it)",
-        "strict mode: dropped 'uniqueItems' at properties.tags (toolwire still enforces it)",
-        "strict mode: dropped format 'uri' at properties.site (toolwire still enforces it)",
+        "strict mode: dropped 'minLength' at properties.name (toolwire still enforces it; said in the description)",
+        "strict mode: dropped 'uniqueItems' at properties.tags (toolwire still enforces it; said in the description)",
+        "strict mode: dropped format 'uri' at properties.site (toolwire still enforces it; said in the description)",
     )
 
 
@@ -361,7 +399,22 @@ def test_one_of_is_sent_as_any_of_with_a_note():
     strict, notes = strict_schema(schema)
     assert strict is not None
     assert strict["properties"]["v"] == {"anyOf": [{"type": "integer"}, {"type": "string"}]}
-    assert notes == ("strict mode: oneOf at properties.v sent as anyOf",)
+    assert notes == ()  # integer and string never overlap: anyOf means the same
+
+
+def test_one_of_whose_branches_overlap_is_sent_as_any_of_with_a_true_note():
+    """oneOf over branches a value can match twice becomes anyOf, and the note says who enforces it."""
+    schema = {
+        "type": "object",
+        "properties": {"v": {"oneOf": [{"type": "integer"}, {"type": "number"}]}},
+        "required": ["v"],
+        "additionalProperties": False,
+    }
+    strict, notes = strict_schema(schema)
+    assert strict is not None
+    assert notes == (
+        "strict mode: oneOf at properties.v sent as anyOf (toolwire still enforces that exactly one matches)",
+    )
 
 
 # -- restore_omitted --------------------------------------------------------------------------

@@ -2,28 +2,35 @@
 
 Strict mode makes the model's arguments always match the schema, but only for a subset of
 JSON Schema: every property listed in ``required``, ``additionalProperties: false`` on every
-object, no ``default``, and a short list of keywords. An optional parameter therefore becomes
-a required one that may be ``null``, and ``null`` then stands for "left out":
-``restore_omitted`` turns it back before the arguments are validated against the tool's own
-schema.
+object, no ``default``, no ``allOf``, nothing beside a ``$ref``, and a short list of keywords.
+An optional parameter therefore becomes a required one that may be ``null``, and ``null``
+then stands for "left out": ``restore_omitted`` turns it back before the arguments are
+validated against the tool's own schema. A ``const`` or single-value tag is never made
+nullable: strict mode always sends it, so the variant it picks is never in doubt.
 
-Keywords strict mode does not take but that only narrow valid values (``minLength``,
-``uniqueItems``...) are dropped with a note: toolwire still validates every call against the
-tool's own schema, so a call that breaks them is refused with ``invalid_arguments``. What
-strict mode cannot express at all (an open dict, ``not``, a tuple...) makes the whole schema
-unconvertible, and the tool is then sent without strict mode.
+The rewrite keeps the schema's meaning exactly, or is not made. ``allOf`` and a ``$ref`` with
+sibling keywords are merged into one object; a union beside an object's own properties is
+distributed over its branches when a tag tells the branches apart. Keywords strict mode does
+not take but that only narrow valid values (``minLength``, an unsupported ``format``...) are
+dropped with a note and said in the property's description: toolwire still validates every
+call against the tool's own schema. What strict mode cannot express (an open dict, ``not``,
+a tuple, a union of overlapping open objects), a rewrite past the node budget, and a schema
+past OpenAI's documented limits make the tool go without strict mode, with the reason.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Final
+
+from .._schemadoc import ANNOTATIONS, resolve
 
 #: Kept as they are: strict mode accepts them.
 _KEPT: Final = frozenset(
     {
-        "type", "description", "title", "enum", "const", "pattern",
+        "type", "description", "title", "enum", "const",
         "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
         "minItems", "maxItems",
     }
@@ -32,23 +39,59 @@ _KEPT: Final = frozenset(
 _FORMATS: Final = frozenset(
     {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
 )
+#: Formats the tool's validator checks (jsonschema-rs's own list).
+_CHECKED_FORMATS: Final = frozenset(
+    {
+        "date", "date-time", "time", "duration", "email", "idn-email", "hostname",
+        "idn-hostname", "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference",
+        "uri-template", "json-pointer", "relative-json-pointer", "regex", "uuid",
+    }
+)  # fmt: skip
 #: Rewritten below rather than copied.
 _STRUCTURAL: Final = frozenset(
     {
-        "properties", "required", "additionalProperties", "items", "anyOf", "oneOf", "allOf",
-        "$ref", "$defs", "definitions", "default", "format", "$schema",
+        "properties", "required", "additionalProperties", "unevaluatedProperties", "items",
+        "anyOf", "oneOf", "allOf", "$ref", "$defs", "definitions", "default", "format",
+        "pattern", "$schema",
+    }
+)  # fmt: skip
+#: Keywords that narrow valid values, which strict mode drops and toolwire still enforces.
+_NARROWING: Final = frozenset(
+    {
+        "minLength", "maxLength", "uniqueItems", "minProperties", "maxProperties", "contains",
+        "minContains", "maxContains",
+    }
+)  # fmt: skip
+#: Keywords that only describe: dropped without a note, nothing changes for any value.
+_DESCRIPTIVE: Final = ANNOTATIONS | frozenset(
+    {
+        "discriminator", "contentMediaType", "contentEncoding", "contentSchema", "$anchor",
+        "$dynamicAnchor", "$id", "$vocabulary",
     }
 )  # fmt: skip
 #: Keywords that change which values are valid in ways strict mode cannot express.
 _UNCONVERTIBLE: Final = frozenset(
     {
-        "patternProperties", "propertyNames", "unevaluatedProperties", "dependentRequired",
-        "dependentSchemas", "dependencies", "not", "if", "then", "else", "prefixItems",
-        "additionalItems", "unevaluatedItems", "$dynamicRef", "$recursiveRef",
+        "patternProperties", "propertyNames", "dependentRequired", "dependentSchemas",
+        "dependencies", "not", "if", "then", "else", "prefixItems", "additionalItems",
+        "unevaluatedItems", "$dynamicRef", "$recursiveRef",
     }
 )  # fmt: skip
-_ANNOTATIONS: Final[tuple[str, ...]] = ("title", "description")
+_LOWER_BOUNDS: Final = ("minimum", "exclusiveMinimum", "minItems", "minLength", "minProperties")
+_UPPER_BOUNDS: Final = ("maximum", "exclusiveMaximum", "maxItems", "maxLength", "maxProperties")
+#: Regular-expression features strict mode's patterns lack (lookaround, backreferences).
+_UNSUPPORTED_PATTERN: Final = re.compile(r"\(\?[=!<]|\(\?P|\\[1-9]|\\k<")
 _MAX_REF_DEPTH: Final = 64
+
+#: Schema nodes a rewrite may produce: ``$ref``s expanded into copies stop here.
+STRICT_NODE_BUDGET: Final = 20_000
+#: OpenAI's documented limits for a strict schema.
+MAX_OBJECT_PROPERTIES: Final = 5_000
+MAX_NESTING: Final = 10
+MAX_ENUM_VALUES: Final = 1_000
+MAX_TOTAL_STRING_LENGTH: Final = 120_000
+LARGE_ENUM: Final = 250
+MAX_LARGE_ENUM_STRING_LENGTH: Final = 15_000
 
 
 class _Unconvertible(Exception):
@@ -72,9 +115,13 @@ def strict_schema(schema: Mapping[str, Any]) -> tuple[dict[str, Any] | None, tup
     """
     converter = _StrictConverter(schema)
     try:
-        return converter.convert_root(), tuple(converter.notes)
+        converted = converter.convert_root()
+        converter.check_limits(converted)
     except _Unconvertible as exc:
         return None, (f"not sent in strict mode: {exc.reason}",)
+    except RecursionError:
+        return None, ("not sent in strict mode: the schema nests too deeply to rewrite",)
+    return converted, tuple(dict.fromkeys(converter.notes))
 
 
 def restore_omitted(arguments: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -98,41 +145,75 @@ def restore_omitted(arguments: dict[str, Any], schema: Mapping[str, Any]) -> dic
 
 
 class _StrictConverter:
-    """One conversion: the root for resolving ``$ref``, and the notes gathered on the way."""
+    """One conversion: the root for resolving ``$ref``, the notes, the definitions in use."""
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         # Schemas are JSON data: a JSON round trip copies them several times faster than deepcopy.
         self.root: dict[str, Any] = json.loads(json.dumps(schema))
         self.notes: list[str] = []
         self.inlining: list[str] = []
+        self.spent = 0
+        self.used_defs: list[str] = []
+        # What OpenAI's limits count, tallied as the strict schema is made.
+        self.objects = self.properties = self.enum_values = self.text = 0
 
     def convert_root(self) -> dict[str, Any]:
-        if self.root.get("type") != "object":
+        root = self.root
+        if root.get("type", "object") != "object" or not _is_object(root):
             raise _Unconvertible("the parameters schema must be a plain object schema")
-        body = {k: v for k, v in self.root.items() if k not in ("$defs", "definitions")}
+        body = {k: v for k, v in root.items() if k not in ("$defs", "definitions")}
         converted = self.convert(body, "")
-        for key in ("$defs", "definitions"):
-            defs = self.root.get(key)
-            if isinstance(defs, Mapping):
-                converted[key] = {
-                    name: self.convert(sub, f"{key}.{name}") for name, sub in defs.items()
-                }
+        if converted.get("type") != "object" or "anyOf" in converted or "$ref" in converted:
+            raise _Unconvertible("the parameters schema must be a plain object schema")
+        # Definitions are converted when a kept $ref uses them, and only then.
+        done: dict[str, dict[str, Any]] = {}
+        while len(done) < len(self.used_defs):
+            ref = next(r for r in self.used_defs if r not in done)
+            keyword, name = _definition_of(ref) or ("$defs", ref)
+            target = resolve(self.root, ref)
+            done[ref] = self.convert(_without_defs(target), f"{keyword}.{name}")
+            converted.setdefault(keyword, {})[name] = done[ref]
         return converted
 
     def convert(self, node: Any, path: str) -> dict[str, Any]:
         where = path or "the root"
-        if not isinstance(node, Mapping):
+        self.spent += 1
+        if self.spent > STRICT_NODE_BUDGET:
+            raise _Unconvertible(
+                f"rewriting it takes more than {STRICT_NODE_BUDGET:,} schema nodes "
+                "(its $refs expand into too many copies)"
+            )
+        if isinstance(node, bool):
+            raise _Unconvertible(
+                f"{where} is the schema {str(node).lower()}, "
+                + ("which accepts any value" if node else "which accepts nothing")
+            )
+        if not isinstance(node, dict):
             raise _Unconvertible(f"{where} is not a schema object")
+        if node.get("unevaluatedProperties") is False:
+            # How toolwire closes an object put together from parts; strict mode closes all.
+            node = {k: v for k, v in node.items() if k != "unevaluatedProperties"}
         if "$ref" in node:
             return self._convert_ref(node, path)
         if "allOf" in node:
-            return self._convert_all_of(node, path)
+            parts = node["allOf"]
+            if not isinstance(parts, list) or not parts:
+                raise _Unconvertible(f"{where} has a malformed allOf")
+            own = {k: v for k, v in node.items() if k != "allOf"}
+            return self.convert(self._merge([own, *parts], path), path)
         for key in node:
             if key in _UNCONVERTIBLE:
                 raise _Unconvertible(f"{where} uses {key!r}")
             if key in ("$defs", "definitions") and path:
                 raise _Unconvertible(f"{where} holds its own {key}")
+            if key == "unevaluatedProperties":
+                raise _Unconvertible(
+                    f"{where} accepts keys it does not list (unevaluatedProperties)"
+                )
+        if _is_object(node) and _union_of_parts(node, self.root):
+            return self._distribute(node, path)
         out: dict[str, Any] = {}
+        said: list[str] = []
         for key, value in node.items():
             if key in _KEPT:
                 out[key] = value
@@ -140,40 +221,71 @@ class _StrictConverter:
                 if value in _FORMATS:
                     out[key] = value
                 else:
-                    self._note(f"format {value!r}", path)
-            elif key not in _STRUCTURAL:
-                self._note(repr(key), path)
+                    said.append(f"format: {json.dumps(value)}")
+                    self._note(f"format {value!r}", path, enforced=value in _CHECKED_FORMATS)
+            elif key == "pattern":
+                if isinstance(value, str) and not _UNSUPPORTED_PATTERN.search(value):
+                    out[key] = value
+                else:
+                    said.append(f"pattern: {json.dumps(value)}")
+                    self._note("'pattern' (lookaround or backreference)", path, enforced=True)
+            elif key in _NARROWING:
+                said.append(f"{key}: {json.dumps(value)}")
+                self._note(repr(key), path, enforced=True)
+            elif key in _DESCRIPTIVE or key in _STRUCTURAL:
+                continue
+            else:
+                self.notes.append(
+                    f"strict mode: dropped unknown keyword {key!r} at {where} "
+                    "(not JSON Schema; nothing enforces it)"
+                )
         if _is_object(node):
             self._convert_object(node, path, out)
         if "items" in node or out.get("type") == "array":
             out["items"] = self._convert_items(node, path)
         self._convert_union(node, path, out)
+        _count_enum(self, out)
         if not any(k in out for k in ("type", "enum", "const", "anyOf")):
             raise _Unconvertible(f"{where} accepts a value of any type")
         default = node.get("default")
         if default is not None:
-            # The model no longer sees the default as a keyword; say it in words instead.
-            said = f"Default: {json.dumps(default, ensure_ascii=False)}."
+            said.append(f"Default: {json.dumps(default, ensure_ascii=False)}.")
+        if said:
+            # What the model no longer sees as keywords, it reads in words.
+            constraints = [s for s in said if not s.startswith("Default:")]
+            sentences = ([f"Constraints: {', '.join(constraints)}."] if constraints else []) + [
+                s for s in said if s.startswith("Default:")
+            ]
             text = out.get("description")
-            out["description"] = f"{text}\n\n{said}" if isinstance(text, str) and text else said
+            joined = " ".join(sentences)
+            out["description"] = f"{text}\n\n{joined}" if isinstance(text, str) and text else joined
         return out
 
     def _convert_object(self, node: Mapping[str, Any], path: str, out: dict[str, Any]) -> None:
         where = path or "the root"
         if "properties" not in node and "additionalProperties" not in node:
             raise _Unconvertible(f"{where} is an object with no declared properties")
-        # A missing additionalProperties only narrows: strict mode needs it closed.
+        # A missing additionalProperties only narrows here: toolwire closed what it could.
         if node.get("additionalProperties", False) is not False:
             raise _Unconvertible(f"{where} accepts keys it does not list (additionalProperties)")
         properties = node.get("properties", {})
-        if not isinstance(properties, Mapping):
+        required_list = node.get("required", [])
+        if not isinstance(properties, dict) or not isinstance(required_list, list):
             raise _Unconvertible(f"{where} has malformed properties")
-        required = set(node.get("required", ()))
+        undeclared = [n for n in required_list if n not in properties]
+        if undeclared:
+            raise _Unconvertible(
+                f"{where} requires {', '.join(map(repr, undeclared))}, which it does not declare"
+            )
+        required = set(required_list)
         converted: dict[str, Any] = {}
         for name, sub in properties.items():
             sub_path = f"{path}.properties.{name}" if path else f"properties.{name}"
             prop = self.convert(sub, sub_path)
-            converted[name] = prop if name in required else _nullable(prop)
+            converted[name] = prop if name in required or _is_tag(prop) else _nullable(prop)
+        self.objects += 1
+        self.properties += len(converted)
+        self.text += sum(len(name) for name in converted)
         out.setdefault("type", "object")
         out["properties"] = converted
         out["required"] = list(converted)
@@ -181,7 +293,7 @@ class _StrictConverter:
 
     def _convert_items(self, node: Mapping[str, Any], path: str) -> dict[str, Any]:
         items = node.get("items")
-        if not isinstance(items, Mapping):
+        if not isinstance(items, dict):
             raise _Unconvertible(f"{path or 'the root'} is an array without one items schema")
         return self.convert(items, f"{path}.items" if path else "items")
 
@@ -194,48 +306,315 @@ class _StrictConverter:
                 continue
             if not isinstance(branches, list) or not branches:
                 raise _Unconvertible(f"{path or 'the root'} has a malformed {key}")
-            if key == "oneOf":
-                self.notes.append(f"strict mode: oneOf at {path or 'the root'} sent as anyOf")
-            out["anyOf"] = [
+            converted = [
                 self.convert(branch, f"{path}.{key}.{i}" if path else f"{key}.{i}")
                 for i, branch in enumerate(branches)
             ]
+            if key == "oneOf" and not _exclusive(converted, self.root):
+                self.notes.append(
+                    f"strict mode: oneOf at {path or 'the root'} sent as anyOf "
+                    "(toolwire still enforces that exactly one matches)"
+                )
+            out["anyOf"] = converted
 
-    def _convert_all_of(self, node: Mapping[str, Any], path: str) -> dict[str, Any]:
-        branches = node["allOf"]
-        if not isinstance(branches, list) or len(branches) != 1:
-            raise _Unconvertible(f"{path or 'the root'} combines schemas with allOf")
-        # A single-branch allOf is how some generators attach a description to a $ref.
-        merged = {k: v for k, v in node.items() if k != "allOf"}
-        return self.convert({**_mapping(branches[0], path), **merged}, path)
+    def _distribute(self, node: Mapping[str, Any], path: str) -> dict[str, Any]:
+        """An object with its own properties and a union of object parts: one branch per part.
+
+        ``{props, anyOf: [A, B]}`` accepts what ``anyOf: [{props, A}, {props, B}]`` accepts
+        when a tag tells A from B; without one, a value could use keys of both, which no
+        single merged branch accepts, so the rewrite would not be exact.
+        """
+        where = path or "the root"
+        key = "oneOf" if "oneOf" in node else "anyOf"
+        if "anyOf" in node and "oneOf" in node:
+            raise _Unconvertible(f"{where} uses both anyOf and oneOf")
+        base = {k: v for k, v in node.items() if k not in ("anyOf", "oneOf", "discriminator")}
+        annotations: dict[str, Any] = {
+            k: base.pop(k) for k in ("description", "title") if k in base
+        }
+        merged = [self._merge([base, branch], path) for branch in node[key]]
+        if _tag_of(merged, self.root) is None:
+            raise _Unconvertible(
+                f"{where} adds a union of objects to its own properties, and no tag (a "
+                "const property every branch requires) tells the branches apart"
+            )
+        branches = [
+            self.convert(branch, f"{path}.{key}.{i}" if path else f"{key}.{i}")
+            for i, branch in enumerate(merged)
+        ]
+        return {**annotations, "anyOf": branches}
+
+    def _merge(self, parts: list[Any], path: str) -> dict[str, Any]:
+        """One schema accepting exactly what every part accepts (``allOf``), or the reason not."""
+        where = path or "the root"
+        merged: dict[str, Any] = {}
+        closed: list[set[str]] = []
+        unions: list[tuple[str, Any]] = []
+        for part in self._flatten(parts, path):
+            if (
+                part.get("unevaluatedProperties") is False
+                or part.get("additionalProperties") is False
+            ):
+                closed.append(set(part.get("properties", {})))
+            for key, value in part.items():
+                if key in ("additionalProperties", "unevaluatedProperties"):
+                    if value is not False and value is not True:
+                        raise _Unconvertible(f"{where} accepts keys it does not list ({key})")
+                elif key in ("$defs", "definitions"):
+                    raise _Unconvertible(f"{where} holds its own {key}")
+                elif key == "properties":
+                    if not isinstance(value, dict):
+                        raise _Unconvertible(f"{where} has malformed properties")
+                    into = merged.setdefault("properties", {})
+                    for name, sub in value.items():
+                        if name in into and into[name] != sub:
+                            into[name] = {"allOf": [into[name], sub]}
+                        else:
+                            into[name] = sub
+                elif key == "required":
+                    names = merged.setdefault("required", [])
+                    names.extend(n for n in value if n not in names)
+                elif key in ("anyOf", "oneOf"):
+                    unions.append((key, value))
+                elif key == "type":
+                    merged["type"] = _same_type(merged.get("type"), value, where)
+                elif key == "enum":
+                    previous = merged.get("enum")
+                    merged["enum"] = (
+                        value if previous is None else [v for v in previous if v in value]
+                    )
+                    if not merged["enum"]:
+                        raise _Unconvertible(f"{where} combines enums no value is in")
+                elif key in _LOWER_BOUNDS:
+                    merged[key] = value if key not in merged else max(merged[key], value)
+                elif key in _UPPER_BOUNDS:
+                    merged[key] = value if key not in merged else min(merged[key], value)
+                elif key == "items" and key in merged and merged[key] != value:
+                    merged[key] = {"allOf": [merged[key], value]}
+                elif key in _DESCRIPTIVE:
+                    merged.setdefault(key, value)
+                elif key in merged and merged[key] != value:
+                    raise _Unconvertible(f"{where} combines two different {key!r}")
+                else:
+                    merged[key] = value
+        if "const" in merged and "enum" in merged and merged["const"] not in merged["enum"]:
+            raise _Unconvertible(f"{where} combines a const and an enum no value satisfies")
+        if len(unions) > 1:
+            raise _Unconvertible(f"{where} combines several unions with allOf")
+        if unions:
+            key, branches = unions[0]
+            merged[key] = branches
+        if closed and "properties" in merged:
+            allowed = set.intersection(*closed)
+            refused = [n for n in merged["properties"] if n not in allowed]
+            for name in refused:
+                del merged["properties"][name]
+            blocked = [n for n in merged.get("required", ()) if n in refused]
+            if blocked:
+                raise _Unconvertible(
+                    f"{where} requires {', '.join(map(repr, blocked))}, which one of its parts refuses"
+                )
+            merged["additionalProperties"] = False
+        return merged
+
+    def _flatten(self, parts: list[Any], path: str) -> list[Mapping[str, Any]]:
+        """The parts of an ``allOf``, with nested ``allOf``s and ``$ref``s opened up."""
+        out: list[Mapping[str, Any]] = []
+        stack = list(reversed(parts))
+        opened: list[str] = []
+        while stack:
+            part = stack.pop()
+            self.spent += 1
+            if self.spent > STRICT_NODE_BUDGET:
+                raise _Unconvertible(
+                    f"rewriting it takes more than {STRICT_NODE_BUDGET:,} schema nodes "
+                    "(its $refs expand into too many copies)"
+                )
+            if part is True:
+                continue
+            if not isinstance(part, dict):
+                raise _Unconvertible(
+                    f"{path or 'the root'} combines something that is not a schema"
+                )
+            rest = dict(part)
+            nested: list[Any] = []
+            if "$ref" in rest:
+                ref = rest.pop("$ref")
+                if ref in self.inlining or opened.count(ref) > _MAX_REF_DEPTH:
+                    raise _Unconvertible(f"{path or 'the root'} extends the recursive {ref!r}")
+                opened.append(ref)
+                nested.append(_without_defs(resolve(self.root, ref)))
+            if "allOf" in rest:
+                nested.extend(rest.pop("allOf"))
+            out.append(rest)
+            stack.extend(reversed(nested))
+        return out
 
     def _convert_ref(self, node: Mapping[str, Any], path: str) -> dict[str, Any]:
         ref = node["$ref"]
-        target = _resolve(self.root, ref)
-        # Only whole definitions (and the root) keep their address once converted.
-        if target is None or not (ref == "#" or ref.startswith(("#/$defs/", "#/definitions/"))):
-            raise _Unconvertible(f"{path or 'the root'} refers to {ref!r}, not a definition here")
-        target = {k: v for k, v in target.items() if k not in ("$defs", "definitions")}
+        where = path or "the root"
+        target = resolve(self.root, ref)
+        if not isinstance(target, dict):
+            raise _Unconvertible(f"{where} refers to {ref!r}, which is not a schema object here")
         siblings = {k: v for k, v in node.items() if k != "$ref"}
-        if not siblings:
+        if any(k not in _DESCRIPTIVE for k in siblings):
+            # Keywords beside a $ref add to its target: merged exactly, as an allOf.
+            merged = self._merge([{"$ref": ref}, siblings], path)
+            self.inlining.append(ref)
+            try:
+                return self.convert(merged, path)
+            finally:
+                self.inlining.pop()
+        kept = {k: v for k, v in siblings.items() if k in ("description", "title", "default")}
+        if _definition_of(ref) is not None and (not kept or ref in self.inlining):
+            if kept:
+                # Inlining a recursive definition into itself would never end.
+                self.notes.append(
+                    f"strict mode: dropped {sorted(kept)} beside the recursive $ref at {where}"
+                )
+            if ref not in self.used_defs:
+                self.used_defs.append(ref)
             return {"$ref": ref}
         if ref in self.inlining:
-            # Inlining a recursive definition into itself would never end; keep the bare $ref.
-            self.notes.append(
-                f"strict mode: dropped {sorted(siblings)} beside the recursive $ref at {path}"
-            )
-            return {"$ref": ref}
+            raise _Unconvertible(f"{where} refers to {ref!r} recursively, not to a definition")
         # Strict mode takes no keywords beside a $ref, so the definition is inlined instead.
         self.inlining.append(ref)
         try:
-            return self.convert({**target, **siblings}, path)
+            return self.convert({**_without_defs(target), **kept}, path)
         finally:
             self.inlining.pop()
 
-    def _note(self, what: str, path: str) -> None:
+    def check_limits(self, schema: dict[str, Any]) -> None:
+        """Refuse a strict schema past OpenAI's documented limits (properties, nesting, enums, text)."""
+        for keyword in ("$defs", "definitions"):
+            defs = schema.get(keyword)
+            if isinstance(defs, dict):
+                self.text += sum(len(name) for name in defs)
+        if self.properties > MAX_OBJECT_PROPERTIES:
+            raise _Unconvertible(
+                f"it has {self.properties:,} object properties, past OpenAI's limit of "
+                f"{MAX_OBJECT_PROPERTIES:,}"
+            )
+        if self.enum_values > MAX_ENUM_VALUES:
+            raise _Unconvertible(
+                f"it has {self.enum_values:,} enum values, past OpenAI's limit of {MAX_ENUM_VALUES:,}"
+            )
+        if self.text > MAX_TOTAL_STRING_LENGTH:
+            raise _Unconvertible(
+                f"its property names, definition names, enum and const values total {self.text:,} "
+                f"characters, past OpenAI's limit of {MAX_TOTAL_STRING_LENGTH:,}"
+            )
+        # A path of N nested objects needs N object schemas: fewer cannot be too deep.
+        if self.objects > MAX_NESTING:
+            depth = _nesting(schema, schema, {}, ())
+            if depth > MAX_NESTING:
+                raise _Unconvertible(
+                    f"it nests objects {depth} levels deep, past OpenAI's limit of {MAX_NESTING}"
+                )
+
+    def _note(self, what: str, path: str, *, enforced: bool) -> None:
+        why = "toolwire still enforces it" if enforced else "not a format toolwire checks"
         self.notes.append(
-            f"strict mode: dropped {what} at {path or 'the root'} (toolwire still enforces it)"
+            f"strict mode: dropped {what} at {path or 'the root'} ({why}; said in the description)"
         )
+
+
+def _definition_of(ref: str) -> tuple[str, str] | None:
+    """``("$defs", name)`` for ``#/$defs/name`` (or ``definitions``): a reference strict mode keeps."""
+    for keyword in ("$defs", "definitions"):
+        prefix = f"#/{keyword}/"
+        if ref.startswith(prefix) and "/" not in ref[len(prefix) :]:
+            return keyword, ref[len(prefix) :].replace("~1", "/").replace("~0", "~")
+    return None
+
+
+def _without_defs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: v for k, v in node.items() if k not in ("$defs", "definitions")}
+    return node
+
+
+def _same_type(first: Any, second: Any, where: str) -> Any:
+    """The types both ``type`` values allow (``integer`` is a ``number``)."""
+    if first is None:
+        return second
+    a = set(first if isinstance(first, list) else [first])
+    b = set(second if isinstance(second, list) else [second])
+    both = a & b
+    if ("number" in a and "integer" in b) or ("integer" in a and "number" in b):
+        both.add("integer")
+    if not both:
+        raise _Unconvertible(f"{where} combines types no value has")
+    ordered = [t for t in (first if isinstance(first, list) else [first]) if t in both]
+    ordered += [t for t in sorted(both) if t not in ordered]
+    return ordered[0] if len(ordered) == 1 else ordered
+
+
+def _union_of_parts(node: Mapping[str, Any], root: Mapping[str, Any]) -> bool:
+    """Whether ``node`` has properties of its own and a union whose branches add properties."""
+    if "properties" not in node:
+        return False
+    for key in ("anyOf", "oneOf"):
+        for branch in node.get(key) or ():
+            branch = _follow_refs(branch, root)
+            if isinstance(branch, dict) and "properties" in branch:
+                return True
+    return False
+
+
+def _tag_value(node: Any, root: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The values a tag property allows: a ``const`` or a single-value ``enum``."""
+    node = _follow_refs(node, root)
+    if not isinstance(node, dict):
+        return None
+    if "const" in node:
+        return (node["const"],)
+    enum = node.get("enum")
+    if isinstance(enum, list) and len(enum) == 1:
+        return (enum[0],)
+    return None
+
+
+def _is_tag(node: Mapping[str, Any]) -> bool:
+    enum = node.get("enum")
+    return "const" in node or (isinstance(enum, list) and len(enum) == 1)
+
+
+def _tag_of(branches: list[Any], root: Mapping[str, Any]) -> str | None:
+    """A property every branch requires with its own distinct ``const``: what tells them apart."""
+    views = []
+    for branch in branches:
+        branch = _follow_refs(branch, root)
+        if not isinstance(branch, dict) or not isinstance(branch.get("properties"), dict):
+            return None
+        views.append(branch)
+    candidates = set(views[0]["properties"]) if views else set()
+    for view in views:
+        candidates &= {n for n in view["properties"] if n in view.get("required", ())}
+    for name in sorted(candidates):
+        values = [_tag_value(view["properties"][name], root) for view in views]
+        if all(v is not None for v in values):
+            flat = [v[0] for v in values if v is not None]
+            if all(flat[i] != flat[j] for i in range(len(flat)) for j in range(i)):
+                return str(name)
+    return None
+
+
+def _exclusive(branches: list[Any], root: Mapping[str, Any]) -> bool:
+    """Whether no value can match two branches: told apart by a tag, or by distinct types."""
+    if _tag_of(branches, root) is not None:
+        return True
+    kinds: list[set[str]] = []
+    for branch in branches:
+        branch = _follow_refs(branch, root)
+        kind = branch.get("type") if isinstance(branch, dict) else None
+        if isinstance(kind, str):
+            kind = [kind]
+        if not isinstance(kind, list) or "anyOf" in branch or "enum" in branch:
+            return False
+        widened = set(kind) | ({"integer"} if "number" in kind else set())
+        kinds.append(widened)
+    return all(not (kinds[i] & kinds[j]) for i in range(len(kinds)) for j in range(i))
 
 
 def _nullable(node: dict[str, Any]) -> dict[str, Any]:
@@ -248,7 +627,7 @@ def _nullable(node: dict[str, Any]) -> dict[str, Any]:
         return {**node, "type": [kind, "null"]}
     if plain and isinstance(kind, list):
         return {**node, "type": [*kind, "null"]}
-    annotations: dict[str, Any] = {k: node[k] for k in _ANNOTATIONS if k in node}
+    annotations: dict[str, Any] = {k: node[k] for k in ("title", "description") if k in node}
     inner = {k: v for k, v in node.items() if k not in annotations}
     if set(inner) == {"anyOf"}:
         return {**annotations, "anyOf": [*inner["anyOf"], {"type": "null"}]}
@@ -259,7 +638,7 @@ def _accepts_null(node: Any, root: Mapping[str, Any], depth: int) -> bool:
     """Whether ``null`` is valid for ``node``, judged by type, enum, const, $ref and unions."""
     if isinstance(node, bool):
         return node
-    if not isinstance(node, Mapping) or depth > _MAX_REF_DEPTH:
+    if not isinstance(node, dict) or depth > _MAX_REF_DEPTH:
         return False
     kind = node.get("type")
     if isinstance(kind, str) and kind != "null":
@@ -272,7 +651,7 @@ def _accepts_null(node: Any, root: Mapping[str, Any], depth: int) -> bool:
     if "const" in node and node["const"] is not None:
         return False
     if "$ref" in node:
-        target = _resolve(root, node["$ref"])
+        target = resolve(root, node["$ref"])
         if target is None or not _accepts_null(target, root, depth + 1):
             return False
     for key in ("anyOf", "oneOf"):
@@ -287,94 +666,165 @@ def _accepts_null(node: Any, root: Mapping[str, Any], depth: int) -> bool:
     )
 
 
+# -- OpenAI's documented limits -----------------------------------------------------------------
+
+
+def _count_enum(converter: _StrictConverter, out: dict[str, Any]) -> None:
+    enum = out.get("enum")
+    if isinstance(enum, list):
+        strings = sum(len(v) for v in enum if isinstance(v, str))
+        converter.enum_values += len(enum)
+        converter.text += strings
+        if len(enum) > LARGE_ENUM and strings > MAX_LARGE_ENUM_STRING_LENGTH:
+            raise _Unconvertible(
+                f"an enum of {len(enum)} values totals {strings:,} characters, past OpenAI's "
+                f"limit of {MAX_LARGE_ENUM_STRING_LENGTH:,} for enums over {LARGE_ENUM} values"
+            )
+    const = out.get("const")
+    if isinstance(const, str):
+        converter.text += len(const)
+
+
+def _nesting(
+    node: Any, root: Mapping[str, Any], memo: dict[str, int], visiting: tuple[str, ...]
+) -> int:
+    """Levels of nested objects, the root's object being level 1; a recursive $ref adds none."""
+    if not isinstance(node, dict):
+        return 0
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        if ref in visiting:
+            return 0
+        if ref not in memo:
+            memo[ref] = _nesting(resolve(root, ref), root, memo, (*visiting, ref))
+        return memo[ref]
+    inner = 0
+    properties = node.get("properties")
+    if isinstance(properties, dict):
+        for sub in properties.values():
+            inner = max(inner, _nesting(sub, root, memo, visiting))
+    if "items" in node:
+        inner = max(inner, _nesting(node["items"], root, memo, visiting))
+    for branch in node.get("anyOf") or ():
+        inner = max(inner, _nesting(branch, root, memo, visiting))
+    return inner + (1 if node.get("type") == "object" or isinstance(properties, dict) else 0)
+
+
+# -- restoring what strict mode sent ------------------------------------------------------------
+
+
 def _restore(value: Any, node: Any, root: Mapping[str, Any], depth: int) -> Any:
-    node = _follow_refs(node, root)
-    if not isinstance(node, Mapping) or depth > _MAX_REF_DEPTH:
+    if depth > _MAX_REF_DEPTH:
         return value
     if isinstance(value, dict):
-        properties = node.get("properties")
-        if isinstance(properties, Mapping):
-            required = node.get("required", ())
-            restored: dict[str, Any] = {}
-            for key, item in value.items():
-                sub = properties.get(key)
-                if (
-                    item is None
-                    and key not in required
-                    and sub is not None
-                    and not _accepts_null(sub, root, 0)
-                ):
-                    continue
-                restored[key] = _restore(item, sub, root, depth + 1) if sub is not None else item
-            return restored
-        branch = _object_branch(value, node, root)
-        return value if branch is None else _restore(value, branch, root, depth + 1)
+        view = _object_view(value, node, root)
+        if view is None:
+            return value
+        properties, required = view
+        restored: dict[str, Any] = {}
+        for key, item in value.items():
+            subs = properties.get(key)
+            if subs is None:
+                restored[key] = item
+            elif (
+                item is None
+                and key not in required
+                and not all(_accepts_null(sub, root, 0) for sub in subs)
+            ):
+                continue
+            else:
+                sub = subs[0] if len(subs) == 1 else {"allOf": subs}
+                restored[key] = _restore(item, sub, root, depth + 1)
+        return restored
     if isinstance(value, list):
-        items = node.get("items")
-        if isinstance(items, Mapping):
+        items = _items_of(node, root)
+        if items is not None:
             return [_restore(item, items, root, depth + 1) for item in value]
-        for branch in _branches(node):
-            branch = _follow_refs(branch, root)
-            if isinstance(branch, Mapping) and isinstance(branch.get("items"), Mapping):
-                return _restore(value, branch, root, depth + 1)
     return value
 
 
-def _object_branch(
-    value: dict[str, Any], node: Mapping[str, Any], root: Mapping[str, Any]
-) -> Mapping[str, Any] | None:
-    """The first union branch whose declared properties cover every key of ``value``."""
-    for branch in _branches(node):
-        branch = _follow_refs(branch, root)
-        if isinstance(branch, Mapping):
-            properties = branch.get("properties")
-            if isinstance(properties, Mapping) and all(k in properties for k in value):
-                return branch
+def _object_view(
+    value: dict[str, Any], node: Any, root: Mapping[str, Any]
+) -> tuple[dict[str, list[Any]], set[str]] | None:
+    """Every schema each key of an object value must satisfy under ``node``, and the required names.
+
+    Its own properties, those of its ``allOf`` parts and ``$ref`` target, and those of the union
+    branch that the value's tag picks (else the first whose properties cover the value's keys).
+    """
+    properties: dict[str, list[Any]] = {}
+    required: set[str] = set()
+    found = False
+    stack, seen = [node], 0
+    while stack and seen < _MAX_REF_DEPTH * 4:
+        current = stack.pop()
+        seen += 1
+        if not isinstance(current, dict):
+            continue
+        own = current.get("properties")
+        if isinstance(own, dict):
+            found = True
+            for name, sub in own.items():
+                properties.setdefault(name, []).append(sub)
+        names = current.get("required")
+        if isinstance(names, list):
+            required.update(n for n in names if isinstance(n, str))
+        if "$ref" in current:
+            stack.append(resolve(root, current["$ref"]))
+        stack.extend(current.get("allOf") or ())
+        branches = [*(current.get("anyOf") or ()), *(current.get("oneOf") or ())]
+        if branches:
+            picked = _pick_branch(value, branches, root)
+            if picked is not None:
+                stack.append(picked)
+    return (properties, required) if found else None
+
+
+def _pick_branch(value: dict[str, Any], branches: list[Any], root: Mapping[str, Any]) -> Any:
+    objects = [b for b in (_follow_refs(b, root) for b in branches) if isinstance(b, dict)]
+    for branch in objects:
+        props = branch.get("properties")
+        if isinstance(props, dict) and any(
+            (allowed := _tag_value(sub, root)) is not None
+            and name in value
+            and value[name] in allowed
+            for name, sub in props.items()
+        ):
+            return branch
+    for branch in objects:
+        props = branch.get("properties")
+        if isinstance(props, dict) and all(k in props for k in value):
+            return branch
     return None
 
 
-def _branches(node: Mapping[str, Any]) -> list[Any]:
-    out: list[Any] = []
-    for key in ("anyOf", "oneOf", "allOf"):
-        branches = node.get(key)
-        if isinstance(branches, list):
-            out.extend(branches)
-    return out
+def _items_of(node: Any, root: Mapping[str, Any]) -> Any:
+    node = _follow_refs(node, root)
+    if not isinstance(node, dict):
+        return None
+    if isinstance(node.get("items"), dict):
+        return node["items"]
+    for key in ("allOf", "anyOf", "oneOf"):
+        for branch in node.get(key) or ():
+            branch = _follow_refs(branch, root)
+            if isinstance(branch, dict) and isinstance(branch.get("items"), dict):
+                return branch["items"]
+    return None
 
 
 def _follow_refs(node: Any, root: Mapping[str, Any]) -> Any:
     for _ in range(_MAX_REF_DEPTH):
-        if not (isinstance(node, Mapping) and "$ref" in node):
+        if not (isinstance(node, dict) and "$ref" in node):
             return node
-        target = _resolve(root, node["$ref"])
+        target = resolve(root, node["$ref"])
         if target is None:
             return node
         node = target
     return node
 
 
-def _resolve(root: Mapping[str, Any], ref: Any) -> Mapping[str, Any] | None:
-    """The local definition a ``$ref`` points to (``#``, ``#/$defs/X``...), or ``None``."""
-    if not isinstance(ref, str) or not ref.startswith("#"):
-        return None
-    node: Any = root
-    for part in ref[1:].split("/")[1:]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node if isinstance(node, Mapping) else None
-
-
 def _is_object(node: Mapping[str, Any]) -> bool:
     kind = node.get("type")
     return kind == "object" or "properties" in node or "additionalProperties" in node
-
-
-def _mapping(node: Any, path: str) -> Mapping[str, Any]:
-    if not isinstance(node, Mapping):
-        raise _Unconvertible(f"{path or 'the root'} is not a schema object")
-    return node
 
 
 def _holds_null(value: Any) -> bool:
@@ -392,6 +842,8 @@ def function_parameters(
 ) -> tuple[dict[str, Any], bool, tuple[str, ...]]:
     """The ``parameters`` and ``strict`` values of an OpenAI function tool, with the notes.
 
+    Never raises: a schema the rewrite cannot handle is sent as it is, without strict mode.
+
     Args:
         parameters: The tool's own parameters schema.
 
@@ -399,7 +851,13 @@ def function_parameters(
         ``(schema, strict, notes)``: the strict rewrite and ``True`` when there is one, else
         the tool's own schema and ``False``; ``notes`` as ``strict_schema`` gives them.
     """
-    strict, notes = strict_schema(parameters)
+    try:
+        strict, notes = strict_schema(parameters)
+    except Exception as exc:  # noqa: BLE001 - nothing a schema holds may stop tool definitions
+        strict, notes = (
+            None,
+            (f"not sent in strict mode: the rewrite failed ({type(exc).__name__})",),
+        )
     if strict is None:
         return dict(parameters), False, notes
     return strict, True, notes

@@ -9,14 +9,18 @@ the REST spelling; google-genai accepts both (``populate_by_name``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
+from .._schemadoc import ANNOTATIONS, SCHEMA_LISTS, SCHEMA_MAPS, SCHEMA_VALUES, resolve, walk
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
 from ._json import declaration, error_object, list_or_empty, mapping_or_empty
 
 if TYPE_CHECKING:
     from .._tools import Tool
+
+#: Schema nodes the inlined copy may have; past it the schema is sent with its $refs.
+INLINE_NODE_BUDGET: Final = 20_000
 
 
 class GeminiProvider(Provider):
@@ -26,9 +30,11 @@ class GeminiProvider(Provider):
     user content with a ``functionResponse`` part per call, in call order, each carrying the
     call's ``id`` when the API gave one.
 
-    Tools are described with ``parametersJsonSchema``: the tool's JSON Schema as it is, the
-    way google-genai itself describes Python functions, rather than the older OpenAPI-subset
-    ``parameters`` that cannot hold ``$ref`` or ``additionalProperties``.
+    Tools are described with ``parametersJsonSchema``: the tool's JSON Schema, the way
+    google-genai itself describes Python functions, rather than the older OpenAPI-subset
+    ``parameters`` that cannot hold ``additionalProperties``. Gemini refuses ``$schema`` and
+    ``$ref``/``$defs``, which MCP servers' schemas often carry, so ``$schema`` is dropped and
+    every ``$ref`` is replaced by a copy of what it points to (see ``gemini_parameters``).
     """
 
     name = "gemini"
@@ -61,8 +67,9 @@ class GeminiProvider(Provider):
         return ParsedResponse(provider=self.name, calls=calls, response=response)
 
     def tool_definition(self, tool: Tool) -> ToolDefinition:
-        """A function declaration whose ``parametersJsonSchema`` is the tool's own schema."""
-        return ToolDefinition(declaration(tool, parametersJsonSchema=tool.parameters))
+        """A function declaration whose ``parametersJsonSchema`` is the tool's schema, inlined."""
+        parameters, notes = gemini_parameters(tool.parameters)
+        return ToolDefinition(declaration(tool, parametersJsonSchema=parameters), notes)
 
     def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:
         """A ``functionResponse`` part: ``{"output": text}``, or ``{"error": ...}`` on failure.
@@ -84,6 +91,123 @@ class GeminiProvider(Provider):
         if outputs:
             items.append({"role": "user", "parts": _ids_as_given(parsed, outputs)})
         return items
+
+
+def gemini_parameters(schema: Mapping[str, Any]) -> tuple[Mapping[str, Any], tuple[str, ...]]:
+    """The tool's schema as Gemini takes it: no ``$schema``, every ``$ref`` inlined.
+
+    A ``$ref`` becomes a copy of its target: merged with the keywords beside it when they only
+    describe, else as a one-part ``allOf`` beside them, which means what the ``$ref`` meant. A
+    recursive ``$ref`` cannot be inlined: it is kept, with the definitions it needs, and
+    noted. Past ``INLINE_NODE_BUDGET`` nodes (``$refs`` that expand into too many copies) the
+    schema is sent with its references, and noted.
+
+    Args:
+        schema: The tool's parameters schema.
+
+    Returns:
+        ``(parameters, notes)``: ``schema`` itself when there is nothing to change.
+    """
+    nodes = list(walk(schema))
+    if "$schema" not in schema and not any("$ref" in node for node in nodes):
+        return schema, ()
+    inliner = _Inliner(schema)
+    try:
+        inlined = inliner.inline(schema, ())
+    except _OverBudget:
+        kept = {k: v for k, v in schema.items() if k != "$schema"}
+        return kept, (
+            f"gemini: sent with its $refs: inlining them takes more than "
+            f"{INLINE_NODE_BUDGET:,} schema nodes",
+        )
+    defs: dict[str, Any] = {}
+    for ref in inliner.recursive:
+        name = ref.rsplit("/", 1)[-1]
+        keyword = "$defs" if ref.startswith("#/$defs/") else "definitions"
+        target = resolve(schema, ref)
+        if not isinstance(target, Mapping):
+            continue
+        defs.setdefault(keyword, {})[name] = inliner.inline(
+            {k: v for k, v in target.items() if k not in ("$defs", "definitions")}, (ref,)
+        )
+    inlined.update(defs)
+    notes = tuple(
+        f"gemini: the recursive $ref {ref!r} is sent as a $ref with its definition "
+        "(a copy would never end); Gemini may refuse it"
+        for ref in inliner.recursive
+    )
+    return inlined, notes
+
+
+class _OverBudget(Exception):
+    """Inlining would make more nodes than ``INLINE_NODE_BUDGET``."""
+
+
+class _Inliner:
+    """One inlining pass over a schema: its root, the nodes made, the recursive refs kept."""
+
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self.root = root
+        self.made = 0
+        self.recursive: list[str] = []
+
+    def inline(self, node: Any, expanding: tuple[str, ...]) -> Any:
+        if not isinstance(node, Mapping):
+            return node
+        self.made += 1
+        if self.made > INLINE_NODE_BUDGET:
+            raise _OverBudget
+        if "$ref" in node:
+            ref = node["$ref"]
+            siblings = {
+                k: self._keyword(k, v, expanding)
+                for k, v in node.items()
+                if k not in ("$ref", "$schema")
+            }
+            target = resolve(self.root, ref)
+            if isinstance(target, bool):  # the schemas true and false copy as themselves
+                return {"allOf": [target], **siblings} if siblings else target
+            if ref in expanding or not isinstance(target, Mapping):
+                definition = ref.startswith(("#/$defs/", "#/definitions/")) and ref.count("/") == 2
+                if definition and ref not in self.recursive:
+                    self.recursive.append(ref)
+                return {"$ref": ref, **siblings}
+            body = {k: v for k, v in target.items() if k not in ("$defs", "definitions", "$schema")}
+            copy = self.inline(body, (*expanding, ref))
+            assertions = {k: v for k, v in siblings.items() if k not in ANNOTATIONS}
+            if not assertions:
+                return {**copy, **siblings}
+            if assertions == {"unevaluatedProperties": False} and not _composed(copy):
+                # Closing a plain object: the same as closing it on its own properties.
+                described = {k: v for k, v in siblings.items() if k in ANNOTATIONS}
+                return {**copy, "additionalProperties": False, **described}
+            # A $ref applies its target in place, exactly as a one-part allOf does.
+            if "allOf" in siblings:
+                return {**siblings, "allOf": [copy, *siblings["allOf"]]}
+            return {"allOf": [copy], **siblings}
+        return {
+            key: self._keyword(key, value, expanding)
+            for key, value in node.items()
+            if key not in ("$defs", "definitions", "$schema")
+        }
+
+    def _keyword(self, key: str, value: Any, expanding: tuple[str, ...]) -> Any:
+        if key in SCHEMA_MAPS and isinstance(value, Mapping):
+            return {name: self.inline(sub, expanding) for name, sub in value.items()}
+        if key in SCHEMA_VALUES:
+            return self.inline(value, expanding)
+        if key in SCHEMA_LISTS and isinstance(value, list):
+            return [self.inline(sub, expanding) for sub in value]
+        return value
+
+
+def _composed(node: Mapping[str, Any]) -> bool:
+    """Whether keys other than its own properties are evaluated in ``node`` (by parts, or already)."""
+    return any(
+        key in node
+        for key in ("allOf", "anyOf", "oneOf", "$ref", "if", "then", "else", "dependentSchemas",
+                    "additionalProperties", "unevaluatedProperties")
+    )  # fmt: skip
 
 
 def _ids_as_given(parsed: ParsedResponse, outputs: Sequence[Any]) -> list[Any]:

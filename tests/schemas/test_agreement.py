@@ -1,0 +1,62 @@
+"""The validator and the strict definition agree, class by class, on generated schemas and calls."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jsonschema
+import pytest
+import toolwire
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+from toolwire.providers import restore_omitted, strict_schema
+
+from ._agreement import SCHEMA_CLASSES, fill, mutations
+
+
+def _tool(schema: dict[str, Any]) -> toolwire.Tool:
+    return toolwire.tool(name="generated", schema=schema)(lambda **kwargs: kwargs)
+
+
+@pytest.mark.parametrize("schema_class", sorted(SCHEMA_CLASSES))
+@settings(
+    max_examples=40,
+    deadline=None,
+    # Shrinking nested schema-and-call draws takes minutes; a failure shows the drawn example.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(data=st.data())
+def test_validator_and_strict_schema_accept_the_same_calls(schema_class: str, data: Any) -> None:
+    """A call the tool's validator accepts is one strict mode can send, and the other way round."""
+    given_schema = data.draw(SCHEMA_CLASSES[schema_class], label="schema")
+    tool = _tool(given_schema)
+    parameters = tool.parameters
+    strict, notes = strict_schema(parameters)
+    assert strict is not None, notes
+    assert notes == () or all("oneOf" in note for note in notes), notes
+    jsonschema.Draft202012Validator.check_schema(strict)
+    validator = tool.signature.validator
+    reference = jsonschema.Draft202012Validator(parameters)
+    strict_check = jsonschema.Draft202012Validator(strict)
+
+    # Strict to tool: whatever strict mode lets the model send is accepted once restored.
+    # hypothesis-jsonschema rewrites the schema it is given (resolving $refs): it gets copies.
+    sent = data.draw(from_schema(copy.deepcopy(strict)), label="sent in strict mode")
+    restored = restore_omitted(sent, parameters)
+    assert validator.is_valid(restored), (sent, restored)
+    assert reference.is_valid(restored)
+
+    # Tool to strict: calls drawn from the schema as written (open objects: extra keys too).
+    drawn = data.draw(from_schema(copy.deepcopy(given_schema)), label="drawn from the given schema")
+    for call in [drawn, *mutations(drawn, parameters, parameters)]:
+        accepted = validator.is_valid(call)
+        assert accepted == reference.is_valid(call), call
+        as_strict = fill(call, parameters, strict, parameters, strict)
+        assert strict_check.is_valid(as_strict) == accepted, (call, as_strict)
+        if accepted:
+            assert validator.is_valid(restore_omitted(as_strict, parameters))
+    for call in mutations(drawn, parameters, parameters):
+        assert not validator.is_valid(call), call
