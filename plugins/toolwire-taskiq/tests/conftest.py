@@ -106,7 +106,7 @@ def write_config(tmp_path: Path) -> WriteConfig:
     queue = f"test-{uuid.uuid4().hex[:12]}"
     count = iter(range(100))
 
-    def write(url: str, extra: str = "", *, heartbeat: float = 1.0, bind: bool = True) -> Path:
+    def write(url: str, extra: str = "", *, heartbeat: float = 4.0, bind: bool = True) -> Path:
         path = tmp_path / f"toolwire-{next(count)}.toml"
         text = (
             '[plugins]\nautoload = false\nenable = ["remote", "taskiq"]\n\n'

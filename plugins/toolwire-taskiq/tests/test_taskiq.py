@@ -218,7 +218,7 @@ async def test_a_broker_that_cannot_be_reached_gives_executor_unavailable(
 def test_taskiq_tables_fail_closed(write_config: WriteConfig) -> None:
     """An unknown key or a URL that is not Redis stops the start, naming the table."""
     bad_key = write_config("redis://127.0.0.1:1", "")
-    bad_key.write_text(bad_key.read_text().replace("heartbeat = 1.0", "hearbeat = 1"))
+    bad_key.write_text(bad_key.read_text().replace("heartbeat = 4.0", "hearbeat = 1"))
     with pytest.raises(toolwire.ConfigError, match=r"\[executors\.fleet\].*hearbeat"):
         toolwire.Dispatcher.from_config(bad_key)
     with pytest.raises(toolwire.ConfigError, match=r"url must be a Redis URL"):
