@@ -501,3 +501,34 @@ def test_a_file_that_is_not_a_trail_stops_the_start(trail_path: Path) -> None:
         dispatcher.add(toolwire_audit.plugin, name="audit")
     dispatcher.close()
     assert trail_path.read_text() == "just some notes\n"
+
+
+def test_approval_events_of_real_approvals_reach_the_trail(
+    make: MakeDispatcher, trail_path: Path, read: Read
+) -> None:
+    """A gated call writes approval.requested; approving it writes approval.approved beside the
+    record of the call it runs, rejecting another writes approval.rejected; the chain verifies."""
+    pack = toolwire.Toolset("gated")
+
+    @pack.tool(approval=True)
+    def wipe(disk: str) -> str:
+        """Wipe a disk.
+
+        Args:
+            disk: Which one.
+        """
+        return f"wiped {disk}"
+
+    dispatcher = make(pack, config={"approvals": {"store": "memory://"}})
+    first = dispatcher.dispatch_sync("wipe", {"disk": "a"}, call_id="w1")
+    second = dispatcher.dispatch_sync("wipe", {"disk": "b"}, call_id="w2")
+    assert first.approval is not None and second.approval is not None
+    assert dispatcher.approve_sync(first.approval.id, by="carol").success
+    dispatcher.reject_sync(second.approval.id, by="dave", message="not that one")
+    events = [(r.get("event", "call"), r["call_id"]) for r in read(trail_path)]
+    assert ("approval.requested", "w1") in events and ("approval.requested", "w2") in events
+    assert ("approval.approved", "w1") in events and ("approval.rejected", "w2") in events
+    decided = {r["event"]: r for r in read(trail_path) if r.get("event", "").startswith("approval.")}
+    assert decided["approval.approved"]["decided_by"] == "carol"
+    assert decided["approval.rejected"]["decided_by"] == "dave"
+    assert toolwire_audit.verify([trail_path]).ok

@@ -152,6 +152,15 @@ class AuditPlugin:
         result: toolwire.DispatchResult,
         context: toolwire.CallContext,
     ) -> None:
+        self._record_call(call, result, context)
+        self._approval_event(result)
+
+    def _record_call(
+        self,
+        call: toolwire.ToolCall,
+        result: toolwire.DispatchResult,
+        context: toolwire.CallContext,
+    ) -> None:
         running = self._running.pop(id(context), None) if self._running else None
         fields = None
         if running is not None and running.context is context and running.written is not None:
@@ -178,6 +187,36 @@ class AuditPlugin:
                 error=str(exc),
                 lost=trail.lost,
             )
+
+    def _approval_event(self, result: toolwire.DispatchResult) -> None:
+        """The approval event a finished call stands for: a gated call asks; the call that a
+        decision ends (run, rejected, expired) records that decision, next to its call record."""
+        approval = getattr(result, "approval", None)
+        if approval is None:
+            return
+        kind = result.error.kind if result.error is not None else None
+        event: ApprovalEvent | None = {
+            "approval_required": "requested",
+            "approval_denied": "rejected",
+            "approval_expired": "expired",
+        }.get(kind or "")
+        if event is None and approval.status in ("approved", "executed"):
+            event = "approved"
+        if event is None:
+            return
+        try:
+            self.record_approval(
+                event,
+                approval_id=approval.id,
+                call_id=approval.call_id,
+                tool=approval.tool,
+                role=approval.role,
+                principal=approval.principal,
+                decided_by=approval.decided_by,
+                reason=approval.reason if event == "requested" else approval.message,
+            )
+        except AuditWriteError as exc:
+            _log.error("toolwire_audit.record_lost", approval_id=approval.id, error=str(exc))
 
     # -- records ---------------------------------------------------------------------------
 
