@@ -113,23 +113,25 @@ async def test_a_deadline_cancels_the_async_tool_on_the_worker(
 async def test_a_late_reply_is_discarded(
     redis_server: RedisServer, workers: Workers, write_config: WriteConfig, tmp_path: Path
 ) -> None:
-    """A call the host answered at its deadline: the worker's reply to it reaches no call."""
+    """A call the host answered at its deadline: the worker's reply to it, if one comes (the
+    deadline may cancel the tool on the worker first), reaches no call and is never read."""
     config = write_config(redis_server.url, "[tools.nap]\ntimeout = 0.5\n")
     workers.start(config, "fleet", "--concurrency", "1")
     queue = tomllib.loads(config.read_text())["executors"]["fleet"]["queue"]
     with toolwire.Dispatcher.from_config(config) as dispatcher:
         late = await dispatcher.dispatch("nap", {"seconds": 2})
         assert late.error is not None and late.error.kind == "timeout"
-        for _ in range(400):  # the worker finishes the call and stores its reply
+        for _ in range(80):  # the worker finishes (or drops) the call; a reply is stored
             if redis_server.count(f"{queue}:result:*"):
                 break
             await asyncio.sleep(0.05)
-        assert redis_server.count(f"{queue}:result:*") == 1
+        stored = redis_server.count(f"{queue}:result:*")
+        assert stored in (0, 1)
         results = await dispatcher.dispatch_many(
             [toolwire.ToolCall("add", {"a": i, "b": 1}, f"c{i}") for i in range(3)]
         )
     assert [r.output for r in results] == ["1", "2", "3"]
-    assert redis_server.count(f"{queue}:result:*") == 1  # left to expire, never read
+    assert redis_server.count(f"{queue}:result:*") == stored  # left to expire, never read
 
 
 @pytest.mark.slow
