@@ -310,6 +310,71 @@ def check_references(tool_name: str, schema: Mapping[str, Any]) -> None:
                     f"tool {tool_name!r}: {key} {ref!r} points to nothing in the schema; "
                     "add the definition it names under $defs, or correct the reference"
                 )
+    _check_in_place_expansion(tool_name, schema)
+
+
+#: How many subschemas may apply to one value, counted with repeats (``anyOf`` of two refs
+#: to a definition that is itself ``anyOf`` of two refs...): past it, checking a wrong value
+#: (and describing why it is wrong) would take time and memory exponential in the schema.
+MAX_IN_PLACE_EXPANSION: Final = 10_000
+
+
+def _check_in_place_expansion(tool_name: str, root: Mapping[str, Any]) -> None:
+    """Refuse schemas whose subschemas that apply to the same value loop or multiply.
+
+    Such subschemas are reached through ``$ref``, ``allOf``/``anyOf``/``oneOf``, ``not``,
+    ``if``/``then``/``else`` without moving into the value: a loop among them (``A`` is
+    ``{"$ref": "#/$defs/A"}``) never ends, and a chain of alternatives grows exponentially.
+    Recursion through ``properties`` or ``items`` is fine: each step goes one level into the
+    value. Counted with memoisation, so the check itself is linear in the schema.
+
+    Raises:
+        ConfigError: naming the tool, and what to change.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, Mapping):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ConfigError(
+                f"tool {tool_name!r}: the schema's references loop without reaching a schema "
+                "of their own (a $ref that, through $ref, allOf, anyOf, oneOf or not, leads "
+                "back to itself for the same value); give the loop a real schema, or remove it"
+            )
+        active.add(key)
+        total = 1
+        children: list[Any] = []
+        for name in ("$ref", "$dynamicRef"):
+            ref = node.get(name)
+            if isinstance(ref, str):
+                children.append(resolve(root, ref))
+        for name in _IN_PLACE_LISTS:
+            value = node.get(name)
+            if isinstance(value, list):
+                children.extend(value)
+        for name in (*_IN_PLACE_VALUES, "not", "if"):
+            if name in node:
+                children.append(node[name])
+        for child in children:
+            total += size(child)
+            if total > MAX_IN_PLACE_EXPANSION:
+                raise ConfigError(
+                    f"tool {tool_name!r}: more than {MAX_IN_PLACE_EXPANSION:,} subschemas apply "
+                    "to one value once its references and alternatives are followed (alternatives "
+                    "that refer to alternatives multiply); checking a wrong value would take "
+                    "exponential time. Flatten the alternatives"
+                )
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    for node in walk(root):
+        size(node)
 
 
 def refuse_retrieval(uri: str) -> Any:

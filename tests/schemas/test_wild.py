@@ -515,3 +515,39 @@ def test_older_drafts_keep_their_meaning(
     tool = _tool({"$schema": draft, **schema})
     assert "$schema" not in tool.parameters
     assert tool.signature.validator.is_valid(call) is accepted
+
+
+@pytest.mark.parametrize(
+    "defs",
+    [
+        {"A": {"$ref": "#/$defs/A"}},
+        {"A": {"$ref": "#/$defs/B"}, "B": {"anyOf": [{"$ref": "#/$defs/A"}, {"type": "null"}]}},
+        {"A": {"$ref": "#/$defs/A", "type": "object"}},
+    ],
+)
+def test_references_that_loop_for_the_same_value_are_refused(defs: dict[str, Any]) -> None:
+    """A $ref loop that never moves into the value would recurse forever at dispatch: refused
+    at definition, naming the tool."""
+    schema = {"type": "object", "$defs": defs, "properties": {"x": {"$ref": "#/$defs/A"}}}
+    with pytest.raises(toolwire.ConfigError, match=r"tool 'looping'.*loop"):
+        toolwire.tool(name="looping", schema=schema)(lambda **kw: None)
+
+
+def test_alternatives_that_multiply_are_refused_and_recursion_into_the_value_is_not() -> None:
+    """anyOf of refs to anyOf of refs (2^n subschemas for one value) is refused at definition;
+    a tree that refers to itself through a property defines and dispatches."""
+    defs: dict[str, Any] = {"D0": {"type": "string"}}
+    for i in range(1, 20):
+        defs[f"D{i}"] = {"anyOf": [{"$ref": f"#/$defs/D{i - 1}"}, {"$ref": f"#/$defs/D{i - 1}"}]}
+    schema = {"type": "object", "$defs": defs, "properties": {"x": {"$ref": "#/$defs/D19"}}}
+    with pytest.raises(toolwire.ConfigError, match="multiply"):
+        toolwire.tool(name="exploding", schema=schema)(lambda **kw: None)
+    tree = {
+        "type": "object",
+        "$defs": {"N": {"type": "object", "properties": {"next": {"$ref": "#/$defs/N"}}}},
+        "properties": {"root": {"$ref": "#/$defs/N"}},
+    }
+    tool = toolwire.tool(name="tree", schema=tree)(lambda **kw: "ok")
+    with toolwire.Dispatcher().add(tool) as dispatcher:
+        assert dispatcher.dispatch_sync("tree", {"root": {"next": {"next": {}}}}).success
+        assert not dispatcher.dispatch_sync("tree", {"root": {"next": 3}}).success
