@@ -210,6 +210,7 @@ def test_config_refuses_a_wrong_approvals_table(settings):
 
 async def test_tools_that_cannot_need_approval_never_touch_the_store(make, pack, ledger):
     """Calls of tools without approval never open the store (here, a Redis nobody listens on)."""
+    pytest.importorskip("redis", reason="a redis:// store needs toolwire[redis]")
     dispatcher = make(pack, config={"approvals": {"store": "redis://127.0.0.1:1/0"}})
     assert (await dispatcher.dispatch("read_record", {"record": "a"})).success
     assert dispatcher.dispatch_sync("read_record", {"record": "b"}).success
