@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 from ._errors import ConfigError, RequireApproval, ToolError
 from ._logging import log as _log
+from ._loop import loop_running
 from ._pipeline import Finished, refuse, run_call
 from ._responses import provider_named
 from ._serialize import to_json
@@ -770,11 +771,14 @@ class Approvals:
     async def _io(self, operation: Callable[[ApprovalStore], T]) -> T:
         """A store operation, on a thread when it may block (a file, a server).
 
+        Without a running loop (a call the pipeline drives inline in the caller's thread) it
+        runs right there, as everything else on that path does.
+
         Raises:
             ApprovalError: the store failed (it cannot be opened, or an operation failed).
         """
         try:
-            if self.url == "memory://":
+            if self.url == "memory://" or not loop_running():
                 return operation(self.store())
             return await asyncio.to_thread(lambda: operation(self.store()))
         except ConfigError:
@@ -818,25 +822,6 @@ class Approvals:
         try:
             approval = self._record(route, call, context, asked, turn)
             await self._io(lambda store: store.add(approval))
-        except Exception as exc:  # noqa: BLE001 - fail closed: an unrecorded call never runs
-            return _unrecorded(call, exc)
-        return _waiting(approval, turn)
-
-    def hold_inline(
-        self,
-        route: Route,
-        call: ToolCall,
-        context: CallContext,
-        asked: RequireApproval | None,
-        turn: Turn | None,
-    ) -> ToolError:
-        """``hold`` in the caller's own thread, without an event loop."""
-        refused = _repeated(call, turn)
-        if refused is not None:
-            return refused
-        try:
-            approval = self._record(route, call, context, asked, turn)
-            self.store().add(approval)
         except Exception as exc:  # noqa: BLE001 - fail closed: an unrecorded call never runs
             return _unrecorded(call, exc)
         return _waiting(approval, turn)

@@ -86,11 +86,7 @@ async def run_call(
                 asked = await asked
             if asked is not None or route.approval:
                 gate = plan.approvals
-                raise (
-                    gate.hold_inline(route, call, context, asked, turn)
-                    if inline
-                    else await gate.hold(route, call, context, asked, turn)
-                )
+                raise (await gate.hold(route, call, context, asked, turn))
         if (pending := hooks.run_before(call, context)) is not None:
             await pending
         value = (

@@ -119,20 +119,12 @@ class Limits:
 class ApprovalGate(Protocol):
     """Where a call that needs a person's approval goes instead of running (``_approvals``).
 
-    Each method records the call as waiting and returns the error that ends it now
-    (``approval_required``, or ``internal_error`` when it could not be recorded).
+    ``hold`` records the call as waiting and returns the error that ends it now
+    (``approval_required``, or ``internal_error`` when it could not be recorded). Driven
+    inline (no running loop), it does its store I/O in the caller's thread.
     """
 
     async def hold(
-        self,
-        route: Route,
-        call: ToolCall,
-        context: CallContext,
-        asked: RequireApproval | None,
-        turn: Any,
-    ) -> ToolError: ...
-
-    def hold_inline(
         self,
         route: Route,
         call: ToolCall,
