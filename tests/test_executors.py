@@ -329,3 +329,28 @@ async def test_the_in_process_executors_run_calls_handed_to_them() -> None:
     )
     assert await registered["thread"].submit(job) == 3
     plugin.toolwire_close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tool", ["traced", "traced_async"])
+async def test_a_worker_runs_the_tool_under_the_call_s_trace_context(
+    make: MakeDispatcher, tool: str
+) -> None:
+    """The span current where the host dispatched is the parent of what the tool does in its
+    worker process; with no span current, the worker starts no trace of its own."""
+    dispatcher = make(remote.pack, config=process_config())
+    untraced = await dispatcher.dispatch(tool)
+    assert untraced.success and untraced.result == {}
+    TracerProvider = pytest.importorskip("opentelemetry.sdk.trace").TracerProvider
+    tracer = TracerProvider().get_tracer("host")
+    with tracer.start_as_current_span("agent turn") as span:
+        result = await dispatcher.dispatch(tool)
+    context = span.get_span_context()
+    assert result.success, result.output
+    version, trace_id, parent_id, _flags = result.result["traceparent"].split("-")
+    assert (version, trace_id, parent_id) == (
+        "00",
+        f"{context.trace_id:032x}",
+        f"{context.span_id:016x}",
+    )
+    assert (await dispatcher.dispatch("where")).result != os.getpid()

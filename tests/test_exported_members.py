@@ -41,6 +41,7 @@ PUBLIC_MODULES = {
     "cli",
     "hookspecs",
     "middleware",
+    "propagation",
     "providers",
     "pytest_plugin",
     "testing",

@@ -158,7 +158,9 @@ async def test_unexpected_errors_are_generic_for_the_model(
     assert "Traceback" not in result.output
     failed = [e for e in logs if e["event"] == "toolwire.tool_failed"]
     # The argument is a secret ([logging] redact): the traceback is logged rendered, masked.
-    assert failed and "RuntimeError: /srv/internal/path.py leaked [redacted]" in failed[0]["exception"]
+    assert (
+        failed and "RuntimeError: /srv/internal/path.py leaked [redacted]" in failed[0]["exception"]
+    )
 
 
 async def test_tool_error_message_reaches_the_model(dispatcher: toolwire.Dispatcher) -> None:

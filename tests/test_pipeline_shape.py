@@ -316,7 +316,9 @@ def test_adjacent_built_in_layers_are_fused_and_others_keep_their_place() -> Non
     whole = fuse([(retry, "policy"), (limit, "policy"), (timeout, "policy")])
     assert len(whole) == 1 and isinstance(whole[0][0], PolicyStack)
     assert (whole[0][0].retry, whole[0][0].limit, whole[0][0].timeout) == (retry, limit, timeout)
-    split = fuse([(retry, "policy"), (between, "ratelimit"), (limit, "policy"), (timeout, "policy")])
+    split = fuse(
+        [(retry, "policy"), (between, "ratelimit"), (limit, "policy"), (timeout, "policy")]
+    )
     assert [layer for layer, _ in split][:2] == [retry, between]
     assert isinstance(split[2][0], PolicyStack) and split[2][0].retry is None
     assert fuse([(timeout, "policy")]) == [(timeout, "policy")]

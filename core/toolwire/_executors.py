@@ -18,6 +18,7 @@ from ._errors import ConfigError, ToolError
 from ._serialize import to_json
 from ._threads import ThreadRunner
 from ._values import CallContext
+from .propagation import inject
 from .types import Job
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class OnExecutor:
             self.plugin,
             self.version,
             context.role,
+            inject(),
         )
         try:
             return await self.executor.submit(job)

@@ -113,6 +113,7 @@ class _Work:
         "module",
         "qualname",
         "tool",
+        "trace_context",
     )
 
     def __init__(
@@ -124,6 +125,7 @@ class _Work:
         kwargs: dict[str, Any],
         is_async: bool,
         deadline: float | None,
+        trace_context: dict[str, str],
     ) -> None:
         self.loop = loop
         self.future: asyncio.Future[Any] = loop.create_future()
@@ -133,6 +135,7 @@ class _Work:
         self.kwargs = kwargs
         self.is_async = is_async
         self.deadline = deadline
+        self.trace_context = trace_context
         self.cancelled = False
 
     def settle(self, ok: bool, payload: Any) -> None:
@@ -228,7 +231,7 @@ class _Worker:
         from multiprocessing.connection import wait
 
         try:
-            conn.send((work.module, work.qualname, work.kwargs, work.is_async))
+            conn.send((work.module, work.qualname, work.kwargs, work.is_async, work.trace_context))
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             with self.pool._lock:
                 self.work = None
@@ -338,6 +341,7 @@ class ProcessPool:
             kwargs,
             tool.is_async,
             job.deadline,
+            dict(job.trace_context),
         )
         self._submit(work)
         try:

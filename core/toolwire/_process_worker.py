@@ -4,12 +4,15 @@ Started by ``toolwire._process.ProcessPool`` as ``python -c "...main()" FD``, wh
 its end of a socket pair. Messages are pickled (``multiprocessing.connection``):
 
 - from the pool: ``(sys_path, max_memory_mb)`` once, then ``(module, qualname, kwargs,
-  is_async)`` per call, or ``None`` to stop;
+  is_async, trace_context)`` per call, or ``None`` to stop;
 - to the pool: ``("ready", pid)`` once, then one reply per call: ``("ok", json_text)``,
   ``("tool_error", message, kind, retryable, details)``, ``("raised", pickled_exception or
   None, type_name, traceback_text)``, ``("unloadable", traceback_text)`` when the tool cannot
   be imported, or ``("memory",)``, after which the worker exits so that a fresh one replaces
   it.
+
+The call's trace context (propagation headers, see ``toolwire.propagation``) is current
+while the function runs, when the worker can import ``opentelemetry-api``.
 
 The worker writes nothing to stdout (the pool points it at the host's stderr) and ignores
 ``SIGINT``: the host decides when a worker stops.
@@ -44,15 +47,22 @@ def resolve(module: str, qualname: str) -> Callable[..., Any]:
     return function  # type: ignore[no-any-return]
 
 
-def run(function: Callable[..., Any], kwargs: dict[str, Any], is_async: bool) -> tuple[Any, ...]:
-    """Run one call and shape its reply; never raises."""
+def run(
+    function: Callable[..., Any],
+    kwargs: dict[str, Any],
+    is_async: bool,
+    trace_context: dict[str, str] | None = None,
+) -> tuple[Any, ...]:
+    """Run one call under its trace context and shape its reply; never raises."""
     from ._errors import ToolError
     from ._serialize import to_json
+    from .propagation import attached
 
     try:
-        value = function(**kwargs)
-        if is_async:
-            value = asyncio.run(value)
+        with attached(trace_context):
+            value = function(**kwargs)
+            if is_async:
+                value = asyncio.run(value)
         return ("ok", to_json(value))
     except ToolError as error:
         return ("tool_error", error.message, error.kind, error.retryable, error.details)
@@ -90,7 +100,7 @@ def main() -> None:
             return
         if message is None:
             return
-        module, qualname, kwargs, is_async = message
+        module, qualname, kwargs, is_async, trace_context = message
         try:
             function = functions.get((module, qualname))
             if function is None:
@@ -98,7 +108,7 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001 - the host logs it; the call did not run
             reply: tuple[Any, ...] = ("unloadable", "".join(traceback.format_exception(exc)))
         else:
-            reply = run(function, kwargs, is_async)
+            reply = run(function, kwargs, is_async, trace_context)
         conn.send(reply)
         if reply[0] == "memory":
             return  # a heap that ran out may be in any state: a fresh worker replaces this one

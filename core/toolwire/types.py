@@ -6,7 +6,7 @@ Everything here is a protocol or a plain record; importing it costs nothing at r
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -89,6 +89,11 @@ class Job:
         version: The version of that plugin's distribution (``""`` for one a host added by
             hand); a remote worker refuses a call whose version differs from its own.
         role: The role the host dispatched under.
+        trace_context: The call's trace context as propagation headers (W3C
+            ``traceparent``, ``tracestate``, ``baggage``), written where the call leaves the
+            host: empty when no span is current or ``opentelemetry-api`` is not installed. A
+            worker makes it current around the function (``toolwire.propagation.attached``),
+            so the tool's spans join the call's trace.
     """
 
     call_id: str
@@ -101,6 +106,7 @@ class Job:
     plugin: str
     version: str
     role: str | None = None
+    trace_context: Mapping[str, str] = field(default_factory=dict)
 
 
 class Executor(Protocol):

@@ -182,6 +182,8 @@ def test_the_hosts_setup_decides_and_secrets_stay_masked(host: Path, setup: str)
     if setup == "structlog":
         events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
         failed = [e for e in events if e["event"] == "toolwire.tool_failed"]
-        assert failed and all("login failed with password [redacted]" in e["exception"] for e in failed)
+        assert failed and all(
+            "login failed with password [redacted]" in e["exception"] for e in failed
+        )
     assert "[redacted]" in done.stderr
     assert SECRET not in done.stderr

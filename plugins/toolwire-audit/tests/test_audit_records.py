@@ -528,7 +528,9 @@ def test_approval_events_of_real_approvals_reach_the_trail(
     events = [(r.get("event", "call"), r["call_id"]) for r in read(trail_path)]
     assert ("approval.requested", "w1") in events and ("approval.requested", "w2") in events
     assert ("approval.approved", "w1") in events and ("approval.rejected", "w2") in events
-    decided = {r["event"]: r for r in read(trail_path) if r.get("event", "").startswith("approval.")}
+    decided = {
+        r["event"]: r for r in read(trail_path) if r.get("event", "").startswith("approval.")
+    }
     assert decided["approval.approved"]["decided_by"] == "carol"
     assert decided["approval.rejected"]["decided_by"] == "dave"
     assert toolwire_audit.verify([trail_path]).ok

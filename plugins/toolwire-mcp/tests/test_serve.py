@@ -368,3 +368,72 @@ def test_a_served_dispatcher_loads_as_a_remote_pack(
             refused = loader.dispatch_sync("remote_get_weather", {"location": " "})
             assert refused.error is not None and refused.error.kind == "execution_error"
             assert json.loads(refused.error.message)["message"] == "location must not be empty"
+
+
+REMOTE_PARENT = ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_client_s_meta_traceparent_is_the_parent_of_the_call_span(
+    demo_dispatcher: toolwire.Dispatcher, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """``_meta.traceparent`` on ``tools/call`` makes the caller's span the parent of the
+    ``execute_tool`` span, and the tool runs under that span."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from toolwire_otel import OtelPlugin
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    demo_dispatcher.add(OtelPlugin(tracer_provider=provider), name="traces")
+    monkeypatch.setenv("TW_TEST_ADMIN", "admin-token-1")
+    monkeypatch.setenv("TW_TEST_USER", "user-token-2")
+    trace_id, parent_id = REMOTE_PARENT
+    with serving(toolwire_mcp.asgi_app(demo_dispatcher)) as base:
+        async with http_client(f"{base}/mcp", "admin-token-1", mode) as client:
+            meta: Any = {"traceparent": f"00-{trace_id}-{parent_id}-01"}
+            result = await client.call_tool("traced", {}, meta=meta)
+    provider.shutdown()
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == "execute_tool traced"]
+    assert span.parent is not None and span.parent.is_remote
+    assert (f"{span.context.trace_id:032x}", f"{span.parent.span_id:016x}") == REMOTE_PARENT
+    assert result.structured_content is not None
+    _version, seen_trace, seen_parent, _flags = result.structured_content["traceparent"].split("-")
+    assert (seen_trace, seen_parent) == (trace_id, f"{span.context.span_id:016x}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sync", [False, True], ids=["dispatch", "dispatch_sync"])
+async def test_a_loaded_server_s_tool_runs_under_the_call_s_trace(
+    config: Path, tmp_path: Path, sync: bool
+) -> None:
+    """A call to a loaded MCP server sends the current trace context as ``_meta.traceparent``:
+    here the server is toolwire's own, over stdio, and its tool reports the context it ran
+    under. No span current, no context sent."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    loader_config = tmp_path / "loader.toml"
+    args = [str(SERVERS / "serve_host.py"), str(config)]
+    loader_config.write_text(
+        '[plugins]\nautoload = false\nenable = ["mcp"]\n'
+        f"[plugins.mcp.servers.hop]\ncommand = {json.dumps(sys.executable)}\n"
+        f"args = {json.dumps(args)}\n"
+    )
+    tracer = TracerProvider().get_tracer("host")
+    with toolwire.Dispatcher.from_config(loader_config) as loader:
+
+        async def call() -> toolwire.DispatchResult:
+            if sync:
+                return await asyncio.to_thread(loader.dispatch_sync, "hop_traced")
+            return await loader.dispatch("hop_traced")
+
+        assert (await call()).result == {}
+        with tracer.start_as_current_span("agent turn") as span:
+            result = await call()
+    assert result.success, result.output
+    context = span.get_span_context()
+    _version, trace_id, parent_id, _flags = result.result["traceparent"].split("-")
+    assert (trace_id, parent_id) == (f"{context.trace_id:032x}", f"{context.span_id:016x}")

@@ -43,6 +43,28 @@ async def test_two_hundred_calls_spread_over_two_workers(
 
 
 @pytest.mark.slow
+async def test_a_worker_runs_the_tool_under_the_call_s_trace_context(
+    redis_server: RedisServer, workers: Workers, write_config: WriteConfig
+) -> None:
+    """The span current where the host dispatched is the parent of what the tool does on a
+    worker, for plain and async tools; a call with no span current carries none."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    config = write_config(redis_server.url)
+    workers.start(config)
+    tracer = TracerProvider().get_tracer("host")
+    with toolwire.Dispatcher.from_config(config) as dispatcher:
+        assert (await dispatcher.dispatch("traced")).result == {}
+        for tool in ("traced_async", "traced"):
+            with tracer.start_as_current_span("agent turn") as span:
+                result = await dispatcher.dispatch(tool)
+            assert result.success, result.output
+            context = span.get_span_context()
+            _version, trace_id, parent_id, _flags = result.result["traceparent"].split("-")
+            assert (trace_id, parent_id) == (f"{context.trace_id:032x}", f"{context.span_id:016x}")
+
+
+@pytest.mark.slow
 async def test_a_worker_killed_mid_call_gives_executor_lost(
     redis_server: RedisServer, workers: Workers, write_config: WriteConfig, tmp_path: Path
 ) -> None:

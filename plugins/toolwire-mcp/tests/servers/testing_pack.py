@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import toolwire
+import toolwire.propagation
 
 pack = toolwire.Toolset("testing")
 
@@ -52,3 +53,9 @@ def chatty() -> str:
     logging.getLogger("chatty").warning("logged by a tool")
     os.write(1, b"written to fd 1\n")
     return "quiet"
+
+
+@pack.tool(read_only=True)
+def traced() -> dict[str, str]:
+    """The trace context current where the tool runs, as propagation headers (empty for none)."""
+    return dict(toolwire.propagation.inject())

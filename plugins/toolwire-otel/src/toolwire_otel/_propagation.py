@@ -4,32 +4,21 @@ A carrier is a ``dict[str, str]`` such as HTTP headers, a task's metadata, or th
 object of an MCP request (which carries ``traceparent`` and ``tracestate``). The format is
 the globally configured propagator's: W3C Trace Context and Baggage unless the host set
 ``OTEL_PROPAGATORS`` or called ``opentelemetry.propagate.set_global_textmap``.
+
+``inject`` and ``extract`` are ``toolwire.propagation``'s: toolwire carries the same headers
+to its executors' workers by itself. ``attached`` here differs from the core's in one point:
+a carrier that holds no context attaches an empty one (the block starts a new trace) rather
+than keeping the current one.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Any
+from collections.abc import Iterator
 
+import toolwire.propagation
 from opentelemetry import context as otel_context
-from opentelemetry import propagate
-
-
-def inject(carrier: MutableMapping[str, Any] | None = None) -> MutableMapping[str, Any]:
-    """Write the current trace context into ``carrier`` (a new dict when omitted); return it.
-
-    Called inside a tool, or inside the ``execute_tool`` span toolwire-otel opens around it,
-    the context written is that of the call's span: a worker that extracts it starts its
-    spans as children of the call.
-
-    Returns:
-        The carrier, with ``traceparent`` (and ``tracestate``, ``baggage`` when there are
-        any) added; unchanged when there is no current span.
-    """
-    carrier = {} if carrier is None else carrier
-    propagate.inject(carrier)
-    return carrier
+from toolwire.propagation import inject as inject
 
 
 def extract(carrier: object) -> otel_context.Context:
@@ -38,21 +27,9 @@ def extract(carrier: object) -> otel_context.Context:
     A carrier is a mapping of header names to strings. Anything else (``None``, a number, a
     string, a list, any object) holds no context, and so do keys and values that are not
     strings, so nothing that came over the wire can make this raise.
-
-    Args:
-        carrier: Normally a ``Mapping[str, str]``; any value is accepted.
-
-    Returns:
-        The extracted context, or an empty ``Context`` (no span: calls made under it start a
-        new trace).
     """
-    if not isinstance(carrier, Mapping) or not carrier:
-        return otel_context.Context()
-    try:
-        headers = {k: v for k, v in carrier.items() if isinstance(k, str) and isinstance(v, str)}
-        return propagate.extract(headers)
-    except Exception:  # noqa: BLE001 - a mapping or propagator that fails on odd input means "no context"
-        return otel_context.Context()
+    extracted: otel_context.Context = toolwire.propagation.extract(carrier)
+    return extracted
 
 
 @contextlib.contextmanager

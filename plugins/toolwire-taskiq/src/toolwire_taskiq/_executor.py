@@ -243,6 +243,7 @@ def _payload(job: Job, executor: str) -> dict[str, Any]:
         "deadline": job.deadline,
         "attempt": job.attempt,
         "role": job.role,
+        "trace_context": dict(job.trace_context),
     }
 
 

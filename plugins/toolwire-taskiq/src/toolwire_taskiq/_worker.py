@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from taskiq import TaskiqMessage, TaskiqMiddleware, TaskiqResult
 from taskiq.receiver import Receiver
 from toolwire.middleware import DEFAULT_RETRY_ON
+from toolwire.propagation import attached
 
 from ._settings import Settings
 from ._wire import TASK_NAME, Keys, make_broker
@@ -149,16 +150,17 @@ class Worker:
             remaining = None if deadline is None else float(deadline) - time.time()
             if remaining is not None and remaining <= 0:
                 return {"skipped": "late"}  # the host answered it already: nothing to run
-            running = asyncio.create_task(
-                self.dispatcher.execute(
-                    str(tool),
-                    payload.get("arguments"),
-                    executor=self.settings.name,
-                    call_id=call,
-                    role=payload.get("role"),
-                    attempt=int(payload.get("attempt", 1)),
+            with attached(payload.get("trace_context")):  # the task keeps the call's trace
+                running = asyncio.create_task(
+                    self.dispatcher.execute(
+                        str(tool),
+                        payload.get("arguments"),
+                        executor=self.settings.name,
+                        call_id=call,
+                        role=payload.get("role"),
+                        attempt=int(payload.get("attempt", 1)),
+                    )
                 )
-            )
             self.running[task_id] = running
             try:
                 async with asyncio.timeout(remaining):

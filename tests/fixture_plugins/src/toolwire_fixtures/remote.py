@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import toolwire
+import toolwire.propagation
 
 pack = toolwire.Toolset("remote", description="Tools that run away from the host")
 
@@ -154,3 +155,15 @@ def crash() -> None:
     import ctypes
 
     ctypes.string_at(0)
+
+
+@pack.tool
+def traced() -> dict[str, str]:
+    """The trace context current where the call ran, as propagation headers (empty for none)."""
+    return dict(toolwire.propagation.inject())
+
+
+@pack.tool
+async def traced_async() -> dict[str, str]:
+    """The same, from an ``async def`` tool (a worker runs it on an event loop of its own)."""
+    return dict(toolwire.propagation.inject())
