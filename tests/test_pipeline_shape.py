@@ -17,6 +17,7 @@ import toolwire
 from toolwire import _pipeline, hookspecs
 from toolwire._hookwalk import CallHooks, implementations
 from toolwire._middleware import compose
+from toolwire._tasks import TaskRunner
 from toolwire._threads import ThreadRunner
 from toolwire.middleware import Order
 
@@ -138,6 +139,63 @@ async def test_the_thread_runner_keeps_context_and_counts_abandoned_threads() ->
     finally:
         release.set()
         runner.close()
+
+
+async def test_the_task_runner_awaits_in_place_and_leaves_a_deaf_tool_behind() -> None:
+    """A tool runs in the awaiting task, as ``await`` would (values, failures, a cancel it
+    honours); one that ignores a cancel is left running after the grace, counted until done."""
+    runner = TaskRunner(grace=0.01)
+    here = asyncio.current_task()
+
+    async def now(x: int) -> int:
+        return x
+
+    async def later(x: int) -> tuple[int, bool]:
+        await asyncio.sleep(0)
+        await asyncio.sleep(0.001)
+        return x, asyncio.current_task() is here
+
+    async def fails() -> None:
+        await asyncio.sleep(0.001)
+        raise KeyError("k")
+
+    assert await runner.run(now, {"x": 1}) == 1
+    assert await runner.run(later, {"x": 2}) == (2, True)
+    with pytest.raises(KeyError):
+        await runner.run(fails, {})
+    release = asyncio.Event()
+    told = []
+
+    async def deaf() -> str:
+        while not release.is_set():
+            try:
+                await asyncio.sleep(0.001)
+            except asyncio.CancelledError:
+                told.append(1)
+        return "done"
+
+    async def call(function: Any, **kwargs: Any) -> Any:
+        return await runner.run(function, kwargs)
+
+    honest = asyncio.ensure_future(call(later, x=3))
+    await asyncio.sleep(0)
+    honest.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await honest
+    assert runner.abandoned() == 0
+    stubborn = asyncio.ensure_future(call(deaf))
+    try:
+        await asyncio.sleep(0.005)
+        stubborn.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stubborn
+        assert told and runner.abandoned() == 1 and stubborn.cancelling() == 1
+        await asyncio.sleep(0.005)
+    finally:
+        release.set()
+    while runner.abandoned():
+        await asyncio.sleep(0.001)
+    assert len(told) == 2  # by its caller, and once more when the grace ran out
 
 
 async def test_a_third_party_middleware_places_itself_among_the_built_in_ones(

@@ -68,8 +68,158 @@ async def test_sync_timeout_frees_the_call_and_the_pool_keeps_serving(
         if dispatcher.stats()["running"] == 0:
             break
         await asyncio.sleep(0.01)
-    assert dispatcher.stats() == {"threads": 2, "running": 0, "abandoned": 0}
+    assert dispatcher.stats() == {"threads": 2, "running": 0, "abandoned": 0, "abandoned_tasks": 0}
     assert (await dispatcher.dispatch("quick")).output == "quick"
+
+
+def deaf_pack(
+    stop: asyncio.Event, seen: list[str], timeout: float | None = 0.05
+) -> toolwire.Toolset:
+    """A tool that catches every cancellation and goes on until ``stop`` is set."""
+    pack = toolwire.Toolset("deaf")
+
+    @pack.tool(timeout=timeout)
+    async def deaf() -> str:
+        """Ignore every cancellation."""
+        while not stop.is_set():
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                seen.append("cancelled")
+        return "finished on its own"
+
+    return pack
+
+
+async def wait_for_count(dispatcher: toolwire.Dispatcher, key: str, value: int) -> bool:
+    for _ in range(500):
+        if dispatcher.stats()[key] == value:
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+async def test_an_async_tool_that_swallows_its_cancellation_still_times_out(
+    make: MakeDispatcher,
+) -> None:
+    """The deadline answers timeout after a short grace, though the tool ignores the cancel; the
+    tool is left to finish, counted in stats() until it does; nothing is left cancelled."""
+    stop, seen = asyncio.Event(), []
+    dispatcher = make(deaf_pack(stop, seen), config={"limits": {"threads": 2}})
+    result = await dispatcher.dispatch("deaf")
+    assert result.error is not None and result.error.kind == "timeout", result.output
+    assert result.error.retryable and seen  # it was told, and did not listen
+    assert dispatcher.stats()["abandoned_tasks"] == 1
+    assert asyncio.current_task().cancelling() == 0
+    stop.set()
+    assert await wait_for_count(dispatcher, "abandoned_tasks", 0)
+    assert dispatcher.stats() == {"threads": 2, "running": 0, "abandoned": 0, "abandoned_tasks": 0}
+
+
+async def test_a_batch_with_tools_that_swallow_cancellation_answers_every_call(
+    make: MakeDispatcher,
+) -> None:
+    """Each deaf call gets its own timeout; the calls beside them are answered as usual."""
+    stop, seen = asyncio.Event(), []
+    pack = deaf_pack(stop, seen)
+
+    @pack.tool
+    async def ok() -> str:
+        """Answer after a while."""
+        await asyncio.sleep(0.02)
+        return "ok"
+
+    dispatcher = make(pack)
+    results = await dispatcher.dispatch_many([{"name": "deaf"}, {"name": "ok"}, {"name": "deaf"}])
+    assert [r.error.kind if r.error else r.output for r in results] == ["timeout", "ok", "timeout"]
+    assert dispatcher.stats()["abandoned_tasks"] == 2
+    stop.set()
+    assert await wait_for_count(dispatcher, "abandoned_tasks", 0)
+
+
+def test_a_swallowed_cancellation_times_out_from_dispatch_sync(make: MakeDispatcher) -> None:
+    """The same from the sync twin, on the dispatcher's own loop; close() does not wait for
+    a tool that never listens (it is told once more, then left), and says so in the log."""
+    stop = asyncio.Event()
+    dispatcher = make(deaf_pack(stop, []))
+    result = dispatcher.dispatch_sync("deaf")
+    assert result.error is not None and result.error.kind == "timeout"
+    assert dispatcher.stats()["abandoned_tasks"] == 1
+    with structlog.testing.capture_logs() as logs:
+        dispatcher.close()
+    assert [e["count"] for e in logs if e["event"] == "toolwire.tasks_left_running"] == [1]
+
+
+async def test_a_caller_s_cancellation_is_not_held_by_a_tool_that_swallows_it(
+    make: MakeDispatcher,
+) -> None:
+    """Cancelling a dispatch whose tool (no timeout) ignores the cancel: the caller still gets
+    its CancelledError after the grace; the tool is left behind and counted."""
+    stop, seen = asyncio.Event(), []
+    dispatcher = make(deaf_pack(stop, seen, timeout=None))
+    running = asyncio.create_task(dispatcher.dispatch("deaf"))
+    await asyncio.sleep(0.05)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert seen and dispatcher.stats()["abandoned_tasks"] == 1
+    stop.set()
+    assert await wait_for_count(dispatcher, "abandoned_tasks", 0)
+
+
+async def test_a_tool_that_cleans_up_within_the_grace_is_waited_for(make: MakeDispatcher) -> None:
+    """A tool that takes a moment to clean up after its cancel (shorter than the grace) finishes
+    in the call: nothing is abandoned."""
+    from toolwire._tasks import CANCEL_GRACE
+
+    cleaned = []
+    pack = toolwire.Toolset("t")
+
+    @pack.tool(timeout=0.02)
+    async def tidy() -> str:
+        """Clean up slowly after a cancel."""
+        try:
+            await asyncio.sleep(10)
+        finally:
+            await asyncio.sleep(CANCEL_GRACE / 10)
+            cleaned.append("done")
+        return "never"
+
+    dispatcher = make(pack)
+    result = await dispatcher.dispatch("tidy")
+    assert result.error is not None and result.error.kind == "timeout"
+    assert cleaned == ["done"] and dispatcher.stats()["abandoned_tasks"] == 0
+
+
+async def test_async_tools_keep_their_own_task_scoped_machinery(make: MakeDispatcher) -> None:
+    """Awaited through the cancel-watching driver, a tool still runs in the call's task: its own
+    asyncio.timeout, TaskGroup and current_task work; a failure of what it awaits reaches it."""
+    pack = toolwire.Toolset("t")
+
+    @pack.tool(timeout=5)
+    async def scoped() -> list[str]:
+        """Use task-scoped machinery across suspensions."""
+        seen = []
+        task = asyncio.current_task()
+        try:
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(1)
+        except TimeoutError:
+            seen.append("own timeout")
+        async with asyncio.TaskGroup() as group:
+            child = group.create_task(asyncio.sleep(0.001, "child"))
+        seen.append(child.result())
+        failing = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.001, failing.set_exception, KeyError("gone"))
+        try:
+            await failing
+        except KeyError:
+            seen.append("failure reached it")
+        seen.append("same task" if asyncio.current_task() is task else "moved")
+        return seen
+
+    result = await make(pack).dispatch("scoped")
+    assert result.result == ["own timeout", "child", "failure reached it", "same task"]
 
 
 async def test_transient_failures_are_retried_and_counted(make: MakeDispatcher) -> None:

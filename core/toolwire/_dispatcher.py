@@ -26,6 +26,7 @@ from ._plan import Plan, plan_for
 from ._plugins import PluginHost
 from ._policy import ToolPolicy
 from ._responses import parse_response, provider_named
+from ._tasks import TaskRunner
 from ._threads import ThreadRunner
 from ._tools import Tool
 from ._values import DispatchResult, ToolCall
@@ -51,6 +52,7 @@ class Dispatcher:
         self.config: Config = config if config is not None else Config()
         self._host = PluginHost(self.config)
         self._threads = ThreadRunner(self.config.section("limits")["threads"])
+        self._tasks = TaskRunner()
         self._loop = OwnedLoop()
         self._plan: Plan | None = None
         self._closed = False
@@ -172,8 +174,11 @@ class Dispatcher:
         return self._ready().definition(provider, tool)
 
     def stats(self) -> dict[str, int]:
-        """Threads of plain-function tools: the pool size, running now, abandoned by a timeout."""
-        return self._threads.stats()
+        """What runs tools here: ``threads`` (the pool size for plain functions), ``running``
+        (threads running one now), ``abandoned`` (of those, threads whose call already ended
+        at its deadline) and ``abandoned_tasks`` (``async def`` tools that ignored their
+        call's cancellation past the grace and still run)."""
+        return {**self._threads.stats(), "abandoned_tasks": self._tasks.abandoned()}
 
     # -- dispatching ------------------------------------------------------------------------
 
@@ -458,7 +463,7 @@ class Dispatcher:
 
     def _ready(self) -> Plan:
         if self._plan is None:
-            self._plan = plan_for(self._host, self._threads, self._approvals)
+            self._plan = plan_for(self._host, self._threads, self._tasks, self._approvals)
             self._closed = False
         return self._plan
 

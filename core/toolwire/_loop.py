@@ -14,6 +14,9 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from ._logging import log as _log
+from ._tasks import CANCEL_GRACE
+
 _T = TypeVar("_T")
 
 
@@ -96,7 +99,12 @@ def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
         for task in pending:
             task.cancel()
         if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            # A tool that ignores its cancellation must not hold close(): it gets the grace a
+            # call gives it, and is then left on the closed loop.
+            loop.run_until_complete(asyncio.wait(pending, timeout=CANCEL_GRACE))
+            deaf = sum(not task.done() for task in pending)
+            if deaf:
+                _log.warning("toolwire.tasks_left_running", count=deaf, grace_s=CANCEL_GRACE)
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 

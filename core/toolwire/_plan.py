@@ -29,6 +29,7 @@ from ._logging import redact_names, secret_values
 from ._middleware import applies, compose, order_of
 from ._plugins import PluginHost
 from ._policy import BUILTIN_DEFAULTS, CORE_FIELDS, ToolPolicy
+from ._tasks import TaskRunner
 from ._threads import ThreadRunner
 from ._tools import Tool
 from ._values import CallContext, ToolCall
@@ -174,7 +175,9 @@ class Plan:
         return found
 
 
-def plan_for(host: PluginHost, threads: ThreadRunner, approvals: ApprovalGate) -> Plan:
+def plan_for(
+    host: PluginHost, threads: ThreadRunner, tasks: TaskRunner, approvals: ApprovalGate
+) -> Plan:
     """The plan of what ``host`` has registered now, under its config.
 
     Raises:
@@ -195,6 +198,7 @@ def plan_for(host: PluginHost, threads: ThreadRunner, approvals: ApprovalGate) -
             redact=redact,
         ),
         threads=threads,
+        tasks=tasks,
         roles_enforced=host.is_loaded("roles"),
         approvals=approvals,
         idle_plugins=host.idle(),
@@ -212,6 +216,7 @@ def build_plan(
     providers: Mapping[str, Provider],
     hooks: CallHooks,
     threads: ThreadRunner,
+    tasks: TaskRunner,
     roles_enforced: bool,
     approvals: ApprovalGate,
     idle_plugins: Sequence[PluginInfo] = (),
@@ -228,6 +233,7 @@ def build_plan(
         providers: The registered providers, by name.
         hooks: The per-call hook stages, resolved.
         threads: Where plain functions run.
+        tasks: What awaits ``async def`` tools (and leaves behind one that ignores a cancel).
         roles_enforced: Whether the ``roles`` plugin is loaded.
         approvals: Where calls that need a person's approval wait.
         idle_plugins: Installed plugins that are not loaded, named when an option is unclaimed.
@@ -274,7 +280,7 @@ def build_plan(
         layers = fuse([(m, p) for m, p in ordered if applies(m, tool, policy)])
         executor = executor_for(tool, policy.executor, executors, config, started)
         innermost: CallNext = (
-            _innermost(tool, threads)
+            _innermost(tool, threads, tasks)
             if executor is None or is_in_process(executor)
             else OnExecutor(tool, executor, plugin, (versions or {}).get(plugin, ""))
         )
@@ -329,14 +335,21 @@ def _needs_approval(default: Any, policy: ToolPolicy, settings: Mapping[str, Any
 class _AwaitTool:
     """The innermost layer of an ``async def`` tool: start it once, await it on the loop."""
 
-    __slots__ = ("function",)
+    __slots__ = ("function", "tasks")
 
-    def __init__(self, function: Callable[..., Any]) -> None:
+    def __init__(self, function: Callable[..., Any], tasks: TaskRunner) -> None:
         self.function = function
+        self.tasks = tasks
 
     async def __call__(self, call: ToolCall, context: CallContext) -> Any:
         context.attempt += 1
-        return await self.function(**context.arguments)
+        # TaskRunner.run, inlined: this is every async call's path.
+        coroutine = self.function(**context.arguments)
+        try:
+            pending = coroutine.send(None)
+        except StopIteration as done:
+            return done.value
+        return await self.tasks.drive(coroutine, pending)
 
 
 class _OnThread:
@@ -353,16 +366,20 @@ class _OnThread:
         return await self.threads.run(self.function, context.arguments)
 
 
-def _innermost(tool: Tool, threads: ThreadRunner) -> CallNext:
+def _innermost(tool: Tool, threads: ThreadRunner, tasks: TaskRunner) -> CallNext:
     """Chosen once per tool: the middleware never calls back into the dispatcher."""
     if tool.is_async:
-        return _AwaitTool(tool.function)
+        return _AwaitTool(tool.function, tasks)
     return _OnThread(tool.function, threads)
 
 
 #: The innermost layers' code: an exception that passed through one is the tool's own.
 _INNERMOST: Final = frozenset(
-    {_AwaitTool.__call__.__code__, _OnThread.__call__.__code__, OnExecutor.__call__.__code__}
+    {
+        _AwaitTool.__call__.__code__,
+        _OnThread.__call__.__code__,
+        OnExecutor.__call__.__code__,
+    }
 )
 
 

@@ -262,7 +262,7 @@ class _Worker:
             self.replace()
             return
         work.settle(True, reply)
-        if reply[0] == "memory":
+        if reply[0] in ("memory", "unloadable"):  # a heap or a module table in any state
             self.reap()
             self.replace()
 

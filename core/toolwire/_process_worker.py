@@ -8,8 +8,7 @@ its end of a socket pair. Messages are pickled (``multiprocessing.connection``):
 - to the pool: ``("ready", pid)`` once, then one reply per call: ``("ok", json_text)``,
   ``("tool_error", message, kind, retryable, details)``, ``("raised", pickled_exception or
   None, type_name, traceback_text)``, ``("unloadable", traceback_text)`` when the tool cannot
-  be imported, or ``("memory",)``, after which the worker exits so that a fresh one replaces
-  it.
+  be imported, or ``("memory",)``; after either of the last two the pool replaces the worker.
 
 The call's trace context (propagation headers, see ``toolwire.propagation``) is current
 while the function runs, when the worker can import ``opentelemetry-api``.
@@ -98,6 +97,9 @@ def main() -> None:
             message = conn.recv()
         except EOFError:  # the host is gone
             return
+        except MemoryError:  # a cap too small to even read the call: no call can run here
+            conn.send(("unloadable", "MemoryError: the call did not fit in the memory cap"))
+            return  # the line may be half read: a fresh worker replaces this one
         if message is None:
             return
         module, qualname, kwargs, is_async, trace_context = message

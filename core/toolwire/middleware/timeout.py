@@ -21,13 +21,36 @@ DEADLINE_RESOLUTION: Final = 0.005
 
 
 class _Deadline:
-    """One call's deadline: the task to cancel, and whether it was."""
+    """One running call's deadline, from ``Timeout.arm`` to ``disarm``: the task to cancel,
+    and whether it was."""
 
-    __slots__ = ("expired", "task")
+    __slots__ = ("expired", "key", "seconds", "task", "wheel")
 
-    def __init__(self, task: asyncio.Task[Any]) -> None:
+    def __init__(
+        self, task: asyncio.Task[Any], wheel: _DeadlineWheel, key: int, seconds: float
+    ) -> None:
         self.task = task
         self.expired = False
+        self.wheel, self.key, self.seconds = wheel, key, seconds
+
+    def disarm(self) -> None:
+        members = self.wheel._slices.get(self.key)
+        if members is not None:
+            members.discard(self)
+
+    def cancelled(self, call: ToolCall) -> None:
+        """On ``CancelledError``: raise ``timeout`` when it was ours and nobody else asked."""
+        if self.expired and self.task.uncancel() == 0:
+            raise ToolError(
+                f"{call.name} did not finish within {self.seconds:g} seconds",
+                kind="timeout",
+                details={"timeout": self.seconds},
+            ) from None
+
+    def answered(self) -> None:
+        """The call returned: take back a cancellation the tool swallowed."""
+        if self.expired:
+            self.task.uncancel()
 
 
 class _DeadlineWheel:
@@ -41,19 +64,17 @@ class _DeadlineWheel:
     def __init__(self) -> None:
         self._slices: dict[int, set[_Deadline]] = {}
 
-    def add(self, loop: asyncio.AbstractEventLoop, seconds: float, deadline: _Deadline) -> int:
+    def add(
+        self, loop: asyncio.AbstractEventLoop, seconds: float, task: asyncio.Task[Any]
+    ) -> _Deadline:
         key = math.ceil((loop.time() + seconds) / DEADLINE_RESOLUTION)
+        deadline = _Deadline(task, self, key, seconds)
         members = self._slices.get(key)
         if members is None:
             members = self._slices[key] = set()
             loop.call_at(key * DEADLINE_RESOLUTION, self._expire, key)
         members.add(deadline)
-        return key
-
-    def remove(self, key: int, deadline: _Deadline) -> None:
-        members = self._slices.get(key)
-        if members is not None:
-            members.discard(deadline)
+        return deadline
 
     def _expire(self, key: int) -> None:
         for deadline in self._slices.pop(key, ()):
@@ -91,16 +112,13 @@ class Timeout:
         self._last = (weakref.ref(loop), wheel)
         return wheel
 
-    def arm(self, context: CallContext) -> _Armed:
+    def arm(self, context: CallContext) -> _Deadline:
         """Start the call's deadline on the running loop: its task is cancelled when it passes."""
-        assert context.policy is not None and context.policy.timeout is not None
-        seconds = context.policy.timeout
+        seconds = context.policy.timeout  # type: ignore[union-attr]  # applies_to: it has one
         loop = asyncio.get_running_loop()
-        wheel = self._wheel(loop)
-        task = asyncio.current_task()
-        assert task is not None
-        deadline = _Deadline(task)
-        return _Armed(wheel, wheel.add(loop, seconds, deadline), deadline, seconds)
+        task = asyncio.current_task(loop)
+        assert task is not None and seconds is not None
+        return self._wheel(loop).add(loop, seconds, task)
 
     async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
         armed = self.arm(context)
@@ -113,32 +131,3 @@ class Timeout:
             armed.disarm()
         armed.answered()
         return value
-
-
-class _Armed:
-    """One running deadline, from ``Timeout.arm`` to ``disarm``."""
-
-    __slots__ = ("deadline", "key", "seconds", "wheel")
-
-    def __init__(
-        self, wheel: _DeadlineWheel, key: int, deadline: _Deadline, seconds: float
-    ) -> None:
-        self.wheel, self.key, self.deadline, self.seconds = wheel, key, deadline, seconds
-
-    def disarm(self) -> None:
-        self.wheel.remove(self.key, self.deadline)
-
-    def cancelled(self, call: ToolCall) -> None:
-        """On ``CancelledError``: raise ``timeout`` when it was ours and nobody else asked."""
-        deadline = self.deadline
-        if deadline.expired and deadline.task.uncancel() == 0:
-            raise ToolError(
-                f"{call.name} did not finish within {self.seconds:g} seconds",
-                kind="timeout",
-                details={"timeout": self.seconds},
-            ) from None
-
-    def answered(self) -> None:
-        """The call returned: take back a cancellation the tool swallowed."""
-        if self.deadline.expired:
-            self.deadline.task.uncancel()

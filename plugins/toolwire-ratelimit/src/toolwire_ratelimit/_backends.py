@@ -63,14 +63,19 @@ class MemoryBackend:
     the loop that first used them, and the dispatcher's sync twins run each call under a new
     ``asyncio.run`` (in any thread), which then fails with "bound to a different event loop" or
     hangs. The sync storage only does in-memory work under a short ``threading`` lock, so calling
-    it from a coroutine does not hold the loop up. One storage per loop is no answer either: each
-    ``dispatch_sync`` would start from an empty count, and the limit would never be reached.
+    it from a coroutine does not hold the loop up. One storage per loop is no answer either: a
+    host's loops (and the dispatcher's own, for the sync twins) would each count apart, and the
+    limit would be reached late or never.
     """
 
     def __init__(self, strategy: Strategy) -> None:
         self._limiter = _SYNC_STRATEGIES[strategy](limits.storage.MemoryStorage())
 
     async def hit(self, item: limits.RateLimitItem, *identifiers: str) -> int | None:
+        return self.hit_now(item, *identifiers)
+
+    def hit_now(self, item: limits.RateLimitItem, *identifiers: str) -> int | None:
+        """``hit``, without a coroutine: an in-process count never waits."""
         if self._limiter.hit(item, *identifiers):
             return None
         return seconds_until(self._limiter.get_window_stats(item, *identifiers).reset_time)

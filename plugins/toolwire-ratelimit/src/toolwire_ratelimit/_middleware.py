@@ -12,7 +12,7 @@ import toolwire
 from toolwire.middleware import Order
 from toolwire.types import CallNext
 
-from ._backends import Backend, create_backend
+from ._backends import Backend, MemoryBackend, create_backend
 from ._settings import Settings, parse_limit
 
 _log = toolwire.get_logger("toolwire.ratelimit")
@@ -40,6 +40,8 @@ class RateLimit:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings: Final = settings if settings is not None else Settings()
         self._backend: Backend = create_backend(self.settings)
+        # An in-process count is taken without a coroutine or a deadline: it cannot hang.
+        self._hit_now = self._backend.hit_now if isinstance(self._backend, MemoryBackend) else None
         self._items: dict[str, limits.RateLimitItem | None] = {}
 
     def applies_to(self, tool: toolwire.Tool, policy: toolwire.ToolPolicy) -> bool:
@@ -56,11 +58,11 @@ class RateLimit:
                 kind="internal_error",
             )
         try:
-            if self.settings.uses_redis:
+            if self._hit_now is not None:
+                retry_after = self._hit_now(item, *self.identifiers(context))
+            else:
                 async with asyncio.timeout(self.settings.storage_timeout):
                     retry_after = await self._backend.hit(item, *self.identifiers(context))
-            else:  # an in-process count cannot hang: no deadline to pay for
-                retry_after = await self._backend.hit(item, *self.identifiers(context))
         except Exception as exc:  # noqa: BLE001 - whatever the storage raises, the call answers
             self._storage_failed(context, exc)
             retry_after = None
@@ -74,23 +76,31 @@ class RateLimit:
         return await call_next(call, context)
 
     def identifiers(self, context: toolwire.CallContext) -> tuple[str, str, str]:
-        """The parts of the key this call counts under: tool, role, principal."""
+        """The parts of the key this call counts under: tool, role, principal (each quoted)."""
         assert context.tool is not None
-        role = context.role if self.settings.per_role else None
+        settings = self.settings
+        role = context.role if settings.per_role else None
         principal = (
-            context.state.get(self.settings.principal_key)
-            if self.settings.principal_key is not None
+            context.state.get(settings.principal_key)
+            if settings.principal_key is not None
             else None
         )
-        return (_part(context.tool.name), _part(role), _part(principal))
+        try:
+            return _key(context.tool.name, role, principal)
+        except TypeError:  # a principal that cannot be a cache key
+            return (_part(context.tool.name), _part(role), _part(principal))
 
     def _item(self, text: str) -> limits.RateLimitItem | None:
-        if text not in self._items:
-            try:
-                self._items[text] = parse_limit(text)
-            except ValueError:
-                self._items[text] = None
-        return self._items[text]
+        try:
+            return self._items[text]
+        except KeyError:
+            pass
+        try:
+            item: limits.RateLimitItem | None = parse_limit(text)
+        except ValueError:
+            item = None
+        self._items[text] = item
+        return item
 
     def _storage_failed(self, context: toolwire.CallContext, exc: Exception) -> None:
         """Fail open (log, and the call goes on) or closed (raise), as configured."""
@@ -115,10 +125,10 @@ class RateLimit:
         ) from None
 
 
-def _part(value: object) -> str:
-    return _NOBODY if value is None else _quoted(str(value))
-
-
 @functools.lru_cache(maxsize=4096)
-def _quoted(text: str) -> str:
-    return quote(text, safe="")
+def _key(tool: str, role: str | None, principal: object) -> tuple[str, str, str]:
+    return (_part(tool), _part(role), _part(principal))
+
+
+def _part(value: object) -> str:
+    return _NOBODY if value is None else quote(str(value), safe="")
