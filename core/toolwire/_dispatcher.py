@@ -14,14 +14,15 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from ._approvals import Approval, Approvals
+from ._approval_entry import ApprovalEntryPoints
+from ._approvals import Approvals
 from ._batch import as_calls, run_batch
 from ._config import Config, load_config
 from ._discovery import PluginInfo
-from ._executors import run_here
+from ._executors import WorkerEntryPoint
 from ._logging import log as _log
 from ._loop import OwnedLoop, loop_running
-from ._pipeline import run_call, run_inline
+from ._pipeline import run_call, run_inline, runs_inline
 from ._plan import Plan, plan_for
 from ._plugins import PluginHost
 from ._policy import ToolPolicy
@@ -36,13 +37,15 @@ from .types import ProgressCallback
 _NO_STATE: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
-class Dispatcher:
+class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
     """Finds, checks and runs the tools a model calls, and shapes the results.
 
     ``Dispatcher()`` starts with the built-in plugins only; add tool packs with ``add()``.
     ``Dispatcher.from_config()`` also discovers installed plugins and reads the config.
     Each dispatcher owns its plugin manager, its threads and the event loop of its sync
-    twins: no global state. ``close()`` (or ``with``) releases them.
+    twins: no global state. ``close()`` (or ``with``) releases them. The approval entry
+    points (``approve``, ``reject``, ``approvals``, ``resume``) are in ``_approval_entry``;
+    ``execute``, a remote executor's worker's entry point, is in ``_executors``.
 
     Args:
         config: A validated ``Config`` (built-in defaults when omitted).
@@ -249,130 +252,6 @@ class Dispatcher:
             return await self._approvals.hold_turn(turn, parsed.response, done)
         return shape.conversation_items(parsed, [finished.item for finished in done])
 
-    # -- approvals ----------------------------------------------------------------------------
-
-    async def approve(
-        self,
-        approval_id: str,
-        *,
-        by: str,
-        state: Mapping[str, Any] | None = None,
-        wait: float = 60.0,
-    ) -> DispatchResult:
-        """Run an approved call with exactly its stored arguments, once.
-
-        The permission walk is not run again: a person decided. Stages from ``before`` on run
-        as for any call. A second ``approve`` (or ``reject``), from any process sharing the
-        store, returns the stored result and runs nothing; one past the expiry ends the call
-        with ``approval_expired``.
-
-        Args:
-            approval_id: The ``Approval.id``.
-            by: Who approves (recorded, and logged with the call).
-            state: The host state the tool's ``CallContext`` receives; by default only the
-                recorded principal, under ``[approvals] principal_key``.
-            wait: Seconds to wait for the result while another process runs the call.
-
-        Raises:
-            ApprovalError: an unknown id, a store that failed, or no result after ``wait``.
-        """
-        plan = self._ready()
-        return await self._approvals.approve(plan, approval_id, by, state, wait)
-
-    async def reject(
-        self, approval_id: str, *, by: str, message: str | None = None
-    ) -> DispatchResult:
-        """End a waiting call with ``approval_denied``; its message tells the model not to retry.
-
-        ``message`` is added to what the model reads. A call already decided keeps its result.
-
-        Raises:
-            ApprovalError: an unknown id, or a store that failed.
-        """
-        plan = self._ready()
-        return await self._approvals.reject(plan, approval_id, by, message, 60.0)
-
-    async def approvals(self, status: str | None = None) -> list[Approval]:
-        """The approval records with ``status`` (all when ``None``), oldest first.
-
-        Pending ones past their expiry are expired first (``approval_expired``).
-
-        Raises:
-            ValueError: an unknown status.
-            ApprovalError: a store that failed.
-        """
-        return await self._approvals.records(self._ready(), status)
-
-    async def resume(self, turn_id: str) -> list[Any]:
-        """A held turn's items, every call in call order, as ``process_response`` gives them.
-
-        Raises:
-            ApprovalError: an unknown turn, or approvals still undecided (named in the message
-                and listed in ``pending``).
-        """
-        return await self._approvals.resume(self._ready(), turn_id)
-
-    def approve_sync(
-        self,
-        approval_id: str,
-        *,
-        by: str,
-        state: Mapping[str, Any] | None = None,
-        wait: float = 60.0,
-    ) -> DispatchResult:
-        """``approve`` for hosts without an event loop (on the dispatcher's own loop)."""
-        return self._loop.run(self.approve(approval_id, by=by, state=state, wait=wait))
-
-    def reject_sync(
-        self, approval_id: str, *, by: str, message: str | None = None
-    ) -> DispatchResult:
-        """``reject`` for hosts without an event loop (on the dispatcher's own loop)."""
-        return self._loop.run(self.reject(approval_id, by=by, message=message))
-
-    def approvals_sync(self, status: str | None = None) -> list[Approval]:
-        """``approvals`` for hosts without an event loop (on the dispatcher's own loop)."""
-        return self._loop.run(self.approvals(status))
-
-    def resume_sync(self, turn_id: str) -> list[Any]:
-        """``resume`` for hosts without an event loop (on the dispatcher's own loop)."""
-        return self._loop.run(self.resume(turn_id))
-
-    async def execute(
-        self,
-        name: str,
-        arguments: Any,
-        *,
-        executor: str,
-        call_id: str = "",
-        role: str | None = None,
-        attempt: int = 1,
-    ) -> str:
-        """Run only the function of a call a host handed to executor ``executor``.
-
-        For the workers of a remote executor, which load the same config and packs as the
-        host: the tool must be bound to ``executor`` here too; its arguments (a JSON object
-        or its text) are validated again; no hook or middleware runs (they ran in the host).
-
-        Returns:
-            The function's result, serialized as the JSON text the host decodes.
-
-        Raises:
-            ToolError: ``executor_unavailable`` (not retryable) when this dispatcher does not
-                run that tool on ``executor``; ``invalid_arguments``; ``output_error``; or the
-                tool's own ``ToolError``.
-            Exception: whatever else the tool raised.
-        """
-        return await run_here(
-            self._ready(),
-            self._threads,
-            name,
-            arguments,
-            executor=executor,
-            call_id=call_id,
-            role=role,
-            attempt=attempt,
-        )
-
     def dispatch_sync(
         self,
         name: str,
@@ -391,14 +270,7 @@ class Dispatcher:
         caller's context.
         """
         plan = self._ready()
-        route = plan.routes.get(name) if isinstance(name, str) else None
-        if (
-            route is not None
-            and route.bare
-            and not route.tool.is_async
-            and not plan.hooks.any_async
-            and not loop_running()
-        ):
+        if runs_inline(plan, name) and not loop_running():
             call = ToolCall(name, arguments, call_id or self._new_id())
             state = _NO_STATE if state is None else state
             coroutine = run_call(plan, call, role, state, progress=progress, inline=True)

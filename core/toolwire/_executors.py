@@ -216,3 +216,48 @@ async def run_here(
     else:
         value = await threads.run(function, kwargs)
     return to_json(value)
+
+
+class WorkerEntryPoint:
+    """``Dispatcher.execute``: the entry point of a remote executor's workers."""
+
+    _threads: ThreadRunner
+
+    def _ready(self) -> Plan:
+        raise NotImplementedError  # the dispatcher's
+
+    async def execute(
+        self,
+        name: str,
+        arguments: Any,
+        *,
+        executor: str,
+        call_id: str = "",
+        role: str | None = None,
+        attempt: int = 1,
+    ) -> str:
+        """Run only the function of a call a host handed to executor ``executor``.
+
+        For the workers of a remote executor, which load the same config and packs as the
+        host: the tool must be bound to ``executor`` here too; its arguments (a JSON object
+        or its text) are validated again; no hook or middleware runs (they ran in the host).
+
+        Returns:
+            The function's result, serialized as the JSON text the host decodes.
+
+        Raises:
+            ToolError: ``executor_unavailable`` (not retryable) when this dispatcher does not
+                run that tool on ``executor``; ``invalid_arguments``; ``output_error``; or the
+                tool's own ``ToolError``.
+            Exception: whatever else the tool raised.
+        """
+        return await run_here(
+            self._ready(),
+            self._threads,
+            name,
+            arguments,
+            executor=executor,
+            call_id=call_id,
+            role=role,
+            attempt=attempt,
+        )

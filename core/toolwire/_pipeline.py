@@ -112,6 +112,13 @@ async def run_call(
     return await finish(plan, call, result, context, started, item)
 
 
+def runs_inline(plan: Plan, name: object) -> bool:
+    """Whether a call of ``name`` can be driven by ``run_inline``: a plain function with no
+    middleware, and no ``async`` hook anywhere on its path."""
+    route = plan.routes.get(name) if isinstance(name, str) else None
+    return route is not None and route.bare and not route.tool.is_async and not plan.hooks.any_async
+
+
 def run_inline(coroutine: Coroutine[Any, Any, Finished]) -> Finished:
     """Drive ``run_call(..., inline=True)`` to its end without an event loop.
 
