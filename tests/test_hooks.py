@@ -84,6 +84,53 @@ def test_hook_toolwire_register_tools(make: MakeDispatcher) -> None:
     assert row.tools == 1 and row.hooks == ("toolwire_register_tools",)
 
 
+def test_hook_toolwire_register_tool_updates(make: MakeDispatcher) -> None:
+    """A plugin replaces its tools while the dispatcher runs: the next call sees the new set;
+    a change that a start would refuse is refused, and the tools stay as they were."""
+    other = toolwire.Toolset("other")
+
+    @other.tool
+    def shout(text: str) -> str:
+        """Shout text.
+
+        Args:
+            text: What to shout.
+        """
+        return text.upper()
+
+    class Changing:
+        update: Callable[[Any], None]
+
+        @toolwire.hookimpl
+        def toolwire_register_tools(self, register: Callable[[Any], None]) -> None:
+            register(pack)
+
+        @toolwire.hookimpl
+        def toolwire_register_tool_updates(self, update: Callable[[Any], None]) -> None:
+            self.update = update
+
+    changing = Changing()
+    dispatcher = make(config={"tools": {"echo": {"timeout": 5}}}).add(changing, name="changing")
+    assert dispatcher.dispatch_sync("echo", {"text": "x"}).output == "x"
+    changing.update([shout, echo])
+    assert {t.name for t in dispatcher.tools()} == {"echo", "shout"}
+    assert dispatcher.dispatch_sync("shout", {"text": "x"}).output == "X"
+    assert dispatcher.policy("echo").timeout == 5
+    row = next(p for p in dispatcher.plugins() if p.name == "changing")
+    assert row.tools == 2
+    # [tools.echo] would name no tool: refused, as at a start; the tools stay.
+    with pytest.raises(toolwire.ConfigError, match="echo"):
+        changing.update(shout)
+    assert dispatcher.dispatch_sync("echo", {"text": "y"}).output == "y"
+    # A name another plugin has: refused, naming both.
+    dispatcher.add(toolwire.Toolset("taken").add(toolwire.tool(name="taken_name")(lambda: 1)))
+    with pytest.raises(toolwire.ConfigError, match="taken_name"):
+        changing.update([echo, toolwire.tool(name="taken_name")(lambda: 2)])
+    assert {t.name for t in dispatcher.tools()} == {"echo", "shout", "taken_name"}
+    with pytest.raises(toolwire.ConfigError, match="registered a int"):
+        changing.update([shout, 3])
+
+
 async def test_hook_toolwire_register_middleware(make: MakeDispatcher) -> None:
     """Middleware wraps execution, outermost first, and applies_to limits where it goes."""
     order: list[str] = []
@@ -508,7 +555,7 @@ def test_every_hookspec_is_documented_and_tested() -> None:
     """Each hookspec appears in docs/hooks.md with its signature and has a test_hook_<name>."""
     docs = (ROOT / "docs" / "hooks.md").read_text()
     specs = [name for name in dir(hookspecs) if name.startswith("toolwire_")]
-    assert len(specs) == 14
+    assert len(specs) == 15
     tests = {name for name in globals() if name.startswith("test_hook_")}
     for name in specs:
         function = getattr(hookspecs, name)

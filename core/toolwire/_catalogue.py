@@ -85,6 +85,28 @@ class Catalogue:
         for name, executor in (executors or {}).items():
             self._executors[name] = (executor, source)
 
+    def replace_tools(self, source: str, tools: Sequence[Tool]) -> list[Tool]:
+        """Swap every tool ``source`` registered for ``tools``; return the ones it had.
+
+        Raises:
+            DuplicateToolError: a name is taken by another source's tool (nothing changes).
+        """
+        kept = {name: entry for name, entry in self._tools.items() if entry[1] != source}
+        old = [tool for tool, owner in self._tools.values() if owner == source]
+        names: dict[str, Tool] = {}
+        for tool in tools:
+            clash = kept.get(tool.name)
+            if clash is not None or tool.name in names:
+                first = clash if clash is not None else (names[tool.name], source)
+                raise DuplicateToolError(
+                    f"two tools are named {tool.name!r}: one from {_origin(*first)}, "
+                    f"one from {_origin(tool, source)}"
+                )
+            names[tool.name] = tool
+        kept.update((tool.name, (tool, source)) for tool in tools)
+        self._tools = kept
+        return old
+
     def tools(self) -> list[tuple[Tool, str]]:
         """Every tool with the plugin that registered it."""
         return list(self._tools.values())

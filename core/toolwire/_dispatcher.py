@@ -62,6 +62,7 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         self._ids = itertools.count(1)
         self._approvals = Approvals(self.config.section("approvals"))
         self._host.add_builtins()
+        self._host.on_change = self._rebuild
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str] | Config | None = None) -> Dispatcher:
@@ -334,10 +335,22 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
     # -- helpers ----------------------------------------------------------------------------
 
     def _ready(self) -> Plan:
-        if self._plan is None:
+        plan = self._plan
+        if plan is None:
+            with self._host.lock:
+                plan = self._plan
+                if plan is None:
+                    plan = self._plan = plan_for(
+                        self._host, self._threads, self._tasks, self._approvals
+                    )
+                    self._closed = False
+        return plan
+
+    def _rebuild(self) -> None:
+        """A plugin changed its tools: a started dispatcher takes them up now (or refuses
+        them with the ``ConfigError`` a start would raise); one not started yet, on start."""
+        if self._plan is not None:
             self._plan = plan_for(self._host, self._threads, self._tasks, self._approvals)
-            self._closed = False
-        return self._plan
 
     def _new_id(self) -> str:
         return f"call_tw{next(self._ids)}"

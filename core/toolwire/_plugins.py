@@ -9,7 +9,8 @@ fails halfway leaves nothing behind.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pluggy
@@ -46,6 +47,10 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.catalogue = Catalogue()
         self._table: dict[str, PluginInfo] = {}
+        #: Held while the catalogue changes or a plan is built from it.
+        self.lock = threading.RLock()
+        #: Checks the catalogue as a start would, and takes it up (the dispatcher's rebuild).
+        self.on_change: Callable[[], None] = lambda: None
 
     def add_builtins(self) -> None:
         """Register the built-in plugins, each by name, unless config disables it."""
@@ -199,6 +204,7 @@ class PluginHost:
                 register=lambda name, plugin: contributed.append((name, plugin)),
             )
             self.catalogue.add(info.name, tools, middleware, providers, options, executors)
+            self._call_own(obj, "toolwire_register_tool_updates", update=self._updater(info.name))
         except (DuplicateToolError, PluginError):
             self.pm.unregister(obj, name=info.name)
             raise
@@ -216,6 +222,36 @@ class PluginHost:
         self._table[info.name] = _with_counts(info, hooks, len(tools))
         for name, plugin in contributed:
             self._add_contributed(name, plugin, info)
+
+    def _updater(self, source: str) -> Callable[[Any], None]:
+        """The ``update`` a plugin keeps (``toolwire_register_tool_updates``)."""
+
+        def update(obj: Any) -> None:
+            tools: list[Tool] = []
+            collect = _collector(tools, source)
+            items = obj if isinstance(obj, Iterable) and not isinstance(obj, Toolset) else [obj]
+            for item in items:
+                collect(item)
+            with self.lock:
+                if source not in self._table:
+                    raise ConfigError(f"plugin {source!r} is not registered here any more")
+                old = self.catalogue.replace_tools(source, tools)
+                try:
+                    self.on_change()
+                except BaseException:
+                    self.catalogue.replace_tools(source, old)
+                    raise
+                self._table[source] = _with_counts(
+                    self._table[source], self._table[source].hooks, len(tools)
+                )
+            _log.info(
+                "toolwire.tools_updated",
+                plugin=source,
+                added=sorted({t.name for t in tools} - {t.name for t in old}),
+                removed=sorted({t.name for t in old} - {t.name for t in tools}),
+            )
+
+        return update
 
     def _add_contributed(self, name: Any, plugin: Any, parent: PluginInfo) -> None:
         """A plugin another plugin brought: a failure is recorded like a failed install."""

@@ -55,6 +55,23 @@ def toolwire_register_tools(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def toolwire_register_tool_updates(update: Callable[[Any], None]) -> None:
+    """Keep ``update`` to change this plugin's tools while the dispatcher runs.
+
+    Called once, when the plugin is added, after ``toolwire_register_tools``. Later, from any
+    thread, ``update(tools)`` (a ``Tool``, a ``Toolset``, or an iterable of them) replaces
+    every tool this plugin registered: the next call sees the new set, a call under way
+    finishes on the tool it started with. For a plugin whose tools live elsewhere (an MCP
+    server that announces ``notifications/tools/list_changed``).
+
+    A change is checked as a start is: ``update`` raises ``ConfigError`` (and the tools stay
+    as they were) when a name is taken by another plugin's tool, or when the new set would
+    stop the start (a ``[tools.NAME]`` table that names no tool any more, a tool option no
+    loaded plugin enforces).
+    """
+
+
+@hookspec
 def toolwire_register_middleware(register: Callable[[Any], None]) -> None:
     """Register middleware: ``async (call, context, call_next) -> result`` callables.
 

@@ -155,6 +155,23 @@ def test_list_changed_refreshes_the_tool_list(make: MakeDispatcher) -> None:
     assert "extra" not in link.tools
     assert dispatcher.dispatch_sync("flaky_grow", {}).output == "grown"
     assert wait_until(lambda: "extra" in link.tools, 10)
+    # The new tool is offered at once, through the whole pipeline, without a restart.
+    assert wait_until(lambda: "flaky_extra" in {t.name for t in dispatcher.tools()}, 10)
+    assert dispatcher.dispatch_sync("flaky_extra", {}).output == "extra here"
+    (row,) = [p for p in dispatcher.plugins() if p.name == "mcp.flaky"]
+    assert row.tools == 10
+
+
+@pytest.mark.slow
+def test_a_tool_added_later_is_still_filtered_by_include(make: MakeDispatcher) -> None:
+    """include applies to what a server adds after the start too."""
+    dispatcher = make(flaky(include=["grow", "echo"]))
+    link = registered_plugin(dispatcher, "mcp").links["flaky"]
+    assert dispatcher.dispatch_sync("flaky_grow", {}).output == "grown"
+    assert wait_until(lambda: "extra" in link.tools, 10)
+    assert "flaky_extra" not in {t.name for t in dispatcher.tools()}
+    refused = dispatcher.dispatch_sync("flaky_extra", {})
+    assert refused.error is not None and refused.error.kind == "unknown_tool"
 
 
 def test_error_results_and_images_reach_the_providers(make: MakeDispatcher) -> None:
@@ -218,6 +235,19 @@ def test_a_server_that_does_not_start_is_a_failed_plugin(make: MakeDispatcher) -
     assert rows["mcp.flaky"].status == "enabled"
     with pytest.raises(toolwire.PluginError, match=r"mcp\.broken"):
         make(broken, strict=True)
+
+
+def test_a_misspelt_exclude_fails_closed(make: MakeDispatcher) -> None:
+    """exclude naming a tool the server does not offer (a typo would leave the tool it meant
+    offered): the server is not loaded, the message names the closest tool; fatal under strict."""
+    dispatcher = make(flaky(exclude=["dei"]))
+    (row,) = [p for p in dispatcher.plugins() if p.name == "mcp.flaky"]
+    assert row.status == "failed"
+    assert "'dei' (did you mean 'die'?)" in (row.error or "")
+    assert not [t for t in dispatcher.tools() if t.name.startswith("flaky_")]
+    with pytest.raises(toolwire.PluginError, match="did you mean 'die'"):
+        make(flaky(exclude=["dei"]), strict=True)
+    assert "flaky_die" not in {t.name for t in make(flaky(exclude=["die"])).tools()}
 
 
 def test_two_servers_with_one_tool_name_stop_the_start(make: MakeDispatcher) -> None:

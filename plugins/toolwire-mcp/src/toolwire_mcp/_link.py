@@ -77,6 +77,9 @@ class ServerLink:
         self._garbage = 0
         #: How many sessions have been opened (a restart makes it grow).
         self.sessions = 0
+        #: Called on the plugin's loop with the new list when the server's tools change.
+        self.on_tools_changed: Callable[[dict[str, types.Tool]], None] | None = None
+        self._listed = False
 
     # -- from any thread ----------------------------------------------------------------------
 
@@ -289,7 +292,9 @@ class ServerLink:
                 break
         added = sorted(set(tools) - set(self.tools))
         removed = sorted(set(self.tools) - set(tools))
-        if self.tools and (added or removed):
+        changed = self._listed and bool(added or removed)
+        self._listed = True
+        if changed:
             _log.info(
                 "toolwire_mcp.tools_changed",
                 server=self.settings.name,
@@ -297,6 +302,8 @@ class ServerLink:
                 removed=removed,
             )
         self.tools = tools
+        if changed and self.on_tools_changed is not None:
+            self.on_tools_changed(tools)
 
     async def _on_message(self, message: Any) -> None:
         if isinstance(message, types.ToolListChangedNotification):

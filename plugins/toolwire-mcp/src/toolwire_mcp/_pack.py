@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
@@ -51,7 +52,38 @@ class ServerPack:
         except (StartError, TimeoutError) as exc:
             self.link.close()
             raise StartError(str(exc) or "the server did not start in time") from None
+        unknown = sorted(self.link.settings.exclude - set(remote))
+        if unknown:
+            self.link.close()
+            raise StartError(_unknown_excluded(self.link.settings.name, unknown, list(remote)))
         register(build_toolset(self.link, remote))
+
+    @toolwire.hookimpl
+    def toolwire_register_tool_updates(self, update: Callable[[Any], None]) -> None:
+        def changed(remote: Mapping[str, types.Tool]) -> None:
+            try:
+                update(build_toolset(self.link, remote))
+            except toolwire.ConfigError as exc:
+                _log.warning(
+                    "toolwire_mcp.tools_update_refused",
+                    server=self.link.settings.name,
+                    reason=str(exc),
+                )
+
+        self.link.on_tools_changed = changed
+
+
+def _unknown_excluded(server: str, unknown: list[str], offered: list[str]) -> str:
+    """Why a server whose ``exclude`` names tools it does not offer is not loaded."""
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, offered, n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (
+        f"[plugins.mcp.servers.{server}] exclude names tools the server does not offer: "
+        f"{', '.join(hints)}. A misspelt exclude would leave offered the tool it meant to "
+        "keep out, so the server is not loaded: correct the name, or remove it."
+    )
 
 
 def build_toolset(link: ServerLink, remote: Mapping[str, types.Tool]) -> toolwire.Toolset:

@@ -2,7 +2,7 @@
 
 Tools: ``echo``, ``slow`` (sleeps, reporting progress), ``pid``, ``env``, ``die`` (the process exits
 mid-call), ``hang`` (the server stops answering anything), ``image``, ``fail`` (an isError
-result), ``grow`` (adds a tool and sends ``notifications/tools/list_changed``).
+result), ``grow`` (adds the tool ``extra`` and sends ``notifications/tools/list_changed``).
 
 ``--garbage`` prints lines that are not JSON-RPC on stdout before every answer.
 """
@@ -91,6 +91,8 @@ def call(request_id: object, params: dict) -> None:
         _tools["extra"] = {"type": "object", "properties": {}}
         send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
         result = text("grown")
+    elif name == "extra" and "extra" in _tools:
+        result = text("extra here")
     else:
         send(
             {
