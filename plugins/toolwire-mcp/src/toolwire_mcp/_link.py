@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import threading
@@ -258,6 +259,7 @@ class ServerLink:
             target=self._read_stderr, args=(read_fd,), name=f"mcp-{params.command}", daemon=True
         )
         reader.start()
+        _quiet_sdk_parse_errors()
         try:
             async with stdio_client(params, errlog=errlog) as streams:
                 errlog.close()  # the child holds its own copy; EOF comes when it exits
@@ -498,6 +500,25 @@ class _HttpTransport(contextlib.AbstractAsyncContextManager[Any]):
             return await self._inner.__aexit__(*exc_info)
         finally:
             await self._http.aclose()
+
+
+class _ParseErrorFilter(logging.Filter):
+    """Drops the SDK's own record (with a traceback) of each line a server writes to stdout
+    that is not JSON-RPC: the link reports those itself (``toolwire_mcp.bad_message``, the
+    first three per session, no traceback), so a chatty server cannot flood the host's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to parse JSONRPC message")
+
+
+_SDK_STDIO_LOGGER: Final = "mcp.client.stdio"
+
+
+def _quiet_sdk_parse_errors() -> None:
+    """Put the filter on the SDK's stdio logger, once per process (it changes nothing else)."""
+    logger = logging.getLogger(_SDK_STDIO_LOGGER)
+    if not any(isinstance(f, _ParseErrorFilter) for f in logger.filters):
+        logger.addFilter(_ParseErrorFilter())
 
 
 def _start_error(settings: ServerSettings, exc: BaseException, tail: str) -> StartError:
