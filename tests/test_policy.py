@@ -150,6 +150,37 @@ def test_a_swallowed_cancellation_times_out_from_dispatch_sync(make: MakeDispatc
     assert [e["count"] for e in logs if e["event"] == "toolwire.tasks_left_running"] == [1]
 
 
+HOST_WITH_A_TOOL_THAT_NEVER_STOPS = """
+import asyncio, toolwire
+pack = toolwire.Toolset("t")
+@pack.tool(timeout=0.05)
+async def forever() -> str:
+    "Never stop."
+    while True:
+        try:
+            await asyncio.sleep(0.01)
+        except BaseException:
+            pass
+d = toolwire.Dispatcher().add(pack)
+print(d.dispatch_sync("forever").error.kind)
+d.close()
+"""
+
+
+def test_a_host_process_exits_though_a_tool_never_stops(tmp_path: pathlib.Path) -> None:
+    """close() leaves a tool that swallows every cancel (GeneratorExit too) running on the
+    dispatcher's thread; the host process still exits, normally."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "host.py"
+    script.write_text(HOST_WITH_A_TOOL_THAT_NEVER_STOPS)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stdout) == (0, "timeout\n"), done.stderr
+
+
 async def test_a_caller_s_cancellation_is_not_held_by_a_tool_that_swallows_it(
     make: MakeDispatcher,
 ) -> None:
@@ -189,6 +220,84 @@ async def test_a_tool_that_cleans_up_within_the_grace_is_waited_for(make: MakeDi
     result = await dispatcher.dispatch("tidy")
     assert result.error is not None and result.error.kind == "timeout"
     assert cleaned == ["done"] and dispatcher.stats()["abandoned_tasks"] == 0
+
+
+async def test_a_tool_s_own_timeout_then_more_work_is_not_a_cancelled_call(
+    make: MakeDispatcher,
+) -> None:
+    """A tool whose own asyncio.timeout fires, and which then works on past the grace, is not
+    left behind: its cancel was its own, taken back."""
+    from toolwire._tasks import CANCEL_GRACE
+
+    pack = toolwire.Toolset("t")
+
+    @pack.tool(timeout=30)
+    async def patient() -> str:
+        """Give up on one thing, then do another."""
+        try:
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(5)
+        except TimeoutError:
+            pass
+        await asyncio.sleep(CANCEL_GRACE * 1.5)
+        return "done"
+
+    dispatcher = make(pack)
+    assert (await dispatcher.dispatch("patient")).output == "done"
+    assert dispatcher.stats()["abandoned_tasks"] == 0
+
+
+async def test_a_caller_s_earlier_cancel_request_does_not_turn_a_timeout_into_a_cancel(
+    make: MakeDispatcher,
+) -> None:
+    """The host's task carries a cancel it caught earlier (cancelling() == 1): a call past its
+    deadline still answers timeout, for a tool that stops and for one that ignores the cancel."""
+    stop = asyncio.Event()
+    pack = deaf_pack(stop, [])
+
+    @pack.tool(timeout=0.02)
+    async def slow() -> str:
+        """Sleep past the deadline."""
+        await asyncio.sleep(5)
+        return "late"
+
+    dispatcher = make(pack)
+    me = asyncio.current_task()
+    me.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.sleep(1)
+    assert me.cancelling() == 1
+    try:
+        for name in ("slow", "deaf"):
+            result = await dispatcher.dispatch(name)
+            assert result.error is not None and result.error.kind == "timeout", name
+        assert me.cancelling() == 1
+    finally:
+        me.uncancel()
+        stop.set()
+
+
+async def test_a_caller_s_cancel_stands_when_the_tool_catches_it_and_returns(
+    make: MakeDispatcher,
+) -> None:
+    """Cancelling a dispatch whose tool catches the CancelledError and returns a value: the
+    caller still gets its CancelledError."""
+    pack = toolwire.Toolset("t")
+
+    @pack.tool
+    async def catch_one() -> str:
+        """Return after one cancel."""
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            return "returned after cancel"
+        return "slept"
+
+    running = asyncio.create_task(make(pack).dispatch("catch_one"))
+    await asyncio.sleep(0.02)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
 
 
 async def test_async_tools_keep_their_own_task_scoped_machinery(make: MakeDispatcher) -> None:
@@ -534,7 +643,8 @@ def test_per_tool_concurrency_holds_across_threads(make: MakeDispatcher) -> None
 async def test_a_tool_that_swallows_its_timeout_leaves_no_cancellation_behind(
     make: MakeDispatcher,
 ) -> None:
-    """A tool that catches the deadline's cancellation and answers does not poison its batch."""
+    """A tool that catches the deadline's cancellation and answers still gets timeout (the
+    deadline passed), and does not poison its batch."""
     pack = toolwire.Toolset("t")
 
     @pack.tool(timeout=0.02)
@@ -553,5 +663,5 @@ async def test_a_tool_that_swallows_its_timeout_leaves_no_cancellation_behind(
         return "fine"
 
     results = await make(pack).dispatch_many([{"name": "stubborn"}, {"name": "after"}])
-    assert [r.output for r in results] == ["answered anyway", "fine"]
+    assert [r.error.kind if r.error else r.output for r in results] == ["timeout", "fine"]
     assert asyncio.current_task().cancelling() == 0

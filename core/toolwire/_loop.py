@@ -61,7 +61,9 @@ class OwnedLoop:
             return
         loop.call_soon_threadsafe(loop.stop)
         if thread is not threading.current_thread():
-            thread.join()
+            # Running work gets its cancellation and a grace; a tool that ignores it is left
+            # running on the thread (see _serve), and close() returns.
+            thread.join(CANCEL_GRACE * 2 + 1.0)
 
     def _started(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
@@ -99,12 +101,14 @@ def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
         for task in pending:
             task.cancel()
         if pending:
-            # A tool that ignores its cancellation must not hold close(): it gets the grace a
-            # call gives it, and is then left on the closed loop.
             loop.run_until_complete(asyncio.wait(pending, timeout=CANCEL_GRACE))
-            deaf = sum(not task.done() for task in pending)
+            deaf = [task for task in pending if not task.done()]
             if deaf:
-                _log.warning("toolwire.tasks_left_running", count=deaf, grace_s=CANCEL_GRACE)
+                # A tool that ignores its cancellation must not hold close(): close() stops
+                # waiting for this thread, and the loop goes on here (a daemon thread) until
+                # the tool ends, or the process does.
+                _log.warning("toolwire.tasks_left_running", count=len(deaf), grace_s=CANCEL_GRACE)
+                loop.run_until_complete(asyncio.wait(deaf))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 

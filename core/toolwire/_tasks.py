@@ -82,6 +82,9 @@ class _Drive:
 
     def __await__(self) -> Generator[Any, Any, Any]:
         coroutine, pending = self.coroutine, self.pending
+        task = asyncio.current_task()
+        assert task is not None
+        base = task.cancelling()  # cancels asked of the task before the tool: not its call's
         late: _Late | None = None
         try:
             while True:
@@ -92,17 +95,21 @@ class _Drive:
                     raise
                 except asyncio.CancelledError as cancel:
                     if late is not None and late.due:
-                        late.task.uncancel()  # the cancel that said the grace was over
+                        task.uncancel()  # the cancel that said the grace was over
                         self.runner._abandon(coroutine, pending)
                         raise
-                    if late is None:
-                        late = _Late(self.runner.grace)
+                    if late is None or late.fired:
+                        late = _Late(task, base, self.runner.grace)
                     pending = _step(coroutine.throw, cancel)
                 except BaseException as exc:  # noqa: BLE001 - a failed future: the tool's to see
                     pending = _step(coroutine.throw, exc)
                 else:
                     pending = _step(coroutine.send, sent)
         except _Returned as done:
+            if late is not None and task.cancelling() > base:
+                # The call was cancelled (its deadline, its caller) and the tool answered all
+                # the same: the cancellation stands, as it does for a tool that stops.
+                raise asyncio.CancelledError from None
             return done.value
         finally:
             if late is not None:
@@ -127,21 +134,24 @@ def _step(advance: Callable[[Any], Any], value: Any) -> Any:
 
 
 class _Late:
-    """The grace after a call's cancellation: when it ends, the call's task is cancelled again,
-    and the driver, seeing ``due``, leaves the tool behind."""
+    """The grace after a cancellation reached the tool. When it ends with the cancellation
+    still standing (``task.cancelling()`` above what it was when the tool started; a tool's
+    own ``asyncio.timeout`` takes its cancel back), the task is cancelled again, and the
+    driver, seeing ``due``, leaves the tool behind."""
 
-    __slots__ = ("due", "handle", "task")
+    __slots__ = ("base", "due", "fired", "handle", "task")
 
-    def __init__(self, grace: float) -> None:
-        task = asyncio.current_task()
-        assert task is not None
+    def __init__(self, task: asyncio.Task[Any], base: int, grace: float) -> None:
         self.task = task
-        self.due = False
+        self.base = base
+        self.due = self.fired = False
         self.handle = task.get_loop().call_later(grace, self._end)
 
     def _end(self) -> None:
-        self.due = True
-        self.task.cancel()
+        self.fired = True
+        if self.task.cancelling() > self.base:
+            self.due = True
+            self.task.cancel()
 
 
 async def _go_on(coroutine: Coroutine[Any, Any, Any], pending: Any) -> Any:

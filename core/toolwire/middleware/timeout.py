@@ -24,12 +24,13 @@ class _Deadline:
     """One running call's deadline, from ``Timeout.arm`` to ``disarm``: the task to cancel,
     and whether it was."""
 
-    __slots__ = ("expired", "key", "seconds", "task", "wheel")
+    __slots__ = ("base", "expired", "key", "seconds", "task", "wheel")
 
     def __init__(
         self, task: asyncio.Task[Any], wheel: _DeadlineWheel, key: int, seconds: float
     ) -> None:
         self.task = task
+        self.base = task.cancelling()  # cancels asked before the call: never the deadline's
         self.expired = False
         self.wheel, self.key, self.seconds = wheel, key, seconds
 
@@ -40,7 +41,7 @@ class _Deadline:
 
     def cancelled(self, call: ToolCall) -> None:
         """On ``CancelledError``: raise ``timeout`` when it was ours and nobody else asked."""
-        if self.expired and self.task.uncancel() == 0:
+        if self.expired and self.task.uncancel() <= self.base:
             raise ToolError(
                 f"{call.name} did not finish within {self.seconds:g} seconds",
                 kind="timeout",
