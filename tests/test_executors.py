@@ -354,3 +354,48 @@ async def test_a_worker_runs_the_tool_under_the_call_s_trace_context(
         f"{context.span_id:016x}",
     )
     assert (await dispatcher.dispatch("where")).result != os.getpid()
+
+
+@pytest.mark.slow
+async def test_a_failing_propagator_costs_the_trace_never_the_call(
+    make: MakeDispatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host's propagator that raises, or writes something that is not a header: the call to
+    a worker runs all the same, carrying no context."""
+    propagate = pytest.importorskip("opentelemetry.propagate")
+
+    class Broken:
+        fields: frozenset[str] = frozenset()
+
+        def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+            raise RuntimeError("propagator bug")
+
+        def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+            raise RuntimeError("propagator bug")
+
+    class NotAHeader(Broken):
+        def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+            carrier["x-trace"] = object()
+
+    dispatcher = make(remote.pack, config=process_config())
+    for propagator in (Broken(), NotAHeader()):
+        monkeypatch.setattr(propagate, "_HTTP_TEXT_FORMAT", propagator)
+        result = await dispatcher.dispatch("traced")
+        assert result.success and result.result == {}, result.output
+
+
+def test_attached_keeps_the_current_context_for_garbage_headers() -> None:
+    """A carrier whose headers hold no valid context leaves the current span current, as an
+    empty carrier does; a valid one replaces it."""
+    trace = pytest.importorskip("opentelemetry.sdk.trace")
+    import toolwire.propagation
+    from opentelemetry import trace as api
+
+    tracer = trace.TracerProvider().get_tracer("t")
+    remote = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with tracer.start_as_current_span("mine") as mine:
+        for carrier in (None, {}, {"traceparent": "garbage"}, {1: "x"}, 5):
+            with toolwire.propagation.attached(carrier):
+                assert api.get_current_span() is mine, carrier
+        with toolwire.propagation.attached({"traceparent": remote}):
+            assert f"{api.get_current_span().get_span_context().span_id:016x}" == remote[36:52]

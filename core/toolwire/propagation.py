@@ -36,14 +36,26 @@ def _api() -> tuple[ModuleType, ModuleType] | None:
 def inject(carrier: MutableMapping[str, Any] | None = None) -> MutableMapping[str, Any]:
     """Write the current trace context into ``carrier`` (a new dict when omitted); return it.
 
+    A propagator that raises, or writes anything but string headers, adds nothing: tracing
+    never fails a call.
+
     Returns:
         The carrier, with ``traceparent`` (and ``tracestate``, ``baggage`` when there are
-        any) added; unchanged when no span is current or ``opentelemetry-api`` is missing.
+        any) added; unchanged when neither a span nor baggage is current, or
+        ``opentelemetry-api`` is missing.
     """
     carrier = {} if carrier is None else carrier
     api = _api()
-    if api is not None:
-        api[1].inject(carrier)
+    if api is None:
+        return carrier
+    written: dict[str, Any] = {}
+    try:
+        api[1].inject(written)
+    except Exception:  # noqa: BLE001 - a failing propagator costs the trace, never the call
+        return carrier
+    for key, value in written.items():
+        if isinstance(key, str) and isinstance(value, str):  # what travels as a header
+            carrier[key] = value
     return carrier
 
 
@@ -75,8 +87,9 @@ def extract(carrier: object) -> Any:
 def attached(carrier: object) -> Iterator[None]:
     """Make the context a carrier holds current for the ``with`` block.
 
-    Any value is accepted (see ``extract``). An empty or missing carrier changes nothing:
-    the block keeps whatever context is current. Tasks created inside the block copy the
+    Any value is accepted (see ``extract``). A carrier that holds no context (empty,
+    missing, not a mapping, or only malformed headers) changes nothing: the block keeps
+    whatever context is current. Tasks created inside the block copy the
     attached context and keep it after the block ends::
 
         with toolwire.propagation.attached(payload.get("trace_context")):
@@ -86,9 +99,22 @@ def attached(carrier: object) -> Iterator[None]:
     if api is None or not isinstance(carrier, Mapping) or not carrier:
         yield
         return
+    extracted = extract(carrier)
+    if not _holds_context(extracted):  # garbage headers: keep what is current
+        yield
+        return
     context = api[0]
-    token = context.attach(extract(carrier))
+    token = context.attach(extracted)
     try:
         yield
     finally:
         context.detach(token)
+
+
+def _holds_context(context: Any) -> bool:
+    """Whether an extracted context carries a valid remote span or any baggage."""
+    from opentelemetry import baggage, trace
+
+    return bool(
+        trace.get_current_span(context).get_span_context().is_valid or baggage.get_all(context)
+    )

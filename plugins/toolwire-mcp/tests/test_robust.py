@@ -4,8 +4,8 @@ dispatcher recovers; no server process outlives its dispatcher."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import json
+import logging
 import os
 import signal
 import subprocess

@@ -394,7 +394,7 @@ async def test_a_client_s_meta_traceparent_is_the_parent_of_the_call_span(
     trace_id, parent_id = REMOTE_PARENT
     with serving(toolwire_mcp.asgi_app(demo_dispatcher)) as base:
         async with http_client(f"{base}/mcp", "admin-token-1", mode) as client:
-            meta: Any = {"traceparent": f"00-{trace_id}-{parent_id}-01"}
+            meta: Any = {"traceparent": f"00-{trace_id}-{parent_id}-01", "baggage": "k=v"}
             result = await client.call_tool("traced", {}, meta=meta)
     provider.shutdown()
     (span,) = [s for s in exporter.get_finished_spans() if s.name == "execute_tool traced"]
@@ -403,6 +403,7 @@ async def test_a_client_s_meta_traceparent_is_the_parent_of_the_call_span(
     assert result.structured_content is not None
     _version, seen_trace, seen_parent, _flags = result.structured_content["traceparent"].split("-")
     assert (seen_trace, seen_parent) == (trace_id, f"{span.context.span_id:016x}")
+    assert result.structured_content["baggage"] == "k=v"
 
 
 @pytest.mark.slow

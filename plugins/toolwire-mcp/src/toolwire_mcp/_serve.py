@@ -14,14 +14,17 @@ import difflib
 import json
 import sys
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 import mcp_types as types
 import toolwire
+import toolwire.propagation
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
+from opentelemetry import baggage
+from opentelemetry import context as otel_context
 
 #: Where an HTTP gate leaves the caller's role and principal in the ASGI scope.
 ROLE_KEY: Final = "toolwire_mcp.role"
@@ -127,13 +130,14 @@ class _Served:
         relay = _ProgressRelay(ctx) if _progress_token(ctx) is not None else None
         state = {"principal": principal} if principal is not None else None
         try:
-            result = await self.dispatcher.dispatch(
-                name,
-                params.arguments if params.arguments is not None else {},
-                role=role,
-                state=state,
-                progress=relay.report if relay is not None else None,
-            )
+            with _baggage_of(ctx):
+                result = await self.dispatcher.dispatch(
+                    name,
+                    params.arguments if params.arguments is not None else {},
+                    role=role,
+                    state=state,
+                    progress=relay.report if relay is not None else None,
+                )
         finally:
             if relay is not None:
                 await relay.finish()
@@ -186,6 +190,29 @@ def _unknown_tool(name: str, known: list[str]) -> MCPError:
         message=f"Unknown tool: {name[:64]!r}{hint}",
         data={"closest": close},
     )
+
+
+@contextlib.contextmanager
+def _baggage_of(ctx: Any) -> Iterator[None]:
+    """The client's ``_meta.baggage`` made current for the call. (The SDK makes the client's
+    ``traceparent`` the parent of its server span, but keeps no baggage.)"""
+    meta = getattr(ctx, "meta", None)
+    entries = (
+        baggage.get_all(toolwire.propagation.extract({"baggage": meta["baggage"]}))
+        if isinstance(meta, Mapping) and isinstance(meta.get("baggage"), str)
+        else None
+    )
+    if not entries:
+        yield
+        return
+    current = otel_context.get_current()
+    for key, value in entries.items():
+        current = baggage.set_baggage(key, value, context=current)
+    token = otel_context.attach(current)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def _progress_token(ctx: Any) -> Any:
