@@ -92,9 +92,8 @@ class Job:
         trace_context: The call's trace context as propagation headers (W3C
             ``traceparent``, ``tracestate``, ``baggage``), written where the call leaves the
             host: empty when neither a span nor baggage is current, or ``opentelemetry-api`` is
-            not installed. A
-            worker makes it current around the function (``toolwire.propagation.attached``),
-            so the tool's spans join the call's trace.
+            not installed. A worker makes it current around the function
+            (``toolwire.propagation.attached``), so the tool's spans join the call's trace.
     """
 
     call_id: str
