@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import redis.asyncio
+import redis.exceptions
 import toolwire
 from redis.exceptions import RedisError
 from taskiq import TaskiqMessage, TaskiqMiddleware, TaskiqResult
@@ -123,6 +124,11 @@ class Worker:
                 except (RedisError, OSError, StopAsyncIteration) as exc:
                     slots.release()
                     messages = None
+                    if isinstance(exc, TimeoutError | redis.exceptions.TimeoutError):
+                        # A blocking read that outlived the socket's timeout on an idle queue:
+                        # not an outage. Listen again; a real outage fails to connect.
+                        _log.debug("toolwire_taskiq.listen_timed_out", error=repr(exc))
+                        continue
                     _log.warning("toolwire_taskiq.broker_unreachable", error=repr(exc))
                     await asyncio.sleep(RECONNECT_DELAY)
                     continue
