@@ -153,6 +153,11 @@ def test_a_disabled_built_in_never_drops_a_rule_a_tool_relies_on(
         ({"enabled": 0}, "enabled must be True or False"),
         ({"sequential": "yes"}, "sequential must be True or False"),
         ({"retry_on": [int]}, "retry_on takes exception classes"),
+        ({"retries": 1.5}, "retries must be a whole number, 0 or more"),
+        ({"retries": True}, "retries must be a whole number, 0 or more"),
+        ({"retries": -1}, "retries must be a whole number, 0 or more"),
+        ({"max_concurrency": 0}, "max_concurrency must be a whole number, 1 or more"),
+        ({"max_output_chars": "10"}, "max_output_chars must be a whole number, 1 or more"),
     ],
 )
 def test_tool_options_in_code_that_cannot_mean_what_was_meant_are_refused(

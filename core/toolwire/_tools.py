@@ -112,12 +112,15 @@ def _policy_from(
             retry_on = (retry_on,)  # type: ignore[assignment]  # one class, as a tuple of one
         if not all(isinstance(t, type) and issubclass(t, BaseException) for t in retry_on):
             raise ConfigError(f"retry_on takes exception classes, got {retry_on!r}")
-    if retries is not None and retries < 0:
-        raise ConfigError(f"retries must be zero or more, got {retries!r}")
-    if max_concurrency is not None and max_concurrency < 1:
-        raise ConfigError(f"max_concurrency must be at least 1, got {max_concurrency!r}")
-    if max_output_chars is not None and max_output_chars < 1:
-        raise ConfigError(f"max_output_chars must be at least 1, got {max_output_chars!r}")
+    for field, count, least in (
+        ("retries", retries, 0),
+        ("max_concurrency", max_concurrency, 1),
+        ("max_output_chars", max_output_chars, 1),
+    ):
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or count < least
+        ):
+            raise ConfigError(f"{field} must be a whole number, {least} or more, got {count!r}")
     if isinstance(roles, str):
         raise ConfigError(f"roles must be a list of role names, got the string {roles!r}")
     if executor is not None and (not isinstance(executor, str) or not executor):
