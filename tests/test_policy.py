@@ -665,3 +665,58 @@ async def test_a_tool_that_swallows_its_timeout_leaves_no_cancellation_behind(
     results = await make(pack).dispatch_many([{"name": "stubborn"}, {"name": "after"}])
     assert [r.error.kind if r.error else r.output for r in results] == ["timeout", "fine"]
     assert asyncio.current_task().cancelling() == 0
+
+
+def test_close_does_not_wait_for_a_thread_abandoned_by_a_timeout(make: MakeDispatcher) -> None:
+    """A plain function past its deadline may never return: close() returns without it."""
+    release = threading.Event()
+    pack = toolwire.Toolset("t")
+
+    @pack.tool(timeout=0.02)
+    def stuck() -> str:
+        """Block until released."""
+        release.wait(60)
+        return "late"
+
+    dispatcher = make(pack)
+    try:
+        assert dispatcher.dispatch_sync("stuck").error.kind == "timeout"  # type: ignore[union-attr]
+        closing = threading.Thread(target=dispatcher.close)
+        closing.start()
+        closing.join(30)
+        assert not closing.is_alive()
+    finally:
+        release.set()
+
+
+def test_close_from_another_thread_ends_a_sync_call_with_a_clear_error(
+    make: MakeDispatcher,
+) -> None:
+    """dispatch_sync running on the dispatcher's loop when another thread closes it: a
+    RuntimeError that says so, not a bare concurrent.futures.CancelledError."""
+    started = threading.Event()
+    pack = toolwire.Toolset("t")
+
+    @pack.tool
+    async def waits() -> str:
+        """Wait long."""
+        started.set()
+        await asyncio.sleep(60)
+        return "late"
+
+    dispatcher = make(pack)
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            dispatcher.dispatch_sync("waits")
+        except BaseException as exc:  # noqa: BLE001 - what the caller got
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert started.wait(30)
+    dispatcher.close()
+    caller.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError)
+    assert "closed" in str(outcome[0])

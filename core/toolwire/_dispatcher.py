@@ -306,7 +306,10 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
 
     def close(self) -> None:
         """Let go of everything: plugins' resources (``toolwire_close``), the owned loop, and
-        the threads (waiting for running plain functions). A second ``close()`` does nothing.
+        the threads (waiting for running plain functions, unless one was abandoned by a
+        timeout). A second ``close()`` does nothing. A call still running on the owned loop
+        is cancelled (its ``async def`` tool gets the grace of a cancelled call); its sync
+        twin raises ``RuntimeError``.
 
         A closed dispatcher that is used again starts again (plugins see a new start, and
         ``toolwire_close`` again at the next ``close()``).

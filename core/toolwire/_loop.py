@@ -39,6 +39,7 @@ class OwnedLoop:
         Raises:
             BaseException: whatever the coroutine raised. ``KeyboardInterrupt`` while
                 waiting cancels the coroutine, then propagates.
+            RuntimeError: ``close()`` (from another thread) cancelled the coroutine.
         """
         if threading.current_thread() is self._thread:
             return _run_elsewhere(coroutine)
@@ -51,6 +52,11 @@ class OwnedLoop:
         except KeyboardInterrupt:
             future.cancel()
             raise
+        except concurrent.futures.CancelledError:
+            raise RuntimeError(
+                "the dispatcher was closed while this call ran on its loop; the call was "
+                "cancelled (close a dispatcher once no call is under way)"
+            ) from None
 
     def close(self) -> None:
         """Stop the loop and its thread once running work is done. A later ``run`` restarts it."""

@@ -119,14 +119,17 @@ class ThreadRunner:
     def close(self, wait: bool = True) -> None:
         """Stop the threads started so far, once they finish what they run.
 
-        Call it when no dispatch is under way. The runner stays usable: a later call starts
-        a new crew of threads.
+        Call it when no dispatch is under way. With a thread abandoned by a timeout still
+        running, it does not wait (such a function may never return). The runner stays
+        usable: a later call starts a new crew of threads.
         """
         with self._lock:
             crew, self._crew = self._crew, _Crew()
         for _ in crew.workers:
             crew.queue.put(None)
-        if wait:
+        # A thread abandoned by a timeout may never return: close() does not wait for it, nor
+        # then for the others (daemon threads; each stops once its function returns).
+        if wait and not self._abandoned:
             for worker in crew.workers:
                 worker.join()
 
