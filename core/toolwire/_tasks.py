@@ -8,7 +8,8 @@ call's own task; one that never suspends costs no more than a plain ``await``), 
 for one thing: once the call is cancelled, the tool has ``CANCEL_GRACE`` seconds to finish.
 If it is still running then, the driver hands it to a task of its own, where it is left to
 finish (counted by ``TaskRunner.abandoned`` until it does), and the call goes on without it:
-a deadline answers ``timeout``, a caller's cancellation reaches the caller.
+a deadline answers ``timeout``, a caller's cancellation reaches the caller. A tool that
+catches the cancellation and returns a value does not undo it: the cancellation stands.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Final
+
+from ._logging import log as _log
 
 #: Seconds a cancelled tool has to finish (its ``finally`` blocks, its cleanup) before its
 #: call goes on without it.
@@ -63,8 +66,9 @@ class TaskRunner:
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
         self._abandoned.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: an abandoned tool's failure is nobody's to log
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:  # its call was answered long ago: only the log can tell
+            _log.warning("toolwire.abandoned_tool_failed", exc_info=failure)
 
 
 class _Drive:
