@@ -64,7 +64,8 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def types(session: nox.Session) -> None:
     """mypy, strict, on the core package."""
-    session.install(".", "mypy>=1.13", "pytest>=8")
+    # opentelemetry-api: the optional import of toolwire.propagation, checked with its types.
+    session.install(".", "mypy>=1.13", "pytest>=8", "opentelemetry-api>=1.27")
     session.run("mypy")
 
 
