@@ -131,6 +131,38 @@ def test_hook_toolwire_register_tool_updates(make: MakeDispatcher) -> None:
         changing.update([shout, 3])
 
 
+def test_a_tool_update_handle_is_good_for_its_own_registration_only(make: MakeDispatcher) -> None:
+    """update inside the hook is refused (the registration is not done), and the handle of a
+    registration that failed stays dead when another plugin takes the same name."""
+    kept: list[Callable[[Any], None]] = []
+
+    class Eager:
+        @toolwire.hookimpl
+        def toolwire_register_tool_updates(self, update: Callable[[Any], None]) -> None:
+            update(pack)
+
+    class Fails:
+        @toolwire.hookimpl
+        def toolwire_register_tool_updates(self, update: Callable[[Any], None]) -> None:
+            kept.append(update)
+            raise RuntimeError("bug after keeping update")
+
+    class Good:
+        @toolwire.hookimpl
+        def toolwire_register_tools(self, register: Callable[[Any], None]) -> None:
+            register(pack)
+
+    dispatcher = make()
+    with pytest.raises(toolwire.ConfigError, match="not done yet"):
+        dispatcher.add(Eager(), name="eager")
+    with pytest.raises(toolwire.ConfigError):
+        dispatcher.add(Fails(), name="same")
+    dispatcher.add(Good(), name="same")
+    with pytest.raises(toolwire.ConfigError, match="cannot change its tools"):
+        kept[0]([])
+    assert [t.name for t in dispatcher.tools()] == ["echo"]
+
+
 async def test_hook_toolwire_register_middleware(make: MakeDispatcher) -> None:
     """Middleware wraps execution, outermost first, and applies_to limits where it goes."""
     order: list[str] = []

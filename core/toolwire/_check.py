@@ -18,7 +18,13 @@ from typing import Any
 
 from ._builtins import BUILTIN_PLUGINS
 from ._config import CONFIG_SCHEMA, Config, apply_env, config_problems, find_config_file
-from ._discovery import Candidate, PluginLoadError, installed_plugins, load_entry_point
+from ._discovery import (
+    Candidate,
+    PluginInfo,
+    PluginLoadError,
+    installed_plugins,
+    load_entry_point,
+)
 from ._dispatcher import Dispatcher
 from ._errors import ConfigError, PluginError
 from ._schema import TOOL_NAME_RE, check_schema
@@ -178,10 +184,14 @@ def _check_plugins(
             continue
         plugin = f"plugin {candidate.name!r} ({candidate.distribution} {candidate.version})"
         try:
-            brought, own_providers = _contributions(candidate, config)
+            brought, own_providers, failed = _contributions(candidate, config)
         except ConfigError as exc:
             report.problems.append(Finding(plugin, str(exc)))
             continue
+        report.problems.extend(
+            Finding(f"plugin {row.name!r} (from {candidate.name!r})", f"failed: {row.error}")
+            for row in failed
+        )
         report.plugins += 1
         tools.extend(brought)
         for name, provider in own_providers.items():
@@ -215,8 +225,9 @@ def _check_start(report: CheckReport, config: Config) -> None:
 
 def _contributions(
     candidate: Candidate, config: Config
-) -> tuple[list[tuple[Tool, str]], dict[str, Provider]]:
-    """Load one plugin into a dispatcher of its own: the enabled tools and providers it brings.
+) -> tuple[list[tuple[Tool, str]], dict[str, Provider], list[PluginInfo]]:
+    """Load one plugin into a dispatcher of its own: the enabled tools and providers it brings,
+    and the plugins it contributed that failed (an MCP server that did not start).
 
     Raises:
         ConfigError: the plugin failed to import or to register.
@@ -241,7 +252,8 @@ def _contributions(
             dispatcher.add(obj, name=candidate.name)
         except ConfigError as exc:
             raise ConfigError(f"failed to register: {exc}") from None
-        return _enabled_tools(dispatcher, config), dispatcher.providers()
+        failed = [p for p in dispatcher.plugins() if p.status == "failed"]
+        return _enabled_tools(dispatcher, config), dispatcher.providers(), failed
 
 
 def _enabled_tools(dispatcher: Dispatcher, config: Config) -> list[tuple[Tool, str]]:

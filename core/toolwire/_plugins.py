@@ -204,7 +204,9 @@ class PluginHost:
                 register=lambda name, plugin: contributed.append((name, plugin)),
             )
             self.catalogue.add(info.name, tools, middleware, providers, options, executors)
-            self._call_own(obj, "toolwire_register_tool_updates", update=self._updater(info.name))
+            self._call_own(
+                obj, "toolwire_register_tool_updates", update=self._updater(info.name, obj)
+            )
         except (DuplicateToolError, PluginError):
             self.pm.unregister(obj, name=info.name)
             raise
@@ -223,8 +225,9 @@ class PluginHost:
         for name, plugin in contributed:
             self._add_contributed(name, plugin, info)
 
-    def _updater(self, source: str) -> Callable[[Any], None]:
-        """The ``update`` a plugin keeps (``toolwire_register_tool_updates``)."""
+    def _updater(self, source: str, owner: Any) -> Callable[[Any], None]:
+        """The ``update`` a plugin keeps (``toolwire_register_tool_updates``): good for that
+        one registration of ``owner``, from when its registration is done."""
 
         def update(obj: Any) -> None:
             tools: list[Tool] = []
@@ -233,8 +236,12 @@ class PluginHost:
             for item in items:
                 collect(item)
             with self.lock:
-                if source not in self._table:
-                    raise ConfigError(f"plugin {source!r} is not registered here any more")
+                if source not in self._table or self.pm.get_plugin(source) is not owner:
+                    raise ConfigError(
+                        f"plugin {source!r} cannot change its tools: its registration is not "
+                        "done yet (call update after the hook returns), or it failed, or the "
+                        "plugin was removed"
+                    )
                 old = self.catalogue.replace_tools(source, tools)
                 try:
                     self.on_change()
@@ -244,6 +251,8 @@ class PluginHost:
                 self._table[source] = _with_counts(
                     self._table[source], self._table[source].hooks, len(tools)
                 )
+            if {t.name for t in tools} == {t.name for t in old}:
+                return
             _log.info(
                 "toolwire.tools_updated",
                 plugin=source,

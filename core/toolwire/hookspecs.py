@@ -58,7 +58,8 @@ def toolwire_register_tools(register: Callable[[Any], None]) -> None:
 def toolwire_register_tool_updates(update: Callable[[Any], None]) -> None:
     """Keep ``update`` to change this plugin's tools while the dispatcher runs.
 
-    Called once, when the plugin is added, after ``toolwire_register_tools``. Later, from any
+    Called once, when the plugin is added, last, once its registration is done (calling
+    ``update`` inside this hook is refused). Later, from any
     thread, ``update(tools)`` (a ``Tool``, a ``Toolset``, or an iterable of them) replaces
     every tool this plugin registered: the next call sees the new set, a call under way
     finishes on the tool it started with. For a plugin whose tools live elsewhere (an MCP

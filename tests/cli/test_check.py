@@ -109,3 +109,24 @@ def test_check_fails_a_rate_limit_no_loaded_plugin_enforces(cli, write_config):
     assert run.returncode == 1, run.stdout
     assert "'rate_limit' is not a tool option" in run.stdout
     assert "ratelimit (toolwire-ratelimit, disabled)" in run.stdout
+
+
+def test_check_reports_a_plugin_another_plugin_brought_that_failed(cli, write_config):
+    """An MCP server that does not start (its pack mcp.NAME failed) is a problem, not ok."""
+    import pytest
+
+    pytest.importorskip("toolwire_mcp")
+    config = write_config(
+        """
+        [plugins]
+        autoload = false
+        enable = ["cli-good", "mcp"]
+
+        [plugins.mcp.servers.gone]
+        command = "/nonexistent/mcp-server"
+        """
+    )
+    run = cli("check", "--config", config)
+    assert run.returncode == 1, run.stdout + run.stderr
+    problems = [line for line in run.stdout.splitlines() if line.startswith("problem: ")]
+    assert len(problems) == 1 and "plugin 'mcp.gone' (from 'mcp'): failed" in problems[0]
