@@ -184,10 +184,10 @@ def test_a_host_process_exits_though_a_tool_never_stops(tmp_path: pathlib.Path) 
 async def test_a_caller_s_cancellation_is_not_held_by_a_tool_that_swallows_it(
     make: MakeDispatcher,
 ) -> None:
-    """Cancelling a dispatch whose tool (no timeout) ignores the cancel: the caller still gets
-    its CancelledError after the grace; the tool is left behind and counted."""
+    """Cancelling a dispatch (before its deadline) whose tool ignores the cancel: the caller
+    still gets its CancelledError after the grace; the tool is left behind and counted."""
     stop, seen = asyncio.Event(), []
-    dispatcher = make(deaf_pack(stop, seen, timeout=None))
+    dispatcher = make(deaf_pack(stop, seen, timeout=30))
     running = asyncio.create_task(dispatcher.dispatch("deaf"))
     await asyncio.sleep(0.05)
     running.cancel()
@@ -280,11 +280,11 @@ async def test_a_caller_s_earlier_cancel_request_does_not_turn_a_timeout_into_a_
 async def test_a_caller_s_cancel_stands_when_the_tool_catches_it_and_returns(
     make: MakeDispatcher,
 ) -> None:
-    """Cancelling a dispatch whose tool catches the CancelledError and returns a value: the
-    caller still gets its CancelledError."""
+    """Cancelling a dispatch whose tool (with a timeout) catches the CancelledError and returns
+    a value: the caller still gets its CancelledError."""
     pack = toolwire.Toolset("t")
 
-    @pack.tool
+    @pack.tool(timeout=30)
     async def catch_one() -> str:
         """Return after one cancel."""
         try:

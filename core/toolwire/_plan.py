@@ -280,7 +280,7 @@ def build_plan(
         layers = fuse([(m, p) for m, p in ordered if applies(m, tool, policy)])
         executor = executor_for(tool, policy.executor, executors, config, started)
         innermost: CallNext = (
-            _innermost(tool, threads, tasks)
+            _innermost(tool, policy, threads, tasks)
             if executor is None or is_in_process(executor)
             else OnExecutor(tool, executor, plugin, (versions or {}).get(plugin, ""))
         )
@@ -335,6 +335,21 @@ def _needs_approval(default: Any, policy: ToolPolicy, settings: Mapping[str, Any
 class _AwaitTool:
     """The innermost layer of an ``async def`` tool: start it once, await it on the loop."""
 
+    __slots__ = ("function",)
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+
+    async def __call__(self, call: ToolCall, context: CallContext) -> Any:
+        context.attempt += 1
+        return await self.function(**context.arguments)
+
+
+class _AwaitWithinDeadline:
+    """The innermost layer of an ``async def`` tool with a timeout: await it, but leave it
+    behind when it ignores its cancellation past the grace (``_tasks``), so that the deadline
+    answers."""
+
     __slots__ = ("function", "tasks")
 
     def __init__(self, function: Callable[..., Any], tasks: TaskRunner) -> None:
@@ -343,7 +358,7 @@ class _AwaitTool:
 
     async def __call__(self, call: ToolCall, context: CallContext) -> Any:
         context.attempt += 1
-        # TaskRunner.run, inlined: this is every async call's path.
+        # TaskRunner.run, inlined: this is the path of every call with a deadline.
         coroutine = self.function(**context.arguments)
         try:
             pending = coroutine.send(None)
@@ -366,10 +381,14 @@ class _OnThread:
         return await self.threads.run(self.function, context.arguments)
 
 
-def _innermost(tool: Tool, threads: ThreadRunner, tasks: TaskRunner) -> CallNext:
+def _innermost(
+    tool: Tool, policy: ToolPolicy, threads: ThreadRunner, tasks: TaskRunner
+) -> CallNext:
     """Chosen once per tool: the middleware never calls back into the dispatcher."""
     if tool.is_async:
-        return _AwaitTool(tool.function, tasks)
+        if policy.timeout is not None:
+            return _AwaitWithinDeadline(tool.function, tasks)
+        return _AwaitTool(tool.function)
     return _OnThread(tool.function, threads)
 
 
@@ -377,6 +396,7 @@ def _innermost(tool: Tool, threads: ThreadRunner, tasks: TaskRunner) -> CallNext
 _INNERMOST: Final = frozenset(
     {
         _AwaitTool.__call__.__code__,
+        _AwaitWithinDeadline.__call__.__code__,
         _OnThread.__call__.__code__,
         OnExecutor.__call__.__code__,
     }

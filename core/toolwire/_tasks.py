@@ -1,5 +1,7 @@
 """Awaiting an ``async def`` tool so that one that ignores its cancellation cannot hold its call.
 
+Used for tools with a timeout (the others are awaited plainly: a cheaper first step).
+
 A call is cancelled at its deadline, or by its caller. A tool that catches the
 ``CancelledError`` and goes on (a bare ``except:``, a ``while True`` around a retry) would
 keep its call from ever answering if the call simply awaited it. So the call awaits the tool
