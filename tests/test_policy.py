@@ -41,6 +41,53 @@ async def test_async_timeout_cancels_the_tool(make: MakeDispatcher) -> None:
     assert result.error.retryable and cleaned.is_set()
 
 
+async def test_the_deadline_counts_from_the_start_of_the_call_not_its_first_wait(
+    make: MakeDispatcher,
+) -> None:
+    """A tool that computes past its deadline before it first waits is cancelled at that wait,
+    as under ``asyncio.timeout``: the deadline is not restarted when the call first waits."""
+    import time
+
+    reached = []
+    pack = toolwire.Toolset("t")
+
+    @pack.tool(timeout=0.05)
+    async def busy_then_wait() -> str:
+        """Busy, then wait."""
+        time.sleep(0.2)  # past the deadline, without giving the loop a turn
+        await asyncio.sleep(0.5)
+        reached.append("after the wait")
+        return "late"
+
+    result = await make(pack).dispatch("busy_then_wait")
+    assert result.error is not None and result.error.kind == "timeout"
+    assert reached == []
+
+
+async def test_a_call_that_never_waits_is_answered_as_under_asyncio_timeout(
+    make: MakeDispatcher,
+) -> None:
+    """A tool that never gives the loop a turn cannot be cancelled; its value is the answer, as
+    ``asyncio.timeout`` gives it, and no cancellation is left on the task."""
+    import time
+
+    pack = toolwire.Toolset("t")
+
+    @pack.tool(timeout=0.01, retries=1, max_concurrency=1)
+    async def busy() -> str:
+        """Busy without waiting."""
+        time.sleep(0.05)
+        return "done"
+
+    dispatcher = make(pack)
+    for _ in range(2):
+        result = await dispatcher.dispatch("busy")
+        assert result.success and result.result == "done"
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+    await asyncio.sleep(0.02)  # a deadline that fired late would cancel us here
+
+
 async def test_sync_timeout_frees_the_call_and_the_pool_keeps_serving(
     make: MakeDispatcher,
 ) -> None:

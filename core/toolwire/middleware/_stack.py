@@ -14,7 +14,7 @@ from typing import Any
 
 from .._values import CallContext, ToolCall
 from ..types import CallNext
-from .concurrency import ConcurrencyLimit
+from .concurrency import ConcurrencyLimit, _Slots
 from .retry import Retry, transient
 from .timeout import Timeout
 
@@ -22,35 +22,28 @@ from .timeout import Timeout
 class PolicyStack:
     """``Retry`` (optional) around ``ConcurrencyLimit`` (optional) around ``Timeout`` (optional)."""
 
-    __slots__ = ("limit", "order", "retry", "timeout")
+    __slots__ = ("limit", "order", "retry", "slots", "timeout")
 
     def __init__(
         self, retry: Retry | None, limit: ConcurrencyLimit | None, timeout: Timeout | None
     ) -> None:
         self.retry, self.limit, self.timeout = retry, limit, timeout
         self.order = min(m.order for m in (retry, limit, timeout) if m is not None)
+        self.slots: _Slots | None = None  # the route's tool's, from its first call (one tool)
 
     async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
         limit, timeout = self.limit, self.timeout
         try:
-            slots = None
+            slots = self.slots
             if limit is not None:
-                slots = limit.slots_for(context)
+                if slots is None:
+                    slots = self.slots = limit.slots_for(context)
                 if not slots.try_acquire():
                     await slots.acquire()
             try:
                 if timeout is None:
                     return await call_next(call, context)
-                armed = timeout.arm(context)
-                try:
-                    value = await call_next(call, context)
-                except asyncio.CancelledError:
-                    armed.cancelled(call)
-                    raise
-                finally:
-                    armed.disarm()
-                armed.answered()
-                return value
+                return await timeout.bound(call, context, call_next)
             finally:
                 if slots is not None:
                     slots.release()

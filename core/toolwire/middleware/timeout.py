@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 import weakref
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import ToolError
@@ -66,9 +68,13 @@ class _DeadlineWheel:
         self._slices: dict[int, set[_Deadline]] = {}
 
     def add(
-        self, loop: asyncio.AbstractEventLoop, seconds: float, task: asyncio.Task[Any]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        seconds: float,
+        task: asyncio.Task[Any],
+        spent: float = 0.0,
     ) -> _Deadline:
-        key = math.ceil((loop.time() + seconds) / DEADLINE_RESOLUTION)
+        key = math.ceil((loop.time() + seconds - spent) / DEADLINE_RESOLUTION)
         deadline = _Deadline(task, self, key, seconds)
         members = self._slices.get(key)
         if members is None:
@@ -113,20 +119,66 @@ class Timeout:
         self._last = (weakref.ref(loop), wheel)
         return wheel
 
-    def arm(self, context: CallContext) -> _Deadline:
-        """Start the call's deadline on the running loop: its task is cancelled when it passes."""
+    def arm(self, context: CallContext, spent: float = 0.0) -> _Deadline:
+        """Start the call's deadline on the running loop: its task is cancelled when it passes.
+
+        ``spent`` (seconds) is how much of the timeout the call has already used.
+        """
         seconds = context.policy.timeout  # type: ignore[union-attr]  # applies_to: it has one
         loop = asyncio.get_running_loop()
         task = asyncio.current_task(loop)
         assert task is not None and seconds is not None
-        return self._wheel(loop).add(loop, seconds, task)
+        return self._wheel(loop).add(loop, seconds, task, spent)
+
+    def bound(self, call: ToolCall, context: CallContext, call_next: CallNext) -> _Bounded:
+        """``call_next(call, context)``, awaited within the call's deadline."""
+        return _Bounded(self, call, context, call_next)
 
     async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
-        armed = self.arm(context)
+        return await _Bounded(self, call, context, call_next)
+
+
+class _Bounded:
+    """Awaits the rest of the call within its deadline.
+
+    The deadline is armed when the call first waits, counting from its start: until then the
+    loop runs nothing else, so no timer could fire (``asyncio.timeout`` would cancel the task
+    at that same first wait). A call that finishes without waiting, as many ``async def``
+    tools do, never pays for a timer. Once armed, every step of the call passes through as
+    ``await`` passes it.
+    """
+
+    __slots__ = ("call", "call_next", "context", "timeout")
+
+    def __init__(
+        self, timeout: Timeout, call: ToolCall, context: CallContext, call_next: CallNext
+    ) -> None:
+        self.timeout, self.call, self.context, self.call_next = timeout, call, context, call_next
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        started = time.monotonic()
+        steps = self.call_next(self.call, self.context).__await__()
         try:
-            value = await call_next(call, context)
+            pending = steps.send(None)
+        except StopIteration as done:
+            return done.value  # it never waited: no deadline could have passed
+        armed = self.timeout.arm(self.context, time.monotonic() - started)
+        try:
+            try:
+                while True:
+                    try:
+                        sent = yield pending
+                    except GeneratorExit:
+                        steps.close()
+                        raise
+                    except BaseException as exc:  # noqa: BLE001 - a cancel or a failed future
+                        pending = steps.throw(exc)
+                    else:
+                        pending = steps.send(sent)
+            except StopIteration as done:
+                value = done.value
         except asyncio.CancelledError:
-            armed.cancelled(call)
+            armed.cancelled(self.call)
             raise
         finally:
             armed.disarm()
