@@ -383,6 +383,81 @@ def test_adjacent_built_in_layers_are_fused_and_others_keep_their_place() -> Non
     assert fuse([(limit, "a"), (timeout, "b")]) == [(limit, "a"), (timeout, "b")]
 
 
+class _Quota:
+    """A middleware with an admission check: ``admit`` where it can, ``__call__`` elsewhere."""
+
+    def __init__(self, allowed: int, order: int = Order.ADMIT, fail: bool = False) -> None:
+        self.allowed, self.order, self.fail = allowed, order, fail
+        self.admitted = 0
+
+    def admit(self, call: Any, context: Any) -> None:
+        if self.fail:
+            raise LookupError("quota bug")
+        if self.admitted >= self.allowed:
+            raise toolwire.ToolError("quota used up", kind="rate_limited")
+        self.admitted += 1
+
+    async def __call__(self, call: Any, context: Any, call_next: Any) -> Any:
+        self.admit(call, context)
+        return await call_next(call, context)
+
+
+def test_admission_checks_join_the_built_in_layers_in_one_stack() -> None:
+    """An ``admit`` middleware between Retry and ConcurrencyLimit is fused with them, whatever
+    its plugin; one outside the stack's order keeps its own layer, and the built-in ones are
+    still fused."""
+    from toolwire.middleware import ConcurrencyLimit, Retry, Timeout
+    from toolwire.middleware._stack import PolicyStack, fuse
+
+    retry, limit, timeout = Retry(), ConcurrencyLimit(), Timeout()
+    quota, late = _Quota(1), _Quota(1, order=Order.INNER)
+    whole = fuse([(retry, "policy"), (quota, "quota"), (limit, "policy"), (timeout, "policy")])
+    assert len(whole) == 1 and isinstance(whole[0][0], PolicyStack)
+    stack = whole[0][0]
+    assert stack.admits == ((quota, "quota"),) and stack.retry is retry
+    assert stack.blame()[_Quota.admit.__code__] == "quota"
+    assert stack.blame()[PolicyStack.__call__.__code__] == "policy"
+    apart = fuse([(retry, "policy"), (limit, "policy"), (timeout, "policy"), (late, "quota")])
+    assert isinstance(apart[0][0], PolicyStack) and apart[1] == (late, "quota")
+    assert fuse([(quota, "quota")]) == [(quota, "quota")]
+
+
+async def test_an_admission_check_runs_once_per_attempt_and_can_refuse(
+    make: MakeDispatcher,
+) -> None:
+    """Fused, a check still sees every attempt (a retried call is admitted again), and its
+    ``ToolError`` ends the call as a layer's would."""
+    quota = _Quota(allowed=3)
+
+    class Quotas:
+        @toolwire.hookimpl
+        def toolwire_register_middleware(self, register: Any) -> None:
+            register(quota)
+
+    dispatcher = make(_pack()).add(Quotas(), name="quota")
+    first = await dispatcher.dispatch("flaky", {})
+    assert first.success and first.attempts == 2 and quota.admitted == 2
+    second = await dispatcher.dispatch("flaky", {})
+    assert second.error is not None and second.error.kind == "rate_limited"
+    assert quota.admitted == 3
+
+
+async def test_a_failing_admission_check_is_blamed_on_its_plugin(make: MakeDispatcher) -> None:
+    """A check that raises something else than ToolError: internal_error, its plugin named."""
+
+    class Quotas:
+        @toolwire.hookimpl
+        def toolwire_register_middleware(self, register: Any) -> None:
+            register(_Quota(allowed=1, fail=True))
+
+    dispatcher = make(_pack()).add(Quotas(), name="broken-quota")
+    with structlog.testing.capture_logs() as logs:
+        result = await dispatcher.dispatch("flaky", {})
+    assert result.error is not None and result.error.kind == "internal_error"
+    failed = [e for e in logs if e["event"] == "toolwire.plugin_failed"]
+    assert failed and failed[0]["plugin"] == "broken-quota"
+
+
 async def test_a_call_the_caller_cancels_is_still_seen_by_observers(make: MakeDispatcher) -> None:
     """call_finished sees a cancelled call (kind cancelled), and the cancellation goes on."""
     seen: list[toolwire.DispatchResult] = []

@@ -34,7 +34,7 @@ from ._threads import ThreadRunner
 from ._tools import Tool
 from ._values import CallContext, ToolCall
 from .middleware import ConcurrencyLimit, Retry, Timeout
-from .middleware._stack import fuse
+from .middleware._stack import PolicyStack, fuse
 from .providers import Provider, ToolDefinition
 from .types import CallNext
 
@@ -292,7 +292,7 @@ def build_plan(
             compose([m for m, _ in layers], innermost) if layers else innermost,
             not layers and not isinstance(innermost, OnExecutor),
             policy.max_output_chars or BUILTIN_DEFAULTS["max_output_chars"],
-            MappingProxyType({code: p for m, p in layers if (code := _code_of(m)) is not None}),
+            MappingProxyType(_blame(layers)),
             redact,
             approval,
         )
@@ -401,6 +401,17 @@ _INNERMOST: Final = frozenset(
         OnExecutor.__call__.__code__,
     }
 )
+
+
+def _blame(layers: Sequence[tuple[Any, str]]) -> dict[CodeType, str]:
+    """Whose code each layer's frames are, to name the plugin whose middleware failed."""
+    owners: dict[CodeType, str] = {}
+    for layer, plugin in layers:
+        if isinstance(layer, PolicyStack):
+            owners.update(layer.blame())
+        elif (code := _code_of(layer)) is not None:
+            owners[code] = plugin
+    return owners
 
 
 def _code_of(layer: Any) -> CodeType | None:

@@ -36,6 +36,12 @@ class Middleware(Protocol):
       ``toolwire.middleware.Order`` for the built-in places. Without one it sits innermost,
       at ``Order.INNER``. Equal orders keep registration order.
     - ``applies_to(tool, policy) -> bool``: put it only on the tools it accepts.
+    - ``admit(call, context) -> None``: for a middleware that only decides whether an attempt
+      goes on (a rate limit or quota counted in process), the same decision as a plain call:
+      return to let the attempt go on, raise ``ToolError`` to end it. It must not block or do
+      I/O. Placed between ``Order.RETRY`` and ``Order.CONCURRENCY``, next to the built-in
+      layers, it runs inside their one coroutine instead of wrapping the call in its own;
+      elsewhere ``__call__`` runs, so it must do what ``admit`` does.
     """
 
     def __call__(

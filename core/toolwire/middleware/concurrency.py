@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 class _Slots:
     """A counting limit shared by every thread and event loop of one dispatcher.
 
-    ``asyncio.Semaphore`` belongs to one loop, but a dispatcher serves many: each
-    ``dispatch_sync`` runs its own loop, and hosts call it from several threads.
+    ``asyncio.Semaphore`` belongs to one loop, but a dispatcher serves several: its own, for
+    the sync twins, and each loop a host awaits ``dispatch`` on (a loop per thread, say).
     """
 
     def __init__(self, size: int) -> None:

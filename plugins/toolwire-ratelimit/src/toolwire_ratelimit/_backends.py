@@ -60,12 +60,12 @@ class MemoryBackend:
     """``limits``' thread-safe in-process storage, shared by every event loop and thread.
 
     Not ``limits.aio``'s memory storage: its per-key ``asyncio.Lock`` and expiry task belong to
-    the loop that first used them, and the dispatcher's sync twins run each call under a new
-    ``asyncio.run`` (in any thread), which then fails with "bound to a different event loop" or
-    hangs. The sync storage only does in-memory work under a short ``threading`` lock, so calling
-    it from a coroutine does not hold the loop up. One storage per loop is no answer either: a
-    host's loops (and the dispatcher's own, for the sync twins) would each count apart, and the
-    limit would be reached late or never.
+    the loop that first used them, and one dispatcher serves several loops (its own, for the
+    sync twins, and each loop a host awaits ``dispatch`` on), where it then fails with "bound
+    to a different event loop" or hangs. The sync storage only does in-memory work under a
+    short ``threading`` lock, so calling it from a coroutine does not hold the loop up. One
+    storage per loop is no answer either: the loops would each count apart, and the limit
+    would be reached late or never.
     """
 
     def __init__(self, strategy: Strategy) -> None:
@@ -92,8 +92,9 @@ class _LoopClient:
 class RedisBackend:
     """``limits.aio`` on Redis (redis-py's asyncio client), with one connection pool per event loop.
 
-    An asyncio connection belongs to the loop that opened it, and the sync twins start a new
-    loop per call, so each running loop gets its own pool. A parked task per loop closes that
+    An asyncio connection belongs to the loop that opened it, and one dispatcher serves several
+    loops (its own, for the sync twins, and each loop a host awaits ``dispatch`` on), so each
+    running loop gets its own pool. A parked task per loop closes that
     pool when the loop shuts down (``asyncio.run`` and ``asyncio.Runner`` cancel leftover tasks
     on exit), so no socket outlives its loop. The count itself lives in Redis, shared by every
     loop, process and machine that names the same server and ``key_prefix``.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -40,9 +41,13 @@ class RateLimit:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings: Final = settings if settings is not None else Settings()
         self._backend: Backend = create_backend(self.settings)
-        # An in-process count is taken without a coroutine or a deadline: it cannot hang.
-        self._hit_now = self._backend.hit_now if isinstance(self._backend, MemoryBackend) else None
         self._items: dict[str, limits.RateLimitItem | None] = {}
+        #: With in-process storage a hit never waits, so the count is a plain check that the
+        #: dispatcher runs next to its own policy layers, without a coroutine of its own
+        #: (``toolwire.types.Middleware``); with Redis there is none, the call awaits the hit.
+        self.admit: Callable[[toolwire.ToolCall, toolwire.CallContext], None] | None = (
+            self._admit_now if isinstance(self._backend, MemoryBackend) else None
+        )
 
     def applies_to(self, tool: toolwire.Tool, policy: toolwire.ToolPolicy) -> bool:
         return "rate_limit" in policy.options
@@ -50,6 +55,38 @@ class RateLimit:
     async def __call__(
         self, call: toolwire.ToolCall, context: toolwire.CallContext, call_next: CallNext
     ) -> Any:
+        if self.admit is not None:
+            self.admit(call, context)
+            return await call_next(call, context)
+        item = self._limit_of(context)
+        try:
+            async with asyncio.timeout(self.settings.storage_timeout):
+                retry_after = await self._backend.hit(item, *self.identifiers(context))
+        except Exception as exc:  # noqa: BLE001 - whatever the storage raises, the call answers
+            self._storage_failed(context, exc)
+            retry_after = None
+        if retry_after is not None:
+            raise self._refused(context, item, retry_after)
+        return await call_next(call, context)
+
+    def _admit_now(self, call: toolwire.ToolCall, context: toolwire.CallContext) -> None:
+        """One hit in process: returns when the call may go on.
+
+        Raises:
+            ToolError: ``rate_limited`` (the limit is used up), or ``internal_error`` (an
+                invalid limit; or the storage failed and ``fail_open`` is off).
+        """
+        item = self._limit_of(context)
+        backend: MemoryBackend = self._backend  # type: ignore[assignment]  # admit: in process
+        try:
+            retry_after = backend.hit_now(item, *self.identifiers(context))
+        except Exception as exc:  # noqa: BLE001 - whatever the storage raises, the call answers
+            self._storage_failed(context, exc)
+            return
+        if retry_after is not None:
+            raise self._refused(context, item, retry_after)
+
+    def _limit_of(self, context: toolwire.CallContext) -> limits.RateLimitItem:
         assert context.policy is not None and context.tool is not None
         item = self._item(context.policy.options["rate_limit"])
         if item is None:
@@ -57,23 +94,18 @@ class RateLimit:
                 f"{context.tool.name} has an invalid rate limit; the call was not run",
                 kind="internal_error",
             )
-        try:
-            if self._hit_now is not None:
-                retry_after = self._hit_now(item, *self.identifiers(context))
-            else:
-                async with asyncio.timeout(self.settings.storage_timeout):
-                    retry_after = await self._backend.hit(item, *self.identifiers(context))
-        except Exception as exc:  # noqa: BLE001 - whatever the storage raises, the call answers
-            self._storage_failed(context, exc)
-            retry_after = None
-        if retry_after is not None:
-            raise toolwire.ToolError(
-                f"{context.tool.name} is limited to {item}; retry after {retry_after} s",
-                kind="rate_limited",
-                retryable=True,
-                details={"retry_after": retry_after},
-            )
-        return await call_next(call, context)
+        return item
+
+    def _refused(
+        self, context: toolwire.CallContext, item: limits.RateLimitItem, retry_after: int
+    ) -> toolwire.ToolError:
+        assert context.tool is not None
+        return toolwire.ToolError(
+            f"{context.tool.name} is limited to {item}; retry after {retry_after} s",
+            kind="rate_limited",
+            retryable=True,
+            details={"retry_after": retry_after},
+        )
 
     def identifiers(self, context: toolwire.CallContext) -> tuple[str, str, str]:
         """The parts of the key this call counts under: tool, role, principal (each quoted)."""
