@@ -1,23 +1,31 @@
-"""Batches: the batch limit, cut-off calls, sequential lanes; one result per call, in order."""
+"""Batches: the batch limit, cut-off calls, sequential lanes; one result per call, in order.
+
+A model's response is a batch too: ``run_response`` parses it, runs its calls and returns the
+items to append (or holds the turn for a person's approval).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ToolError
 from ._pipeline import Finished, refuse, run_call
 from ._plan import Plan
+from ._responses import parse_response
 from ._values import ToolCall
 from .providers import Provider
+
+if TYPE_CHECKING:
+    from ._approvals import Approvals
 
 
 async def run_batch(
     plan: Plan,
     batch: Sequence[ToolCall],
     role: str | None,
-    state: Mapping[str, Any],
+    state: Mapping[str, Any] | None,
     *,
     cut_off: Mapping[int, str] | None = None,
     provider: Provider | None = None,
@@ -72,6 +80,34 @@ async def run_batch(
             for unit in units:
                 group.create_task(unit())
     return [finished for finished in done if finished is not None]
+
+
+async def run_response(
+    plan: Plan,
+    approvals: Approvals,
+    response: Any,
+    provider: str | None,
+    role: str | None,
+    state: Mapping[str, Any] | None,
+    new_id: Callable[[], str],
+) -> list[Any]:
+    """Run every call of a model's response; the items to append, or a ``HeldTurn``.
+
+    Raises:
+        ConfigError: an unknown provider, or a response no provider recognises.
+        ApprovalError: a held turn could not be stored.
+    """
+    shape, parsed = parse_response(plan.providers, response, provider)
+    batch = [
+        p.call if p.call.call_id else ToolCall(p.call.name, p.call.arguments, new_id())
+        for p in parsed.calls
+    ]
+    cut_off = {i: p.incomplete for i, p in enumerate(parsed.calls) if p.incomplete}
+    turn = approvals.turn(batch, shape.name, [p.given_id for p in parsed.calls])
+    done = await run_batch(plan, batch, role, state, cut_off=cut_off, provider=shape, turn=turn)
+    if turn.held:
+        return await approvals.hold_turn(turn, parsed.response, done)
+    return shape.conversation_items(parsed, [finished.item for finished in done])
 
 
 def as_calls(

@@ -2,7 +2,8 @@
 
 It adds and loads plugins, answers queries (tools, plugins, policy, providers, definitions,
 stats), and offers the async entry points and their sync twins. One call's path is in
-``_pipeline``; batches are in ``_batch``; what is built once per start is in ``_plan``.
+``_pipeline``; batches and responses are in ``_batch``; what is built once per start is in
+``_plan``.
 """
 
 from __future__ import annotations
@@ -11,22 +12,20 @@ import contextvars
 import itertools
 import os
 from collections.abc import Iterable, Mapping
-from types import MappingProxyType
-from typing import Any, Final
+from typing import Any
 
 from ._approval_entry import ApprovalEntryPoints
 from ._approvals import Approvals
-from ._batch import as_calls, run_batch
+from ._batch import as_calls, run_batch, run_response
 from ._config import Config, load_config
 from ._discovery import PluginInfo
 from ._executors import WorkerEntryPoint
-from ._logging import log as _log
 from ._loop import OwnedLoop, loop_running
 from ._pipeline import run_call, run_inline, runs_inline
-from ._plan import Plan, plan_for
+from ._plan import Plan, Plans
 from ._plugins import PluginHost
 from ._policy import ToolPolicy
-from ._responses import parse_response, provider_named
+from ._responses import provider_named
 from ._tasks import TaskRunner
 from ._threads import ThreadRunner
 from ._tools import Tool
@@ -34,18 +33,15 @@ from ._values import DispatchResult, ToolCall
 from .providers import Provider, ToolDefinition
 from .types import ProgressCallback
 
-_NO_STATE: Final[Mapping[str, Any]] = MappingProxyType({})
-
 
 class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
     """Finds, checks and runs the tools a model calls, and shapes the results.
 
     ``Dispatcher()`` starts with the built-in plugins only; add tool packs with ``add()``.
-    ``Dispatcher.from_config()`` also discovers installed plugins and reads the config.
-    Each dispatcher owns its plugin manager, its threads and the event loop of its sync
-    twins: no global state. ``close()`` (or ``with``) releases them. The approval entry
-    points (``approve``, ``reject``, ``approvals``, ``resume``) are in ``_approval_entry``;
-    ``execute``, a remote executor's worker's entry point, is in ``_executors``.
+    ``Dispatcher.from_config()`` also discovers installed plugins and reads the config. Each
+    dispatcher owns its plugin manager, its threads and the event loop of its sync twins (no
+    global state); ``close()``, or ``with``, releases them. The approval entry points are in
+    ``_approval_entry``; ``execute``, a remote worker's entry point, is in ``_executors``.
 
     Args:
         config: A validated ``Config`` (built-in defaults when omitted).
@@ -57,12 +53,11 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         self._threads = ThreadRunner(self.config.section("limits")["threads"])
         self._tasks = TaskRunner()
         self._loop = OwnedLoop()
-        self._plan: Plan | None = None
-        self._closed = False
         self._ids = itertools.count(1)
         self._approvals = Approvals(self.config.section("approvals"))
+        self._plans = Plans(self._host, self._threads, self._tasks, self._approvals)
+        self._closed = False
         self._host.add_builtins()
-        self._host.on_change = self._rebuild
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str] | Config | None = None) -> Dispatcher:
@@ -72,20 +67,16 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         ``[tool.toolwire]`` in ``./pyproject.toml``, or built-in defaults.
 
         Raises:
-            ConfigError: the config is invalid, or two tools share a name. What only the
-                whole start can tell (a ``[tools.NAME]`` that names no tool, a tool option no
-                loaded plugin enforces) is raised by ``start()``, or by the first call,
-                after the host has added its own packs.
+            ConfigError: the config is invalid, or two tools share a name. What only a whole
+                start can tell is raised by ``start()`` or the first call.
             PluginError: a plugin enabled in config is not installed, or (with
                 ``strict = true``) a plugin failed to load.
         """
-        config = path if isinstance(path, Config) else load_config(path)
-        dispatcher = cls(config)
+        dispatcher = cls(path if isinstance(path, Config) else load_config(path))
         try:
             dispatcher.load_plugins()
         except BaseException:
-            # What the plugins loaded so far started (an MCP server's process): let it go.
-            dispatcher.close()
+            dispatcher.close()  # what the plugins loaded so far started (an MCP server...)
             raise
         return dispatcher
 
@@ -94,36 +85,29 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
     def add(self, obj: Any, *, name: str | None = None) -> Dispatcher:
         """Register a ``Toolset``, a ``Tool``, a module with hookimpls or a plugin object.
 
-        Registration is all or nothing: if the plugin's hooks fail halfway, or a tool name is
-        taken, nothing it brought stays registered. ``obj`` itself is never changed, so one
-        pack may be added to several dispatchers.
+        All or nothing: if the plugin's hooks fail halfway, or a tool name is taken, nothing
+        it brought stays. ``obj`` is never changed, so one pack may go to several dispatchers.
 
         Raises:
             ConfigError: a duplicate tool name (naming both sources), or a plugin that fails.
         """
         self._host.add_object(obj, name)
-        self._plan = None
+        self._plans.drop()
         return self
 
     def load_plugins(self) -> None:
-        """Discover installed plugins and load the ones the config enables.
-
-        Listing imports nothing; only enabled plugins are imported. A plugin that fails to
-        load is recorded as failed and skipped (or, with ``strict``, stops the start).
-        """
+        """Discover installed plugins and import and load those the config enables; one that
+        fails is recorded as failed and skipped (with ``strict``, it stops the start)."""
         self._host.load_installed()
-        self._plan = None
+        self._plans.drop()
 
     def start(self) -> Dispatcher:
-        """Build what every call reads (a route per tool) now rather than on first use.
-
-        A dispatcher starts on first use, and again after each ``add``; call ``start()``
-        once the host's own packs are added to find an operator's mistakes before any call.
+        """Build a route per tool now rather than on first use, to find mistakes before a call.
 
         Raises:
             ConfigError: a ``[tools.NAME]`` table that names no tool, a tool option no
-                loaded plugin enforces, or a value its plugin refuses; the message names
-                the table or the tool, the option and where it was set.
+                loaded plugin enforces, or a value its plugin refuses (the message names the
+                table or tool, the option and where it was set).
         """
         self._ready()
         return self
@@ -141,19 +125,12 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         return [r.tool for r in routes if all_roles or plan.may_call(r, role)]
 
     def plugin_of(self, tool_name: str) -> str:
-        """The plugin that registered an enabled tool.
-
-        Raises:
-            KeyError: no enabled tool has that name.
-        """
+        """The plugin that registered an enabled tool. Raises ``KeyError`` for an unknown one."""
         return self._ready().routes[tool_name].plugin
 
     def policy(self, tool_name: str) -> ToolPolicy:
-        """The effective policy of an enabled tool (code, then config, over defaults).
-
-        Raises:
-            KeyError: no enabled tool has that name.
-        """
+        """An enabled tool's effective policy (code, then config, over defaults). Raises
+        ``KeyError`` for an unknown tool."""
         return self._ready().routes[tool_name].policy
 
     def providers(self) -> dict[str, Provider]:
@@ -161,11 +138,7 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         return self._host.catalogue.providers()
 
     def provider(self, name: str) -> Provider:
-        """One provider by name.
-
-        Raises:
-            ConfigError: no provider has that name (the known ones are listed).
-        """
+        """One provider by name. Raises ``ConfigError`` (listing the known ones) for another."""
         return provider_named(self._host.catalogue.providers(), name)
 
     def tool_definitions(self, provider: str, role: str | None = None) -> list[Any]:
@@ -178,10 +151,9 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         return self._ready().definition(provider, tool)
 
     def stats(self) -> dict[str, int]:
-        """What runs tools here: ``threads`` (the pool size for plain functions), ``running``
-        (threads running one now), ``abandoned`` (of those, threads whose call already ended
-        at its deadline) and ``abandoned_tasks`` (``async def`` tools that ignored their
-        call's cancellation past the grace and still run)."""
+        """``threads`` (the pool for plain functions), ``running`` (threads running one now),
+        ``abandoned`` (of those, threads whose call ended at its deadline), ``abandoned_tasks``
+        (``async def`` tools that ignored their call's cancellation and still run)."""
         return {**self._threads.stats(), "abandoned_tasks": self._tasks.abandoned()}
 
     # -- dispatching ------------------------------------------------------------------------
@@ -196,12 +168,9 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         state: Mapping[str, Any] | None = None,
         progress: ProgressCallback | None = None,
     ) -> DispatchResult:
-        """Run one call through the whole pipeline. Never raises but for the caller's cancellation.
-
-        ``progress`` receives the tool's ``CallContext.report_progress`` reports.
-        """
+        """Run one call through the whole pipeline; never raises but for the caller's
+        cancellation. ``progress`` receives the tool's ``CallContext.report_progress``."""
         call = ToolCall(name, arguments, call_id or self._new_id())
-        state = _NO_STATE if state is None else state
         finished = await run_call(self._ready(), call, role, state, progress=progress)
         return finished.result
 
@@ -214,7 +183,6 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
     ) -> list[DispatchResult]:
         """Run a batch concurrently: exactly one result per call, in call order."""
         batch = as_calls(list(calls), self._new_id)
-        state = _NO_STATE if state is None else state
         turn = self._approvals.turn(batch)
         done = await run_batch(self._ready(), batch, role, state, turn=turn)
         return [finished.result for finished in done]
@@ -227,31 +195,19 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         role: str | None = None,
         state: Mapping[str, Any] | None = None,
     ) -> list[Any]:
-        """Dispatch every call in a model's response; return the items to append.
+        """Dispatch every call in a model's response (the SDK's object or its plain JSON; the
+        provider is detected when not named) and return the items to append.
 
-        ``response`` is the provider SDK's object or its plain JSON. When ``provider`` is not
-        named it is detected.
-
-        When a call needs a person's approval (``[approvals] mode = "hold"``), the turn is
-        held: the other calls run now, and the list returned is a ``HeldTurn``, empty, with
-        ``.pending`` (the approvals) and ``.turn_id``; ``resume(turn_id)`` returns the items.
+        With ``[approvals] mode = "hold"``, a call that needs a person holds the turn: the
+        other calls run now, and the list returned is an empty ``HeldTurn`` with ``.pending``
+        and ``.turn_id``; ``resume(turn_id)`` returns the items.
 
         Raises:
             ConfigError: an unknown provider, or a response no provider recognises.
             ApprovalError: a held turn could not be stored.
         """
-        plan = self._ready()
-        shape, parsed = parse_response(plan.providers, response, provider)
-        batch = [
-            p.call if p.call.call_id else _with_id(p.call, self._new_id()) for p in parsed.calls
-        ]
-        cut_off = {i: p.incomplete for i, p in enumerate(parsed.calls) if p.incomplete}
-        state = _NO_STATE if state is None else state
-        turn = self._approvals.turn(batch, shape.name, [p.given_id for p in parsed.calls])
-        done = await run_batch(plan, batch, role, state, cut_off=cut_off, provider=shape, turn=turn)
-        if turn.held:
-            return await self._approvals.hold_turn(turn, parsed.response, done)
-        return shape.conversation_items(parsed, [finished.item for finished in done])
+        plan, approvals = self._ready(), self._approvals
+        return await run_response(plan, approvals, response, provider, role, state, self._new_id)
 
     def dispatch_sync(
         self,
@@ -266,14 +222,13 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         """``dispatch`` for hosts without an event loop.
 
         A plain function with no middleware and no ``async`` hook on its path runs right in
-        the caller's thread, when no event loop is running there. Every other call runs on
-        the dispatcher's own loop, never on a running loop's thread, in a copy of the
-        caller's context.
+        the caller's thread, when no event loop runs there. Every other call runs on the
+        dispatcher's own loop, never on a running loop's thread, in a copy of the caller's
+        context.
         """
         plan = self._ready()
         if runs_inline(plan, name) and not loop_running():
             call = ToolCall(name, arguments, call_id or self._new_id())
-            state = _NO_STATE if state is None else state
             coroutine = run_call(plan, call, role, state, progress=progress, inline=True)
             # In a copy of the caller's context, as on a loop: what the tool sets stays its own.
             return contextvars.copy_context().run(run_inline, coroutine).result
@@ -305,26 +260,18 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         return self._loop.run(self.process_response(response, provider, role=role, state=state))
 
     def close(self) -> None:
-        """Let go of everything: plugins' resources (``toolwire_close``), the owned loop, and
-        the threads (waiting for running plain functions, unless one was abandoned by a
-        timeout). A second ``close()`` does nothing. A call still running on the owned loop
-        is cancelled (its ``async def`` tool gets the grace of a cancelled call); its sync
-        twin raises ``RuntimeError``.
+        """Let go of the plugins' resources (``toolwire_close``), the owned loop and the threads
+        (waiting for running plain functions, unless a timeout abandoned one).
 
-        A closed dispatcher that is used again starts again (plugins see a new start, and
-        ``toolwire_close`` again at the next ``close()``).
+        A call still running on the owned loop is cancelled (an ``async def`` tool gets the
+        grace of a cancelled call) and its sync twin raises ``RuntimeError``. A second
+        ``close()`` does nothing; a closed dispatcher used again starts again.
         """
         if self._closed:
             return
         self._closed = True
-        self._plan = None
-        for plugin, close in self._host.closers():
-            try:
-                close()
-            except Exception as exc:  # noqa: BLE001 - one plugin's failure must not keep others open
-                _log.error(
-                    "toolwire.plugin_failed", plugin=plugin, hook="toolwire_close", exc_info=exc
-                )
+        self._plans.drop()
+        self._host.close_plugins()
         self._loop.close()
         self._threads.close()
         self._approvals.close()
@@ -338,26 +285,8 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
     # -- helpers ----------------------------------------------------------------------------
 
     def _ready(self) -> Plan:
-        plan = self._plan
-        if plan is None:
-            with self._host.lock:
-                plan = self._plan
-                if plan is None:
-                    plan = self._plan = plan_for(
-                        self._host, self._threads, self._tasks, self._approvals
-                    )
-                    self._closed = False
-        return plan
-
-    def _rebuild(self) -> None:
-        """A plugin changed its tools: a started dispatcher takes them up now (or refuses
-        them with the ``ConfigError`` a start would raise); one not started yet, on start."""
-        if self._plan is not None:
-            self._plan = plan_for(self._host, self._threads, self._tasks, self._approvals)
+        self._closed = False  # a closed dispatcher used again starts again
+        return self._plans.current()
 
     def _new_id(self) -> str:
         return f"call_tw{next(self._ids)}"
-
-
-def _with_id(call: ToolCall, call_id: str) -> ToolCall:
-    return ToolCall(call.name, call.arguments, call_id)

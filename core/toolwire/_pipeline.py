@@ -27,7 +27,8 @@ import asyncio
 import difflib
 import time
 from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ._arguments import parse_arguments
 from ._errors import RequireApproval, ToolError
@@ -44,6 +45,10 @@ if TYPE_CHECKING:
     from ._approvals import Approval
 
 
+#: The ``state`` of a call whose host gave none: read-only.
+NO_STATE: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
 class Finished(NamedTuple):
     """One finished call: the call as the hooks saw it, its result, its context, and (with a
     provider) the item the model reads."""
@@ -58,7 +63,7 @@ async def run_call(
     plan: Plan,
     call: ToolCall,
     role: str | None,
-    state: Mapping[str, Any],
+    state: Mapping[str, Any] | None,
     *,
     provider: Provider | None = None,
     progress: ProgressCallback | None = None,
@@ -73,6 +78,7 @@ async def run_call(
     a permission walk, and its result carries the record.
     """
     started = time.perf_counter()
+    state = NO_STATE if state is None else state
     context = CallContext(call.call_id, None, role, state, progress=progress)
     hooks = plan.hooks
     try:
@@ -138,14 +144,14 @@ async def refuse(
     plan: Plan,
     call: ToolCall,
     role: str | None,
-    state: Mapping[str, Any],
+    state: Mapping[str, Any] | None,
     error: ToolError,
     provider: Provider | None = None,
 ) -> Finished:
     """Answer a call that will not run (past the batch limit, cut off); observers see it too."""
     started = time.perf_counter()
     call = _named(call)
-    context = CallContext(call.call_id, None, role, state)
+    context = CallContext(call.call_id, None, role, NO_STATE if state is None else state)
     result = _failed(call, error, context)
     item = None
     if provider is not None:

@@ -175,6 +175,43 @@ class Plan:
         return found
 
 
+class Plans:
+    """A dispatcher's plan over time: built on first need, from what its host has registered
+    then; dropped when plugins are added or the dispatcher closes; rebuilt at once when a
+    plugin of a started dispatcher changes its tools (``PluginHost.on_change``)."""
+
+    def __init__(
+        self, host: PluginHost, threads: ThreadRunner, tasks: TaskRunner, approvals: ApprovalGate
+    ) -> None:
+        self._inputs = (host, threads, tasks, approvals)
+        self._lock = host.lock
+        self._plan: Plan | None = None
+        host.on_change = self.rebuild
+
+    def current(self) -> Plan:
+        """The plan, built now if there is none.
+
+        Raises:
+            ConfigError: see ``build_plan``.
+        """
+        plan = self._plan
+        if plan is None:
+            with self._lock:
+                if (plan := self._plan) is None:
+                    plan = self._plan = plan_for(*self._inputs)
+        return plan
+
+    def drop(self) -> None:
+        """Forget the plan: the next call builds one from what is registered then."""
+        self._plan = None
+
+    def rebuild(self) -> None:
+        """A plugin changed its tools: a built plan is replaced now (or the change refused
+        with the ``ConfigError`` a start would raise); none built yet, nothing to do."""
+        if self._plan is not None:
+            self._plan = plan_for(*self._inputs)
+
+
 def plan_for(
     host: PluginHost, threads: ThreadRunner, tasks: TaskRunner, approvals: ApprovalGate
 ) -> Plan:

@@ -82,12 +82,19 @@ class PluginHost:
         """The names registered with the plugin manager now."""
         return {name for name, plugin in self.pm.list_name_plugin() if plugin is not None}
 
-    def closers(self) -> list[tuple[str, Callable[[], Any]]]:
-        """Every ``toolwire_close`` implementation, with its plugin, in pluggy's order."""
-        return [
-            (impl.plugin_name, impl.function)
-            for impl in reversed(self.pm.hook.toolwire_close.get_hookimpls())
-        ]
+    def close_plugins(self) -> None:
+        """Call every ``toolwire_close``, in pluggy's order; one that fails is logged, and
+        the others still run."""
+        for impl in reversed(self.pm.hook.toolwire_close.get_hookimpls()):
+            try:
+                impl.function()
+            except Exception as exc:  # noqa: BLE001 - one plugin's failure must not keep others open
+                _log.error(
+                    "toolwire.plugin_failed",
+                    plugin=impl.plugin_name,
+                    hook="toolwire_close",
+                    exc_info=exc,
+                )
 
     def load_installed(self) -> None:
         """Discover installed plugins and load the ones the config enables.
