@@ -483,3 +483,60 @@ async def test_a_call_the_caller_cancels_is_still_seen_by_observers(make: MakeDi
     with pytest.raises(asyncio.CancelledError):
         await task
     assert [(r.call_id, r.error.kind if r.error else None) for r in seen] == [("c9", "cancelled")]
+
+
+def test_a_middleware_that_could_only_fail_is_refused_at_registration() -> None:
+    """An async admit (it would never refuse), a __call__ or admit that cannot take its
+    arguments, and an order that is no whole number: ConfigError naming the plugin."""
+
+    class AsyncAdmit(_Quota):
+        async def admit(self, call: Any, context: Any) -> None:  # type: ignore[override]
+            raise toolwire.ToolError("never seen", kind="rate_limited")
+
+    class ShortAdmit(_Quota):
+        def admit(self, call: Any) -> None:  # type: ignore[override]
+            return None
+
+    async def no_call_next(call: Any, context: Any) -> Any:
+        return None
+
+    odd_order = _Quota(1)
+    odd_order.order = 1.5  # type: ignore[assignment]
+    for layer, says in [
+        (AsyncAdmit(1), "async function"),
+        (ShortAdmit(1), "cannot be called with (call, context)"),
+        (no_call_next, "cannot be called with (call, context, call_next)"),
+        (odd_order, "whole number"),
+    ]:
+
+        class Registers:
+            @toolwire.hookimpl
+            def toolwire_register_middleware(self, register: Any, layer: Any = layer) -> None:
+                register(layer)
+
+        with pytest.raises(toolwire.ConfigError, match=re.escape(says)) as raised:
+            toolwire.Dispatcher().add(Registers(), name="odd-mw")
+        assert "'odd-mw'" in str(raised.value)
+
+
+async def test_a_retried_failure_of_an_admission_middleware_is_blamed_on_it(
+    make: MakeDispatcher,
+) -> None:
+    """After a retry the attempts go through the middleware's __call__; a failure there is
+    still its plugin's, by name."""
+
+    class Gate(_Quota):
+        def admit(self, call: Any, context: Any) -> None:
+            raise ConnectionError("gate down")
+
+    class Gates:
+        @toolwire.hookimpl
+        def toolwire_register_middleware(self, register: Any) -> None:
+            register(Gate(1))
+
+    dispatcher = make(_pack()).add(Gates(), name="my-gate")
+    with structlog.testing.capture_logs() as logs:
+        result = await dispatcher.dispatch("flaky", {})
+    assert result.error is not None and result.error.kind == "internal_error"
+    failed = [e for e in logs if e["event"] == "toolwire.plugin_failed"]
+    assert [e["plugin"] for e in failed] == ["my-gate"]

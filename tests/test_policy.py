@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import decimal
@@ -767,3 +768,29 @@ def test_close_from_another_thread_ends_a_sync_call_with_a_clear_error(
     caller.join(30)
     assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError)
     assert "closed" in str(outcome[0])
+
+
+def test_close_returns_after_the_grace_though_a_tool_is_left_running(
+    make: MakeDispatcher,
+) -> None:
+    """close() waits the grace for a tool that ignores its cancellation, then returns while
+    the tool still runs (it is left on the loop's thread), not once it ends."""
+    finished = threading.Event()
+    pack = toolwire.Toolset("t")
+
+    @pack.tool(timeout=0.05)
+    async def stubborn() -> str:
+        """Ignore every cancel for two seconds: past the grace of the call and of close()."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 2
+        while loop.time() < end:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.02)
+        finished.set()
+        return "late"
+
+    dispatcher = make(pack)
+    result = dispatcher.dispatch_sync("stubborn")
+    assert result.error is not None and result.error.kind == "timeout"
+    dispatcher.close()
+    assert not finished.is_set()

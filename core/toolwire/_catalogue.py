@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._errors import ConfigError, DuplicateToolError
+from ._middleware import check_shape
 from ._tools import Tool
 from .providers import Provider
 
@@ -51,10 +52,7 @@ class Catalogue:
                 )
             names[tool.name] = tool
         for layer in middleware:
-            if not callable(layer):
-                raise ConfigError(
-                    f"{source!r} registered middleware that is not callable: {layer!r}"
-                )
+            check_shape(layer, source)
         for provider in providers:
             if not isinstance(provider, Provider) or not provider.name:
                 raise ConfigError(f"{source!r} registered {provider!r}, not a named Provider")

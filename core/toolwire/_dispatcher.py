@@ -1,10 +1,5 @@
-"""The dispatcher: a façade over the plugin host, the plan and the pipeline.
-
-It adds and loads plugins, answers queries (tools, plugins, policy, providers, definitions,
-stats), and offers the async entry points and their sync twins. One call's path is in
-``_pipeline``; batches and responses are in ``_batch``; what is built once per start is in
-``_plan``.
-"""
+"""The dispatcher: a façade over the plugin host (``_plugins``), the plan (``_plan``), the
+pipeline of one call (``_pipeline``) and batches and responses (``_batch``)."""
 
 from __future__ import annotations
 

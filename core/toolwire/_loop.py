@@ -28,6 +28,7 @@ class OwnedLoop:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._settled: threading.Event | None = None  # set when the loop's work is done or left
 
     def run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         """Run ``coroutine`` on the owned loop and wait for its result in this thread.
@@ -61,15 +62,17 @@ class OwnedLoop:
     def close(self) -> None:
         """Stop the loop and its thread once running work is done. A later ``run`` restarts it."""
         with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None or thread is None:
+            loop, thread, settled = self._loop, self._thread, self._settled
+            self._loop = self._thread = self._settled = None
+        if loop is None or thread is None or settled is None:
             return
         loop.call_soon_threadsafe(loop.stop)
         if thread is not threading.current_thread():
             # Running work gets its cancellation and a grace; a tool that ignores it is left
             # running on the thread (see _serve), and close() returns.
-            thread.join(CANCEL_GRACE * 2 + 1.0)
+            settled.wait(CANCEL_GRACE + 1.0)
+            if loop.is_closed():
+                thread.join()  # it has returned from _serve, or is about to
 
     def _started(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
@@ -77,14 +80,14 @@ class OwnedLoop:
             return loop
         with self._lock:
             if self._loop is None:
-                ready = threading.Event()
+                ready, settled = threading.Event(), threading.Event()
                 new_loop = asyncio.new_event_loop()
                 thread = threading.Thread(
-                    target=_serve, args=(new_loop, ready), name=self._name, daemon=True
+                    target=_serve, args=(new_loop, ready, settled), name=self._name, daemon=True
                 )
                 thread.start()
                 ready.wait()
-                self._loop, self._thread = new_loop, thread
+                self._loop, self._thread, self._settled = new_loop, thread, settled
             return self._loop
 
 
@@ -97,7 +100,9 @@ def loop_running() -> bool:
     return True
 
 
-def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+def _serve(
+    loop: asyncio.AbstractEventLoop, ready: threading.Event, settled: threading.Event
+) -> None:
     asyncio.set_event_loop(loop)
     loop.call_soon(ready.set)
     try:
@@ -111,12 +116,14 @@ def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
             deaf = [task for task in pending if not task.done()]
             if deaf:
                 # A tool that ignores its cancellation must not hold close(): close() stops
-                # waiting for this thread, and the loop goes on here (a daemon thread) until
-                # the tool ends, or the process does.
+                # waiting now, and the loop goes on here (a daemon thread) until the tool
+                # ends, or the process does.
                 _log.warning("toolwire.tasks_left_running", count=len(deaf), grace_s=CANCEL_GRACE)
+                settled.set()
                 loop.run_until_complete(asyncio.wait(deaf))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+        settled.set()
 
 
 def _run_elsewhere(coroutine: Coroutine[Any, Any, _T]) -> _T:

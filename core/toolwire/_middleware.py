@@ -8,7 +8,9 @@ accepts, so a tool pays only for the middleware its policy asks for.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError
@@ -52,6 +54,57 @@ def order_of(middleware: Any) -> int:
             "(see toolwire.middleware.Order)"
         )
     return int(order)
+
+
+def check_shape(layer: Any, source: str) -> None:
+    """Refuse, at registration, a middleware that could only fail on every call.
+
+    Raises:
+        ConfigError: naming ``source`` (the plugin): not callable; a ``__call__`` that cannot
+            take ``(call, context, call_next)``; an ``admit`` that is not a plain function
+            of ``(call, context)`` (an ``async def`` one would never refuse anything); an
+            ``order`` that is not a whole number.
+    """
+    if not callable(layer):
+        raise ConfigError(f"{source!r} registered middleware that is not callable: {layer!r}")
+    _check_takes(layer, ("call", "context", "call_next"), f"middleware {layer!r}", source)
+    admit = getattr(layer, "admit", None)
+    if admit is not None:
+        if not callable(admit) or inspect.iscoroutinefunction(admit):
+            raise ConfigError(
+                f"{source!r} registered middleware {layer!r} whose admit is "
+                f"{'an async function' if callable(admit) else repr(admit)}; admit is a plain "
+                "function of (call, context) that returns to let the call go on or raises "
+                "ToolError (it is never awaited); remove it to have __call__ run instead"
+            )
+        _check_takes(admit, ("call", "context"), f"the admit of middleware {layer!r}", source)
+    try:
+        order_of(layer)
+    except ConfigError as exc:
+        raise ConfigError(f"{source!r} registered {exc}") from None
+
+
+def _check_takes(function: Any, names: tuple[str, ...], what: str, source: str) -> None:
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return  # no signature to read (a builtin): its first call will tell
+    try:
+        signature.bind(*names)
+    except TypeError as exc:
+        raise ConfigError(
+            f"{source!r} registered {what}, which cannot be called with ({', '.join(names)}): {exc}"
+        ) from None
+
+
+def code_of(layer: Any) -> CodeType | None:
+    """The code object of a middleware's function, or of its class's own ``__call__``."""
+    function = getattr(layer, "__code__", None)
+    if isinstance(function, CodeType):
+        return function
+    method = type(layer).__dict__.get("__call__")  # the class's own: a middleware object
+    code = getattr(method, "__code__", None)
+    return code if isinstance(code, CodeType) else None
 
 
 def compose(middleware: Sequence[Middleware], innermost: CallNext) -> CallNext:

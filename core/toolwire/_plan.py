@@ -26,7 +26,7 @@ from ._executors import OnExecutor, executor_for, is_in_process, unclaimed_table
 from ._hookwalk import CallHooks, plugin_failed
 from ._logging import log as _log
 from ._logging import redact_names, secret_values
-from ._middleware import applies, compose, order_of
+from ._middleware import applies, code_of, compose, order_of
 from ._plugins import PluginHost
 from ._policy import BUILTIN_DEFAULTS, CORE_FIELDS, ToolPolicy
 from ._tasks import TaskRunner
@@ -446,18 +446,9 @@ def _blame(layers: Sequence[tuple[Any, str]]) -> dict[CodeType, str]:
     for layer, plugin in layers:
         if isinstance(layer, PolicyStack):
             owners.update(layer.blame())
-        elif (code := _code_of(layer)) is not None:
+        elif (code := code_of(layer)) is not None:
             owners[code] = plugin
     return owners
-
-
-def _code_of(layer: Any) -> CodeType | None:
-    function = getattr(layer, "__code__", None)
-    if isinstance(function, CodeType):
-        return function
-    method = type(layer).__dict__.get("__call__")  # the class's own: a middleware object
-    code = getattr(method, "__code__", None)
-    return code if isinstance(code, CodeType) else None
 
 
 def _unknown_tools(config: Config, names: Sequence[str]) -> list[str]:

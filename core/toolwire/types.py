@@ -37,11 +37,14 @@ class Middleware(Protocol):
       at ``Order.INNER``. Equal orders keep registration order.
     - ``applies_to(tool, policy) -> bool``: put it only on the tools it accepts.
     - ``admit(call, context) -> None``: for a middleware that only decides whether an attempt
-      goes on (a rate limit or quota counted in process), the same decision as a plain call:
-      return to let the attempt go on, raise ``ToolError`` to end it. It must not block or do
-      I/O. Placed between ``Order.RETRY`` and ``Order.CONCURRENCY``, next to the built-in
-      layers, it runs inside their one coroutine instead of wrapping the call in its own;
-      elsewhere ``__call__`` runs, so it must do what ``admit`` does.
+      goes on (a rate limit or quota counted in process), the same decision as a plain
+      function (not ``async def``): return to let the attempt go on, raise ``ToolError`` to
+      end it. It must not block or do I/O. Next to the built-in layers, in their order, the
+      first attempt runs it inside their one coroutine instead of wrapping the call in its
+      own; other attempts and places run ``__call__``, which must decide and count alike.
+
+    A middleware is checked at registration (``ConfigError``, naming its plugin): callable
+    with ``(call, context, call_next)``, a whole-number ``order``, a plain ``admit``.
     """
 
     def __call__(

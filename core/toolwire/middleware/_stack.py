@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from types import CodeType
 from typing import Any, Final
 
+from .._middleware import code_of, compose
 from .._values import CallContext, ToolCall
 from ..types import CallNext
 from .concurrency import ConcurrencyLimit, _Slots
@@ -76,13 +77,13 @@ class PolicyStack:
         """Whose code each frame of the stack is: its own, and each admission check's."""
         owners = {PolicyStack.__call__.__code__: self.plugin or self.admits[0][1]}
         for middleware, plugin in self.admits:
-            code = getattr(middleware.admit, "__code__", None)
-            if isinstance(code, CodeType):
-                owners[code] = plugin
+            # admit runs on a first attempt, __call__ on the attempts after a retry
+            for code in (getattr(middleware.admit, "__code__", None), code_of(middleware)):
+                if isinstance(code, CodeType):
+                    owners[code] = plugin
         return owners
 
     def _apart(self, call_next: CallNext) -> CallNext:
-        from .._middleware import compose
 
         inner = [m for m in (self.limit, self.timeout) if m is not None]
         return compose([*(m for m, _ in self.admits), *inner], call_next)

@@ -71,7 +71,9 @@ def _grant(waiter: asyncio.Future[None]) -> None:
 
 
 class ConcurrencyLimit:
-    """At most ``max_concurrency`` calls of one tool run at once, across threads and loops."""
+    """At most ``max_concurrency`` calls of one tool are in progress at once, across threads
+    and loops. A call holds its slot until it is answered: a function its deadline left
+    running (see ``Timeout``) no longer holds one."""
 
     order = Order.CONCURRENCY
 
