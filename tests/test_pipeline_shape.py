@@ -540,3 +540,16 @@ async def test_a_retried_failure_of_an_admission_middleware_is_blamed_on_it(
     assert result.error is not None and result.error.kind == "internal_error"
     failed = [e for e in logs if e["event"] == "toolwire.plugin_failed"]
     assert [e["plugin"] for e in failed] == ["my-gate"]
+
+
+def test_a_pack_cannot_take_a_plugin_s_name() -> None:
+    """A Toolset named like a registered plugin (built-in or added) is refused, not listed in
+    its place: names are how operators disable plugins and tell failures apart."""
+    dispatcher = toolwire.Dispatcher()
+    dispatcher.add(toolwire.Toolset("x"))
+    for name in ("roles", "x"):
+        with pytest.raises(toolwire.ConfigError, match="already registered"):
+            dispatcher.add(toolwire.Toolset(name))
+    assert [p.name for p in dispatcher.plugins()].count("roles") == 1
+    assert next(p for p in dispatcher.plugins() if p.name == "roles").builtin
+    dispatcher.close()

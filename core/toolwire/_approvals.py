@@ -216,6 +216,10 @@ class Turn:
             self._id = new_id("turn")
         return self._id
 
+    def given_id(self, call_id: str) -> str:
+        """The id the response gave the call (where the provider gave it a fresh one)."""
+        return self._given.get(call_id, call_id)
+
     def repeats(self, call_id: str) -> int:
         """How many calls of the batch carried this call's id as given (counted on first need)."""
         given = self._given
@@ -1097,12 +1101,13 @@ def _repeated(call: ToolCall, turn: Turn | None) -> ToolError | None:
     count = turn.repeats(call.call_id)
     if count < 2:
         return None
+    given = turn.given_id(call.call_id)[:64]
     return ToolError(
-        f"this call needs a person's approval, but its call id {call.call_id[:64]!r} appears "
+        f"this call needs a person's approval, but its call id {given!r} appears "
         f"{count} times in the response, so no decision could name it; it was not run",
         kind="permission_denied",
         retryable=True,
-        details={"repeated_call_id": call.call_id[:64]},
+        details={"repeated_call_id": given},
     )
 
 

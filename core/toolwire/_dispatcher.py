@@ -147,7 +147,7 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
 
     def stats(self) -> dict[str, int]:
         """``threads`` (the pool for plain functions), ``running`` (threads running one now),
-        ``abandoned`` (of those, threads whose call ended at its deadline), ``abandoned_tasks``
+        ``abandoned`` (of those, threads whose call ended first: its deadline, a cancel), ``abandoned_tasks``
         (``async def`` tools that ignored their call's cancellation and still run)."""
         return {**self._threads.stats(), "abandoned_tasks": self._tasks.abandoned()}
 
@@ -256,10 +256,11 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
 
     def close(self) -> None:
         """Let go of the plugins' resources (``toolwire_close``), the owned loop and the threads
-        (waiting for running plain functions, unless a timeout abandoned one).
+        (waiting for running plain functions, unless a call left one behind).
 
-        A call still running on the owned loop is cancelled (an ``async def`` tool gets the
-        grace of a cancelled call) and its sync twin raises ``RuntimeError``. A second
+        A call still running on the owned loop (a sync twin's) is cancelled and its sync twin
+        raises ``RuntimeError``: an ``async def`` tool gets the grace of a cancelled call; a
+        plain function is left to finish on its thread, counted as ``abandoned``. A second
         ``close()`` does nothing; a closed dispatcher used again starts again.
         """
         if self._closed:

@@ -167,13 +167,17 @@ class PluginHost:
                     f"the plugin class {obj.__qualname__} could not be instantiated with no "
                     f"arguments ({describe_exception(exc)}); a plugin class takes none"
                 ) from exc
+        if info.name in self._table or self.pm.has_plugin(info.name):
+            # Names are how operators disable plugins and how failures are told apart.
+            raise ConfigError(
+                f"a plugin named {info.name!r} is already registered; give this one another "
+                "name (Dispatcher.add(obj, name=...), or the Toolset's name)"
+            )
         if isinstance(obj, Tool | Toolset):
             pack = [obj] if isinstance(obj, Tool) else list(obj)
             self.catalogue.add(info.name, pack, [], [])
             self._table[info.name] = _with_counts(info, (), len(pack))
             return
-        if info.name in self._table or self.pm.has_plugin(info.name):
-            raise ConfigError(f"a plugin named {info.name!r} is already registered")
         try:
             self.pm.register(obj, name=info.name)
         except (ValueError, pluggy.PluginValidationError) as exc:

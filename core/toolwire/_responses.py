@@ -41,7 +41,7 @@ def parse_response(
             others = [p.name for p in providers.values() if p is not provider and p.detect(plain)]
             looks = f"; it looks like {', '.join(others)}" if others else ""
             raise ConfigError(
-                f"the response is not a {name} response{looks}: its calls would be dropped "
+                f"the response is not one provider {name!r} reads{looks}: its calls would be dropped "
                 "unanswered"
             )
     else:

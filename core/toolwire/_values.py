@@ -89,7 +89,9 @@ class CallContext:
         call_id: The call's id.
         tool: The resolved tool; ``None`` only when the name matched no enabled tool.
         role: The role the host dispatched under (``None`` when it gave none).
-        state: Host-provided values (a principal, a session...); never set by the model.
+        state: Host-provided values (a principal, a session...); never set by the model. The
+            host's own mapping, as passed (writes to a dict reach the host); a read-only
+            empty mapping when the host passed none.
         policy: The tool's effective policy (code, overridden by config, over defaults).
         attempt: How many times the function has been started for this call.
         arguments: The keyword arguments the function receives (converted, context injected).

@@ -194,9 +194,13 @@ async def test_duplicate_call_ids_are_refused_for_approval(provider, make, pack,
     assert not isinstance(items, HeldTurn)
     refused = json.loads(check_items(provider, items)[0][1])
     assert refused["error"] == "permission_denied"
-    assert "appears 2 times" in refused["message"]
+    assert "'dup' appears 2 times" in refused["message"]
     assert await dispatcher.approvals() == []
     assert ledger.entries == ["read a"]
+    # Second, the gated call may get a fresh id from its provider: the id named is the given one.
+    items = await dispatcher.process_response(sdk_response(provider, calls[::-1]))
+    refused = json.loads(check_items(provider, items)[1][1])
+    assert "'dup' appears 2 times" in refused["message"]
 
 
 async def test_duplicate_ids_in_a_batch_are_refused_for_approval(make, pack, ledger):
