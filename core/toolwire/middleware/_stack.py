@@ -84,7 +84,6 @@ class PolicyStack:
         return owners
 
     def _apart(self, call_next: CallNext) -> CallNext:
-
         inner = [m for m in (self.limit, self.timeout) if m is not None]
         return compose([*(m for m, _ in self.admits), *inner], call_next)
 
