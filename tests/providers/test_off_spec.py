@@ -166,6 +166,42 @@ async def test_entries_that_are_not_objects_are_not_replayed(
     assert_chat_answers_every_call(items)
 
 
+async def test_an_assistant_message_goes_back_as_input_the_api_takes(
+    dispatcher: toolwire.Dispatcher,
+) -> None:
+    """No ``role`` gets one; a ``tool_calls`` list with no call in it is left out (the API
+    refuses an empty one); arguments sent as an object are read, and go back as JSON text."""
+    message = chat_response([None, 5])["choices"][0]["message"]
+    del message["role"]
+    response = chat_response([])
+    response["choices"][0]["message"] = message
+    items = await dispatcher.process_response(response, "openai-chat")
+    assert items == [{"role": "assistant", "content": None}]
+    sdk_check_chat(items[0])
+    as_object = weather("c1")
+    as_object["function"] = {"name": "get_weather", "arguments": {"location": "Paris"}}
+    items = await dispatcher.process_response(chat_response([as_object]))
+    assert json.loads(items[1]["content"]) == {"location": "Paris", "temperature": 21}
+    assert json.loads(items[0]["tool_calls"][0]["function"]["arguments"]) == {"location": "Paris"}
+    assert as_object["function"]["arguments"] == {"location": "Paris"}  # the response as it was
+    assert_chat_answers_every_call(items)
+
+
+async def test_responses_arguments_sent_as_an_object_go_back_as_json_text(
+    dispatcher: toolwire.Dispatcher,
+) -> None:
+    """A ``function_call`` whose arguments are an object is run, and replayed as a string."""
+    response = build_response("openai-responses", [("get_weather", {"location": "Paris"}, "c1")])
+    call = next(i for i in response["output"] if i["type"] == "function_call")
+    call["arguments"] = {"location": "Paris"}
+    items = await dispatcher.process_response(response)
+    replayed = next(i for i in items if i["type"] == "function_call")
+    assert json.loads(replayed["arguments"]) == {"location": "Paris"}
+    output = next(i for i in items if i["type"] == "function_call_output")
+    assert json.loads(output["output"])["location"] == "Paris"
+    sdk_validate(ResponseInputParam, items)
+
+
 ID_STATES = st.sampled_from(["", None, ..., "dup", "call_a", "call_b"])
 KIND_STATES = st.sampled_from(["function", "", ..., None, "custom"])
 
@@ -416,7 +452,9 @@ async def test_an_empty_output_reaches_anthropic_as_a_placeholder(
 def _asked_and_answered(provider: str, items: list[Any]) -> tuple[list[Any], list[Any]]:
     """The ids of the calls in the replayed response, and the ids their answers carry."""
     if provider == "openai-chat":
-        return [c["id"] for c in items[0]["tool_calls"]], [m["tool_call_id"] for m in items[1:]]
+        return [c["id"] for c in items[0].get("tool_calls", [])], [
+            m["tool_call_id"] for m in items[1:]
+        ]
     if provider == "anthropic":
         uses = [b["id"] for b in items[0]["content"] if b["type"] == "tool_use"]
         results = [b["tool_use_id"] for b in items[1]["content"]] if len(items) > 1 else []

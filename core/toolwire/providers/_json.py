@@ -113,6 +113,18 @@ def given_id(value: Any, used: str) -> str | None:
     return None if not given or given == used else given
 
 
+def arguments_text(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A call's payload whose ``arguments`` is a JSON string, as the OpenAI APIs take it back.
+
+    Off-spec servers send ``arguments`` as an object; the call is read all the same, but the
+    APIs refuse it as input: it goes back encoded (the payload is copied, never changed).
+    """
+    arguments = payload.get("arguments")
+    if arguments is None or isinstance(arguments, str):
+        return payload
+    return {**payload, "arguments": json.dumps(arguments, ensure_ascii=False)}
+
+
 def encodable(value: Any) -> Any:
     """``value`` with every string (keys too) made valid UTF-8, copied only where that changed.
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
 from ._json import (
+    arguments_text,
     call_ids,
     declaration,
     encodable,
@@ -79,6 +80,7 @@ class OpenAIChatProvider(Provider):
         if not message:
             return list(encodable(list(outputs)))
         assistant = {key: value for key, value in message.items() if key not in _RESPONSE_ONLY}
+        assistant["role"] = "assistant"  # an off-spec server may leave it out; input needs it
         if "audio" in assistant:
             # A previous audio answer is referred to by its id only.
             audio = mapping_or_empty(assistant.pop("audio"))
@@ -90,6 +92,8 @@ class OpenAIChatProvider(Provider):
                 _replayed(tool_call, found.call.call_id)
                 for tool_call, found in zip(tool_calls, parsed.calls, strict=False)
             ]
+            if not assistant["tool_calls"]:
+                del assistant["tool_calls"]  # the API refuses an empty list
         return list(encodable([assistant, *outputs]))
 
 
@@ -114,9 +118,13 @@ def _payload(tool_call: Mapping[str, Any]) -> Mapping[str, Any]:
 def _replayed(tool_call: Mapping[str, Any], call_id: str) -> Mapping[str, Any]:
     """The tool call as given, with the id its answer uses and a function call's own type."""
     is_function = not tool_call.get("type") and isinstance(tool_call.get("function"), Mapping)
-    if tool_call.get("id") == call_id and not is_function:
+    function = tool_call.get("function")
+    encoded = arguments_text(function) if isinstance(function, Mapping) else function
+    if tool_call.get("id") == call_id and not is_function and encoded is function:
         return tool_call
     replayed = {**tool_call, "id": call_id}
+    if encoded is not function:
+        replayed["function"] = encoded
     if is_function:
         replayed["type"] = "function"
     return replayed

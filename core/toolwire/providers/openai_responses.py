@@ -9,6 +9,7 @@ from .._content import Content
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
 from ._json import (
+    arguments_text,
     call_ids,
     declaration,
     encodable,
@@ -90,6 +91,7 @@ class OpenAIResponsesProvider(Provider):
                 call_id = next(ids, None)
                 if call_id is not None and item.get("call_id") != call_id:
                     item = {**item, "call_id": call_id}  # the id its output answers
+                item = arguments_text(item)
             items.append(item)
         return list(encodable([*items, *outputs]))
 
