@@ -280,3 +280,35 @@ def test_results_serialize_deterministically(make: MakeDispatcher) -> None:
     dispatcher = make(out)
     assert dispatcher.dispatch_sync("data").output == '{"b":1,"a":["é",null,1.5]}'
     assert dispatcher.dispatch_sync("text").output == "plain ✓"
+
+
+def test_batch_items_that_are_no_call_are_answered_with_what_is_wrong() -> None:
+    """A mapping with other keys than name, arguments and call_id, or an item of another
+    type, gets ``rejected`` naming it, in its place; ids that are not text become text."""
+    pack = toolwire.Toolset("batch-items")
+
+    @pack.tool
+    def add(a: int, b: int) -> int:
+        """Add."""
+        return a + b
+
+    dispatcher = toolwire.Dispatcher().add(pack)
+    results = dispatcher.dispatch_many_sync(
+        [
+            {"name": "add", "args": {"a": 1, "b": 2}, "id": "q"},
+            42,
+            {"name": "add", "arguments": {"a": 1, "b": 2}, "call_id": 7},
+            toolwire.ToolCall("add", {"a": 2, "b": 2}, "mine"),
+        ]
+    )
+    assert [r.error.kind if r.error else None for r in results] == [
+        "rejected",
+        "rejected",
+        None,
+        None,
+    ]
+    assert "['args', 'id']" in results[0].output and "batch item 0" in results[0].output
+    assert "batch item 1 is of type int" in results[1].output
+    assert [r.call_id for r in results[2:]] == ["7", "mine"]
+    assert dispatcher.dispatch_sync("add", {"a": 1, "b": 1}, call_id=5).call_id == "5"  # type: ignore[arg-type]
+    dispatcher.close()

@@ -27,15 +27,16 @@ async def run_batch(
     role: str | None,
     state: Mapping[str, Any] | None,
     *,
-    cut_off: Mapping[int, str] | None = None,
+    refused: Mapping[int, ToolError] | None = None,
     provider: Provider | None = None,
     turn: Any = None,
 ) -> list[Finished]:
     """Run calls concurrently, at most ``[defaults] max_concurrency`` at once.
 
-    Calls past ``[limits] max_batch_calls`` and calls the response cut off are answered
-    without running; the calls of a ``sequential`` tool run one at a time, in call order,
-    alongside the others. ``turn`` goes with each call that needs a person's approval.
+    Calls past ``[limits] max_batch_calls`` and the calls ``refused`` names (by index: cut
+    off by the response, not a call at all) are answered with their error, without running;
+    the calls of a ``sequential`` tool run one at a time, in call order, alongside the
+    others. ``turn`` goes with each call that needs a person's approval.
 
     Returns:
         One ``Finished`` per call, in call order.
@@ -44,9 +45,8 @@ async def run_batch(
     limit = plan.limits.max_batch
     for index in range(limit, len(batch)):
         done[index] = await refuse(plan, batch[index], role, state, _over_batch(limit), provider)
-    for index, reason in (cut_off or {}).items():
+    for index, error in (refused or {}).items():
         if done[index] is None:
-            error = _cut_off(reason)
             done[index] = await refuse(plan, batch[index], role, state, error, provider)
     slots = asyncio.Semaphore(plan.limits.max_concurrency)
 
@@ -102,9 +102,9 @@ async def run_response(
         p.call if p.call.call_id else ToolCall(p.call.name, p.call.arguments, new_id())
         for p in parsed.calls
     ]
-    cut_off = {i: p.incomplete for i, p in enumerate(parsed.calls) if p.incomplete}
+    cut_off = {i: _cut_off(p.incomplete) for i, p in enumerate(parsed.calls) if p.incomplete}
     turn = approvals.turn(batch, shape.name, [p.given_id for p in parsed.calls])
-    done = await run_batch(plan, batch, role, state, cut_off=cut_off, provider=shape, turn=turn)
+    done = await run_batch(plan, batch, role, state, refused=cut_off, provider=shape, turn=turn)
     if turn.held:
         return await approvals.hold_turn(turn, parsed.response, done)
     return shape.conversation_items(parsed, [finished.item for finished in done])
@@ -112,23 +112,52 @@ async def run_response(
 
 def as_calls(
     calls: Sequence[ToolCall | Mapping[str, Any]], new_id: Callable[[], str]
-) -> list[ToolCall]:
-    """A host's batch as ``ToolCall`` values, each with a call id (a new one where it had none)."""
-    batch = []
-    for call in calls:
+) -> tuple[list[ToolCall], dict[int, ToolError]]:
+    """A host's batch as ``ToolCall`` values, each with a call id (a new one where it had none,
+    the text of one that is not a string), and the items that are no call, by index.
+
+    An item is a ``ToolCall`` or a mapping with ``name``, ``arguments`` and ``call_id``; any
+    other item, or a mapping with other keys (``args``, ``id``...), is answered with
+    ``rejected`` naming what is wrong, rather than run with its arguments left out.
+    """
+    batch: list[ToolCall] = []
+    refused: dict[int, ToolError] = {}
+    for index, call in enumerate(calls):
         if isinstance(call, ToolCall):
-            batch.append(call if call.call_id else ToolCall(call.name, call.arguments, new_id()))
-        elif isinstance(call, Mapping):
-            batch.append(
-                ToolCall(
-                    call.get("name"),  # type: ignore[arg-type]  # checked by resolve
-                    call.get("arguments"),
-                    call.get("call_id") or new_id(),
-                )
-            )
-        else:
-            batch.append(ToolCall(repr(type(call).__name__), None, new_id()))
-    return batch
+            given = call.call_id
+            if not (isinstance(given, str) and given):
+                call = ToolCall(call.name, call.arguments, id_for(given, new_id))
+            batch.append(call)
+            continue
+        if isinstance(call, Mapping):
+            name: Any = call.get("name")  # not always text: resolve answers that
+            batch.append(ToolCall(name, call.get("arguments"), id_for(call.get("call_id"), new_id)))
+            unknown = sorted(str(key) for key in call if key not in _CALL_KEYS)
+            if unknown:
+                refused[index] = _not_a_call(index, f"a mapping with the key(s) {unknown}")
+            continue
+        batch.append(ToolCall("", None, new_id()))
+        refused[index] = _not_a_call(index, f"of type {type(call).__name__}")
+    return batch, refused
+
+
+def id_for(given: Any, new_id: Callable[[], str]) -> str:
+    """The id a host gave a call, as text; a new one when it gave none (or an empty one)."""
+    if given is None or given == "":
+        return new_id()
+    return given if isinstance(given, str) else str(given)
+
+
+_CALL_KEYS = frozenset({"name", "arguments", "call_id"})
+
+
+def _not_a_call(index: int, what: str) -> ToolError:
+    return ToolError(
+        f"batch item {index} is {what}, not a call: a call is a ToolCall, or a mapping with "
+        "'name', 'arguments' and 'call_id'; it was not run",
+        kind="rejected",
+        retryable=False,
+    )
 
 
 def _bound(

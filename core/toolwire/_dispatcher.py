@@ -11,7 +11,7 @@ from typing import Any
 
 from ._approval_entry import ApprovalEntryPoints
 from ._approvals import Approvals
-from ._batch import as_calls, run_batch, run_response
+from ._batch import as_calls, id_for, run_batch, run_response
 from ._config import Config, load_config
 from ._discovery import PluginInfo
 from ._executors import WorkerEntryPoint
@@ -165,7 +165,7 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
     ) -> DispatchResult:
         """Run one call through the whole pipeline; never raises but for the caller's
         cancellation. ``progress`` receives the tool's ``CallContext.report_progress``."""
-        call = ToolCall(name, arguments, call_id or self._new_id())
+        call = ToolCall(name, arguments, id_for(call_id, self._new_id))
         finished = await run_call(self._ready(), call, role, state, progress=progress)
         return finished.result
 
@@ -176,10 +176,12 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         role: str | None = None,
         state: Mapping[str, Any] | None = None,
     ) -> list[DispatchResult]:
-        """Run a batch concurrently: exactly one result per call, in call order."""
-        batch = as_calls(list(calls), self._new_id)
+        """Run a batch concurrently: exactly one result per call, in call order. A call is a
+        ``ToolCall`` or a mapping with ``name``, ``arguments`` and ``call_id``; any other item
+        is answered with ``rejected``."""
+        batch, refused = as_calls(list(calls), self._new_id)
         turn = self._approvals.turn(batch)
-        done = await run_batch(self._ready(), batch, role, state, turn=turn)
+        done = await run_batch(self._ready(), batch, role, state, refused=refused, turn=turn)
         return [finished.result for finished in done]
 
     async def process_response(
@@ -223,7 +225,7 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         """
         plan = self._ready()
         if runs_inline(plan, name) and not loop_running():
-            call = ToolCall(name, arguments, call_id or self._new_id())
+            call = ToolCall(name, arguments, id_for(call_id, self._new_id))
             coroutine = run_call(plan, call, role, state, progress=progress, inline=True)
             # In a copy of the caller's context, as on a loop: what the tool sets stays its own.
             return contextvars.copy_context().run(run_inline, coroutine).result
