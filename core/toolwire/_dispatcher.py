@@ -110,7 +110,8 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
     # -- queries ----------------------------------------------------------------------------
 
     def plugins(self) -> list[PluginInfo]:
-        """One row per plugin (built-in and installed): status, and the error of a failed one."""
+        """One row per plugin (built-in, added, and installed once ``load_plugins`` ran, as
+        ``from_config`` does): status, and the error of a failed one."""
         return self._host.plugins()
 
     def tools(self, role: str | None = None, *, all_roles: bool = False) -> list[Tool]:
