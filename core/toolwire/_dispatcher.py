@@ -148,8 +148,8 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
 
     def stats(self) -> dict[str, int]:
         """``threads`` (the pool for plain functions), ``running`` (threads running one now),
-        ``abandoned`` (of those, threads whose call ended first: its deadline, a cancel), ``abandoned_tasks``
-        (``async def`` tools that ignored their call's cancellation and still run)."""
+        ``abandoned`` (of those, threads whose call ended first: its deadline, a cancel),
+        ``abandoned_tasks`` (``async def`` tools that ignored their call's cancellation)."""
         return {**self._threads.stats(), "abandoned_tasks": self._tasks.abandoned()}
 
     # -- dispatching ------------------------------------------------------------------------
