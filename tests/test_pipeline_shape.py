@@ -169,7 +169,7 @@ async def test_the_task_runner_awaits_in_place_and_leaves_a_deaf_tool_behind() -
     async def deaf() -> str:
         while not release.is_set():
             try:
-                await asyncio.sleep(0.001)
+                await release.wait()  # a wait that is still pending whenever a cancel comes
             except asyncio.CancelledError:
                 told.append(1)
         return "done"
