@@ -661,7 +661,8 @@ async def test_middleware_whose_applies_to_raises_is_kept(make: MakeDispatcher) 
         dispatcher = make(pack).add(Registers(), name="confused")
         result = await dispatcher.dispatch("echo", {"text": "x"})
     assert result.output == "wrapped(x)"
-    assert any(e["event"] == "toolwire.applies_to_failed" for e in logs)
+    failed = [e for e in logs if e["event"] == "toolwire.applies_to_failed"]
+    assert failed and failed[0]["plugin"] == "confused"
 
 
 async def test_format_hooks_see_parsed_arguments(make: MakeDispatcher) -> None:

@@ -27,6 +27,7 @@ NEW_PACK = {
 
         [project.entry-points.toolwire]
         tiny = "tiny_pack:pack"
+        roles = "tiny_pack:clash"
     """,
     "tiny_pack/__init__.py": '''
         import toolwire
@@ -38,6 +39,16 @@ NEW_PACK = {
         def shout(text: str) -> str:
             """Shout the text back."""
             return text.upper() + "!"
+
+
+        # A pack published under a built-in plugin's name: it cannot be loaded.
+        clash = toolwire.Toolset("clash")
+
+
+        @clash.tool
+        def clash_tool() -> str:
+            """Never reachable."""
+            return "clash"
     ''',
 }
 
@@ -121,3 +132,39 @@ def test_installed_cli_lists_the_packs(installed: Path, tmp_path: Path) -> None:
     )
     outputs = [i for i in items if i.get("type") == "function_call_output"]
     assert outputs and all('"error"' not in o["output"] for o in outputs)
+
+
+NAME_TAKEN = """
+import json, logging, toolwire
+records = []
+logging.basicConfig(level=logging.WARNING)
+logging.getLogger().addHandler(type("H", (logging.Handler,), {"emit": lambda s, r: records.append(r.getMessage())})())
+try:
+    toolwire.Dispatcher.from_config(toolwire.load_config("strict.toml"))
+except toolwire.PluginError as exc:
+    strict = str(exc)
+d = toolwire.Dispatcher.from_config(toolwire.load_config("loose.toml"))
+roles = next(p for p in d.plugins() if p.name == "roles")
+print(json.dumps({
+    "strict": strict,
+    "roles": [roles.builtin, roles.distribution],
+    "tools": [t.name for t in d.tools(all_roles=True)],
+    "warned": [m for m in records if "plugin_name_taken" in m],
+}))
+"""
+
+
+def test_an_installed_plugin_named_like_a_built_in_is_reported(
+    installed: Path, tmp_path: Path
+) -> None:
+    """An entry point named like a built-in plugin is never loaded in its place: the start
+    stops under strict, and a warning names it otherwise; the built-in keeps its row."""
+    (tmp_path / "strict.toml").write_text("[plugins]\nstrict = true\n")
+    (tmp_path / "loose.toml").write_text("[plugins]\n")
+    out = json.loads(
+        run(installed / "bin" / "python", "-c", NAME_TAKEN, cwd=tmp_path).strip().splitlines()[-1]
+    )
+    assert "'roles' (tiny-pack 0.0.1) is not loaded: a built-in plugin" in out["strict"]
+    assert out["roles"] == [True, "toolwire"]
+    assert "clash_tool" not in out["tools"] and "shout" in out["tools"]
+    assert out["warned"], "a warning names the plugin that was not loaded"

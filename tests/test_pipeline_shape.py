@@ -553,3 +553,67 @@ def test_a_pack_cannot_take_a_plugin_s_name() -> None:
     assert [p.name for p in dispatcher.plugins()].count("roles") == 1
     assert next(p for p in dispatcher.plugins() if p.name == "roles").builtin
     dispatcher.close()
+
+
+def test_a_hook_name_that_is_no_toolwire_hook_is_refused() -> None:
+    """A misspelt permission hook would leave every call allowed: the plugin is refused, with
+    the hook it likely meant; an ``optionalhook`` is the plugin's own business."""
+
+    class Guard:
+        @toolwire.hookimpl
+        def toolwire_check_permision(self, call: Any, context: Any) -> Any:
+            return toolwire.Deny("nobody")
+
+    with pytest.raises(toolwire.ConfigError, match="did you mean 'toolwire_check_permission'"):
+        toolwire.Dispatcher().add(Guard(), name="guard")
+
+    class Extra:
+        @toolwire.hookimpl(optionalhook=True)
+        def toolwire_something_later(self) -> None:
+            return None
+
+        @toolwire.hookimpl
+        def toolwire_before_call(self, call: Any, context: Any) -> None:
+            return None
+
+    dispatcher = toolwire.Dispatcher().add(Extra(), name="extra")
+    assert any(p.name == "extra" and p.status == "enabled" for p in dispatcher.plugins())
+    dispatcher.close()
+
+
+@pytest.mark.parametrize("timeout", [None, 5])
+async def test_a_middleware_that_returns_no_awaitable_is_blamed_on_its_plugin(
+    make: MakeDispatcher, timeout: float | None
+) -> None:
+    """A plain function middleware must return an awaitable (what call_next returns works);
+    one that returns a value ends the call with internal_error naming its plugin, not the
+    tool and not the layer outside it."""
+    pack = toolwire.Toolset("plain-mw")
+
+    @pack.tool(timeout=timeout)
+    async def ping() -> str:
+        """Pong."""
+        return "pong"
+
+    def passes(call: Any, context: Any, call_next: Any) -> Any:
+        return call_next(call, context)
+
+    def returns_text(call: Any, context: Any, call_next: Any) -> Any:
+        return "not awaitable"
+
+    class Registers:
+        def __init__(self, layer: Any) -> None:
+            self.layer = layer
+
+        @toolwire.hookimpl
+        def toolwire_register_middleware(self, register: Any) -> None:
+            register(self.layer)
+
+    good = make(pack).add(Registers(passes), name="passes")
+    assert (await good.dispatch("ping")).output == "pong"
+    bad = make(pack).add(Registers(returns_text), name="returns-text")
+    with structlog.testing.capture_logs() as logs:
+        result = await bad.dispatch("ping")
+    assert result.error is not None and result.error.kind == "internal_error"
+    failed = [e for e in logs if e["event"] == "toolwire.plugin_failed"]
+    assert [e["plugin"] for e in failed] == ["returns-text"]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._tools import Tool
 
 
-def applies(middleware: Any, tool: Tool, policy: ToolPolicy) -> bool:
+def applies(middleware: Any, plugin: str, tool: Tool, policy: ToolPolicy) -> bool:
     """Whether this middleware wants to wrap calls of this tool.
 
     An ``applies_to`` that raises is logged and the middleware is applied: a limit that
@@ -36,6 +36,7 @@ def applies(middleware: Any, tool: Tool, policy: ToolPolicy) -> bool:
     except Exception as exc:  # noqa: BLE001 - a plugin's bug must not stop the dispatcher
         _log.error(
             "toolwire.applies_to_failed",
+            plugin=plugin,
             middleware=repr(middleware),
             tool=tool.name,
             exc_info=exc,
@@ -105,6 +106,36 @@ def code_of(layer: Any) -> CodeType | None:
     method = type(layer).__dict__.get("__call__")  # the class's own: a middleware object
     code = getattr(method, "__code__", None)
     return code if isinstance(code, CodeType) else None
+
+
+class Awaited:
+    """A middleware that is no ``async def`` (a plain function returning ``call_next(...)``,
+    say), as one: what it returns must be awaitable. When it is not, the ``TypeError`` is
+    raised here, in a frame that names the middleware's plugin, rather than where the layer
+    outside it awaits it (which would blame that layer, or the tool)."""
+
+    __slots__ = ("layer", "plugin")
+
+    def __init__(self, layer: Any, plugin: str) -> None:
+        self.layer, self.plugin = layer, plugin
+
+    async def __call__(self, call: Any, context: Any, call_next: CallNext) -> Any:
+        result = self.layer(call, context, call_next)
+        if not inspect.isawaitable(result):
+            raise TypeError(
+                f"middleware {self.layer!r} returned a {type(result).__name__}, not an "
+                "awaitable: a middleware is an async def, or returns what call_next returns"
+            )
+        return await result
+
+
+def awaited(layer: Any, plugin: str) -> Any:
+    """``layer`` itself when it is an ``async def`` (a function, or an object whose class's
+    ``__call__`` is one); else wrapped in ``Awaited``."""
+    call = inspect.getattr_static(type(layer), "__call__", None)  # the class's, inherited too
+    if inspect.iscoroutinefunction(layer) or inspect.iscoroutinefunction(call):
+        return layer
+    return Awaited(layer, plugin)
 
 
 def compose(middleware: Sequence[Middleware], innermost: CallNext) -> CallNext:

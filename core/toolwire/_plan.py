@@ -26,7 +26,7 @@ from ._executors import OnExecutor, executor_for, is_in_process, unclaimed_table
 from ._hookwalk import CallHooks, plugin_failed
 from ._logging import log as _log
 from ._logging import redact_names, secret_values
-from ._middleware import applies, code_of, compose, order_of
+from ._middleware import Awaited, applies, awaited, code_of, compose, order_of
 from ._plugins import PluginHost
 from ._policy import BUILTIN_DEFAULTS, CORE_FIELDS, ToolPolicy
 from ._tasks import TaskRunner
@@ -86,6 +86,9 @@ class Route:
             if code in _INNERMOST:
                 culprit = None
                 break
+            if code is _AWAITED:  # one code for every wrapped middleware: its frame knows whose
+                culprit = frame.f_locals["self"].plugin
+                continue
             culprit = self.blame.get(code, culprit)
         if culprit is not None:
             return plugin_failed(culprit, "middleware", call, exc, self.redact)
@@ -314,7 +317,8 @@ def build_plan(
         approval = _needs_approval(defaults["approval"], policy, settings)
         if policy.approval is not approval:
             policy = replace(policy, approval=approval)
-        layers = fuse([(m, p) for m, p in ordered if applies(m, tool, policy)])
+        fused = fuse([(m, p) for m, p in ordered if applies(m, p, tool, policy)])
+        layers = [(awaited(m, p), p) for m, p in fused]
         executor = executor_for(tool, policy.executor, executors, config, started)
         innermost: CallNext = (
             _innermost(tool, policy, threads, tasks)
@@ -440,12 +444,18 @@ _INNERMOST: Final = frozenset(
 )
 
 
+_AWAITED: Final = Awaited.__call__.__code__
+
+
 def _blame(layers: Sequence[tuple[Any, str]]) -> dict[CodeType, str]:
     """Whose code each layer's frames are, to name the plugin whose middleware failed."""
     owners: dict[CodeType, str] = {}
     for layer, plugin in layers:
         if isinstance(layer, PolicyStack):
             owners.update(layer.blame())
+        elif isinstance(layer, Awaited):
+            if (code := code_of(layer.layer)) is not None:
+                owners[code] = plugin
         elif (code := code_of(layer)) is not None:
             owners[code] = plugin
     return owners

@@ -103,7 +103,8 @@ class PluginHost:
         load is recorded as failed and skipped (or, with ``strict``, stops the start).
         """
         config = self.config
-        candidates = {c.name: c for c in installed_plugins()}
+        # By name: which of two equal-order middleware is outer must not depend on sys.path.
+        candidates = {c.name: c for c in sorted(installed_plugins(), key=lambda c: c.name)}
 
         def known(name: str) -> bool:
             # "mcp.time": a plugin that the installed plugin "mcp" contributes.
@@ -124,7 +125,10 @@ class PluginHost:
                     f"not installed: {_not_installed(name, candidates)}"
                 )
         for candidate in candidates.values():
-            if candidate.name in self._table:
+            existing = self._table.get(candidate.name)
+            if existing is not None:
+                if existing.distribution != candidate.distribution:
+                    self._name_taken(candidate, existing)
                 continue
             if candidate.name in config.disable:
                 self.pm.set_blocked(candidate.name)
@@ -140,6 +144,28 @@ class PluginHost:
             self.add(obj, candidate.info("enabled"))
         except (PluginLoadError, _RegistrationFailed) as exc:
             self._failed(candidate.info("enabled"), str(exc), exc)
+
+    def _name_taken(self, candidate: Candidate, existing: PluginInfo) -> None:
+        """An installed plugin whose entry-point name another plugin has: it cannot be loaded
+        (names are how operators enable and disable plugins), and it cannot have a row of
+        its own. With ``strict`` it stops the start; else a warning says so."""
+        owner = (
+            "a built-in plugin" if existing.builtin else f"the plugin from {existing.distribution}"
+        )
+        error = (
+            f"installed plugin {candidate.name!r} ({candidate.distribution} "
+            f"{candidate.version}) is not loaded: {owner} has that name; the distribution "
+            "must give its entry point another name"
+        )
+        if self.config.strict:
+            raise PluginError(error)
+        _log.warning(
+            "toolwire.plugin_name_taken",
+            plugin=candidate.name,
+            distribution=candidate.distribution,
+            version=candidate.version,
+            error=error,
+        )
 
     def _failed(self, info: PluginInfo, error: str, exc: Exception) -> None:
         """Record a plugin that could not be loaded; with ``strict`` it stops the start."""
@@ -184,6 +210,7 @@ class PluginHost:
             raise _RegistrationFailed(describe_exception(exc)) from exc
         try:
             _refuse_wrappers(self.pm, obj)
+            _refuse_unknown_hooks(self.pm, obj)
             try:
                 self._call_own(obj, "toolwire_configure", config=self.config)
             except ConfigError as exc:
@@ -389,6 +416,26 @@ def _refuse_wrappers(pm: pluggy.PluginManager, plugin: Any) -> None:
                     f"{hook_name} is walked per call and cannot be a wrapper; "
                     "use middleware (toolwire_register_middleware) to wrap calls"
                 )
+
+
+def _refuse_unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> None:
+    """A hookimpl whose name is no toolwire hook would never be called: a misspelt
+    ``toolwire_check_permision`` guard would leave every call allowed. Fail closed."""
+    known = sorted(name for name in dir(hookspecs) if name.startswith("toolwire_"))
+    for caller in pm.get_hookcallers(plugin) or ():
+        if caller.spec is not None:
+            continue
+        optional = all(
+            impl.optionalhook for impl in caller.get_hookimpls() if impl.plugin is plugin
+        )
+        if optional:
+            continue
+        close = difflib.get_close_matches(caller.name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"{caller.name!r} is no toolwire hook, so it would never be called{hint} "
+            "(the hooks are in toolwire.hookspecs)"
+        )
 
 
 def _with_counts(info: PluginInfo, hooks: tuple[str, ...], tools: int) -> PluginInfo:
