@@ -152,3 +152,65 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("TOOLWIRE_DISABLE_PLUGIN_AUTOLOAD", "1")
     dispatcher = toolwire.Dispatcher.from_config(config)
     assert {p.status for p in dispatcher.plugins() if not p.builtin} == {"disabled"}
+
+
+def _distribution(site: Path, name: str, entry_points: str, module: str, code: str) -> None:
+    """A distribution as an installer leaves it: a module and its dist-info with entry points."""
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[toolwire]\n{entry_points}\n")
+    (site / f"{module}.py").write_text(code)
+
+
+PACK_CODE = """
+import toolwire
+pack = toolwire.Toolset("{name}")
+
+@pack.tool
+def {tool}() -> str:
+    \"\"\"Answer.\"\"\"
+    return "{tool}"
+"""
+
+
+def test_a_name_two_distributions_bring_stops_the_start_when_wanted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two installed distributions with one entry-point name: enabled, the start stops naming
+    both (neither is picked in silence); not enabled, nothing happens."""
+    site = tmp_path / "site"
+    for dist, module, tool in (("twin-a", "twin_a", "from_a"), ("twin-b", "twin_b", "from_b")):
+        code = PACK_CODE.format(name="twin", tool=tool)
+        _distribution(site, dist, f"twin = {module}:pack", module, code)
+    monkeypatch.syspath_prepend(str(site))
+    enabled = write_config(tmp_path, '[plugins]\nautoload = false\nenable = ["twin"]\n')
+    with pytest.raises(
+        toolwire.PluginError, match=r"'twin' is installed twice, by twin-a 1.0 and twin-b 1.0"
+    ):
+        toolwire.Dispatcher.from_config(enabled)
+    other = tmp_path / "other.toml"
+    other.write_text('[plugins]\nautoload = false\nenable = ["demo"]\n')
+    with toolwire.Dispatcher.from_config(other) as dispatcher:
+        assert rows(dispatcher)["twin"].status == "disabled"
+        assert "from_a" not in [t.name for t in dispatcher.tools(all_roles=True)]
+
+
+def test_a_plugin_named_like_a_built_in_is_not_loaded_in_its_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry point named like a built-in: not loaded when wanted (a warning; fatal with
+    strict), the built-in keeps its row; not wanted, no word about it, even with strict."""
+    site = tmp_path / "site"
+    code = PACK_CODE.format(name="clash", tool="clash_tool")
+    _distribution(site, "clash-pack", "policy = clash_pack:pack", "clash_pack", code)
+    monkeypatch.syspath_prepend(str(site))
+    wanted = write_config(
+        tmp_path, '[plugins]\nstrict = true\nautoload = false\nenable = ["policy"]\n'
+    )
+    with pytest.raises(toolwire.PluginError, match=r"'policy' .* is not loaded: a built-in plugin"):
+        toolwire.Dispatcher.from_config(wanted)
+    quiet = tmp_path / "quiet.toml"
+    quiet.write_text('[plugins]\nstrict = true\nautoload = false\nenable = ["demo"]\n')
+    with toolwire.Dispatcher.from_config(quiet) as dispatcher:
+        assert rows(dispatcher)["policy"].builtin

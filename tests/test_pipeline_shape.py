@@ -617,3 +617,104 @@ async def test_a_middleware_that_returns_no_awaitable_is_blamed_on_its_plugin(
     assert result.error is not None and result.error.kind == "internal_error"
     failed = [e for e in logs if e["event"] == "toolwire.plugin_failed"]
     assert [e["plugin"] for e in failed] == ["returns-text"]
+
+
+async def test_an_admit_that_returns_something_is_never_taken_for_go_on(
+    make: MakeDispatcher,
+) -> None:
+    """An admit returning an awaitable (meant to be awaited) ends the call with internal_error
+    naming its plugin; the tool does not run."""
+    ran = []
+
+    class Returns(_Quota):
+        def admit(self, call: Any, context: Any) -> Any:
+            async def refuse() -> None:
+                raise toolwire.ToolError("no", kind="rate_limited")
+
+            return refuse()
+
+    class Registers:
+        @toolwire.hookimpl
+        def toolwire_register_middleware(self, register: Any) -> None:
+            register(Returns(1))
+
+    pack = toolwire.Toolset("guarded")
+
+    @pack.tool(timeout=5, retries=1, max_concurrency=2)
+    async def guarded() -> str:
+        """Run."""
+        ran.append(1)
+        return "ran"
+
+    dispatcher = make(pack).add(Registers(), name="returns")
+    with structlog.testing.capture_logs() as logs:
+        result = await dispatcher.dispatch("guarded")
+    assert result.error is not None and result.error.kind == "internal_error" and not ran
+    assert [e["plugin"] for e in logs if e["event"] == "toolwire.plugin_failed"] == ["returns"]
+
+
+def test_registration_mistakes_are_named_plainly() -> None:
+    """The same object under two names, an empty name, every hook that is no toolwire hook,
+    and a contributed plugin with a name not its parent's: clear ConfigErrors or rows that
+    never take another plugin's place."""
+
+    class Hooks:
+        @toolwire.hookimpl
+        def toolwire_before_call(self, call: Any, context: Any) -> None:
+            return None
+
+    hooks = Hooks()
+    dispatcher = toolwire.Dispatcher().add(hooks, name="a")
+    with pytest.raises(toolwire.ConfigError, match="already registered, as plugin 'a'"):
+        dispatcher.add(hooks, name="b")
+    with pytest.raises(toolwire.ConfigError, match="non-empty string"):
+        dispatcher.add(Hooks(), name="")
+
+    class Misspelt:
+        @toolwire.hookimpl
+        def toolwire_befor_call(self, call: Any, context: Any) -> None:
+            return None
+
+        @toolwire.hookimpl
+        def toolwire_after_cal(self, call: Any, result: Any, context: Any) -> None:
+            return None
+
+    with pytest.raises(toolwire.ConfigError) as raised:
+        dispatcher.add(Misspelt(), name="typos")
+    message = str(raised.value)
+    assert type(raised.value) is toolwire.ConfigError and not message.startswith("ConfigError")
+    assert "plugin 'typos'" in message
+    assert "'toolwire_before_call'" in message and "'toolwire_after_call'" in message
+
+    class Parent:
+        @toolwire.hookimpl
+        def toolwire_register_plugins(self, register: Any) -> None:
+            register("policy", toolwire.Toolset("sub"))
+
+    dispatcher.add(Parent(), name="parent")
+    by_name = {p.name: p for p in dispatcher.plugins()}
+    assert by_name["policy"].builtin and by_name["policy"].status == "enabled"
+    assert by_name["parent.policy"].status == "failed"
+    dispatcher.close()
+
+
+def test_a_batch_s_new_ids_never_repeat_its_own_and_one_call_is_no_batch() -> None:
+    """A generated id skips the ids the batch gives; a single call (or text) passed as the
+    batch is a TypeError, not one rejected result per key or letter."""
+    pack = toolwire.Toolset("ids")
+
+    @pack.tool
+    def ping() -> str:
+        """Pong."""
+        return "pong"
+
+    dispatcher = toolwire.Dispatcher().add(pack)
+    results = dispatcher.dispatch_many_sync(
+        [{"name": "ping", "call_id": "call_tw1"}, {"name": "ping"}, {"name": "ping"}]
+    )
+    ids = [r.call_id for r in results]
+    assert ids[0] == "call_tw1" and len(set(ids)) == 3
+    for wrong in ({"name": "ping"}, toolwire.ToolCall("ping", {}, "x"), "ping", None):
+        with pytest.raises(TypeError, match="a batch is an iterable of calls"):
+            dispatcher.dispatch_many_sync(wrong)  # type: ignore[arg-type]
+    dispatcher.close()

@@ -7,7 +7,7 @@ items to append (or holds the turn for a person's approval).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ToolError
@@ -113,13 +113,29 @@ async def run_response(
 def as_calls(
     calls: Sequence[ToolCall | Mapping[str, Any]], new_id: Callable[[], str]
 ) -> tuple[list[ToolCall], dict[int, ToolError]]:
-    """A host's batch as ``ToolCall`` values, each with a call id (a new one where it had none,
-    the text of one that is not a string), and the items that are no call, by index.
+    """A host's batch as ``ToolCall`` values, each with a call id (a new one, unlike every id
+    the batch gives, where it had none; the text of one that is not a string), and the items
+    that are no call, by index.
 
-    An item is a ``ToolCall`` or a mapping with ``name``, ``arguments`` and ``call_id``; any
-    other item, or a mapping with other keys (``args``, ``id``...), is answered with
-    ``rejected`` naming what is wrong, rather than run with its arguments left out.
+    An item is a ``ToolCall`` or a mapping with ``name`` and, optionally, ``arguments`` and
+    ``call_id``; any other item, or a mapping with other keys (``args``, ``id``...), is
+    answered with ``rejected`` naming what is wrong, rather than run with its arguments left
+    out.
     """
+    given_ids = {
+        str(i)
+        for i in (c.call_id if isinstance(c, ToolCall) else c.get("call_id") for c in _calls(calls))
+        if i is not None and i != ""
+    }
+
+    make_id = new_id
+
+    def fresh() -> str:
+        while (made := make_id()) in given_ids:
+            pass
+        return made
+
+    new_id = fresh
     batch: list[ToolCall] = []
     refused: dict[int, ToolError] = {}
     for index, call in enumerate(calls):
@@ -134,11 +150,32 @@ def as_calls(
             batch.append(ToolCall(name, call.get("arguments"), id_for(call.get("call_id"), new_id)))
             unknown = sorted(str(key) for key in call if key not in _CALL_KEYS)
             if unknown:
-                refused[index] = _not_a_call(index, f"a mapping with the key(s) {unknown}")
+                refused[index] = _not_a_call(
+                    index, f"a mapping with the unexpected key(s) {unknown}"
+                )
             continue
         batch.append(ToolCall("", None, new_id()))
         refused[index] = _not_a_call(index, f"of type {type(call).__name__}")
     return batch, refused
+
+
+def listed(calls: Any) -> list[Any]:
+    """The batch a host passed, as a list.
+
+    Raises:
+        TypeError: ``calls`` is one call (a ``ToolCall``, a mapping), text, or no iterable:
+            a batch is an iterable of calls (``[call]`` for one).
+    """
+    if isinstance(calls, ToolCall | Mapping | str | bytes) or not isinstance(calls, Iterable):
+        raise TypeError(
+            f"a batch is an iterable of calls (ToolCall or mappings), not a "
+            f"{type(calls).__name__}; pass [call] for one call"
+        )
+    return list(calls)
+
+
+def _calls(items: Sequence[Any]) -> Iterator[ToolCall | Mapping[str, Any]]:
+    return (c for c in items if isinstance(c, ToolCall | Mapping))
 
 
 def id_for(given: Any, new_id: Callable[[], str]) -> str:
@@ -154,7 +191,7 @@ _CALL_KEYS = frozenset({"name", "arguments", "call_id"})
 def _not_a_call(index: int, what: str) -> ToolError:
     return ToolError(
         f"batch item {index} is {what}, not a call: a call is a ToolCall, or a mapping with "
-        "'name', 'arguments' and 'call_id'; it was not run",
+        "'name' and, optionally, 'arguments' and 'call_id'; it was not run",
         kind="rejected",
         retryable=False,
     )

@@ -69,21 +69,18 @@ class Candidate:
 
 
 def installed_plugins() -> Iterator[Candidate]:
-    """Every entry point in the ``toolwire`` group; reading metadata imports nothing."""
+    """Every entry point in the ``toolwire`` group; reading metadata imports nothing. Two
+    distributions may bring an entry point of one name: both are listed."""
     import importlib_metadata
 
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in seen:  # the same dist-info on sys.path twice (a lib64 -> lib link)
-            continue
-        seen.add(ep.name)
         dist = ep.dist
-        yield Candidate(
-            ep.name,
-            ep,
-            dist.name if dist is not None else "?",
-            dist.version if dist is not None else "?",
-        )
+        distribution = dist.name if dist is not None else "?"
+        if (ep.name, distribution) in seen:  # one dist-info on sys.path twice (lib64 -> lib)
+            continue
+        seen.add((ep.name, distribution))
+        yield Candidate(ep.name, ep, distribution, dist.version if dist is not None else "?")
 
 
 def load_entry_point(candidate: Candidate) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ._approval_entry import ApprovalEntryPoints
 from ._approvals import Approvals
-from ._batch import as_calls, id_for, run_batch, run_response
+from ._batch import as_calls, id_for, listed, run_batch, run_response
 from ._config import Config, load_config
 from ._discovery import PluginInfo
 from ._executors import WorkerEntryPoint
@@ -178,9 +178,10 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         state: Mapping[str, Any] | None = None,
     ) -> list[DispatchResult]:
         """Run a batch concurrently: exactly one result per call, in call order. A call is a
-        ``ToolCall`` or a mapping with ``name``, ``arguments`` and ``call_id``; any other item
-        is answered with ``rejected``."""
-        batch, refused = as_calls(list(calls), self._new_id)
+        ``ToolCall`` or a mapping with ``name`` (``arguments``, ``call_id`` optional); any
+        other item is answered with ``rejected``. Raises ``TypeError`` for a batch that is
+        no iterable of calls (one call, text)."""
+        batch, refused = as_calls(listed(calls), self._new_id)
         turn = self._approvals.turn(batch)
         done = await run_batch(self._ready(), batch, role, state, refused=refused, turn=turn)
         return [finished.result for finished in done]
@@ -244,7 +245,7 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         state: Mapping[str, Any] | None = None,
     ) -> list[DispatchResult]:
         """``dispatch_many`` for hosts without an event loop (on the dispatcher's own loop)."""
-        return self._loop.run(self.dispatch_many(list(calls), role=role, state=state))
+        return self._loop.run(self.dispatch_many(listed(calls), role=role, state=state))
 
     def process_response_sync(
         self,

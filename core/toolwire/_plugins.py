@@ -63,8 +63,18 @@ class PluginHost:
                 self.add(factory(), info)
 
     def add_object(self, obj: Any, name: str | None) -> None:
-        """Register what a host passed to ``Dispatcher.add``."""
-        self.add(obj, PluginInfo(name or _default_name(obj), _distribution_of(obj), "", "enabled"))
+        """Register what a host passed to ``Dispatcher.add``.
+
+        Raises:
+            ConfigError: see ``add``; an empty ``name``.
+        """
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ConfigError(f"a plugin name is a non-empty string, not {name!r}")
+        info = PluginInfo(name or _default_name(obj), _distribution_of(obj), "", "enabled")
+        try:
+            self.add(obj, info)
+        except _RegistrationFailed as exc:
+            raise ConfigError(str(exc)) from exc.__cause__
 
     def plugins(self) -> list[PluginInfo]:
         """One row per plugin, built-in ones first."""
@@ -104,7 +114,11 @@ class PluginHost:
         """
         config = self.config
         # By name: which of two equal-order middleware is outer must not depend on sys.path.
-        candidates = {c.name: c for c in sorted(installed_plugins(), key=lambda c: c.name)}
+        found = sorted(installed_plugins(), key=lambda c: (c.name, c.distribution))
+        candidates = {c.name: c for c in found}
+        claims: dict[str, list[Candidate]] = {}
+        for c in found:
+            claims.setdefault(c.name, []).append(c)
 
         def known(name: str) -> bool:
             # "mcp.time": a plugin that the installed plugin "mcp" contributes.
@@ -125,10 +139,16 @@ class PluginHost:
                     f"not installed: {_not_installed(name, candidates)}"
                 )
         for candidate in candidates.values():
+            wanted = config.autoload or candidate.name in config.enable
             existing = self._table.get(candidate.name)
             if existing is not None:
-                if existing.distribution != candidate.distribution:
+                if existing.distribution != candidate.distribution and wanted:
                     self._name_taken(candidate, existing)
+                continue
+            if len(claims[candidate.name]) > 1 and candidate.name not in config.disable:
+                if wanted:
+                    raise PluginError(_claimed_twice(candidate.name, claims[candidate.name]))
+                self._table[candidate.name] = candidate.info("disabled")
                 continue
             if candidate.name in config.disable:
                 self.pm.set_blocked(candidate.name)
@@ -193,6 +213,12 @@ class PluginHost:
                     f"the plugin class {obj.__qualname__} could not be instantiated with no "
                     f"arguments ({describe_exception(exc)}); a plugin class takes none"
                 ) from exc
+        if self.pm.is_registered(obj):
+            raise ConfigError(
+                f"{_described(obj)} is already registered, as plugin "
+                f"{self.pm.get_name(obj)!r}; an object is one plugin (a plugin class gives "
+                "each registration an instance of its own)"
+            )
         if info.name in self._table or self.pm.has_plugin(info.name):
             # Names are how operators disable plugins and how failures are told apart.
             raise ConfigError(
@@ -210,7 +236,7 @@ class PluginHost:
             raise _RegistrationFailed(describe_exception(exc)) from exc
         try:
             _refuse_wrappers(self.pm, obj)
-            _refuse_unknown_hooks(self.pm, obj)
+            _refuse_unknown_hooks(self.pm, obj, info.name)
             try:
                 self._call_own(obj, "toolwire_configure", config=self.config)
             except ConfigError as exc:
@@ -245,7 +271,7 @@ class PluginHost:
             self._call_own(
                 obj, "toolwire_register_tool_updates", update=self._updater(info.name, obj)
             )
-        except (DuplicateToolError, PluginError):
+        except (DuplicateToolError, PluginError, _RegistrationFailed):
             self.pm.unregister(obj, name=info.name)
             raise
         except (Exception, SystemExit) as exc:
@@ -305,6 +331,10 @@ class PluginHost:
         info = PluginInfo(str(name), parent.distribution, parent.version, "enabled")
         try:
             if not isinstance(name, str) or not name.startswith(f"{parent.name}."):
+                # Its row must not take another plugin's (a built-in's) place: the parent's.
+                info = PluginInfo(
+                    f"{parent.name}.{name}", parent.distribution, parent.version, "enabled"
+                )
                 raise _RegistrationFailed(
                     f"plugin {parent.name!r} contributed a plugin named {name!r}; a contributed "
                     f"plugin's name starts with its parent's: '{parent.name}.NAME'"
@@ -321,6 +351,16 @@ class PluginHost:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             if impl.plugin is plugin:
                 impl.function(*[kwargs[a] for a in impl.argnames])
+
+
+def _claimed_twice(name: str, claims: list[Candidate]) -> str:
+    """Two distributions bring an entry point of one name: which one the config means cannot
+    be told, and loading either in silence could leave the other's limits out."""
+    owners = " and ".join(f"{c.distribution} {c.version}" for c in claims)
+    return (
+        f"plugin {name!r} is installed twice, by {owners}; a name must be one plugin's: "
+        "uninstall one of them, or have its distribution give its entry point another name"
+    )
 
 
 def _described(obj: Any) -> str:
@@ -418,23 +458,22 @@ def _refuse_wrappers(pm: pluggy.PluginManager, plugin: Any) -> None:
                 )
 
 
-def _refuse_unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> None:
+def _refuse_unknown_hooks(pm: pluggy.PluginManager, plugin: Any, name: str) -> None:
     """A hookimpl whose name is no toolwire hook would never be called: a misspelt
-    ``toolwire_check_permision`` guard would leave every call allowed. Fail closed."""
-    known = sorted(name for name in dir(hookspecs) if name.startswith("toolwire_"))
+    ``toolwire_check_permision`` guard would leave every call allowed. Fail closed, naming
+    every such hook (an ``optionalhook`` is the plugin's own business)."""
+    known = sorted(hook for hook in dir(hookspecs) if hook.startswith("toolwire_"))
+    unknown = []
     for caller in pm.get_hookcallers(plugin) or ():
-        if caller.spec is not None:
-            continue
-        optional = all(
-            impl.optionalhook for impl in caller.get_hookimpls() if impl.plugin is plugin
-        )
-        if optional:
-            continue
-        close = difflib.get_close_matches(caller.name, known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(
-            f"{caller.name!r} is no toolwire hook, so it would never be called{hint} "
-            "(the hooks are in toolwire.hookspecs)"
+        own = [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
+        if caller.spec is None and not all(impl.optionalhook for impl in own):
+            close = difflib.get_close_matches(caller.name, known, n=1)
+            unknown.append(caller.name + (f" (did you mean {close[0]!r}?)" if close else ""))
+    if unknown:
+        raise _RegistrationFailed(
+            f"plugin {name!r} implements hooks toolwire does not have, which would never be "
+            f"called: {'; '.join(sorted(unknown))}. The hooks are in toolwire.hookspecs; mark "
+            "a hook of your own @toolwire.hookimpl(optionalhook=True)"
         )
 
 

@@ -9,10 +9,13 @@ again. The built-in layers of a run come from one plugin; admission checks from 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from types import CodeType
 from typing import Any, Final
 
+from .._errors import ToolError
+from .._hookwalk import plugin_failed
 from .._middleware import code_of, compose
 from .._values import CallContext, ToolCall
 from ..types import CallNext
@@ -53,7 +56,8 @@ class PolicyStack:
         limit, timeout = self.limit, self.timeout
         try:
             for admit in self.checks:
-                admit(call, context)
+                if (answer := admit(call, context)) is not None:
+                    raise self._answered(admit, answer, call)
             slots = self.slots
             if limit is not None:
                 if slots is None:
@@ -72,6 +76,22 @@ class PolicyStack:
                 raise
             failure = exc
         return await self.retry.again(failure, call, context, self._apart(call_next))
+
+    def _answered(self, admit: Any, answer: Any, call: ToolCall) -> ToolError:
+        """An ``admit`` that returned something (an awaitable it meant to be awaited, say) is
+        never taken for "go on": the call ends with ``internal_error``, its plugin named."""
+        if inspect.iscoroutine(answer):
+            answer.close()  # never awaited, on purpose: no warning about it
+        plugin = next(p for m, p in self.admits if m.admit == admit)
+        return plugin_failed(
+            plugin,
+            "middleware",
+            call,
+            TypeError(
+                f"admit of middleware {admit!r} returned a value; an admit returns None to let "
+                "the attempt go on or raises ToolError (it is never awaited)"
+            ),
+        )
 
     def blame(self) -> dict[CodeType, str]:
         """Whose code each frame of the stack is: its own, and each admission check's."""
