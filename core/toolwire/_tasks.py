@@ -177,16 +177,25 @@ class _Resumed:
         if isinstance(pending, asyncio.Future):
             # The call's task took this future and marked it taken; this task takes it now.
             pending._asyncio_future_blocking = True
-        try:
-            while True:
-                try:
-                    sent = yield pending
-                except GeneratorExit:
-                    coroutine.close()
-                    raise
-                except BaseException as exc:  # noqa: BLE001 - a cancel or a failed future
-                    pending = _step(coroutine.throw, exc)
-                else:
-                    pending = _step(coroutine.send, sent)
-        except _Returned as done:
-            return done.value
+        return (yield from relay(coroutine, pending))
+
+
+def relay(
+    steps: Generator[Any, Any, Any] | Coroutine[Any, Any, Any], pending: Any
+) -> Generator[Any, Any, Any]:
+    """The rest of an awaitable that took its first step and now waits on ``pending``, passed
+    through as ``await`` passes it (``yield from relay(...)``): its value, or what it raises.
+    """
+    try:
+        while True:
+            try:
+                sent = yield pending
+            except GeneratorExit:
+                steps.close()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - a cancel or a failed future
+                pending = _step(steps.throw, exc)
+            else:
+                pending = _step(steps.send, sent)
+    except _Returned as done:
+        return done.value

@@ -10,6 +10,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import ToolError
+from .._tasks import relay
 from .._values import CallContext, ToolCall
 from ..types import CallNext
 from ._order import Order
@@ -164,19 +165,7 @@ class _Bounded:
             return done.value  # it never waited: no deadline could have passed
         armed = self.timeout.arm(self.context, time.monotonic() - started)
         try:
-            try:
-                while True:
-                    try:
-                        sent = yield pending
-                    except GeneratorExit:
-                        steps.close()
-                        raise
-                    except BaseException as exc:  # noqa: BLE001 - a cancel or a failed future
-                        pending = steps.throw(exc)
-                    else:
-                        pending = steps.send(sent)
-            except StopIteration as done:
-                value = done.value
+            value = yield from relay(steps, pending)
         except asyncio.CancelledError:
             armed.cancelled(self.call)
             raise
