@@ -31,7 +31,8 @@ TEST_DEPS = [
     "mcp-server-time>=2025.9",
     "psutil>=5.9",
 ]
-DOCS_DEPS = ["mkdocs>=1.6"]
+# mkdocstrings: the API reference under docs/reference/, generated from the public docstrings.
+DOCS_DEPS = ["mkdocs>=1.6", "mkdocstrings[python]>=1.0"]
 # The core's tests that need nothing but toolwire: no SDK, no installed plugin, no wheel build.
 NEWEST_TESTS = [
     "tests",

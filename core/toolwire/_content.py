@@ -58,9 +58,8 @@ class Content(str):
     ``[image: image/png, 12.0 KiB]``: what ``DispatchResult.output`` carries, within the tool's
     output budget. ``format_result`` of OpenAI Responses and Anthropic adds the images as
     native image parts after that text; the other providers send the text alone.
-
-    Args:
-        parts: ``TextPart`` and ``ImagePart`` values, in order.
+    ``Content(parts)`` takes ``TextPart`` and ``ImagePart`` values, in order; anything else is
+    a ``TypeError``.
 
     Attributes:
         parts: The parts, as given.
