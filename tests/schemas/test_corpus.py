@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,14 @@ FORMATS = {"uuid": st.uuids().map(str), "int32": st.text(max_size=3), "json": st
 @functools.cache
 def _load() -> list[dict[str, Any]]:
     if not CORPUS.exists():
-        pytest.fail(
-            f"the schema corpus is missing: expected {CORPUS} (the shared data beside the clone)"
+        message = (
+            f"needs the schema corpus {CORPUS} (the shared data folder beside the clone, "
+            "`shared/data/tool-schemas.json`)"
         )
+        # CI sets this: there the data must be present, and its absence is a failure.
+        if os.environ.get("TOOLWIRE_REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
     entries: list[dict[str, Any]] = json.loads(CORPUS.read_text(encoding="utf-8"))["schemas"]
     return entries
 
