@@ -77,18 +77,22 @@ class InProcess:
 class OnExecutor:
     """The innermost layer of a tool bound to an executor: hand over the call, await it."""
 
-    __slots__ = ("executor", "plugin", "tool", "version")
+    __slots__ = ("executor", "plugin", "principal_key", "tool", "version")
 
-    def __init__(self, tool: Tool, executor: Executor, plugin: str, version: str) -> None:
+    def __init__(
+        self, tool: Tool, executor: Executor, plugin: str, version: str, principal_key: str
+    ) -> None:
         self.tool = tool
         self.executor = executor
         self.plugin = plugin
         self.version = version
+        self.principal_key = principal_key
 
     async def __call__(self, call: ToolCall, context: CallContext) -> Any:
         context.attempt += 1
         policy = context.policy
         timeout = policy.timeout if policy is not None else None
+        principal = context.state.get(self.principal_key)
         job = Job(
             call.call_id,
             self.tool,
@@ -101,6 +105,8 @@ class OnExecutor:
             self.version,
             context.role,
             inject(),
+            None if principal is None else str(principal),
+            context.approval_id,
         )
         try:
             return await self.executor.submit(job)

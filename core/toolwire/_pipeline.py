@@ -80,6 +80,8 @@ async def run_call(
     started = time.perf_counter()
     state = NO_STATE if state is None else state
     context = CallContext(call.call_id, None, role, state, progress=progress)
+    if approved is not None:
+        context.approval_id = approved.id
     hooks = plan.hooks
     try:
         route = resolve(plan, call, context)

@@ -288,6 +288,7 @@ def build_plan(
     unclaimed_tables(config, executors)
     started: set[str] = set()
     defaults = config.section("defaults")
+    principal_key = config.section("approvals")["principal_key"]
     limits = config.section("limits")
     redact = redact_names(config.section("logging"))
     base = ToolPolicy.from_mapping(
@@ -323,7 +324,7 @@ def build_plan(
         innermost: CallNext = (
             _innermost(tool, policy, threads, tasks)
             if executor is None or is_in_process(executor)
-            else OnExecutor(tool, executor, plugin, (versions or {}).get(plugin, ""))
+            else OnExecutor(tool, executor, plugin, (versions or {}).get(plugin, ""), principal_key)
         )
         routes[tool.name] = Route(
             tool,

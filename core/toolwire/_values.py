@@ -98,6 +98,8 @@ class CallContext:
         plugin: The plugin that registered the tool (``None`` until the tool is resolved).
         progress: Where ``report_progress`` sends reports: the ``progress=`` callback the host
             passed to ``dispatch``, else ``None`` (reports are then dropped).
+        approval_id: The id of the approval a person gave this call; ``None`` for a call that
+            needed none.
     """
 
     call_id: str
@@ -109,6 +111,7 @@ class CallContext:
     arguments: dict[str, Any] = field(default_factory=dict)
     progress: ProgressCallback | None = None
     plugin: str | None = None
+    approval_id: str | None = None
 
     def report_progress(
         self, progress: float, total: float | None = None, message: str | None = None

@@ -103,6 +103,9 @@ class Job:
             host: empty when neither a span nor baggage is current, or ``opentelemetry-api`` is
             not installed. A worker makes it current around the function
             (``toolwire.propagation.attached``), so the tool's spans join the call's trace.
+        principal: Who the call is made for: the value of the host state's
+            ``[approvals] principal_key``, as text, or ``None``.
+        approval_id: The id of the approval a person gave the call, or ``None``.
     """
 
     call_id: str
@@ -116,6 +119,8 @@ class Job:
     version: str
     role: str | None = None
     trace_context: Mapping[str, str] = field(default_factory=dict)
+    principal: str | None = None
+    approval_id: str | None = None
 
 
 class Executor(Protocol):
