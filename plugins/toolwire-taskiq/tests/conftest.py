@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -81,6 +82,18 @@ def running_redis(port: int | None = None) -> Iterator[RedisServer]:
     finally:
         if process.poll() is None:
             server.stop()
+
+
+#: The signing key every test's host and workers share (``[executors.NAME] key_env``'s default).
+KEY_ENV = "TOOLWIRE_TASKIQ_KEY"
+
+
+@pytest.fixture(autouse=True)
+def signing_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh random key in the environment, which the workers a test starts inherit."""
+    key = secrets.token_hex(32)
+    monkeypatch.setenv(KEY_ENV, key)
+    return key
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,11 @@
 """The host's side: a ``toolwire.types.Executor`` that sends calls to ``toolwire worker``s.
 
+Every call goes out as a job signed with the executor's key (``_wire``), with a deadline (the
+tool's ``timeout``, else ``default_timeout``) and a time by which a worker must claim it
+(``claim_timeout``). The host waits for the reply, checks the worker's heartbeat meanwhile,
+and cancels a job nobody claimed in time for good: it takes the job's claim itself, so no
+worker can start it afterwards.
+
 Its Redis connections live on an event loop of its own, on a thread of its own, because a
 dispatcher serves calls from more than one loop (the host's, and the one of its sync twins)
 and a connection belongs to one loop. ``close()`` stops both.
@@ -19,15 +25,28 @@ from typing import Any, Final
 import redis.asyncio
 import toolwire
 from redis.exceptions import RedisError
-from taskiq.exceptions import SendTaskError, TaskiqError
-from taskiq.kicker import AsyncKicker
+from taskiq.exceptions import TaskiqError
+from taskiq.message import BrokerMessage
 from toolwire.types import Job
 
 from ._settings import Settings
-from ._wire import TASK_NAME, Keys, make_broker
+from ._wire import (
+    ABANDONED,
+    CANCELLED,
+    JOB_VERSION,
+    Keys,
+    Refused,
+    Signer,
+    claim_lifetime,
+    make_broker,
+)
 
+_log: Final = toolwire.get_logger("toolwire.taskiq")
+
+#: The task name the jobs carry on the broker.
+TASK_NAME: Final = "toolwire.call"
 #: Past the deadline, how long the host itself waits for a reply before it answers
-#: ``timeout``; the ``Timeout`` middleware normally answers at the deadline.
+#: ``timeout``; the ``Timeout`` middleware answers at the deadline a tool with a ``timeout``.
 DEADLINE_GRACE: Final = 1.0
 #: Seconds ``close()`` waits for Redis while it lets go of its connections.
 CLOSE_TIMEOUT: Final = 5.0
@@ -40,18 +59,28 @@ class WorkerError(Exception):
 class TaskiqExecutor:
     """Runs each call on one ``toolwire worker NAME``, over taskiq and Redis.
 
-    At most once: a call is taken by one worker and never delivered again. A call whose
-    worker stops sending heartbeats gets ``executor_lost`` within ``heartbeat`` seconds; a
-    call that cannot be queued (Redis unreachable) gets ``executor_unavailable``. A deadline
-    or the caller's cancellation reaches the worker, which cancels an ``async def`` tool.
+    At most once: a call is claimed by one worker and never run again. Every job is signed
+    with the key ``key_env`` names, so a worker runs only what a host with the key sent, as
+    it sent it, before its deadline, once. A call no worker claims within ``claim_timeout``
+    gets ``executor_unavailable`` and can never run afterwards; a call whose worker stops
+    sending heartbeats gets ``executor_lost`` within ``heartbeat`` seconds; a call that cannot
+    be queued (Redis unreachable) gets ``executor_unavailable``. A deadline or the caller's
+    cancellation reaches the worker, which cancels an ``async def`` tool.
 
     Args:
         settings: The ``[executors.NAME]`` table, checked.
+        signer: What signs the jobs and checks the replies; by default one with the key the
+            variable ``settings.key_env`` holds.
+
+    Raises:
+        toolwire.ConfigError: the key is missing or weak (fail closed: nothing is sent
+            unsigned).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, signer: Signer | None = None) -> None:
         self.settings = settings
         self.keys = Keys(settings)
+        self.signer = signer if signer is not None else Signer(settings.key())
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -87,65 +116,116 @@ class TaskiqExecutor:
 
     async def _call(self, job: Job) -> Any:
         link = await self._connected()
-        call = uuid.uuid4().hex
+        sent = _Sent(job, self.settings)
+        message = self.signer.seal(sent.job)
         arrived = asyncio.Event()
-        link.waiters[call] = arrived
+        link.waiters[sent.id] = arrived
         try:
             try:
-                kicker: AsyncKicker[Any, Any] = AsyncKicker(TASK_NAME, link.broker, {})
-                await kicker.with_task_id(call).kiq(_payload(job, self.settings.name))
-            except (SendTaskError, RedisError, OSError) as exc:
+                await link.broker.kick(
+                    BrokerMessage(task_id=sent.id, task_name=TASK_NAME, message=message, labels={})
+                )
+            except (TaskiqError, RedisError, OSError) as exc:
                 raise _unavailable(self.settings, exc) from None
-            return await self._reply(link, call, job, arrived)
+            return await self._reply(link, sent, message, arrived)
         except asyncio.CancelledError:
-            link.spawn(self._cancel(link, call))
+            link.spawn(self._cancel(link, sent, message))
             raise
         finally:
-            link.waiters.pop(call, None)
+            link.waiters.pop(sent.id, None)
 
-    async def _reply(self, link: _Link, call: str, job: Job, arrived: asyncio.Event) -> Any:
-        """Wait for the reply, checking the worker's heartbeat meanwhile."""
+    async def _reply(self, link: _Link, sent: _Sent, message: bytes, arrived: asyncio.Event) -> Any:
+        """Wait for the reply; meanwhile check that a worker claimed the job in time and that
+        it still sends heartbeats."""
         heartbeat = self.settings.heartbeat
         loop = asyncio.get_running_loop()
         contact = loop.time()
+        claimed = False
         while True:
+            now = time.time()
+            until = sent.deadline + DEADLINE_GRACE if claimed else sent.claim_by
+            wait = min(heartbeat / 4, max(until - now, 0.05))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(arrived.wait(), heartbeat / 4)
+                await asyncio.wait_for(arrived.wait(), wait)
             arrived.clear()
             try:
-                backend = link.broker.result_backend
-                if await backend.is_result_ready(call):
-                    result = await backend.get_result(call)
-                    return _decode(result.return_value, result.is_err)
-                taken = await link.redis.get(self.keys.taken(call))
-                if taken is not None and not await link.redis.exists(
-                    self.keys.alive(taken.decode() if isinstance(taken, bytes) else taken)
-                ):
-                    raise toolwire.ToolError(
-                        f"the worker running the call stopped sending heartbeats "
-                        f"(executor {self.settings.name!r}); it may have run partly",
-                        kind="executor_lost",
-                    )
+                stored = await link.redis.getdel(self.keys.result(sent.id))
+                if stored is not None:
+                    try:
+                        return _decode(self.signer.open_reply(sent.id, _bytes(stored)))
+                    except Refused:
+                        _log.warning(
+                            "toolwire_taskiq.reply_refused",
+                            reason="forged",
+                            job=sent.id,
+                            tool=sent.job["tool"],
+                        )
+                holder = await link.redis.get(self.keys.claim(sent.id))
+                if holder is None and time.time() >= sent.claim_by:
+                    await self._abandon(link, sent, message)
+                elif holder is not None:
+                    claimed = True
+                    worker = holder.decode() if isinstance(holder, bytes) else str(holder)
+                    if not worker.startswith("!") and not await link.redis.exists(
+                        self.keys.alive(worker)
+                    ):
+                        raise toolwire.ToolError(
+                            f"the worker running the call stopped sending heartbeats "
+                            f"(executor {self.settings.name!r}); it may have run partly",
+                            kind="executor_lost",
+                        )
                 contact = loop.time()
-            except (RedisError, OSError, TaskiqError):
+            except (RedisError, OSError):
                 if loop.time() - contact > heartbeat:
                     raise toolwire.ToolError(
                         f"lost contact with the broker of executor {self.settings.name!r} "
-                        "while the call ran; it may have run",
+                        "while the call was under way; it may have run",
                         kind="executor_lost",
                     ) from None
-            if job.deadline is not None and time.time() > job.deadline + DEADLINE_GRACE:
+            if time.time() > sent.deadline + DEADLINE_GRACE:
                 raise toolwire.ToolError(
-                    f"{job.tool.name} did not finish in time on a worker", kind="timeout"
+                    f"{sent.job['tool']} did not finish in time on a worker", kind="timeout"
                 )
 
-    async def _cancel(self, link: _Link, call: str) -> None:
-        """Tell the workers: the key for one that has not started it, a message for one that has."""
+    async def _abandon(self, link: _Link, sent: _Sent, message: bytes) -> None:
+        """Take the claim of a job no worker claimed in time, so that none ever starts it, and
+        answer ``executor_unavailable``; return if a worker claimed it first."""
+        if not await link.redis.set(
+            self.keys.claim(sent.id),
+            ABANDONED,
+            nx=True,
+            ex=claim_lifetime(self.settings, sent.deadline),
+        ):
+            return
+        link.spawn(self._withdraw(link, message))
+        raise toolwire.ToolError(
+            f"no worker of executor {self.settings.name!r} claimed the call within "
+            f"{self.settings.claim_timeout:g} s (none running, all busy, or they refused it: "
+            "see their logs for job_refused); it was withdrawn and will not run",
+            kind="executor_unavailable",
+            retryable=True,
+        )
+
+    async def _cancel(self, link: _Link, sent: _Sent, message: bytes) -> None:
+        """Take the claim of a job no worker has yet (it will never start), else tell the
+        worker that has it to stop."""
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             async with asyncio.timeout(self.settings.connect_timeout):
-                ttl = int(self.settings.result_ttl)
-                await link.redis.set(self.keys.cancel(call), "1", ex=ttl)
-                await link.redis.publish(self.keys.cancel_channel, call)
+                if await link.redis.set(
+                    self.keys.claim(sent.id),
+                    CANCELLED,
+                    nx=True,
+                    ex=claim_lifetime(self.settings, sent.deadline),
+                ):
+                    await link.redis.lrem(self.settings.queue, 1, message.decode("ascii"))
+                else:
+                    await link.redis.publish(self.keys.cancel_channel, sent.id)
+
+    async def _withdraw(self, link: _Link, message: bytes) -> None:
+        """Take a job that will never run off the queue (the claim already stops it)."""
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(self.settings.connect_timeout):
+                await link.redis.lrem(self.settings.queue, 1, message.decode("ascii"))
 
     async def _connected(self) -> _Link:
         if self._link is None:
@@ -175,14 +255,43 @@ class TaskiqExecutor:
             return self._loop
 
 
+class _Sent:
+    """One job as the host sends it: its id, deadline, claim time and signed fields."""
+
+    __slots__ = ("claim_by", "deadline", "id", "job")
+
+    def __init__(self, job: Job, settings: Settings) -> None:
+        now = time.time()
+        self.id = uuid.uuid4().hex
+        self.deadline = job.deadline if job.deadline is not None else now + settings.default_timeout
+        self.claim_by = min(now + settings.claim_timeout, self.deadline)
+        self.job: dict[str, Any] = {
+            "v": JOB_VERSION,
+            "job": self.id,
+            "executor": settings.name,
+            "call_id": job.call_id,
+            "tool": job.tool.name,
+            "arguments": dict(job.arguments),
+            "plugin": job.plugin,
+            "version": job.version,
+            "deadline": self.deadline,
+            "claim_by": self.claim_by,
+            "attempt": job.attempt,
+            "role": job.role,
+            "principal": job.principal,
+            "approval_id": job.approval_id,
+            "trace_context": dict(job.trace_context),
+        }
+
+
 class _Link:
-    """One executor's connections: the broker and its result backend, a Redis client for
+    """One executor's connections: the broker, a Redis client for replies, claims,
     heartbeats and cancellations, and a subscription to the ``done`` channel."""
 
     def __init__(self, settings: Settings, keys: Keys) -> None:
         self.settings = settings
         self.keys = keys
-        self.broker = make_broker(settings, keep_results=False)
+        self.broker = make_broker(settings)
         timeout = max(settings.connect_timeout, settings.heartbeat)
         self.redis = redis.asyncio.Redis.from_url(
             settings.url, socket_connect_timeout=settings.connect_timeout, socket_timeout=timeout
@@ -217,7 +326,7 @@ class _Link:
                 pass  # each waiter's own checks notice a Redis that is gone
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
             await asyncio.sleep(self.settings.heartbeat / 4)
 
     async def close(self) -> None:
@@ -232,24 +341,9 @@ class _Link:
                 await client.aclose()
 
 
-def _payload(job: Job, executor: str) -> dict[str, Any]:
-    return {
-        "executor": executor,
-        "call_id": job.call_id,
-        "tool": job.tool.name,
-        "arguments": dict(job.arguments),
-        "plugin": job.plugin,
-        "version": job.version,
-        "deadline": job.deadline,
-        "attempt": job.attempt,
-        "role": job.role,
-        "trace_context": dict(job.trace_context),
-    }
-
-
-def _decode(reply: Any, is_err: bool) -> Any:
+def _decode(reply: Any) -> Any:
     """The value of a worker's reply, or the error it carries, raised."""
-    if is_err or not isinstance(reply, dict):
+    if not isinstance(reply, dict):
         raise WorkerError("the worker failed to run the call; see the worker's log")
     if "ok" in reply:
         return json.loads(reply["ok"])
@@ -266,6 +360,10 @@ def _decode(reply: Any, is_err: bool) -> Any:
     if raised.get("transient"):
         raise toolwire.TransientError(text)
     raise WorkerError(text)
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
 
 
 def _unavailable(settings: Settings, exc: BaseException) -> toolwire.ToolError:

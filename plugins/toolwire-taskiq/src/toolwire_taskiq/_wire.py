@@ -1,26 +1,184 @@
-"""What host and workers agree on: the broker, the task, the Redis keys and the reply shape.
+"""What host and workers agree on: the broker, the signed job, the Redis keys and the reply.
 
-A call travels as one taskiq message of the task ``toolwire.call`` on the list ``queue``
-(taken by one worker: at most once), its task id a fresh random id. Beside it, under the
-queue's name as a prefix:
+A call travels as one message on the Redis list ``queue`` (taken by one worker), under a job
+id that is a fresh random id per attempt. The message is the job, signed by the host::
 
-- ``taken:ID`` holds the id of the worker that took call ``ID``;
+    MAC  b"\\n"  BODY
+
+``BODY`` is the job's canonical encoding: one JSON object, keys sorted, no whitespace
+(``separators=(",", ":")``), ``ensure_ascii=True`` (so it is ASCII), no ``NaN``::
+
+    {"approval_id":null,"arguments":{"a":1},"attempt":1,"call_id":"c1","claim_by":1767225610.5,
+     "deadline":1767225900.5,"executor":"fleet","job":"9f0c...","plugin":"remote",
+     "principal":"ada","role":"admin","tool":"add","trace_context":{},"v":1,"version":"1.0.0"}
+
+``MAC`` is HMAC-SHA256 of ``b"toolwire-taskiq job\\n" + BODY``, keyed with the executor's key
+(the text of the variable ``key_env`` names), as 64 lowercase hex digits. The prefix keeps a
+job's MAC apart from anything else the same key signs. A worker compares ``MAC`` with its own
+(``hmac.compare_digest``) over the raw bytes before it parses ``BODY``: every field is signed,
+so nobody without the key can queue a call, nor change its tool, arguments, role, principal,
+approval, deadline or version.
+
+A reply is signed by the worker in the same way, and stored under ``result:ID`` as
+``MAC b"\\n" TEXT`` (``TEXT`` the reply's JSON, ``MAC`` over ``b"toolwire-taskiq reply\\n" +
+ID + b"\\n" + TEXT``): the host parses ``TEXT`` only when ``MAC`` holds.
+
+Beside the queue, under the queue's name as a prefix:
+
+- ``claim:ID`` says who has job ``ID``, set once (``SET NX``): the id of the worker that
+  claimed it, or ``!abandoned`` (no worker claimed it within ``claim_timeout``),
+  ``!cancelled`` (the host cancelled it before a worker claimed it) or ``!refused`` (a worker
+  refused it and replied why). It lives until ``result_ttl`` seconds past the job's deadline,
+  so a job queued again (replayed) finds it and is refused; after that, its deadline has passed;
 - ``alive:WORKER`` is the worker's heartbeat, refreshed four times per interval and expiring
   after half of one;
-- ``cancel:ID`` and a message on the channel ``cancel`` ask the worker to stop call ``ID``;
-- a message on the channel ``done`` says that call ``ID``'s result is in the result backend.
+- a message on the channel ``cancel`` asks the worker running job ``ID`` to stop it;
+- ``result:ID`` holds the reply to job ``ID`` for ``result_ttl`` seconds, and a message on
+  the channel ``done`` says that it is there.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import math
+import time
+from collections.abc import Mapping
 from typing import Any, Final
 
-from taskiq.serializers import JSONSerializer
-from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend
+from taskiq_redis import ListQueueBroker
 
 from ._settings import Settings
 
-TASK_NAME: Final = "toolwire.call"
+#: The version of the job encoding (``"v"``); a worker refuses any other.
+JOB_VERSION: Final = 1
+#: What a job's and a reply's MAC cover before their bytes.
+JOB_DOMAIN: Final = b"toolwire-taskiq job\n"
+REPLY_DOMAIN: Final = b"toolwire-taskiq reply\n"
+#: The length of a MAC in hex digits, and what separates it from the body.
+MAC_HEX: Final = 64
+SEPARATOR: Final = b"\n"
+#: The claims that are not a worker's id.
+ABANDONED: Final = "!abandoned"
+CANCELLED: Final = "!cancelled"
+REFUSED: Final = "!refused"
+
+
+class Refused(Exception):
+    """A message a worker will not run; ``reason`` says why, in one word."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def canonical(value: Mapping[str, Any]) -> bytes:
+    """A job's canonical encoding: JSON, sorted keys, no whitespace, ASCII, no ``NaN``."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")
+
+
+class Signer:
+    """Signs jobs and checks replies (the host), checks jobs and signs replies (a worker).
+
+    Args:
+        key: The executor's key; it never leaves this object (nor its ``repr``).
+    """
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def __repr__(self) -> str:
+        return "<toolwire-taskiq signer>"
+
+    def mac(self, domain: bytes, data: bytes) -> bytes:
+        """The MAC of ``data`` under ``domain``, as hex digits (ASCII bytes)."""
+        return hmac.new(self._key, domain + data, hashlib.sha256).hexdigest().encode("ascii")
+
+    def seal(self, job: Mapping[str, Any]) -> bytes:
+        """The message that carries ``job``: its MAC, a newline, its canonical encoding."""
+        body = canonical(job)
+        return self.mac(JOB_DOMAIN, body) + SEPARATOR + body
+
+    def open(self, message: bytes) -> bytes:
+        """The body of a message whose MAC holds, not yet parsed.
+
+        Raises:
+            Refused: ``unsigned`` (no MAC where one belongs) or ``forged`` (a MAC that does
+                not hold: another key, or a changed byte).
+        """
+        if len(message) <= MAC_HEX or message[MAC_HEX : MAC_HEX + 1] != SEPARATOR:
+            raise Refused("unsigned")
+        body = message[MAC_HEX + 1 :]
+        if not hmac.compare_digest(self.mac(JOB_DOMAIN, body), message[:MAC_HEX]):
+            raise Refused("forged")
+        return body
+
+    def seal_reply(self, job: str, reply: Mapping[str, Any]) -> bytes:
+        """What a worker stores as the reply to job ``job``: a MAC, a newline, the reply's JSON."""
+        text = json.dumps(reply, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+        body = text.encode("ascii")
+        return self.mac(REPLY_DOMAIN, job.encode("ascii") + SEPARATOR + body) + SEPARATOR + body
+
+    def open_reply(self, job: str, stored: bytes) -> Any:
+        """The reply to job ``job``, parsed once its MAC holds.
+
+        Raises:
+            Refused: ``forged``: the MAC does not hold (nor a worker with this key wrote it).
+        """
+        body = stored[MAC_HEX + 1 :]
+        expected = self.mac(REPLY_DOMAIN, job.encode("ascii") + SEPARATOR + body)
+        if stored[MAC_HEX : MAC_HEX + 1] != SEPARATOR or not hmac.compare_digest(
+            expected, stored[:MAC_HEX]
+        ):
+            raise Refused("forged")
+        return json.loads(body)
+
+
+def read_job(body: bytes, executor: str) -> dict[str, Any]:
+    """The job a checked body holds.
+
+    Raises:
+        Refused: ``malformed`` (not a job of this encoding) or ``other_executor`` (signed for
+            another executor that shares the key, and moved to this one's queue).
+    """
+    try:
+        job = json.loads(body)
+    except ValueError:
+        raise Refused("malformed") from None
+    if (
+        not isinstance(job, dict)
+        or job.get("v") != JOB_VERSION
+        or not isinstance(job.get("job"), str)
+        or not (job["job"].isascii() and job["job"].isalnum() and len(job["job"]) <= 64)
+        or not isinstance(job.get("tool"), str)
+        or not isinstance(job.get("arguments"), dict)
+        or not _is_time(job.get("deadline"))
+        or not _is_time(job.get("claim_by"))
+    ):
+        raise Refused("malformed")
+    if job.get("executor") != executor:
+        raise Refused("other_executor")
+    return job
+
+
+def lateness(job: Mapping[str, Any], now: float | None = None) -> str | None:
+    """Why a job is too late to start (``expired``: its deadline passed; ``unclaimed``: its
+    ``claim_timeout`` passed, so its host gave up on it), or ``None``."""
+    now = time.time() if now is None else now
+    if now >= job["deadline"]:
+        return "expired"
+    if now >= job["claim_by"]:
+        return "unclaimed"
+    return None
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class Keys:
@@ -32,26 +190,28 @@ class Keys:
         self.cancel_channel = f"{prefix}cancel"
         self._prefix = prefix
 
-    def taken(self, call: str) -> str:
-        return f"{self._prefix}taken:{call}"
+    def claim(self, job: str) -> str:
+        return f"{self._prefix}claim:{job}"
 
     def alive(self, worker: str) -> str:
         return f"{self._prefix}alive:{worker}"
 
-    def cancel(self, call: str) -> str:
-        return f"{self._prefix}cancel:{call}"
+    def result(self, job: str) -> str:
+        return f"{self._prefix}result:{job}"
 
 
-def make_broker(settings: Settings, *, keep_results: bool) -> ListQueueBroker:
-    """The broker and result backend of one executor, JSON on both (never pickle over Redis)."""
-    timeouts: dict[str, Any] = {"socket_connect_timeout": settings.connect_timeout}
-    backend: RedisAsyncResultBackend[Any] = RedisAsyncResultBackend(
-        settings.url,
-        keep_results=keep_results,
-        result_ex_time=settings.result_ttl,
-        serializer=JSONSerializer(),
-        prefix_str=f"{settings.prefix}result",
-        **timeouts,
+def claim_lifetime(settings: Settings, deadline: float) -> int:
+    """Seconds a job's claim is kept: until ``result_ttl`` past its deadline."""
+    return max(1, math.ceil(deadline - time.time())) + settings.result_ttl
+
+
+def make_broker(settings: Settings) -> ListQueueBroker:
+    """The broker of one executor: it queues signed jobs, as bytes, on the list ``queue``.
+
+    Replies do not go through taskiq's result backend, which would parse whatever Redis holds
+    (exceptions included) before anything could check it: a worker stores its signed reply
+    under ``result:ID`` and the host checks it before parsing it.
+    """
+    return ListQueueBroker(
+        settings.url, queue_name=settings.queue, socket_connect_timeout=settings.connect_timeout
     )
-    broker = ListQueueBroker(settings.url, queue_name=settings.queue, **timeouts)
-    return broker.with_result_backend(backend).with_serializer(JSONSerializer())

@@ -1,10 +1,21 @@
-"""The workers' side: ``toolwire worker NAME`` takes calls from the queue and runs them.
+"""The workers' side: ``toolwire worker NAME`` takes jobs from the queue and runs them.
 
-A worker loads the same config and packs as the host (``Dispatcher.from_config``), runs only
-the tools bound to its executor, validates every call again, and refuses a call whose pack
-version differs from its own. It takes a call only when it has a free slot, so calls spread
-over the workers. It sends heartbeats while it lives, and cancels an ``async def`` tool when
-the call's deadline passes or the host cancels it.
+A worker loads the same config and packs as the host (``Dispatcher.from_config``) and the same
+key (``key_env``). Each message it takes goes through, in this order:
+
+1. its signature, checked over the raw bytes before anything is parsed (``unsigned``,
+   ``forged``: refused);
+2. its fields (``malformed``, ``other_executor``: refused);
+3. its times: past its deadline (``expired``) or its ``claim_timeout`` (``unclaimed``), it is
+   refused, and its host, if it still waits, gets a reply saying so;
+4. its claim, taken once in Redis (``SET NX``): a job claimed before (``replayed``), or whose
+   host gave up on it (``abandoned``) or cancelled it (``cancelled``), is refused;
+5. the tool: only one bound to this executor, at the host's pack version, its arguments
+   validated again; the function runs until the deadline or the host's cancellation.
+
+Every refusal is logged as ``toolwire_taskiq.job_refused`` with its reason, never with the
+job's arguments. The worker takes a job only when it has a free slot, so jobs spread over the
+workers, and it sends heartbeats while it lives.
 """
 
 from __future__ import annotations
@@ -23,18 +34,29 @@ import redis.asyncio
 import redis.exceptions
 import toolwire
 from redis.exceptions import RedisError
-from taskiq import TaskiqMessage, TaskiqMiddleware, TaskiqResult
-from taskiq.receiver import Receiver
 from toolwire.middleware import DEFAULT_RETRY_ON
 from toolwire.propagation import attached
 
 from ._settings import Settings
-from ._wire import TASK_NAME, Keys, make_broker
+from ._wire import (
+    ABANDONED,
+    CANCELLED,
+    REFUSED,
+    Keys,
+    Refused,
+    Signer,
+    claim_lifetime,
+    lateness,
+    make_broker,
+    read_job,
+)
 
 _log: Final = toolwire.get_logger("toolwire.taskiq")
 
 #: Seconds between attempts to reach a Redis that went away.
 RECONNECT_DELAY: Final = 0.5
+#: What a claim held by someone else says about a job taken again.
+_HELD: Final = {ABANDONED: "abandoned", CANCELLED: "cancelled", REFUSED: "replayed"}
 
 
 class Worker:
@@ -44,6 +66,11 @@ class Worker:
         dispatcher: Started from the same config and packs as the host.
         settings: The executor's ``[executors.NAME]`` table.
         concurrency: Calls run at once (default: the table's ``concurrency``).
+        signer: What checks the jobs and signs the replies; by default one with the key the
+            variable ``settings.key_env`` holds.
+
+    Raises:
+        toolwire.ConfigError: the key is missing or weak.
     """
 
     def __init__(
@@ -51,14 +78,19 @@ class Worker:
         dispatcher: toolwire.Dispatcher,
         settings: Settings,
         concurrency: int | None = None,
+        *,
+        signer: Signer | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.settings = settings
+        self.signer = signer if signer is not None else Signer(settings.key())
         self.keys = Keys(settings)
         self.concurrency = concurrency or settings.concurrency
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.versions = {row.name: row.version for row in dispatcher.plugins()}
-        self.running: dict[str, asyncio.Task[str]] = {}
+        # A job's id is here from before its claim until its reply: None until its tool runs.
+        self.running: dict[str, asyncio.Task[str] | None] = {}
+        self.cancelled: set[str] = set()
         self.stopping = asyncio.Event()
         self.redis = redis.asyncio.Redis.from_url(
             settings.url,
@@ -68,27 +100,15 @@ class Worker:
 
     async def run(self) -> None:
         """Serve until ``stop()``; then finish the calls under way and say goodbye."""
-        broker = make_broker(self.settings, keep_results=True)
-
-        async def toolwire_call(payload: dict[str, Any]) -> dict[str, Any]:
-            return await self.call(payload)
-
-        broker.register_task(toolwire_call, task_name=TASK_NAME)
-        broker.add_middlewares(_Announce(self))
+        broker = make_broker(self.settings)
         broker.is_worker_process = True
         await broker.startup()
-        receiver = Receiver(
-            broker,
-            validate_params=False,
-            max_async_tasks=self.concurrency,
-            run_startup=False,
-        )
         helpers = [
             asyncio.create_task(self._beat()),
             asyncio.create_task(self._listen_for_cancels()),
         ]
         try:
-            await self._take_calls(broker, receiver)
+            await self._take_jobs(broker)
         finally:
             for helper in helpers:
                 helper.cancel()
@@ -103,14 +123,14 @@ class Worker:
     def stop(self) -> None:
         self.stopping.set()
 
-    async def _take_calls(self, broker: Any, receiver: Receiver) -> None:
+    async def _take_jobs(self, broker: Any) -> None:
         slots = asyncio.Semaphore(self.concurrency)
         under_way: set[asyncio.Task[None]] = set()
         messages: AsyncIterator[Any] | None = None
         stop = asyncio.create_task(self.stopping.wait())
         try:
             while not self.stopping.is_set():
-                await slots.acquire()  # take a call only with a free slot: calls spread out
+                await slots.acquire()  # take a job only with a free slot: jobs spread out
                 if messages is None:
                     messages = broker.listen()
                 taking = asyncio.ensure_future(anext(messages))
@@ -132,7 +152,7 @@ class Worker:
                     _log.warning("toolwire_taskiq.broker_unreachable", error=repr(exc))
                     await asyncio.sleep(RECONNECT_DELAY)
                     continue
-                task = asyncio.create_task(receiver.callback(message, raise_err=False))
+                task = asyncio.create_task(self.take(bytes(message)))
                 under_way.add(task)
                 task.add_done_callback(under_way.discard)
                 task.add_done_callback(lambda _: slots.release())
@@ -141,38 +161,112 @@ class Worker:
             if under_way:
                 await asyncio.gather(*under_way, return_exceptions=True)
 
-    async def call(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """The taskiq task: run one call, or say why not. Never raises."""
-        call = str(payload.get("call_id", ""))
-        task_id = str(payload.get("id", ""))
-        deadline = payload.get("deadline")
-        tool = payload.get("tool")
-        if payload.get("skip"):
-            return {"skipped": "cancelled"}  # the host cancelled it before it started
+    async def take(self, message: bytes) -> None:
+        """Check one message, claim its job, run it and reply; or refuse it. Never raises."""
         try:
-            problem = self._refusal(payload)
+            job = read_job(self.signer.open(message), self.settings.name)
+        except Refused as refused:
+            _log.warning("toolwire_taskiq.job_refused", reason=refused.reason, bytes=len(message))
+            return
+        job_id = job["job"]
+        late = lateness(job)
+        if late is not None:
+            await self._refuse_late(job, late)
+            return
+        self.running[job_id] = None  # from here a cancel for it is kept, not lost
+        try:
+            try:
+                held = await self._claim(job)
+            except (RedisError, OSError) as exc:
+                # Without the claim the job could run twice: it does not run here. Its host
+                # answers executor_unavailable or executor_lost.
+                _log.warning("toolwire_taskiq.claim_failed", job=job_id, error=repr(exc))
+                return
+            if held is not None:
+                _log.warning(
+                    "toolwire_taskiq.job_refused",
+                    reason=_HELD.get(held, "replayed"),
+                    job=job_id,
+                    tool=job["tool"],
+                )
+                return
+            await self._reply(job_id, await self.call(job))
+        finally:
+            self.running.pop(job_id, None)
+            self.cancelled.discard(job_id)
+
+    async def _claim(self, job: dict[str, Any]) -> str | None:
+        """Claim the job for this worker: ``None``, or who holds its claim already."""
+        key = self.keys.claim(job["job"])
+        lifetime = claim_lifetime(self.settings, job["deadline"])
+        if await self.redis.set(key, self.id, nx=True, ex=lifetime):
+            return None
+        held = await self.redis.get(key)
+        return held.decode(errors="replace") if isinstance(held, bytes) else str(held)
+
+    async def _refuse_late(self, job: dict[str, Any], late: str) -> None:
+        """Refuse a job too late to start; reply to its host (which may still wait) unless
+        someone holds its claim already (a job taken again)."""
+        job_id, tool = job["job"], job["tool"]
+        _log.warning("toolwire_taskiq.job_refused", reason=late, job=job_id, tool=tool)
+        key = self.keys.claim(job_id)
+        lifetime = claim_lifetime(self.settings, job["deadline"])
+        try:
+            if not await self.redis.set(key, REFUSED, nx=True, ex=lifetime):
+                return
+        except (RedisError, OSError):
+            return
+        if late == "expired":
+            error = _error(
+                f"{tool}'s deadline passed before a worker could start it; it did not run",
+                "timeout",
+            )
+        else:
+            error = _error(
+                f"no worker claimed the call of {tool} within its claim_timeout; it did not run",
+                "executor_unavailable",
+                retryable=True,
+            )
+        await self._reply(job_id, {"error": error})
+
+    async def _reply(self, job_id: str, reply: dict[str, Any]) -> None:
+        """Store the signed reply, and tell the hosts it is there."""
+        try:
+            await self.redis.set(
+                self.keys.result(job_id),
+                self.signer.seal_reply(job_id, reply),
+                ex=self.settings.result_ttl,
+            )
+            await self.redis.publish(self.keys.done, job_id)
+        except (RedisError, OSError) as exc:
+            _log.warning("toolwire_taskiq.reply_failed", job=job_id, error=repr(exc))
+
+    async def call(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Run one claimed job, or say why not. Never raises."""
+        job_id, call, tool = job["job"], str(job.get("call_id", "")), job["tool"]
+        try:
+            problem = self._refusal(job)
             if problem is not None:
                 return {"error": problem}
-            remaining = None if deadline is None else float(deadline) - time.time()
-            if remaining is not None and remaining <= 0:
-                return {"skipped": "late"}  # the host answered it already: nothing to run
-            with attached(payload.get("trace_context")):  # the task keeps the call's trace
+            with attached(job.get("trace_context")):  # the task keeps the call's trace
                 running = asyncio.create_task(
                     self.dispatcher.execute(
-                        str(tool),
-                        payload.get("arguments"),
+                        tool,
+                        job["arguments"],
                         executor=self.settings.name,
                         call_id=call,
-                        role=payload.get("role"),
-                        attempt=int(payload.get("attempt", 1)),
+                        role=job.get("role"),
+                        attempt=int(job.get("attempt", 1)),
                     )
                 )
-            self.running[task_id] = running
+            self.running[job_id] = running
+            if job_id in self.cancelled:
+                running.cancel()  # the host cancelled it while this worker claimed it
             try:
-                async with asyncio.timeout(remaining):
+                async with asyncio.timeout(job["deadline"] - time.time()):
                     return {"ok": await running}
             finally:
-                self.running.pop(task_id, None)
+                self.running[job_id] = None
         except TimeoutError:
             return {"error": _error(f"{tool} did not finish in time on a worker", "timeout")}
         except asyncio.CancelledError:
@@ -190,25 +284,18 @@ class Worker:
             _log.error("toolwire_taskiq.tool_failed", tool=tool, call_id=call, exc_info=exc)
             retry_on = DEFAULT_RETRY_ON
             with contextlib.suppress(KeyError):
-                retry_on = self.dispatcher.policy(str(tool)).retry_on or DEFAULT_RETRY_ON
+                retry_on = self.dispatcher.policy(tool).retry_on or DEFAULT_RETRY_ON
             kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
             return {"raised": {"type": kind, "transient": isinstance(exc, retry_on)}}
 
-    def _refusal(self, payload: dict[str, Any]) -> dict[str, Any] | None:
-        """Why this worker will not run the call, or ``None``."""
-        if payload.get("executor") != self.settings.name:
-            return _error(
-                f"this worker serves executor {self.settings.name!r}, not "
-                f"{payload.get('executor')!r}",
-                "executor_unavailable",
-                retryable=False,
-            )
-        tool = str(payload.get("tool"))
+    def _refusal(self, job: dict[str, Any]) -> dict[str, Any] | None:
+        """Why this worker will not run the job's tool, or ``None``."""
+        tool = job["tool"]
         try:
             plugin = self.dispatcher.plugin_of(tool)
         except KeyError:
             return None  # execute() answers a tool this worker does not have
-        ours, theirs = self.versions.get(plugin, ""), payload.get("version", "")
+        ours, theirs = self.versions.get(plugin, ""), job.get("version", "")
         if ours != theirs:
             return _error(
                 f"this worker has {plugin} {ours or '(no version)'}, the host "
@@ -244,44 +331,24 @@ class Worker:
                         ignore_subscribe_messages=True, timeout=self.settings.heartbeat
                     )
                     if message is not None and message.get("type") == "message":
-                        running = self.running.get(message["data"].decode())
-                        if running is not None:
-                            running.cancel()
+                        self._cancel(message["data"].decode(errors="replace"))
             except (RedisError, OSError):
                 pass
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
             await asyncio.sleep(RECONNECT_DELAY)
 
-    async def claim(self, task_id: str) -> bool:
-        """Mark the call taken by this worker, unless the host cancelled it already."""
-        if await self.redis.exists(self.keys.cancel(task_id)):
-            return False
-        await self.redis.set(self.keys.taken(task_id), self.id, ex=self.settings.result_ttl)
-        return True
-
-
-class _Announce(TaskiqMiddleware):
-    """Claims each call before it runs, and tells the hosts when its result is saved."""
-
-    def __init__(self, worker: Worker) -> None:
-        super().__init__()
-        self.worker = worker
-
-    async def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
-        message.args = [dict(message.args[0], id=message.task_id)] if message.args else []
-        try:
-            claimed = await self.worker.claim(message.task_id)
-        except (RedisError, OSError):
-            claimed = True  # run it: the reply may still reach the host
-        if not claimed:
-            message.args = [{"skip": True, "id": message.task_id}]
-        return message
-
-    async def post_save(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
-        with contextlib.suppress(RedisError, OSError):
-            await self.worker.redis.publish(self.worker.keys.done, message.task_id)
+    def _cancel(self, job_id: str) -> None:
+        """The host cancelled job ``job_id``: stop its tool, or note it for a tool about to
+        start. An id this worker does not hold is no business of its own."""
+        if job_id not in self.running:
+            return
+        running = self.running[job_id]
+        if running is None:
+            self.cancelled.add(job_id)
+        else:
+            running.cancel()
 
 
 def _error(
