@@ -80,4 +80,5 @@ def test_every_exported_name_resolves() -> None:
         "Job",
         "Middleware",
         "ProgressCallback",
+        "Redaction",
     }

@@ -1,7 +1,7 @@
 """The parse and validate stages: raw arguments to the keyword arguments a tool receives.
 
-Parsing refuses what JSON should not carry (oversized or too-deep input, ``NaN``, anything
-but an object) before and while it parses. Validation runs a compiled jsonschema-rs
+Parsing refuses what JSON should not carry (oversized or too-deep input, ``NaN``, a lone
+surrogate, anything but an object) before and while it parses. Validation runs a compiled jsonschema-rs
 validator, built once per tool; ``jsonschema`` stays the reference it is tested against.
 Error messages say what to fix and never echo the values the model sent.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from ._values import CallContext
 
 _OBJECT_OPENERS: Final = ("{", "[")
+#: A JSON escape of a UTF-16 surrogate, ``\\ud800`` to ``\\udfff``: half of a pair, or alone.
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+#: A surrogate code point in decoded text: a half that found no other half.
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
 def _refuse_constant(name: str) -> Any:
@@ -89,6 +94,12 @@ def _parse_json_text(text: str, max_bytes: int, max_depth: int) -> dict[str, Any
         raise _invalid(f"arguments are nested deeper than {max_depth} levels") from None
     if not isinstance(value, dict):
         raise _invalid(f"arguments must be a JSON object, got {_json_type(value)}")
+    # Only text that escapes a surrogate, or holds one as it is, can decode to a lone one:
+    # two substring tests at C speed for every other call.
+    if ("\\u" in text and _SURROGATE_ESCAPE.search(text)) or (
+        not text.isascii() and _SURROGATE.search(text)
+    ):
+        _refuse_surrogates(value, max_depth)
     return value
 
 
@@ -135,13 +146,66 @@ def _check_plain(value: Any, max_depth: int) -> None:
                 for key in item:
                     if not isinstance(key, str):
                         raise _invalid("argument object keys must be strings")
+                    if not key.isascii() and _SURROGATE.search(key):
+                        _refuse_surrogates(value, max_depth)
                 stack.extend((v, depth + 1) for v in item.values())
             else:
                 stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, str):
+            if not item.isascii() and _SURROGATE.search(item):
+                _refuse_surrogates(value, max_depth)
         elif isinstance(item, float) and not math.isfinite(item):
             raise _invalid("arguments contain NaN or Infinity, which JSON cannot carry")
         elif not (item is None or isinstance(item, str | int | float)):
             raise _invalid(f"arguments contain a {type(item).__name__}, which JSON cannot carry")
+
+
+def _refuse_surrogates(value: Any, max_depth: int) -> None:
+    """Name the first lone surrogate (in a key or a text), in document order, by its path.
+
+    Text with one cannot be encoded as UTF-8: not for the approval digest, the audit trail, a
+    span or an MCP reply. Each container is visited once, within the depth cap (a host's
+    mapping may be cyclic).
+
+    Raises:
+        ToolError: ``invalid_arguments`` with ``details["path"]``, when there is one.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        item, parts = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATE.search(item):
+                raise _surrogate(_path(parts) or "arguments", key=False)
+        elif isinstance(item, Mapping | list | tuple):
+            if id(item) in seen or len(parts) > max_depth:
+                continue
+            seen.add(id(item))
+            if isinstance(item, Mapping):
+                for key in item:
+                    if isinstance(key, str) and not key.isascii() and _SURROGATE.search(key):
+                        raise _surrogate(_path([*parts, _escaped(key)]), key=True)
+                entries: list[tuple[Any, tuple[str | int, ...]]] = [
+                    (v, (*parts, k)) for k, v in item.items()
+                ]
+            else:
+                entries = [(v, (*parts, i)) for i, v in enumerate(item)]
+            stack.extend(reversed(entries))
+
+
+def _surrogate(path: str, *, key: bool) -> ToolError:
+    where = f"the key {path}" if key else path
+    return _invalid(
+        f"arguments are not valid Unicode text: {where} holds a lone surrogate (a \\ud800 to "
+        "\\udfff escape that is not half of a pair); send the character as UTF-8 or as a "
+        "complete pair of escapes",
+        path=path,
+    )
+
+
+def _escaped(text: str) -> str:
+    """``text`` with each surrogate written as its ``\\uXXXX`` escape, encodable again."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _json_type(value: Any) -> str:

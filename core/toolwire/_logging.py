@@ -23,8 +23,12 @@ import logging
 import sys
 import traceback
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from types import FrameType, ModuleType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from ._config import Config
 
 REDACTED: Final = "[redacted]"
 """What a secret is replaced with, in arguments and in text."""
@@ -145,6 +149,74 @@ def mask(value: Any, secrets: Iterable[str]) -> Any:
     if isinstance(value, list | tuple):
         return [mask(v, secrets) for v in value]
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class Redaction:
+    """The ``[logging] redact`` rule, for whatever else carries a call out of the process.
+
+    The log masks secrets with it; a plugin that writes a call anywhere else (a span, a file,
+    a message to another process) uses the same object, so that one rule decides what is
+    secret everywhere. An argument is secret when its key, lower-cased, contains one of
+    ``names``, at any depth. Its value is then replaced by ``[redacted]`` in the arguments
+    (``redact``), and every text that shows it (an error message that quotes it, a result
+    that repeats it, a traceback) has it replaced too (``secret_values``, then ``mask``).
+
+    Usage, in a plugin::
+
+        @toolwire.hookimpl
+        def toolwire_configure(self, config):
+            self.redaction = toolwire.types.Redaction.from_config(config)
+
+        @toolwire.hookimpl
+        def toolwire_call_finished(self, call, result, context):
+            secrets = self.redaction.secret_values(call.arguments)
+            arguments = self.redaction.redact(call.arguments)  # a mapping: by key
+            message = self.redaction.mask(result.output, secrets)  # any text: by value
+
+    Attributes:
+        names: The lower-cased names (``[logging] redact``); empty, nothing is secret.
+    """
+
+    names: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_config(cls, config: Config) -> Redaction:
+        """The rule a config sets: its ``[logging] redact`` list (the defaults when unset)."""
+        return cls(redact_names(config.section("logging")))
+
+    def is_secret(self, key: Any) -> bool:
+        """Whether an argument named ``key`` holds a secret."""
+        return is_secret_key(key, self.names)
+
+    def redact(self, value: Any) -> Any:
+        """A copy of ``value`` whose secret keys' values (at any depth) are ``[redacted]``.
+
+        Tuples become lists; containers nested deeper than 100 levels (a cyclic one is)
+        become ``[nested too deep]``; anything else is returned as it is (text too: redaction
+        works by key, so parse JSON text first).
+        """
+        return redact(value, self.names)
+
+    def secret_values(self, arguments: Any) -> tuple[str, ...]:
+        """The texts that would show a call's secrets, longest first, for ``mask``.
+
+        Args:
+            arguments: The call's arguments: a mapping, or the JSON text the model sent
+                (text that does not parse holds no key, so nothing in it is known secret).
+
+        Returns:
+            Every string or number under a secret key, as it reads raw, in ``repr`` and in
+            JSON; empty when nothing is secret.
+        """
+        return secret_values(arguments, self.names)
+
+    def mask(self, value: Any, secrets: Iterable[str]) -> Any:
+        """``value`` with each of ``secrets`` replaced by ``[redacted]`` in every string, at any
+        depth (mappings and lists copied, tuples as lists, other values as they are); with no
+        secrets, ``value`` itself."""
+        secrets = tuple(secrets)
+        return mask(value, secrets) if secrets else value
 
 
 def _exception(exc_info: Any) -> BaseException | None:

@@ -9,13 +9,23 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._logging import Redaction
+
 if TYPE_CHECKING:
     import argparse
 
     from ._tools import Tool
     from ._values import CallContext, ToolCall
 
-__all__ = ["CallNext", "Command", "Executor", "Job", "Middleware", "ProgressCallback"]
+__all__ = [
+    "CallNext",
+    "Command",
+    "Executor",
+    "Job",
+    "Middleware",
+    "ProgressCallback",
+    "Redaction",
+]
 
 #: The rest of the onion, as a middleware receives it: ``await call_next(call, context)``
 #: returns the tool's value or raises ``ToolError``.

@@ -7,6 +7,12 @@ the caller's context variables. It ends in ``toolwire_call_finished``, with the 
 model gets. A call that ends before execution (unknown tool, invalid arguments, a denial)
 never reaches the middleware; its span is made in ``toolwire_call_finished``, starting when
 the call did.
+
+What a span says about a call's content goes through the log's redaction
+(``toolwire.types.Redaction``): arguments by key, and every text (the status description, the
+events, a recorded exception, the result) with the call's secret values masked. Text from the
+model is made encodable first: a lone surrogate is written as its ``\\uXXXX`` escape, so that
+no exporter fails on it.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import contextlib
 import json
 import math
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -22,6 +29,7 @@ import toolwire
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from toolwire.types import Redaction
 
 from ._settings import Settings
 
@@ -42,27 +50,23 @@ DENIALS: Final = frozenset({"permission_denied", "rejected", "approval_denied"})
 #: string, and each distinct value would be a time series of its own.
 OTHER_TOOL: Final = "_OTHER"
 
-#: What stands for a container nested deeper than ``_MAX_DEPTH`` (a cyclic one is) in
-#: captured content.
-TOO_DEEP: Final = "[nested too deep]"
-_MAX_DEPTH: Final = 100
-
 #: Open spans kept at most; a call its caller cancelled never ends its span, and the oldest
 #: such spans are ended (``toolwire.abandoned``) past this.
 _MAX_OPEN: Final = 100_000
-
-REDACTED: Final = "[redacted]"
 
 
 class _Open:
     """A call's span from the middleware to the end of the call."""
 
-    __slots__ = ("context", "last_error", "span")
+    __slots__ = ("context", "exception", "last_error", "span")
 
     def __init__(self, context: toolwire.CallContext, span: Span) -> None:
         self.context = context
         self.span = span
         self.last_error: str | None = None
+        #: What the tool (or a middleware) raised, other than a ``ToolError``: the exception
+        #: the log renders with its traceback.
+        self.exception: Exception | None = None
 
 
 class OtelPlugin:
@@ -172,8 +176,10 @@ class OtelPlugin:
         error = result.error
         kind = error.kind if error is not None else None
         opened = self._open.pop(id(context), None)
+        exception = None
         if opened is not None and opened.context is context:
             span = opened.span
+            exception = opened.exception
         else:
             name, attributes = self._start_attributes(call, context, kind)
             started = time.time_ns() - int(result.elapsed_ms * 1_000_000)
@@ -181,7 +187,7 @@ class OtelPlugin:
                 name, kind=SpanKind.INTERNAL, attributes=attributes, start_time=started
             )
         try:
-            self._finish(span, call, result, context)
+            self._finish(span, call, result, exception)
         finally:
             span.end()
         tool = self._tool_of(call, context, kind)
@@ -205,7 +211,7 @@ class OtelPlugin:
         span: Span,
         call: toolwire.ToolCall,
         result: toolwire.DispatchResult,
-        context: toolwire.CallContext,
+        exception: Exception | None,
     ) -> None:
         if not span.is_recording():
             return
@@ -215,22 +221,47 @@ class OtelPlugin:
         if approval is not None:
             span.set_attribute("toolwire.approval.id", approval)
         capture = self.settings.capture_content
+        denied = error is not None and error.kind in DENIALS
+        if not (capture or denied):
+            if error is not None:
+                span.set_attribute("error.type", error.kind)
+                span.set_status(Status(StatusCode.ERROR))
+            return
+        redaction = self.settings.redaction
+        # The texts that show this call's secrets, masked in everything written below, as
+        # the log masks them.
+        secrets = redaction.secret_values(call.arguments)
+
+        def masked(text: str) -> str:
+            return _encodable(str(redaction.mask(text, secrets)))
+
         if capture:
-            arguments = _arguments_text(call.arguments, self.settings.redact)
+            arguments = _arguments_text(call.arguments, redaction, secrets)
             if arguments is not None:
                 span.set_attribute("gen_ai.tool.call.arguments", arguments)
         if error is None:
-            if capture:
-                span.set_attribute(
-                    "gen_ai.tool.call.result", _content_text(result.result, self.settings.redact)
-                )
+            span.set_attribute(
+                "gen_ai.tool.call.result", _content_text(result.result, redaction, secrets)
+            )
             return
-        if error.kind in DENIALS:
+        if denied:
             span.add_event(
-                "toolwire.denied", {"error.type": error.kind, "toolwire.reason": error.message}
+                "toolwire.denied",
+                {"error.type": error.kind, "toolwire.reason": masked(error.message)},
             )
         span.set_attribute("error.type", error.kind)
-        span.set_status(Status(StatusCode.ERROR, error.message if capture else None))
+        if capture and exception is not None:
+            span.add_event(
+                "exception",
+                {
+                    "exception.type": _error_type(exception),
+                    "exception.message": masked(str(exception)),
+                    "exception.stacktrace": masked(
+                        "".join(traceback.format_exception(exception)).rstrip("\n")
+                    ),
+                },
+            )
+        span.set_status(Status(StatusCode.ERROR, masked(error.message) if capture else None))
 
     def know(self, tool: toolwire.Tool) -> None:
         """Remember an enabled tool (the span layer is asked about each one at start)."""
@@ -252,7 +283,7 @@ class OtelPlugin:
     ) -> tuple[str, dict[str, Any]]:
         tool = self._tool_of(call, context, kind)
         if tool is None:
-            sent = call.name[:200] if isinstance(call.name, str) else ""
+            sent = _encodable(call.name[:200]) if isinstance(call.name, str) else ""
             static: dict[str, Any] = {
                 "gen_ai.operation.name": "execute_tool",
                 "gen_ai.tool.name": sent,
@@ -270,7 +301,7 @@ class OtelPlugin:
                 }
             static = found
             name = f"execute_tool {tool.name}"
-        attributes = {**static, "gen_ai.tool.call.id": str(context.call_id)}
+        attributes = {**static, "gen_ai.tool.call.id": _encodable(str(context.call_id))}
         if context.role is not None:
             attributes["toolwire.role"] = str(context.role)
         plugin = context.plugin
@@ -309,6 +340,11 @@ class SpanLayer:
         token = otel_context.attach(trace.set_span_in_context(opened.span))
         try:
             return await call_next(call, context)
+        except toolwire.ToolError:
+            raise
+        except Exception as exc:
+            opened.exception = exc  # recorded (masked) when the call ends, with capture_content
+            raise
         finally:
             otel_context.detach(token)
 
@@ -398,24 +434,17 @@ def _approval_id(approval: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _redact(value: Any, names: frozenset[str], depth: int = 0) -> Any:
-    """A copy of ``value`` as plain JSON data, the values of redacted keys replaced.
+def _plain(value: Any) -> Any:
+    """A redacted copy of arguments or a result as plain JSON data.
 
     Non-finite numbers become ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (JSON has no words
-    for them); containers deeper than ``_MAX_DEPTH`` (a cyclic one is) become ``TOO_DEEP``;
-    other values JSON cannot hold, their ``repr``.
+    for them); keys become text; other values JSON cannot hold, their ``repr``. The redaction
+    has already cut off containers nested deeper than 100 levels (a cyclic one is).
     """
-    if isinstance(value, Mapping | list | tuple) and depth > _MAX_DEPTH:
-        return TOO_DEEP
     if isinstance(value, Mapping):
-        return {
-            str(k): REDACTED
-            if any(n in str(k).lower() for n in names)
-            else _redact(v, names, depth + 1)
-            for k, v in value.items()
-        }
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_redact(v, names, depth + 1) for v in value]
+        return [_plain(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if value is None or isinstance(value, str | int | float):
@@ -423,8 +452,9 @@ def _redact(value: Any, names: frozenset[str], depth: int = 0) -> Any:
     return repr(value)
 
 
-def _arguments_text(arguments: Any, names: frozenset[str]) -> str | None:
-    """The arguments as JSON text, redacted; ``None`` when they are not a JSON object.
+def _arguments_text(arguments: Any, redaction: Redaction, secrets: tuple[str, ...]) -> str | None:
+    """The arguments as JSON text, redacted by key and their secret values masked wherever
+    else they show; ``None`` when they are not a JSON object.
 
     Redaction works by key: text that is not a JSON object (cut off, an array, a string,
     ``NaN``, which JSON has no word for) cannot be redacted, so it is never written.
@@ -443,16 +473,30 @@ def _arguments_text(arguments: Any, names: frozenset[str]) -> str | None:
         arguments = {}
     if not isinstance(arguments, Mapping):
         return None
-    return _json(_redact(arguments, names))
+    return _json(redaction.mask(_plain(redaction.redact(arguments)), secrets))
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _content_text(value: Any, names: frozenset[str]) -> str:
-    return value if isinstance(value, str) else _json(_redact(value, names))
+def _content_text(value: Any, redaction: Redaction, secrets: tuple[str, ...]) -> str:
+    """A result as text: redacted by key (as JSON) and its secret values masked."""
+    if isinstance(value, str):
+        return _encodable(str(redaction.mask(value, secrets)))
+    return _json(redaction.mask(_plain(redaction.redact(value)), secrets))
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return _encodable(json.dumps(value, ensure_ascii=False))
+
+
+def _encodable(text: str) -> str:
+    """``text``, its lone surrogates (which no exporter can encode) as ``\\uXXXX`` escapes."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text

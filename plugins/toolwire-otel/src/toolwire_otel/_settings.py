@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import toolwire
+from toolwire.types import Redaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,14 +17,14 @@ class Settings:
 
     Attributes:
         capture_content: Record the arguments (``gen_ai.tool.call.arguments``), the result
-            (``gen_ai.tool.call.result``) and error messages on spans, with ``[logging] redact``
-            applied. Off by default: they may hold personal or secret data.
-        redact: Argument and result keys whose values are replaced by ``[redacted]``: the
-            ``[logging] redact`` list, lower-cased.
+            (``gen_ai.tool.call.result``), error messages and the exception a tool raised on
+            spans, with ``[logging] redact`` applied. Off by default: they may hold personal
+            or secret data.
+        redaction: What is secret: the ``[logging] redact`` rule, the one the log masks with.
     """
 
     capture_content: bool = False
-    redact: frozenset[str] = frozenset()
+    redaction: Redaction = field(default_factory=Redaction)
 
     @classmethod
     def from_config(cls, config: toolwire.Config) -> Settings:
@@ -41,12 +42,14 @@ class Settings:
                 + "\n".join(f"  - {p}" for p in problems),
                 problems,
             )
-        redact = frozenset(str(n).lower() for n in config.section("logging")["redact"])
-        return cls(capture_content=table.get("capture_content", False), redact=redact)
+        return cls(
+            capture_content=table.get("capture_content", False),
+            redaction=Redaction.from_config(config),
+        )
 
 
 def _problems(table: Mapping[str, Any]) -> list[str]:
-    known = [f.name for f in fields(Settings) if f.name != "redact"]
+    known = [f.name for f in fields(Settings) if f.name != "redaction"]
     problems = []
     for key in sorted(set(table) - set(known)):
         close = difflib.get_close_matches(key, known, n=1)
