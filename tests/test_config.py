@@ -141,3 +141,79 @@ def test_an_option_in_code_no_plugin_enforces_stops_the_start(make: MakeDispatch
 
     with pytest.raises(toolwire.ConfigError, match="the code of tool 'act'"):
         make(pack).start()
+
+
+def test_config_in_code_is_validated_naming_code() -> None:
+    """Config built in code meets the file's schema, with its messages, naming ``code``."""
+    with pytest.raises(toolwire.ConfigError) as caught:
+        toolwire.Config(data={"defaults": {"tiemout": 5}, "tools": {"x": {"timeout": "five"}}})
+    assert str(caught.value).startswith("code: 2 problem(s)")
+    assert caught.value.problems == [
+        "unknown key [defaults] tiemout; did you mean 'timeout'?",
+        "[tools.x] timeout: 'five' is not of type 'number'",
+    ]
+
+
+def test_a_dispatcher_is_built_from_a_mapping() -> None:
+    """``Dispatcher({...})`` and ``from_config({...})`` take the tables; a mistake is a ConfigError."""
+    with toolwire.Dispatcher({"defaults": {"timeout": 5}}) as dispatcher:
+        assert dispatcher.config.section("defaults")["timeout"] == 5
+    with toolwire.Dispatcher.from_config({"plugins": {"autoload": False}}) as dispatcher:
+        assert not dispatcher.config.autoload
+    with pytest.raises(toolwire.ConfigError, match="code: 1 problem"):
+        toolwire.Dispatcher({"defaults": {"timeout": "five"}})
+    with pytest.raises(TypeError, match="toolwire.Config or a mapping"):
+        toolwire.Dispatcher("toolwire.toml")  # type: ignore[arg-type]
+
+
+def test_relative_paths_resolve_against_the_file_that_names_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file's relative path is relative to the file; code's, to the working directory."""
+    folder = tmp_path / "srv"
+    folder.mkdir()
+    (folder / "toolwire.toml").write_text("[approvals]\nstore = 'sqlite:///state/a.db'\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = toolwire.load_config(folder / "toolwire.toml")
+    assert config.resolve_path("state/a.db", "approvals.store") == folder / "state" / "a.db"
+    assert config.resolve_path("/abs/x", "k") == Path("/abs/x")
+    assert config.resolved_paths["approvals.store"] == folder / "state" / "a.db"
+    in_code = toolwire.Config(data={"approvals": {"store": "sqlite:///b.db"}})
+    assert in_code.resolve_path("b.db", "approvals.store") == elsewhere / "b.db"
+    # An environment variable's value is the caller's: relative to the working directory.
+    from_env = toolwire.Config(str(folder / "toolwire.toml"), {}, {"plugins.x.path": "X_PATH"})
+    assert from_env.resolve_path("c", "plugins.x.path") == elsewhere / "c"
+
+
+def test_the_approvals_store_named_in_a_file_is_found_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two dispatchers on one config, started in different folders, share one approvals store."""
+    folder = tmp_path / "srv"
+    folder.mkdir()
+    config_file = folder / "toolwire.toml"
+    config_file.write_text(
+        "[plugins]\nautoload = false\n[approvals]\nstore = 'sqlite:///approvals.db'\n"
+        "[defaults]\napproval = true\n"
+    )
+    pack = toolwire.Toolset("p")
+
+    @pack.tool
+    def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    monkeypatch.chdir(tmp_path)
+    with toolwire.Dispatcher.from_config(config_file) as first:
+        first.add(pack)
+        held = first.dispatch_sync("ping", {})
+        assert held.error is not None and held.error.kind == "approval_required"
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    with toolwire.Dispatcher.from_config(config_file) as second:
+        assert [a.tool for a in second.approvals_sync()] == ["ping"]
+    assert (folder / "approvals.db").exists()
+    assert not (other / "approvals.db").exists() and not (tmp_path / "approvals.db").exists()

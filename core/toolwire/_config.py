@@ -180,16 +180,58 @@ def _default_of(section: str) -> dict[str, Any]:
 class Config:
     """A validated configuration, with defaults filled in.
 
+    ``Config(data={...})`` is how a host builds config in code: the mapping is validated by
+    the same JSON Schema as a file, with the same messages, naming ``code`` as the source
+    (``Dispatcher({...})`` does this for you). Its relative paths resolve against the working
+    directory; a file's, against the file's own directory (see ``resolve_path``).
+
     Attributes:
-        source: The file it came from, or ``None`` for built-in defaults.
-        data: The raw validated tables.
+        source: The file it came from, or ``None`` for code and built-in defaults.
+        data: The raw validated tables, as TOML would give them.
+        origins: Keys set by the environment rather than the file, by dotted key
+            (``plugins.enable``): the variable that set each, so that an error names it.
+        resolved_paths: Every path resolved through ``resolve_path``, by dotted key, as
+            ``toolwire check`` prints them.
+
+    Raises:
+        ConfigError: ``data`` breaks the config schema; the message names each wrong key and
+            the source (the file, or ``code``).
     """
 
     source: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
-    #: Keys set by the environment rather than the file, by dotted key (``plugins.enable``):
-    #: the variable that set each, so that an error names it.
     origins: Mapping[str, str] = field(default_factory=dict)
+    resolved_paths: dict[str, Path] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, Mapping):
+            raise TypeError(f"Config data is a mapping of tables, got {type(self.data).__name__}")
+        if self.data:
+            _raise_problems(self.data, self.source or "code")
+
+    def resolve_path(self, value: str | os.PathLike[str], key: str) -> Path:
+        """The path a setting names, as every part of toolwire and its plugins reads it.
+
+        ``~`` is expanded; an absolute path is kept; a relative one resolves against the
+        directory of the config file that set it, or against the working directory when it
+        was set in code or by an environment variable (``key`` in ``origins``). The result is
+        recorded in ``resolved_paths`` under ``key``.
+
+        Args:
+            value: The path as the setting gives it.
+            key: The setting's dotted key (``approvals.store``, ``plugins.audit.path``).
+
+        Returns:
+            An absolute path (not required to exist).
+        """
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            from_file = self.source is not None and key not in self.origins
+            base = Path(self.source or ".").resolve().parent if from_file else Path.cwd()
+            path = base / path
+        path = Path(os.path.normpath(path))
+        self.resolved_paths[key] = path
+        return path
 
     def section(self, name: str) -> dict[str, Any]:
         """A top-level table with its defaults filled in (``plugins``, ``defaults``, ``limits``...)."""
@@ -280,26 +322,51 @@ def load_config(
         raw = _read_toml(file)
         data = raw.get("tool", {}).get("toolwire", {}) if file.name == "pyproject.toml" else raw
     data = apply_env(data, env)
-    origins = env_origins(env)
+    if file is None:
+        _raise_problems(data, "config")  # what the environment set
+    return Config(str(file) if file is not None else None, data, env_origins(env))
+
+
+def config_from_dict(data: Mapping[str, Any], source: str | None = None) -> Config:
+    """Validate a config given as a mapping (hosts that keep config elsewhere).
+
+    Args:
+        data: The tables, as TOML would give them.
+        source: What to name in messages; ``None`` names ``code``, and relative paths then
+            resolve against the working directory.
+
+    Raises:
+        ConfigError: as ``Config`` does.
+    """
+    return Config(source, copy.deepcopy(dict(data)))
+
+
+def as_config(config: Config | Mapping[str, Any] | None) -> Config:
+    """A ``Config`` from what a host passed: a ``Config``, a mapping of tables, or nothing.
+
+    Raises:
+        ConfigError: the mapping breaks the config schema.
+        TypeError: anything else.
+    """
+    if config is None:
+        return Config()
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, Mapping):
+        return config_from_dict(config)
+    raise TypeError(
+        f"config is a toolwire.Config or a mapping of config tables, got {type(config).__name__}"
+        " (Dispatcher.from_config(path) reads a file)"
+    )
+
+
+def _raise_problems(data: Mapping[str, Any], where: str) -> None:
     problems = config_problems(data)
     if problems:
-        where = str(file) if file is not None else "config"
         raise ConfigError(
             f"{where}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems),
             problems,
         )
-    return Config(str(file) if file is not None else None, data, origins)
-
-
-def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
-    """Validate a config given as a mapping (hosts that keep config elsewhere)."""
-    problems = config_problems(data)
-    if problems:
-        raise ConfigError(
-            f"{source}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems),
-            problems,
-        )
-    return Config(source, copy.deepcopy(dict(data)))
 
 
 def apply_env(data: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from ._approval_entry import ApprovalEntryPoints
 from ._approvals import Approvals
 from ._batch import as_calls, id_for, listed, run_batch, run_response
-from ._config import Config, load_config
+from ._config import Config, as_config, load_config
 from ._discovery import PluginInfo
 from ._executors import WorkerEntryPoint
 from ._loop import OwnedLoop, loop_running
@@ -39,26 +39,34 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
     ``_approval_entry``; ``execute``, a remote worker's entry point, is in ``_executors``.
 
     Args:
-        config: A validated ``Config`` (built-in defaults when omitted).
+        config: A ``Config``, or the config's tables as a mapping (validated as a file is,
+            messages naming ``code``); built-in defaults when omitted.
+
+    Raises:
+        ConfigError: the mapping breaks the config schema.
+        TypeError: ``config`` is neither a ``Config`` nor a mapping.
     """
 
-    def __init__(self, config: Config | None = None) -> None:
-        self.config: Config = config if config is not None else Config()
+    def __init__(self, config: Config | Mapping[str, Any] | None = None) -> None:
+        self.config: Config = as_config(config)
         self._host = PluginHost(self.config)
         self._threads = ThreadRunner(self.config.section("limits")["threads"])
         self._tasks = TaskRunner()
         self._loop = OwnedLoop()
         self._ids = itertools.count(1)
-        self._approvals = Approvals(self.config.section("approvals"))
+        self._approvals = Approvals(self.config.section("approvals"), self.config.resolve_path)
         self._plans = Plans(self._host, self._threads, self._tasks, self._approvals)
         self._closed = False
         self._host.add_builtins()
 
     @classmethod
-    def from_config(cls, path: str | os.PathLike[str] | Config | None = None) -> Dispatcher:
+    def from_config(
+        cls, path: str | os.PathLike[str] | Config | Mapping[str, Any] | None = None
+    ) -> Dispatcher:
         """A dispatcher with the config's plugins loaded; it starts on first use (or ``start()``).
 
-        The config comes from ``path``, else ``TOOLWIRE_CONFIG``, ``./toolwire.toml``,
+        The config comes from ``path`` (a file, a ``Config``, or the tables as a mapping,
+        validated as a file is), else ``TOOLWIRE_CONFIG``, ``./toolwire.toml``,
         ``[tool.toolwire]`` in ``./pyproject.toml``, or built-in defaults.
 
         Raises:
@@ -67,7 +75,11 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
             PluginError: a plugin enabled in config is not installed, or (with
                 ``strict = true``) a plugin failed to load.
         """
-        dispatcher = cls(path if isinstance(path, Config) else load_config(path))
+        if isinstance(path, Config | Mapping):
+            config = as_config(path)
+        else:
+            config = load_config(path)
+        dispatcher = cls(config)
         try:
             dispatcher.load_plugins()
         except BaseException:
