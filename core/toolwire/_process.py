@@ -5,6 +5,12 @@ thread. In a worker process it can be stopped: at the deadline the worker runnin
 is killed and replaced. A worker that dies on its own (``os._exit``, a segfault, the OOM
 killer) gives its call ``executor_lost`` and is replaced too.
 
+Each worker leads a process group of its own (a new session), and what ends a worker ends its
+whole group: a process a tool started dies with the worker at the deadline, at ``close()``, or
+whenever the worker is replaced, unless it left the group (``setsid``). The group is killed
+before the worker is reaped, so its id (the worker's pid) cannot meanwhile name another
+process. Where there are no process groups (Windows) only the worker itself is killed.
+
 Workers are fresh interpreters (``python -c``, never a fork of the threaded host) that import
 each tool by reference (module and qualified name), so a tool that cannot be imported that
 way (a closure, a lambda, a function of ``__main__``) is refused when the dispatcher starts.
@@ -22,6 +28,7 @@ import itertools
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -50,6 +57,7 @@ DEADLINE_GRACE: Final = 1.0
 STOP_TIMEOUT: Final = 5.0
 
 _BOOT: Final = "from toolwire._process_worker import main; main()"
+_GROUPS: Final = hasattr(os, "killpg")
 
 
 class _WorkerFailed(Exception):
@@ -155,7 +163,10 @@ class _Worker:
         self.killed = False  # guarded by pool._lock
 
     def ensure_started(self) -> Connection:
-        if self.process is not None and self.process.poll() is None and self.conn is not None:
+        # An idle worker sends nothing: anything on its line, the end of it above all, means
+        # the worker died. Checked on the line, not with poll(), which would reap the worker
+        # before its group is killed.
+        if self.process is not None and self.conn is not None and not _line_stirred(self.conn):
             return self.conn
         self.reap()
         import multiprocessing  # only a pool that starts a worker pays for the import
@@ -167,6 +178,7 @@ class _Worker:
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=_stderr(),
+                start_new_session=True,  # its own process group, killed whole; POSIX only
                 env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
             )
         except OSError as exc:
@@ -181,40 +193,45 @@ class _Worker:
                 raise _WorkerFailed("the worker process did not start in time")
             ready = ours.recv()
         except (OSError, EOFError) as exc:
-            code = self.reap()
+            code = self.reap(STOP_TIMEOUT)
             raise _WorkerFailed(
                 f"the worker process exited while starting (exit status {code})"
             ) from exc
         except _WorkerFailed:
-            self.reap(kill=True)
+            self.reap()
             raise
         if not (isinstance(ready, tuple) and ready[:1] == ("ready",)):
-            self.reap(kill=True)
+            self.reap()
             raise _WorkerFailed("the worker process did not start")
         return ours
 
-    def reap(self, kill: bool = False) -> int | None:
-        """Close the line and wait for the process to end; its exit status."""
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+    def reap(self, grace: float = 0.0) -> int | None:
+        """Give the worker up to ``grace`` seconds to exit, kill its group, reap it; its exit
+        status."""
+        conn, self.conn = self.conn, None
         process, self.process = self.process, None
+        if conn is not None:
+            if grace > 0 and process is not None:
+                # The worker's end of the line is not inherited by what it starts, so the line
+                # ends when the worker exits: an exit seen without reaping it.
+                with contextlib.suppress(OSError, EOFError):
+                    conn.poll(grace)
+            conn.close()
         if process is None:
             return None
-        if kill:
-            with contextlib.suppress(OSError):
-                process.kill()
+        _kill_group(process)
         try:
             return process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired:  # a kill the process could not take (EPERM)
             process.kill()
             return process.wait()
 
     def stop(self) -> None:
+        """Tell the worker to stop; whatever of its group is left afterwards is killed."""
         if self.conn is not None:
             with contextlib.suppress(OSError):
                 self.conn.send(None)
-        self.reap()
+        self.reap(STOP_TIMEOUT)
 
     def run(self, work: _Work) -> None:
         """Hand one call to the worker and settle it with the reply, or with why there is none."""
@@ -249,7 +266,7 @@ class _Worker:
             self.work = None
             killed = self.killed
         if reply is None:  # dead, killed, or past the deadline
-            code = self.reap(kill=True)
+            code = self.reap()
             if work.cancelled:
                 self.replace()
                 return  # the host gave up on the call and answers it itself
@@ -263,7 +280,7 @@ class _Worker:
             return
         work.settle(True, reply)
         if reply[0] in ("memory", "unloadable"):  # a heap or a module table in any state
-            self.reap()
+            self.stop()
             self.replace()
 
     def replace(self) -> None:
@@ -274,12 +291,15 @@ class _Worker:
             self.ensure_started()
 
     def kill(self) -> None:
-        """Kill the worker now (called with ``pool._lock`` held)."""
+        """Kill the worker and its group now (called with ``pool._lock`` held).
+
+        Only while the worker runs a call: its thread reaps it only after that, so the group's
+        id still names this group.
+        """
         self.killed = True
         process = self.process
         if process is not None:
-            with contextlib.suppress(OSError):
-                process.kill()
+            _kill_group(process)
 
 
 class _Crew:
@@ -407,6 +427,33 @@ class ProcessPool:
         for thread in crew.threads:
             thread.join()
         self._closing = False
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL to the worker's whole process group (to the worker alone without groups).
+
+    Called before the worker is reaped: a group outlives its leader's exit, and its id is the
+    leader's pid, which no new process can take while the leader is unreaped.
+    """
+    if not _GROUPS:
+        with contextlib.suppress(OSError):
+            process.kill()
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # the whole group is gone already
+    except PermissionError:  # no member could be signalled; the worker itself still can
+        with contextlib.suppress(OSError):
+            os.kill(process.pid, signal.SIGKILL)
+
+
+def _line_stirred(conn: Connection) -> bool:
+    """Whether an idle worker's line holds anything (its end, above all)."""
+    try:
+        return conn.poll(0)
+    except (OSError, EOFError):
+        return True
 
 
 def _stderr() -> int:

@@ -14,7 +14,10 @@ The call's trace context (propagation headers, see ``toolwire.propagation``) is 
 while the function runs, when the worker can import ``opentelemetry-api``.
 
 The worker writes nothing to stdout (the pool points it at the host's stderr) and ignores
-``SIGINT``: the host decides when a worker stops.
+``SIGINT``: the host decides when a worker stops. It leads a session and a process group of its
+own, which the pool kills whole when the worker ends, so what a tool starts ends with it; its
+end of the line is not inherited, so the pool sees the line end when the worker exits. A worker
+that finds the line ended (the host is gone without stopping it) kills its own group.
 """
 
 from __future__ import annotations
@@ -76,6 +79,15 @@ def run(
         return ("raised", pickled, f"{type(exc).__module__}.{type(exc).__qualname__}", text)
 
 
+def _orphaned() -> None:
+    """The host is gone without a word: end what the worker's tools started, and the worker.
+
+    Only a worker that leads its group (as the pool starts it) kills it.
+    """
+    if hasattr(os, "killpg") and os.getpgrp() == os.getpid():
+        os.killpg(0, signal.SIGKILL)
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd = int(sys.argv[1])
@@ -96,6 +108,7 @@ def main() -> None:
         try:
             message = conn.recv()
         except EOFError:  # the host is gone
+            _orphaned()
             return
         except MemoryError:  # a cap too small to even read the call: no call can run here
             conn.send(("unloadable", "MemoryError: the call did not fit in the memory cap"))
@@ -111,6 +124,10 @@ def main() -> None:
             reply: tuple[Any, ...] = ("unloadable", "".join(traceback.format_exception(exc)))
         else:
             reply = run(function, kwargs, is_async, trace_context)
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except OSError:  # the host is gone
+            _orphaned()
+            return
         if reply[0] == "memory":
             return  # a heap that ran out may be in any state: a fresh worker replaces this one
