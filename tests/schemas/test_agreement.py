@@ -60,3 +60,29 @@ def test_validator_and_strict_schema_accept_the_same_calls(schema_class: str, da
             assert validator.is_valid(restore_omitted(as_strict, parameters))
     for call in mutations(drawn, parameters, parameters):
         assert not validator.is_valid(call), call
+
+
+def test_a_value_every_branch_pins_does_not_pick_the_branch() -> None:
+    """A one-value property all branches share tells none apart: the discriminator picks.
+
+    Strict mode sent ``a: null`` for the left-out optional ``a`` of the ``eel`` branch; the
+    first branch also pins ``b`` to ``"z"``, and once was taken for the value's branch, so the
+    stand-in stayed and a call both schemas allow was refused.
+    """
+    variants = [
+        {"properties": {"b": {"enum": ["z"]}, "kind": {"const": "cat"}}},
+        {"properties": {"a": {"type": ["string", "null"]}, "kind": {"const": "dog"}}},
+        {"properties": {"a": {"type": "integer"}, "b": {"enum": ["z"]}, "kind": {"const": "eel"}}},
+    ]
+    schema = {
+        "type": "object",
+        "properties": {"pet": {"oneOf": [{"type": "object", **v} for v in variants]}},
+        "required": ["pet"],
+    }
+    tool = _tool(schema)
+    sent = {"pet": {"a": None, "b": "z", "kind": "eel"}}
+    strict, _ = strict_schema(tool.parameters)
+    assert strict is not None and jsonschema.Draft202012Validator(strict).is_valid(sent)
+    restored = restore_omitted(sent, tool.parameters)
+    assert restored == {"pet": {"b": "z", "kind": "eel"}}
+    assert tool.signature.validator.is_valid(restored)

@@ -780,21 +780,58 @@ def _object_view(
 
 
 def _pick_branch(value: dict[str, Any], branches: list[Any], root: Mapping[str, Any]) -> Any:
+    """The union branch a value belongs to: by its tags, else the first that covers its keys.
+
+    A tag is any property a branch pins to one value (``const``, a one-value ``enum``); a
+    branch whose tag the value contradicts is never picked, and of the others the one whose
+    tags the value matches most wins: a shared one-value property (``{"enum": ["z"]}`` in
+    every branch) does not tell branches apart, the discriminator does.
+    """
     objects = [b for b in (_follow_refs(b, root) for b in branches) if isinstance(b, dict)]
+    best, best_matches = None, 0
+    candidates = []
     for branch in objects:
         props = branch.get("properties")
-        if isinstance(props, dict) and any(
-            (allowed := _tag_value(sub, root)) is not None
-            and name in value
-            and value[name] in allowed
-            for name, sub in props.items()
-        ):
-            return branch
-    for branch in objects:
-        props = branch.get("properties")
-        if isinstance(props, dict) and all(k in props for k in value):
+        if not isinstance(props, dict):
+            continue
+        matches = _tag_matches(value, branch, props, root)
+        if matches is None:
+            continue
+        candidates.append((branch, props))
+        if matches > best_matches:
+            best, best_matches = branch, matches
+    if best is not None:
+        return best
+    for branch, props in candidates:
+        if all(k in props for k in value):
             return branch
     return None
+
+
+def _tag_matches(
+    value: dict[str, Any],
+    branch: Mapping[str, Any],
+    props: Mapping[str, Any],
+    root: Mapping[str, Any],
+) -> int | None:
+    """How many of a branch's tags the value carries, or ``None`` when it contradicts one.
+
+    A ``null`` under an optional tag is strict mode's stand-in for leaving it out.
+    """
+    required = branch.get("required")
+    matches = 0
+    for name, sub in props.items():
+        if name not in value:
+            continue
+        if value[name] is None and not (isinstance(required, list) and name in required):
+            continue
+        allowed = _tag_value(sub, root)
+        if allowed is None:
+            continue
+        if value[name] not in allowed:
+            return None
+        matches += 1
+    return matches
 
 
 def _items_of(node: Any, root: Mapping[str, Any]) -> Any:
