@@ -70,16 +70,20 @@ async def run_call(
     inline: bool = False,
     turn: Any = None,
     approved: Approval | None = None,
+    context: CallContext | None = None,
 ) -> Finished:
     """Run one call through every stage. Never raises but for the caller's own cancellation.
 
     ``turn`` is what a held response's gated calls are recorded with (opaque here).
     ``approved`` is the record of a call a person approved: its stored arguments run without
-    a permission walk, and its result carries the record.
+    a permission walk, and its result carries the record. ``context`` is a context made by
+    the caller, for the same call id, role and state, that it keeps to learn how far the call
+    got even when it is cancelled (``attempt``: whether the function started).
     """
     started = time.perf_counter()
     state = NO_STATE if state is None else state
-    context = CallContext(call.call_id, None, role, state, progress=progress)
+    if context is None:
+        context = CallContext(call.call_id, None, role, state, progress=progress)
     if approved is not None:
         context.approval_id = approved.id
     hooks = plan.hooks
@@ -170,6 +174,8 @@ def resolve(plan: Plan, call: ToolCall, context: CallContext) -> Route:
     context.tool = route.tool
     context.policy = route.policy
     context.plugin = route.plugin
+    if context.role is not None and context.role not in plan.known_roles:
+        plan.note_role(context.role)
     return route
 
 

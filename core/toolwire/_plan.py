@@ -138,6 +138,10 @@ class ApprovalGate(Protocol):
     ) -> ToolError: ...
 
 
+#: How many distinct unknown roles a plan logs; past it, none (roles can come from tokens).
+_UNKNOWN_ROLES_LOGGED: Final = 32
+
+
 @dataclass
 class Plan:
     """Everything a call reads, built once per start of a dispatcher."""
@@ -153,12 +157,36 @@ class Plan:
     definitions: dict[tuple[str, str], ToolDefinition] = field(default_factory=dict)
     #: Observer tasks still running for calls their caller cancelled (kept from the collector).
     observers: set[asyncio.Future[Any]] = field(default_factory=set)
+    #: Every role some tool's policy names (code, ``[tools.NAME]``, a plugin's tools).
+    known_roles: frozenset[str] = frozenset()
+    #: The unknown roles already logged, each once (at most ``_UNKNOWN_ROLES_LOGGED``).
+    unknown_roles: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.names = tuple(sorted(self.routes))
+        self.known_roles = frozenset(
+            role for route in self.routes.values() for role in (route.policy.roles or ())
+        )
+
+    def note_role(self, role: str | None) -> None:
+        """Log, once per plan, a role that no tool names: most often a typo, or a role the
+        host meant to configure. A role that no tool names still calls every tool without
+        ``roles``, and none with them."""
+        if role is None or role in self.known_roles or role in self.unknown_roles:
+            return
+        if len(self.unknown_roles) >= _UNKNOWN_ROLES_LOGGED:
+            return  # roles can come from tokens' claims: the log stays bounded
+        self.unknown_roles.add(role)
+        _log.warning(
+            "toolwire.unknown_role",
+            role=role[:64],
+            known=sorted(self.known_roles),
+            hint="no tool's roles name it: it may call only the tools without roles",
+        )
 
     def may_call(self, route: Route, role: str | None) -> bool:
         """Whether ``role`` may call the route's tool (roles apply only while enforced)."""
+        self.note_role(role)
         roles = route.policy.roles
         return roles is None or not self.roles_enforced or role in roles
 
