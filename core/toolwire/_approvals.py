@@ -46,6 +46,7 @@ from ._values import DispatchResult, ToolCall
 if TYPE_CHECKING:
     import sqlite3
 
+    from ._logging import Redaction
     from ._plan import Plan, Route
     from ._values import CallContext
 
@@ -124,10 +125,21 @@ class Approval:
             }
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """The record as JSON data, ``arguments`` parsed (as ``toolwire approvals list --json``)."""
+    def to_dict(self, redaction: Redaction | None = None) -> dict[str, Any]:
+        """The record as JSON data, ``arguments`` parsed (as ``toolwire approvals list --json``).
+
+        Args:
+            redaction: What to hide, as the log hides it (``toolwire.types.Redaction``): the
+                values of secret arguments, by key in ``arguments`` and wherever the
+                arguments, the reason or the rejection message quote them.
+        """
         data = dataclasses.asdict(self)
         data["arguments"] = json.loads(self.arguments)
+        if redaction is not None:
+            secrets = redaction.secret_values(data["arguments"])
+            data["arguments"] = redaction.mask(redaction.redact(data["arguments"]), secrets)
+            for text in ("reason", "message"):
+                data[text] = redaction.mask(data[text], secrets)
         return data
 
     def __repr__(self) -> str:
@@ -472,11 +484,17 @@ class SQLiteStore(ApprovalStore):
 
     Each operation opens its own connection, so threads and forked processes never share
     one; each claim is a single conditional ``UPDATE``, whose row count says who won.
+
+    The file holds the calls' arguments: it is created 0600 (SQLite gives its ``-wal``,
+    ``-shm`` and journal files the file's mode), and each folder made for it 0700, whatever
+    the umask. A file or folder that already exists keeps its mode; a file others may read
+    is logged (``toolwire.approvals_store_exposed``).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_folder(path.parent)
+        _private_file(path)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SQLITE_SCHEMA)
@@ -562,6 +580,51 @@ class SQLiteStore(ApprovalStore):
 
     def close(self) -> None:
         """Nothing to let go of: each operation closes its own connection."""
+
+
+def _private_folder(folder: Path) -> None:
+    """Make ``folder`` and its missing parents, each 0700 (an existing one is left as it is)."""
+    import os
+
+    missing: list[Path] = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        try:
+            os.mkdir(made, 0o700)
+        except FileExistsError:  # another process made it first: it keeps its mode
+            continue
+        os.chmod(made, 0o700)  # the umask may have taken bits off (or the 0700 is the point)
+
+
+def _private_file(path: Path) -> None:
+    """Create the store file 0600 before SQLite writes a byte in it; keep an existing one.
+
+    An empty file is an empty database to SQLite, and SQLite creates the ``-wal``, ``-shm``
+    and journal files with the database file's mode.
+    """
+    import os
+    import stat
+
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        mode = path.stat().st_mode
+        if stat.S_ISREG(mode) and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            _log.warning(
+                "toolwire.approvals_store_exposed",
+                path=str(path),
+                mode=oct(stat.S_IMODE(mode)),
+                fix=f"chmod 600 {path}",
+            )
+        return
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask took off
+    finally:
+        os.close(fd)
 
 
 class _Closing:

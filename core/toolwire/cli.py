@@ -3,6 +3,9 @@
 Results go to stdout, logs to stderr. This is the one place that configures structlog: the
 library only logs. Exit codes: 0 success, 1 a tool error (or, for ``check``, problems found),
 2 a usage or config error, reported as one line on stderr and never as a traceback.
+
+What the CLI prints about a call hides its secrets as the log does (``[logging] redact``):
+``call`` and the ``approvals`` commands print no secret argument's value.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, Final, NoReturn, TextIO
 
 import structlog
 
-from ._approvals import STATUSES, Approval, ApprovalError, HeldTurn
+from ._approvals import STATUSES, ApprovalError, HeldTurn
 from ._builtins import BUILTIN_PLUGINS
 from ._check import check
 from ._commands import PluginCommands, collect_commands
@@ -26,7 +29,9 @@ from ._config import Config, load_config
 from ._discovery import PluginInfo, installed_plugins
 from ._dispatcher import Dispatcher
 from ._errors import ConfigError
+from ._logging import Redaction
 from ._plugins import own_version
+from ._values import DispatchResult
 from .types import Command
 
 EXIT_OK: Final = 0
@@ -35,6 +40,8 @@ EXIT_USAGE: Final = 2
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 _DESCRIPTION_WIDTH: Final = 60
+#: The widest the arguments of an approval show in ``toolwire approvals list``; --json has all.
+_ARGUMENTS_WIDTH: Final = 60
 
 
 class UsageError(Exception):
@@ -113,7 +120,8 @@ def cmd_call(args: argparse.Namespace) -> int:
     state = _parse_json_object(args.state, "--state") if args.state is not None else None
     with _dispatcher(args) as dispatcher:
         result = dispatcher.dispatch_sync(args.name, arguments, role=args.role, state=state)
-    _print_json(result.to_dict())
+        redaction = Redaction.from_config(dispatcher.config)
+    _print_json(_result_view(result, redaction, arguments))
     return EXIT_OK if result.success else EXIT_TOOL_ERROR
 
 
@@ -167,13 +175,18 @@ def cmd_approvals_list(args: argparse.Namespace) -> int:
     """List approval records, oldest first (overdue pending ones are expired first)."""
     with _dispatcher(args) as dispatcher:
         rows = dispatcher.approvals_sync(args.status)
+        redaction = Redaction.from_config(dispatcher.config)
+    views = [row.to_dict(redaction) for row in rows]
     if args.json:
-        _print_json([row.to_dict() for row in rows])
+        _print_json(views)
         return EXIT_OK
     _print_table(
-        ("ID", "STATUS", "TOOL", "ROLE", "PRINCIPAL", "EXPIRES", "DECIDED BY", "REASON"),
-        [_approval_row(row) for row in rows],
-    )
+        (
+            "ID", "STATUS", "TOOL", "ROLE", "PRINCIPAL", "EXPIRES", "DECIDED BY", "ARGUMENTS",
+            "REASON",
+        ),
+        [_approval_row(view) for view in views],
+    )  # fmt: skip
     return EXIT_OK
 
 
@@ -181,7 +194,8 @@ def cmd_approvals_approve(args: argparse.Namespace) -> int:
     """Run an approved call once; print its ``DispatchResult``."""
     with _dispatcher(args) as dispatcher:
         result = dispatcher.approve_sync(args.id, by=args.by)
-    _print_json(result.to_dict())
+        redaction = Redaction.from_config(dispatcher.config)
+    _print_json(_result_view(result, redaction))
     return EXIT_OK if result.success else EXIT_TOOL_ERROR
 
 
@@ -189,7 +203,8 @@ def cmd_approvals_reject(args: argparse.Namespace) -> int:
     """End a waiting call with ``approval_denied``; print its ``DispatchResult``."""
     with _dispatcher(args) as dispatcher:
         result = dispatcher.reject_sync(args.id, by=args.by, message=args.message)
-    _print_json(result.to_dict())
+        redaction = Redaction.from_config(dispatcher.config)
+    _print_json(_result_view(result, redaction))
     rejected = result.approval is not None and result.approval.status == "rejected"
     return EXIT_OK if rejected else EXIT_TOOL_ERROR
 
@@ -324,7 +339,9 @@ def build_parser(extra: Sequence[Command] = ()) -> argparse.ArgumentParser:
         cmd_approvals_list,
         "list approvals, oldest first",
         "Every approval record, oldest first: id, status, tool, role, principal, expiry, who "
-        "decided, and why it needs approval. Pending ones past their expiry are expired first.",
+        "decided, the call's arguments (shortened) and why it needs approval. Pending ones past "
+        "their expiry are expired first. The values of secret arguments ([logging] redact) "
+        "show as [redacted].",
     )
     listing.add_argument("--status", choices=STATUSES, metavar="S",
                          help=f"only records with this status: {', '.join(STATUSES)}")  # fmt: skip
@@ -592,13 +609,45 @@ def _plugin_row(info: PluginInfo) -> tuple[object, ...]:
     )  # fmt: skip
 
 
-def _approval_row(approval: Approval) -> tuple[object, ...]:
-    expires = datetime.datetime.fromtimestamp(approval.expires_at, datetime.UTC)
+def _result_view(
+    result: DispatchResult, redaction: Redaction, arguments: Any = None
+) -> dict[str, Any]:
+    """``result.to_dict()``, the call's secrets hidden as the log hides them.
+
+    The secrets are the values under redacted keys in ``arguments`` (what ``call`` was given)
+    or in the approval's stored arguments; they are masked in the output and the error, and
+    the approval's arguments are redacted by key.
+    """
+    view = result.to_dict()
+    approval = result.approval
+    if approval is not None:
+        view["approval"] = approval.to_dict(redaction)
+        if arguments is None:
+            arguments = approval.arguments
+    secrets = redaction.secret_values(arguments)
+    view["output"] = redaction.mask(view["output"], secrets)
+    error = view["error"]
+    if error is not None:
+        for key in ("message", "details"):
+            if key in error:
+                error[key] = redaction.mask(error[key], secrets)
+    return view
+
+
+def _approval_row(view: dict[str, Any]) -> tuple[object, ...]:
+    """A table row from ``Approval.to_dict(redaction)``: secrets already hidden."""
+    expires = datetime.datetime.fromtimestamp(view["expires_at"], datetime.UTC)
     return (
-        approval.id, approval.status, approval.tool, approval.role or "-",
-        approval.principal or "-", expires.isoformat(timespec="seconds"),
-        approval.decided_by or "-", _one_line(approval.reason),
+        view["id"], view["status"], view["tool"], view["role"] or "-",
+        view["principal"] or "-", expires.isoformat(timespec="seconds"),
+        view["decided_by"] or "-", _shortened(json.dumps(view["arguments"], ensure_ascii=False)),
+        _one_line(view["reason"]),
     )  # fmt: skip
+
+
+def _shortened(text: str) -> str:
+    """At most ``_ARGUMENTS_WIDTH`` characters of one line, ``...`` where it was cut."""
+    return text if len(text) <= _ARGUMENTS_WIDTH else text[: _ARGUMENTS_WIDTH - 3] + "..."
 
 
 def _silence_stdout() -> None:
