@@ -281,7 +281,8 @@ async def test_http_oauth_resource_server(demo_dispatcher: toolwire.Dispatcher) 
 
     async def introspect(request: Request) -> JSONResponse:
         form = await request.form()
-        return JSONResponse(tokens.get(str(form.get("token")), {"active": False}))
+        found = tokens.get(str(form.get("token")), {"active": False})
+        return JSONResponse({**found, "aud": resource})  # issued for this server
 
     authority = Starlette(routes=[Route("/introspect", introspect, methods=["POST"])])
     with serving(authority) as issuer:

@@ -65,16 +65,24 @@ def _run(args: argparse.Namespace) -> int:
 
             asyncio.run(serve_stdio(dispatcher, role=args.role))
             return 0
-        import uvicorn
-
+        from . import _connections
         from ._http import asgi_app
 
         serve = Settings.from_config(dispatcher.config).serve
         host = args.host or serve.host
         port = args.port if args.port is not None else serve.port
         app = asgi_app(dispatcher, settings=serve, anonymous_role=args.role, host=host)
-        print(f"toolwire: serving MCP on http://{host}:{port}{serve.path}", file=sys.stderr)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        cap = _connections.connection_cap(serve.max_connections, _connections.open_file_limit())
+        sock = _connections.listen(host, port)
+        with sock:
+            bound = sock.getsockname()[1]
+            where = f"[{host}]" if ":" in host else host
+            print(
+                f"toolwire: serving MCP on http://{where}:{bound}{serve.path} "
+                f"(at most {cap} connections)",
+                file=sys.stderr,
+            )
+            _connections.run(app, sock, serve, cap)
         return 0
     finally:
         dispatcher.close()

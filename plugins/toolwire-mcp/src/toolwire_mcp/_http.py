@@ -1,36 +1,68 @@
 """Serving over streamable HTTP: an ASGI app, with every caller's role from its bearer token.
 
-Static tokens (``[plugins.mcp.serve.tokens]``: role -> the environment variable holding its
-token), compared in constant time; or an OAuth 2.1 resource server, the token checked by the
-SDK's ``TokenVerifier`` protocol (introspection, RFC 7662, from config; any verifier from
-Python) and the role taken from a named claim or from the token's scopes. A request without
-a valid token gets 401 with ``WWW-Authenticate``, unless an anonymous role is named and the
-request carries no token at all.
+Every request to the endpoint passes the gate, in this order, whatever address is served on:
+
+1. ``Host`` names this server (a loopback name, the address served on, or one of
+   ``allowed_hosts``), else 421; ``Origin`` is absent or one of ``allowed_origins``, else
+   403. This is the transport security the MCP spec asks for against DNS rebinding and web
+   pages, checked before anything else so a page learns nothing.
+2. The bearer token: static tokens (``[plugins.mcp.serve.tokens]``: role -> the environment
+   variable holding its token), compared in constant time; or an OAuth 2.1 resource server,
+   the token checked by the SDK's ``TokenVerifier`` protocol (introspection, RFC 7662, from
+   config; any verifier from Python), issued for this server (its audience names
+   ``resource``, RFC 8707), the role taken from a named claim or from the token's scopes.
+   A request without a valid token gets 401 with ``WWW-Authenticate``, unless an anonymous
+   role is named and the request carries no token at all.
+3. The session: an ``Mcp-Session-Id`` is accepted only from the caller that opened it; a
+   caller holds at most ``max_sessions_per_principal`` sessions (429 above).
+
+A refusal closes the connection and is counted in a logged summary, never logged alone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
+from typing import Final
 
 import toolwire
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken, TokenVerifier
+from mcp.server.auth.provider import AccessToken, TokenVerifier, principal_components
 from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import AnyHttpUrl
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic import AnyHttpUrl, ValidationError
 from starlette.applications import Starlette
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._refusals import Refusals
 from ._serve import PRINCIPAL_KEY, ROLE_KEY, server
-from ._settings import OAuthSettings, ServeSettings
+from ._sessions import SessionLedger
+from ._settings import OAuthSettings, ServeSettings, host_pattern, origin_pattern
 
-_ROLE_CLAIM = "toolwire_role"
+_ROLE_CLAIM: Final = "toolwire_role"
+#: Host names that only a client on this machine (or a page it serves itself) sends.
+_LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "[::1]")
+#: Addresses that mean "every interface": the Host a client uses cannot be told from them.
+_EVERY_ADDRESS: Final = ("0.0.0.0", "::", "[::]", "")
+#: Headers the gate decides on: each may come once; a second copy is refused, not guessed at.
+_SINGLE: Final = (
+    b"host",
+    b"origin",
+    b"authorization",
+    b"mcp-session-id",
+    b"mcp-protocol-version",
+)
+#: Introspection requests one event loop sends at once (each holds a socket).
+_INTROSPECTIONS: Final = 16
 
 RoleOfToken = Callable[[AccessToken], "str | None"]
 
@@ -94,9 +126,13 @@ class IntrospectionVerifier:
 
     Args:
         endpoint: The introspection endpoint.
-        resource: This server's URL; a token whose ``aud`` names other resources is refused.
+        resource: This server's URL. A token must name it in its audience (``aud``, RFC
+            8707): a token the same authorization server issued for another resource is
+            refused.
         client_id: The client this server authenticates as, if the endpoint wants one.
         client_secret: Its secret.
+        require_audience: With ``False``, a token that names no audience at all is accepted
+            too (weaker); one naming other audiences is still refused.
     """
 
     def __init__(
@@ -105,18 +141,28 @@ class IntrospectionVerifier:
         resource: str,
         client_id: str | None = None,
         client_secret: str | None = None,
+        *,
+        require_audience: bool = True,
     ) -> None:
         self.endpoint = endpoint
         self.resource = resource.rstrip("/")
+        self.require_audience = require_audience
         self._auth: tuple[str | bytes, str | bytes] | None = (
             (client_id, client_secret or "") if client_id else None
+        )
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
         )
 
     async def verify_token(self, token: str) -> AccessToken | None:
         import httpx2
 
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(_INTROSPECTIONS)
         try:
-            async with httpx2.AsyncClient(timeout=10.0, auth=self._auth) as http:
+            async with slots, httpx2.AsyncClient(timeout=10.0, auth=self._auth) as http:
                 response = await http.post(
                     self.endpoint, data={"token": token}, headers={"Accept": "application/json"}
                 )
@@ -126,8 +172,16 @@ class IntrospectionVerifier:
         if not isinstance(data, dict) or data.get("active") is not True:
             return None
         audience = data.get("aud")
-        audiences = [audience] if isinstance(audience, str) else list(audience or [])
-        if audiences and self.resource not in [str(a).rstrip("/") for a in audiences]:
+        audiences = [audience] if isinstance(audience, str) else audience
+        resource: str | None = None
+        if audiences is None or audiences == []:
+            if self.require_audience:
+                return None
+        elif isinstance(audiences, list) and any(
+            same_resource(str(a), self.resource) for a in audiences
+        ):
+            resource = self.resource
+        else:
             return None
         scope = data.get("scope")
         expires = data.get("exp")
@@ -136,10 +190,19 @@ class IntrospectionVerifier:
             client_id=str(data.get("client_id") or ""),
             scopes=scope.split() if isinstance(scope, str) else [],
             expires_at=int(expires) if isinstance(expires, int | float) else None,
-            resource=self.resource,
+            resource=resource,
             subject=str(data["sub"]) if data.get("sub") is not None else None,
             claims=data,
         )
+
+
+def same_resource(given: str, resource: str) -> bool:
+    """Whether two URLs name the same resource: compared as URLs (case of scheme and host,
+    a default port), a trailing ``/`` aside."""
+    try:
+        return str(AnyHttpUrl(given)).rstrip("/") == str(AnyHttpUrl(resource)).rstrip("/")
+    except ValidationError:
+        return False
 
 
 def role_from(claim: str | None = None, scopes: Mapping[str, str] | None = None) -> RoleOfToken:
@@ -166,74 +229,273 @@ def _static_role(token: AccessToken) -> str | None:
     return role if isinstance(role, str) and token.client_id == f"token:{role}" else None
 
 
+class Addresses:
+    """Which ``Host`` and ``Origin`` values name this server.
+
+    Args:
+        host: The address served on. Unless it is every address (``0.0.0.0``, ``::``), a
+            ``Host`` naming it is accepted.
+        allowed_hosts: More ``Host`` values: ``name`` or ``name:*`` (any port), ``name:port``.
+        allowed_origins: The ``Origin`` values accepted: ``scheme://host[:port]``, or with
+            ``:*`` for any port. A request without ``Origin`` is accepted.
+
+    The loopback names are always accepted as ``Host``: a page can only make a browser send
+    one from this machine's own origin, and ``Origin`` is checked on its own.
+    """
+
+    def __init__(
+        self, host: str, allowed_hosts: Sequence[str] = (), allowed_origins: Sequence[str] = ()
+    ) -> None:
+        names = [*_LOOPBACK_NAMES, *(host_pattern(h, "allowed_hosts") for h in allowed_hosts)]
+        self._hosts = [_split_host(name) for name in names]
+        bound = host.strip().lower()
+        if bound not in _EVERY_ADDRESS:
+            self._hosts.append((f"[{bound}]" if ":" in bound and "[" not in bound else bound, None))
+        self._origins = [origin_pattern(o, "allowed_origins") for o in allowed_origins]
+
+    def host_ok(self, value: str | None) -> bool:
+        """Whether a ``Host`` header names this server."""
+        if not value:
+            return False
+        name, port = _split_host(value.strip().lower())
+        if port is not None and not port.isdigit():
+            return False
+        return any(
+            name == allowed and (wanted in (None, "*") or wanted == port)
+            for allowed, wanted in self._hosts
+        )
+
+    def origin_ok(self, value: str | None) -> bool:
+        """Whether an ``Origin`` header is absent or allowed."""
+        if value is None:
+            return True
+        origin = value.strip().lower()
+        for allowed in self._origins:
+            if origin == allowed:
+                return True
+            if allowed.endswith(":*"):
+                base, _, port = origin.rpartition(":")
+                if base == allowed[:-2] and port.isdigit():
+                    return True
+        return False
+
+
+def _split_host(value: str) -> tuple[str, str | None]:
+    """``name[:port]`` -> (name, port or None); ``[v6]:port`` keeps its brackets."""
+    if value.startswith("["):
+        name, _, rest = value.partition("]")
+        return name + "]", rest[1:] if rest.startswith(":") else None
+    name, colon, port = value.rpartition(":")
+    return (name, port) if colon else (value, None)
+
+
 class _Gate:
-    """Lets a request through with its role in the ASGI scope, or answers 401/403."""
+    """Lets a request through with its role in the ASGI scope, or answers it and hangs up."""
 
     def __init__(
         self,
         app: ASGIApp,
+        *,
+        addresses: Addresses,
         verifier: TokenVerifier | None,
         role_of: RoleOfToken,
         anonymous_role: str | None,
         metadata_url: str | None,
+        resource: str | None,
+        require_audience: bool,
+        sessions: SessionLedger | None,
+        refusals: Refusals,
     ) -> None:
         self.app = app
+        self.addresses = addresses
         self.verifier = verifier
         self.role_of = role_of
         self.anonymous_role = anonymous_role
         self.metadata_url = metadata_url
+        self.resource = resource
+        self.require_audience = require_audience
+        self.sessions = sessions
+        self.refusals = refusals
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header = _header(scope, b"authorization")
+        headers = _single_headers(scope)
+        if headers is None:
+            await self._refuse(send, "duplicate_header", 400, "A header came more than once")
+            return
+        if not self.addresses.host_ok(headers.get(b"host")):
+            await self._refuse(send, "host", 421, "Invalid Host header")
+            return
+        if not self.addresses.origin_ok(headers.get(b"origin")):
+            await self._refuse(send, "origin", 403, "Invalid Origin header")
+            return
+        owner = await self._authenticate(scope, headers.get(b"authorization"), send)
+        if owner is None:
+            return
+        if self.sessions is None:
+            await self._serve(scope, receive, send)
+            return
+        session_id = headers.get(b"mcp-session-id")
+        if session_id is not None:
+            await self._serve_session(session_id, owner, scope, receive, send)
+            return
+        version = headers.get(b"mcp-protocol-version")
+        if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
+            await self._serve(scope, receive, send)  # the sessionless revision opens none
+            return
+        await self._open_session(owner, scope, receive, send)
+
+    async def _authenticate(self, scope: Scope, header: str | None, send: Send) -> Hashable | None:
+        """The caller's identity (its role and principal put in the scope), or ``None`` once
+        the request has been refused."""
         if header is None:
             if self.anonymous_role is None:
-                await self._refuse(send, 401, "invalid_token", "Authentication required")
-                return
+                await self._refuse_token(send, 401, "invalid_token", "Authentication required")
+                return None
             scope[ROLE_KEY] = self.anonymous_role
             scope[PRINCIPAL_KEY] = None
-            await self.app(scope, receive, send)
-            return
+            client = scope.get("client")
+            return ("anonymous", client[0] if client else None)
         scheme, _, token = header.partition(" ")
         access = None
-        if scheme.lower() == "bearer" and token and self.verifier is not None:
+        if scheme.lower() == "bearer" and token.strip() and self.verifier is not None:
             access = await self.verifier.verify_token(token.strip())
         if access is None or (access.expires_at is not None and access.expires_at < time.time()):
-            await self._refuse(send, 401, "invalid_token", "The token is not valid")
-            return
+            await self._refuse_token(send, 401, "invalid_token", "The token is not valid")
+            return None
+        if not self._for_this_resource(access):
+            await self._refuse_token(
+                send, 401, "invalid_token", "The token was not issued for this server"
+            )
+            return None
         role = self.role_of(access)
         if role is None:
-            await self._refuse(send, 403, "insufficient_scope", "The token gives no role")
-            return
+            await self._refuse_token(send, 403, "insufficient_scope", "The token gives no role")
+            return None
         scope[ROLE_KEY] = role
         scope[PRINCIPAL_KEY] = access.subject or access.client_id or role
         scope["user"] = AuthenticatedUser(access)
-        await self.app(scope, receive, send)
+        return ("token", role, *principal_components(access))
 
-    async def _refuse(self, send: Send, status: int, error: str, description: str) -> None:
+    def _for_this_resource(self, access: AccessToken) -> bool:
+        if self.resource is None:
+            return True
+        if access.resource is None:
+            return not self.require_audience
+        return same_resource(access.resource, self.resource)
+
+    async def _serve_session(
+        self, session_id: str, owner: Hashable, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        assert self.sessions is not None
+        if not self.sessions.begin(session_id, owner):
+            # Another caller's session answers exactly as one that does not exist.
+            await self._refuse(send, "session", 404, "Session not found")
+            return
+        try:
+            status = await self._serve(scope, receive, send)
+        finally:
+            self.sessions.end(session_id)
+        if status == 404 or (scope["method"] == "DELETE" and status is not None and status < 300):
+            self.sessions.forget(session_id)
+
+    async def _open_session(
+        self, owner: Hashable, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        assert self.sessions is not None
+        sessions = self.sessions
+        if not sessions.reserve(owner):
+            await self._refuse(
+                send,
+                "sessions_per_principal",
+                429,
+                "Too many open sessions for this caller: end one (DELETE) or let one expire",
+            )
+            return
+        opened: str | None = None
+
+        async def record(message: Message) -> None:
+            nonlocal opened
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                # Recorded before the client can read the id and use it.
+                opened = _response_header(message, b"mcp-session-id")
+                if opened is not None:
+                    sessions.release(owner, opened)
+            await send(message)
+
+        try:
+            await self._serve(scope, receive, record)
+        finally:
+            if opened is None:
+                sessions.release(owner, None)
+            else:
+                sessions.end(opened)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> int | None:
+        """Run the SDK's app; the status it answered with."""
+        status: int | None = None
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if status == 413:
+                    self.refusals.note("body_too_large")
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        return status
+
+    async def _refuse(self, send: Send, reason: str, status: int, message: str) -> None:
+        """A JSON-RPC error without id, as the SDK answers transport errors."""
+        self.refusals.note(reason)
+        body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
+        await _answer(send, status, json.dumps(body).encode(), [])
+
+    async def _refuse_token(self, send: Send, status: int, error: str, description: str) -> None:
+        self.refusals.note("token" if status == 401 else "no_role")
         parts = [f'error="{error}"', f'error_description="{description}"']
         if self.metadata_url:
             parts.append(f'resource_metadata="{self.metadata_url}"')
         body = json.dumps({"error": error, "error_description": description}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", f"Bearer {', '.join(parts)}".encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        challenge = (b"www-authenticate", f"Bearer {', '.join(parts)}".encode())
+        await _answer(send, status, body, [challenge])
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    """A whole JSON response that ends the connection: a refused client gets no keep-alive."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _single_headers(scope: Scope) -> dict[bytes, str] | None:
+    """The headers the gate decides on, by lower-cased name; ``None`` if one came twice."""
+    found: dict[bytes, str] = {}
     for key, value in scope.get("headers", ()):
-        if key.lower() == name:
+        name = bytes(key).lower()
+        if name in _SINGLE:
+            if name in found:
+                return None
+            found[name] = bytes(value).decode("latin-1")
+    return found
+
+
+def _response_header(message: Message, name: bytes) -> str | None:
+    for key, value in message.get("headers", ()):
+        if bytes(key).lower() == name:
             return bytes(value).decode("latin-1")
     return None
 
@@ -245,19 +507,23 @@ def asgi_app(
     token_verifier: TokenVerifier | None = None,
     role_claim: str | None = None,
     scope_roles: Mapping[str, str] | None = None,
+    resource: str | None = None,
+    require_audience: bool | None = None,
     anonymous_role: str | None = None,
     path: str | None = None,
     host: str | None = None,
     stateless: bool = False,
     json_response: bool = False,
     allowed_hosts: Sequence[str] | None = None,
+    allowed_origins: Sequence[str] | None = None,
 ) -> Starlette:
     """An ASGI app serving ``dispatcher``'s tools over streamable HTTP, to mount or run.
 
     Who may call comes from ``settings`` (by default ``[plugins.mcp.serve]`` of the
     dispatcher's config: static tokens, OAuth, anonymous role) or, from Python, a
     ``token_verifier`` with ``role_claim``/``scope_roles``. Each caller lists and calls only
-    its role's tools.
+    its role's tools. ``Host`` and ``Origin`` are checked on every request, whatever the
+    address served on. The app's ``state.refusals`` counts what it refused.
 
     Args:
         dispatcher: The dispatcher whose tools are served.
@@ -266,17 +532,26 @@ def asgi_app(
             settings' tokens and OAuth.
         role_claim: With ``token_verifier``: the claim whose value is the role.
         scope_roles: With ``token_verifier``: scope -> role, first match wins.
+        resource: With ``token_verifier``: this server's URL, which a token's
+            ``AccessToken.resource`` (its RFC 8707 audience) must name; the settings'
+            ``oauth.resource`` when omitted.
+        require_audience: With ``token_verifier``: ``False`` accepts a token whose
+            ``resource`` is ``None`` (weaker); the settings' value when omitted, else true.
         anonymous_role: The role of requests without a token; replaces the settings' one.
         path: Where the endpoint is (default ``/mcp``).
-        host: The host it is served on; on a loopback host, requests naming another host
-            (DNS rebinding) are refused.
+        host: The address it is served on (default: the settings' ``host``): a ``Host``
+            naming it is accepted, unless it is every address (``0.0.0.0``).
         stateless: No session ids: every request stands alone.
         json_response: Answer with JSON instead of an SSE stream.
-        allowed_hosts: ``Host`` values to accept besides the loopback ones.
+        allowed_hosts: ``Host`` values to accept besides the loopback names and ``host``;
+            replaces the settings' ``allowed_hosts``.
+        allowed_origins: ``Origin`` values to accept; replaces the settings' ones.
 
     Raises:
         toolwire.ConfigError: nobody could ever call (no tokens, no OAuth, no anonymous
-            role), or a token's environment variable is not set.
+            role), a token's environment variable is not set, a ``token_verifier`` comes
+            without ``resource`` (unless ``require_audience=False``), or an allowed host or
+            origin is not one.
     """
     if settings is None:
         from ._settings import Settings
@@ -286,6 +561,8 @@ def asgi_app(
     metadata_url: str | None = None
     routes: list[Route] = []
     verifier: TokenVerifier | None
+    audience: str | None = None
+    required = True
     if token_verifier is not None:
         if role_claim is None and not scope_roles:
             raise toolwire.ConfigError(
@@ -293,17 +570,30 @@ def asgi_app(
                 "caller's role comes from"
             )
         verifier, role_of = token_verifier, role_from(role_claim, scope_roles)
-    elif settings.oauth is not None:
-        verifier, role_of = (
-            _oauth_verifier(settings.oauth),
-            role_from(settings.oauth.role_claim, settings.oauth.scopes),
+        audience = resource or (settings.oauth.resource if settings.oauth else None)
+        required = (
+            require_audience
+            if require_audience is not None
+            else (settings.oauth.require_audience if settings.oauth else True)
         )
-        resource = AnyHttpUrl(settings.oauth.resource)
-        metadata_url = str(build_resource_metadata_url(resource))
+        if audience is None and required:
+            raise toolwire.ConfigError(
+                "asgi_app(token_verifier=...) needs resource=...: this server's URL, which "
+                "a token's AccessToken.resource (its audience, RFC 8707) must name; "
+                "require_audience=False skips the check (weaker: a token issued for another "
+                "server would work here)"
+            )
+    elif settings.oauth is not None:
+        oauth = settings.oauth
+        verifier = _oauth_verifier(oauth)
+        role_of = role_from(oauth.role_claim, oauth.scopes)
+        audience, required = oauth.resource, oauth.require_audience
+        url = AnyHttpUrl(oauth.resource)
+        metadata_url = str(build_resource_metadata_url(url))
         routes += create_protected_resource_routes(
-            resource_url=resource,
-            authorization_servers=[AnyHttpUrl(settings.oauth.issuer)],
-            scopes_supported=list(settings.oauth.scopes) or None,
+            resource_url=url,
+            authorization_servers=[AnyHttpUrl(oauth.issuer)],
+            scopes_supported=list(oauth.scopes) or None,
         )
     elif settings.tokens:
         verifier, role_of = StaticTokens.from_environment(settings.tokens), _static_role
@@ -315,23 +605,52 @@ def asgi_app(
             "[plugins.mcp.serve.tokens] (role = env var holding its token), "
             "[plugins.mcp.serve.oauth], or anonymous_role (the role of every caller)"
         )
-    where = host if host is not None else settings.host
-    security = None
-    if where in ("127.0.0.1", "localhost", "::1") or allowed_hosts:
-        security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*", *(allowed_hosts or ())],
-            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+    try:
+        addresses = Addresses(
+            host if host is not None else settings.host,
+            settings.allowed_hosts if allowed_hosts is None else allowed_hosts,
+            settings.allowed_origins if allowed_origins is None else allowed_origins,
         )
+    except toolwire.ConfigError as exc:
+        raise toolwire.ConfigError(f"[plugins.mcp.serve] {exc}") from None
+    refusals = Refusals()
     manager = StreamableHTTPSessionManager(
         app=server(dispatcher),
         stateless=stateless,
         json_response=json_response,
-        security_settings=security,
+        # The gate checks Host and Origin on every request; the SDK's own check is off (it
+        # logs every refusal, header value included).
+        security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        session_idle_timeout=settings.session_idle_timeout,
+        max_request_body_size=settings.max_body_bytes,
     )
-    gate = _Gate(StreamableHTTPASGIApp(manager), verifier, role_of, anonymous, metadata_url)
+    gate = _Gate(
+        StreamableHTTPASGIApp(manager),
+        addresses=addresses,
+        verifier=verifier,
+        role_of=role_of,
+        anonymous_role=anonymous,
+        metadata_url=metadata_url,
+        resource=audience,
+        require_audience=required,
+        sessions=None
+        if stateless
+        else SessionLedger(settings.max_sessions_per_principal, settings.session_idle_timeout),
+        refusals=refusals,
+    )
     routes.append(Route(path or settings.path, endpoint=gate))
-    return Starlette(routes=routes, lifespan=lambda app: manager.run())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            async with manager.run():
+                yield
+        finally:
+            refusals.flush()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.refusals = refusals
+    return app
 
 
 def _oauth_verifier(oauth: OAuthSettings) -> TokenVerifier:
@@ -349,5 +668,9 @@ def _oauth_verifier(oauth: OAuthSettings) -> TokenVerifier:
                 f"{oauth.client_secret_env} is not set"
             )
     return IntrospectionVerifier(
-        oauth.introspection_endpoint, oauth.resource, oauth.client_id, secret
+        oauth.introspection_endpoint,
+        oauth.resource,
+        oauth.client_id,
+        secret,
+        require_audience=oauth.require_audience,
     )

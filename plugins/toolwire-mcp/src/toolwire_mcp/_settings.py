@@ -19,6 +19,12 @@ import toolwire
 
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_STARTUP_TIMEOUT: Final = 30.0
+DEFAULT_HEADER_TIMEOUT: Final = 10.0
+DEFAULT_BODY_TIMEOUT: Final = 30.0
+DEFAULT_IDLE_TIMEOUT: Final = 5.0
+DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
+DEFAULT_SESSIONS_PER_PRINCIPAL: Final = 16
+DEFAULT_SESSION_IDLE_TIMEOUT: Final = 600.0
 
 _SERVER_NAME: Final = re.compile(r"^[A-Za-z0-9_-]{1,48}$")
 _VARIABLE: Final = re.compile(r"\$\{([^}]*)\}")
@@ -40,7 +46,23 @@ _SERVER_KEYS: Final = (
 )
 #: Keys of an ``mcpServers`` entry that belong to the hosts that wrote the file.
 _JSON_ONLY_KEYS: Final = ("type", "disabled")
-_SERVE_KEYS: Final = ("tokens", "anonymous_role", "oauth", "host", "port", "path")
+_SERVE_KEYS: Final = (
+    "tokens",
+    "anonymous_role",
+    "oauth",
+    "host",
+    "port",
+    "path",
+    "allowed_hosts",
+    "allowed_origins",
+    "max_connections",
+    "header_timeout",
+    "body_timeout",
+    "idle_timeout",
+    "max_body_bytes",
+    "max_sessions_per_principal",
+    "session_idle_timeout",
+)
 _OAUTH_KEYS: Final = (
     "issuer",
     "resource",
@@ -49,6 +71,16 @@ _OAUTH_KEYS: Final = (
     "client_secret_env",
     "role_claim",
     "scopes",
+    "require_audience",
+)
+#: ``name``, ``name:port`` or ``name:*``; a name is a DNS name, an IPv4 address or ``[IPv6]``.
+_HOST_PATTERN: Final = re.compile(
+    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:(\d{1,5}|\*))?"
+)
+#: ``scheme://host[:port]`` (``:*`` for any port), as a browser sends ``Origin``.
+_ORIGIN_PATTERN: Final = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)"
+    r"(:(\d{1,5}|\*))?"
 )
 
 
@@ -107,6 +139,9 @@ class OAuthSettings:
         client_secret_env: The environment variable holding that client's secret.
         role_claim: A claim whose value is the caller's role.
         scopes: Scope -> role, in order of precedence: the first scope the token has wins.
+        require_audience: A token must name ``resource`` in its audience (RFC 8707); with
+            ``False``, a token that names no audience at all is accepted too (weaker: a token
+            the same server issued for another resource then works here).
     """
 
     issuer: str
@@ -116,11 +151,12 @@ class OAuthSettings:
     client_secret_env: str | None = None
     role_claim: str | None = None
     scopes: Mapping[str, str] = field(default_factory=dict)
+    require_audience: bool = True
 
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """``[plugins.mcp.serve]``: who may call over HTTP, and as which role.
+    """``[plugins.mcp.serve]``: who may call over HTTP, as which role, and how much they get.
 
     Attributes:
         tokens: Role -> name of the environment variable holding that role's bearer token.
@@ -129,6 +165,18 @@ class ServeSettings:
         host: Default ``--host``.
         port: Default ``--port``.
         path: Where the MCP endpoint is mounted.
+        allowed_hosts: ``Host`` values accepted besides the loopback names and the address
+            served on: ``name`` (any port), ``name:port`` or ``name:*``.
+        allowed_origins: ``Origin`` values accepted (``scheme://host[:port]``, ``:*`` for any
+            port); a request without ``Origin`` is accepted, any other gets 403.
+        max_connections: Connections held at once (``toolwire mcp serve``); ``None`` is 512,
+            or fewer when the process may not open that many files.
+        header_timeout: Seconds a client has to send a request's line and headers.
+        body_timeout: Seconds a client has to send a request's body once its headers are in.
+        idle_timeout: Seconds a kept-alive connection may wait for its next request.
+        max_body_bytes: The largest request body accepted (413 above it).
+        max_sessions_per_principal: Sessions one caller may hold at once (429 above it).
+        session_idle_timeout: Seconds a session may go without a request before it ends.
     """
 
     tokens: Mapping[str, str] = field(default_factory=dict)
@@ -137,6 +185,15 @@ class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     path: str = "/mcp"
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    max_connections: int | None = None
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_sessions_per_principal: int = DEFAULT_SESSIONS_PER_PRINCIPAL
+    session_idle_timeout: float = DEFAULT_SESSION_IDLE_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -323,6 +380,7 @@ def serve_settings(values: Any, where: str) -> ServeSettings:
     path = values.get("path", "/mcp")
     if not isinstance(path, str) or not path.startswith("/"):
         raise toolwire.ConfigError(f"{where}.path must start with '/', got {path!r}")
+    max_connections = values.get("max_connections")
     return ServeSettings(
         tokens=tokens,
         anonymous_role=anonymous,
@@ -330,7 +388,71 @@ def serve_settings(values: Any, where: str) -> ServeSettings:
         host=_text(values.get("host", "127.0.0.1"), f"{where}.host"),
         port=port,
         path=path,
+        allowed_hosts=tuple(
+            host_pattern(h, f"{where}.allowed_hosts")
+            for h in _texts(values.get("allowed_hosts", []), f"{where}.allowed_hosts")
+        ),
+        allowed_origins=tuple(
+            origin_pattern(o, f"{where}.allowed_origins")
+            for o in _texts(values.get("allowed_origins", []), f"{where}.allowed_origins")
+        ),
+        max_connections=_count(max_connections, f"{where}.max_connections")
+        if max_connections is not None
+        else None,
+        header_timeout=_seconds(
+            values.get("header_timeout", DEFAULT_HEADER_TIMEOUT), f"{where}.header_timeout"
+        ),
+        body_timeout=_seconds(
+            values.get("body_timeout", DEFAULT_BODY_TIMEOUT), f"{where}.body_timeout"
+        ),
+        idle_timeout=_seconds(
+            values.get("idle_timeout", DEFAULT_IDLE_TIMEOUT), f"{where}.idle_timeout"
+        ),
+        max_body_bytes=_count(
+            values.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES), f"{where}.max_body_bytes"
+        ),
+        max_sessions_per_principal=_count(
+            values.get("max_sessions_per_principal", DEFAULT_SESSIONS_PER_PRINCIPAL),
+            f"{where}.max_sessions_per_principal",
+        ),
+        session_idle_timeout=_seconds(
+            values.get("session_idle_timeout", DEFAULT_SESSION_IDLE_TIMEOUT),
+            f"{where}.session_idle_timeout",
+        ),
     )
+
+
+def host_pattern(value: str, where: str) -> str:
+    """An ``allowed_hosts`` entry, checked and lower-cased.
+
+    Raises:
+        toolwire.ConfigError: it is not ``name``, ``name:port`` or ``name:*`` (a bare ``*``,
+            a URL or a path included: a wildcard host would switch the check off).
+    """
+    if not _HOST_PATTERN.fullmatch(value):
+        raise toolwire.ConfigError(
+            f"{where}: {value!r} is not a host: give a name or address as clients write it in "
+            "the Host header, with :PORT or :* if you like (no scheme, no path, no wildcard "
+            "name)"
+        )
+    return value.lower()
+
+
+def origin_pattern(value: str, where: str) -> str:
+    """An ``allowed_origins`` entry, checked and lower-cased (a trailing ``/`` dropped).
+
+    Raises:
+        toolwire.ConfigError: it is not ``scheme://host[:port]`` (``*`` and ``null`` included:
+            either would let any web page call).
+    """
+    origin = value.removesuffix("/")
+    if not _ORIGIN_PATTERN.fullmatch(origin):
+        raise toolwire.ConfigError(
+            f"{where}: {value!r} is not an origin: give scheme://host[:port] as a browser "
+            "sends it (for example https://app.example or http://localhost:*); '*' and "
+            "'null' are refused, they would let any web page call the tools"
+        )
+    return origin.lower()
 
 
 def _oauth(values: Any, where: str) -> OAuthSettings:
@@ -347,6 +469,9 @@ def _oauth(values: Any, where: str) -> OAuthSettings:
             f"{where}: say where a caller's role comes from: role_claim (a claim naming the "
             "role) or scopes (scope -> role)"
         )
+    require_audience = values.get("require_audience", True)
+    if not isinstance(require_audience, bool):
+        raise toolwire.ConfigError(f"{where}.require_audience must be true or false")
     return OAuthSettings(
         issuer=values["issuer"],
         resource=values["resource"],
@@ -355,6 +480,7 @@ def _oauth(values: Any, where: str) -> OAuthSettings:
         client_secret_env=values.get("client_secret_env"),
         role_claim=_text(claim, f"{where}.role_claim") if claim is not None else None,
         scopes=scopes,
+        require_audience=require_audience,
     )
 
 
@@ -382,6 +508,12 @@ def _seconds(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise toolwire.ConfigError(f"{where} must be a positive number of seconds, got {value!r}")
     return float(value)
+
+
+def _count(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise toolwire.ConfigError(f"{where} must be a whole number above 0, got {value!r}")
+    return value
 
 
 def _text(value: Any, where: str) -> str:
