@@ -47,7 +47,14 @@ def config_reference() -> str:
             default = f"`{json.dumps(spec['default'])}`" if "default" in spec else "not set"
             lines.append(f"| `[{section}] {key}` | {kind} | {default} | {spec['description']} |")
         if section == "plugins":
-            lines.append("| `[plugins.NAME]` | table | empty | A plugin's own settings. |")
+            pack = table["additionalProperties"]
+            lines.append(f"| `[plugins.NAME]` | table | empty | {pack['description']} |")
+            defaults = {"prefix": '`""`', "include": "all", "exclude": "`[]`"}
+            for key, spec in pack["properties"].items():
+                kind = "list of strings" if spec["type"] == "array" else spec["type"]
+                lines.append(
+                    f"| `[plugins.NAME] {key}` | {kind} | {defaults[key]} | {spec['description']} |"
+                )
         if section == "tools.NAME":
             lines.append(
                 "| `[tools.NAME] OPTION` | any | not set | "

@@ -17,6 +17,8 @@ _POSITIVE: Final = {"type": "number", "exclusiveMinimum": 0}
 _COUNT: Final = {"type": "integer", "minimum": 1}
 _EXECUTOR: Final = {"type": "string", "minLength": 1}
 _NAMES: Final = {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True}
+#: The keys of ``[plugins.NAME]`` the core reads (``_selection``), hidden from the plugin.
+PACK_KEYS: Final = ("prefix", "include", "exclude")
 
 #: The JSON Schema every config is validated with; the docs' config reference is checked against it.
 CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
@@ -37,7 +39,18 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
                 "strict": {"type": "boolean", "default": False,
                            "description": "A plugin that fails to load stops the start."},
             },
-            "additionalProperties": {"type": "object", "description": "A plugin's own settings."},
+            "additionalProperties": {
+                "type": "object",
+                "description": "A plugin's own settings, and which of its tools are offered.",
+                "properties": {
+                    "prefix": {"type": "string",
+                               "description": "Put before each of the pack's tool names."},
+                    "include": {**_NAMES,
+                                "description": "Only these of the pack's tools (its own names)."},
+                    "exclude": {**_NAMES,
+                                "description": "Never these of the pack's tools (its own names)."},
+                },
+            },
         },
         "defaults": {
             "type": "object",
@@ -264,7 +277,12 @@ class Config:
         ]
 
     def plugin_settings(self, name: str) -> dict[str, Any]:
-        """The ``[plugins.NAME]`` table of one plugin (empty when absent)."""
+        """The plugin's own settings: its ``[plugins.NAME]`` table (empty when absent) without
+        the keys the core reads there (``prefix``, ``include``, ``exclude``)."""
+        return {k: v for k, v in self.plugin_table(name).items() if k not in PACK_KEYS}
+
+    def plugin_table(self, name: str) -> dict[str, Any]:
+        """The whole ``[plugins.NAME]`` table of one plugin (empty when absent)."""
         value = self.data.get("plugins", {}).get(name, {})
         return dict(value) if isinstance(value, Mapping) else {}
 

@@ -75,10 +75,7 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
             PluginError: a plugin enabled in config is not installed, or (with
                 ``strict = true``) a plugin failed to load.
         """
-        if isinstance(path, Config | Mapping):
-            config = as_config(path)
-        else:
-            config = load_config(path)
+        config = as_config(path) if isinstance(path, Config | Mapping) else load_config(path)
         dispatcher = cls(config)
         try:
             dispatcher.load_plugins()

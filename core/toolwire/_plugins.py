@@ -30,6 +30,7 @@ from ._discovery import (
 from ._errors import ConfigError, DuplicateToolError, PluginError
 from ._logging import log as _log
 from ._policy import CORE_FIELDS
+from ._selection import select_tools, selection_of
 from ._tools import Tool, Toolset
 from .providers import Provider
 
@@ -225,8 +226,10 @@ class PluginHost:
                 f"a plugin named {info.name!r} is already registered; give this one another "
                 "name (Dispatcher.add(obj, name=...), or the Toolset's name)"
             )
+        selection = selection_of(self.config.plugin_table(info.name))
         if isinstance(obj, Tool | Toolset):
             pack = [obj] if isinstance(obj, Tool) else list(obj)
+            pack = select_tools(info.name, pack, selection)
             self.catalogue.add(info.name, pack, [], [])
             self._table[info.name] = _with_counts(info, (), len(pack))
             return
@@ -267,6 +270,10 @@ class PluginHost:
                 "toolwire_register_plugins",
                 register=lambda name, plugin: contributed.append((name, plugin)),
             )
+            try:
+                tools = select_tools(info.name, tools, selection)
+            except ConfigError as exc:  # the operator's selection: fatal, as settings are
+                raise PluginError(str(exc)) from exc
             self.catalogue.add(info.name, tools, middleware, providers, options, executors)
             self._call_own(
                 obj, "toolwire_register_tool_updates", update=self._updater(info.name, obj)
@@ -299,6 +306,8 @@ class PluginHost:
             items = obj if isinstance(obj, Iterable) and not isinstance(obj, Toolset) else [obj]
             for item in items:
                 collect(item)
+            selection = selection_of(self.config.plugin_table(source))
+            tools = select_tools(source, tools, selection, strict=False)
             with self.lock:
                 if source not in self._table or self.pm.get_plugin(source) is not owner:
                     raise ConfigError(
