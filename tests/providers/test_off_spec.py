@@ -362,13 +362,15 @@ async def test_a_lone_surrogate_in_a_result_is_replaced(
 async def test_a_lone_surrogate_in_the_models_own_items_is_replaced(
     dispatcher: toolwire.Dispatcher, provider: str
 ) -> None:
-    """A response whose JSON escapes half a pair (its text, a call's arguments) replays as UTF-8."""
+    """A response whose JSON escapes half a pair (its text, a call's arguments) replays as UTF-8;
+    the call itself is answered invalid_arguments, naming the argument."""
     text = json.loads('"thinking \\ud83d about it"')
     arguments = json.dumps({"location": json.loads('"Par\\udc00is"')})
     response = build_response(provider, [("get_weather", arguments, "c1")], text=text)
     items = await dispatcher.process_response(response)
     wire = utf8(items).decode("utf-8")
-    assert "thinking \ufffd about it" in wire and "Par\ufffdis" in wire
+    assert "thinking \ufffd about it" in wire
+    assert "invalid_arguments" in wire and '\\"path\\":\\"location\\"' in wire
 
 
 def test_a_valid_pair_split_in_two_halves_is_joined() -> None:
