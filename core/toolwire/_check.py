@@ -16,8 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._approvals import default_store_path
 from ._builtins import BUILTIN_PLUGINS
-from ._config import CONFIG_SCHEMA, Config, apply_env, config_problems, find_config_file
+from ._config import (
+    CONFIG_SCHEMA,
+    Config,
+    apply_env,
+    config_problems,
+    env_origins,
+    find_config_file,
+)
 from ._discovery import (
     Candidate,
     PluginInfo,
@@ -57,6 +65,8 @@ class CheckReport:
         notes: What a provider changes or drops when it describes a tool; not a failure.
         plugins: How many plugins loaded (built-in ones included).
         tools: How many enabled tools were checked.
+        paths: Every file or folder the config names, by dotted key, as toolwire and the
+            plugins resolve it (a relative path in a file is relative to that file).
     """
 
     source: str | None
@@ -64,6 +74,7 @@ class CheckReport:
     notes: list[Finding] = field(default_factory=list)
     plugins: int = 0
     tools: int = 0
+    paths: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -77,6 +88,7 @@ class CheckReport:
             "notes": [n.to_dict() for n in self.notes],
             "plugins": self.plugins,
             "tools": self.tools,
+            "paths": dict(sorted(self.paths.items())),
         }
 
 
@@ -115,8 +127,11 @@ def check(
 
     candidates = {c.name: c for c in installed_plugins()}
     report.problems.extend(_unknown_plugin_names(data, candidates, where, env))
-    config = Config(source, _valid_parts(data))
+    config = Config(source, _valid_parts(data), env_origins(env))
     _check_plugins(report, config, candidates)
+    report.paths.update((key, str(path)) for key, path in config.resolved_paths.items())
+    if config.section("approvals").get("store") is None:
+        report.paths["approvals.store"] = f"{default_store_path()} (the default)"
     return report
 
 
@@ -246,12 +261,15 @@ def _contributions(
                 "disable": sorted({*config.disable, *BUILTIN_PLUGINS}),
             },
         },
+        config.origins,
     )
     with Dispatcher(alone) as dispatcher:
         try:
             dispatcher.add(obj, name=candidate.name)
         except ConfigError as exc:
             raise ConfigError(f"failed to register: {exc}") from None
+        finally:
+            config.resolved_paths.update(alone.resolved_paths)
         failed = [p for p in dispatcher.plugins() if p.status == "failed"]
         return _enabled_tools(dispatcher, config), dispatcher.providers(), failed
 

@@ -160,6 +160,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"problem: {finding}")
         for finding in report.notes:
             print(f"note: {finding}")
+        for key, path in sorted(report.paths.items()):
+            print(f"path: {key} = {path}")
         config = report.source or "built-in defaults"
         if report.ok:
             print(f"ok: {config}, {report.plugins} plugin(s), {report.tools} tool(s)")
@@ -536,7 +538,7 @@ def _dispatcher(args: argparse.Namespace) -> Dispatcher:
     if args.log_level is not None:
         # The call log follows --log-level too, so "--log-level info" shows every call.
         logging_table = {**config.data.get("logging", {}), "level": args.log_level}
-        config = Config(config.source, {**config.data, "logging": logging_table})
+        config = Config(config.source, {**config.data, "logging": logging_table}, config.origins)
     return Dispatcher.from_config(config)
 
 

@@ -8,7 +8,8 @@ def test_check_passes_a_clean_config(cli, write_config):
     config = write_config('[plugins]\nautoload = false\nenable = ["cli-good"]\n')
     run = cli("check", "--config", config)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.splitlines() == [f"ok: {config}, 6 plugin(s), 1 tool(s)"]
+    lines = [line for line in run.stdout.splitlines() if not line.startswith("path: ")]
+    assert lines == [f"ok: {config}, 6 plugin(s), 1 tool(s)"]
 
 
 def test_check_reports_all_three_config_mistakes(cli, write_config):
@@ -130,3 +131,18 @@ def test_check_reports_a_plugin_another_plugin_brought_that_failed(cli, write_co
     assert run.returncode == 1, run.stdout + run.stderr
     problems = [line for line in run.stdout.splitlines() if line.startswith("problem: ")]
     assert len(problems) == 1 and "plugin 'mcp.gone' (from 'mcp'): failed" in problems[0]
+
+
+def test_check_prints_each_path_as_resolved_against_the_config_file(cli, write_config, tmp_path):
+    """A relative path in the file is shown resolved against the file's folder, not the cwd."""
+    config = write_config(
+        '[plugins]\nautoload = false\nenable = ["cli-good"]\n'
+        '[approvals]\nstore = "sqlite:///state/approvals.db"\n'
+    )
+    run = cli("check", "--config", config)
+    assert run.returncode == 0, run.stdout + run.stderr
+    expected = tmp_path / "state" / "approvals.db"
+    assert f"path: approvals.store = {expected}" in run.stdout.splitlines()
+    assert cli("check", "--config", config, "--json").json()["paths"] == {
+        "approvals.store": str(expected)
+    }
