@@ -7,6 +7,11 @@ tasks of their own on the same loop and share the session.
 
 A session that ended is reopened by a later call, after a backoff that doubles with each
 failure in a row (1 s up to 60 s) and resets once a session works.
+
+A stdio server runs in a process group of its own (the SDK starts it with a new session). The
+SDK ends that group only when the server outlives the close grace; a server that exits in time
+leaves its own children running. So when a session ends, whatever is left of the group gets
+SIGTERM, then SIGKILL after ``GROUP_GRACE``.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import contextlib
 import logging
 import math
 import os
+import signal
 import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from typing import Any, Final
 
 import anyio
@@ -43,6 +50,10 @@ _BACKOFF_FIRST: Final = 1.0
 _BACKOFF_MAX: Final = 60.0
 _LIST_PAGES: Final = 100
 _STDERR_LINES: Final = 20
+#: Seconds what is left of a server's process group has between SIGTERM and SIGKILL.
+GROUP_GRACE: Final = 2.0
+_GROUPS: Final = hasattr(os, "killpg")
+_EXIT_POLL: Final = 0.5
 
 ProgressSink = Callable[[float, "float | None", "str | None"], None]
 
@@ -232,7 +243,7 @@ class ServerLink:
                 env={**os.environ, **settings.env},
                 cwd=settings.cwd,
             )
-            transport = self._stdio(params)
+            transport = self._stdio(params, end)
         else:
             import httpx2
 
@@ -251,8 +262,9 @@ class ServerLink:
         )
 
     @contextlib.asynccontextmanager
-    async def _stdio(self, params: StdioServerParameters) -> AsyncIterator[Any]:
-        """The SDK's stdio transport, the server's stderr kept for messages and the log."""
+    async def _stdio(self, params: StdioServerParameters, end: asyncio.Event) -> AsyncIterator[Any]:
+        """The SDK's stdio transport, the server's stderr kept for messages and the log, the
+        server watched, and what is left of its process group ended after it."""
         read_fd, write_fd = os.pipe()
         errlog = os.fdopen(write_fd, "w")
         reader = threading.Thread(
@@ -260,12 +272,44 @@ class ServerLink:
         )
         reader.start()
         _quiet_sdk_parse_errors()
+        if _GROUPS:
+            _note_spawns()
+        spawned: list[int] = []
         try:
-            async with stdio_client(params, errlog=errlog) as streams:
+            async with contextlib.AsyncExitStack() as stack:
+                noting = _spawned.set(spawned)
+                try:
+                    streams = await stack.enter_async_context(stdio_client(params, errlog=errlog))
+                finally:
+                    _spawned.reset(noting)
                 errlog.close()  # the child holds its own copy; EOF comes when it exits
-                yield streams
+                if _GROUPS and not spawned:
+                    raise StartError(
+                        f"the MCP server {self.settings.name!r} cannot be run: the installed MCP "
+                        f"SDK (mcp {_sdk_version()}) did not report the server's process id, "
+                        "so its process group could not be ended with it; install an mcp "
+                        "release this toolwire-mcp supports"
+                    )
+                if not spawned:
+                    yield streams
+                    return
+                async with anyio.create_task_group() as group:
+                    group.start_soon(self._watch_exit, spawned[0], end)
+                    try:
+                        yield streams
+                    finally:
+                        group.cancel_scope.cancel()
         finally:
             errlog.close()
+            if spawned:
+                await _end_group(spawned[0])
+
+    async def _watch_exit(self, pid: int, end: asyncio.Event) -> None:
+        """End the session when the server process exits. The end of its stdout says so too,
+        but not while a child it started holds that pipe open."""
+        while not _exited(pid):
+            await anyio.sleep(_EXIT_POLL)
+        self._end_session(end, "it exited")
 
     def _read_stderr(self, fd: int) -> None:
         with os.fdopen(fd, "r", errors="replace") as stream:
@@ -513,12 +557,109 @@ class _ParseErrorFilter(logging.Filter):
 
 _SDK_STDIO_LOGGER: Final = "mcp.client.stdio"
 
+#: Where the SDK's spawn, wrapped by ``_note_spawns``, puts the pid of the server it started;
+#: set by ``ServerLink._stdio`` in the task that starts a server, unset everywhere else.
+_spawned: ContextVar[list[int] | None] = ContextVar("toolwire_mcp_spawned", default=None)
+
 
 def _quiet_sdk_parse_errors() -> None:
     """Put the filter on the SDK's stdio logger, once per process (it changes nothing else)."""
     logger = logging.getLogger(_SDK_STDIO_LOGGER)
     if not any(isinstance(f, _ParseErrorFilter) for f in logger.filters):
         logger.addFilter(_ParseErrorFilter())
+
+
+def _note_spawns() -> None:
+    """Wrap the SDK's spawn of a stdio server (once per process) to note the server's pid.
+
+    ``stdio_client`` keeps the process to itself; its pid is the id of the server's process
+    group. The wrapper changes nothing else, and notes nothing outside ``ServerLink._stdio``.
+    """
+    from mcp.client import stdio
+
+    spawn = getattr(stdio, "_create_platform_compatible_process", None)
+    if spawn is None or getattr(spawn, "_toolwire_notes", False):
+        return  # missing: _stdio refuses to run the server, as it learns no pid
+
+    async def noting_spawn(*args: Any, **kwargs: Any) -> Any:
+        process = await spawn(*args, **kwargs)
+        noted = _spawned.get()
+        if noted is not None:
+            noted.append(process.pid)
+        return process
+
+    noting_spawn._toolwire_notes = True  # type: ignore[attr-defined]
+    noting_spawn.__wrapped__ = spawn  # type: ignore[attr-defined]
+    stdio._create_platform_compatible_process = noting_spawn
+
+
+def _signal_group(pgid: int, signum: int) -> bool:
+    """Send ``signum`` to the group; False once no member is left (0 only probes)."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # members it may not signal, or zombies: the group is not gone
+    return True
+
+
+def _exited(pid: int) -> bool:
+    """Whether the server process is gone or a zombie. While a member of its group lives (a
+    child holding its stdout, say), its pid names no other process: it is the group's id."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _group_runs(pgid: int) -> bool:
+    """Whether a member of the group still runs. Where ``/proc`` tells, zombies do not count:
+    an orphan that died waits for init to reap it, which some (a container's) do late."""
+    if not _signal_group(pgid, 0):
+        return False
+    try:
+        entries = os.scandir("/proc")
+    except OSError:
+        return True
+    with entries:
+        for entry in entries:
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+                if fields[0] != b"Z" and int(fields[2]) == pgid:
+                    return True
+            except (OSError, IndexError, ValueError):
+                continue
+    return False
+
+
+async def _end_group(pgid: int) -> None:
+    """End what is left of a stdio server's process group: SIGTERM, SIGKILL after
+    ``GROUP_GRACE``. The group's id is the server's pid (the SDK started it as a session
+    leader); the SIGKILL is sent whatever interrupts the wait."""
+    try:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(GROUP_GRACE):
+            if _signal_group(pgid, signal.SIGTERM):
+                while _group_runs(pgid):
+                    await anyio.sleep(0.05)
+    finally:
+        _signal_group(pgid, signal.SIGKILL)
+
+
+def _sdk_version() -> str:
+    from importlib.metadata import version
+
+    return version("mcp")
 
 
 def _start_error(settings: ServerSettings, exc: BaseException, tail: str) -> StartError:
