@@ -1,9 +1,11 @@
 """Run toolwire tools on remote workers: an executor on taskiq, with its Redis broker.
 
 Name a table ``[executors.NAME]`` with ``kind = "taskiq"`` and a Redis ``url``, bind tools to
-it (``[tools.X] executor = "NAME"``), and start workers with ``toolwire worker NAME``. The host
-keeps its middleware (retries, rate limits, concurrency, timeouts); a worker runs only the
-function and sends back its serialized result.
+it (``[tools.X] executor = "NAME"``), set the signing key in the variable ``key_env`` names
+(``TOOLWIRE_TASKIQ_KEY``) on the host and the workers, and start workers with
+``toolwire worker NAME``. The host keeps its middleware (retries, rate limits, concurrency,
+timeouts) and signs every job; a worker runs only a signed, fresh job, once, and sends back
+its signed result.
 """
 
 from __future__ import annotations

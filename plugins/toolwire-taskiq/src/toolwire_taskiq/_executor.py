@@ -194,7 +194,7 @@ class TaskiqExecutor:
             self.keys.claim(sent.id),
             ABANDONED,
             nx=True,
-            ex=claim_lifetime(self.settings, sent.deadline),
+            ex=claim_lifetime(sent.deadline),
         ):
             return
         link.spawn(self._withdraw(link, message))
@@ -215,7 +215,7 @@ class TaskiqExecutor:
                     self.keys.claim(sent.id),
                     CANCELLED,
                     nx=True,
-                    ex=claim_lifetime(self.settings, sent.deadline),
+                    ex=claim_lifetime(sent.deadline),
                 ):
                     await link.redis.lrem(self.settings.queue, 1, message.decode("ascii"))
                 else:

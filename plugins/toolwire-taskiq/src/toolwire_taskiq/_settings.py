@@ -45,8 +45,7 @@ class Settings:
             overrides it). A worker takes no call while all of its slots are busy, so calls
             spread over the workers.
         connect_timeout: Seconds to reach Redis before a call gets ``executor_unavailable``.
-        result_ttl: Seconds a result no host collected stays in Redis (a late reply); also
-            how long past its deadline a job's claim is remembered.
+        result_ttl: Seconds a result no host collected stays in Redis (a late reply).
         key_env: The environment variable that holds the key hosts sign jobs with and
             workers check them with: its text, UTF-8 encoded (at least 16 bytes, and not
             repetitive; 32 random bytes, hex-encoded, is a good key).

@@ -28,8 +28,9 @@ Beside the queue, under the queue's name as a prefix:
 - ``claim:ID`` says who has job ``ID``, set once (``SET NX``): the id of the worker that
   claimed it, or ``!abandoned`` (no worker claimed it within ``claim_timeout``),
   ``!cancelled`` (the host cancelled it before a worker claimed it) or ``!refused`` (a worker
-  refused it and replied why). It lives until ``result_ttl`` seconds past the job's deadline,
-  so a job queued again (replayed) finds it and is refused; after that, its deadline has passed;
+  refused it and replied why). It lives until ``CLAIM_MARGIN`` seconds past the job's
+  deadline, so a job queued again (replayed) finds it and is refused; after that, its deadline
+  has passed (by any clock within ``CLAIM_MARGIN`` of the host's);
 - ``alive:WORKER`` is the worker's heartbeat, refreshed four times per interval and expiring
   after half of one;
 - a message on the channel ``cancel`` asks the worker running job ``ID`` to stop it;
@@ -59,6 +60,9 @@ REPLY_DOMAIN: Final = b"toolwire-taskiq reply\n"
 #: The length of a MAC in hex digits, and what separates it from the body.
 MAC_HEX: Final = 64
 SEPARATOR: Final = b"\n"
+#: Seconds past a job's deadline that its claim is kept: the clock difference between a host
+#: and a worker that replay protection tolerates.
+CLAIM_MARGIN: Final = 60
 #: The claims that are not a worker's id.
 ABANDONED: Final = "!abandoned"
 CANCELLED: Final = "!cancelled"
@@ -200,9 +204,9 @@ class Keys:
         return f"{self._prefix}result:{job}"
 
 
-def claim_lifetime(settings: Settings, deadline: float) -> int:
-    """Seconds a job's claim is kept: until ``result_ttl`` past its deadline."""
-    return max(1, math.ceil(deadline - time.time())) + settings.result_ttl
+def claim_lifetime(deadline: float) -> int:
+    """Seconds a job's claim is kept: until ``CLAIM_MARGIN`` past its deadline."""
+    return max(1, math.ceil(deadline - time.time())) + CLAIM_MARGIN
 
 
 def make_broker(settings: Settings) -> ListQueueBroker:

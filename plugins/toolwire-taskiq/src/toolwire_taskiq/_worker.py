@@ -198,7 +198,7 @@ class Worker:
     async def _claim(self, job: dict[str, Any]) -> str | None:
         """Claim the job for this worker: ``None``, or who holds its claim already."""
         key = self.keys.claim(job["job"])
-        lifetime = claim_lifetime(self.settings, job["deadline"])
+        lifetime = claim_lifetime(job["deadline"])
         if await self.redis.set(key, self.id, nx=True, ex=lifetime):
             return None
         held = await self.redis.get(key)
@@ -210,7 +210,7 @@ class Worker:
         job_id, tool = job["job"], job["tool"]
         _log.warning("toolwire_taskiq.job_refused", reason=late, job=job_id, tool=tool)
         key = self.keys.claim(job_id)
-        lifetime = claim_lifetime(self.settings, job["deadline"])
+        lifetime = claim_lifetime(job["deadline"])
         try:
             if not await self.redis.set(key, REFUSED, nx=True, ex=lifetime):
                 return
@@ -248,6 +248,8 @@ class Worker:
             problem = self._refusal(job)
             if problem is not None:
                 return {"error": problem}
+            if time.time() >= job["deadline"]:  # it passed while this worker claimed the job
+                return {"error": _error(f"{tool}'s deadline passed before it started", "timeout")}
             with attached(job.get("trace_context")):  # the task keeps the call's trace
                 running = asyncio.create_task(
                     self.dispatcher.execute(
