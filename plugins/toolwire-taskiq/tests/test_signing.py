@@ -198,6 +198,34 @@ async def test_forged_jobs_pushed_on_the_queue_are_refused_and_never_run(
 
 
 @pytest.mark.slow
+async def test_one_job_pushed_many_times_runs_once_across_workers(
+    redis_server: RedisServer,
+    workers: Workers,
+    write_config: WriteConfig,
+    signing_key: str,
+    tmp_path: Path,
+) -> None:
+    """The same signed job pushed ten times at once, with two worker processes taking from
+    the queue: one run, nine refusals as replayed, between them."""
+    config = write_config(redis_server.url)
+    started = [workers.start(config), workers.start(config)]
+    queue = queue_of(config)
+    client = redis.Redis.from_url(redis_server.url)
+    mark = tmp_path / "mark"
+    message = Signer(signing_key.encode()).seal(job_for("nap", {"seconds": 0.2, "mark": str(mark)}))
+    client.lpush(queue, *[message] * 10)
+
+    def replays() -> list[str]:
+        return [r for w in started for r in refusals(workers.output(w)) if r == "replayed"]
+
+    assert await eventually(lambda: len(replays()) == 9)
+    assert await eventually(mark.exists)
+    assert int(mark.read_text()) in {w.pid for w in started}
+    assert client.llen(queue) == 0  # ten taken: nine refused, so one ran
+    client.close()
+
+
+@pytest.mark.slow
 async def test_a_worker_with_another_key_runs_nothing_and_the_host_is_answered(
     redis_server: RedisServer,
     workers: Workers,
