@@ -31,6 +31,7 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ._http import MAX_HEADER_BYTES
 from ._refusals import Refusals
 from ._settings import ServeSettings
 
@@ -44,8 +45,6 @@ FD_RESERVE: Final = 128 + 4 * ACCEPT_BATCH
 DEFAULT_MAX_CONNECTIONS: Final = 512
 #: Fewer connections than this is no server.
 MIN_CONNECTIONS: Final = 8
-#: The largest request line plus headers (h11's own default, stated).
-MAX_HEADER_BYTES: Final = 16 * 1024
 #: Seconds streams still open at shutdown get to finish.
 SHUTDOWN_GRACE: Final = 5
 

@@ -63,6 +63,9 @@ _SINGLE: Final = (
 )
 #: Introspection requests one event loop sends at once (each holds a socket).
 _INTROSPECTIONS: Final = 16
+#: The most header bytes a request may carry (names and values); h11 holds an incomplete
+#: header block to the same, but not one that arrives whole.
+MAX_HEADER_BYTES: Final = 16 * 1024
 
 RoleOfToken = Callable[[AccessToken], "str | None"]
 
@@ -320,6 +323,9 @@ class _Gate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if sum(len(k) + len(v) for k, v in scope.get("headers", ())) > MAX_HEADER_BYTES:
+            await self._refuse(send, "headers_too_large", 431, "Request headers too large")
             return
         headers = _single_headers(scope)
         if headers is None:
