@@ -13,7 +13,8 @@ wants silence, or anything else, configures logging.
 Secrets: the call sites that log a call's failure pass the call's secret values (see
 ``secret_values``); they are masked in every field of the event, in the exception's message and
 in its rendered traceback. The exception object itself is then not handed to the host's
-handlers, which could render it (or its frames' local variables) unmasked.
+handlers, which could render it (or its frames' local variables) unmasked. The same rule is
+public as ``toolwire.types.Redaction``, for whatever else carries a call out (spans, the CLI).
 """
 
 from __future__ import annotations
