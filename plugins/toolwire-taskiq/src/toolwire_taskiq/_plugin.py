@@ -42,7 +42,9 @@ class TaskiqPlugin:
                 _worker_arguments,
                 "Take calls from the queue of executor NAME ([executors.NAME] kind = "
                 '"taskiq") and run them, until SIGTERM or Ctrl-C. Loads the same config and '
-                "packs as the host; runs only the tools bound to NAME.",
+                "packs as the host, and the same signing key (the variable key_env names, "
+                "TOOLWIRE_TASKIQ_KEY by default); runs only signed, fresh jobs of the tools "
+                "bound to NAME, each once.",
             )
         )
 
