@@ -209,3 +209,13 @@ def test_the_redact_list_in_the_config_decides(operator_for: Callable[..., Opera
     assert "n-77" not in done.stdout
     (listed,) = json.loads(operator.run("approvals", "list", "--json").stdout)
     assert listed["arguments"] == {"api_key": "k1", "note": "[redacted]", "service": "x"}
+
+
+def test_the_table_shows_control_characters_as_escapes(operator: Operator) -> None:
+    """Arguments holding a terminal escape sequence or a bidi override show as their escapes in
+    the table, so what a person reads is what the call holds."""
+    ask(operator, service="staging", note="\x1b[2Jok\u202eevil")
+    table = operator.run("approvals", "list")
+    assert table.returncode == 0, table.stderr
+    assert "\x1b" not in table.stdout and "\u202e" not in table.stdout
+    assert '"note": "\\u001b[2Jok\\u202eevil' in table.stdout
