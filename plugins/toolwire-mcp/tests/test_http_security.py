@@ -720,3 +720,23 @@ def test_serve_mistakes_stop_the_start(tmp_path: Path, toml: str, message: str) 
         toml += '\nissuer = "https://a"\nresource = "https://b/mcp"\nrole_claim = "role"\n'
     with pytest.raises(toolwire.ConfigError, match=message):
         _serve_settings(tmp_path, f"[plugins.mcp.serve]\n{toml}\n")
+
+
+@pytest.mark.slow
+def test_a_caller_cannot_flood_the_log_through_the_sdk(tmp_path: Path) -> None:
+    """Malformed notifications, each of which the SDK drops with a warning, sent by a caller
+    (here an anonymous one) hundreds of times, leave a few lines in the log; the rest are
+    counted in the summary."""
+    with toolwire_serve(tmp_path, 'anonymous_role = "guest"\n') as served, httpx2.Client() as http:
+        opened = http.post(served.url, json=INITIALIZE, headers=ACCEPT)
+        session = {**ACCEPT, "Mcp-Session-Id": opened.headers["mcp-session-id"],
+                   "Mcp-Protocol-Version": "2025-11-25"}  # fmt: skip
+        ready = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert http.post(served.url, json=ready, headers=session).status_code == 202
+        malformed = {"jsonrpc": "2.0", "method": "notifications/cancelled",
+                     "params": {"requestId": {"not": "an id"}}}  # fmt: skip
+        for _ in range(300):
+            assert http.post(served.url, json=malformed, headers=session).status_code == 202
+        assert http.post(served.url, json=INITIALIZE, headers=ACCEPT).status_code == 200
+        assert wait_until(lambda: refused(served.lines).get("log_flood", 0) > 0, 30)
+    assert len(served.lines) < 30, "".join(served.lines)

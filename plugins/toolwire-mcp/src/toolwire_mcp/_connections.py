@@ -14,7 +14,10 @@ connections are governed here, below the ASGI app:
   connects never takes the process past its open-file limit (where the event loop stops
   accepting for a second and logs every attempt), and the cap is checked against that limit
   at start;
-- what uvicorn would log for each bad request is counted in the refusal summary instead.
+- what uvicorn would log for each bad request is counted in the refusal summary instead, and
+  the libraries' own log lines (the SDK's, uvicorn's, asyncio's: the SDK logs a warning for
+  every malformed notification it drops) are let through a few per interval, the rest
+  counted there too.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import asyncio
 import logging
 import resource
 import socket
+import sys
+import time
 from typing import Any, ClassVar, Final, cast
 
 import h11
@@ -47,6 +52,8 @@ DEFAULT_MAX_CONNECTIONS: Final = 512
 MIN_CONNECTIONS: Final = 8
 #: Seconds streams still open at shutdown get to finish.
 SHUTDOWN_GRACE: Final = 5
+#: Log records one library logger may write per summary interval; the rest are counted.
+LIBRARY_LINES: Final = 10
 
 
 def open_file_limit() -> int:
@@ -130,7 +137,47 @@ def run(app: Starlette, sock: socket.socket, settings: ServeSettings, cap: int) 
     )
     # uvicorn takes whole seconds in its signature; the timer takes any.
     cast(Any, config).timeout_keep_alive = settings.idle_timeout
+    _throttle_library_logs(refusals)
     _Server(config).run(sockets=[sock])
+
+
+def _throttle_library_logs(refusals: Refusals) -> None:
+    """Let each library logger write a few warnings per interval; count the rest as refusals.
+
+    The SDK's and asyncio's loggers get a stderr handler of their own (with no handler
+    configured they would reach Python's last-resort handler, unthrottled); uvicorn's handlers,
+    configured by uvicorn, get the filter.
+    """
+    for name in ("mcp", "asyncio"):
+        logger = logging.getLogger(name)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_Throttle(refusals))
+        logger.addHandler(handler)
+        logger.propagate = False
+    for configured in logging.getLogger("uvicorn").handlers:
+        configured.addFilter(_Throttle(refusals))
+
+
+class _Throttle(logging.Filter):
+    """Passes ``LIBRARY_LINES`` records per interval; counts the rest as ``log_flood``."""
+
+    def __init__(self, refusals: Refusals) -> None:
+        super().__init__()
+        self._refusals = refusals
+        self._window = time.monotonic()
+        self._passed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now - self._window >= self._refusals.interval:
+            self._window, self._passed = now, 0
+        self._passed += 1
+        if self._passed <= LIBRARY_LINES:
+            return True
+        self._refusals.note("log_flood")
+        return False
 
 
 class _Server(uvicorn.Server):
@@ -177,15 +224,22 @@ class _Guard:
 
 
 class _CountedWarnings:
-    """uvicorn's logger, for one connection: its warnings (a malformed request, a header
-    block over the limit, an unsupported upgrade) are counted as refusals, not written."""
+    """uvicorn's logger, for one connection: its warnings about a client (a malformed request,
+    a header block over the limit, an upgrade asked for) are counted as refusals, not
+    written."""
 
     def __init__(self, logger: logging.Logger, refusals: Refusals) -> None:
         self._logger = logger
         self._refusals = refusals
 
     def warning(self, msg: object, *args: object, **kwargs: Any) -> None:
-        self._refusals.note("bad_request")
+        text = str(msg)
+        if text.startswith("Invalid HTTP request"):
+            self._refusals.note("bad_request")
+        elif text.startswith("Unsupported upgrade"):
+            self._refusals.note("upgrade")
+        elif not text.startswith("No supported WebSocket library"):  # said with the upgrade
+            self._logger.warning(msg, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._logger, name)
