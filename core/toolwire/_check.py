@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,9 @@ class CheckReport:
         tools: How many enabled tools were checked.
         paths: Every file or folder the config names, by dotted key, as toolwire and the
             plugins resolve it (a relative path in a file is relative to that file).
+        rows: One row per plugin, as ``toolwire plugins`` shows it, each plugin loaded on its
+            own: a plugin that refused its settings, failed to load, or brings a tool name
+            another plugin brings too is ``failed`` with the reason as its error.
     """
 
     source: str | None
@@ -75,6 +78,7 @@ class CheckReport:
     plugins: int = 0
     tools: int = 0
     paths: dict[str, str] = field(default_factory=dict)
+    rows: list[PluginInfo] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -189,20 +193,26 @@ def _check_plugins(
     report: CheckReport, config: Config, candidates: Mapping[str, Candidate]
 ) -> None:
     tools: list[tuple[Tool, str]] = []
+    rows: dict[str, PluginInfo] = {}
     with Dispatcher(config) as builtins:
         providers = builtins.providers()
         report.plugins = sum(p.status == "enabled" for p in builtins.plugins())
+        rows.update((row.name, row) for row in builtins.plugins() if row.builtin)
     for candidate in candidates.values():
         if candidate.name in config.disable:
+            rows[candidate.name] = candidate.info("blocked")
             continue
         if not (config.autoload or candidate.name in config.enable):
+            rows[candidate.name] = candidate.info("disabled")
             continue
         plugin = f"plugin {candidate.name!r} ({candidate.distribution} {candidate.version})"
         try:
-            brought, own_providers, failed = _contributions(candidate, config)
+            brought, own_providers, failed, own_rows = _contributions(candidate, config)
         except ConfigError as exc:
             report.problems.append(Finding(plugin, str(exc)))
+            rows[candidate.name] = candidate.info("enabled").with_status("failed", str(exc))
             continue
+        rows.update((row.name, row) for row in own_rows)
         report.problems.extend(
             Finding(f"plugin {row.name!r} (from {candidate.name!r})", f"failed: {row.error}")
             for row in failed
@@ -220,7 +230,26 @@ def _check_plugins(
     report.problems.extend(problems)
     report.notes.extend(notes)
     report.tools = len({tool.name for tool, _ in tools})
+    for name, owners in _shared_names(tools).items():
+        for owner in owners:
+            others = ", ".join(repr(o) for o in owners if o != owner)
+            row = rows.get(owner)
+            if row is not None:
+                clash = (
+                    f"tool {name!r} is also brought by plugin {others}; see [plugins.NAME] prefix"
+                )
+                error = f"{row.error}; {clash}" if row.error else clash
+                rows[owner] = row.with_status("failed", error)
+    report.rows = list(rows.values())
     _check_start(report, config)
+
+
+def _shared_names(tools: Sequence[tuple[Tool, str]]) -> dict[str, list[str]]:
+    """Tool names more than one plugin brings, each with those plugins."""
+    owners: dict[str, list[str]] = {}
+    for tool, plugin in tools:
+        owners.setdefault(tool.name, []).append(plugin)
+    return {name: plugins for name, plugins in owners.items() if len(set(plugins)) > 1}
 
 
 def _check_start(report: CheckReport, config: Config) -> None:
@@ -240,9 +269,10 @@ def _check_start(report: CheckReport, config: Config) -> None:
 
 def _contributions(
     candidate: Candidate, config: Config
-) -> tuple[list[tuple[Tool, str]], dict[str, Provider], list[PluginInfo]]:
+) -> tuple[list[tuple[Tool, str]], dict[str, Provider], list[PluginInfo], list[PluginInfo]]:
     """Load one plugin into a dispatcher of its own: the enabled tools and providers it brings,
-    and the plugins it contributed that failed (an MCP server that did not start).
+    the plugins it contributed that failed (an MCP server that did not start), and the rows
+    of the plugin and those it contributed.
 
     Raises:
         ConfigError: the plugin failed to import or to register.
@@ -270,8 +300,13 @@ def _contributions(
             raise ConfigError(f"failed to register: {exc}") from None
         finally:
             config.resolved_paths.update(alone.resolved_paths)
-        failed = [p for p in dispatcher.plugins() if p.status == "failed"]
-        return _enabled_tools(dispatcher, config), dispatcher.providers(), failed
+        own = [
+            replace(p, distribution=candidate.distribution, version=candidate.version)
+            for p in dispatcher.plugins()
+            if not p.builtin
+        ]
+        failed = [p for p in own if p.status == "failed"]
+        return _enabled_tools(dispatcher, config), dispatcher.providers(), failed, own
 
 
 def _enabled_tools(dispatcher: Dispatcher, config: Config) -> list[tuple[Tool, str]]:

@@ -52,12 +52,26 @@ class UsageError(Exception):
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    """List every plugin, built-in and installed, with its status."""
-    with _dispatcher(args) as dispatcher:
-        rows = dispatcher.plugins()
+    """List every plugin, built-in and installed, with its status.
+
+    It always runs: when the plugins cannot start together (a plugin refuses its settings,
+    two bring one tool name), each plugin is loaded on its own, as ``toolwire check`` does,
+    and each problem shows on its plugin's row; the exit code is then 1.
+    """
+    code = EXIT_OK
+    try:
+        with _dispatcher(args) as dispatcher:
+            rows = dispatcher.plugins()
+    except ConfigError as exc:
+        report = check(args.config)
+        rows = report.rows
+        unplaced = [str(p) for p in report.problems if not p.where.startswith("plugin ")]
+        for problem in unplaced or [str(exc)]:
+            print(f"toolwire: problem: {problem}", file=sys.stderr)
+        code = EXIT_TOOL_ERROR
     if args.json:
         _print_json([row.to_dict() for row in rows])
-        return EXIT_OK
+        return code
     header: tuple[str, ...] = (
         "NAME",
         "DISTRIBUTION",
@@ -71,7 +85,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if not any(row.error for row in rows):
         header, table = header[:-1], [row[:-1] for row in table]
     _print_table(header, table)
-    return EXIT_OK
+    return code
 
 
 def cmd_tools(args: argparse.Namespace) -> int:
@@ -352,9 +366,11 @@ def build_parser(extra: Sequence[Command] = ()) -> argparse.ArgumentParser:
         cmd_approvals_approve,
         "approve a call: it runs once",
         "Approve a waiting call: it runs once, with exactly its stored arguments, and its "
-        "DispatchResult is printed as JSON. Approving a call already decided prints the stored "
-        "result and runs nothing. Exit 0 when the call succeeded, 1 when it ended in an error "
-        "(expired, rejected before, or the tool failed).",
+        "DispatchResult is printed as JSON. Approving a call that ran, or was rejected or "
+        "expired, prints the stored result and runs nothing; a call whose run failed before "
+        "its tool started is still approved, and runs now. Exit 0 when the call succeeded, 1 "
+        "when it ended in an error (expired, rejected before, the tool failed, or it could not "
+        "start).",
     )
     approve.add_argument("id", metavar="ID", help="the approval's id")
     approve.add_argument("--by", metavar="NAME", required=True, help="who approves (recorded)")

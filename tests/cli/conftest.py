@@ -54,6 +54,16 @@ odd = toolwire.Toolset("cli-odd")
 def count_words(counts: dict[str, int]) -> int:
     """An open mapping, which OpenAI strict mode cannot express."""
     return sum(counts.values())
+
+
+class Picky:
+    """A plugin that validates its own settings."""
+
+    @toolwire.hookimpl
+    def toolwire_configure(self, config):
+        mode = config.plugin_settings("cli-picky").get("mode", "fast")
+        if mode not in ("fast", "safe"):
+            raise toolwire.ConfigError(f"mode must be 'fast' or 'safe', got {mode!r}")
 '''
 
 BROKEN_MODULE = '''
@@ -68,6 +78,7 @@ cli-good = twcli_fixtures:good
 cli-clash = twcli_fixtures:clash
 cli-odd = twcli_fixtures:odd
 cli-broken = twcli_broken
+cli-picky = twcli_fixtures:Picky
 """
 
 

@@ -43,10 +43,48 @@ def test_plugins_table_shows_the_failed_plugin_and_its_error(cli, write_config):
     assert "cli-broken" in run.stderr  # the load failure is logged too, on stderr
 
 
-def test_plugins_with_a_plugin_enabled_but_not_installed_is_a_config_error(cli, write_config):
-    """Enabling a plugin that is not installed ends with exit 2 and a line naming it."""
+def test_plugins_with_a_plugin_enabled_but_not_installed_still_lists(cli, write_config):
+    """Enabling a plugin that is not installed still lists the plugins, names it, exits 1."""
     config = write_config('[plugins]\nautoload = false\nenable = ["no-such-plugin"]\n')
     run = cli("--config", config, "plugins")
-    assert run.returncode == 2
+    assert run.returncode == 1
     assert "no-such-plugin" in run.stderr
-    assert run.stdout == ""
+    assert any(line.startswith("roles (built-in)") for line in run.stdout.splitlines())
+
+
+def test_plugins_runs_when_a_plugin_refuses_its_settings(cli, write_config):
+    """One plugin refusing its settings shows on its row; the others are listed; exit 1."""
+    config = write_config(
+        '[plugins]\nautoload = false\nenable = ["cli-good", "cli-picky"]\n'
+        '[plugins.cli-picky]\nmode = "reckless"\n'
+    )
+    run = cli("--config", config, "plugins", "--json")
+    assert run.returncode == 1, run.stderr
+    rows = {row["name"]: row for row in run.json()}
+    assert rows["cli-good"]["status"] == "enabled" and rows["cli-good"]["tools"] == 1
+    assert rows["cli-picky"]["status"] == "failed"
+    assert "mode must be 'fast' or 'safe', got 'reckless'" in rows["cli-picky"]["error"]
+    # A command that dispatches still fails closed.
+    call = cli("--config", config, "call", "lookup", "{}")
+    assert call.returncode == 2 and "reckless" in call.stderr
+
+
+def test_plugins_runs_when_two_packs_bring_one_tool_name(cli, write_config):
+    """A tool name two packs bring shows on both rows, with the way out; all problems at once."""
+    config = write_config(
+        '[plugins]\nautoload = false\nenable = ["cli-good", "cli-clash", "cli-picky", "cli-broken"]\n'
+        "[plugins.cli-picky]\nmode = 3\n"
+    )
+    run = cli("--config", config, "plugins", "--json")
+    assert run.returncode == 1, run.stderr
+    rows = {row["name"]: row for row in run.json()}
+    for name, other in (("cli-good", "cli-clash"), ("cli-clash", "cli-good")):
+        assert rows[name]["status"] == "failed"
+        assert f"tool 'lookup' is also brought by plugin '{other}'" in rows[name]["error"]
+        assert "prefix" in rows[name]["error"]
+    assert "got 3" in rows["cli-picky"]["error"]
+    assert "ImportError" in rows["cli-broken"]["error"]
+    table = cli("--config", config, "plugins")
+    assert table.returncode == 1 and "also brought by" in table.stdout
+    checked = cli("--config", config, "check")
+    assert checked.returncode == 1 and "got 3" in checked.stdout and "'lookup'" in checked.stdout
