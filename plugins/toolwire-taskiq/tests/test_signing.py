@@ -226,6 +226,32 @@ async def test_one_job_pushed_many_times_runs_once_across_workers(
 
 
 @pytest.mark.slow
+async def test_a_replay_of_a_running_job_leaves_it_cancellable(
+    redis_server: RedisServer,
+    workers: Workers,
+    write_config: WriteConfig,
+    signing_key: str,
+    tmp_path: Path,
+) -> None:
+    """A job pushed again while it runs on the same worker is refused, and the running one
+    still stops when its host cancels it."""
+    config = write_config(redis_server.url)
+    worker = workers.start(config)
+    queue = queue_of(config)
+    client = redis.Redis.from_url(redis_server.url)
+    mark = tmp_path / "mark"
+    job = job_for("wait", {"seconds": 600, "mark": str(mark)})
+    message = Signer(signing_key.encode()).seal(job)
+    client.lpush(queue, message)
+    assert await eventually(lambda: mark.exists() and mark.read_text() == "started")
+    client.lpush(queue, message)
+    assert await eventually(lambda: refusals(workers.output(worker)) == ["replayed"])
+    client.publish(f"{queue}:cancel", job["job"])  # what the host sends when it cancels
+    assert await eventually(lambda: mark.read_text() == "cancelled")
+    client.close()
+
+
+@pytest.mark.slow
 async def test_a_worker_with_another_key_runs_nothing_and_the_host_is_answered(
     redis_server: RedisServer,
     workers: Workers,

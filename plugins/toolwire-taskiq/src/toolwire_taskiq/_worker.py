@@ -173,6 +173,11 @@ class Worker:
         if late is not None:
             await self._refuse_late(job, late)
             return
+        if job_id in self.running:  # under way here already: taken again
+            _log.warning(
+                "toolwire_taskiq.job_refused", reason="replayed", job=job_id, tool=job["tool"]
+            )
+            return
         self.running[job_id] = None  # from here a cancel for it is kept, not lost
         try:
             try:
@@ -232,11 +237,12 @@ class Worker:
     async def _reply(self, job_id: str, reply: dict[str, Any]) -> None:
         """Store the signed reply, and tell the hosts it is there."""
         try:
-            await self.redis.set(
-                self.keys.result(job_id),
-                self.signer.seal_reply(job_id, reply),
-                ex=self.settings.result_ttl,
-            )
+            sealed = self.signer.seal_reply(job_id, reply)
+        except (TypeError, ValueError):  # a tool's error details that are not JSON
+            unsent = _error("the worker's reply could not be sent as JSON", "output_error")
+            sealed = self.signer.seal_reply(job_id, {"error": unsent})
+        try:
+            await self.redis.set(self.keys.result(job_id), sealed, ex=self.settings.result_ttl)
             await self.redis.publish(self.keys.done, job_id)
         except (RedisError, OSError) as exc:
             _log.warning("toolwire_taskiq.reply_failed", job=job_id, error=repr(exc))
