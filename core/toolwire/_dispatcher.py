@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 import itertools
 import os
+import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -54,6 +55,9 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         self._tasks = TaskRunner()
         self._loop = OwnedLoop()
         self._ids = itertools.count(1)
+        # Ids this dispatcher makes are unique across dispatchers, processes and restarts, so
+        # records in a shared audit trail or approvals store never share one.
+        self._id_prefix = f"call_tw{secrets.token_hex(6)}_"
         self._approvals = Approvals(self.config.section("approvals"), self.config.resolve_path)
         self._plans = Plans(self._host, self._threads, self._tasks, self._approvals)
         self._closed = False
@@ -298,4 +302,4 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         return self._plans.current()
 
     def _new_id(self) -> str:
-        return f"call_tw{next(self._ids)}"
+        return f"{self._id_prefix}{next(self._ids)}"
