@@ -221,8 +221,33 @@ def cmd_approvals_reject(args: argparse.Namespace) -> int:
         result = dispatcher.reject_sync(args.id, by=args.by, message=args.message)
         redaction = Redaction.from_config(dispatcher.config)
     _print_json(_result_view(result, redaction))
-    rejected = result.approval is not None and result.approval.status == "rejected"
-    return EXIT_OK if rejected else EXIT_TOOL_ERROR
+    approval = result.approval
+    if approval is not None and approval.status == "rejected" and approval.decided_by == args.by:
+        return EXIT_OK
+    print(f"toolwire: error: {_not_rejected(args.id, result)}", file=sys.stderr)
+    return EXIT_TOOL_ERROR
+
+
+def _not_rejected(approval_id: str, result: DispatchResult) -> str:
+    """Why ``approvals reject`` did not reject: the record was decided before it came."""
+    approval = result.approval
+    if approval is None:
+        return f"approval {approval_id} was not rejected: {_first_line(result.output)}"
+    by = f" by {approval.decided_by}" if approval.decided_by else ""
+    when = ""
+    if approval.decided_at is not None:
+        stamp = datetime.datetime.fromtimestamp(approval.decided_at, datetime.UTC)
+        when = f" at {stamp.isoformat(timespec='seconds')}"
+    status = {
+        "executed": "already approved and run",
+        "running": "already approved and running now",
+        "rejected": "already rejected",
+        "expired": "already expired",
+    }.get(approval.status, f"already {approval.status}")
+    return (
+        f"approval {approval_id} was not rejected: it was {status}{by}{when}; "
+        "a decision is made once"
+    )
 
 
 # -- the parser -------------------------------------------------------------------------------

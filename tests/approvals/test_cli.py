@@ -87,11 +87,23 @@ def test_reject_ends_the_call_and_a_later_approve_exits_1(host):
 
 
 def test_reject_after_approve_exits_1(host):
-    """Rejecting a call that already ran exits 1 and prints the stored result."""
+    """Rejecting a call that already ran exits 1, prints the stored result and says why."""
     toolwire_cli(host, "approvals", "approve", host.pending[0], "--by", "bob")
     late = toolwire_cli(host, "approvals", "reject", host.pending[0], "--by", "carol")
     assert late.returncode == 1
     assert json.loads(late.stdout)["output"] == "deleted one"
+    assert (
+        f"approval {host.pending[0]} was not rejected: it was already approved and run by bob"
+        in (late.stderr)
+    )
+
+
+def test_reject_after_another_reject_says_who_decided(host):
+    """A second person's reject of a rejected call exits 1 naming the first decision."""
+    toolwire_cli(host, "approvals", "reject", host.pending[1], "--by", "bob")
+    again = toolwire_cli(host, "approvals", "reject", host.pending[1], "--by", "carol")
+    assert again.returncode == 1
+    assert "was not rejected: it was already rejected by bob at " in again.stderr
 
 
 @pytest.mark.parametrize(
