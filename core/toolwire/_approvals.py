@@ -4,10 +4,13 @@ A call whose permission walk ends in ``RequireApproval`` (or whose tool needs ap
 policy) does not run. It becomes an ``Approval``: an unguessable id, the call's id and tool,
 its validated arguments as canonical JSON (sorted keys, no whitespace, UTF-8) with their
 SHA-256 digest, the role and principal it came with, the reason, and an expiry. Every change
-of state is one atomic claim in the store: a record leaves ``pending`` exactly once (to
-``approved``, ``rejected`` or ``expired``), and its result is written exactly once
-(``approved`` becomes ``executed``). So two processes approving one id run the tool once, and
-the one that lost the claim returns the stored result.
+of state is one atomic claim in the store. A decision claims a waiting record (``pending``, or
+``approved`` and not run) exactly once: to ``running`` to run it, or to ``rejected`` or
+``expired``; its result is written exactly once. A run ends ``executed`` only when its tool
+started; one that failed before (a before hook, an admission middleware, an executor that
+could not take it, an audit trail that cannot be written) puts the record back to
+``approved``, with no result, for the next ``approve`` to run. So two processes approving
+one id run the tool once, and the one that lost the claim returns the stored result.
 
 Decisions are matched by approval id, never by position; the permission walk is never run
 again for an approved call, and its stored arguments are the only ones it can run with.
@@ -36,22 +39,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 from ._errors import ConfigError, RequireApproval, ToolError
+from ._executors import UNTAKEN
 from ._logging import log as _log
 from ._loop import loop_running
 from ._pipeline import Finished, refuse, run_call
 from ._responses import provider_named
 from ._serialize import to_json
-from ._values import DispatchResult, ToolCall
+from ._values import CallContext, DispatchResult, ToolCall
 
 if TYPE_CHECKING:
     import sqlite3
 
     from ._logging import Redaction
     from ._plan import Plan, Route
-    from ._values import CallContext
 
-#: Every state a record can be in; only ``pending`` is left by a claim.
-STATUSES: Final = ("pending", "approved", "rejected", "expired", "executed")
+#: Every state a record can be in.
+STATUSES: Final = ("pending", "approved", "running", "rejected", "expired", "executed")
+#: The states a decision (approve, reject, expire) can claim a record from: it waits.
+WAITING: Final = ("pending", "approved")
 #: Where an approval is kept when ``[approvals] store`` is not set: a file in this folder of
 #: the platform's user state directory.
 APP_NAME: Final = "toolwire"
@@ -77,11 +82,17 @@ class Approval:
         principal: The value of the host state's ``[approvals] principal_key``, as text.
         reason: Why a person must decide (the ``RequireApproval`` reason, or the policy).
         created_at: When the call asked.
-        expires_at: When the approval lapses (``[approvals] ttl`` after ``created_at``).
-        status: ``pending``, ``approved``, ``rejected``, ``expired`` or ``executed``.
+        expires_at: When the approval lapses (``[approvals] ttl`` after ``created_at``): a
+            call that has not run by then (``pending``, or ``approved``) never runs.
+        status: ``pending`` (waits for a person); ``running`` (approved, and claimed by the
+            process that runs it; the tool runs at most once); ``executed`` (the tool
+            started: the stored result says how it ended, an error included); ``approved``
+            (approved, but its run failed before the tool started: nothing ran, and the next
+            ``approve`` runs it); ``rejected``; ``expired``.
         turn_id: The held turn the call belongs to, if it came in a held response.
         provider: The provider the turn's items are shaped for (with ``turn_id``).
-        decided_by: Who approved or rejected it (``None`` while pending, and when it expired).
+        decided_by: Who approved or rejected it, the last to approve it when it was approved
+            again (``None`` while pending, and when it expired).
         decided_at: When it was decided or expired.
         message: What the person said when rejecting it.
         plugin: The plugin that registered the tool that asked.
@@ -146,8 +157,8 @@ class Approval:
         return f"<toolwire.Approval {self.id} tool={self.tool!r} status={self.status!r}>"
 
     def expired(self, now: float) -> bool:
-        """Whether it is pending past its expiry."""
-        return self.status == "pending" and now >= self.expires_at
+        """Whether it waits (``pending``, or ``approved`` and not run) past its expiry."""
+        return self.status in WAITING and now >= self.expires_at
 
 
 #: The fields fixed when a record is made, stored as one JSON text.
@@ -283,14 +294,15 @@ def _check_runnable(plan: Plan, approval: Approval) -> None:
     if route is None:
         raise ApprovalError(
             f"approval {approval.id!r} is for {approval.tool!r}, which this process does not "
-            "load; decide it from a process that loads the same pack (it stays pending)"
+            f"load; decide it from a process that loads the same pack (it stays "
+            f"{approval.status})"
         )
     if fingerprint_of(route) != approval.fingerprint:
         raise ApprovalError(
             f"approval {approval.id!r} is for {approval.tool!r} of plugin "
             f"{approval.plugin!r}; this process's {approval.tool!r} (plugin {route.plugin!r}) "
             "is another tool or another version of it; decide it from a process that loads "
-            "the same pack (it stays pending)"
+            f"the same pack (it stays {approval.status})"
         )
 
 
@@ -322,8 +334,8 @@ class Entry(NamedTuple):
 class ApprovalStore(abc.ABC):
     """Where records and held turns live. Every method is plain and may block.
 
-    ``claim`` and ``complete`` are atomic: of any number of callers, in any processes sharing
-    the store, at most one succeeds for a record.
+    ``claim``, ``release`` and ``complete`` are atomic: of any number of callers, in any
+    processes sharing the store, at most one succeeds for a record.
     """
 
     #: Whether calls wait on I/O (async callers then run them on a thread).
@@ -347,14 +359,23 @@ class ApprovalStore(abc.ABC):
         message: str | None,
         *,
         overdue: bool,
+        current: str = "pending",
     ) -> bool:
-        """Move a pending record to ``status``: only if it is pending, and overdue (for
-        ``expired``) or not (for a decision) at ``at``. ``True`` for the one caller that did."""
+        """Move a record from ``current`` (a waiting state: ``pending``, or ``approved`` with
+        no result) to ``status``: only if it is in that state, without a result, and overdue
+        (for ``expired``) or not (for a decision) at ``at``. ``True`` for the one caller that
+        did."""
+
+    @abc.abstractmethod
+    def release(self, approval_id: str) -> bool:
+        """Put a ``running`` record without a result back to ``approved`` (its run failed
+        before the tool started). ``True`` for the one caller that did."""
 
     @abc.abstractmethod
     def complete(self, approval_id: str, status: str, result: str, item: str | None) -> bool:
-        """Write the result once: ``approved`` becomes ``executed``; rejected and expired keep
-        their status. ``True`` for the one caller that did."""
+        """Write the result once: ``running`` becomes ``executed`` (or ``approved``, for a
+        record that may never run); rejected and expired keep their status. ``True`` for the
+        one caller that did."""
 
     @abc.abstractmethod
     def records(self, status: str | None) -> list[Approval]:
@@ -375,7 +396,7 @@ class ApprovalStore(abc.ABC):
 
 def _before(status: str) -> str:
     """The status a record must have for its result to be written with ``status``."""
-    return "approved" if status == "executed" else status
+    return "running" if status in ("executed", "approved") else status
 
 
 def _approval(fixed: str, **state: Any) -> Approval:
@@ -414,17 +435,26 @@ class MemoryStore(ApprovalStore):
         message: str | None,
         *,
         overdue: bool,
+        current: str = "pending",
     ) -> bool:
         with self._lock:
             row = self._rows.get(approval_id)
-            if row is None:
+            if row is None or row["result"] is not None:
                 return False
             approval: Approval = row["approval"]
-            if approval.status != "pending" or (at >= approval.expires_at) != overdue:
+            if approval.status != current or (at >= approval.expires_at) != overdue:
                 return False
             row["approval"] = dataclasses.replace(
                 approval, status=status, decided_by=by, decided_at=at, message=message
             )
+            return True
+
+    def release(self, approval_id: str) -> bool:
+        with self._lock:
+            row = self._rows.get(approval_id)
+            if row is None or row["result"] is not None or row["approval"].status != "running":
+                return False
+            row["approval"] = dataclasses.replace(row["approval"], status="approved")
             return True
 
     def complete(self, approval_id: str, status: str, result: str, item: str | None) -> bool:
@@ -541,12 +571,22 @@ class SQLiteStore(ApprovalStore):
         message: str | None,
         *,
         overdue: bool,
+        current: str = "pending",
     ) -> bool:
         with self._connect() as db:
             done = db.execute(
                 "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, message = ?"
-                " WHERE id = ? AND status = 'pending' AND (expires_at <= ?) = ?",
-                (status, by, at, message, approval_id, at, int(overdue)),
+                " WHERE id = ? AND status = ? AND result IS NULL AND (expires_at <= ?) = ?",
+                (status, by, at, message, approval_id, current, at, int(overdue)),
+            )
+            return done.rowcount == 1
+
+    def release(self, approval_id: str) -> bool:
+        with self._connect() as db:
+            done = db.execute(
+                "UPDATE approvals SET status = 'approved'"
+                " WHERE id = ? AND status = 'running' AND result IS NULL",
+                (approval_id,),
             )
             return done.rowcount == 1
 
@@ -640,14 +680,26 @@ class _Closing:
         self.connection.close()
 
 
-#: KEYS: the record, the pending set, the set of the new status.
-#: ARGV: id, new status, by, at, message, "1" to expire (only overdue) or "0" (only not).
+#: KEYS: the record, the set of its status now, the set of the new status.
+#: ARGV: id, new status, by, at, message, "1" to expire (only overdue) or "0" (only not),
+#: status now.
 _CLAIM_LUA: Final = """
-if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
+if redis.call('HGET', KEYS[1], 'status') ~= ARGV[7] then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'result') == 1 then return 0 end
 local overdue = tonumber(redis.call('HGET', KEYS[1], 'expires_at')) <= tonumber(ARGV[4])
 if overdue ~= (ARGV[6] == '1') then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decided_by', ARGV[3], 'decided_at', ARGV[4],
            'message', ARGV[5])
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], score, ARGV[1])
+return 1
+"""
+#: KEYS: the record, the running set, the approved set. ARGV: id.
+_RELEASE_LUA: Final = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'result') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'approved')
 local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], score, ARGV[1])
@@ -683,6 +735,7 @@ class RedisStore(ApprovalStore):
         # Any: the nox type check runs without the optional redis package installed.
         self._client: Any = redis.Redis.from_url(url, decode_responses=True)
         self._claim = self._client.register_script(_CLAIM_LUA)
+        self._release = self._client.register_script(_RELEASE_LUA)
         self._complete = self._client.register_script(_COMPLETE_LUA)
 
     def _key(self, approval_id: str) -> str:
@@ -729,10 +782,18 @@ class RedisStore(ApprovalStore):
         message: str | None,
         *,
         overdue: bool,
+        current: str = "pending",
     ) -> bool:
-        keys = [self._key(approval_id), self._set("pending"), self._set(status)]
-        args = [approval_id, status, by or "", repr(at), message or "", "1" if overdue else "0"]
+        keys = [self._key(approval_id), self._set(current), self._set(status)]
+        args = [
+            approval_id, status, by or "", repr(at), message or "", "1" if overdue else "0",
+            current,
+        ]  # fmt: skip
         return bool(self._claim(keys=keys, args=args))
+
+    def release(self, approval_id: str) -> bool:
+        keys = [self._key(approval_id), self._set("running"), self._set("approved")]
+        return bool(self._release(keys=keys, args=[approval_id]))
 
     def complete(self, approval_id: str, status: str, result: str, item: str | None) -> bool:
         before = _before(status)
@@ -990,19 +1051,23 @@ class Approvals:
         state: Mapping[str, Any] | None,
         wait: float,
     ) -> DispatchResult:
-        """Run the stored call once; any later approve (or reject) gets the stored result."""
-        decided = await self._decide(plan, approval_id, "approved", by, None)
-        if decided is not None:
-            return await self._execute(plan, decided, state)
-        return await self._stored(approval_id, wait)
+        """Run the stored call once; any later approve (or reject) gets the stored result.
+
+        A run that fails before its tool starts leaves the record ``approved``, without a
+        result: the next ``approve`` runs it.
+        """
+        claimed = await self._decide(plan, approval_id, "running", by, None, wait)
+        if isinstance(claimed, DispatchResult):
+            return claimed
+        return await self._execute(plan, claimed, state)
 
     async def reject(
         self, plan: Plan, approval_id: str, by: str, message: str | None, wait: float
     ) -> DispatchResult:
-        """End a pending call with ``approval_denied``; a decided one keeps its result."""
-        decided = await self._decide(plan, approval_id, "rejected", by, message)
-        if decided is None:
-            return await self._stored(approval_id, wait)
+        """End a waiting call with ``approval_denied``; a decided one keeps its result."""
+        decided = await self._decide(plan, approval_id, "rejected", by, message, wait)
+        if isinstance(decided, DispatchResult):
+            return decided
         told = f"a person rejected this call to {decided.tool}"
         told += f": {message}" if message else ""
         error = _Answer(
@@ -1013,42 +1078,76 @@ class Approvals:
         return await self._end(plan, decided, error)
 
     async def _decide(
-        self, plan: Plan, approval_id: str, status: str, by: str, message: str | None
-    ) -> Approval | None:
-        """Claim a pending record for ``by``: the decided record when this caller won it.
+        self,
+        plan: Plan,
+        approval_id: str,
+        status: str,
+        by: str,
+        message: str | None,
+        wait: float,
+    ) -> Approval | DispatchResult:
+        """Claim a waiting record for ``status`` (``running``, to run it, or ``rejected``).
 
-        ``None`` when it is not pending (any more): decided elsewhere, or overdue, in which
-        case it is expired here; either way its result is then in the store.
+        Returns:
+            The claimed record when this caller won it; else the stored result: of a record
+            decided before, or expired here (overdue), or of a run under way elsewhere, waited
+            for up to ``wait`` seconds.
+
+        Raises:
+            ApprovalError: this process cannot run the call (the record keeps waiting), or no
+                result after ``wait`` seconds.
         """
         _check_by(by)
-        approval = (await self._entry(approval_id)).approval
-        while approval.status == "pending":
-            _check_runnable(plan, approval)  # before the claim: a refusal leaves it pending
-            if approval.provider is not None:
-                provider_named(plan.providers, approval.provider)  # before the claim, not after
-            now = time.time()
-            if approval.expired(now):
-                await self._expire(plan, approval)
-                return None
+        delay = _POLL_START
+        deadline = time.monotonic() + wait
+        while True:
+            found = await self._entry(approval_id)
+            approval = found.approval
+            if found.result is not None:
+                return _result_from(found.result, approval)
+            if approval.status in WAITING:
+                _check_runnable(plan, approval)  # before the claim: a refusal leaves it waiting
+                if approval.provider is not None:
+                    provider_named(plan.providers, approval.provider)  # before the claim too
+                now = time.time()
+                if approval.expired(now):
+                    expired = await self._expire(plan, approval)
+                    if expired is not None:
+                        return expired
+                    continue
 
-            def claim(store: ApprovalStore, at: float = now) -> bool:
-                return store.claim(approval_id, status, by, at, message, overdue=False)
+                def claim(
+                    store: ApprovalStore, at: float = now, was: str = approval.status
+                ) -> bool:
+                    return store.claim(
+                        approval_id, status, by, at, message, overdue=False, current=was
+                    )
 
-            if await self._io(claim):
-                return dataclasses.replace(
-                    approval, status=status, decided_by=by, decided_at=now, message=message
+                if await self._io(claim):
+                    return dataclasses.replace(
+                        approval, status=status, decided_by=by, decided_at=now, message=message
+                    )
+                continue  # lost: decided elsewhere, or it lapsed a moment ago; look again
+            if time.monotonic() >= deadline:
+                raise ApprovalError(
+                    f"approval {approval_id} is {_state_of(approval)} and has no result yet: "
+                    "it is running elsewhere, or the process running it stopped (it ran at "
+                    "most once)"
                 )
-            # Lost: decided elsewhere, or it lapsed a moment ago (then expired next round).
-            approval = (await self._entry(approval_id)).approval
-        return None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _POLL_MAX)
 
     async def records(self, plan: Plan, status: str | None) -> list[Approval]:
         """The records with that status (all when ``None``), oldest first; overdue ones are
-        expired first, so what is listed as pending can still be decided."""
+        expired first, so what is listed as waiting can still be decided."""
         if status is not None and status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
         now = time.time()
-        for approval in await self._io(lambda store: store.records("pending")):
+
+        def waiting(store: ApprovalStore) -> list[Approval]:
+            return [a for state in WAITING for a in store.records(state)]
+
+        for approval in await self._io(waiting):
             if approval.expired(now):
                 await self._expire(plan, approval)
         return await self._io(lambda store: store.records(status))
@@ -1062,12 +1161,19 @@ class Approvals:
         return found
 
     async def _execute(
-        self, plan: Plan, approval: Approval, state: Mapping[str, Any] | None
+        self, plan: Plan, claimed: Approval, state: Mapping[str, Any] | None
     ) -> DispatchResult:
-        """Run the approved call from its stored arguments, store the outcome, return it."""
+        """Run a call claimed for running from its stored arguments.
+
+        Its outcome is stored (``executed``) once the tool started, whatever happened after;
+        a run that ended before the tool started (nothing ran) puts the record back to
+        ``approved``, without a result, and returns that run's result.
+        """
         if state is None:
-            state = {} if approval.principal is None else {self.principal_key: approval.principal}
-        provider = provider_named(plan.providers, approval.provider) if approval.provider else None
+            state = {} if claimed.principal is None else {self.principal_key: claimed.principal}
+        provider = provider_named(plan.providers, claimed.provider) if claimed.provider else None
+        # What the call's hooks and observers see: the decision that lets it run.
+        approval = dataclasses.replace(claimed, status="approved")
         if digest_of(approval.binding()) != approval.digest:
             _log.error("toolwire.approval_tampered", approval_id=approval.id, tool=approval.tool)
             error = _Answer(
@@ -1075,21 +1181,64 @@ class Approvals:
                 kind="internal_error",
                 approval=approval,
             )
-            return await self._end(plan, approval, error, state)
+            return await self._end(plan, approval, error, state)  # stored: it never runs
         call = ToolCall(approval.tool, json.loads(approval.arguments), approval.call_id)
-        finished = await run_call(
-            plan, call, approval.role, state, provider=provider, approved=approval
+        context = CallContext(call.call_id, None, approval.role, state)
+        untaken = [0]  # attempts an executor could not take: they started nothing
+        token = UNTAKEN.set(untaken)
+        try:
+            finished = await run_call(
+                plan, call, approval.role, state, provider=provider, approved=approval,
+                context=context,
+            )  # fmt: skip
+        except BaseException:  # the caller's own cancellation: run_call raises nothing else
+            if context.attempt <= untaken[0]:
+                self._release_quietly(approval)
+            raise
+        finally:
+            UNTAKEN.reset(token)
+        if context.attempt > untaken[0]:
+            return await self._complete(approval, "executed", finished)
+        return await self._release(approval, finished)
+
+    async def _release(self, approval: Approval, finished: Finished) -> DispatchResult:
+        """A run that ended before its tool started: the record waits again (``approved``)."""
+        result = finished.result
+        error = result.error
+        _log.warning(
+            "toolwire.approval_not_run",
+            approval_id=approval.id,
+            tool=approval.tool,
+            error_kind=error.kind if error is not None else None,
+            detail="the approved call ended before its tool started; it stays approved, and "
+            "the next approve runs it",
         )
-        return await self._complete(approval, "executed", finished)
+        if not await self._io(lambda s: s.release(approval.id)):
+            _log.error("toolwire.approval_release_failed", approval_id=approval.id)
+        result.approval = approval
+        return result
+
+    def _release_quietly(self, approval: Approval) -> None:
+        """``_release`` for a run its caller cancelled before the tool started: right here,
+        without awaiting (the caller's cancellation goes on)."""
+        try:
+            released = self.store().release(approval.id)
+        except Exception as exc:  # noqa: BLE001 - the cancellation is what the caller must see
+            _log.error("toolwire.approval_release_failed", approval_id=approval.id, exc_info=exc)
+            return
+        if not released:
+            _log.error("toolwire.approval_release_failed", approval_id=approval.id)
 
     async def _expire(self, plan: Plan, approval: Approval) -> DispatchResult | None:
         """End an overdue approval with ``approval_expired``; ``None`` if another did first."""
         now = time.time()
         if not await self._io(
-            lambda s: s.claim(approval.id, "expired", None, now, None, overdue=True)
+            lambda s: s.claim(
+                approval.id, "expired", None, now, None, overdue=True, current=approval.status
+            )
         ):
             return None
-        expired = dataclasses.replace(approval, status="expired", decided_at=now)
+        expired = dataclasses.replace(approval, status="expired", decided_by=None, decided_at=now)
         error = _Answer(
             f"nobody decided on this call to {approval.tool} before its approval expired; "
             "it was not run",
@@ -1105,7 +1254,8 @@ class Approvals:
         error: _Answer,
         state: Mapping[str, Any] | None = None,
     ) -> DispatchResult:
-        """Answer a call that will not run (rejected, expired): observers see it; store it."""
+        """Answer a call that will not run (rejected, expired, tampered): observers see it;
+        store it."""
         provider = provider_named(plan.providers, approval.provider) if approval.provider else None
         call = ToolCall(approval.tool, json.loads(approval.arguments), approval.call_id)
         finished = await refuse(plan, call, approval.role, state or {}, error, provider)
@@ -1122,29 +1272,6 @@ class Approvals:
         result.approval = final
         return result
 
-    async def _stored(self, approval_id: str, wait: float) -> DispatchResult:
-        """The stored result; while another process is still running the call, wait for it.
-
-        Raises:
-            ApprovalError: no result after ``wait`` seconds (the call is running elsewhere,
-                or the process running it stopped before it finished: it ran at most once).
-        """
-        delay = _POLL_START
-        deadline = time.monotonic() + wait
-        while True:
-            found = await self._entry(approval_id)
-            if found.result is not None:
-                return _result_from(found.result, found.approval)
-            if time.monotonic() >= deadline:
-                approval = found.approval
-                raise ApprovalError(
-                    f"approval {approval_id} was {approval.status} by "
-                    f"{approval.decided_by or 'nobody'} and its call has no result yet: it is "
-                    "running elsewhere, or the process running it stopped (it ran at most once)"
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _POLL_MAX)
-
 
 def _check_by(by: str) -> None:
     if not isinstance(by, str) or not by.strip():
@@ -1152,8 +1279,13 @@ def _check_by(by: str) -> None:
 
 
 def _state_of(approval: Approval) -> str:
-    if approval.status == "approved":
+    if approval.status == "running":
         return f"approved by {approval.decided_by}, running"
+    if approval.status == "approved":
+        return (
+            f"approved by {approval.decided_by}, not run: its run failed before the tool "
+            "started; approve it again to run it"
+        )
     return approval.status
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
 from ._arguments import parse_arguments
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
 
 #: The executors that run a call in the dispatcher's own process, on its direct path.
 IN_PROCESS: Final = ("thread", "loop")
+
+#: Set by a caller that must know whether a call's function ever started (an approved call):
+#: one counter, of the attempts an executor could not take (``executor_unavailable``: nothing
+#: ran), though each counts in ``CallContext.attempt``.
+UNTAKEN: Final[ContextVar[list[int] | None]] = ContextVar("toolwire_untaken", default=None)
 
 
 class InProcess:
@@ -113,6 +119,8 @@ class OnExecutor:
         except ToolError as error:
             if error.kind == "executor_lost" and policy is not None and policy.idempotent:
                 error.retryable = True  # running an idempotent tool again is safe
+            if error.kind == "executor_unavailable" and (untaken := UNTAKEN.get()) is not None:
+                untaken[0] += 1
             raise
 
 

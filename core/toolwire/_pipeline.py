@@ -104,7 +104,7 @@ async def run_call(
         value = (
             execute_inline(route, call, context) if inline else await execute(route, call, context)
         )
-        result = hooks.run_after(call, _ran(call, value, context), context)
+        result = hooks.run_after(call, _ran(call, value, context, approved), context)
         if not isinstance(result, DispatchResult):
             result = await result
         serialize(route, result)
@@ -301,8 +301,12 @@ def _cancelled_by_caller(plan: Plan, call: ToolCall, context: CallContext, start
         task.add_done_callback(plan.observers.discard)
 
 
-def _ran(call: ToolCall, value: Any, context: CallContext) -> DispatchResult:
-    return DispatchResult(True, call.call_id, call.name, value, None, 0.0, context.attempt)
+def _ran(
+    call: ToolCall, value: Any, context: CallContext, approved: Approval | None
+) -> DispatchResult:
+    # After hooks see the approval that let the call run (an audit record names it).
+    return DispatchResult(True, call.call_id, call.name, value, None, 0.0, context.attempt,
+                          "", approved)  # fmt: skip
 
 
 def _failed(call: ToolCall, error: ToolError, context: CallContext) -> DispatchResult:

@@ -62,10 +62,10 @@ def test_exactly_one_of_many_claims_wins(store):
 
 
 def test_a_result_is_written_once(store):
-    """complete writes the result of an approved record once: executed, then never again."""
+    """complete writes the result of a record claimed to run once: executed, then never again."""
     store.add(record("apr_1"))
     assert not store.complete("apr_1", "executed", '"early"', None)  # not approved yet
-    assert store.claim("apr_1", "approved", "bob", time.time(), None, overdue=False)
+    assert store.claim("apr_1", "running", "bob", time.time(), None, overdue=False)
     assert store.complete("apr_1", "executed", '"first"', '{"item": 1}')
     assert not store.complete("apr_1", "executed", '"second"', None)
     found = store.get("apr_1")
