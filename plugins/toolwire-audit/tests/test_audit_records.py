@@ -333,23 +333,53 @@ def test_the_trail_recovers_once_it_can_be_written_again(
     assert toolwire_audit.verify([trail_path]).ok
 
 
+def test_another_writer_of_the_file_continues_one_chain(
+    make: MakeDispatcher, trail_path: Path, read: Read
+) -> None:
+    """A second writer of the file (as another process has) and a dispatcher append in turns; each record seals the one before it, whoever wrote that."""
+    other = toolwire_audit.AuditTrail(trail_path)
+    other.append({"event": "call", "call_id": "elsewhere-1", "tool": "echo", "outcome": "ok"})
+    ran: list[str] = []
+    dispatcher = make(counting_pack(ran), required=True)
+    try:
+        assert dispatcher.dispatch_sync("transfer", {"amount": 1}, call_id="here-1").success
+        other.append({"event": "call", "call_id": "elsewhere-2", "tool": "echo", "outcome": "ok"})
+        assert dispatcher.dispatch_sync("transfer", {"amount": 2}, call_id="here-2").success
+    finally:
+        other.close()
+    records = read(trail_path)
+    assert [(r["seq"], r["call_id"]) for r in records] == [
+        (1, "elsewhere-1"),
+        (2, "here-1"),
+        (3, "elsewhere-2"),
+        (4, "here-2"),
+    ]
+    assert [r["prev_hash"] for r in records[1:]] == [r["hash"] for r in records[:-1]]
+    assert toolwire_audit.verify([trail_path]).ok
+
+
 @pytest.mark.parametrize("required", [True, False])
-def test_a_file_another_writer_holds_is_found_at_the_first_record_not_at_start(
+def test_a_lock_kept_past_the_timeout_fails_like_a_full_disk(
     make: MakeDispatcher, trail_path: Path, read: Read, plugin_of: PluginOf, required: bool
 ) -> None:
-    """While another writer holds the file's lock, the start succeeds; calls are refused (required) or lost and logged, saying why; once it lets go, the chain goes on."""
+    """While another process keeps the trail's lock past lock_timeout, calls are refused (required) or lost and logged, saying why; once it lets go, the chain goes on."""
+    import fcntl
+
     other = toolwire_audit.AuditTrail(trail_path)
     other.append({"event": "call", "call_id": "elsewhere", "tool": "echo", "outcome": "ok"})
+    other.close()
     ran: list[str] = []
-    dispatcher = make(counting_pack(ran), required=required)
+    dispatcher = make(counting_pack(ran), required=required, lock_timeout=0.2)
+    lock = os.open(f"{trail_path}.lock", os.O_RDWR)
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a writer stopped in the middle of an append
         with structlog.testing.capture_logs() as logs:
             result = dispatcher.dispatch_sync("transfer", {"amount": 1})
     finally:
-        other.close()
+        os.close(lock)
     assert result.success is not required
     assert ran == ([] if required else ["transfer"])
-    assert "being written by another process" in repr(logs)
+    assert "has held the trail's lock" in repr(logs) and "lock_timeout" in repr(logs)
     assert plugin_of(dispatcher).stats()["lost"] == 1
     assert dispatcher.dispatch_sync("transfer", {"amount": 2}).success
     records = read(trail_path)

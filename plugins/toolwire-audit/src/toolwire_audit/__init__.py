@@ -21,7 +21,7 @@ from ._records import (
 )
 from ._settings import Settings
 from ._trail import AuditTrail, AuditWriteError, TrailOptions, rotated_files, stats, trail_files
-from ._verify import Lost, Problem, TornTail, Verification, verify
+from ._verify import Lost, Problem, TornTail, Verification, verify, verify_trail
 
 #: What the ``toolwire`` entry point ``audit`` resolves to: a class, so every dispatcher gets
 #: an instance of its own (dispatchers naming one file share its trail).
@@ -49,6 +49,7 @@ __all__ = [
     "stats",
     "trail_files",
     "verify",
+    "verify_trail",
 ]
 
 

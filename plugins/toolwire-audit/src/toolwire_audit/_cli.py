@@ -8,8 +8,7 @@ import sys
 
 from toolwire.types import Command
 
-from ._trail import trail_files
-from ._verify import Verification, verify
+from ._verify import Verification, verify, verify_trail
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -34,9 +33,10 @@ def _setup(parser: argparse.ArgumentParser) -> None:
         "it: across the whole trail written to PATH (--trail: its rotated files, oldest first, "
         "then PATH itself), or across FILEs given oldest first. Names the first record that "
         "was changed, removed, reordered or inserted, and exits 1; exits 0 when the chain "
-        "holds. An incomplete last line of the last file (a write cut short by a crash), and "
-        "one of an earlier file that the next record notes, are reported and are not a "
-        "failure; so are records the trail says it lost.",
+        "holds. Safe while processes write the trail: an incomplete last line of the last "
+        "file (a write under way, or one a crash cut short) is reported and is not a "
+        "failure, nor is one of an earlier file that the next record notes, nor records the "
+        "trail says it lost; a trail rotated while it is read is read again.",
     )
     check.add_argument(
         "files", nargs="*", metavar="FILE", help="trail files, oldest first (or give --trail)"
@@ -66,14 +66,17 @@ def _run(args: argparse.Namespace) -> int:
     if (args.trail is None) == (not args.files):
         sys.stderr.write("toolwire audit verify: error: give either --trail PATH or FILEs\n")
         return 2
-    files = args.files if args.trail is None else trail_files(args.trail)
-    if not files:
-        sys.stderr.write(
-            f"toolwire audit verify: error: no trail at {args.trail} (neither the file nor "
-            "rotated files beside it)\n"
-        )
-        return 2
-    outcome = verify(files, after_hash=args.after_hash)
+    if args.trail is None:
+        files = args.files
+        outcome = verify(files, after_hash=args.after_hash)
+    else:
+        outcome, files = verify_trail(args.trail, after_hash=args.after_hash)
+        if not files:
+            sys.stderr.write(
+                f"toolwire audit verify: error: no trail at {args.trail} (neither the file nor "
+                "rotated files beside it)\n"
+            )
+            return 2
     if args.json:
         sys.stdout.write(json.dumps(outcome.to_dict(), indent=2) + "\n")
     else:
@@ -98,8 +101,9 @@ def _describe(outcome: Verification, files: int) -> str:
     for torn in outcome.torn:
         noted = f"; record seq {torn.noted_by} notes it" if torn.noted_by is not None else ""
         lines.append(
-            f"note: {torn.file} ends with an incomplete record ({torn.bytes} bytes), left by a "
-            f"write cut short (a crash); it is not part of the chain{noted}"
+            f"note: {torn.file} ends with an incomplete record ({torn.bytes} bytes): a write "
+            f"under way when it was read, or one a crash cut short; it is not part of the "
+            f"chain{noted}"
         )
     for lost in outcome.lost:
         lines.append(

@@ -44,6 +44,13 @@ _log = toolwire.get_logger("toolwire.audit")
 ApprovalEvent = Literal["requested", "approved", "rejected", "expired"]
 APPROVAL_EVENTS: Final[tuple[ApprovalEvent, ...]] = ("requested", "approved", "rejected", "expired")
 
+#: The approval event a call that ended with an approval's error kind records.
+_EVENT_OF_KIND: Final[Mapping[str, ApprovalEvent]] = {
+    "approval_required": "requested",
+    "approval_denied": "rejected",
+    "approval_expired": "expired",
+}
+
 #: Calls remembered between the before stage and the end of the call; a call whose caller
 #: cancelled it never reaches the end, and the oldest such entries are dropped past this.
 _MAX_RUNNING: Final = 100_000
@@ -195,11 +202,7 @@ class AuditPlugin:
         if approval is None:
             return
         kind = result.error.kind if result.error is not None else None
-        event: ApprovalEvent | None = {
-            "approval_required": "requested",
-            "approval_denied": "rejected",
-            "approval_expired": "expired",
-        }.get(kind or "")
+        event = _EVENT_OF_KIND.get(kind or "")
         if event is None and approval.status in ("approved", "executed"):
             event = "approved"
         if event is None:
@@ -216,7 +219,13 @@ class AuditPlugin:
                 reason=approval.reason if event == "requested" else approval.message,
             )
         except AuditWriteError as exc:
-            _log.error("toolwire_audit.record_lost", approval_id=approval.id, error=str(exc))
+            lost = None
+            if self.trail is not None:  # configured: the next record says this one is missing
+                self.trail.note_lost()
+                lost = self.trail.lost
+            _log.error(
+                "toolwire_audit.record_lost", approval_id=approval.id, error=str(exc), lost=lost
+            )
 
     # -- records ---------------------------------------------------------------------------
 

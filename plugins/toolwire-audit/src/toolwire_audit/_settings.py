@@ -52,6 +52,8 @@ class Settings:
             every record before the call's result returns).
         fsync_interval: Seconds, for ``fsync = "interval"``.
         max_bytes: Rotate the file at this size (0: never).
+        lock_timeout: Seconds a record waits for the trail's lock while another process
+            writes (each holds it for one record); past it the record cannot be written.
     """
 
     path: str = ""
@@ -62,10 +64,11 @@ class Settings:
     fsync: FsyncMode = "interval"
     fsync_interval: float = 1.0
     max_bytes: int = 0
+    lock_timeout: float = 10.0
 
     @property
     def trail_options(self) -> TrailOptions:
-        return TrailOptions(self.fsync, self.fsync_interval, self.max_bytes)
+        return TrailOptions(self.fsync, self.fsync_interval, self.max_bytes, self.lock_timeout)
 
     @classmethod
     def from_config(cls, config: toolwire.Config) -> Settings:
@@ -83,8 +86,9 @@ class Settings:
                 + "\n".join(f"  - {p}" for p in problems),
                 problems,
             )
-        if "fsync_interval" in table:
-            table["fsync_interval"] = float(table["fsync_interval"])
+        for seconds in ("fsync_interval", "lock_timeout"):
+            if seconds in table:
+                table[seconds] = float(table[seconds])
         return cls(**table)
 
     def key(self, environ: Mapping[str, str] | None = None) -> bytes:
@@ -157,14 +161,15 @@ def _problems(table: Mapping[str, Any]) -> list[str]:
             bad(key, "true or false")
     if "fsync" in table and table["fsync"] not in FSYNC_MODES:
         bad("fsync", f"one of {', '.join(FSYNC_MODES)}")
-    interval = table.get("fsync_interval", 1.0)
-    if (
-        isinstance(interval, bool)
-        or not isinstance(interval, int | float)
-        or not math.isfinite(interval)
-        or interval <= 0
-    ):
-        bad("fsync_interval", "a positive number of seconds")
+    for seconds in ("fsync_interval", "lock_timeout"):
+        value = table.get(seconds, 1.0)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            bad(seconds, "a positive number of seconds")
     size = table.get("max_bytes", 0)
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         bad("max_bytes", "a size in bytes (0: never rotate)")

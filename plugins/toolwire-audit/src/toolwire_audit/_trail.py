@@ -1,9 +1,11 @@
-"""The audit file: append-only, hash-chained, rotated by size, safe for many threads at once.
+"""The audit file: append-only, hash-chained, rotated by size, shared by any number of
+processes and threads.
 
-Writes go straight to the file descriptor (``os.write``, no buffer in this process), so a
-record that ``append`` returned is in the operating system's hands: a crash of the process,
-``SIGKILL`` included, cannot lose it. ``fsync`` (per record, or at most once per interval)
-decides what a crash of the machine can lose.
+Every append takes the trail's lock (``flock`` on ``PATH.lock``) only while it reads the
+chain's last record and writes its own: the line goes out in one ``os.write`` (no buffer in
+this process), so a record that ``append`` returned is in the operating system's hands and a
+crash of the process, ``SIGKILL`` included, cannot lose it. ``fsync`` (per record, or at
+most once per interval) decides what a crash of the machine can lose.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, NoReturn
@@ -30,16 +33,22 @@ _log = toolwire.get_logger("toolwire.audit")
 
 FsyncMode = Literal["record", "interval"]
 
-#: How far back from the end of a file to look for its last record, in bytes per read.
-_TAIL_STEP: Final = 65536
+#: How far back from the end of a file to look for its last record, in bytes, on the first
+#: read (doubled on each further one).
+_TAIL_STEP: Final = 4096
 
-#: Tries to open and lock the file while another writer keeps renaming it (rotation).
-_OPEN_ATTEMPTS: Final = 8
+#: Files set aside in a row (each ending with an incomplete line) before an append gives up.
+_SET_ASIDE_ATTEMPTS: Final = 8
+
+#: Pauses between two tries to take a lock another process holds: from the first to the
+#: longest, doubling.
+_LOCK_PAUSE_MIN: Final = 0.0002
+_LOCK_PAUSE_MAX: Final = 0.01
 
 
 class AuditWriteError(Exception):
-    """A record could not be written (disk full, no permission, another process holds the
-    file, an I/O error).
+    """A record could not be written (disk full, no permission, another process kept the
+    trail's lock past ``lock_timeout``, an I/O error).
 
     Nothing of it stays in the file: a partial write is cut off again, or, when even that
     fails, the file is set aside as it is and the trail goes on in a new one, so the chain is
@@ -60,42 +69,49 @@ class TrailOptions:
         fsync_interval: Seconds between two syncs in ``"interval"`` mode.
         max_bytes: Rotate once the file reaches this size (0: never). The full file is renamed
             ``NAME.<first seq, 12 digits>.EXT`` and the chain goes on in a new ``NAME.EXT``.
+        lock_timeout: Seconds an append waits for the trail's lock while another process
+            holds it (each holds it for one record); past it the record is not written
+            (``AuditWriteError``).
     """
 
     fsync: FsyncMode = "interval"
     fsync_interval: float = 1.0
     max_bytes: int = 0
+    lock_timeout: float = 10.0
 
 
 class AuditTrail:
-    """Appends hash-chained records to a JSON Lines file.
+    """Appends hash-chained records to a JSON Lines file that any number of processes share.
 
-    Making one touches nothing on disk: the file is opened, locked and read on the first
-    ``append`` (or ``check_writable``), so a process that only reads its config (``toolwire
-    tools``) never locks, creates or renames a trail. Opening takes the file's lock
-    (``flock``), then continues the chain the file (or, when it is missing or empty, its
-    newest rotated file) ends with, so a second process cannot interleave a chain of its own;
-    within a process, share one trail per path (``open_trail``).
+    Making one touches nothing on disk: the file is opened on the first ``append`` (or
+    ``check_writable``), so a process that only reads its config (``toolwire tools``) never
+    creates, locks or renames anything. Each append takes the trail's lock (``flock`` on
+    ``PATH.lock``, beside the file, created 0600 and never renamed) for as long as it reads
+    where the chain stands, writes its one line and, at ``max_bytes``, rotates: so writers in
+    any number of processes interleave whole records, and each record seals the one written
+    just before it, whoever wrote that. Within a process, share one trail per path
+    (``open_trail``): threads queue on its own lock.
 
     A file that ends with an incomplete line (a write cut short by a crash) is never appended
-    to: it is set aside as it is (renamed like a rotated file) and the chain goes on in a new
-    file, whose first record lists the size of each incomplete line set aside (``torn``), so
-    that ``verify`` can tell them from bytes added later. Records that could not be written
-    (``note_lost``) are counted by the next record written (``lost``).
+    to: the next writer sets it aside as it is (renamed like a rotated file) and the chain goes
+    on in a new file, whose first record lists the size of each incomplete line set aside
+    (``torn``), so that ``verify`` can tell them from bytes added later. Records that could
+    not be written (``note_lost``) are counted by the next record written (``lost``).
 
     Args:
         path: The file; created (mode 0600) if missing. Its directory must exist.
-        options: fsync and rotation.
+        options: fsync, rotation and how long to wait for the lock.
     """
 
     def __init__(self, path: str | os.PathLike[str], options: TrailOptions | None = None) -> None:
         self.path: Final = Path(path)
+        self.lock_path: Final = lock_path_of(self.path)
         self.options: Final = options if options is not None else TrailOptions()
         self._lock = threading.Lock()
-        self._fd: int | None = None
-        self._opened = False  # once opened, the chain's place is known here, not only on disk
-        self._size = 0  # bytes of complete records in the open file
-        self._first_seq: int | None = None  # seq of the open file's first record
+        self._fd: int | None = None  # the file, for appending and reading its tail
+        self._lock_fd: int | None = None  # PATH.lock, whose flock every writer takes
+        self._known = False  # the chain's place was read from disk once (not only GENESIS)
+        self._size = 0  # the file's size when this process last looked, under the lock
         self._broken = False  # a failed write could not be cut off: go on in a new file
         self._dirty = False
         self._closed = threading.Event()
@@ -119,15 +135,15 @@ class AuditTrail:
 
         ``fields`` must be plain JSON data (no floats other than finite ones). The record is
         in the operating system's hands when this returns, and synced to disk if ``fsync`` is
-        ``"record"``. Sequence numbers grow by one per record, in file order, whatever thread
-        or event loop calls. The first call opens the file.
+        ``"record"``. Sequence numbers grow by one per record, in file order, whatever
+        process, thread or event loop writes. The first call opens the file.
 
         Raises:
-            AuditWriteError: the record could not be written; the trail stays usable and its
-                chain intact, and the next ``append`` tries again.
+            AuditWriteError: the record could not be written (the lock stayed taken past
+                ``lock_timeout`` included); the trail stays usable and its chain intact, and
+                the next ``append`` tries again.
         """
-        with self._lock:
-            self._ready()
+        with self._lock, self._exclusive():
             seq = self.seq + 1
             record = {**fields, "v": FORMAT_VERSION, "seq": seq, "time": _now()}
             if self._unwritten:
@@ -138,7 +154,7 @@ class AuditTrail:
             try:
                 self._write(line)
                 if self.options.fsync == "record":
-                    os.fsync(self._fd)  # type: ignore[arg-type]  # opened by _ready
+                    os.fsync(self._fd)  # type: ignore[arg-type]  # opened by _exclusive
             except OSError as exc:
                 self._failed(exc)
             self.seq = seq
@@ -149,8 +165,6 @@ class AuditTrail:
             self._torn = []
             self._size += len(line)
             self._probe_bytes = len(line)
-            if self._first_seq is None:
-                self._first_seq = seq
             self._dirty = self.options.fsync == "interval"
             if self.options.max_bytes and self._size >= self.options.max_bytes:
                 self._rotate_quietly()
@@ -159,20 +173,21 @@ class AuditTrail:
     def check_writable(self) -> None:
         """Make sure a record can be written now, without writing one.
 
-        Opens the file if it is not open yet. While the last write failed (a full disk), it
-        writes as many bytes as the last record took and cuts them off again: space that came
-        back is found by the next call, not only by a record.
+        Opens the file if it is not open yet and takes the lock once (so a lock another
+        process keeps past ``lock_timeout`` is found before a call runs, not after). While the
+        last write failed (a full disk), it writes as many bytes as the last record took and
+        cuts them off again, under the lock: space that came back is found by the next call,
+        not only by a record.
 
         Raises:
-            AuditWriteError: the file cannot be opened or written.
+            AuditWriteError: the file cannot be opened, locked or written.
         """
-        with self._lock:
-            self._ready()
+        with self._lock, self._exclusive():
             if not self.failing:
                 return
             try:
                 self._write(b" " * self._probe_bytes)
-                os.ftruncate(self._fd, self._size)  # type: ignore[arg-type]  # opened by _ready
+                os.ftruncate(self._fd, self._size)  # type: ignore[arg-type]  # opened
             except OSError as exc:
                 self._failed(exc)
 
@@ -183,29 +198,37 @@ class AuditTrail:
             self.lost += count
             self._unwritten += count
 
-    def _ready(self) -> None:
-        """Open the file now if it is not open (or a failure left it unusable)."""
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the trail's lock, the file open and the chain's place read from it.
+
+        Raises:
+            AuditWriteError: the trail is closed, or the lock, the file or its last record
+                cannot be had.
+        """
         if self._closed.is_set():
             raise AuditWriteError(f"the audit trail {self.path} is closed")
-        if self._fd is not None and not self._broken:
-            return
         try:
-            if self._fd is not None:
-                # A failed write that could not be cut off: its bytes are an incomplete line,
-                # which opening again sets aside like a crash's.
-                fd, self._fd = self._fd, None
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            self._open()
-        except (OSError, ValueError) as exc:
+            self._take_lock()
+        except OSError as exc:
             self.failures += 1
             self.failing = True
             raise AuditWriteError(f"cannot write to {self.path}: {_describe(exc)}") from exc
-        if self._syncer is None and self.options.fsync == "interval":
-            self._syncer = threading.Thread(
-                target=self._sync_every_interval, name="toolwire-audit-fsync", daemon=True
-            )
-            self._syncer.start()
+        try:
+            try:
+                self._catch_up()
+            except (OSError, ValueError) as exc:
+                self.failures += 1
+                self.failing = True
+                raise AuditWriteError(f"cannot write to {self.path}: {_describe(exc)}") from exc
+            if self._syncer is None and self.options.fsync == "interval":
+                self._syncer = threading.Thread(
+                    target=self._sync_every_interval, name="toolwire-audit-fsync", daemon=True
+                )
+                self._syncer.start()
+            yield
+        finally:
+            self._release_lock()
 
     def _failed(self, exc: OSError) -> NoReturn:
         self.failures += 1
@@ -214,6 +237,7 @@ class AuditTrail:
         raise AuditWriteError(f"cannot write to {self.path}: {_describe(exc)}") from exc
 
     def _write(self, data: bytes) -> None:
+        # One write of the whole line: under O_APPEND it lands at the end as one piece.
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)  # type: ignore[arg-type]  # checked by the caller
@@ -228,76 +252,131 @@ class AuditTrail:
         except OSError:
             self._broken = True
 
-    # -- files -----------------------------------------------------------------------------
+    # -- the lock ----------------------------------------------------------------------------
 
-    def _open(self) -> None:
-        """Open and lock the file, then learn where the chain stands (under the lock, so no
-        other writer can move it meanwhile); set aside a file that ends with an incomplete
-        line.
+    def _take_lock(self) -> None:
+        """Take ``PATH.lock``'s ``flock``, waiting at most ``lock_timeout`` seconds.
 
         Raises:
-            OSError: the file cannot be opened or locked, or is not a regular file.
+            OSError: the lock file cannot be opened, or another process kept the lock.
+        """
+        deadline = time.monotonic() + self.options.lock_timeout
+        pause = _LOCK_PAUSE_MIN
+        while True:
+            if self._lock_fd is None:
+                self._lock_fd = _open_regular(self.lock_path, os.O_RDWR)
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(self.lock_path, self.options.lock_timeout) from None
+                time.sleep(pause)
+                pause = min(pause * 2, _LOCK_PAUSE_MAX)
+                continue
+            if _same_file(self._lock_fd, self.lock_path):
+                return
+            # Removed or replaced meanwhile: the lock that counts is the file there now.
+            self._close_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            except OSError:
+                self._close_lock()  # closing lets go of it too
+
+    def _close_lock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    # -- files (under the lock) -------------------------------------------------------------
+
+    def _catch_up(self) -> None:
+        """Open the file (again, when another writer rotated or set it aside, or a failed
+        write left it unusable) and learn where the chain stands: another process may have
+        appended since this one last looked. A file that ends with an incomplete line is set
+        aside and the chain goes on in a new one.
+
+        Raises:
+            OSError: the file cannot be opened or read, or is not a regular file.
             ValueError: the file does not end with an audit record.
         """
-        for _ in range(_OPEN_ATTEMPTS):
-            fd = _open_locked(self.path)
-            try:
-                if not _same_file(fd, self.path):  # renamed between open and lock
-                    os.close(fd)
-                    continue
-                last, torn, first_seq = _last_record(self.path)
-                if not torn:
-                    break
-                _log.warning(
-                    "toolwire_audit.torn_record",
-                    path=str(self.path),
-                    bytes=torn,
-                    detail="the file ends with an incomplete record (a write cut short); it is "
-                    "set aside as it is, and the trail goes on in a new file",
-                )
-                known = last["seq"] if last is not None else self._known_seq()
-                os.rename(self.path, _free_name(self.path, first_seq or known + 1))
-                self._torn.append(torn)
-                os.close(fd)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-                raise
-        else:
-            raise OSError(errno.EAGAIN, "the file kept being renamed while it was opened")
-        self._fd = fd
-        self._size = os.fstat(fd).st_size
-        self._broken = False
-        self._first_seq = first_seq
-        if last is not None:
-            self.seq, self.head = last["seq"], last["hash"]
-        elif not self._opened:
-            newest = _newest_rotated(self.path)
-            if newest is not None:
-                self.seq, self.head = newest["seq"], newest["hash"]
-        self._opened = True
+        for _ in range(_SET_ASIDE_ATTEMPTS):
+            if self._fd is not None and (self._broken or not _same_file(self._fd, self.path)):
+                self._close_file()
+            if self._fd is None:
+                self._fd = _open_regular(self.path, os.O_RDWR | os.O_APPEND)
+                self._broken = False
+                self._size = -1  # not looked at yet
+            size = os.fstat(self._fd).st_size
+            if size == self._size and self._known:
+                return  # nobody wrote since this process did
+            line, torn = _tail(self._fd, size)
+            last = _as_record(line, self.path) if line is not None else None
+            if torn:
+                self._set_aside(last, torn)
+                continue
+            if last is not None:
+                self.seq, self.head = last["seq"], last["hash"]
+            else:
+                # An empty file: a new trail, or the one after a rotation or a set-aside.
+                newest = _newest_rotated(self.path)
+                if newest is not None and (not self._known or newest["seq"] > self.seq):
+                    self.seq, self.head = newest["seq"], newest["hash"]
+                # Else GENESIS for a new trail; or, when the file was removed, the chain goes
+                # on from what this process knew, so that verify shows the gap.
+            self._known = True
+            self._size = size
+            return
+        raise OSError(errno.EAGAIN, "the file kept ending with an incomplete line")
+
+    def _set_aside(self, last: dict[str, Any] | None, torn: int) -> None:
+        """Rename a file that ends with an incomplete line as it is; the next one notes it."""
+        assert self._fd is not None
+        _log.warning(
+            "toolwire_audit.torn_record",
+            path=str(self.path),
+            bytes=torn,
+            detail="the file ends with an incomplete record (a write cut short); it is set "
+            "aside as it is, and the trail goes on in a new file",
+        )
+        known = last["seq"] if last is not None else self._known_seq()
+        first = _first_seq(self._fd, self.path)
+        os.rename(self.path, _free_name(self.path, first or known + 1))
+        self._torn.append(torn)
+        self._close_file()
 
     def _known_seq(self) -> int:
-        if self._opened:
+        if self._known:
             return self.seq
         newest = _newest_rotated(self.path)
         return newest["seq"] if newest is not None else 0
 
+    def _close_file(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     def _rotate_quietly(self) -> None:
-        """Rotate after a write; a failure to rotate is logged and the file simply grows."""
+        """Rotate after a write, under the lock; a failure to rotate is logged and the file
+        simply grows."""
         try:
             assert self._fd is not None  # a record was just written to it
             os.fsync(self._fd)
-            os.rename(self.path, _free_name(self.path, self._first_seq or self.seq))
-        except OSError as exc:
+            first = _first_seq(self._fd, self.path)
+            os.rename(self.path, _free_name(self.path, first or self.seq))
+        except (OSError, ValueError) as exc:
             _log.error("toolwire_audit.rotate_failed", path=str(self.path), error=_describe(exc))
             return
-        fd, self._fd = self._fd, None
-        with contextlib.suppress(OSError):
-            os.close(fd)
-        self._first_seq = None
-        with contextlib.suppress(OSError, ValueError):
-            self._open()  # else the next append opens it, or reports why it cannot
+        self._dirty = False
+        self._close_file()
+        with contextlib.suppress(OSError):  # else the next append opens it, or says why not
+            self._fd = _open_regular(self.path, os.O_RDWR | os.O_APPEND)
+            self._broken = False
+            self._size = 0  # empty, and the chain's place is the record just written
 
     def _sync_every_interval(self) -> None:
         while not self._closed.wait(self.options.fsync_interval):
@@ -319,7 +398,8 @@ class AuditTrail:
         Returns:
             ``records`` written; ``failures`` (writes, and opens, that failed); ``lost``:
             records given up on (``note_lost``), each counted in the ``lost`` field of the
-            record written next; ``seq``: the last sequence number (0 before the first write).
+            record written next; ``seq``: the last sequence number this process wrote or read
+            (0 before the first write).
         """
         with self._lock:
             return {
@@ -338,10 +418,22 @@ class AuditTrail:
             if self._fd is not None:
                 with contextlib.suppress(OSError):
                     os.fsync(self._fd)
-                os.close(self._fd)
-                self._fd = None
+            self._close_file()
+            self._close_lock()
         if self._syncer is not None:
             self._syncer.join()
+
+
+class LockTimeout(OSError):
+    """Another process kept the trail's lock longer than ``lock_timeout``."""
+
+    def __init__(self, lock_path: Path, timeout: float) -> None:
+        super().__init__(
+            errno.EAGAIN,
+            f"another process has held the trail's lock ({lock_path}) for more than "
+            f"{timeout:g} s (a writer stopped while appending?); calls wait at most "
+            "[plugins.audit] lock_timeout seconds for it",
+        )
 
 
 # -- one trail per path per process ---------------------------------------------------------
@@ -354,7 +446,8 @@ def open_trail(path: str | os.PathLike[str], options: TrailOptions) -> AuditTrai
     """The process's trail for ``path`` (made on first use; the file is opened on its first
     write); ``release`` it when done.
 
-    Dispatchers of one process that name the same file share one trail (one chain, one lock).
+    Dispatchers of one process that name the same file share one trail (one open file, its
+    threads queued on one lock); other processes writing the file have trails of their own.
 
     Raises:
         ValueError: the trail is already open here with other options.
@@ -426,7 +519,8 @@ def check_path(path: str | os.PathLike[str]) -> list[str]:
     Returns:
         Problems, each a sentence: the directory is missing; the path is not a regular file (a
         directory, a FIFO, a device such as ``/dev/null``, a socket); it cannot be written; it
-        holds something other than audit records. Empty when the path is fine.
+        holds something other than audit records; its lock file (``PATH.lock``) cannot be
+        made or opened. Empty when the path is fine.
     """
     file = Path(os.path.expanduser(path))
     if not file.parent.is_dir():
@@ -440,7 +534,7 @@ def check_path(path: str | os.PathLike[str]) -> list[str]:
     if mode is None:
         if not os.access(file.parent, os.W_OK | os.X_OK):
             return [f"the directory {file.parent} cannot be written (no permission)"]
-        return []
+        return _lock_problems(file)
     if not stat.S_ISREG(mode):
         return [
             f"{file} is {_kind_of(mode)}, not a regular file; name a file (it is created if "
@@ -454,6 +548,27 @@ def check_path(path: str | os.PathLike[str]) -> list[str]:
         return [str(exc)]
     except OSError as exc:
         return [f"{file} cannot be read: {_describe(exc)}"]
+    return _lock_problems(file)
+
+
+def _lock_problems(file: Path) -> list[str]:
+    """What stops the trail's lock file (``PATH.lock``) from being opened and locked."""
+    lock = lock_path_of(file)
+    try:
+        mode = os.stat(lock).st_mode
+    except FileNotFoundError:
+        if not os.access(file.parent, os.W_OK | os.X_OK):
+            return [
+                f"the directory {file.parent} cannot be written (no permission), and the "
+                f"trail's lock file {lock.name} must be created there"
+            ]
+        return []
+    except OSError as exc:
+        return [f"the trail's lock file {lock} cannot be read: {_describe(exc)}"]
+    if not stat.S_ISREG(mode):
+        return [f"the trail's lock file {lock} is {_kind_of(mode)}; remove it (it is recreated)"]
+    if not os.access(lock, os.R_OK | os.W_OK):
+        return [f"the trail's lock file {lock} cannot be opened (no permission)"]
     return []
 
 
@@ -475,23 +590,26 @@ def _kind_of(mode: int) -> str:
     return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
-def _open_locked(path: Path) -> int:
-    """Open ``path`` for appending (created 0600 if missing) and take its lock.
+def lock_path_of(path: str | os.PathLike[str]) -> Path:
+    """The lock file of the trail written to ``path``: ``PATH.lock``, beside it."""
+    file = Path(path)
+    return file.with_name(file.name + ".lock")
+
+
+def _open_regular(path: Path, flags: int) -> int:
+    """Open ``path`` (created 0600 if missing); only a regular file is kept.
 
     ``O_NONBLOCK``: a FIFO put in the file's place fails at once rather than waiting for a
-    reader. Only a regular file is kept.
+    peer.
 
     Raises:
-        BlockingIOError: another process holds the lock.
         OSError: the file cannot be opened, or is not a regular file.
     """
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
-    fd = os.open(path, flags, 0o600)
+    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, f"it is {_kind_of(mode)}, not a regular file")
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            raise OSError(errno.EINVAL, f"{path.name} is {_kind_of(mode)}, not a regular file")
     except OSError:
         os.close(fd)
         raise
@@ -513,45 +631,60 @@ def _same_file(fd: int, path: Path) -> bool:
 def read_tail(path: Path) -> tuple[bytes | None, int]:
     """The last complete line of a file (without its newline) and the size of what follows it.
 
-    What follows the last newline is an incomplete line: a write cut short.
+    What follows the last newline is an incomplete line: a write cut short (or, in a file
+    being written, a write under way).
     """
     with path.open("rb") as file:
-        end = file.seek(0, os.SEEK_END)
-        buffer = b""
-        position = end
-        while True:
-            step = min(_TAIL_STEP, position)
-            position -= step
-            file.seek(position)
-            buffer = file.read(step) + buffer
-            last = buffer.rfind(b"\n")
-            if last != -1:
-                before = buffer.rfind(b"\n", 0, last)
-                if before != -1 or position == 0:
-                    return buffer[before + 1 : last], len(buffer) - last - 1
-            elif position == 0:
-                return None, len(buffer)
+        fd = file.fileno()
+        return _tail(fd, os.fstat(fd).st_size)
 
 
-def _last_record(path: Path) -> tuple[dict[str, Any] | None, int, int | None]:
-    """The file's last record, the size of an incomplete line after it, its first record's seq.
+def _tail(fd: int, size: int) -> tuple[bytes | None, int]:
+    """``read_tail`` of the first ``size`` bytes of an open file."""
+    buffer = b""
+    position = size
+    step = _TAIL_STEP
+    while True:
+        take = min(step, position)
+        position -= take
+        buffer = os.pread(fd, take, position) + buffer
+        step *= 2
+        last = buffer.rfind(b"\n")
+        if last != -1:
+            before = buffer.rfind(b"\n", 0, last)
+            if before != -1 or position == 0:
+                return buffer[before + 1 : last], len(buffer) - last - 1
+        elif position == 0:
+            return None, len(buffer)
+
+
+def _first_seq(fd: int, path: Path) -> int | None:
+    """The ``seq`` of an open file's first record; ``None`` when it cannot be read as one.
+
+    It only names a file that is set aside or rotated: a first line that was tampered with is
+    for ``verify`` to report, not a reason to stop writing.
+    """
+    buffer = b""
+    while b"\n" not in buffer:
+        chunk = os.pread(fd, _TAIL_STEP, len(buffer))
+        if not chunk:
+            return None
+        buffer += chunk
+    try:
+        seq = _as_record(buffer.partition(b"\n")[0], path)["seq"]
+    except ValueError:
+        return None
+    return seq if isinstance(seq, int) else None
+
+
+def _last_record(path: Path) -> dict[str, Any] | None:
+    """The file's last complete record (``None`` for none).
 
     Raises:
         ValueError: the last complete line is not an audit record.
     """
-    line, torn = read_tail(path)
-    if line is None:
-        return None, torn, None
-    last = _as_record(line, path)
-    with path.open("rb") as file:
-        first = file.readline().rstrip(b"\n")
-    try:
-        # Only names the file when it is rotated: a first line that was tampered with is for
-        # verify to report, not a reason to refuse to go on.
-        first_seq = _as_record(first, path)["seq"]
-    except ValueError:
-        first_seq = None
-    return last, torn, first_seq
+    line, _ = read_tail(path)
+    return None if line is None else _as_record(line, path)
 
 
 def _as_record(line: bytes, path: Path) -> dict[str, Any]:
@@ -616,11 +749,6 @@ def _now() -> str:
 
 
 def _describe(exc: OSError | ValueError) -> str:
-    if isinstance(exc, BlockingIOError):
-        return (
-            "it is being written by another process (it holds the file's lock); give each "
-            "process a file of its own"
-        )
     if isinstance(exc, OSError):
         return exc.strerror or type(exc).__name__
     return str(exc)

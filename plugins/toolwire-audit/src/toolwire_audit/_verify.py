@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Final, Literal
 
 from ._records import GENESIS, chain_text, record_hash
+from ._trail import trail_files
 
 ProblemKind = Literal["changed", "removed", "reordered", "inserted"]
+
+#: Times the files of a trail are listed and opened again when a writer rotated it meanwhile.
+_ROTATED_WHILE_OPENED: Final = 50
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -39,7 +44,8 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class TornTail:
-    """An incomplete last line: a write cut short by a crash (``SIGKILL``, power loss).
+    """An incomplete last line: a write cut short by a crash (``SIGKILL``, power loss), or,
+    at the end of a file being written, a write still under way when it was read.
 
     The writer never appends after one: it sets the file aside as it is and goes on in a new
     file, whose first record lists the sizes of the incomplete lines set aside (``torn``). A
@@ -291,7 +297,12 @@ def verify(
     Raises:
         OSError: a file cannot be read.
     """
-    lines, tails = _read(paths)
+    return _verify([(os.fspath(path), Path(path)) for path in paths], after_hash)
+
+
+def _verify(sources: Sequence[tuple[str, Path | BinaryIO]], after_hash: str | None) -> Verification:
+    """``verify`` of files given by name, each a path or a file already open."""
+    lines, tails = _read(sources)
     checker = _Checker(lines, after_hash)
     torn: list[TornTail] = []
     pending: list[_Torn] = []  # torn tails of earlier files, for the next record to note
@@ -355,6 +366,59 @@ def verify(
     return outcome(None)
 
 
+def verify_trail(
+    path: str | os.PathLike[str], *, after_hash: str | None = None
+) -> tuple[Verification, list[Path]]:
+    """``verify`` the whole trail written to ``path`` (``trail_files(path)``), safely while
+    writers append to it and rotate it.
+
+    The files are opened first, and the check goes on only when their names still name the
+    files opened (else they are listed and opened again): so the files read are one state of
+    the trail, however writers rotate it while they are read. A line being written when the
+    last file is read is an incomplete last line, a note (``TornTail``), not a problem: the
+    check covers every complete line read.
+
+    Returns:
+        The outcome, and the files it covers (none when there is no trail at ``path``).
+
+    Raises:
+        OSError: a file cannot be read.
+    """
+    files: list[Path] = []
+    for _ in range(_ROTATED_WHILE_OPENED):
+        files = trail_files(path)
+        if not files:
+            return verify([], after_hash=after_hash), []
+        with contextlib.ExitStack() as stack:
+            try:
+                opened = [stack.enter_context(file.open("rb")) for file in files]
+            except FileNotFoundError:
+                continue  # renamed meanwhile
+            held = [
+                (f.name, *_inode(os.fstat(o.fileno()))) for f, o in zip(files, opened, strict=True)
+            ]
+            if held != _identities(trail_files(path)):
+                continue  # rotated meanwhile
+            sources = [(os.fspath(f), o) for f, o in zip(files, opened, strict=True)]
+            return _verify(sources, after_hash), files
+    return verify(files, after_hash=after_hash), files  # rotated on every try: as listed
+
+
+def _inode(status: os.stat_result) -> tuple[int, int]:
+    return status.st_dev, status.st_ino
+
+
+def _identities(files: Sequence[Path]) -> list[tuple[str, int, int] | None]:
+    """Each file's name and inode, to tell whether a trail was rotated."""
+    found: list[tuple[str, int, int] | None] = []
+    for file in files:
+        try:
+            found.append((file.name, *_inode(os.stat(file))))
+        except FileNotFoundError:
+            found.append(None)
+    return found
+
+
 def _problem(kind: ProblemKind, line: _Line, message: str) -> Problem:
     return Problem(kind, line.file, line.number, line.seq, message)
 
@@ -364,25 +428,29 @@ def _at(line: _Line) -> str:
 
 
 def _read(
-    paths: Sequence[str | os.PathLike[str]],
+    sources: Sequence[tuple[str, Path | BinaryIO]],
 ) -> tuple[list[_Line], dict[int, list[_Torn]]]:
     """The complete lines of every file, in order, and each incomplete last line by the index
     of the complete line that comes after it."""
     lines: list[_Line] = []
     tails: dict[int, list[_Torn]] = {}
-    for position, path in enumerate(paths):
-        name = os.fspath(path)
-        for number, raw, complete in _lines(Path(path)):
+    for position, (name, source) in enumerate(sources):
+        for number, raw, complete in _lines(source):
             if complete:
                 lines.append(_parse(name, number, raw))
             else:
-                tail = _Torn(name, number, len(raw), position == len(paths) - 1)
+                tail = _Torn(name, number, len(raw), position == len(sources) - 1)
                 tails.setdefault(len(lines), []).append(tail)
     return lines, tails
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
-    with path.open("rb") as file:
+def _lines(source: Path | BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
+    """Each line: its number, its bytes (without the newline), and whether it is complete.
+
+    The file is read once, to its end as it is then: a line still being written when the end
+    is reached is the last one, incomplete.
+    """
+    with source.open("rb") if isinstance(source, Path) else contextlib.nullcontext(source) as file:
         for number, raw in enumerate(file, start=1):
             if raw.endswith(b"\n"):
                 yield number, raw[:-1], True
