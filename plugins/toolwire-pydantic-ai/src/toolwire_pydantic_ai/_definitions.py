@@ -1,0 +1,49 @@
+"""A toolwire tool as Pydantic AI describes it to a model: a ``ToolDefinition``."""
+
+from __future__ import annotations
+
+import copy
+import typing
+from typing import Any
+
+import pydantic
+import toolwire
+from pydantic_ai.tools import ToolDefinition
+
+from ._answer import METADATA_KEY
+
+_UNSET: Any = object()
+
+
+def definition(tool: toolwire.Tool, policy: toolwire.ToolPolicy) -> ToolDefinition:
+    """The tool's name, description and parameter schema as toolwire has them.
+
+    ``strict`` is left to Pydantic AI, which turns OpenAI's strict mode on only for a schema
+    that already fits it (every property required, no other keys), so what the model sends is
+    what toolwire's own schema accepts. A tool toolwire runs one call at a time
+    (``sequential``) is one Pydantic AI runs alone. The behaviour hints (``read_only``,
+    ``destructive``...) and the plugin are in ``metadata["toolwire"]``, never sent to the model.
+    """
+    return ToolDefinition(
+        name=tool.name,
+        # A copy: Pydantic AI's schema transformers must never reach toolwire's own schema.
+        parameters_json_schema=copy.deepcopy(tool.parameters),
+        description=tool.description or None,
+        sequential=bool(policy.sequential),
+        metadata={METADATA_KEY: {"pack": tool.pack, **policy.annotations()}},
+        return_schema=return_schema(tool),
+    )
+
+
+def return_schema(tool: toolwire.Tool) -> dict[str, Any] | None:
+    """The JSON Schema of the function's return annotation, or ``None`` without a usable one."""
+    try:
+        annotation = typing.get_type_hints(tool.function).get("return", _UNSET)
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve gives no schema
+        return None
+    if annotation is _UNSET or annotation is typing.Any:
+        return None
+    try:
+        return pydantic.TypeAdapter(annotation).json_schema(mode="serialization")
+    except Exception:  # noqa: BLE001 - a type pydantic cannot describe gives no schema
+        return None
