@@ -158,7 +158,7 @@ async def test_a_valid_client_is_served_while_a_thousand_slow_clients_hold_on(
                 await attack.wait()
         stats = json.loads(out)
         assert served.process.poll() is None, "the server died"
-    print(stats, f"p99={_p99(latencies):.3f}", f"lines={len(served.lines)}", served.lines)
+    print(stats, f"p99={_p99(latencies):.3f}s", f"log lines={len(served.lines)}")
     assert stats["connected"] >= 1000 and stats["cut"] > 0
     assert _p99(latencies) < 1.0, sorted(latencies)[-5:]
     assert len(served.lines) < 100, "".join(served.lines[:20])
@@ -740,3 +740,56 @@ def test_a_caller_cannot_flood_the_log_through_the_sdk(tmp_path: Path) -> None:
         assert http.post(served.url, json=INITIALIZE, headers=ACCEPT).status_code == 200
         assert wait_until(lambda: refused(served.lines).get("log_flood", 0) > 0, 30)
     assert len(served.lines) < 30, "".join(served.lines)
+
+
+@pytest.mark.slow
+async def test_strangers_waiting_on_a_slow_authorization_server_make_way(tmp_path: Path) -> None:
+    """At max_connections, requests whose tokens the authorization server is slow to check
+    are evicted for a newcomer (they were never let in, and their checks are cancelled), so a
+    caller with a good token is served."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    release = threading.Event()
+    resource = "http://tools.test/mcp"
+
+    async def introspect(request: Request) -> JSONResponse:
+        token = str((await request.form()).get("token"))
+        while token.startswith("slow") and not release.is_set():
+            await asyncio.sleep(0.1)
+        return JSONResponse({"active": token == "good", "aud": resource, "scope": "use",
+                             "sub": "ada", "client_id": "c"})  # fmt: skip
+
+    with serving(Starlette(routes=[Route("/introspect", introspect, methods=["POST"])])) as auth:
+        serve = (
+            "max_connections = 8\n[plugins.mcp.serve.oauth]\n"
+            f'issuer = "{auth}"\nresource = "{resource}"\n'
+            f'introspection_endpoint = "{auth}/introspect"\nscopes = {{ use = "user" }}\n'
+        )
+        try:
+            with toolwire_serve(tmp_path, serve) as served:
+                body = json.dumps(INITIALIZE).encode()
+                waiting = []
+                for i in range(8):
+                    sock = socket.create_connection(("127.0.0.1", served.port))
+                    sock.sendall(
+                        b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        + f"Authorization: Bearer slow-{i}\r\n".encode()
+                        + b"Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+                        + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+                    )  # fmt: skip
+                    waiting.append(sock)
+                await asyncio.sleep(1.0)
+                try:
+                    async with mcp_client(served.url, "good") as client:
+                        result = await client.call_tool("get_weather", {"location": "Lima"})
+                        assert not result.is_error
+                finally:
+                    for sock in waiting:
+                        sock.close()
+        finally:
+            release.set()
+    assert refused(served.lines).get("evicted", 0) >= 1
+    assert len(served.lines) < 10, "".join(served.lines)  # no traceback for a cut request

@@ -4,9 +4,11 @@ A client that connects costs a file descriptor before it has shown a token, so t
 connections are governed here, below the ASGI app:
 
 - at most ``max_connections`` at once. At the cap a new connection evicts the oldest one
-  that has not yet sent a whole request's headers (then the oldest idle kept-alive one); only
-  when every connection is busy with a request is the newcomer refused. Slow clients cannot
-  keep a fast one out;
+  the gate has not let in: still sending its headers, waiting for its token to be checked (a
+  slow authorization server must not let strangers hold connections), or kept alive after a
+  request elsewhere than the endpoint; else the oldest idle kept-alive one. Only when every
+  connection is busy with a request the gate let in is the newcomer refused. Slow clients
+  cannot keep a fast one out;
 - a request's line and headers must arrive within ``header_timeout`` of its first byte (or of
   the connection opening), its body within ``body_timeout`` of its headers: trickling bytes
   does not buy time. A kept-alive connection waits ``idle_timeout`` for its next request;
@@ -38,6 +40,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ._http import MAX_HEADER_BYTES
 from ._refusals import Refusals
+from ._serve import ROLE_KEY
 from ._settings import ServeSettings
 
 #: Connections accepted in one go (uvicorn's ``backlog`` is the event loop's accept batch).
@@ -129,6 +132,9 @@ def run(app: Starlette, sock: socket.socket, settings: ServeSettings, cap: int) 
         lifespan="on",
         log_level="warning",
         access_log=False,
+        # X-Forwarded-For from a local client would pick its own address (the anonymous
+        # callers' session cap goes by address): behind a proxy, callers share the proxy's.
+        proxy_headers=False,
         # An upgraded connection would leave the guard's count: no WebSocket here.
         ws="none",
         backlog=ACCEPT_BATCH,
@@ -198,35 +204,41 @@ class _Guard:
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
         self.refusals = refusals
-        self.open: set[_GuardedH11Protocol] = set()
-        #: Connections still waiting for their first request's headers, oldest first.
-        self.fresh: dict[_GuardedH11Protocol, None] = {}
-        #: Connections between two requests, oldest first.
+        #: Every connection, oldest first.
+        self.open: dict[_GuardedH11Protocol, None] = {}
+        #: Connections between two requests the gate let in, oldest first.
         self.idle: dict[_GuardedH11Protocol, None] = {}
 
     def admit(self, connection: _GuardedH11Protocol) -> bool:
-        """Make room for a new connection (evicting one that is not working) or refuse it."""
+        """Make room for a new connection (evicting one that is not working) or refuse it.
+
+        The victim is the oldest connection the gate has not let in (still sending its
+        headers, waiting for its token to be checked, or kept alive after a request elsewhere
+        than the endpoint), else the oldest idle one; a connection serving a caller the gate
+        let in is never evicted.
+        """
         if len(self.open) >= self.limit:
-            victim = next(iter(self.fresh), None) or next(iter(self.idle), None)
+            victim = next((c for c in self.open if not c.admitted()), None) or next(
+                iter(self.idle), None
+            )
             if victim is None:
                 self.refusals.note("connection_cap")
                 return False
             self.refusals.note("evicted")
             victim.cut()
-        self.open.add(connection)
-        self.fresh[connection] = None
+        self.open[connection] = None
         return True
 
     def forget(self, connection: _GuardedH11Protocol) -> None:
-        self.open.discard(connection)
-        self.fresh.pop(connection, None)
+        self.open.pop(connection, None)
         self.idle.pop(connection, None)
 
 
-class _CountedWarnings:
+class _QuietLogger:
     """uvicorn's logger, for one connection: its warnings about a client (a malformed request,
     a header block over the limit, an upgrade asked for) are counted as refusals, not
-    written."""
+    written; a request task cancelled (its connection cut, or the server stopping) is not an
+    error worth a traceback."""
 
     def __init__(self, logger: logging.Logger, refusals: Refusals) -> None:
         self._logger = logger
@@ -241,6 +253,10 @@ class _CountedWarnings:
         elif not text.startswith("No supported WebSocket library"):  # said with the upgrade
             self._logger.warning(msg, *args, **kwargs)
 
+    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
+        if not isinstance(kwargs.get("exc_info"), asyncio.CancelledError):
+            self._logger.error(msg, *args, **kwargs)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._logger, name)
 
@@ -252,9 +268,20 @@ class _GuardedH11Protocol(H11Protocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.logger = cast(logging.Logger, _CountedWarnings(self.logger, self.guard.refusals))
+        self.logger = cast(logging.Logger, _QuietLogger(self.logger, self.guard.refusals))
         self._deadline: asyncio.TimerHandle | None = None
         self._waiting_for: str | None = None
+        self._task: asyncio.Task[Any] | None = None
+        app = self.app
+
+        async def tracked(scope: Any, receive: Any, send: Any) -> None:
+            self._task = asyncio.current_task()
+            try:
+                await app(scope, receive, send)
+            finally:
+                self._task = None
+
+        self.app = tracked
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(cast(asyncio.Transport, transport))
@@ -276,11 +303,19 @@ class _GuardedH11Protocol(H11Protocol):
         super().on_response_complete()
         self._follow(data_came=False)
 
+    def admitted(self) -> bool:
+        """Whether the current (or, idle, the last) request passed the gate: the gate put
+        the caller's role in its scope."""
+        return self.scope is not None and ROLE_KEY in self.scope
+
     def cut(self) -> None:
-        """Close now, owing the client nothing."""
+        """Close now, owing the client nothing; what its request started (a token check
+        waiting on the authorization server) is cancelled."""
         self.guard.forget(self)
         self._disarm()
         self.transport.abort()
+        if self._task is not None:
+            self._task.cancel()
 
     def _follow(self, *, data_came: bool) -> None:
         """Set the deadline for what the client owes now, from the state of its request."""
@@ -290,12 +325,11 @@ class _GuardedH11Protocol(H11Protocol):
         if state is h11.IDLE:
             if not data_came:  # a response went out: kept alive, uvicorn's idle timer runs
                 self._disarm()
-                if self in self.guard.open:
+                if self in self.guard.open and self.admitted():
                     self.guard.idle[self] = None
             elif self._waiting_for != "header_timeout":  # the first bytes of a request
                 self._arm("header_timeout", self.guard.header_timeout)
             return
-        self.guard.fresh.pop(self, None)
         self.guard.idle.pop(self, None)
         if state is h11.SEND_BODY:
             if self._waiting_for != "body_timeout":
