@@ -135,6 +135,7 @@ def run(app: Starlette, sock: socket.socket, settings: ServeSettings, cap: int) 
         # X-Forwarded-For from a local client would pick its own address (the anonymous
         # callers' session cap goes by address): behind a proxy, callers share the proxy's.
         proxy_headers=False,
+        server_header=False,
         # An upgraded connection would leave the guard's count: no WebSocket here.
         ws="none",
         backlog=ACCEPT_BATCH,
