@@ -60,16 +60,8 @@ LIBRARY_LINES: Final = 10
 
 
 def open_file_limit() -> int:
-    """The number of files this process may open: the soft limit, first raised to the hard
-    one (as Go's runtime does) so that an operator's ``ulimit -Hn`` is what counts."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 65536 if hard == resource.RLIM_INFINITY else hard
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            soft = wanted
-        except (ValueError, OSError):  # some systems cap it lower: keep what we have
-            pass
+    """The number of files this process may open (its soft ``RLIMIT_NOFILE``)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
@@ -116,7 +108,6 @@ def listen(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    sock.set_inheritable(True)
     return sock
 
 
