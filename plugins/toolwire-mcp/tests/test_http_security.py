@@ -517,9 +517,9 @@ def _cut_by_server(sock: socket.socket, trickle: bytes = b"", every: float = 0.3
 
 @pytest.mark.slow
 def test_slow_headers_and_bodies_are_cut_off(tmp_path: Path) -> None:
-    """A client that trickles its headers, or its body, is disconnected once header_timeout (or
-    body_timeout) has passed, however steadily it sends; a kept-alive connection that sends
-    nothing is closed after idle_timeout. Each cut is counted in the refusal summary."""
+    """A client that trickles its headers, or its body, is disconnected (and counted in the
+    refusal summary) once header_timeout (or body_timeout) has passed, however steadily it
+    sends, and a kept-alive connection that sends nothing is closed after idle_timeout."""
     serve = "header_timeout = 1\nbody_timeout = 1\nidle_timeout = 1\n"
     with toolwire_serve(tmp_path, serve) as served:
         head = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -559,8 +559,8 @@ async def test_at_the_connection_cap_slow_clients_make_way_and_busy_ones_do_not(
     tmp_path: Path,
 ) -> None:
     """At max_connections, a new connection evicts the oldest one still waiting for its headers,
-    so a valid client gets in past slow ones; when every connection is busy with a request (here
-    open event streams), a newcomer is refused instead. Both are counted in the summary."""
+    so a valid client gets in past slow ones, and when every connection is busy with a request
+    (here open event streams) a newcomer is refused instead, both counted in the summary."""
     serve = "max_connections = 8\nheader_timeout = 120\n"
     with toolwire_serve(tmp_path, serve) as served:
         slow = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(8)]
