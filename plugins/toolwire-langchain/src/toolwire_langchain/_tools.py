@@ -1,0 +1,154 @@
+"""LangChain tools whose every call goes through a toolwire dispatcher."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+import toolwire
+from langchain.tools import ToolRuntime
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel
+
+from ._answer import MessageContent, answer, error_content
+
+#: The parameter LangGraph's ``ToolNode`` hands the call's ``ToolRuntime`` to (found by its
+#: annotation). Not a tool parameter: the model never sees it in the schema.
+RUNTIME: Final = "_toolwire_runtime"
+#: The provider whose tool definition holds toolwire's strict-mode rewrite of a schema.
+_STRICT_SHAPE: Final = "openai-responses"
+
+Answer = tuple[MessageContent, dict[str, Any]]
+
+
+class ToolwireTool(StructuredTool):
+    """A ``StructuredTool`` that passes the model's arguments on exactly as they came.
+
+    ``func`` and ``coroutine`` dispatch the call; ``args_schema`` is the tool's JSON Schema
+    as a dict, which LangChain sends to the model and does not validate, so toolwire's
+    pipeline validates each call once.
+    """
+
+    # StructuredTool's own _run and _arun take `config` and `run_manager` out of the call's
+    # keyword arguments: a tool parameter of either name would never reach toolwire.
+    def _run(self, /, *args: Any, **kwargs: Any) -> Any:
+        assert self.func is not None  # tools() sets both
+        return self.func(*args, **kwargs)
+
+    async def _arun(self, /, *args: Any, **kwargs: Any) -> Any:
+        assert self.coroutine is not None
+        return await self.coroutine(*args, **kwargs)
+
+
+def tools(
+    dispatcher: toolwire.Dispatcher, *, role: str | None = None, strict: bool = False
+) -> list[BaseTool]:
+    """The tools ``role`` may call, as LangChain tools: for ``create_agent``, ``bind_tools``
+    and LangGraph's ``ToolNode``.
+
+    Each call goes through the dispatcher's whole pipeline under ``role``: validation,
+    permissions, approvals, hooks, middleware, the tool's executor. Both ``invoke`` and
+    ``ainvoke`` work (``dispatch_sync`` and ``dispatch``). Under a ``ToolNode`` (and so
+    under ``create_agent``) the call keeps the model's tool call id, and the run's context
+    (``agent.invoke(..., context=...)``) is the call's ``state``: a mapping as it is, a
+    dataclass or a pydantic model as a mapping of its fields; its ``principal`` (toolwire's
+    ``[approvals] principal_key``) is who asked. A failed call is a ``ToolMessage`` with
+    ``status="error"`` holding toolwire's error object.
+
+    Args:
+        dispatcher: The dispatcher that runs the calls.
+        role: The role the calls run under; only the tools it may call are listed.
+        strict: Describe each tool by toolwire's strict-mode rewrite of its schema (every
+            property required, optional ones nullable; toolwire turns the ``null`` stand-ins
+            back before it validates), for ``bind_tools(..., strict=True)``.
+
+    Raises:
+        ValueError: ``strict=True`` and a tool's schema has no strict-mode form (each is
+            named, with the reason).
+        toolwire.ConfigError: the dispatcher cannot start.
+    """
+    made: list[BaseTool] = []
+    refused: list[str] = []
+    for tool in dispatcher.tools(role):
+        schema = tool.parameters
+        if strict:
+            shape = dispatcher.tool_definition(dispatcher.provider(_STRICT_SHAPE), tool)
+            if not shape.value["strict"]:
+                refused.append(f"{tool.name} ({'; '.join(shape.problems)})")
+                continue
+            schema = shape.value["parameters"]
+        made.append(_tool(dispatcher, tool, role, schema))
+    if refused:
+        raise ValueError(
+            "these tools cannot be described in strict mode: "
+            + ", ".join(refused)
+            + "; leave strict=False, or give them to the model with another role"
+        )
+    return made
+
+
+def _tool(
+    dispatcher: toolwire.Dispatcher,
+    tool: toolwire.Tool,
+    role: str | None,
+    schema: Mapping[str, Any],
+) -> ToolwireTool:
+    name = tool.name
+
+    def call(*, _toolwire_runtime: ToolRuntime | None = None, **arguments: Any) -> Answer:
+        call_id, state = _facts(_toolwire_runtime, arguments)
+        result = dispatcher.dispatch_sync(name, arguments, call_id=call_id, role=role, state=state)
+        return answer(result)
+
+    async def acall(*, _toolwire_runtime: ToolRuntime | None = None, **arguments: Any) -> Answer:
+        call_id, state = _facts(_toolwire_runtime, arguments)
+        result = await dispatcher.dispatch(name, arguments, call_id=call_id, role=role, state=state)
+        return answer(result)
+
+    return ToolwireTool(
+        name=name,
+        description=tool.description,
+        # A copy: LangChain's strict conversion edits nested schemas in place.
+        args_schema=json.loads(json.dumps(schema)),
+        func=call,
+        coroutine=acall,
+        response_format="content_and_artifact",
+        handle_tool_error=error_content,
+    )
+
+
+def _facts(runtime: Any, arguments: dict[str, Any]) -> tuple[str | None, Mapping[str, Any] | None]:
+    """The call id and state a ``ToolNode`` gave the call; none for a tool invoked by hand.
+
+    Called by hand, a model's argument of the runtime's name is put back among the others
+    (toolwire answers it as an unknown argument).
+    """
+    if isinstance(runtime, ToolRuntime):
+        return runtime.tool_call_id, state_of(runtime.context)
+    if runtime is not None:
+        arguments[RUNTIME] = runtime
+    return None, None
+
+
+def state_of(context: Any) -> Mapping[str, Any] | None:
+    """A run's context as toolwire's call state.
+
+    A mapping is passed as it is (writes reach the host's own); a dataclass or a pydantic
+    model becomes a new mapping of its fields.
+
+    Raises:
+        TypeError: a context of another kind (the host's to change).
+    """
+    if context is None or isinstance(context, Mapping):
+        return context
+    if isinstance(context, BaseModel):
+        return dict(context)
+    if dataclasses.is_dataclass(context) and not isinstance(context, type):
+        return {field.name: getattr(context, field.name) for field in dataclasses.fields(context)}
+    raise TypeError(
+        f"toolwire_langchain: the run's context is a {type(context).__qualname__}; toolwire "
+        "takes it as the call's state, so give a mapping, a dataclass or a pydantic model "
+        "as context="
+    )

@@ -1,0 +1,183 @@
+"""A whole ``create_agent`` loop with LangChain's fake chat model, every call through toolwire."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pydantic
+import pytest
+import toolwire
+import toolwire_langchain
+from langchain.agents import create_agent
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_helpers import (
+    Finished,
+    MakeDispatcher,
+    Ran,
+    Run,
+    calls,
+    error_of,
+    model,
+    tool_messages,
+)
+
+
+def ask(text: str = "go") -> dict[str, Any]:
+    return {"messages": [HumanMessage(text)]}
+
+
+def test_a_call_succeeds_through_the_pipeline(
+    dispatcher: toolwire.Dispatcher, ran: Ran, finished: Finished, run: Run
+) -> None:
+    """The model's call runs once through toolwire's pipeline, under the model's call id, and
+    the model reads toolwire's output in a successful tool message."""
+    fake = model(calls(("get_weather", {"location": "Paris"}, "call_1")), AIMessage("21 in Paris"))
+    agent = create_agent(fake, toolwire_langchain.tools(dispatcher))
+    out = run(agent, ask())
+    (message,) = tool_messages(out["messages"])
+    assert message.status == "success" and message.tool_call_id == "call_1"
+    assert json.loads(str(message.content)) == {
+        "location": "Paris",
+        "temperature": 21,
+        "units": "celsius",
+    }
+    assert message.artifact["call_id"] == "call_1" and message.artifact["success"] is True
+    assert ran.calls == [("get_weather", {"location": "Paris", "units": "celsius"})]
+    assert [(name, call_id, kind) for name, call_id, kind, _, _ in finished.calls] == [
+        ("get_weather", "call_1", None)
+    ]
+    assert out["messages"][-1].content == "21 in Paris"
+
+
+def test_invalid_arguments_come_back_and_the_model_corrects_them(
+    dispatcher: toolwire.Dispatcher, ran: Ran, run: Run
+) -> None:
+    """Arguments toolwire refuses reach the model as toolwire's invalid_arguments error (the
+    tool does not run, LangChain validates nothing), and the model's corrected call runs."""
+    fake = model(
+        calls(("get_weather", {"city": "Oslo"}, "call_1")),
+        calls(("get_weather", {"location": "Oslo"}, "call_2")),
+        AIMessage("done"),
+    )
+    agent = create_agent(fake, toolwire_langchain.tools(dispatcher))
+    out = run(agent, ask())
+    refused, answered = tool_messages(out["messages"])
+    error = error_of(refused)
+    assert error["error"] == "invalid_arguments" and "'city'" in error["message"]
+    assert answered.status == "success" and answered.tool_call_id == "call_2"
+    assert refused in fake.seen[1]  # the model read the error before it corrected its call
+    assert ran.calls == [("get_weather", {"location": "Oslo", "units": "celsius"})]
+    assert out["messages"][-1].content == "done"
+
+
+def test_a_role_sees_only_its_tools(dispatcher: toolwire.Dispatcher, ran: Ran, run: Run) -> None:
+    """A role's tools are the ones it may call: the model is never told of another's, and a
+    call to one anyway is answered as an unknown tool without running it."""
+    fake = model(calls(("reset_station", {"station": "OSL"}, "call_1")), AIMessage("done"))
+    agent = create_agent(fake, toolwire_langchain.tools(dispatcher, role="viewer"))
+    out = run(agent, ask())
+    offered = {tool["function"]["name"] for tool in fake.bound[0]}
+    assert "reset_station" not in offered and "get_weather" in offered
+    (message,) = tool_messages(out["messages"])
+    assert message.status == "error" and "reset_station is not a valid tool" in message.content
+    assert ran.calls == []
+    admin = {t.name for t in toolwire_langchain.tools(dispatcher, role="admin")}
+    assert "reset_station" in admin
+
+
+def test_the_role_travels_with_each_call(
+    dispatcher: toolwire.Dispatcher, finished: Finished, run: Run
+) -> None:
+    """Each call is dispatched under the role the tools were made for."""
+    fake = model(calls(("reset_station", {"station": "OSL"}, "call_1")), AIMessage("done"))
+    agent = create_agent(fake, toolwire_langchain.tools(dispatcher, role="admin"))
+    run(agent, ask())
+    assert [(name, role) for name, _, _, role, _ in finished.calls] == [("reset_station", "admin")]
+
+
+def test_a_timeout_is_an_error_the_model_reads(
+    dispatcher: toolwire.Dispatcher, ran: Ran, run: Run
+) -> None:
+    """A call past its toolwire deadline ends with the timeout error in an error message, and
+    the run goes on to the model's next turn."""
+    fake = model(calls(("forecast", {"location": "Oslo"}, "call_1")), AIMessage("no forecast"))
+    agent = create_agent(fake, toolwire_langchain.tools(dispatcher))
+    out = run(agent, ask())
+    (message,) = tool_messages(out["messages"])
+    assert error_of(message)["error"] == "timeout"
+    assert ran.names() == ["forecast"]
+    assert out["messages"][-1].content == "no forecast"
+
+
+@dataclasses.dataclass
+class Deps:
+    principal: str
+    tenant: str
+
+
+class PydanticDeps(pydantic.BaseModel):
+    principal: str
+    tenant: str
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"principal": "ada", "tenant": "acme"},
+        Deps("ada", "acme"),
+        PydanticDeps(principal="ada", tenant="acme"),
+    ],
+    ids=["mapping", "dataclass", "pydantic"],
+)
+def test_the_run_context_is_the_call_state(
+    dispatcher: toolwire.Dispatcher, finished: Finished, run: Run, context: Any
+) -> None:
+    """The context an agent runs with is the call's state, its principal the one toolwire
+    records: a mapping as it is, a dataclass or a pydantic model as its fields."""
+    fake = model(calls(("whoami", {}, "call_1")), AIMessage("done"))
+    agent = create_agent(fake, toolwire_langchain.tools(dispatcher), context_schema=type(context))
+    out = run(agent, ask(), context=context)
+    (message,) = tool_messages(out["messages"])
+    assert json.loads(str(message.content)) == {"principal": "ada", "role": None}
+    ((_, _, _, _, state),) = finished.calls
+    assert dict(state) == {"principal": "ada", "tenant": "acme"}
+    if isinstance(context, dict):
+        assert state is context  # the host's own mapping
+
+
+def test_a_context_toolwire_cannot_read_stops_the_run(dispatcher: toolwire.Dispatcher) -> None:
+    """A context that is no mapping, dataclass or pydantic model is the host's mistake: the
+    run stops with a message saying what to pass, and nothing is dispatched."""
+    fake = model(calls(("whoami", {}, "call_1")), AIMessage("done"))
+    agent = create_agent(fake, toolwire_langchain.tools(dispatcher))
+    with pytest.raises(TypeError, match="give a mapping, a dataclass or a pydantic model"):
+        agent.invoke(ask(), context="ada")
+
+
+def test_arguments_pass_through_untouched(make: MakeDispatcher, run: Run) -> None:
+    """Parameters named like LangChain's own (config, run_manager, callbacks, runtime) reach
+    the tool as the model sent them."""
+    pack = toolwire.Toolset("names")
+    seen: list[dict[str, Any]] = []
+
+    @pack.tool
+    def configure(config: str, run_manager: str, callbacks: list[str], runtime: int) -> str:
+        """Configure something."""
+        seen.append(
+            {
+                "config": config,
+                "run_manager": run_manager,
+                "callbacks": callbacks,
+                "runtime": runtime,
+            }
+        )
+        return "ok"
+
+    sent = {"config": "fast", "run_manager": "ada", "callbacks": ["a"], "runtime": 3}
+    fake = model(calls(("configure", sent, "call_1")), AIMessage("done"))
+    agent = create_agent(fake, toolwire_langchain.tools(make(pack)))
+    out = run(agent, ask())
+    assert seen == [sent]
+    assert tool_messages(out["messages"])[0].status == "success"
