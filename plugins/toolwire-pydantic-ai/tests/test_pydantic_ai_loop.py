@@ -162,11 +162,11 @@ async def test_a_timeout_is_a_retry_and_cancels_the_tool(
     assert accounts.cancelled == ["slow"]
 
 
-def test_testmodel_calls_toolwire_tools_from_their_schema(
+async def test_testmodel_calls_toolwire_tools_from_their_schema(
     dispatcher: toolwire.Dispatcher, accounts: Accounts
 ) -> None:
     """Pydantic AI's TestModel builds arguments from toolwire's schema; the call runs through it."""
     agent = Agent(TestModel(call_tools=["get_user"]), toolsets=[ToolwireToolset(dispatcher)])
-    result = agent.run_sync("look up a user")
+    result = await agent.run("look up a user")
     assert json.loads(json.loads(result.output)["get_user"]) == {"id": 0, "name": "Ada"}
     assert accounts.ran == [("get_user", 0)]
