@@ -11,6 +11,7 @@ import pytest
 import toolwire
 import toolwire_langchain
 from langchain.agents import create_agent
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_helpers import (
     Finished,
@@ -181,3 +182,30 @@ def test_arguments_pass_through_untouched(make: MakeDispatcher, run: Run) -> Non
     out = run(agent, ask())
     assert seen == [sent]
     assert tool_messages(out["messages"])[0].status == "success"
+
+
+class ToolStarts(BaseCallbackHandler):
+    """Records what LangChain's callbacks (and so its tracers) are given at each tool start."""
+
+    def __init__(self) -> None:
+        self.starts: list[tuple[str, Any]] = []
+
+    def on_tool_start(
+        self, serialized: dict[str, Any], input_str: str, *, inputs: Any = None, **kwargs: Any
+    ) -> None:
+        self.starts.append((input_str, inputs))
+
+
+def test_callbacks_see_the_models_arguments_not_the_run_state(
+    dispatcher: toolwire.Dispatcher, run: Run
+) -> None:
+    """What LangChain hands its callbacks and tracers at a tool start is the model's
+    arguments alone: the runtime the tool receives (with the whole graph state and context)
+    is left out."""
+    fake = model(calls(("get_weather", {"location": "Paris"}, "call_1")), AIMessage("done"))
+    agent = create_agent(fake, toolwire_langchain.tools(dispatcher))
+    seen = ToolStarts()
+    run(agent, ask("secret plans"), {"callbacks": [seen]}, context={"principal": "ada"})
+    ((input_str, inputs),) = seen.starts
+    assert inputs == {"location": "Paris"}
+    assert "secret plans" not in input_str and "ada" not in input_str

@@ -97,12 +97,15 @@ def _tool(
 ) -> ToolwireTool:
     name = tool.name
 
-    def call(*, _toolwire_runtime: ToolRuntime | None = None, **arguments: Any) -> Answer:
+    # Annotated `ToolRuntime`, not `ToolRuntime | None`: LangChain takes only the bare class
+    # for an injected argument, and then leaves it out of what its callbacks and tracers
+    # record (the runtime holds the whole graph state).
+    def call(*, _toolwire_runtime: ToolRuntime = None, **arguments: Any) -> Answer:  # type: ignore[assignment]
         call_id, state = _facts(_toolwire_runtime, arguments)
         result = dispatcher.dispatch_sync(name, arguments, call_id=call_id, role=role, state=state)
         return answer(result)
 
-    async def acall(*, _toolwire_runtime: ToolRuntime | None = None, **arguments: Any) -> Answer:
+    async def acall(*, _toolwire_runtime: ToolRuntime = None, **arguments: Any) -> Answer:  # type: ignore[assignment]
         call_id, state = _facts(_toolwire_runtime, arguments)
         result = await dispatcher.dispatch(name, arguments, call_id=call_id, role=role, state=state)
         return answer(result)
