@@ -145,12 +145,13 @@ async def test_a_valid_client_is_served_while_a_thousand_slow_clients_hold_on(
             await asyncio.sleep(5)  # the slow clients hold every connection they can get
             latencies: list[float] = []
             async with mcp_client(served.url, USER) as client:
-                for i in range(50):
+                for i in range(100):
                     started = time.perf_counter()
                     result = await client.call_tool("get_weather", {"location": f"City {i}"})
                     latencies.append(time.perf_counter() - started)
                     assert not result.is_error
-                    await asyncio.sleep(0.3)
+                    await asyncio.sleep(0.1)
+            assert attack.returncode is None, "every call is made while the attack goes on"
             out, _ = await attack.communicate()
         finally:
             if attack.returncode is None:
@@ -158,7 +159,7 @@ async def test_a_valid_client_is_served_while_a_thousand_slow_clients_hold_on(
                 await attack.wait()
         stats = json.loads(out)
         assert served.process.poll() is None, "the server died"
-    print(stats, f"p99={_p99(latencies):.3f}s", f"log lines={len(served.lines)}")
+    print(stats, f"p99={_p99(latencies):.3f}s", f"median={sorted(latencies)[len(latencies) // 2]:.3f}s", f"log lines={len(served.lines)}")
     assert stats["connected"] >= 1000 and stats["cut"] > 0
     assert _p99(latencies) < 1.0, sorted(latencies)[-5:]
     assert len(served.lines) < 100, "".join(served.lines[:20])
