@@ -199,3 +199,12 @@ def test_function_tools_refuses_what_is_not_a_dispatcher() -> None:
     """Passing something other than a dispatcher fails at once, naming what was given."""
     with pytest.raises(TypeError, match=r"toolwire\.Dispatcher"):
         function_tools(object())  # type: ignore[arg-type]
+
+
+async def test_a_role_function_must_give_a_role_name(dispatcher: toolwire.Dispatcher) -> None:
+    """A role function that returns something other than a name stops the run, saying so."""
+    model = ScriptedModel([[assistant_message("hi")]])
+    tools = function_tools(dispatcher, role=lambda context: 42)  # type: ignore[arg-type,return-value]
+
+    with pytest.raises(TypeError, match="not a str"):
+        await Runner.run(agent_with(model, tools), "hi")

@@ -6,10 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import toolwire
-from agents import Runner, RunResult, RunState
+from agents import RunContextWrapper, Runner, RunResult, RunState
 from agents.testing import ScriptedModel, assistant_message, function_call
-from toolwire_openai_agents import DECIDED_BY, apply_decisions, approval_for, function_tools
+from agents.tool_context import ToolContext
+from toolwire_openai_agents import (
+    DECIDED_BY,
+    _bridge,
+    apply_decisions,
+    approval_for,
+    function_tools,
+)
 
 from .conftest import CallLog, MakeDispatcher, agent_with, tool_outputs
 
@@ -224,3 +232,70 @@ async def test_approval_for_knows_only_toolwires_interruptions(
     (item,) = result.interruptions
 
     assert await approval_for(make(), item) is None  # another store: no such record
+
+
+async def test_always_approve_in_the_sdk_does_not_lift_toolwires_approvals(
+    dispatcher: toolwire.Dispatcher, log: CallLog
+) -> None:
+    """After always_approve, a later call of the tool is held by toolwire and answered so."""
+    model = ScriptedModel(
+        [
+            [function_call("delete_user", {"user_id": 2, "reason": None}, call_id="d2")],
+            [function_call("delete_user", {"user_id": 5, "reason": None}, call_id="d5")],
+            [assistant_message("waiting for a person")],
+        ]
+    )
+    agent = agent_with(model, function_tools(dispatcher))
+    result = await Runner.run(agent, "Delete 2, then 5")
+    state = result.to_state()
+    state.approve(result.interruptions[0], always_approve=True)
+
+    resumed = await Runner.run(agent, state)
+
+    assert not resumed.interruptions  # the SDK did not ask about the second call
+    assert tool_outputs(model)["d5"]["error"] == "approval_required"
+    assert log.runs_of("delete_user") == [{"user_id": 2, "reason": None}]
+    assert [r.call_id for r in await dispatcher.approvals("pending")] == ["d5"]
+
+
+async def test_a_record_several_runs_share_is_never_guessed(
+    dispatcher: toolwire.Dispatcher, log: CallLog
+) -> None:
+    """Two held calls with one tool, call id and arguments: neither is taken for the other."""
+    first = await interrupted(dispatcher, delete_script(2))
+    await interrupted(dispatcher, delete_script(2))  # a model that reuses its call ids
+    (item,) = first.interruptions
+
+    assert await approval_for(dispatcher, item) is None
+    # Resumed by tools that did not hold it (as in another process): the store alone can tell.
+    agent = agent_with(delete_script(2), function_tools(dispatcher))
+    state: RunState[Any, Any] = await RunState.from_string(agent, first.to_state().to_string())
+    state.approve(state.get_interruptions()[0])
+    await Runner.run(agent, state)
+
+    assert log.runs_of("delete_user") == []
+    assert len(await dispatcher.approvals("pending")) == 3  # held again, not guessed
+
+
+async def test_answers_the_sdk_never_collects_are_let_go(
+    dispatcher: toolwire.Dispatcher, log: CallLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answers kept for invocations that never come are bounded: the oldest are let go."""
+    monkeypatch.setattr(_bridge, "_ANSWERED_KEPT", 2)
+    (tool,) = [t for t in function_tools(dispatcher) if t.name == "delete_user"]
+    assert callable(tool.needs_approval)
+    run: RunContextWrapper[None] = RunContextWrapper(context=None)
+    for n in range(3):  # invalid arguments: answered while the SDK asks, nothing held
+        assert await tool.needs_approval(run, {"user": n}, f"x{n}") is False
+    assert len(log.finished) == 3
+
+    def invocation(n: int) -> ToolContext[None]:
+        arguments = f'{{"user": {n}}}'
+        return ToolContext(
+            None, tool_name="delete_user", tool_call_id=f"x{n}", tool_arguments=arguments
+        )
+
+    await tool.on_invoke_tool(invocation(2), '{"user": 2}')  # kept: answered, not dispatched
+    assert len(log.finished) == 3
+    await tool.on_invoke_tool(invocation(0), '{"user": 0}')  # let go: dispatched again
+    assert len(log.finished) == 4

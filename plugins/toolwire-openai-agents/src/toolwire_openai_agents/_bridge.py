@@ -32,6 +32,9 @@ RoleSource = str | Callable[[Any], str | None] | None
 #: How to make toolwire's state from the run's context object.
 StateSource = Callable[[Any], Mapping[str, Any] | None] | None
 
+#: Answers kept for the SDK's invocations to come; past this, the oldest are let go.
+_ANSWERED_KEPT: Final = 1024
+
 #: A held call's record, under its tool and call id.
 Held = tuple[tuple[str, str], toolwire.Approval]
 
@@ -124,6 +127,9 @@ class Bridge:
             self._held[(name, call_id)] = outcome.approval
             return True
         self._answered[(name, call_id)] = result
+        if len(self._answered) > _ANSWERED_KEPT:
+            # One the SDK never invoked (its own input guardrail refused the call): let it go.
+            self._answered.pop(next(iter(self._answered)))
         return False
 
     async def invoke(
