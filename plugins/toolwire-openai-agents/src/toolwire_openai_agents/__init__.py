@@ -12,16 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._answer import Hold, answer
 from ._bridge import DECIDED_BY
 from ._decisions import apply_decisions, approval_for
 from ._tools import function_tools
 
 __all__ = [
     "DECIDED_BY",
-    "Hold",
     "__version__",
-    "answer",
     "apply_decisions",
     "approval_for",
     "function_tools",
