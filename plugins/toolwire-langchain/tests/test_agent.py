@@ -209,3 +209,24 @@ def test_callbacks_see_the_models_arguments_not_the_run_state(
     ((input_str, inputs),) = seen.starts
     assert inputs == {"location": "Paris"}
     assert "secret plans" not in input_str and "ada" not in input_str
+
+
+@pytest.mark.parametrize("kind", [*toolwire.ERROR_KINDS, "an exception"])
+def test_no_error_a_tool_ends_with_stops_the_run(make: MakeDispatcher, run: Run, kind: str) -> None:
+    """Whatever error a call ends with (each of toolwire's kinds, or a tool's own exception),
+    the model reads it in an error message and the run goes on."""
+    pack = toolwire.Toolset("failing")
+
+    @pack.tool
+    def fail() -> str:
+        """Fails."""
+        if kind == "an exception":
+            raise RuntimeError("boom")
+        raise toolwire.ToolError("it failed", kind=kind)  # type: ignore[arg-type]
+
+    fake = model(calls(("fail", {}, "call_1")), AIMessage("going on"))
+    agent = create_agent(fake, toolwire_langchain.tools(make(pack)))
+    out = run(agent, ask())
+    (message,) = tool_messages(out["messages"])
+    assert error_of(message)["error"] == ("execution_error" if kind == "an exception" else kind)
+    assert out["messages"][-1].content == "going on"

@@ -225,3 +225,22 @@ def test_parallel_calls_stay_parallel_unless_toolwire_serializes_them(
     assert max(seen) == expected
     answers = {m.content for m in tool_messages(out["messages"])}
     assert answers == ({"together"} if expected == 2 else {"alone"})
+
+
+def test_a_content_results_images_follow_its_text(make: MakeDispatcher) -> None:
+    """A ``toolwire.Content`` result reaches the model as its text, then each image as an
+    image content block."""
+    pack = toolwire.Toolset("charts")
+
+    @pack.tool
+    def chart() -> toolwire.Content:
+        """Draw a chart."""
+        return toolwire.Content(
+            [toolwire.TextPart("sales"), toolwire.ImagePart("iVBORw==", "image/png")]
+        )
+
+    (tool,) = toolwire_langchain.tools(make(pack))
+    message = tool.invoke({"name": "chart", "args": {}, "id": "call_1", "type": "tool_call"})
+    text, image = message.content
+    assert text["type"] == "text" and text["text"].startswith("sales")
+    assert image == {"type": "image", "base64": "iVBORw==", "mime_type": "image/png"}
