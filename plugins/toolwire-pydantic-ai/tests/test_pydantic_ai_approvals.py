@@ -3,6 +3,7 @@ decides Pydantic AI's request; each record is decided once, bound to its stored 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -280,3 +281,29 @@ async def test_the_principal_of_the_run_is_recorded(
         deps={"principal": "ada"},
     )
     assert accounts.ran == [("delete_user", 2)]
+
+
+async def test_an_expired_approval_never_runs(accounts: Accounts) -> None:
+    """Past its expiry a record answers approval_expired: results() denies the request with it,
+    and an approval given in Pydantic AI afterwards reaches the model as that failure."""
+    config = {"approvals": {"store": "memory://", "ttl": 0.05}}
+    with make_dispatcher(accounts.pack, config=config) as dispatcher:
+        toolset = ToolwireToolset(dispatcher)
+        run_agent = agent(toolset, [("delete_user", {"user_id": 2})])
+        first, requests = await held(run_agent)
+        (call,) = requests.approvals
+        await asyncio.sleep(0.1)
+
+        denial = (await toolset.results(requests)).approvals[call.tool_call_id]
+        assert isinstance(denial, ToolDenied)
+        assert json.loads(denial.message)["error"] == "approval_expired"
+
+        results = await toolset.decide(requests, {call.tool_call_id: True}, by="grace")
+        resumed = await run_agent.run(
+            message_history=first.all_messages(), deferred_tool_results=results
+        )
+        assert json.loads(returned(resumed, call.tool_call_id).content)["error"] == (
+            "approval_expired"
+        )
+        assert [a.status for a in await dispatcher.approvals()] == ["expired"]
+    assert accounts.ran == []
