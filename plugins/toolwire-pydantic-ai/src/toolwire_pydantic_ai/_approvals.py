@@ -80,9 +80,11 @@ async def results(
         if record.status in ("rejected", "expired"):
             ended = await dispatcher.reject(approval_id, by=record.decided_by or _READER)
             _answer_with(answered, call_id, approval_id, ended)
-        else:  # approved, running or executed: the resumed run gets its stored result
+        elif record.decided_by:
+            # Approved: the resumed run's call gets the stored result (executed), waits for
+            # the run under way (running), or runs it (approved, but nothing ran yet).
             answered.approvals[call_id] = ToolApproved()
-            answered.metadata[call_id] = approved(approval_id, record.decided_by or _READER)
+            answered.metadata[call_id] = approved(approval_id, record.decided_by)
     return answered
 
 
