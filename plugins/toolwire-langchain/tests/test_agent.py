@@ -230,3 +230,69 @@ def test_no_error_a_tool_ends_with_stops_the_run(make: MakeDispatcher, run: Run,
     (message,) = tool_messages(out["messages"])
     assert error_of(message)["error"] == ("execution_error" if kind == "an exception" else kind)
     assert out["messages"][-1].content == "going on"
+
+
+def session_role(context: dict[str, Any]) -> str:
+    return str(context["role"])
+
+
+def test_the_role_can_come_from_the_run_context(
+    dispatcher: toolwire.Dispatcher, ran: Ran, finished: Finished, run: Run
+) -> None:
+    """With ``RoleMiddleware`` and a role function, one agent offers each run the tools of
+    the role its context names, and dispatches the run's calls under that role."""
+    fake = model(
+        calls(("whoami", {}, "call_1")),
+        AIMessage("you are a viewer"),
+        calls(("reset_station", {"station": "OSL"}, "call_2")),
+        AIMessage("reset"),
+    )
+    middleware = toolwire_langchain.RoleMiddleware(dispatcher, role=session_role)
+    agent = create_agent(fake, middleware=[middleware])
+    viewer = run(agent, ask(), context={"principal": "ada", "role": "viewer"})
+    admin = run(agent, ask(), context={"principal": "bo", "role": "admin"})
+    offered = [{tool["function"]["name"] for tool in bound} for bound in fake.bound]
+    assert "reset_station" not in offered[0] and "reset_station" in offered[-1]
+    assert json.loads(str(tool_messages(viewer["messages"])[0].content)) == {
+        "principal": "ada",
+        "role": "viewer",
+    }
+    assert tool_messages(admin["messages"])[0].content == "reset OSL"
+    assert [(name, role) for name, _, _, role, _ in finished.calls] == [
+        ("whoami", "viewer"),
+        ("reset_station", "admin"),
+    ]
+
+
+def test_a_call_outside_the_runs_role_is_refused(
+    dispatcher: toolwire.Dispatcher, ran: Ran, run: Run
+) -> None:
+    """A model that calls a tool its run's role was not offered is refused by toolwire
+    (permission_denied), and the tool does not run."""
+    fake = model(calls(("reset_station", {"station": "OSL"}, "call_1")), AIMessage("no"))
+    middleware = toolwire_langchain.RoleMiddleware(dispatcher, role=session_role)
+    agent = create_agent(fake, middleware=[middleware])
+    out = run(agent, ask(), context={"role": "viewer"})
+    (message,) = tool_messages(out["messages"])
+    assert error_of(message)["error"] == "permission_denied"
+    assert ran.calls == []
+
+
+def test_a_role_function_that_gives_no_name_stops_the_run(dispatcher: toolwire.Dispatcher) -> None:
+    """A role function that gives something other than a name is the host's mistake: the
+    run stops with a message saying so, and nothing is dispatched."""
+    fake = model(calls(("whoami", {}, "call_1")), AIMessage("done"))
+    tools = toolwire_langchain.tools(dispatcher, role=lambda context: 42)  # type: ignore[arg-type,return-value]
+    agent = create_agent(fake, tools)
+    with pytest.raises(TypeError, match="must give a role name"):
+        agent.invoke(ask(), context={})
+
+
+def test_a_tool_with_a_role_function_needs_a_context(dispatcher: toolwire.Dispatcher) -> None:
+    """A tool whose role comes from the run's context, invoked by hand (no context), raises
+    rather than run under a guessed role."""
+    (whoami,) = [
+        t for t in toolwire_langchain.tools(dispatcher, role=session_role) if t.name == "whoami"
+    ]
+    with pytest.raises(TypeError, match="outside a ToolNode"):
+        whoami.invoke({})

@@ -3,8 +3,10 @@
 ``tools(dispatcher, role=...)`` gives the tools a role may call as LangChain ``BaseTool``s, for
 ``create_agent``, ``bind_tools`` and LangGraph's ``ToolNode``: the framework runs the loop,
 toolwire dispatches every call (validation, permissions, approvals, hooks, middleware,
-executors, audit, spans). ``ApprovalMiddleware(dispatcher)`` asks a person about the calls that
-wait for approval through a LangGraph interrupt, and decides toolwire's record with the answer.
+executors, audit, spans). ``RoleMiddleware(dispatcher, role=...)`` gives an agent the tools of
+each run's role, the role taken from the run's context. ``ApprovalMiddleware(dispatcher)`` asks
+a person about the calls that wait for approval through a LangGraph interrupt, and decides
+toolwire's record with the answer.
 """
 
 from __future__ import annotations
@@ -13,17 +15,18 @@ from typing import Any
 
 from ._answer import ToolwireError
 from ._approvals import ApprovalAnswer, ApprovalMiddleware, ApproveDecision, RejectDecision
-from ._tools import ToolwireTool, state_of, tools
+from ._roles import RoleMiddleware
+from ._tools import ToolwireTool, tools
 
 __all__ = [
     "ApprovalAnswer",
     "ApprovalMiddleware",
     "ApproveDecision",
     "RejectDecision",
+    "RoleMiddleware",
     "ToolwireError",
     "ToolwireTool",
     "__version__",
-    "state_of",
     "tools",
 ]
 

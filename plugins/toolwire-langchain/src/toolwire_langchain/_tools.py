@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import toolwire
@@ -21,6 +21,8 @@ RUNTIME: Final = "_toolwire_runtime"
 _STRICT_SHAPE: Final = "openai-responses"
 
 Answer = tuple[MessageContent, dict[str, Any]]
+#: A role, or a function of the run's context that gives one.
+Role = str | None | Callable[[Any], str | None]
 
 
 class ToolwireTool(StructuredTool):
@@ -43,7 +45,7 @@ class ToolwireTool(StructuredTool):
 
 
 def tools(
-    dispatcher: toolwire.Dispatcher, *, role: str | None = None, strict: bool = False
+    dispatcher: toolwire.Dispatcher, *, role: Role = None, strict: bool = False
 ) -> list[BaseTool]:
     """The tools ``role`` may call, as LangChain tools: for ``create_agent``, ``bind_tools``
     and LangGraph's ``ToolNode``.
@@ -59,7 +61,10 @@ def tools(
 
     Args:
         dispatcher: The dispatcher that runs the calls.
-        role: The role the calls run under; only the tools it may call are listed.
+        role: The role the calls run under; only the tools it may call are listed. Or a
+            function of the run's context that gives each call's role: then every enabled
+            tool is listed (``RoleMiddleware`` offers each model call only the run's role's),
+            and a tool invoked outside a ``ToolNode`` (no context) raises ``TypeError``.
         strict: Describe each tool by toolwire's strict-mode rewrite of its schema (every
             property required, optional ones nullable; toolwire turns the ``null`` stand-ins
             back before it validates), for ``bind_tools(..., strict=True)``.
@@ -71,7 +76,8 @@ def tools(
     """
     made: list[BaseTool] = []
     refused: list[str] = []
-    for tool in dispatcher.tools(role):
+    listed = dispatcher.tools(all_roles=True) if callable(role) else dispatcher.tools(role)
+    for tool in listed:
         schema = tool.parameters
         if strict:
             shape = dispatcher.tool_definition(dispatcher.provider(_STRICT_SHAPE), tool)
@@ -92,7 +98,7 @@ def tools(
 def _tool(
     dispatcher: toolwire.Dispatcher,
     tool: toolwire.Tool,
-    role: str | None,
+    role: Role,
     schema: Mapping[str, Any],
 ) -> ToolwireTool:
     name = tool.name
@@ -101,13 +107,17 @@ def _tool(
     # for an injected argument, and then leaves it out of what its callbacks and tracers
     # record (the runtime holds the whole graph state).
     def call(*, _toolwire_runtime: ToolRuntime = None, **arguments: Any) -> Answer:  # type: ignore[assignment]
-        call_id, state = _facts(_toolwire_runtime, arguments)
-        result = dispatcher.dispatch_sync(name, arguments, call_id=call_id, role=role, state=state)
+        call_id, state, as_role = _facts(_toolwire_runtime, arguments, role)
+        result = dispatcher.dispatch_sync(
+            name, arguments, call_id=call_id, role=as_role, state=state
+        )
         return answer(result)
 
     async def acall(*, _toolwire_runtime: ToolRuntime = None, **arguments: Any) -> Answer:  # type: ignore[assignment]
-        call_id, state = _facts(_toolwire_runtime, arguments)
-        result = await dispatcher.dispatch(name, arguments, call_id=call_id, role=role, state=state)
+        call_id, state, as_role = _facts(_toolwire_runtime, arguments, role)
+        result = await dispatcher.dispatch(
+            name, arguments, call_id=call_id, role=as_role, state=state
+        )
         return answer(result)
 
     return ToolwireTool(
@@ -122,17 +132,47 @@ def _tool(
     )
 
 
-def _facts(runtime: Any, arguments: dict[str, Any]) -> tuple[str | None, Mapping[str, Any] | None]:
-    """The call id and state a ``ToolNode`` gave the call; none for a tool invoked by hand.
+def _facts(
+    runtime: Any, arguments: dict[str, Any], role: Role
+) -> tuple[str | None, Mapping[str, Any] | None, str | None]:
+    """The call id, state and role of a call: from the ``ToolRuntime`` a ``ToolNode`` gave
+    it; none (the fixed role) for a tool invoked by hand.
 
     Called by hand, a model's argument of the runtime's name is put back among the others
     (toolwire answers it as an unknown argument).
+
+    Raises:
+        TypeError: the role is a function, and there is no context to give it (or it gave
+            no role name).
     """
     if isinstance(runtime, ToolRuntime):
-        return runtime.tool_call_id, state_of(runtime.context)
+        return runtime.tool_call_id, state_of(runtime.context), role_of(role, runtime.context)
     if runtime is not None:
         arguments[RUNTIME] = runtime
-    return None, None
+    if callable(role):
+        raise TypeError(
+            "toolwire_langchain: this tool's role comes from the run's context (role= a "
+            "function), and it was invoked outside a ToolNode, with no context; make the "
+            "tools with a role name to invoke them by hand"
+        )
+    return None, None, role
+
+
+def role_of(role: Role, context: Any) -> str | None:
+    """The role a call runs under: ``role`` itself, or what the function gives for the context.
+
+    Raises:
+        TypeError: the function gave something other than a role name or ``None``.
+    """
+    if not callable(role):
+        return role
+    named = role(context)
+    if named is not None and not isinstance(named, str):
+        raise TypeError(
+            f"toolwire_langchain: the role function gave a {type(named).__qualname__}; it must "
+            "give a role name (or None for no role)"
+        )
+    return named
 
 
 def state_of(context: Any) -> Mapping[str, Any] | None:
