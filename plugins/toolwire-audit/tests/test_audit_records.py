@@ -201,10 +201,10 @@ def test_arguments_a_host_passed_that_json_cannot_hold_are_recorded(
 def test_the_instance_tells_dispatchers_apart(
     make: MakeDispatcher, trail_path: Path, read: Read, plugin_of: PluginOf
 ) -> None:
-    """Two dispatchers on one trail number their calls alike; each record's instance says whose call it was."""
+    """Two dispatchers on one trail may get one call id (a provider's, repeated); each record's instance says whose call it was."""
     one, two = make(toolwire_demo.pack), make(toolwire_demo.pack)
-    one.dispatch_sync("get_weather", {"location": "Rome"})
-    two.dispatch_sync("get_weather", {"location": "Oslo"})
+    one.dispatch_sync("get_weather", {"location": "Rome"}, call_id="call_1")
+    two.dispatch_sync("get_weather", {"location": "Oslo"}, call_id="call_1")
     first, second = read(trail_path)
     assert first["call_id"] == second["call_id"]
     assert (first["instance"], second["instance"]) == (

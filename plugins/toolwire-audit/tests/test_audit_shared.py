@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -208,15 +209,20 @@ def test_the_approvals_command_runs_and_records_while_a_host_writes_the_trail(
 # -- many writers and a reader ----------------------------------------------------------------
 
 WRITER = """
-import sys
+import sys, time
+from pathlib import Path
 
 import toolwire
 
-count, config = int(sys.argv[1]), sys.argv[2]
+count, config, ready, go = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
 with toolwire.Dispatcher.from_config(config) as dispatcher:
     for n in range(count):
         result = dispatcher.dispatch_sync("echo", {"text": str(n)})
         assert result.success, result.output
+        if n == 0:  # warm (the plan built, the packages looked up): all go on at once
+            ready.touch()
+            while not go.exists():
+                time.sleep(0.001)
 """
 
 VERIFIER = """
@@ -254,8 +260,16 @@ def test_four_processes_append_to_one_chain_while_a_fifth_verifies(
     total = 4 * each
     stop = tmp_path / "stop"
     verifier = site.start(VERIFIER, str(site.trail), str(stop), str(total))
-    writers = [site.start(WRITER, str(each), str(site.config)) for _ in range(4)]
+    go = tmp_path / "go"
+    ready = [tmp_path / f"ready-{n}" for n in range(4)]
+    writers = [site.start(WRITER, str(each), str(site.config), str(r), str(go)) for r in ready]
     try:
+        deadline = time.monotonic() + 120
+        while not all(r.exists() for r in ready):
+            assert time.monotonic() < deadline, "the writers did not start"
+            assert all(w.poll() is None for w in writers), "a writer stopped before writing"
+            time.sleep(0.01)
+        go.touch()
         for writer in writers:
             finish(writer)
     finally:

@@ -40,11 +40,6 @@ _TAIL_STEP: Final = 4096
 #: Files set aside in a row (each ending with an incomplete line) before an append gives up.
 _SET_ASIDE_ATTEMPTS: Final = 8
 
-#: Pauses between two tries to take a lock another process holds: from the first to the
-#: longest, doubling.
-_LOCK_PAUSE_MIN: Final = 0.0002
-_LOCK_PAUSE_MAX: Final = 0.01
-
 
 class AuditWriteError(Exception):
     """A record could not be written (disk full, no permission, another process kept the
@@ -110,6 +105,7 @@ class AuditTrail:
         self._lock = threading.Lock()
         self._fd: int | None = None  # the file, for appending and reading its tail
         self._lock_fd: int | None = None  # PATH.lock, whose flock every writer takes
+        self._waiter: _Waiter | None = None  # a thread still queued for the lock
         self._known = False  # the chain's place was read from disk once (not only GENESIS)
         self._size = 0  # the file's size when this process last looked, under the lock
         self._broken = False  # a failed write could not be cut off: go on in a new file
@@ -261,22 +257,42 @@ class AuditTrail:
             OSError: the lock file cannot be opened, or another process kept the lock.
         """
         deadline = time.monotonic() + self.options.lock_timeout
-        pause = _LOCK_PAUSE_MIN
         while True:
             if self._lock_fd is None:
                 self._lock_fd = _open_regular(self.lock_path, os.O_RDWR)
             try:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(self.lock_path, self.options.lock_timeout) from None
-                time.sleep(pause)
-                pause = min(pause * 2, _LOCK_PAUSE_MAX)
-                continue
+                taken = self._queue(deadline)
+                self._close_lock()  # it holds nothing
+                self._lock_fd = taken
             if _same_file(self._lock_fd, self.lock_path):
                 return
             # Removed or replaced meanwhile: the lock that counts is the file there now.
             self._close_lock()
+
+    def _queue(self, deadline: float) -> int:
+        """Wait in the kernel's queue for the lock (a blocking ``flock``, on a thread), so
+        that the waiters get it in turn as each writer lets go, at most until ``deadline``.
+
+        Returns:
+            A descriptor of the lock file that holds the lock.
+
+        Raises:
+            LockTimeout: not taken by ``deadline``; the waiting thread goes on waiting (the
+                next append waits on it again) and lets go of the lock if it gets it unwanted.
+        """
+        while True:
+            waiter = self._waiter
+            if waiter is None or waiter.gone:
+                waiter = self._waiter = _Waiter(self.lock_path)
+            fd = waiter.take(max(0.0, deadline - time.monotonic()))
+            if fd is not None:
+                self._waiter = None
+                return fd
+            if not waiter.gone:
+                raise LockTimeout(self.lock_path, self.options.lock_timeout)
+            # It got the lock just as it was given up, and let go: queue again.
 
     def _release_lock(self) -> None:
         if self._lock_fd is not None:
@@ -420,8 +436,68 @@ class AuditTrail:
                     os.fsync(self._fd)
             self._close_file()
             self._close_lock()
+            if self._waiter is not None:
+                self._waiter.give_up()
+                self._waiter = None
         if self._syncer is not None:
             self._syncer.join()
+
+
+class _Waiter:
+    """A thread queued for the trail's lock: a blocking ``flock`` on a descriptor of its own.
+
+    ``take`` waits for it with a timeout; a waiter given up on lets go of the lock as soon as
+    it gets it (closing its descriptor), unless a later ``take`` wants it again first.
+    """
+
+    def __init__(self, lock_path: Path) -> None:
+        self.fd: int | None = _open_regular(lock_path, os.O_RDWR)
+        self.error: OSError | None = None
+        self.wanted = True
+        self.gone = False  # it let go (unwanted) or failed: the next wait needs a new one
+        self._done = threading.Event()
+        self._guard = threading.Lock()
+        threading.Thread(target=self._wait, name="toolwire-audit-lock", daemon=True).start()
+
+    def _wait(self) -> None:
+        assert self.fd is not None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            self.error = exc
+        with self._guard:
+            if not self.wanted or self.error is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self.fd)  # lets go of the lock
+                self.fd = None
+                self.gone = True
+            self._done.set()
+
+    def take(self, timeout: float) -> int | None:
+        """The descriptor holding the lock, once taken; ``None`` after ``timeout`` seconds,
+        or when it let go of the lock just before (``gone``).
+
+        Raises:
+            OSError: ``flock`` failed.
+        """
+        with self._guard:
+            self.wanted = True
+        taken = self._done.wait(timeout)
+        with self._guard:
+            if not taken and not self._done.is_set():
+                self.wanted = False
+                return None
+        if self.error is not None:
+            raise self.error
+        return self.fd
+
+    def give_up(self) -> None:
+        with self._guard:
+            self.wanted = False
+            if self._done.is_set() and self.fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self.fd)
+                self.fd = None
 
 
 class LockTimeout(OSError):
