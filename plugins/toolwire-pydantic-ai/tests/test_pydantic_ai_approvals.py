@@ -307,3 +307,30 @@ async def test_an_expired_approval_never_runs(accounts: Accounts) -> None:
         )
         assert [a.status for a in await dispatcher.approvals()] == ["expired"]
     assert accounts.ran == []
+
+
+async def test_the_reason_a_request_carries_hides_secrets() -> None:
+    """A secret argument quoted in the approval reason is masked in the deferred request, as
+    the `toolwire approvals` command masks it."""
+
+    class AskFirst:
+        @toolwire.hookimpl
+        def toolwire_check_permission(self, call: Any, context: Any) -> Any:
+            return toolwire.RequireApproval(f"login with {call.arguments['api_key']}")
+
+    vault = toolwire.Toolset("vault")
+
+    @vault.tool
+    def login(user: str, api_key: str) -> str:
+        """Log in."""
+        return "in"
+
+    config = {"approvals": {"store": "memory://"}}
+    with make_dispatcher(vault, AskFirst(), config=config) as dispatcher:
+        toolset = ToolwireToolset(dispatcher)
+        _, requests = await held(agent(toolset, [("login", {"user": "ada", "api_key": "sk-123"})]))
+        (call,) = requests.approvals
+        reason = requests.metadata[call.tool_call_id]["toolwire"]["reason"]
+        assert reason.startswith("login with ") and "sk-123" not in reason
+        (record,) = await dispatcher.approvals()
+        assert record.reason == "login with sk-123"  # kept whole where the call runs from

@@ -8,6 +8,7 @@ from typing import Any, Final, NoReturn
 
 import toolwire
 from pydantic_ai import ApprovalRequired, BinaryContent, ModelRetry, ToolFailed
+from toolwire.types import Redaction
 
 #: The key of a deferred call's metadata that holds toolwire's part: the approval's id (and, on
 #: the way back, who approved it).
@@ -18,7 +19,7 @@ METADATA_KEY: Final = "toolwire"
 RETRY_KINDS: Final = frozenset({"invalid_arguments", "unknown_tool", "timeout"})
 
 
-def answer(result: toolwire.DispatchResult) -> Any:
+def answer(result: toolwire.DispatchResult, redaction: Redaction | None = None) -> Any:
     """The tool's return for Pydantic AI, or the exception that tells the model what went wrong.
 
     Success returns toolwire's output text (its serializer, output budget and after hooks
@@ -28,12 +29,16 @@ def answer(result: toolwire.DispatchResult) -> Any:
     ``DeferredToolRequests``, or a ``HandleDeferredToolCalls`` capability decides), or
     ``ToolFailed`` (every other kind: the model reads it and adapts, no retry budget used).
     The model reads toolwire's own error text in each case.
+
+    ``redaction`` (the dispatcher's ``[logging] redact`` rule) masks the call's secret
+    argument values in the approval reason the deferred request carries, as the
+    ``toolwire approvals`` command shows it.
     """
     error = result.error
     if error is None:
         return _returned(result)
     if error.kind == "approval_required" and result.approval is not None:
-        _defer(result.approval)
+        _defer(result.approval, redaction)
     if error.kind in RETRY_KINDS:
         raise ModelRetry(result.output)
     raise ToolFailed(result.output)
@@ -51,12 +56,13 @@ def _returned(result: toolwire.DispatchResult) -> Any:
     return result.output
 
 
-def _defer(approval: toolwire.Approval) -> NoReturn:
+def _defer(approval: toolwire.Approval, redaction: Redaction | None) -> NoReturn:
+    shown = approval.to_dict(redaction) if redaction is not None else {"reason": approval.reason}
     raise ApprovalRequired(
         metadata={
             METADATA_KEY: {
                 "approval_id": approval.id,
-                "reason": approval.reason,
+                "reason": shown["reason"],
                 "expires_at": approval.expires_at,
             }
         }

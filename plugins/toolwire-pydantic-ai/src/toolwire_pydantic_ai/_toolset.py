@@ -20,6 +20,7 @@ from pydantic_ai import (
 from pydantic_ai.tools import AgentDepsT, ToolDefinition
 from pydantic_ai.toolsets import AbstractToolset, ToolsetTool
 from pydantic_core import SchemaValidator, core_schema
+from toolwire.types import Redaction
 
 from . import _approvals
 from ._answer import answer, approval_id_in
@@ -70,6 +71,7 @@ class ToolwireToolset(AbstractToolset[AgentDepsT]):
         self._id = id
         self._state = state
         self._definitions: dict[str, tuple[toolwire.Tool, ToolDefinition]] = {}
+        self._redaction = Redaction.from_config(dispatcher.config)
 
     @property
     def id(self) -> str | None:
@@ -110,7 +112,7 @@ class ToolwireToolset(AbstractToolset[AgentDepsT]):
             result = await self.dispatcher.dispatch(
                 name, tool_args, call_id=ctx.tool_call_id, role=self.role_of(ctx), state=state
             )
-        return answer(result)
+        return answer(result, self._redaction)
 
     # -- approvals ----------------------------------------------------------------------------
 
