@@ -15,7 +15,8 @@ from pydantic import BaseModel
 from ._answer import MessageContent, answer, error_content
 
 #: The parameter LangGraph's ``ToolNode`` hands the call's ``ToolRuntime`` to (found by its
-#: annotation). Not a tool parameter: the model never sees it in the schema.
+#: annotation): the keyword-only parameter of ``call`` and ``acall`` in ``_tool``. Not in the
+#: tool's schema: the model never sees it.
 RUNTIME: Final = "_toolwire_runtime"
 #: The provider whose tool definition holds toolwire's strict-mode rewrite of a schema.
 _STRICT_SHAPE: Final = "openai-responses"
@@ -90,7 +91,7 @@ def tools(
         raise ValueError(
             "these tools cannot be described in strict mode: "
             + ", ".join(refused)
-            + "; leave strict=False, or give them to the model with another role"
+            + "; make the tools with strict=False, or for a role that may not call these"
         )
     return made
 
