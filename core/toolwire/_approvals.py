@@ -824,6 +824,13 @@ class RedisStore(ApprovalStore):
         self._client.close()
 
 
+def default_store_path() -> Path:
+    """The SQLite file of ``[approvals]`` without ``store``: in the user state directory."""
+    import platformdirs
+
+    return platformdirs.user_state_path(APP_NAME, appauthor=False) / "approvals.sqlite3"
+
+
 def open_store(url: str | None) -> ApprovalStore:
     """The store a URL names; ``None`` is a SQLite file in the user state directory.
 
@@ -834,10 +841,7 @@ def open_store(url: str | None) -> ApprovalStore:
         ConfigError: an unknown scheme, or ``redis://`` without the ``redis`` package.
     """
     if url is None:
-        import platformdirs
-
-        state = platformdirs.user_state_path(APP_NAME, appauthor=False)
-        return SQLiteStore(state / "approvals.sqlite3")
+        return SQLiteStore(default_store_path())
     if url == "memory://":
         return MemoryStore()
     if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
@@ -875,13 +879,24 @@ class Approvals:
 
     Args:
         settings: The ``[approvals]`` table, defaults filled in.
+        resolve: Resolves a relative path the way the config that named it says
+            (``Config.resolve_path``); without it, against the working directory.
 
     Raises:
         ConfigError: a Redis store without the ``redis`` package installed.
     """
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        settings: Mapping[str, Any],
+        resolve: Callable[[str, str], Path] | None = None,
+    ) -> None:
         self.url: str | None = settings.get("store")
+        if resolve is not None and self.url is not None and self.url.startswith("sqlite:///"):
+            # A relative file is relative to the config that names it, not the working directory.
+            named = self.url.removeprefix("sqlite:///")
+            if named:
+                self.url = f"sqlite:///{resolve(named, 'approvals.store')}"
         self.ttl = float(settings["ttl"])
         self.mode: str = settings["mode"]
         self.principal_key: str = settings["principal_key"]
