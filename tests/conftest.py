@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
+import structlog
 import toolwire
 from toolwire.testing import make_dispatcher
 
@@ -25,3 +26,14 @@ def make() -> Iterator[MakeDispatcher]:
     yield build
     for dispatcher in made:
         dispatcher.close()
+
+
+@pytest.fixture(autouse=True)
+def _structlog_as_found() -> Iterator[None]:
+    """structlog's global configuration as the test found it: the CLI, run in-process,
+    configures it (logs to stderr), which must not reach the tests after it."""
+    saved = structlog.get_config() if structlog.is_configured() else None
+    yield
+    structlog.reset_defaults()
+    if saved is not None:
+        structlog.configure(**saved)

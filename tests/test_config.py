@@ -162,7 +162,7 @@ def test_a_dispatcher_is_built_from_a_mapping() -> None:
         assert not dispatcher.config.autoload
     with pytest.raises(toolwire.ConfigError, match="code: 1 problem"):
         toolwire.Dispatcher({"defaults": {"timeout": "five"}})
-    with pytest.raises(TypeError, match="toolwire.Config or a mapping"):
+    with pytest.raises(TypeError, match=r"toolwire\.Config or a mapping"):
         toolwire.Dispatcher("toolwire.toml")  # type: ignore[arg-type]
 
 

@@ -171,8 +171,11 @@ class Plan:
     def note_role(self, role: str | None) -> None:
         """Log, once per plan, a role that no tool names: most often a typo, or a role the
         host meant to configure. A role that no tool names still calls every tool without
-        ``roles``, and none with them."""
-        if role is None or role in self.known_roles or role in self.unknown_roles:
+        ``roles``, and none with them. Where no tool has roles at all, every role reaches
+        every tool and none is logged."""
+        if not self.known_roles or role is None or role in self.known_roles:
+            return
+        if role in self.unknown_roles:
             return
         if len(self.unknown_roles) >= _UNKNOWN_ROLES_LOGGED:
             return  # roles can come from tokens' claims: the log stays bounded
