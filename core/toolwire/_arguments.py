@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from ._errors import ToolError
-from .providers._strict import restore_omitted
+from ._strict import restore_omitted
 
 if TYPE_CHECKING:
     from ._tools import Tool

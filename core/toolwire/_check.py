@@ -36,9 +36,9 @@ from ._discovery import (
 from ._dispatcher import Dispatcher
 from ._errors import ConfigError, PluginError
 from ._schema import TOOL_NAME_RE, check_schema
+from ._strict import strict_schema
 from ._tools import Tool
 from .providers import Provider
-from .providers._strict import strict_schema
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ from ._approvals import Approvals
 from ._batch import as_calls, id_for, listed, run_batch, run_response
 from ._config import Config, as_config, load_config
 from ._discovery import PluginInfo
-from ._executors import WorkerEntryPoint
 from ._loop import OwnedLoop, loop_running
 from ._pipeline import run_call, run_inline, runs_inline
 from ._plan import Plan, Plans
@@ -26,6 +25,7 @@ from ._tasks import TaskRunner
 from ._threads import ThreadRunner
 from ._tools import Tool
 from ._values import DispatchResult, ToolCall
+from ._worker import WorkerEntryPoint
 from .providers import Provider, ToolDefinition
 from .types import ProgressCallback
 

@@ -14,9 +14,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
-from ._arguments import parse_arguments
 from ._errors import ConfigError, ToolError
-from ._serialize import to_json
 from ._threads import ThreadRunner
 from ._values import CallContext
 from .propagation import inject
@@ -24,7 +22,6 @@ from .types import Job
 
 if TYPE_CHECKING:
     from ._config import Config
-    from ._plan import Plan
     from ._tools import Tool
     from ._values import ToolCall
     from .types import Executor
@@ -185,93 +182,3 @@ def unclaimed_tables(config: Config, executors: Mapping[str, tuple[Any, str]]) -
                 f"of kind {table['kind']!r}; install and enable the plugin that does, or "
                 "remove the table."
             )
-
-
-async def run_here(
-    plan: Plan,
-    threads: ThreadRunner,
-    name: str,
-    arguments: Any,
-    *,
-    executor: str,
-    call_id: str,
-    role: str | None,
-    attempt: int,
-) -> str:
-    """Run the function of one call that a host handed to ``executor``, in this process.
-
-    The worker's side of a remote executor: the arguments are parsed and validated again
-    against the tool as this process has it; only the function runs (hooks and middleware ran
-    in the host), then its result is serialized.
-
-    Raises:
-        ToolError: ``executor_unavailable`` (not retryable) for a tool this process does not
-            have bound to ``executor``; ``invalid_arguments``; ``output_error``; or the tool's
-            own ``ToolError``.
-        Exception: whatever else the tool raised, unchanged.
-    """
-    route = plan.routes.get(name) if isinstance(name, str) else None
-    if route is None or route.policy.executor != executor:
-        raise ToolError(
-            f"this worker does not run {str(name)[:64]!r} on executor {executor!r}; "
-            "its config or packs differ from the host's",
-            kind="executor_unavailable",
-            retryable=False,
-        )
-    limits = plan.limits
-    parsed = parse_arguments(arguments, max_bytes=limits.max_bytes, max_depth=limits.max_depth)
-    validated = route.validator.validate(parsed)
-    context = CallContext(call_id, route.tool, role, {}, route.policy, attempt, plugin=route.plugin)
-    kwargs = route.validator.keyword_arguments(validated, context)
-    context.arguments = kwargs
-    function = route.tool.function
-    if route.tool.is_async:
-        value = await function(**kwargs)
-    else:
-        value = await threads.run(function, kwargs)
-    return to_json(value)
-
-
-class WorkerEntryPoint:
-    """``Dispatcher.execute``: the entry point of a remote executor's workers."""
-
-    _threads: ThreadRunner
-
-    def _ready(self) -> Plan:
-        raise NotImplementedError  # the dispatcher's
-
-    async def execute(
-        self,
-        name: str,
-        arguments: Any,
-        *,
-        executor: str,
-        call_id: str = "",
-        role: str | None = None,
-        attempt: int = 1,
-    ) -> str:
-        """Run only the function of a call a host handed to executor ``executor``.
-
-        For the workers of a remote executor, which load the same config and packs as the
-        host: the tool must be bound to ``executor`` here too; its arguments (a JSON object
-        or its text) are validated again; no hook or middleware runs (they ran in the host).
-
-        Returns:
-            The function's result, serialized as the JSON text the host decodes.
-
-        Raises:
-            ToolError: ``executor_unavailable`` (not retryable) when this dispatcher does not
-                run that tool on ``executor``; ``invalid_arguments``; ``output_error``; or the
-                tool's own ``ToolError``.
-            Exception: whatever else the tool raised.
-        """
-        return await run_here(
-            self._ready(),
-            self._threads,
-            name,
-            arguments,
-            executor=executor,
-            call_id=call_id,
-            role=role,
-            attempt=attempt,
-        )

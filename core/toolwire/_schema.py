@@ -29,7 +29,6 @@ import jsonschema_rs
 
 from . import _schemadoc as doc
 from ._errors import ConfigError
-from ._values import CallContext
 
 #: OpenAI and Anthropic take ``^[A-Za-z0-9_-]{1,64}$``; Gemini also wants a letter or ``_`` first.
 TOOL_NAME_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -274,13 +273,21 @@ def _cached_is_context(annotation: Any) -> bool:
     return _decide_context(annotation)
 
 
+def _is_context_class(annotation: Any) -> bool:
+    # ``toolwire.CallContext`` carries this mark (a class attribute of its own); the schema
+    # layer stands below the records and so never imports the class itself.
+    return isinstance(annotation, type) and annotation.__dict__.get(
+        "__toolwire_call_context__", False
+    )
+
+
 def _decide_context(annotation: Any) -> bool:
     annotation = _strip_annotated(annotation)
-    if annotation is CallContext:
+    if _is_context_class(annotation):
         return True
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         members = [a for a in typing.get_args(annotation) if a is not _NONE_TYPE]
-        return len(members) == 1 and _strip_annotated(members[0]) is CallContext
+        return len(members) == 1 and _is_context_class(_strip_annotated(members[0]))
     return False
 
 

@@ -4,9 +4,9 @@ what comes out (``DispatchResult``)."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._errors import ToolError
 
@@ -14,7 +14,12 @@ if TYPE_CHECKING:
     from ._approvals import Approval
     from ._policy import ToolPolicy
     from ._tools import Tool
-    from .types import ProgressCallback
+
+#: What a host passes as ``progress=`` to ``dispatch``: called as
+#: ``progress(progress, total, message)`` from the thread the tool runs in, each time the tool
+#: calls ``CallContext.report_progress``. It must not block. (Public as
+#: ``toolwire.types.ProgressCallback``.)
+ProgressCallback = Callable[[float, "float | None", "str | None"], None]
 
 
 # Not frozen: a frozen dataclass costs about 1.5 us to build, and one call builds several.
@@ -112,6 +117,10 @@ class CallContext:
     progress: ProgressCallback | None = None
     plugin: str | None = None
     approval_id: str | None = None
+
+    #: How the schema layer, which stands below this module, tells a parameter annotated
+    #: ``CallContext`` from any other: by this mark, never by importing the class.
+    __toolwire_call_context__: ClassVar[bool] = True
 
     def report_progress(
         self, progress: float, total: float | None = None, message: str | None = None

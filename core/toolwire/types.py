@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._logging import Redaction
+from ._values import ProgressCallback
 
 if TYPE_CHECKING:
     import argparse
@@ -30,11 +31,6 @@ __all__ = [
 #: The rest of the onion, as a middleware receives it: ``await call_next(call, context)``
 #: returns the tool's value or raises ``ToolError``.
 CallNext = Callable[["ToolCall", "CallContext"], Awaitable[Any]]
-
-#: What a host passes as ``progress=`` to ``dispatch``: called as
-#: ``progress(progress, total, message)`` from the thread the tool runs in, each time the tool
-#: calls ``CallContext.report_progress``. It must not block.
-ProgressCallback = Callable[[float, "float | None", "str | None"], None]
 
 
 class Middleware(Protocol):

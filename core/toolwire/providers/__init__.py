@@ -1,8 +1,8 @@
 """Model APIs: how calls are found in a response, tools described, and results sent back."""
 
+from .._strict import restore_omitted, strict_schema
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
 from ._json import to_plain
-from ._strict import restore_omitted, strict_schema
 from .anthropic import AnthropicProvider
 from .gemini import GeminiProvider
 from .openai_chat import OpenAIChatProvider

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from .._strict import function_parameters
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
 from ._json import (
@@ -17,7 +18,6 @@ from ._json import (
     mapping_or_empty,
     text_of,
 )
-from ._strict import function_parameters
 
 if TYPE_CHECKING:
     from .._tools import Tool

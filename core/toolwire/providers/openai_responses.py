@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._content import Content
+from .._strict import function_parameters
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
 from ._json import (
@@ -18,7 +19,6 @@ from ._json import (
     mapping_or_empty,
     text_of,
 )
-from ._strict import function_parameters
 
 if TYPE_CHECKING:
     from .._tools import Tool

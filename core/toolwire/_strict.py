@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .._schemadoc import ANNOTATIONS, resolve
+from ._schemadoc import ANNOTATIONS, resolve
 
 #: Kept as they are: strict mode accepts them.
 _KEPT: Final = frozenset(
