@@ -3,7 +3,6 @@ pipeline of one call (``_pipeline``) and batches and responses (``_batch``)."""
 
 from __future__ import annotations
 
-import contextvars
 import itertools
 import os
 import secrets
@@ -15,12 +14,13 @@ from ._approvals import Approvals
 from ._batch import as_calls, id_for, listed, run_batch, run_response
 from ._config import Config, as_config, load_config
 from ._discovery import PluginInfo
-from ._loop import OwnedLoop, loop_running
-from ._pipeline import run_call, run_inline, runs_inline
+from ._loop import OwnedLoop
+from ._pipeline import run_call
 from ._plan import Plan, Plans
 from ._plugins import PluginHost
 from ._policy import ToolPolicy
 from ._responses import provider_named
+from ._sync import SyncEntryPoints
 from ._tasks import TaskRunner
 from ._threads import ThreadRunner
 from ._tools import Tool
@@ -30,14 +30,15 @@ from .providers import Provider, ToolDefinition
 from .types import ProgressCallback
 
 
-class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
+class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
     """Finds, checks and runs the tools a model calls, and shapes the results.
 
     ``Dispatcher()`` starts with the built-in plugins only; add tool packs with ``add()``.
     ``Dispatcher.from_config()`` also discovers installed plugins and reads the config. Each
     dispatcher owns its plugin manager, its threads and the event loop of its sync twins (no
-    global state); ``close()``, or ``with``, releases them. The approval entry points are in
-    ``_approval_entry``; ``execute``, a remote worker's entry point, is in ``_executors``.
+    global state); ``close()``, or ``with``, releases them. The sync twins are in ``_sync``,
+    the approval entry points in ``_approval_entry``, ``execute`` (a remote worker's entry
+    point) in ``_worker``.
 
     Args:
         config: A ``Config``, or the config's tables as a mapping (validated as a file is,
@@ -220,56 +221,6 @@ class Dispatcher(ApprovalEntryPoints, WorkerEntryPoint):
         """
         plan, approvals = self._ready(), self._approvals
         return await run_response(plan, approvals, response, provider, role, state, self._new_id)
-
-    def dispatch_sync(
-        self,
-        name: str,
-        arguments: Any = None,
-        *,
-        call_id: str | None = None,
-        role: str | None = None,
-        state: Mapping[str, Any] | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> DispatchResult:
-        """``dispatch`` for hosts without an event loop.
-
-        A plain function with no middleware and no ``async`` hook on its path runs right in
-        the caller's thread, when no event loop runs there. Every other call runs on the
-        dispatcher's own loop, never on a running loop's thread, in a copy of the caller's
-        context.
-        """
-        plan = self._ready()
-        if runs_inline(plan, name) and not loop_running():
-            call = ToolCall(name, arguments, id_for(call_id, self._new_id))
-            coroutine = run_call(plan, call, role, state, progress=progress, inline=True)
-            # In a copy of the caller's context, as on a loop: what the tool sets stays its own.
-            return contextvars.copy_context().run(run_inline, coroutine).result
-        return self._loop.run(
-            self.dispatch(
-                name, arguments, call_id=call_id, role=role, state=state, progress=progress
-            )
-        )
-
-    def dispatch_many_sync(
-        self,
-        calls: Iterable[ToolCall | Mapping[str, Any]],
-        *,
-        role: str | None = None,
-        state: Mapping[str, Any] | None = None,
-    ) -> list[DispatchResult]:
-        """``dispatch_many`` for hosts without an event loop (on the dispatcher's own loop)."""
-        return self._loop.run(self.dispatch_many(listed(calls), role=role, state=state))
-
-    def process_response_sync(
-        self,
-        response: Any,
-        provider: str | None = None,
-        *,
-        role: str | None = None,
-        state: Mapping[str, Any] | None = None,
-    ) -> list[Any]:
-        """``process_response`` for hosts without an event loop (on the dispatcher's own loop)."""
-        return self._loop.run(self.process_response(response, provider, role=role, state=state))
 
     def close(self) -> None:
         """Let go of the plugins' resources (``toolwire_close``), the owned loop and the threads
