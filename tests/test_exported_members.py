@@ -44,6 +44,7 @@ PUBLIC_MODULES = {
     "propagation",
     "providers",
     "pytest_plugin",
+    "settings",
     "testing",
     "types",
 }

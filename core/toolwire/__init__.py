@@ -4,6 +4,7 @@ from typing import Any as _Any
 
 from . import hookspecs as hookspecs  # public modules, loaded with the package
 from . import middleware as middleware
+from . import settings as settings
 from . import types as types
 from ._approvals import Approval, ApprovalError, HeldTurn
 from ._config import Config, load_config

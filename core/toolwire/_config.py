@@ -413,23 +413,59 @@ def env_origins(env: Mapping[str, str]) -> dict[str, str]:
 
 def config_problems(data: Mapping[str, Any]) -> list[str]:
     """Every way ``data`` breaks the config schema, each naming its key."""
+    return schema_problems(CONFIG_SCHEMA, data)
+
+
+def schema_problems(schema: Mapping[str, Any], data: Any, at: tuple[str, ...] = ()) -> list[str]:
+    """Every way ``data`` (the table at dotted key ``at``) breaks ``schema``, each naming its
+    key: ``[section] key: what is wrong``, ``unknown key [section] key; did you mean ...?``,
+    ``[section] key is not set``.
+
+    A schema may say what a value should be with ``"x-expected"`` (``"a positive number of
+    seconds"``): the problem then reads ``[section] key: VALUE is not EXPECTED``; with
+    ``"x-secret": true`` the value is never shown.
+    """
     import jsonschema
 
     problems = [
-        f"{_key_path(path)}: {value!r} is not a finite number" for path, value in _non_finite(data)
+        f"{_key_path((*at, *path))}: {value!r} is not a finite number"
+        for path, value in _non_finite(data)
     ]
-
-    validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
+    seen: set[tuple[str, ...]] = set()
+    validator = jsonschema.Draft202012Validator(schema)
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
-        where = _key_path(error.absolute_path)
+        path = (*at, *map(str, error.absolute_path))
         if error.validator == "additionalProperties":
             known = list(error.schema.get("properties", {}))
             for key in sorted(set(error.instance) - set(known)):
                 close = difflib.get_close_matches(str(key), known, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
-                problems.append(f"unknown key {_key_path([*error.absolute_path, key])}{hint}")
+                problems.append(f"unknown key {_key_path([*path, key])}{hint}")
             continue
-        problems.append(f"{where or 'config'}: {error.message}")
+        if error.validator == "required":
+            props = error.schema.get("properties", {})
+            for key in error.validator_value:
+                if key not in error.instance:
+                    expected = props.get(key, {}).get("x-expected")
+                    hint = f": give {expected}" if expected else ""
+                    if at[:1] == ("plugins",) and len(at) == 2 and path == at:
+                        hint += f"{',' if hint else ':'} or disable the {at[1]} plugin"
+                    problems.append(f"{_key_path([*path, key])} is not set{hint}")
+            continue
+        if path in seen:
+            continue
+        expected = error.schema.get("x-expected") if isinstance(error.schema, Mapping) else None
+        secret = isinstance(error.schema, Mapping) and error.schema.get("x-secret") is True
+        where = _key_path(path) or "config"
+        if expected:
+            seen.add(path)
+            value = "the value" if secret else repr(error.instance)
+            problems.append(f"{where}: {value} is not {expected}")
+        elif secret:
+            seen.add(path)
+            problems.append(f"{where}: the value is not valid (not shown: it may be a secret)")
+        else:
+            problems.append(f"{where}: {error.message}")
     return problems
 
 

@@ -7,13 +7,14 @@ project that installs toolwire without using them is not touched.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
     from ._dispatcher import Dispatcher
-    from .testing import ModelStub
+    from .testing import ModelStub, RedisServer
 
 
 @pytest.fixture
@@ -32,3 +33,13 @@ def toolwire_model(toolwire_dispatcher: Dispatcher) -> ModelStub:
     from .testing import ModelStub
 
     return ModelStub(toolwire_dispatcher)
+
+
+@pytest.fixture
+def toolwire_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real ``redis-server`` of the test's own on a free loopback port (``.url``), stopped
+    after the test; skipped, naming the package to install, where there is none."""
+    from .testing import running_redis
+
+    with running_redis(tmp_path) as server:
+        yield server

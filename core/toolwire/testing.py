@@ -6,11 +6,19 @@ API sends, and go through the same ``process_response`` a host uses.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 from ._config import Config, config_from_dict
 from ._dispatcher import Dispatcher
@@ -19,13 +27,17 @@ from ._tools import Tool, Toolset
 from ._values import DispatchResult, ToolCall
 
 __all__ = [
+    "REQUIRE_REDIS",
     "ModelStub",
+    "RedisServer",
     "ToolsetReport",
     "build_response",
     "check_toolset",
+    "free_port",
     "make_dispatcher",
     "registered_plugin",
     "registered_plugins",
+    "running_redis",
 ]
 
 CallSpec = ToolCall | tuple[str, Any] | tuple[str, Any, str]
@@ -303,3 +315,103 @@ def check_toolset(pack: Toolset | Sequence[Tool]) -> ToolsetReport:
     report.problems = [str(p) for p in problems]
     report.notes = [str(n) for n in notes]
     return report
+
+
+#: Set to ``1`` where Redis must be tested (CI): a missing ``redis-server`` then fails the
+#: test instead of skipping it.
+REQUIRE_REDIS: Final = "TOOLWIRE_TEST_REQUIRE_REDIS"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RedisServer:
+    """A ``redis-server`` of the test's own on 127.0.0.1 (from ``running_redis``).
+
+    Attributes:
+        process: The server process (a test may stop, freeze or kill it).
+        port: Its port.
+        directory: Its working directory (nothing is saved there: persistence is off).
+    """
+
+    process: subprocess.Popen[bytes]
+    port: int
+    directory: Path
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:PORT``."""
+        return f"redis://127.0.0.1:{self.port}"
+
+    def command(self, *words: str) -> str:
+        """Send one command (inline protocol) and return the first line of the answer."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as conn:
+            conn.sendall(" ".join(words).encode() + b"\r\n")
+            return conn.makefile("rb").readline().decode().strip()
+
+    def ping(self) -> bool:
+        """Whether the server answers ``PING``."""
+        return self.command("PING") == "+PONG"
+
+    def count(self, pattern: str) -> int:
+        """How many keys match ``pattern``."""
+        return int(self.command("KEYS", pattern)[1:])
+
+    def stop(self) -> None:
+        """Kill the server and wait for it to end."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_redis(directory: str | os.PathLike[str] | None = None) -> Iterator[RedisServer]:
+    """A real ``redis-server`` on a free loopback port, ready when this yields, killed after.
+
+    Args:
+        directory: Its working directory (a temporary one, removed after, when omitted).
+
+    Raises:
+        pytest.skip.Exception: no ``redis-server`` on the PATH; the message names the package
+            to install. With ``TOOLWIRE_TEST_REQUIRE_REDIS=1`` the test fails instead.
+        RuntimeError: the server did not answer ``PING`` within 10 seconds.
+    """
+    import pytest
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        why = "no redis-server on PATH: install the redis-server package (apt-get install redis-server)"
+        if os.environ.get(REQUIRE_REDIS, "").strip() not in ("", "0", "false"):
+            pytest.fail(f"{why}; {REQUIRE_REDIS} says Redis must be tested")
+        pytest.skip(why)
+    with contextlib.ExitStack() as stack:
+        folder = (
+            Path(directory)
+            if directory is not None
+            else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="toolwire-redis-")))
+        )
+        port = free_port()
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        server = RedisServer(process, port, folder)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                with contextlib.suppress(OSError):
+                    if server.ping():
+                        break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server on port {port} did not answer PING")
+                time.sleep(0.05)
+            yield server
+        finally:
+            server.stop()

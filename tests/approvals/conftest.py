@@ -3,15 +3,11 @@ Redis, and a plugin 'installed' on a PYTHONPATH for other processes."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +15,7 @@ from typing import Any
 
 import pytest
 import toolwire
-from toolwire.testing import make_dispatcher
+from toolwire.testing import RedisServer, make_dispatcher, running_redis
 
 MakeDispatcher = Callable[..., toolwire.Dispatcher]
 
@@ -86,53 +82,6 @@ def make() -> Iterator[MakeDispatcher]:
 
 
 # -- a real Redis ---------------------------------------------------------------------------------
-
-
-@dataclass
-class RedisServer:
-    """A ``redis-server`` of our own on 127.0.0.1."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def ping(self) -> bool:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.makefile("rb").readline().strip() == b"+PONG"
-
-
-@contextlib.contextmanager
-def running_redis() -> Iterator[RedisServer]:
-    """Start ``redis-server`` on a free port, wait for PING, kill it at the end."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("no redis-server binary on PATH (apt-get install redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = RedisServer(process, port)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError):
-                if server.ping():
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {port} did not answer PING")
-            time.sleep(0.05)
-        yield server
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import toolwire
 import toolwire_ratelimit
+from toolwire.testing import RedisServer, running_redis
 
 MakeDispatcher = Callable[..., toolwire.Dispatcher]
 
@@ -59,16 +55,8 @@ def make(tmp_path: Path) -> Iterator[MakeDispatcher]:
         dispatcher.close()
 
 
-@dataclass
-class RedisServer:
-    """A ``redis-server`` of our own on 127.0.0.1."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
+class LimitRedis(RedisServer):
+    """A real Redis, and the ``[plugins.ratelimit]`` table that uses it."""
 
     def config(self, **extra: object) -> str:
         """A ``[plugins.ratelimit]`` table on this server, with a key prefix of its own."""
@@ -80,56 +68,25 @@ class RedisServer:
         lines += [f"{key} = {_toml(value)}" for key, value in extra.items()]
         return "\n".join(lines) + "\n"
 
-    def command(self, *words: str) -> str:
-        """Send one command (inline protocol) and return the first line of the answer."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as conn:
-            conn.sendall(" ".join(words).encode() + b"\r\n")
-            return conn.makefile("rb").readline().decode().strip()
-
 
 @contextlib.contextmanager
-def running_redis() -> Iterator[RedisServer]:
-    """Start ``redis-server`` on a free port, wait for PING, kill it at the end."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("no redis-server binary on PATH (apt-get install redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = RedisServer(process, port)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError):
-                if server.command("PING") == "+PONG":
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {port} did not answer PING")
-            time.sleep(0.05)
-        yield server
-    finally:
-        process.kill()
-        process.wait(timeout=10)
+def limit_redis() -> Iterator[LimitRedis]:
+    pytest.importorskip("redis", reason="Redis storage needs toolwire-ratelimit[redis]")
+    with running_redis() as server:
+        yield LimitRedis(server.process, server.port, server.directory)
 
 
 @pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
+def redis_server() -> Iterator[LimitRedis]:
     """One Redis for the session; tests keep apart through key prefixes of their own."""
-    pytest.importorskip("redis", reason="Redis storage needs toolwire-ratelimit[redis]")
-    with running_redis() as server:
+    with limit_redis() as server:
         yield server
 
 
 @pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
+def own_redis() -> Iterator[LimitRedis]:
     """A Redis for one test, which the test may kill or freeze."""
-    pytest.importorskip("redis", reason="Redis storage needs toolwire-ratelimit[redis]")
-    with running_redis() as server:
+    with limit_redis() as server:
         yield server
 
 
