@@ -78,14 +78,19 @@ class ApprovalEntryPoints:
         """
         return await self._approvals.records(self._ready(), status)
 
-    async def resume(self, turn_id: str) -> list[Any]:
+    async def resume(self, turn_id: str, *, once: bool = False) -> list[Any]:
         """A held turn's items, every call in call order, as ``process_response`` gives them.
 
+        Args:
+            turn_id: The ``HeldTurn.turn_id``.
+            once: Mark the turn resumed in the store; a later ``once`` resume, from any
+                process sharing the store, raises instead of handing the items out again.
+
         Raises:
-            ApprovalError: an unknown turn, or approvals still undecided (named in the message
-                and listed in ``pending``).
+            ApprovalError: an unknown turn, approvals still undecided (named in the message
+                and listed in ``pending``), or (with ``once``) a turn resumed so before.
         """
-        return await self._approvals.resume(self._ready(), turn_id)
+        return await self._approvals.resume(self._ready(), turn_id, once)
 
     def approve_sync(
         self,
@@ -108,6 +113,6 @@ class ApprovalEntryPoints:
         """``approvals`` for hosts without an event loop (on the dispatcher's own loop)."""
         return self._loop.run(self.approvals(status))
 
-    def resume_sync(self, turn_id: str) -> list[Any]:
+    def resume_sync(self, turn_id: str, *, once: bool = False) -> list[Any]:
         """``resume`` for hosts without an event loop (on the dispatcher's own loop)."""
-        return self._loop.run(self.resume(turn_id))
+        return self._loop.run(self.resume(turn_id, once=once))

@@ -30,6 +30,7 @@ import abc
 import asyncio
 import collections
 import dataclasses
+import datetime
 import json
 import threading
 import time
@@ -190,12 +191,16 @@ class HeldTurn(list[Any]):
     Attributes:
         turn_id: The turn's id, for ``resume``.
         pending: The approvals the turn waits for, in call order.
+        ran: The items of the calls that ran (or were answered at once), in call order, as the
+            provider formats one call's result: what happened, not yet to append (``resume``
+            gives them again, in the turn's items).
     """
 
-    def __init__(self, turn_id: str, pending: Sequence[Approval]) -> None:
+    def __init__(self, turn_id: str, pending: Sequence[Approval], ran: Sequence[Any] = ()) -> None:
         super().__init__()
         self.turn_id = turn_id
         self.pending: tuple[Approval, ...] = tuple(pending)
+        self.ran: tuple[Any, ...] = tuple(ran)
 
     def __repr__(self) -> str:
         return f"<toolwire.HeldTurn {self.turn_id!r} pending={[a.id for a in self.pending]}>"
@@ -390,6 +395,11 @@ class ApprovalStore(abc.ABC):
         """A held turn's JSON text, or ``None``."""
 
     @abc.abstractmethod
+    def mark_resumed(self, turn_id: str, at: float) -> float | None:
+        """Mark a held turn resumed at ``at``, once: ``None`` for the one caller that did,
+        else when it was marked."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Let go of connections."""
 
@@ -416,6 +426,7 @@ class MemoryStore(ApprovalStore):
         self._lock = threading.Lock()
         self._rows: dict[str, dict[str, Any]] = {}
         self._turns: dict[str, str] = {}
+        self._resumed: dict[str, float] = {}
 
     def add(self, approval: Approval) -> None:
         with self._lock:
@@ -487,6 +498,13 @@ class MemoryStore(ApprovalStore):
         with self._lock:
             return self._turns.get(turn_id)
 
+    def mark_resumed(self, turn_id: str, at: float) -> float | None:
+        with self._lock:
+            if turn_id in self._resumed:
+                return self._resumed[turn_id]
+            self._resumed[turn_id] = at
+            return None
+
     def close(self) -> None:
         """Nothing to let go of: the records live as long as the dispatcher."""
 
@@ -506,6 +524,7 @@ CREATE TABLE IF NOT EXISTS approvals (
 );
 CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, created_at);
 CREATE TABLE IF NOT EXISTS turns (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS resumed_turns (id TEXT PRIMARY KEY, at REAL NOT NULL);
 """
 
 
@@ -617,6 +636,16 @@ class SQLiteStore(ApprovalStore):
         with self._connect() as db:
             row = db.execute("SELECT data FROM turns WHERE id = ?", (turn_id,)).fetchone()
         return None if row is None else str(row[0])
+
+    def mark_resumed(self, turn_id: str, at: float) -> float | None:
+        with self._connect() as db:
+            done = db.execute(
+                "INSERT OR IGNORE INTO resumed_turns (id, at) VALUES (?, ?)", (turn_id, at)
+            )
+            if done.rowcount == 1:
+                return None
+            row = db.execute("SELECT at FROM resumed_turns WHERE id = ?", (turn_id,)).fetchone()
+        return float(row[0])
 
     def close(self) -> None:
         """Nothing to let go of: each operation closes its own connection."""
@@ -820,6 +849,12 @@ class RedisStore(ApprovalStore):
         data = self._client.get(f"{self.PREFIX}turn:{turn_id}")
         return None if data is None else str(data)
 
+    def mark_resumed(self, turn_id: str, at: float) -> float | None:
+        key = f"{self.PREFIX}resumed:{turn_id}"
+        if self._client.set(key, repr(at), nx=True):
+            return None
+        return float(self._client.get(key))
+
     def close(self) -> None:
         self._client.close()
 
@@ -1010,6 +1045,7 @@ class Approvals:
         assert turn_id is not None and turn.provider is not None
         calls: list[dict[str, Any]] = []
         pending: list[Approval] = []  # in call order: gated calls finish in any order
+        ran: list[Any] = []
         for finished in done:
             approval = finished.result.approval
             if approval is not None and approval.turn_id == turn_id:
@@ -1017,20 +1053,25 @@ class Approvals:
                 pending.append(approval)
             else:
                 calls.append({"call_id": finished.call.call_id, "item": finished.item})
+                ran.append(finished.item)
         data = {"id": turn_id, "provider": turn.provider, "response": response, "calls": calls}
         try:
             text = _json_text(data)
             await self._io(lambda store: store.add_turn(turn_id, text))
         except Exception as exc:  # the host is told, with the cause
             raise ApprovalError(f"turn {turn_id} could not be stored: {exc}") from exc
-        return HeldTurn(turn_id, pending)
+        return HeldTurn(turn_id, pending, ran)
 
-    async def resume(self, plan: Plan, turn_id: str) -> list[Any]:
+    async def resume(self, plan: Plan, turn_id: str, once: bool = False) -> list[Any]:
         """Every item of a held turn, in call order, once every approval is decided.
 
+        With ``once``, the turn is marked resumed in the store as its items are returned, and
+        a later ``once`` resume, from any process sharing the store, is refused: its items are
+        handed out one time (``toolwire approvals resume``).
+
         Raises:
-            ApprovalError: an unknown turn, or one with approvals still undecided (named, and
-                in ``pending``).
+            ApprovalError: an unknown turn, one with approvals still undecided (named, and in
+                ``pending``), or (with ``once``) one resumed so before.
         """
         text = await self._io(lambda store: store.get_turn(turn_id))
         if text is None:
@@ -1054,7 +1095,17 @@ class Approvals:
         if waiting:
             names = ", ".join(f"{a.id} ({a.tool}, {_state_of(a)})" for a in waiting)
             raise ApprovalError(f"turn {turn_id} still waits for: {names}", waiting)
-        return provider.conversation_items(provider.parse_response(data["response"]), items)
+        turn_items = provider.conversation_items(provider.parse_response(data["response"]), items)
+        if once:
+            now = time.time()
+            before = await self._io(lambda store: store.mark_resumed(turn_id, now))
+            if before is not None:
+                stamp = datetime.datetime.fromtimestamp(before, datetime.UTC)
+                raise ApprovalError(
+                    f"turn {turn_id} was already resumed at {stamp.isoformat(timespec='seconds')}; "
+                    "its items were handed out then, and a turn is resumed once"
+                )
+        return turn_items
 
     # -- decisions ------------------------------------------------------------------------------
 

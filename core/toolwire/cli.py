@@ -2,7 +2,8 @@
 
 Results go to stdout, logs to stderr. This is the one place that configures structlog: the
 library only logs. Exit codes: 0 success, 1 a tool error (or, for ``check``, problems found),
-2 a usage or config error, reported as one line on stderr and never as a traceback.
+2 a usage or config error, reported as one line on stderr and never as a traceback, 3 a turn
+held for a person's decision (``dispatch``, ``approvals resume``).
 
 What the CLI prints about a call hides its secrets as the log does (``[logging] redact``):
 ``call`` and the ``approvals`` commands print no secret argument's value.
@@ -15,13 +16,14 @@ import datetime
 import json
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NoReturn, TextIO
 
 import structlog
 
-from ._approvals import STATUSES, ApprovalError, HeldTurn
+from ._approvals import STATUSES, Approval, ApprovalError, HeldTurn
 from ._builtins import BUILTIN_PLUGINS
 from ._check import check
 from ._commands import PluginCommands, collect_commands
@@ -31,12 +33,15 @@ from ._dispatcher import Dispatcher
 from ._errors import ConfigError
 from ._logging import Redaction
 from ._plugins import own_version
+from ._responses import parse_response
 from ._values import DispatchResult
 from .types import Command
 
 EXIT_OK: Final = 0
 EXIT_TOOL_ERROR: Final = 1
 EXIT_USAGE: Final = 2
+#: A turn is held: some of its calls wait for a person (``dispatch``, ``approvals resume``).
+EXIT_HELD: Final = 3
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 _DESCRIPTION_WIDTH: Final = 60
@@ -140,7 +145,11 @@ def cmd_call(args: argparse.Namespace) -> int:
 
 
 def cmd_dispatch(args: argparse.Namespace) -> int:
-    """Dispatch every call in a provider response; print the items to append to the conversation."""
+    """Dispatch every call in a provider response; print the items to append to the conversation.
+
+    A held turn (a call waits for a person) prints what ran and what waits, and exits 3; the
+    turn is kept in the approval store for ``toolwire approvals resume``.
+    """
     name = "stdin" if args.file == "-" else args.file
     response = _parse_json(_read_text(args.file), name)
     state = _parse_json_object(args.state, "--state") if args.state is not None else None
@@ -148,20 +157,87 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         if args.provider is not None:
             dispatcher.provider(args.provider)  # an unknown name is the option's fault
         try:
+            calls = parse_response(dispatcher.providers(), response, args.provider)[1].calls
+            _check_approvals_outlive_the_command(dispatcher, [p.call.name for p in calls])
             items = dispatcher.process_response_sync(
                 response, args.provider, role=args.role, state=state
             )
         except ConfigError as exc:
             raise UsageError(f"{name}: {exc}") from None
-    if isinstance(items, HeldTurn):
-        waiting = ", ".join(approval.id for approval in items.pending)
-        print(
-            f"toolwire: turn {items.turn_id} is held until a person decides: {waiting} "
-            "(toolwire approvals approve|reject ID --by NAME)",
-            file=sys.stderr,
+        if not isinstance(items, HeldTurn):
+            _print_json(items)
+            return EXIT_OK
+        redaction = Redaction.from_config(dispatcher.config)
+        secrets = [s for p in calls for s in redaction.secret_values(p.call.arguments)]
+        held = redaction.mask(_held_view(items, redaction, dispatcher.config), secrets)
+    waiting = ", ".join(approval.id for approval in items.pending)
+    print(
+        f"toolwire: turn {items.turn_id} is held until a person decides: {waiting} "
+        f"(toolwire approvals approve|reject ID --by NAME, then {held['resume']})",
+        file=sys.stderr,
+    )
+    _print_json(held)
+    return EXIT_HELD
+
+
+def _check_approvals_outlive_the_command(dispatcher: Dispatcher, names: Sequence[Any]) -> None:
+    """Refuse, before any call runs, a response whose calls could wait in a ``memory://``
+    store: it ends with the command, and with it every way to decide them and finish the turn.
+
+    A call could wait when its tool's policy asks for approval, or when an installed plugin
+    votes on permissions (it may answer ``RequireApproval``).
+
+    Raises:
+        ConfigError: naming what would wait and the setting that fixes it.
+    """
+    if dispatcher.config.section("approvals").get("store") != "memory://":
+        return
+    known = {tool.name for tool in dispatcher.tools(all_roles=True)}
+    named = {name for name in names if isinstance(name, str) and name in known}
+    gated = sorted(name for name in named if dispatcher.policy(name).approval)
+    voters = sorted(
+        row.name
+        for row in dispatcher.plugins()
+        if not row.builtin and row.status == "enabled" and "toolwire_check_permission" in row.hooks
+    )
+    if gated:
+        why = f"the response calls {', '.join(gated)}, which must wait for a person's approval"
+    elif voters and names:
+        why = (
+            f"plugin(s) {', '.join(voters)} vote on permissions and may ask for a person's approval"
         )
-    _print_json(items)
-    return EXIT_OK
+    else:
+        return
+    raise ConfigError(
+        f'[approvals] store = "memory://" keeps approvals only until this command ends, and '
+        f"{why}: such a call could never be decided, nor its turn finished. Nothing was run. "
+        'Configure a durable store ([approvals] store = "sqlite:///approvals.sqlite3", or '
+        "redis://HOST:PORT/DB) and dispatch again"
+    )
+
+
+def _held_view(held: HeldTurn, redaction: Redaction, config: Config) -> dict[str, Any]:
+    """What ``dispatch`` prints for a held turn: what ran, what waits (secrets hidden as
+    ``approvals list`` hides them), and the command that finishes the turn."""
+    return {
+        "turn_id": held.turn_id,
+        "status": "held",
+        "ran": list(held.ran),
+        "pending": [_pending_view(approval, redaction) for approval in held.pending],
+        "resume": _command_line(config, "approvals", "resume", held.turn_id),
+    }
+
+
+def _pending_view(approval: Approval, redaction: Redaction) -> dict[str, Any]:
+    view = approval.to_dict(redaction)
+    keys = ("id", "call_id", "tool", "arguments", "status", "reason", "expires_at")
+    return {key: view[key] for key in keys}
+
+
+def _command_line(config: Config, *words: str) -> str:
+    """The ``toolwire`` command line for ``words`` on this config, quoted for a POSIX shell."""
+    config_option = [] if config.source is None else ["--config", os.path.abspath(config.source)]
+    return shlex.join(["toolwire", *config_option, *words])
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -228,6 +304,34 @@ def cmd_approvals_reject(args: argparse.Namespace) -> int:
     return EXIT_TOOL_ERROR
 
 
+def cmd_approvals_resume(args: argparse.Namespace) -> int:
+    """Print every item of a held turn once each of its approvals is decided; exit 3 while
+    some wait, 1 for an unknown turn or one resumed before."""
+    with _dispatcher(args) as dispatcher:
+        try:
+            items = dispatcher.resume_sync(args.turn, once=True)
+        except ApprovalError as exc:
+            if not exc.pending:
+                print(f"toolwire: error: {exc}", file=sys.stderr)
+                return EXIT_TOOL_ERROR
+            redaction = Redaction.from_config(dispatcher.config)
+            view = {
+                "turn_id": args.turn,
+                "status": "held",
+                "pending": [_pending_view(approval, redaction) for approval in exc.pending],
+                "resume": _command_line(dispatcher.config, "approvals", "resume", args.turn),
+            }
+            print(
+                f"toolwire: {exc}; nothing was run (toolwire approvals approve|reject ID "
+                "--by NAME, then resume again)",
+                file=sys.stderr,
+            )
+            _print_json(view)
+            return EXIT_HELD
+    _print_json(items)
+    return EXIT_OK
+
+
 def _not_rejected(approval_id: str, result: DispatchResult) -> str:
     """Why ``approvals reject`` did not reject: the record was decided before it came."""
     approval = result.approval
@@ -267,7 +371,7 @@ def build_parser(extra: Sequence[Command] = ()) -> argparse.ArgumentParser:
         description="Dispatch the tool calls a language model makes: list what is installed, "
         "check the config, make calls by hand.",
         epilog="Exit codes: 0 success, 1 a tool error (check: problems found), "
-        "2 a usage or config error.",
+        "2 a usage or config error, 3 a turn held for a person's decision.",
     )
     parser.add_argument(
         "--version", action=_VersionAction, help="show toolwire's version and the plugin count"
@@ -334,7 +438,11 @@ def build_parser(extra: Sequence[Command] = ()) -> argparse.ArgumentParser:
         cmd_dispatch,
         "dispatch the calls in a provider response",
         "Read a model API response (JSON), dispatch every tool call in it, and print the "
-        "items to append to the conversation, as JSON.",
+        "items to append to the conversation, as JSON. When a call waits for a person's "
+        "approval, the turn is held: the other calls run, and what ran, what waits (secret "
+        "arguments as [redacted]) and the command that finishes the turn are printed as one "
+        'JSON object; exit 3. With [approvals] store = "memory://" a response whose calls '
+        "could wait is refused before anything runs.",
     )
     dispatch.add_argument(
         "file",
@@ -361,10 +469,10 @@ def build_parser(extra: Sequence[Command] = ()) -> argparse.ArgumentParser:
     approvals = command(
         "approvals",
         cmd_approvals_list,
-        "list, approve or reject calls that wait for a person",
+        "list, approve or reject calls that wait for a person; resume held turns",
         "Calls that need a person's approval wait in the approval store ([approvals] store). "
         "List them, approve one (it runs once, with exactly its stored arguments) or reject "
-        "one (the model is told not to retry it).",
+        "one (the model is told not to retry it), and resume a turn that dispatch held.",
     )
     actions = approvals.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -410,6 +518,18 @@ def build_parser(extra: Sequence[Command] = ()) -> argparse.ArgumentParser:
     reject.add_argument("id", metavar="ID", help="the approval's id")
     reject.add_argument("--by", metavar="NAME", required=True, help="who rejects (recorded)")
     reject.add_argument("--message", metavar="TEXT", help="why, as the model will read it")
+    resume = action(
+        "resume",
+        cmd_approvals_resume,
+        "print a held turn's items once every approval is decided",
+        "Once every approval of a turn that dispatch held is decided, print every item of the "
+        "turn, in call order, as dispatch would have: the calls that ran, the approved ones' "
+        "results and approval_denied (or approval_expired) for the others, as JSON. It runs "
+        "nothing: approve runs a call. A turn is resumed once. Exit 0 when the items are "
+        "printed, 3 when some approval still waits (named; nothing is printed but them), 1 for "
+        "an unknown turn or one resumed before.",
+    )
+    resume.add_argument("turn", metavar="TURN", help="the turn's id (turn_...)")
     for contributed in extra:
         sub = command(
             contributed.name,
@@ -474,7 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The exit code: 0 success, 1 a tool error (or problems found by ``check``), 2 a usage
-        or config error.
+        or config error, 3 a held turn.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     contributed = _plugin_commands(argv)

@@ -130,8 +130,8 @@ def test_by_is_required(host):
 
 
 def test_dispatch_of_a_held_turn_says_what_it_waits_for(host):
-    """toolwire dispatch of a response with a gated call prints no items and names the turn
-    and its approvals on stderr."""
+    """toolwire dispatch of a response with a gated call exits 3, prints the held turn (no
+    items to append) and names the turn and its approvals on stderr."""
     response = build_response("openai-chat", [("delete_record", {"record": "three"})])
     run = subprocess.run(
         [str(SCRIPT), "--config", str(host.config), "dispatch", "-"],
@@ -142,8 +142,9 @@ def test_dispatch_of_a_held_turn_says_what_it_waits_for(host):
         timeout=60,
         check=False,
     )
-    assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == []
+    assert run.returncode == 3, run.stderr
+    held = json.loads(run.stdout)
+    assert held["status"] == "held" and held["ran"] == []
     note = next(line for line in run.stderr.splitlines() if "is held" in line)
     listed = json.loads(toolwire_cli(host, "approvals", "list", "--json").stdout)
     assert listed[-1]["id"] in note and listed[-1]["turn_id"] in note
