@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 import toolwire
+from toolwire import settings
 from toolwire.types import Redaction
+
+#: ``[plugins.otel]``, as ``toolwire.settings`` checks it.
+SCHEMA: Final[Mapping[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "capture_content": {"type": "boolean", "default": False, "x-expected": "true or false"},
+    },
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,29 +43,7 @@ class Settings:
             toolwire.ConfigError: a key is unknown (with the closest known one) or has a
                 wrong value; each problem names its key and the config file.
         """
-        table = config.plugin_settings("otel")
-        problems = _problems(table)
-        if problems:
-            raise toolwire.ConfigError(
-                f"{config.describe()}: {len(problems)} problem(s):\n"
-                + "\n".join(f"  - {p}" for p in problems),
-                problems,
-            )
+        values = settings.read_settings(config, "otel", SCHEMA)
         return cls(
-            capture_content=table.get("capture_content", False),
-            redaction=Redaction.from_config(config),
+            capture_content=values["capture_content"], redaction=Redaction.from_config(config)
         )
-
-
-def _problems(table: Mapping[str, Any]) -> list[str]:
-    known = [f.name for f in fields(Settings) if f.name != "redaction"]
-    problems = []
-    for key in sorted(set(table) - set(known)):
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        problems.append(f"unknown key [plugins.otel] {key}{hint}")
-    if "capture_content" in table and not isinstance(table["capture_content"], bool):
-        problems.append(
-            f"[plugins.otel] capture_content: {table['capture_content']!r} is not true or false"
-        )
-    return problems

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
-import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import limits
 import toolwire
+from toolwire import settings
 
 Strategy = Literal["moving-window", "fixed-window", "sliding-window-counter"]
 
@@ -29,6 +29,26 @@ REDIS_SCHEMES: Final[Mapping[str, str]] = {
     "async+rediss": "async+rediss",
     "async+redis+unix": "async+redis+unix",
 }
+
+_TEXT: Final = {"type": "string", "minLength": 1, "x-expected": "a non-empty string"}
+_FLAG: Final = {"type": "boolean", "x-expected": "true or false"}
+
+#: ``[plugins.ratelimit]``, as ``toolwire.settings`` checks it.
+SCHEMA: Final[Mapping[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "storage": {**_TEXT, "default": "memory://"},
+        "key_prefix": {**_TEXT, "default": "toolwire"},
+        "principal_key": _TEXT,
+        "per_role": {**_FLAG, "default": True},
+        "strategy": {"enum": list(STRATEGIES), "default": "moving-window",
+                     "x-expected": f"one of {', '.join(STRATEGIES)}"},
+        "storage_timeout": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
+                            "x-expected": "a positive number of seconds"},
+        "fail_open": {**_FLAG, "default": False},
+    },
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,23 +99,20 @@ class Settings:
             toolwire.ConfigError: a key is unknown or has a wrong value; each problem names
                 its key and the config file.
         """
-        table = config.plugin_settings("ratelimit")
-        problems = _problems(table)
-        for tool_name, tool_settings in config.section("tools").items():
-            value = tool_settings.get("rate_limit")
-            if isinstance(value, str) and not _valid_limit(value):
-                problems.append(
-                    f"[tools.{tool_name}] rate_limit: {value!r} is not a limit such as '10/minute'"
-                )
-        if problems:
-            raise toolwire.ConfigError(
-                f"{config.describe()}: {len(problems)} problem(s):\n"
-                + "\n".join(f"  - {p}" for p in problems),
-                problems,
-            )
-        if "storage_timeout" in table:
-            table["storage_timeout"] = float(table["storage_timeout"])
-        return cls(**table)
+
+        def problems(values: Mapping[str, Any]) -> list[str]:
+            found = _storage_problems(values["storage"])
+            for tool_name, tool_settings in config.section("tools").items():
+                value = tool_settings.get("rate_limit")
+                if isinstance(value, str) and not _valid_limit(value):
+                    found.append(
+                        f"[tools.{tool_name}] rate_limit: {value!r} is not a limit such as "
+                        "'10/minute'"
+                    )
+            return found
+
+        values = settings.read_settings(config, "ratelimit", SCHEMA, check=problems)
+        return cls(**{**values, "storage_timeout": float(values["storage_timeout"])})
 
 
 _ZERO_UNITS: Final = re.compile(r"/\s*0+\s*[a-z]", re.IGNORECASE)
@@ -134,42 +151,18 @@ def _valid_limit(text: str) -> bool:
     return True
 
 
-def _problems(table: Mapping[str, Any]) -> list[str]:
-    known = {f.name for f in fields(Settings)}
-    problems = [f"unknown key [plugins.ratelimit] {key}" for key in sorted(set(table) - known)]
-
-    def bad(key: str, expected: str) -> None:
-        problems.append(f"[plugins.ratelimit] {key}: {table[key]!r} is not {expected}")
-
-    for key in ("storage", "key_prefix", "principal_key"):
-        if key in table and not (isinstance(table[key], str) and table[key]):
-            bad(key, "a non-empty string")
-    for key in ("per_role", "fail_open"):
-        if key in table and not isinstance(table[key], bool):
-            bad(key, "true or false")
-    if "strategy" in table and table["strategy"] not in STRATEGIES:
-        bad("strategy", f"one of {', '.join(STRATEGIES)}")
-    timeout = table.get("storage_timeout", 1.0)
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
-        bad("storage_timeout", "a positive number of seconds")
-    storage = table.get("storage", "memory://")
-    if isinstance(storage, str) and storage:
-        scheme = storage.partition("://")[0]
-        if storage != "memory://" and scheme not in REDIS_SCHEMES:
-            bad("storage", "'memory://' or a redis:// URI")
-        elif scheme in REDIS_SCHEMES and importlib.util.find_spec("redis") is None:
-            problems.append(
-                "[plugins.ratelimit] storage: Redis storage needs the redis client; "
-                "install toolwire-ratelimit[redis]"
-            )
-        elif scheme in REDIS_SCHEMES:
-            problems += _redis_url_problems(Settings(storage=storage).redis_url)
-    return problems
+def _storage_problems(storage: str) -> list[str]:
+    scheme = storage.partition("://")[0]
+    if storage != "memory://" and scheme not in REDIS_SCHEMES:
+        return [f"[plugins.ratelimit] storage: {storage!r} is not 'memory://' or a redis:// URI"]
+    if scheme in REDIS_SCHEMES and importlib.util.find_spec("redis") is None:
+        return [
+            "[plugins.ratelimit] storage: Redis storage needs the redis client; "
+            "install toolwire-ratelimit[redis]"
+        ]
+    if scheme in REDIS_SCHEMES:
+        return _redis_url_problems(Settings(storage=storage).redis_url)
+    return []
 
 
 def _redis_url_problems(url: str) -> list[str]:
