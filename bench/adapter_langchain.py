@@ -91,6 +91,11 @@ def measure(mode: str = "invoke") -> float:
     return statistics.median(ratios)
 
 
+def figure() -> float:
+    """The figure ``bench/run.py adapters`` reports: the sync loop's."""
+    return measure("invoke")
+
+
 def main() -> None:
     mode = sys.argv[1] if len(sys.argv) > 1 else "invoke"
     print(f"LangChain adapter / native tool per call: {measure(mode):.2f}x")

@@ -74,10 +74,20 @@ async def measure() -> float:
         dispatcher.close()
 
 
-def main() -> None:
+def figure() -> float:
+    """The figure ``bench/run.py adapters`` reports."""
     set_tracing_disabled(True)  # the SDK's default exporter would send traces to OpenAI
-    logging.getLogger("toolwire").setLevel(logging.ERROR)  # no per-call log in the figure
-    print(f"openai-agents adapter / native tool per call: {asyncio.run(measure()):.2f}x")
+    toolwire_logger = logging.getLogger("toolwire")
+    level = toolwire_logger.level
+    toolwire_logger.setLevel(logging.ERROR)  # no per-call log in the figure
+    try:
+        return asyncio.run(measure())
+    finally:
+        toolwire_logger.setLevel(level)
+
+
+def main() -> None:
+    print(f"openai-agents adapter / native tool per call: {figure():.2f}x")
 
 
 if __name__ == "__main__":

@@ -885,6 +885,32 @@ def bench_schemas() -> None:
     report("... memory at peak while doing it (MiB)", peak / 2**20, 64.0, " MiB")
 
 
+def bench_adapters() -> None:
+    """Each framework adapter against that framework's own tool, per call (target 1.3x).
+
+    The three scripts beside this one measure it; each needs its framework installed.
+    """
+    import importlib
+
+    here = str(Path(__file__).parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    figures = {
+        "Pydantic AI": ("adapter_pydantic_ai", "pydantic_ai"),
+        "OpenAI Agents SDK": ("adapter_openai_agents", "agents"),
+        "LangChain": ("adapter_langchain", "langchain"),
+    }
+    for framework, (script, needs) in figures.items():
+        try:
+            importlib.import_module(needs)
+        except ImportError:
+            print(f"{framework} adapter: skipped, {needs!r} is not installed")
+            continue
+        module = importlib.import_module(script)
+        figure = module.figure()
+        report(f"{framework} adapter / the framework's own tool, per call", figure, 1.3)
+
+
 def main() -> int:
     only = set(sys.argv[1:])
     benches = {
@@ -899,6 +925,7 @@ def main() -> int:
         "executors": bench_executors,
         "signing": bench_taskiq_signing,
         "schemas": bench_schemas,
+        "adapters": bench_adapters,
     }
     for name, bench in benches.items():
         if not only or name in only:
