@@ -3,12 +3,9 @@ processes started the way an operator starts them."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,70 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-
-@dataclass
-class RedisServer:
-    """A ``redis-server`` of our own on 127.0.0.1."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
-
-    def command(self, *words: str) -> str:
-        """Send one command (inline protocol) and return the first line of the answer."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as conn:
-            conn.sendall(" ".join(words).encode() + b"\r\n")
-            return conn.makefile("rb").readline().decode().strip()
-
-    def count(self, pattern: str) -> int:
-        """How many keys match ``pattern``."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as conn:
-            conn.sendall(f"KEYS {pattern}\r\n".encode())
-            header = conn.makefile("rb").readline().decode().strip()
-        return int(header[1:])
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def running_redis(port: int | None = None) -> Iterator[RedisServer]:
-    """Start ``redis-server`` on a free port, wait for PING, kill it at the end."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("no redis-server binary on PATH (apt-get install redis-server)")
-    port = port or free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = RedisServer(process, port)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError):
-                if server.command("PING") == "+PONG":
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {port} did not answer PING")
-            time.sleep(0.05)
-        yield server
-    finally:
-        if process.poll() is None:
-            server.stop()
-
+from toolwire.testing import RedisServer, running_redis
+from toolwire.testing import free_port as free_port  # test modules import it from here
 
 #: The signing key every test's host and workers share (``[executors.NAME] key_env``'s default).
 KEY_ENV = "TOOLWIRE_TASKIQ_KEY"

@@ -101,9 +101,9 @@ def test_no_key_or_a_weak_key_stops_the_host(
 def test_bad_timing_settings_stop_the_start(write_config: WriteConfig) -> None:
     """claim_timeout, default_timeout and key_env are checked like every other setting."""
     for line, message in [
-        ("claim_timeout = 0", "claim_timeout must be a positive number"),
-        ("default_timeout = -5", "default_timeout must be a positive number"),
-        ('key_env = ""', "key_env must name an environment variable"),
+        ("claim_timeout = 0", "claim_timeout: 0 is not a positive number"),
+        ("default_timeout = -5", "default_timeout: -5 is not a positive number"),
+        ('key_env = ""', "key_env: '' is not the name of an environment variable"),
     ]:
         config = write_config("redis://127.0.0.1:1")
         config.write_text(config.read_text().replace("heartbeat =", f"{line}\nheartbeat ="))

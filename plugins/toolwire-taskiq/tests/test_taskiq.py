@@ -245,7 +245,7 @@ def test_taskiq_tables_fail_closed(write_config: WriteConfig) -> None:
     bad_key.write_text(bad_key.read_text().replace("heartbeat = 4.0", "hearbeat = 1"))
     with pytest.raises(toolwire.ConfigError, match=r"\[executors\.fleet\].*hearbeat"):
         toolwire.Dispatcher.from_config(bad_key)
-    with pytest.raises(toolwire.ConfigError, match=r"url must be a Redis URL"):
+    with pytest.raises(toolwire.ConfigError, match=r"url: 'amqp://x' is not a Redis URL"):
         toolwire.Dispatcher.from_config(write_config("amqp://x"))
 
 

@@ -3,14 +3,12 @@ the key that signs its jobs."""
 
 from __future__ import annotations
 
-import collections
-import math
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Final
 
 import toolwire
+from toolwire import settings
 
 #: The URL schemes of the Redis the broker and result backend use.
 REDIS_SCHEMES: Final = ("redis", "rediss", "unix")
@@ -18,16 +16,32 @@ REDIS_SCHEMES: Final = ("redis", "rediss", "unix")
 #: The environment variable that holds the signing key when ``key_env`` is not set.
 DEFAULT_KEY_ENV: Final = "TOOLWIRE_TASKIQ_KEY"
 
-#: The shortest signing key accepted, in bytes: below it a key can be guessed.
-MIN_KEY_BYTES: Final = 16
+_SECONDS: Final = {
+    "type": "number",
+    "exclusiveMinimum": 0,
+    "x-expected": "a positive number of seconds",
+}
+_COUNT: Final = {"type": "integer", "minimum": 1, "x-expected": "a positive whole number"}
 
-#: The least variety a key must show, in bits: its length times the Shannon entropy of its
-#: bytes (the audit key's rule). A random key passes whatever its alphabet
-#: (``secrets.token_hex(32)`` shows about 240 bits); a short or repetitive one does not.
-MIN_KEY_BITS: Final = 64
-
-#: How to make a good key, for the messages that refuse one.
-MAKE_A_KEY: Final = '`python -c "import secrets; print(secrets.token_hex(32))"`'
+#: An ``[executors.NAME]`` table of ``kind = "taskiq"``, as ``toolwire.settings`` checks it.
+SCHEMA: Final[Mapping[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["url"],
+    "properties": {
+        "kind": {"const": "taskiq"},
+        "url": {"type": "string", "pattern": f"^({'|'.join(REDIS_SCHEMES)})://",
+                "x-expected": "a Redis URL (redis://host:port/db)"},
+        "queue": {"type": "string", "minLength": 1, "x-expected": "a queue name"},
+        "heartbeat": _SECONDS,
+        "concurrency": _COUNT,
+        "connect_timeout": _SECONDS,
+        "result_ttl": _COUNT,
+        "key_env": settings.ENV_NAME,
+        "default_timeout": _SECONDS,
+        "claim_timeout": _SECONDS,
+    },
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,55 +88,21 @@ class Settings:
         """Check and read one table.
 
         Raises:
-            toolwire.ConfigError: a key it does not know, a missing or bad ``url``, a bad value.
+            toolwire.ConfigError: a key it does not know, a missing or bad ``url``, a bad
+                value; each problem names its key, under ``where`` (the config file).
         """
-        known = {f.name for f in fields(cls)} - {"name"}
-        unknown = sorted(set(table) - known - {"kind"})
-        if unknown:
-            raise toolwire.ConfigError(
-                f"[executors.{name}] in {where}: {', '.join(unknown)} is not a setting of a "
-                f"taskiq executor ({', '.join(sorted(known))})"
-            )
-        url = table.get("url")
-        if not isinstance(url, str) or url.partition("://")[0] not in REDIS_SCHEMES:
-            raise toolwire.ConfigError(
-                f"[executors.{name}] in {where}: url must be a Redis URL "
-                f"(redis://host:port/db), got {url!r}"
-            )
-        values: dict[str, Any] = {"name": name, "url": url}
-        values["queue"] = table.get("queue", f"toolwire:{name}")
-        key_env = table.get("key_env", DEFAULT_KEY_ENV)
-        if not isinstance(key_env, str) or not key_env or "=" in key_env or "\0" in key_env:
-            raise toolwire.ConfigError(
-                f"[executors.{name}] in {where}: key_env must name an environment variable, "
-                f"got {key_env!r}"
-            )
-        values["key_env"] = key_env
-        for key, kind, least in (
-            ("heartbeat", float, 0.0),
-            ("concurrency", int, 1),
-            ("connect_timeout", float, 0.0),
-            ("result_ttl", int, 1),
-            ("default_timeout", float, 0.0),
-            ("claim_timeout", float, 0.0),
-        ):
-            if key not in table:
-                continue
-            value = table[key]
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or (kind is int and not isinstance(value, int))
-                or not math.isfinite(value)
-                or value < least
-                or (least == 0.0 and value == 0)
-            ):
-                raise toolwire.ConfigError(
-                    f"[executors.{name}] in {where}: {key} must be a positive "
-                    f"{'whole ' if kind is int else ''}number, got {value!r}"
-                )
-            values[key] = kind(value)
-        return cls(**values)
+        settings.raise_problems(
+            where, settings.settings_problems(table, SCHEMA, ("executors", name))
+        )
+        values = {k: v for k, v in table.items() if k != "kind"}
+        values.setdefault("queue", f"toolwire:{name}")
+        for key in ("heartbeat", "connect_timeout", "default_timeout", "claim_timeout"):
+            if key in values:
+                values[key] = float(values[key])
+        for key in ("concurrency", "result_ttl"):  # JSON Schema counts 5.0 as an integer
+            if key in values:
+                values[key] = int(values[key])
+        return cls(name=name, **values)
 
     def key(self, environ: Mapping[str, str] | None = None) -> bytes:
         """The signing key: the text of the environment variable ``key_env`` names, as UTF-8
@@ -130,39 +110,15 @@ class Settings:
 
         Raises:
             toolwire.ConfigError: the variable is unset or empty, shorter than 16 bytes, only
-                whitespace, or too repetitive to be a secret (see ``MIN_KEY_BITS``).
+                whitespace, or too repetitive to be a secret (``toolwire.settings.read_secret``).
         """
-        environ = os.environ if environ is None else environ
-        value = environ.get(self.key_env)
-        where, name = f"[executors.{self.name}] key_env", self.key_env
-        if not value:
-            raise toolwire.ConfigError(
-                f"{where}: the environment variable {name} is not set; set it, on the host and "
-                f"on every worker, to the same secret of at least {MIN_KEY_BYTES} random bytes "
-                f"(make one with {MAKE_A_KEY}): jobs are signed with it"
-            )
-        key = value.encode("utf-8", "surrogateescape")
-        if len(key) < MIN_KEY_BYTES:
-            raise toolwire.ConfigError(
-                f"{where}: {name} holds {len(key)} bytes; a signing key needs at least "
-                f"{MIN_KEY_BYTES}; make one with {MAKE_A_KEY}"
-            )
-        if not value.strip() or variety_bits(key) < MIN_KEY_BITS:
-            raise toolwire.ConfigError(
-                f"{where}: {name} holds a key anyone could guess (only whitespace, or too few "
-                f"different characters: about {variety_bits(key):.0f} bits, at least "
-                f"{MIN_KEY_BITS} needed); make one with {MAKE_A_KEY}"
-            )
-        return key
-
-
-def variety_bits(key: bytes) -> float:
-    """``len(key)`` times the Shannon entropy of its bytes, in bits: an upper bound of how
-    much guessing the key could take, low for short or repetitive keys."""
-    counts = collections.Counter(key)
-    total = len(key)
-    per_byte = -sum(n / total * math.log2(n / total) for n in counts.values())
-    return total * per_byte
+        return settings.read_secret(
+            self.key_env,
+            f"[executors.{self.name}] key_env",
+            what="a signing key",
+            advice="the host and every worker need the same one: jobs are signed with it",
+            environ=environ,
+        )
 
 
 def taskiq_tables(config: toolwire.Config) -> dict[str, Settings]:
