@@ -17,7 +17,7 @@ HELP_BLOCK = re.compile(r"<!-- help: (?P<command>[^>]+?) -->\n```text\n(?P<text>
 COMMANDS = (
     "toolwire",
     *(f"toolwire {c}" for c in ("plugins", "tools", "call", "dispatch", "check")),
-    *(f"toolwire approvals {c}".rstrip() for c in ("", "list", "approve", "reject")),
+    *(f"toolwire approvals {c}".rstrip() for c in ("", "list", "approve", "reject", "resume")),
 )
 
 
