@@ -42,11 +42,16 @@ from ._config import Config, schema_problems
 from ._errors import ConfigError
 
 __all__ = [
+    "COUNT",
     "ENV_NAME",
+    "FLAG",
     "MAKE_A_SECRET",
     "MIN_SECRET_BITS",
     "MIN_SECRET_BYTES",
     "PATH",
+    "SECONDS",
+    "TEXT",
+    "TEXTS",
     "raise_problems",
     "read_secret",
     "read_settings",
@@ -62,6 +67,18 @@ PATH: Final[Mapping[str, Any]] = {
     "format": "path",
     "x-expected": "a file name",
 }
+
+#: Seconds, a count, a flag, a non-empty string, a list of strings: the shapes most settings
+#: take, each with its message.
+SECONDS: Final[Mapping[str, Any]] = {"type": "number", "exclusiveMinimum": 0,
+                                     "x-expected": "a positive number of seconds"}  # fmt: skip
+COUNT: Final[Mapping[str, Any]] = {"type": "integer", "minimum": 1,
+                                   "x-expected": "a whole number above 0"}  # fmt: skip
+FLAG: Final[Mapping[str, Any]] = {"type": "boolean", "x-expected": "true or false"}
+TEXT: Final[Mapping[str, Any]] = {"type": "string", "minLength": 1,
+                                  "x-expected": "a non-empty string"}  # fmt: skip
+TEXTS: Final[Mapping[str, Any]] = {"type": "array", "items": {"type": "string"},
+                                   "x-expected": "a list of strings"}  # fmt: skip
 
 #: The name of an environment variable (that holds a secret: the config never holds it).
 ENV_NAME: Final[Mapping[str, Any]] = {
@@ -217,14 +234,15 @@ def _complete(config: Config, value: Any, schema: Any, at: tuple[str, ...]) -> A
     if isinstance(value, Mapping):
         props: Mapping[str, Any] = schema.get("properties", {})
         extra = schema.get("additionalProperties")
-        out = {
-            key: copy.deepcopy(spec["default"])
+        defaults = {
+            key: spec["default"]
             for key, spec in props.items()
             if key not in value and isinstance(spec, Mapping) and "default" in spec
         }
-        for key, item in value.items():
-            out[key] = _complete(config, item, props.get(key, extra), (*at, str(key)))
-        return out
+        return {
+            key: _complete(config, item, props.get(key, extra), (*at, str(key)))
+            for key, item in {**value, **defaults}.items()
+        }
     if isinstance(value, list):
         return [_complete(config, item, schema.get("items"), at) for item in value]
     return copy.deepcopy(value)

@@ -709,7 +709,7 @@ def test_the_defaults_are_safe(tmp_path: Path) -> None:
         ("header_timeout = 0", "positive number of seconds"),
         ("body_timeout = -1", "positive number of seconds"),
         ("idle_timout = 3", "did you mean 'idle_timeout'"),
-        ("[plugins.mcp.serve.oauth]\nrequire_audience = 'no'", "require_audience must be true"),
+        ("[plugins.mcp.serve.oauth]\nrequire_audience = 'no'", "require_audience: .no. is not true or false"),
     ],
 )
 def test_serve_mistakes_stop_the_start(tmp_path: Path, toml: str, message: str) -> None:

@@ -120,3 +120,26 @@ def test_env_is_added_to_the_inherited_environment(
     assert (
         seen["TW_INHERITED"] == "from-host" and seen["TW_ADDED"] == "from-config" and seen["PATH"]
     )
+
+
+def test_relative_paths_resolve_against_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mcpServers file and a server's cwd, given relative, are taken from the config
+    file's directory (not the working directory) and recorded for toolwire check."""
+    (tmp_path / "mcp.json").write_text('{"mcpServers": {}}')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    path = tmp_path / "toolwire.toml"
+    path.write_text(
+        '[plugins.mcp]\nconfig = "mcp.json"\n'
+        '[plugins.mcp.servers.a]\ncommand = "x"\ncwd = "${WORK}/run"\n'
+    )
+    config = toolwire.load_config(path)
+    found = Settings.from_config(config, {"WORK": "work"}).servers
+    assert found["a"].cwd == str(tmp_path / "work" / "run")
+    assert config.resolved_paths == {
+        "plugins.mcp.config": tmp_path / "mcp.json",
+        "plugins.mcp.servers.a.cwd": tmp_path / "work" / "run",
+    }

@@ -13,14 +13,6 @@ from ._trail import FsyncMode, TrailOptions, check_path
 
 FSYNC_MODES: Final[tuple[FsyncMode, ...]] = ("record", "interval")
 
-_SECONDS: Final = {
-    "type": "number",
-    "exclusiveMinimum": 0,
-    "x-expected": "a positive number of seconds",
-}
-_FLAG: Final = {"type": "boolean", "x-expected": "true or false"}
-_NAME: Final = {"type": "string", "minLength": 1, "x-expected": "a non-empty string"}
-
 #: ``[plugins.audit]``, as ``toolwire.settings`` checks it.
 SCHEMA: Final[Mapping[str, Any]] = {
     "type": "object",
@@ -29,15 +21,15 @@ SCHEMA: Final[Mapping[str, Any]] = {
     "properties": {
         "path": settings.PATH,
         "hmac_key_env": {**settings.ENV_NAME, "default": "TOOLWIRE_AUDIT_KEY"},
-        "include_arguments": {**_FLAG, "default": False},
-        "required": {**_FLAG, "default": True},
-        "principal_key": {**_NAME, "default": "principal"},
+        "include_arguments": {**settings.FLAG, "default": False},
+        "required": {**settings.FLAG, "default": True},
+        "principal_key": {**settings.TEXT, "default": "principal"},
         "fsync": {"enum": list(FSYNC_MODES), "default": "interval",
                   "x-expected": f"one of {', '.join(FSYNC_MODES)}"},
-        "fsync_interval": {**_SECONDS, "default": 1.0},
+        "fsync_interval": {**settings.SECONDS, "default": 1.0},
         "max_bytes": {"type": "integer", "minimum": 0, "default": 0,
                       "x-expected": "a size in bytes (0: never rotate)"},
-        "lock_timeout": {**_SECONDS, "default": 10.0},
+        "lock_timeout": {**settings.SECONDS, "default": 10.0},
     },
 }  # fmt: skip
 

@@ -30,23 +30,20 @@ REDIS_SCHEMES: Final[Mapping[str, str]] = {
     "async+redis+unix": "async+redis+unix",
 }
 
-_TEXT: Final = {"type": "string", "minLength": 1, "x-expected": "a non-empty string"}
-_FLAG: Final = {"type": "boolean", "x-expected": "true or false"}
 
 #: ``[plugins.ratelimit]``, as ``toolwire.settings`` checks it.
 SCHEMA: Final[Mapping[str, Any]] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "storage": {**_TEXT, "default": "memory://"},
-        "key_prefix": {**_TEXT, "default": "toolwire"},
-        "principal_key": _TEXT,
-        "per_role": {**_FLAG, "default": True},
+        "storage": {**settings.TEXT, "default": "memory://"},
+        "key_prefix": {**settings.TEXT, "default": "toolwire"},
+        "principal_key": settings.TEXT,
+        "per_role": {**settings.FLAG, "default": True},
         "strategy": {"enum": list(STRATEGIES), "default": "moving-window",
                      "x-expected": f"one of {', '.join(STRATEGIES)}"},
-        "storage_timeout": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
-                            "x-expected": "a positive number of seconds"},
-        "fail_open": {**_FLAG, "default": False},
+        "storage_timeout": {**settings.SECONDS, "default": 1.0},
+        "fail_open": {**settings.FLAG, "default": False},
     },
 }  # fmt: skip
 

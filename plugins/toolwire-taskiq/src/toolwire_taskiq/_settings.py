@@ -16,12 +16,8 @@ REDIS_SCHEMES: Final = ("redis", "rediss", "unix")
 #: The environment variable that holds the signing key when ``key_env`` is not set.
 DEFAULT_KEY_ENV: Final = "TOOLWIRE_TASKIQ_KEY"
 
-_SECONDS: Final = {
-    "type": "number",
-    "exclusiveMinimum": 0,
-    "x-expected": "a positive number of seconds",
-}
-_COUNT: Final = {"type": "integer", "minimum": 1, "x-expected": "a positive whole number"}
+_SECONDS: Final = settings.SECONDS
+_COUNT: Final = settings.COUNT
 
 #: An ``[executors.NAME]`` table of ``kind = "taskiq"``, as ``toolwire.settings`` checks it.
 SCHEMA: Final[Mapping[str, Any]] = {
