@@ -21,6 +21,7 @@ EXPORTED = {
     "Middleware",
     "PluginError",
     "PluginInfo",
+    "RefusalSummary",
     "Reject",
     "RequireApproval",
     "TextPart",

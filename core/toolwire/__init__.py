@@ -23,6 +23,7 @@ from ._errors import (
 )
 from ._logging import get_logger
 from ._policy import ToolPolicy
+from ._refusals import RefusalSummary
 from ._tools import Tool, Toolset, tool
 from ._values import CallContext, DispatchResult, ToolCall
 from .hookspecs import hookimpl
@@ -45,6 +46,7 @@ __all__ = [
     "Middleware",
     "PluginError",
     "PluginInfo",
+    "RefusalSummary",
     "Reject",
     "RequireApproval",
     "TextPart",

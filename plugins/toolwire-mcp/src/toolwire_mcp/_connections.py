@@ -39,7 +39,6 @@ from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ._http import MAX_HEADER_BYTES
-from ._refusals import Refusals
 from ._serve import ROLE_KEY
 from ._settings import ServeSettings
 
@@ -113,7 +112,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 def run(app: Starlette, sock: socket.socket, settings: ServeSettings, cap: int) -> None:
     """Serve ``app`` on the listening ``sock`` until interrupted."""
-    refusals: Refusals = app.state.refusals
+    refusals: toolwire.RefusalSummary = app.state.refusals
     guard = _Guard(cap, settings.header_timeout, settings.body_timeout, refusals)
     protocol = type("GuardedH11Protocol", (_GuardedH11Protocol,), {"guard": guard})
     config = uvicorn.Config(
@@ -139,7 +138,7 @@ def run(app: Starlette, sock: socket.socket, settings: ServeSettings, cap: int) 
     _Server(config).run(sockets=[sock])
 
 
-def _throttle_library_logs(refusals: Refusals) -> None:
+def _throttle_library_logs(refusals: toolwire.RefusalSummary) -> None:
     """Let each library logger write a few warnings per interval; count the rest as refusals.
 
     The SDK's and asyncio's loggers get a stderr handler of their own (with no handler
@@ -161,7 +160,7 @@ def _throttle_library_logs(refusals: Refusals) -> None:
 class _Throttle(logging.Filter):
     """Passes ``LIBRARY_LINES`` records per interval; counts the rest as ``log_flood``."""
 
-    def __init__(self, refusals: Refusals) -> None:
+    def __init__(self, refusals: toolwire.RefusalSummary) -> None:
         super().__init__()
         self._refusals = refusals
         self._window = time.monotonic()
@@ -190,7 +189,11 @@ class _Guard:
     """The connections of one server: how many, which to evict first, their deadlines."""
 
     def __init__(
-        self, limit: int, header_timeout: float, body_timeout: float, refusals: Refusals
+        self,
+        limit: int,
+        header_timeout: float,
+        body_timeout: float,
+        refusals: toolwire.RefusalSummary,
     ) -> None:
         self.limit = limit
         self.header_timeout = header_timeout
@@ -232,7 +235,7 @@ class _QuietLogger:
     written; a request task cancelled (its connection cut, or the server stopping) is not an
     error worth a traceback."""
 
-    def __init__(self, logger: logging.Logger, refusals: Refusals) -> None:
+    def __init__(self, logger: logging.Logger, refusals: toolwire.RefusalSummary) -> None:
         self._logger = logger
         self._refusals = refusals
 

@@ -43,7 +43,6 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._refusals import Refusals
 from ._serve import PRINCIPAL_KEY, ROLE_KEY, server
 from ._sessions import SessionLedger
 from ._settings import OAuthSettings, ServeSettings, host_pattern, origin_pattern
@@ -307,7 +306,7 @@ class _Gate:
         resource: str | None,
         require_audience: bool,
         sessions: SessionLedger | None,
-        refusals: Refusals,
+        refusals: toolwire.RefusalSummary,
     ) -> None:
         self.app = app
         self.addresses = addresses
@@ -619,7 +618,7 @@ def asgi_app(
         )
     except toolwire.ConfigError as exc:
         raise toolwire.ConfigError(f"[plugins.mcp.serve] {exc}") from None
-    refusals = Refusals()
+    refusals = toolwire.RefusalSummary("toolwire.mcp", "toolwire.mcp.refused")
     manager = StreamableHTTPSessionManager(
         app=server(dispatcher),
         stateless=stateless,

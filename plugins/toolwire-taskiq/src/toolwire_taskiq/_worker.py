@@ -13,8 +13,10 @@ key (``key_env``). Each message it takes goes through, in this order:
 5. the tool: only one bound to this executor, at the host's pack version, its arguments
    validated again; the function runs until the deadline or the host's cancellation.
 
-Every refusal is logged as ``toolwire_taskiq.job_refused`` with its reason, never with the
-job's arguments. The worker takes a job only when it has a free slot, so jobs spread over the
+Refusals are logged as ``toolwire_taskiq.job_refused`` summaries (``toolwire.RefusalSummary``):
+a count per reason, one line per interval at most, since whoever can write to the queue can
+send junk as fast as they like; never the job's arguments. A signed job refused (late,
+replayed) is also logged at debug level with its job id and tool. The worker takes a job only when it has a free slot, so jobs spread over the
 workers, and it sends heartbeats while it lives.
 """
 
@@ -92,6 +94,7 @@ class Worker:
         self.running: dict[str, asyncio.Task[str] | None] = {}
         self.cancelled: set[str] = set()
         self.stopping = asyncio.Event()
+        self.refusals = toolwire.RefusalSummary("toolwire.taskiq", "toolwire_taskiq.job_refused")
         self.redis = redis.asyncio.Redis.from_url(
             settings.url,
             socket_connect_timeout=settings.connect_timeout,
@@ -113,6 +116,7 @@ class Worker:
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            self.refusals.flush()
             with contextlib.suppress(RedisError, OSError):
                 await self.redis.delete(self.keys.alive(self.id))
             with contextlib.suppress(RedisError, OSError):
@@ -166,7 +170,7 @@ class Worker:
         try:
             job = read_job(self.signer.open(message), self.settings.name)
         except Refused as refused:
-            _log.warning("toolwire_taskiq.job_refused", reason=refused.reason, bytes=len(message))
+            self.refusals.note(refused.reason)
             return
         job_id = job["job"]
         late = lateness(job)
@@ -174,9 +178,7 @@ class Worker:
             await self._refuse_late(job, late)
             return
         if job_id in self.running:  # under way here already: taken again
-            _log.warning(
-                "toolwire_taskiq.job_refused", reason="replayed", job=job_id, tool=job["tool"]
-            )
+            self._refused("replayed", job)
             return
         self.running[job_id] = None  # from here a cancel for it is kept, not lost
         try:
@@ -188,17 +190,18 @@ class Worker:
                 _log.warning("toolwire_taskiq.claim_failed", job=job_id, error=repr(exc))
                 return
             if held is not None:
-                _log.warning(
-                    "toolwire_taskiq.job_refused",
-                    reason=_HELD.get(held, "replayed"),
-                    job=job_id,
-                    tool=job["tool"],
-                )
+                self._refused(_HELD.get(held, "replayed"), job)
                 return
             await self._reply(job_id, await self.call(job))
         finally:
             self.running.pop(job_id, None)
             self.cancelled.discard(job_id)
+
+    def _refused(self, reason: str, job: dict[str, Any]) -> None:
+        """Count a signed job's refusal in the summary; its id and tool at debug level only
+        (a job replayed from the queue is as cheap to send as junk)."""
+        self.refusals.note(reason)
+        _log.debug("toolwire_taskiq.job_refused", reason=reason, job=job["job"], tool=job["tool"])
 
     async def _claim(self, job: dict[str, Any]) -> str | None:
         """Claim the job for this worker: ``None``, or who holds its claim already."""
@@ -213,7 +216,7 @@ class Worker:
         """Refuse a job too late to start; reply to its host (which may still wait) unless
         someone holds its claim already (a job taken again)."""
         job_id, tool = job["job"], job["tool"]
-        _log.warning("toolwire_taskiq.job_refused", reason=late, job=job_id, tool=tool)
+        self._refused(late, job)
         key = self.keys.claim(job_id)
         lifetime = claim_lifetime(job["deadline"])
         try:
