@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -33,6 +33,7 @@ __all__ = [
     "ToolsetReport",
     "build_response",
     "check_toolset",
+    "closing_all",
     "free_port",
     "make_dispatcher",
     "registered_plugin",
@@ -56,6 +57,22 @@ def make_dispatcher(*objs: Any, config: Mapping[str, Any] | Config | None = None
     for obj in objs:
         dispatcher.add(obj)
     return dispatcher
+
+
+def closing_all(build: Callable[..., Dispatcher]) -> Iterator[Callable[..., Dispatcher]]:
+    """For a fixture: ``yield from closing_all(build)`` hands the test ``build``, and closes
+    every dispatcher it made once the test is done."""
+    made: list[Dispatcher] = []
+
+    def keep(*args: Any, **kwargs: Any) -> Dispatcher:
+        made.append(build(*args, **kwargs))
+        return made[-1]
+
+    try:
+        yield keep
+    finally:
+        for dispatcher in made:
+            dispatcher.close()
 
 
 def registered_plugins(dispatcher: Dispatcher) -> set[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import toolwire
-from toolwire.testing import make_dispatcher
+from toolwire.testing import closing_all, make_dispatcher
 
 # The helpers module sits beside this file; test modules import it by name.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -24,16 +24,11 @@ MEMORY_APPROVALS: dict[str, Any] = {"approvals": {"store": "memory://"}}
 @pytest.fixture
 def make() -> Iterator[MakeDispatcher]:
     """Dispatchers of the test's own (approvals in memory unless the config says), closed after it."""
-    made: list[toolwire.Dispatcher] = []
 
     def build(*objs: Any, config: Mapping[str, Any] | None = None) -> toolwire.Dispatcher:
-        dispatcher = make_dispatcher(*objs, config={**MEMORY_APPROVALS, **(config or {})})
-        made.append(dispatcher)
-        return dispatcher
+        return make_dispatcher(*objs, config={**MEMORY_APPROVALS, **(config or {})})
 
-    yield build
-    for dispatcher in made:
-        dispatcher.close()
+    yield from closing_all(build)
 
 
 @pytest.fixture

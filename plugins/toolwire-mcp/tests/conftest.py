@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import toolwire
+from toolwire.testing import closing_all
 
 # The helpers module sits beside this file; test modules import it by name.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -20,22 +22,18 @@ from mcp_helpers import NPM_PACKAGES, NPM_PREFIX, MakeDispatcher, _toml, childre
 @pytest.fixture
 def make(tmp_path: Path) -> Iterator[MakeDispatcher]:
     """Build dispatchers from config text (only the ``mcp`` plugin and those named), closed after."""
-    made: list[toolwire.Dispatcher] = []
+    count = itertools.count()
 
     def build(
         toml: str = "", *, enable: tuple[str, ...] = (), strict: bool = False
     ) -> toolwire.Dispatcher:
-        path = tmp_path / f"toolwire-{len(made)}.toml"
+        path = tmp_path / f"toolwire-{next(count)}.toml"
         plugins = ", ".join(_toml(p) for p in ("mcp", *enable))
         head = f"[plugins]\nautoload = false\nenable = [{plugins}]\nstrict = {_toml(strict)}\n"
         path.write_text(head + toml)
-        dispatcher = toolwire.Dispatcher.from_config(path)
-        made.append(dispatcher)
-        return dispatcher
+        return toolwire.Dispatcher.from_config(path)
 
-    yield build
-    for dispatcher in made:
-        dispatcher.close()
+    yield from closing_all(build)
 
 
 @pytest.fixture(autouse=True)

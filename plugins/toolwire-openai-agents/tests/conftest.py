@@ -14,7 +14,7 @@ import pytest
 import toolwire
 from agents import Agent, set_tracing_disabled
 from agents.testing import ScriptedModel
-from toolwire.testing import make_dispatcher
+from toolwire.testing import closing_all, make_dispatcher
 
 set_tracing_disabled(True)
 
@@ -85,17 +85,12 @@ def log() -> CallLog:
 @pytest.fixture
 def make(log: CallLog) -> Iterator[MakeDispatcher]:
     """Dispatchers over the pack (approvals kept in memory unless the config says), closed after."""
-    made: list[toolwire.Dispatcher] = []
 
     def build(*extra: Any, config: Mapping[str, Any] | None = None) -> toolwire.Dispatcher:
         settings = {"approvals": {"store": "memory://"}, **(config or {})}
-        dispatcher = make_dispatcher(build_pack(log), log, *extra, config=settings)
-        made.append(dispatcher)
-        return dispatcher
+        return make_dispatcher(build_pack(log), log, *extra, config=settings)
 
-    yield build
-    for dispatcher in made:
-        dispatcher.close()
+    yield from closing_all(build)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from toolwire.testing import make_dispatcher
+from toolwire.testing import closing_all, make_dispatcher
 
 
 @dataclass
@@ -68,7 +68,6 @@ MakeDispatcher = Callable[..., toolwire.Dispatcher]
 @pytest.fixture
 def make(telemetry: Telemetry) -> Iterator[MakeDispatcher]:
     """Dispatchers with the otel plugin reporting to the test's SDK, closed after the test."""
-    made: list[toolwire.Dispatcher] = []
 
     def build(*objs: Any, config: Mapping[str, Any] | None = None) -> toolwire.Dispatcher:
         base = {"plugins": {"policy": {"retry_initial_delay": 0.001, "retry_max_delay": 0.002}}}
@@ -78,10 +77,6 @@ def make(telemetry: Telemetry) -> Iterator[MakeDispatcher]:
         plugin = toolwire_otel.OtelPlugin(
             tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
         )
-        dispatcher.add(plugin, name="otel")
-        made.append(dispatcher)
-        return dispatcher
+        return dispatcher.add(plugin, name="otel")
 
-    yield build
-    for dispatcher in made:
-        dispatcher.close()
+    yield from closing_all(build)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import toolwire
 import toolwire_ratelimit
-from toolwire.testing import RedisServer, running_redis
+from toolwire.testing import RedisServer, closing_all, running_redis
 
 MakeDispatcher = Callable[..., toolwire.Dispatcher]
 
@@ -39,20 +40,16 @@ def limited_pack() -> toolwire.Toolset:
 @pytest.fixture
 def make(tmp_path: Path) -> Iterator[MakeDispatcher]:
     """Build dispatchers from a TOML text (the config file a host would load), closed after the test."""
-    made: list[toolwire.Dispatcher] = []
+    count = itertools.count()
 
     def build(toml: str = "", *, pack: toolwire.Toolset | None = None) -> toolwire.Dispatcher:
-        path = tmp_path / f"toolwire-{len(made)}.toml"
+        path = tmp_path / f"toolwire-{next(count)}.toml"
         path.write_text(toml)
         dispatcher = toolwire.Dispatcher(toolwire.load_config(path))
         dispatcher.add(pack if pack is not None else limited_pack())
-        dispatcher.add(toolwire_ratelimit.plugin, name="ratelimit")
-        made.append(dispatcher)
-        return dispatcher
+        return dispatcher.add(toolwire_ratelimit.plugin, name="ratelimit")
 
-    yield build
-    for dispatcher in made:
-        dispatcher.close()
+    yield from closing_all(build)
 
 
 class LimitRedis(RedisServer):
