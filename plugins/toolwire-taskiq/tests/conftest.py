@@ -39,10 +39,9 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A Redis for one test, which the test may stop."""
-    with running_redis() as server:
-        yield server
+def own_redis(toolwire_redis: RedisServer) -> RedisServer:
+    """A Redis for one test (toolwire's own fixture), which the test may stop."""
+    return toolwire_redis
 
 
 WriteConfig = Callable[..., Path]
