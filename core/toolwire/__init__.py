@@ -6,7 +6,7 @@ from . import hookspecs as hookspecs  # public modules, loaded with the package
 from . import middleware as middleware
 from . import settings as settings
 from . import types as types
-from ._approvals import Approval, ApprovalError, HeldTurn
+from ._approvals._records import Approval, ApprovalError, HeldTurn
 from ._config import Config, load_config
 from ._content import Content, ImagePart, TextPart
 from ._discovery import PluginInfo

@@ -18,7 +18,7 @@ from ._values import ToolCall
 from .providers import Provider
 
 if TYPE_CHECKING:
-    from ._approvals import Approvals
+    from ._approvals._gate import Approvals
 
 
 async def run_batch(

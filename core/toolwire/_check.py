@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ._approvals import default_store_path
+from ._approvals._open import default_store_path
 from ._builtins import BUILTIN_PLUGINS
 from ._config import (
     CONFIG_SCHEMA,

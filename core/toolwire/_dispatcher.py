@@ -9,8 +9,8 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._approval_entry import ApprovalEntryPoints
-from ._approvals import Approvals
+from ._approvals._entry import ApprovalEntryPoints
+from ._approvals._gate import Approvals
 from ._batch import as_calls, id_for, listed, run_batch, run_response
 from ._config import Config, as_config, load_config
 from ._discovery import PluginInfo
@@ -37,7 +37,7 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
     ``Dispatcher.from_config()`` also discovers installed plugins and reads the config. Each
     dispatcher owns its plugin manager, its threads and the event loop of its sync twins (no
     global state); ``close()``, or ``with``, releases them. The sync twins are in ``_sync``,
-    the approval entry points in ``_approval_entry``, ``execute`` (a remote worker's entry
+    the approval entry points in ``_approvals._entry``, ``execute`` (a remote worker's entry
     point) in ``_worker``.
 
     Args:

@@ -42,7 +42,7 @@ from .providers import Provider
 from .types import ProgressCallback
 
 if TYPE_CHECKING:
-    from ._approvals import Approval
+    from ._approvals._records import Approval
 
 
 #: The ``state`` of a call whose host gave none: read-only.

@@ -6,6 +6,10 @@ descriptions in Google, NumPy or reST style. A given schema (``schema=``) goes t
 ``_schemadoc`` instead. Either way the result is checked once, here, when the tool is defined;
 a given schema's validator is compiled then too, and an inferred one's when it is first needed
 (pydantic's schemas always compile), once per tool: nothing about a schema is worked out per call.
+
+Why one module of this length: the two ways to a signature (inferred, given) end in the same
+``InferredSignature`` and the same per-parameter rules (the context parameter, converters,
+defaults, the validator); apart, each would have to reach into the other's rules.
 """
 
 from __future__ import annotations

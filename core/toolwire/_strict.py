@@ -16,6 +16,11 @@ dropped with a note and said in the property's description: toolwire still valid
 call against the tool's own schema. What strict mode cannot express (an open dict, ``not``,
 a tuple, a union of overlapping open objects), a rewrite past the node budget, and a schema
 past OpenAI's documented limits make the tool go without strict mode, with the reason.
+
+Why one module of this length: the rewrite is one recursive walk over the schema, and its
+steps (merging ``allOf``, distributing a union, making an optional nullable) share the node
+budget, the notes and the definitions being rewritten; apart, each would reach into the
+others' state.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ._errors import ToolError
 
 if TYPE_CHECKING:
-    from ._approvals import Approval
+    from ._approvals._records import Approval
     from ._policy import ToolPolicy
     from ._tools import Tool
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from toolwire import ApprovalError
-from toolwire._approvals import MemoryStore, SQLiteStore, open_store
+from toolwire._approvals._memory import MemoryStore
+from toolwire._approvals._open import open_store
+from toolwire._approvals._sqlite import SQLiteStore
 from toolwire.testing import build_response
 
 THREE = [

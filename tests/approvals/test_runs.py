@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import toolwire
 from toolwire import ApprovalError
-from toolwire._approvals import MemoryStore, SQLiteStore, open_store
+from toolwire._approvals._memory import MemoryStore
+from toolwire._approvals._open import open_store
+from toolwire._approvals._sqlite import SQLiteStore
 from toolwire.testing import build_response
 from toolwire_fixtures import remote
 
@@ -251,14 +253,14 @@ class Later:
 
 async def test_an_approved_call_that_has_not_run_expires(make, pack, ledger, monkeypatch):
     """Past its expiry, an approved call that has not run is expired by the next approve, and never runs."""
-    import toolwire._approvals
+    import toolwire._approvals._gate
 
     gate = Gate()
     dispatcher = make(pack, gate, config={"approvals": {"store": "memory://", "ttl": 600}})
     held = await dispatcher.dispatch("delete_record", {"record": "r-1"})
     await dispatcher.approve(held.approval.id, by="alice")
     gate.closed = False
-    monkeypatch.setattr(toolwire._approvals, "time", Later(601))
+    monkeypatch.setattr(toolwire._approvals._gate, "time", Later(601))
     late = await dispatcher.approve(held.approval.id, by="alice")
     assert late.error.kind == "approval_expired" and late.approval.status == "expired"
     assert ledger.entries == []

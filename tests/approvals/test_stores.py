@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 import toolwire
-from toolwire._approvals import Approval, MemoryStore, SQLiteStore, open_store
+from toolwire._approvals._memory import MemoryStore
+from toolwire._approvals._open import open_store
+from toolwire._approvals._records import Approval
+from toolwire._approvals._sqlite import SQLiteStore
 from toolwire.testing import build_response
 
 

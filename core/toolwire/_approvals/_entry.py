@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._approvals import Approval, Approvals
-    from ._loop import OwnedLoop
-    from ._plan import Plan
-    from ._values import DispatchResult
+    from .._loop import OwnedLoop
+    from .._plan import Plan
+    from .._values import DispatchResult
+    from ._gate import Approvals
+    from ._records import Approval
 
 
 class ApprovalEntryPoints:
