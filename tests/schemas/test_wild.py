@@ -13,8 +13,8 @@ import toolwire
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from toolwire._schemadoc import MAX_SCHEMA_DEPTH, MAX_SCHEMA_NODES, compile_validator
-from toolwire.providers import strict_schema
 from toolwire._strict import STRICT_NODE_BUDGET
+from toolwire.providers import strict_schema
 from toolwire.providers.gemini import INLINE_NODE_BUDGET
 
 from ..conftest import MakeDispatcher
