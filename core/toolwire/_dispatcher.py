@@ -19,6 +19,7 @@ from ._pipeline import run_call
 from ._plan import Plan, Plans
 from ._plugins import PluginHost
 from ._policy import ToolPolicy
+from ._provenance import policy_sources
 from ._responses import provider_named
 from ._sync import SyncEntryPoints
 from ._tasks import TaskRunner
@@ -142,6 +143,14 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
         """An enabled tool's effective policy (code, then config, over defaults). Raises
         ``KeyError`` for an unknown tool."""
         return self._ready().routes[tool_name].policy
+
+    def policy_sources(self, tool_name: str) -> dict[str, str]:
+        """Where each value of ``policy(tool_name)`` came from: ``[tools.NAME]``, ``code``,
+        ``plugin NAME``, ``[defaults]``, ``built-in default`` or ``not set``, by field."""
+        route = self._ready().routes[tool_name]
+        info = next((p for p in self.plugins() if p.name == route.plugin), None)
+        author = "code" if info is None or not info.version else f"plugin {route.plugin}"
+        return policy_sources(self.config, tool_name, route.tool.policy, author)
 
     def providers(self) -> dict[str, Provider]:
         """The registered providers, by name (known without starting the dispatcher)."""
