@@ -9,7 +9,8 @@ arguments) with what outcome, each record chained to the one before it by a SHA-
 
 from __future__ import annotations
 
-from typing import Any, Final
+from importlib.metadata import version as _version
+from typing import Final
 
 from ._plugin import APPROVAL_EVENTS, AuditPlugin
 from ._records import (
@@ -26,6 +27,9 @@ from ._verify import Lost, Problem, TornTail, Verification, verify, verify_trail
 #: What the ``toolwire`` entry point ``audit`` resolves to: a class, so every dispatcher gets
 #: an instance of its own (dispatchers naming one file share its trail).
 plugin: Final = AuditPlugin
+
+#: The installed distribution's version, from its metadata.
+__version__: Final = _version("toolwire-audit")
 
 __all__ = [
     "APPROVAL_EVENTS",
@@ -51,11 +55,3 @@ __all__ = [
     "verify",
     "verify_trail",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        from importlib.metadata import version
-
-        return version("toolwire-audit")
-    raise AttributeError(f"module 'toolwire_audit' has no attribute {name!r}")

@@ -11,12 +11,16 @@ toolwire's record with the answer.
 
 from __future__ import annotations
 
-from typing import Any
+from importlib.metadata import version as _version
+from typing import Final
 
 from ._answer import ToolwireError
 from ._approvals import ApprovalAnswer, ApprovalMiddleware, ApproveDecision, RejectDecision
 from ._roles import RoleMiddleware
 from ._tools import ToolwireTool, tools
+
+#: The installed distribution's version, from its metadata.
+__version__: Final = _version("toolwire-langchain")
 
 __all__ = [
     "ApprovalAnswer",
@@ -29,11 +33,3 @@ __all__ = [
     "__version__",
     "tools",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        from importlib.metadata import version
-
-        return version("toolwire-langchain")
-    raise AttributeError(f"module 'toolwire_langchain' has no attribute {name!r}")

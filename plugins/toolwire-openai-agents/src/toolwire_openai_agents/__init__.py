@@ -10,11 +10,15 @@ run, and ``RunState.approve`` / ``RunState.reject`` decide toolwire's record;
 
 from __future__ import annotations
 
-from typing import Any
+from importlib.metadata import version as _version
+from typing import Final
 
 from ._bridge import DECIDED_BY
 from ._decisions import apply_decisions, approval_for
 from ._tools import function_tools
+
+#: The installed distribution's version, from its metadata.
+__version__: Final = _version("toolwire-openai-agents")
 
 __all__ = [
     "DECIDED_BY",
@@ -23,11 +27,3 @@ __all__ = [
     "approval_for",
     "function_tools",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        from importlib.metadata import version
-
-        return version("toolwire-openai-agents")
-    raise AttributeError(f"module 'toolwire_openai_agents' has no attribute {name!r}")

@@ -10,7 +10,8 @@ across process and network hops.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from importlib.metadata import version as _version
+from typing import Final
 
 from ._plugin import DENIALS, DURATION_BUCKETS, OTHER_TOOL, AttemptLayer, OtelPlugin, SpanLayer
 from ._propagation import attached, extract, inject
@@ -19,6 +20,9 @@ from ._settings import Settings
 #: What the ``toolwire`` entry point ``otel`` resolves to: a class, so every dispatcher gets
 #: an instance of its own.
 plugin: Final = OtelPlugin
+
+#: The installed distribution's version, from its metadata.
+__version__: Final = _version("toolwire-otel")
 
 __all__ = [
     "DENIALS",
@@ -34,11 +38,3 @@ __all__ = [
     "inject",
     "plugin",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        from importlib.metadata import version
-
-        return version("toolwire-otel")
-    raise AttributeError(f"module 'toolwire_otel' has no attribute {name!r}")

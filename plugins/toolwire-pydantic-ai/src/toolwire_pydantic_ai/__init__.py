@@ -11,11 +11,15 @@ results and toolwire's approval records. ``ToolwireInstrumentation`` leaves each
 
 from __future__ import annotations
 
-from typing import Any
+from importlib.metadata import version as _version
+from typing import Final
 
 from ._answer import METADATA_KEY, RETRY_KINDS, answer
 from ._instrumentation import ToolwireInstrumentation
 from ._toolset import ToolwireToolset, deps_state
+
+#: The installed distribution's version, from its metadata.
+__version__: Final = _version("toolwire-pydantic-ai")
 
 __all__ = [
     "METADATA_KEY",
@@ -26,11 +30,3 @@ __all__ = [
     "answer",
     "deps_state",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        from importlib.metadata import version
-
-        return version("toolwire-pydantic-ai")
-    raise AttributeError(f"module 'toolwire_pydantic_ai' has no attribute {name!r}")

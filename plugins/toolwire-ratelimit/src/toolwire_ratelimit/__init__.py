@@ -7,7 +7,8 @@ to retry. ``[plugins.ratelimit]`` chooses the storage and how keys are built.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from importlib.metadata import version as _version
+from typing import Final
 
 from ._middleware import RateLimit
 from ._plugin import RateLimitPlugin
@@ -17,6 +18,9 @@ from ._settings import Settings
 #: gets an instance (and counts) of its own.
 plugin: Final = RateLimitPlugin
 
+#: The installed distribution's version, from its metadata.
+__version__: Final = _version("toolwire-ratelimit")
+
 __all__ = [
     "RateLimit",
     "RateLimitPlugin",
@@ -24,11 +28,3 @@ __all__ = [
     "__version__",
     "plugin",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        from importlib.metadata import version
-
-        return version("toolwire-ratelimit")
-    raise AttributeError(f"module 'toolwire_ratelimit' has no attribute {name!r}")

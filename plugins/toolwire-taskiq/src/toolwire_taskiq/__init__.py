@@ -10,7 +10,8 @@ its signed result.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from importlib.metadata import version as _version
+from typing import Final
 
 from ._executor import TaskiqExecutor, WorkerError
 from ._plugin import TaskiqPlugin
@@ -21,6 +22,9 @@ from ._worker import Worker
 #: executors of its own.
 plugin: Final = TaskiqPlugin
 
+#: The installed distribution's version, from its metadata.
+__version__: Final = _version("toolwire-taskiq")
+
 __all__ = [
     "Settings",
     "TaskiqExecutor",
@@ -30,11 +34,3 @@ __all__ = [
     "__version__",
     "plugin",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        from importlib.metadata import version
-
-        return version("toolwire-taskiq")
-    raise AttributeError(f"module 'toolwire_taskiq' has no attribute {name!r}")
