@@ -9,7 +9,7 @@ dispatcher's own loop (``_loop.OwnedLoop``), never on a running loop's thread.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._batch import id_for, listed
@@ -28,42 +28,12 @@ class SyncEntryPoints:
 
     _loop: OwnedLoop
 
-    def _ready(self) -> Plan:
-        raise NotImplementedError  # the dispatcher's
-
-    def _new_id(self) -> str:
-        raise NotImplementedError  # the dispatcher's
-
-    async def dispatch(
-        self,
-        name: str,
-        arguments: Any = None,
-        *,
-        call_id: str | None = None,
-        role: str | None = None,
-        state: Mapping[str, Any] | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> DispatchResult:
-        raise NotImplementedError  # the dispatcher's
-
-    async def dispatch_many(
-        self,
-        calls: Iterable[ToolCall | Mapping[str, Any]],
-        *,
-        role: str | None = None,
-        state: Mapping[str, Any] | None = None,
-    ) -> list[DispatchResult]:
-        raise NotImplementedError  # the dispatcher's
-
-    async def process_response(
-        self,
-        response: Any,
-        provider: str | None = None,
-        *,
-        role: str | None = None,
-        state: Mapping[str, Any] | None = None,
-    ) -> list[Any]:
-        raise NotImplementedError  # the dispatcher's
+    # The dispatcher's own, which these twins run:
+    _ready: Callable[[], Plan]
+    _new_id: Callable[[], str]
+    dispatch: Callable[..., Coroutine[Any, Any, DispatchResult]]
+    dispatch_many: Callable[..., Coroutine[Any, Any, list[DispatchResult]]]
+    process_response: Callable[..., Coroutine[Any, Any, list[Any]]]
 
     def dispatch_sync(
         self,

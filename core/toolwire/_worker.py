@@ -3,6 +3,7 @@ a host handed over, in this process, on the tool as this process has it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._arguments import parse_arguments
@@ -65,8 +66,7 @@ class WorkerEntryPoint:
 
     _threads: ThreadRunner
 
-    def _ready(self) -> Plan:
-        raise NotImplementedError  # the dispatcher's
+    _ready: Callable[[], Plan]  # the dispatcher's
 
     async def execute(
         self,

@@ -7,7 +7,7 @@ queries and dispatching. Where a call waits for a person, and how a decision run
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,8 +24,7 @@ class ApprovalEntryPoints:
     _approvals: Approvals
     _loop: OwnedLoop
 
-    def _ready(self) -> Plan:
-        raise NotImplementedError  # the dispatcher's
+    _ready: Callable[[], Plan]  # the dispatcher's
 
     async def approve(
         self,

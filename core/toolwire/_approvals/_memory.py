@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from ._records import Approval
-from ._store import ApprovalStore, Entry, _before
+from ._store import ApprovalStore, Claim, Entry, _before
 
 
 class MemoryStore(ApprovalStore):
@@ -30,17 +30,8 @@ class MemoryStore(ApprovalStore):
             row = self._rows.get(approval_id)
             return None if row is None else Entry(row["approval"], row["result"], row["item"])
 
-    def claim(
-        self,
-        approval_id: str,
-        status: str,
-        by: str | None,
-        at: float,
-        message: str | None,
-        *,
-        overdue: bool,
-        current: str = "pending",
-    ) -> bool:
+    def _claim(self, claim: Claim) -> bool:
+        approval_id, status, by, at, message, overdue, current = claim
         with self._lock:
             row = self._rows.get(approval_id)
             if row is None or row["result"] is not None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ._records import STATUSES, Approval
-from ._store import ApprovalStore, Entry, _approval, _before, _fixed
+from ._store import ApprovalStore, Claim, Entry, _approval, _before, _fixed
 
 #: KEYS: the record, the set of its status now, the set of the new status.
 #: ARGV: id, new status, by, at, message, "1" to expire (only overdue) or "0" (only not),
@@ -63,7 +63,7 @@ class RedisStore(ApprovalStore):
 
         # Any: the nox type check runs without the optional redis package installed.
         self._client: Any = redis.Redis.from_url(url, decode_responses=True)
-        self._claim = self._client.register_script(_CLAIM_LUA)
+        self._claim_script = self._client.register_script(_CLAIM_LUA)
         self._release = self._client.register_script(_RELEASE_LUA)
         self._complete = self._client.register_script(_COMPLETE_LUA)
 
@@ -102,23 +102,14 @@ class RedisStore(ApprovalStore):
             message=row.get("message") or None,
         )
 
-    def claim(
-        self,
-        approval_id: str,
-        status: str,
-        by: str | None,
-        at: float,
-        message: str | None,
-        *,
-        overdue: bool,
-        current: str = "pending",
-    ) -> bool:
+    def _claim(self, claim: Claim) -> bool:
+        approval_id, status, by, at, message, overdue, current = claim
         keys = [self._key(approval_id), self._set(current), self._set(status)]
         args = [
             approval_id, status, by or "", repr(at), message or "", "1" if overdue else "0",
             current,
         ]  # fmt: skip
-        return bool(self._claim(keys=keys, args=args))
+        return bool(self._claim_script(keys=keys, args=args))
 
     def release(self, approval_id: str) -> bool:
         keys = [self._key(approval_id), self._set("running"), self._set("approved")]

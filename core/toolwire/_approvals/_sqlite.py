@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Final
 
 from .._logging import log as _log
 from ._records import Approval
-from ._store import ApprovalStore, Entry, _approval, _before, _fixed
+from ._store import ApprovalStore, Claim, Entry, _approval, _before, _fixed
 
 if TYPE_CHECKING:
     import sqlite3
@@ -99,17 +99,8 @@ class SQLiteStore(ApprovalStore):
         approval = _approval(fixed, status=status, decided_by=by, decided_at=at, message=message)
         return Entry(approval, result, item)
 
-    def claim(
-        self,
-        approval_id: str,
-        status: str,
-        by: str | None,
-        at: float,
-        message: str | None,
-        *,
-        overdue: bool,
-        current: str = "pending",
-    ) -> bool:
+    def _claim(self, claim: Claim) -> bool:
+        approval_id, status, by, at, message, overdue, current = claim
         with self._connect() as db:
             done = db.execute(
                 "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, message = ?"

@@ -17,6 +17,19 @@ class Entry(NamedTuple):
     item: str | None
 
 
+class Claim(NamedTuple):
+    """One decision's claim on a record: move ``approval_id`` from ``current`` to ``status``,
+    decided ``by`` at ``at`` (Unix seconds) with ``message``, if it is ``overdue`` (or not)."""
+
+    approval_id: str
+    status: str
+    by: str | None
+    at: float
+    message: str | None
+    overdue: bool
+    current: str
+
+
 class ApprovalStore(abc.ABC):
     """Where records and held turns live. Every method is plain and may block.
 
@@ -35,7 +48,6 @@ class ApprovalStore(abc.ABC):
     def get(self, approval_id: str) -> Entry | None:
         """The record, or ``None`` for an unknown id."""
 
-    @abc.abstractmethod
     def claim(
         self,
         approval_id: str,
@@ -50,7 +62,15 @@ class ApprovalStore(abc.ABC):
         """Move a record from ``current`` (a waiting state: ``pending``, or ``approved`` with
         no result) to ``status``: only if it is in that state, without a result, and overdue
         (for ``expired``) or not (for a decision) at ``at``. ``True`` for the one caller that
-        did."""
+        did.
+
+        The decision itself is ``Claim``'s fields; each store makes it one atomic step
+        (``_claim``)."""
+        return self._claim(Claim(approval_id, status, by, at, message, overdue, current))
+
+    @abc.abstractmethod
+    def _claim(self, claim: Claim) -> bool:
+        """``claim``, atomically, in this store."""
 
     @abc.abstractmethod
     def release(self, approval_id: str) -> bool:
