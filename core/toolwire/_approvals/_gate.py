@@ -355,6 +355,10 @@ class Approvals:
                     expired = await self._expire(plan, approval)
                     if expired is not None:
                         return expired
+                    # Lost: expired elsewhere a moment ago, or the store disagrees with the
+                    # record (an edited row): look again, within ``wait``, never in a spin.
+                    await self._pause(approval_id, approval, deadline, delay)
+                    delay = min(delay * 2, _POLL_MAX)
                     continue
 
                 def claim(
@@ -368,15 +372,30 @@ class Approvals:
                     return dataclasses.replace(
                         approval, status=status, decided_by=by, decided_at=now, message=message
                     )
-                continue  # lost: decided elsewhere, or it lapsed a moment ago; look again
-            if time.monotonic() >= deadline:
-                raise ApprovalError(
-                    f"approval {approval_id} is {_state_of(approval)} and has no result yet: "
-                    "it is running elsewhere, or the process running it stopped (it ran at "
-                    "most once)"
-                )
-            await asyncio.sleep(delay)
+                # lost: decided elsewhere, or it lapsed a moment ago; look again
+            await self._pause(approval_id, approval, deadline, delay)
             delay = min(delay * 2, _POLL_MAX)
+
+    @staticmethod
+    async def _pause(approval_id: str, approval: Approval, deadline: float, delay: float) -> None:
+        """Wait ``delay`` seconds before looking at a record again.
+
+        Raises:
+            ApprovalError: past ``deadline`` (the caller's ``wait``), saying what was seen.
+        """
+        if time.monotonic() >= deadline:
+            if approval.status in WAITING:
+                raise ApprovalError(
+                    f"approval {approval_id} is {_state_of(approval)} but could not be claimed "
+                    "within the wait: the store disagrees with the record (was it edited?); "
+                    "nothing ran"
+                )
+            raise ApprovalError(
+                f"approval {approval_id} is {_state_of(approval)} and has no result yet: "
+                "it is running elsewhere, or the process running it stopped (it ran at "
+                "most once)"
+            )
+        await asyncio.sleep(delay)
 
     async def records(self, plan: Plan, status: str | None) -> list[Approval]:
         """The records with that status (all when ``None``), oldest first; overdue ones are
