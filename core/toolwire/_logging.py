@@ -82,12 +82,19 @@ def redact(value: Any, names: Collection[str], depth: int = 0) -> Any:
     return value
 
 
+#: The shortest part of a secret (a line of it, or it without its surrounding whitespace)
+#: masked on its own.
+_SECRET_PART_MIN: Final = 4
+
+
 def secret_values(arguments: Any, names: Collection[str]) -> tuple[str, ...]:
     """The texts that would show a call's secrets in a log, longest first.
 
     A secret is every string or number found under a key whose name contains one of ``names``,
     at any depth. Each is given as it reads raw, inside ``repr`` and inside JSON, so a tool that
-    formats its arguments either way is masked too.
+    formats its arguments either way is masked too; so is each line of it and it without its
+    surrounding whitespace (a secret read from a file ends in a newline a traceback drops),
+    when at least four characters long.
 
     Args:
         arguments: The call's arguments: a mapping, or the JSON text the model sent.
@@ -108,6 +115,11 @@ def secret_values(arguments: Any, names: Collection[str]) -> tuple[str, ...]:
     for value in found:
         texts.update((value, repr(value)[1:-1], json.dumps(value)[1:-1]))
         texts.add(json.dumps(value, ensure_ascii=False)[1:-1])
+        # A secret read from a file ends in a newline, which a traceback or a log line
+        # strips; one of several lines shows line by line. Those parts are secret too (when
+        # long enough not to mask ordinary words).
+        parts = {value.strip(), *(line.strip() for line in value.splitlines())}
+        texts.update(part for part in parts if len(part) >= _SECRET_PART_MIN)
     texts.discard("")
     return tuple(sorted(texts, key=len, reverse=True))
 

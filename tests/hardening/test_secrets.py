@@ -365,6 +365,24 @@ async def test_a_tools_failure_never_logs_a_secret(
 
 
 @pytest.mark.parametrize("backend", ["logging", "structlog"])
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "  \n"])
+async def test_a_secret_read_from_a_file_is_masked_without_its_newline(
+    make: MakeDispatcher, backend: str, ending: str
+) -> None:
+    """A password that ends in a newline (read from a file) is masked in the failure's log and
+    traceback, where the newline is gone."""
+    dispatcher = make(failing, config=DEBUG)
+    with Sink(backend) as sink:
+        result = await dispatcher.dispatch(
+            "message", {"user": "u", "password": "hunter2X" + ending}
+        )
+    assert result.error is not None and "hunter2X" not in result.error.message
+    text = sink.text()
+    assert "toolwire.tool_failed" in text and "[redacted]" in text
+    assert "hunter2X" not in text
+
+
+@pytest.mark.parametrize("backend", ["logging", "structlog"])
 async def test_secret_in_a_tools_own_message_or_output_is_masked_in_the_call_log(
     make: MakeDispatcher, backend: str
 ) -> None:
