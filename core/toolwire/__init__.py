@@ -8,7 +8,17 @@ from . import settings as settings
 from . import types as types
 from ._approvals._records import Approval, ApprovalError, HeldTurn
 from ._config import Config, load_config
-from ._content import Content, ImagePart, TextPart
+from ._content import (
+    Audio,
+    AudioPart,
+    Content,
+    File,
+    FilePart,
+    Image,
+    ImagePart,
+    LinkPart,
+    TextPart,
+)
 from ._discovery import PluginInfo
 from ._dispatcher import Dispatcher
 from ._errors import (
@@ -33,6 +43,8 @@ __all__ = [
     "ERROR_KINDS",
     "Approval",
     "ApprovalError",
+    "Audio",
+    "AudioPart",
     "CallContext",
     "CallNext",
     "Config",
@@ -41,8 +53,12 @@ __all__ = [
     "Deny",
     "DispatchResult",
     "Dispatcher",
+    "File",
+    "FilePart",
     "HeldTurn",
+    "Image",
     "ImagePart",
+    "LinkPart",
     "Middleware",
     "PluginError",
     "PluginInfo",

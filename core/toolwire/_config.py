@@ -64,6 +64,9 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
                                     "description": "Calls of one batch running at once."},
                 "max_output_chars": {**_COUNT, "default": 100000,
                                      "description": "Longer results are cut to head and tail."},
+                "max_part_bytes": {**_COUNT, "default": 5242880,
+                                   "description": "Largest image, file or audio part of a "
+                                   "result, in bytes."},
                 "permission": {"enum": ["allow", "deny"], "default": "allow",
                                "description": "The answer when no permission hook votes."},
                 "permission_timeout": {**_POSITIVE, "default": 5,
@@ -111,6 +114,8 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
                     "sequential": {"type": "boolean",
                                    "description": "Calls in one batch run one at a time."},
                     "max_output_chars": {**_COUNT, "description": "Output budget in characters."},
+                    "max_part_bytes": {**_COUNT,
+                                       "description": "Largest image, file or audio part."},
                     "read_only": {"type": "boolean",
                                   "description": "Changes nothing (MCP `readOnlyHint`)."},
                     "destructive": {"type": "boolean",

@@ -19,6 +19,7 @@ ErrorKind = Literal[
     "executor_lost",
     "executor_unavailable",
     "output_error",
+    "output_too_large",
     "cancelled",
     "internal_error",
 ]
@@ -40,6 +41,7 @@ RETRYABLE: Final[Mapping[str, bool]] = {
     "executor_lost": False,
     "executor_unavailable": True,  # nothing ran
     "output_error": False,
+    "output_too_large": False,  # the same call gives the same result; ask for less
     "cancelled": True,
     "internal_error": False,
 }

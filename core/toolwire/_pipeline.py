@@ -31,12 +31,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ._arguments import parse_arguments
+from ._content import as_content, check_parts
 from ._errors import RequireApproval, ToolError
 from ._hookwalk import INTERNAL_MESSAGE, belongs_to_caller
 from ._logging import log as _log
 from ._logging import secret_values
 from ._plan import Plan, Route
-from ._serialize import error_text, to_text, truncate
+from ._policy import BUILTIN_DEFAULTS
+from ._serialize import error_text, over_budget, to_text, truncate
 from ._values import CallContext, DispatchResult, ToolCall
 from .providers import Provider
 from .types import ProgressCallback
@@ -233,6 +235,10 @@ def serialize(route: Route, result: DispatchResult) -> None:
     if not result.success:
         result.output = error_text(result.error) if result.error is not None else ""
         return
+    content = as_content(result.result)  # a part, or a list of parts: one Content
+    if content is not None:
+        check_parts(content, route.policy.max_part_bytes or BUILTIN_DEFAULTS["max_part_bytes"])
+        result.result = content
     try:
         text = to_text(result.result)
     except ToolError as error:
@@ -244,6 +250,9 @@ def serialize(route: Route, result: DispatchResult) -> None:
             reason=error.message,
         )
         raise
+    if len(text) > route.max_output_chars and route.tool.output_schema is not None:
+        # A structured result cut short would break what its schema promises: all or nothing.
+        raise over_budget(len(text), route.max_output_chars)
     result.output = truncate(text, route.max_output_chars)
 
 

@@ -13,6 +13,7 @@ BUILTIN_DEFAULTS: Final[Mapping[str, Any]] = {
     "retries": 0,
     "max_concurrency": None,
     "max_output_chars": 100_000,
+    "max_part_bytes": 5 * 1024 * 1024,
 }
 
 _NO_OPTIONS: Final[Mapping[str, Any]] = MappingProxyType({})
@@ -34,6 +35,7 @@ class ToolPolicy:
         max_concurrency: How many calls of this tool may run at once.
         sequential: Calls of this tool in one batch run one at a time, in call order.
         max_output_chars: Longer results are cut to their head and tail with a marker.
+        max_part_bytes: The largest image, file or audio part a result may hold, in bytes.
         read_only: The tool does not change its environment (MCP's ``readOnlyHint``).
         destructive: The tool may destroy or overwrite data (MCP's ``destructiveHint``).
         idempotent: Calling it twice with the same arguments has no further effect
@@ -58,6 +60,7 @@ class ToolPolicy:
     max_concurrency: int | None = None
     sequential: bool | None = None
     max_output_chars: int | None = None
+    max_part_bytes: int | None = None
     read_only: bool | None = None
     destructive: bool | None = None
     idempotent: bool | None = None

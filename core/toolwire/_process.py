@@ -36,6 +36,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
+from ._content import Content
 from ._errors import ToolError
 from ._logging import log as _log
 from ._threads import _settle
@@ -476,6 +477,8 @@ def _answer(reply: tuple[Any, ...], name: str, tool: str, max_memory_mb: int | N
     kind = reply[0]
     if kind == "ok":
         return json.loads(reply[1])
+    if kind == "parts":
+        return Content(reply[1])
     if kind == "tool_error":
         _, message, error_kind, retryable, details = reply
         raise ToolError(message, kind=error_kind, retryable=retryable, details=details)

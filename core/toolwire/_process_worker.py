@@ -6,6 +6,7 @@ its end of a socket pair. Messages are pickled (``multiprocessing.connection``):
 - from the pool: ``(sys_path, max_memory_mb)`` once, then ``(module, qualname, kwargs,
   is_async, trace_context)`` per call, or ``None`` to stop;
 - to the pool: ``("ready", pid)`` once, then one reply per call: ``("ok", json_text)``,
+  ``("parts", parts)`` for a result made of parts (``toolwire.Image``...),
   ``("tool_error", message, kind, retryable, details)``, ``("raised", pickled_exception or
   None, type_name, traceback_text)``, ``("unloadable", traceback_text)`` when the tool cannot
   be imported, or ``("memory",)``; after either of the last two the pool replaces the worker.
@@ -56,6 +57,7 @@ def run(
     trace_context: dict[str, str] | None = None,
 ) -> tuple[Any, ...]:
     """Run one call under its trace context and shape its reply; never raises."""
+    from ._content import as_content
     from ._errors import ToolError
     from ._serialize import to_json
     from .propagation import attached
@@ -65,6 +67,9 @@ def run(
             value = function(**kwargs)
             if is_async:
                 value = asyncio.run(value)
+        content = as_content(value)
+        if content is not None:
+            return ("parts", content.parts)
         return ("ok", to_json(value))
     except ToolError as error:
         return ("tool_error", error.message, error.kind, error.retryable, error.details)

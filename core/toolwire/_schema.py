@@ -22,6 +22,7 @@ import inspect
 import json
 import math
 import re
+import sys
 import types
 import typing
 import uuid
@@ -147,6 +148,93 @@ def describe(
     inferred = explicit_signature(function, tool_name, given_schema(tool_name, schema))
     inferred.validator  # noqa: B018 - compiled now: a schema that cannot be used stops the definition
     return inferred
+
+
+# -- output schemas -----------------------------------------------------------------------------
+
+#: Return annotations that give no output schema: nothing, anything, or text read as it is.
+_NO_OUTPUT: Final = frozenset({None, _NONE_TYPE, Any, object, str})
+
+
+def given_output_schema(tool_name: str, schema: Any) -> dict[str, Any]:
+    """An ``output_schema=`` someone wrote, checked against the JSON Schema metaschema.
+
+    Raises:
+        ConfigError: not a JSON object, or not valid JSON Schema.
+    """
+    if not isinstance(schema, Mapping):
+        raise ConfigError(
+            f"tool {tool_name!r}: output_schema must be a JSON Schema object (or False for "
+            f"none), got {type(schema).__name__}"
+        )
+    plain: dict[str, Any] = doc.plain_copy(tool_name, schema)
+    try:
+        jsonschema_rs.meta.validate(plain)
+    except jsonschema_rs.ValidationError as exc:
+        raise ConfigError(f"tool {tool_name!r}: invalid output_schema: {exc.message}") from None
+    except (jsonschema_rs.ReferencingError, ValueError) as exc:
+        raise ConfigError(f"tool {tool_name!r}: invalid output_schema: {exc}") from None
+    return plain
+
+
+def output_schema_of(func: Callable[..., Any]) -> dict[str, Any] | None:
+    """The JSON Schema of what ``func`` returns, from its return annotation; ``None`` for none.
+
+    A pydantic model, ``TypedDict``, dataclass, ``dict[str, X]``, ``list[X]`` or a scalar give
+    pydantic's serialization schema, fields by alias: the shape ``to_json`` writes. No
+    annotation, ``None``, ``Any``, ``str`` (text, read as it is), result parts
+    (``toolwire.Image``...) and types pydantic cannot describe give none.
+    """
+    func = described_function(func)
+    raw = getattr(func, "__annotations__", None)
+    if not isinstance(raw, dict) or "return" not in raw:
+        return None
+    try:
+        annotation: Any = typing.get_type_hints(func, include_extras=True)["return"]
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve gives no schema
+        return None
+    if _gives_no_output(annotation):
+        return None
+    import pydantic
+
+    if typing.is_typeddict(annotation) and sys.version_info < (3, 12):
+        annotation = _typeddict_for_pydantic(annotation)
+    try:
+        adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(annotation)
+        schema = adapter.json_schema(mode="serialization", by_alias=True)
+    except Exception:  # noqa: BLE001 - a type pydantic cannot describe gives no schema
+        return None
+    return schema
+
+
+def _typeddict_for_pydantic(annotation: Any) -> Any:
+    """A ``typing.TypedDict`` as the ``typing_extensions`` one pydantic needs before 3.12."""
+    import typing_extensions
+
+    hints = typing.get_type_hints(annotation, include_extras=True)
+    required = annotation.__required_keys__
+    fields = {
+        name: hint if name in required else typing_extensions.NotRequired[hint]
+        for name, hint in hints.items()
+    }
+    return typing_extensions.TypedDict(annotation.__name__, fields)  # type: ignore[operator]
+
+
+def _gives_no_output(annotation: Any) -> bool:
+    try:
+        if annotation in _NO_OUTPUT:
+            return True
+    except TypeError:  # an unhashable annotation
+        return False
+    return _mentions_parts(annotation, 4)
+
+
+def _mentions_parts(annotation: Any, depth: int) -> bool:
+    from ._content import PART_TYPES, Content
+
+    if isinstance(annotation, type) and issubclass(annotation, (Content, *PART_TYPES)):
+        return True
+    return depth > 0 and any(_mentions_parts(a, depth - 1) for a in typing.get_args(annotation))
 
 
 # -- callables ----------------------------------------------------------------------------------

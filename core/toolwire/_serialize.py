@@ -42,7 +42,8 @@ def _default(value: Any) -> Any:
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     model_dump = getattr(value, "model_dump", None)
     if callable(model_dump) and hasattr(type(value), "model_fields"):
-        return model_dump(mode="json")
+        # By alias, as pydantic's serialization schema (the output schema) names the fields.
+        return model_dump(mode="json", by_alias=True)
     raise TypeError(f"a {type(value).__module__}.{type(value).__qualname__} cannot be sent as JSON")
 
 
@@ -92,8 +93,19 @@ def _value_error_reason(exc: BaseException) -> str:
 
 
 def to_text(value: Any) -> str:
-    """Strings pass through; everything else becomes compact JSON. Always valid UTF-8."""
-    return utf8_safe(value if isinstance(value, str) else to_json(value))
+    """The text a model reads for ``value``. Always valid UTF-8.
+
+    A string passes through; everything else becomes compact JSON, except that a value whose
+    JSON is a string (a ``datetime``, ``Decimal``, ``UUID``, enum, ``bytes`` as base64...)
+    reads as that string, bare, the way a string does. So a value reads the same whether it
+    is serialized here or sent as JSON from a worker (``process``, taskiq) and read back.
+    """
+    if isinstance(value, str) and not isinstance(value, enum.Enum):
+        return utf8_safe(value)
+    text = to_json(value)
+    if text[:1] == '"':
+        text = json.loads(text)
+    return utf8_safe(text)
 
 
 def utf8_safe(text: str) -> str:
@@ -124,6 +136,17 @@ def truncate(text: str, max_chars: int) -> str:
     tail = keep // 2
     marker = _marker(len(text) - head - tail)
     return text[:head] + marker + (text[len(text) - tail :] if tail else "")
+
+
+def over_budget(chars: int, max_chars: int) -> ToolError:
+    """The ``output_too_large`` error of a structured result longer than the output budget."""
+    return ToolError(
+        f"the result is {chars:,} characters, over this tool's output budget of {max_chars:,}; "
+        "a result with an output schema is sent whole or not at all: ask for less (a narrower "
+        "query, fewer items)",
+        kind="output_too_large",
+        details={"max_output_chars": max_chars, "chars": chars},
+    )
 
 
 def _marker(removed: int) -> str:

@@ -9,7 +9,17 @@ from typing import Any, overload
 
 from ._errors import ConfigError
 from ._policy import ToolPolicy
-from ._schema import InferredSignature, callable_name, check_tool_name, describe, is_async_callable
+from ._schema import (
+    InferredSignature,
+    callable_name,
+    check_tool_name,
+    describe,
+    given_output_schema,
+    is_async_callable,
+    output_schema_of,
+)
+
+_INFER: Any = object()  # output_schema not given: inferred from the return annotation
 
 ToolFunction = Callable[..., Any]
 
@@ -26,12 +36,15 @@ class Tool:
         name: The name the model calls it by.
         description: What the model is told the tool does.
         parameters: The JSON Schema of its arguments (an object schema).
+        output_schema: The JSON Schema of its result, from the return annotation or
+            ``output_schema=``; ``None`` when it has none (see ``docs/results.md``).
         function: The Python callable.
         policy: What the code declared (timeouts, roles...); config may override it.
         pack: The name of the ``Toolset`` it belongs to, if any.
     """
 
     __slots__ = (
+        "_output_schema",
         "context_param",
         "converters",
         "description",
@@ -53,6 +66,7 @@ class Tool:
         schema: Mapping[str, Any] | None = None,
         policy: ToolPolicy | None = None,
         pack: str | None = None,
+        output_schema: Mapping[str, Any] | bool | None = None,
     ) -> None:
         if not callable(function):
             raise ConfigError(f"a tool must be callable, got {type(function).__name__}")
@@ -71,6 +85,20 @@ class Tool:
         self.context_param: str | None = inferred.context_param
         self.converters: Mapping[str, Callable[[Any], Any]] = inferred.converters
         self.signature: InferredSignature = inferred
+        if output_schema is None or output_schema is True:
+            self._output_schema: dict[str, Any] | None = _INFER
+        elif output_schema is False:
+            self._output_schema = None
+        else:
+            self._output_schema = given_output_schema(tool_name, output_schema)
+
+    @property
+    def output_schema(self) -> dict[str, Any] | None:
+        """The JSON Schema of the tool's result, or ``None``; inferred once, when first read."""
+        schema = self._output_schema
+        if schema is _INFER:
+            schema = self._output_schema = output_schema_of(self.function)
+        return schema
 
     def __repr__(self) -> str:
         return f"<toolwire.Tool {self.name!r} pack={self.pack!r}>"
@@ -89,6 +117,7 @@ def _policy_from(
     max_concurrency: int | None = None,
     sequential: bool | None = None,
     max_output_chars: int | None = None,
+    max_part_bytes: int | None = None,
     enabled: bool | None = None,
     read_only: bool | None = None,
     destructive: bool | None = None,
@@ -116,6 +145,7 @@ def _policy_from(
         ("retries", retries, 0),
         ("max_concurrency", max_concurrency, 1),
         ("max_output_chars", max_output_chars, 1),
+        ("max_part_bytes", max_part_bytes, 1),
     ):
         if count is not None and (
             isinstance(count, bool) or not isinstance(count, int) or count < least
@@ -143,6 +173,7 @@ def _policy_from(
         max_concurrency=max_concurrency,
         sequential=sequential,
         max_output_chars=max_output_chars,
+        max_part_bytes=max_part_bytes,
         **hints,
         approval=approval,
         executor=executor,
@@ -157,6 +188,7 @@ class _ToolOptions:
         self.name: str | None = options.pop("name", None)
         self.description: str | None = options.pop("description", None)
         self.schema: Mapping[str, Any] | None = options.pop("schema", None)
+        self.output_schema: Mapping[str, Any] | bool | None = options.pop("output_schema", None)
         self.policy = _policy_from(**options)
 
     def build(self, function: ToolFunction, pack: str | None) -> Tool:
@@ -167,6 +199,7 @@ class _ToolOptions:
             schema=self.schema,
             policy=self.policy,
             pack=pack,
+            output_schema=self.output_schema,
         )
 
 
@@ -185,6 +218,7 @@ def tool(
     max_concurrency: int | None = None,
     sequential: bool | None = None,
     max_output_chars: int | None = None,
+    max_part_bytes: int | None = None,
     enabled: bool | None = None,
     read_only: bool | None = None,
     destructive: bool | None = None,
@@ -227,6 +261,7 @@ class Toolset:
         name: str | None = None,
         description: str | None = None,
         schema: Mapping[str, Any] | None = None,
+        output_schema: Mapping[str, Any] | bool | None = None,
         roles: Iterable[str] | None = None,
         timeout: float | None = None,
         retries: int | None = None,
@@ -234,6 +269,7 @@ class Toolset:
         max_concurrency: int | None = None,
         sequential: bool | None = None,
         max_output_chars: int | None = None,
+        max_part_bytes: int | None = None,
         enabled: bool | None = None,
         read_only: bool | None = None,
         destructive: bool | None = None,

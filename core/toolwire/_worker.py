@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._arguments import parse_arguments
+from ._content import as_content
 from ._errors import ToolError
 from ._serialize import to_json
 from ._values import CallContext
@@ -58,6 +59,9 @@ async def run_here(
         value = await function(**kwargs)
     else:
         value = await threads.run(function, kwargs)
+    content = as_content(value)
+    if content is not None:
+        value = str(content)  # parts do not travel as JSON: the text, each part described
     return to_json(value)
 
 

@@ -77,6 +77,7 @@ def cmd_tools(args: argparse.Namespace) -> int:
                     "roles": sorted(policy.roles) if policy.roles else None,
                     "annotations": policy.annotations(),
                     "parameters": tool.parameters,
+                    "output_schema": tool.output_schema,
                 }
             )
     if args.json:
