@@ -138,6 +138,13 @@ def test_the_plugins_own_check_runs_on_valid_values(tmp_path: Path) -> None:
         ("short", "DEMO_KEY holds 5 bytes; a demo key needs at least 16"),
         (" " * 20, "holds a key anyone could guess"),
         ("ab" * 20, "holds a key anyone could guess"),
+        # Keys with variety enough that a guesser still tries early: words, sequences, repeats.
+        ("0123456789abcdef", "a guesser tries early"),
+        ("abcdefghijklmnop", "a guesser tries early"),
+        ("passwordpassword123!", "a guesser tries early"),
+        ("changeme-changeme-changeme-2024", "a guesser tries early"),
+        ("Password1234567890", "a guesser tries early"),
+        ("toolwire-taskiq-key", "a guesser tries early"),
     ],
 )
 def test_a_missing_or_weak_secret_is_refused(value: str | None, problem: str) -> None:
@@ -155,10 +162,21 @@ def test_a_missing_or_weak_secret_is_refused(value: str | None, problem: str) ->
         assert value not in message
 
 
-def test_a_random_secret_is_read_as_its_utf8_text() -> None:
-    """A random hex secret passes and is used as its text."""
-    key = secrets.token_hex(32)
+@pytest.mark.parametrize(
+    "key",
+    [secrets.token_hex(32), secrets.token_hex(16), secrets.token_urlsafe(32)],
+    ids=["token_hex(32)", "token_hex(16)", "token_urlsafe(32)"],
+)
+def test_a_random_secret_is_read_as_its_utf8_text(key: str) -> None:
+    """A random secret, as the docs make one, passes and is used as its text."""
     assert settings.read_secret("K", "[plugins.demo] key_env", environ={"K": key}) == key.encode()
+
+
+def test_a_refusal_never_shows_a_negative_figure() -> None:
+    """A secret of one repeated character is refused with 0 bits, never "-0"."""
+    with pytest.raises(toolwire.ConfigError) as caught:
+        settings.read_secret("K", "[plugins.demo] key_env", environ={"K": "x" * 20})
+    assert "about 0 bits" in str(caught.value)
 
 
 def test_toolwire_check_lists_plugin_paths_resolved_against_the_config_file(

@@ -48,10 +48,12 @@ __all__ = [
     "MAKE_A_SECRET",
     "MIN_SECRET_BITS",
     "MIN_SECRET_BYTES",
+    "MIN_SECRET_GUESSES_LOG10",
     "PATH",
     "SECONDS",
     "TEXT",
     "TEXTS",
+    "guesses_log10",
     "raise_problems",
     "read_secret",
     "read_settings",
@@ -96,6 +98,13 @@ MIN_SECRET_BYTES: Final = 16
 #: spaces, a word typed twice) does not. It cannot prove a secret random, only catch the
 #: mistakes that make one guessable.
 MIN_SECRET_BITS: Final = 64
+
+#: The fewest guesses, as a power of ten, that zxcvbn (Dropbox's estimator: dictionaries,
+#: keyboard patterns, sequences, repeats, dates) must estimate a secret takes: 10**20 is about
+#: 66 bits. ``0123456789abcdef``, ``passwordpassword123!``, ``changeme-changeme-changeme-2024``
+#: and a project's own name fall short; ``secrets.token_hex(16)`` and a passphrase of five
+#: random words pass.
+MIN_SECRET_GUESSES_LOG10: Final = 20.0
 
 #: How to make a good secret, for the messages that refuse one.
 MAKE_A_SECRET: Final = '`python -c "import secrets; print(secrets.token_hex(32))"`'
@@ -190,8 +199,9 @@ def read_secret(
 
     Raises:
         ConfigError: the variable is unset or empty, holds fewer than ``MIN_SECRET_BYTES``
-            bytes, only whitespace, or too little variety (``MIN_SECRET_BITS``); the message
-            says how to make a good one.
+            bytes, only whitespace, too little variety (``MIN_SECRET_BITS``), or words and
+            patterns a guesser tries early (``MIN_SECRET_GUESSES_LOG10``, estimated by
+            zxcvbn); the message says how to make a good one.
     """
     environ = os.environ if environ is None else environ
     value = environ.get(variable)
@@ -211,10 +221,24 @@ def read_secret(
     if not value.strip() or bits < MIN_SECRET_BITS:
         raise ConfigError(
             f"{key}: {variable} holds a key anyone could guess (only whitespace, or too few "
-            f"different characters: about {bits:.0f} bits, at least {MIN_SECRET_BITS} "
-            f"needed); make one with {MAKE_A_SECRET}"
+            f"different characters: about {abs(bits):.0f} bits, at least "
+            f"{MIN_SECRET_BITS} needed); make one with {MAKE_A_SECRET}"
+        )
+    if guesses_log10(value) < MIN_SECRET_GUESSES_LOG10:
+        raise ConfigError(
+            f"{key}: {variable} holds a key made of words, sequences or patterns that a "
+            f"guesser tries early (zxcvbn estimates fewer than 10^{MIN_SECRET_GUESSES_LOG10:.0f}"
+            f" guesses); make a random one with {MAKE_A_SECRET}"
         )
     return secret
+
+
+def guesses_log10(secret: str) -> float:
+    """How many guesses zxcvbn estimates ``secret`` takes, as a power of ten (its first 100
+    characters: past them a secret that is not yet guessable stays so)."""
+    from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # loaded by a start that reads a secret, not by import toolwire
+
+    return float(zxcvbn(secret[:100])["guesses_log10"])
 
 
 def secret_bits(secret: bytes) -> float:

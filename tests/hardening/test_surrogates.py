@@ -197,7 +197,7 @@ async def test_with_the_audit_and_otel_plugins_on_every_record_is_written(
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    monkeypatch.setenv("TOOLWIRE_AUDIT_KEY", "0123456789abcdef0123456789abcdef")
+    monkeypatch.setenv("TOOLWIRE_AUDIT_KEY", "7c1e0f3a9b5d2e8c4a6f0b1d3e5c7a9f")
     trail = tmp_path / "audit.jsonl"
     exporter = InMemorySpanExporter()
     tracing = TracerProvider()

@@ -12,7 +12,7 @@ import toolwire
 import toolwire_audit
 from toolwire.testing import make_dispatcher
 
-KEY = "0123456789abcdef0123456789abcdef"
+KEY = "7c1e0f3a9b5d2e8c4a6f0b1d3e5c7a9f"
 
 
 @pytest.fixture(autouse=True)

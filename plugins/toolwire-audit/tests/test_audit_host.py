@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import toolwire
 import toolwire_audit
+from toolwire.testing import process_environment, run_toolwire
 from toolwire_audit import AuditTrail, rotated_files
 
-SCRIPT = Path(sys.executable).parent / "toolwire"
-KEY = "0123456789abcdef0123456789abcdef"
+KEY = "7c1e0f3a9b5d2e8c4a6f0b1d3e5c7a9f"
 
 
 def config_file(directory: Path, trail: Path) -> Path:
@@ -28,17 +26,7 @@ def config_file(directory: Path, trail: Path) -> Path:
 
 def run(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The installed ``toolwire`` command, in ``directory``, with the key it needs."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TOOLWIRE_")}
-    environment["AUDIT_TEST_KEY"] = KEY
-    return subprocess.run(
-        [str(SCRIPT), *args],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
+    return run_toolwire(*args, cwd=directory, env=process_environment(AUDIT_TEST_KEY=KEY))
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ MakeDispatcher = Callable[..., toolwire.Dispatcher]
 Read = Callable[..., list[dict[str, Any]]]
 PluginOf = Callable[[toolwire.Dispatcher], toolwire_audit.AuditPlugin]
 
-KEY = b"0123456789abcdef0123456789abcdef"
+KEY = b"7c1e0f3a9b5d2e8c4a6f0b1d3e5c7a9f"
 
 
 def expected_digest(arguments: Any) -> str:

@@ -23,11 +23,10 @@ from typing import Any
 import pytest
 import toolwire
 import toolwire_audit
-from toolwire.testing import make_dispatcher
+from toolwire.testing import install_plugin, make_dispatcher, process_environment, run_toolwire
 from toolwire_audit import AuditTrail, TrailOptions, rotated_files, trail_files
 
-SCRIPT = Path(sys.executable).parent / "toolwire"
-KEY = "0123456789abcdef0123456789abcdef"
+KEY = "7c1e0f3a9b5d2e8c4a6f0b1d3e5c7a9f"
 
 PACK = '''
 """Tools for the shared-trail tests, as an installed pack."""
@@ -66,20 +65,17 @@ class Site:
     ledger: Path
 
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLWIRE_", "PYTHON"))}
-        env.update(PYTHONPATH=str(self.site), AUDIT_TEST_KEY=KEY, TWAUDIT_LEDGER=str(self.ledger))
-        return env
+        return process_environment(
+            drop=("TOOLWIRE_", "PYTHON"),
+            pythonpath=self.site,
+            AUDIT_TEST_KEY=KEY,
+            TWAUDIT_LEDGER=str(self.ledger),
+        )
 
     def toolwire(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The installed ``toolwire`` command with this config."""
-        return subprocess.run(
-            [str(SCRIPT), "--config", str(self.config), *args],
-            cwd=self.directory,
-            capture_output=True,
-            text=True,
-            env=self.environment(),
-            timeout=300,
-            check=False,
+        return run_toolwire(
+            "--config", self.config, *args, cwd=self.directory, env=self.environment(), timeout=300
         )
 
     def start(self, body: str, *args: str) -> subprocess.Popen[str]:
@@ -101,16 +97,12 @@ class Site:
 
 
 def make_site(tmp_path: Path, **audit: Any) -> Site:
-    site = tmp_path / "site"
-    dist_info = site / "twaudit_fixtures-1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: twaudit-fixtures\nVersion: 1.0\n"
+    site = install_plugin(
+        tmp_path / "site",
+        "twaudit-fixtures",
+        {"twaudit-fixtures": "twaudit_fixtures:pack"},
+        {"twaudit_fixtures": PACK},
     )
-    (dist_info / "entry_points.txt").write_text(
-        "[toolwire]\ntwaudit-fixtures = twaudit_fixtures:pack\n"
-    )
-    (site / "twaudit_fixtures.py").write_text(PACK)
     trail = tmp_path / "audit.jsonl"
     extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in audit.items())
     config = tmp_path / "toolwire.toml"
