@@ -159,7 +159,12 @@ async def test_a_valid_client_is_served_while_a_thousand_slow_clients_hold_on(
                 await attack.wait()
         stats = json.loads(out)
         assert served.process.poll() is None, "the server died"
-    print(stats, f"p99={_p99(latencies):.3f}s", f"median={sorted(latencies)[len(latencies) // 2]:.3f}s", f"log lines={len(served.lines)}")
+    print(
+        stats,
+        f"p99={_p99(latencies):.3f}s",
+        f"median={sorted(latencies)[len(latencies) // 2]:.3f}s",
+        f"log lines={len(served.lines)}",
+    )
     assert stats["connected"] >= 1000 and stats["cut"] > 0
     assert _p99(latencies) < 1.0, sorted(latencies)[-5:]
     assert len(served.lines) < 100, "".join(served.lines[:20])
@@ -379,6 +384,42 @@ async def test_an_oauth_token_must_be_issued_for_this_server(
             for token in ("for-nobody", "for-none-listed"):
                 status = (await _post(resource, token=token)).status_code
                 assert status == (401 if require_audience else 200), token
+        finally:
+            server.should_exit = True
+            await asyncio.to_thread(thread.join, 20)
+
+
+@pytest.mark.parametrize(
+    "exp",
+    [1e400, "4102444800", "1000", 1000, True, float("nan")],
+    ids=["overflow", "string-future", "string-past", "past", "bool", "nan"],
+)
+async def test_an_expiry_that_is_no_future_number_refuses_the_token(demo: Any, exp: Any) -> None:
+    """An introspection answer whose exp is no finite number in the future (too big, a
+    string, a bool, past) is a 401, never a 500 or a token taken to never expire."""
+    import toolwire_mcp
+    import uvicorn
+    from toolwire_mcp._settings import OAuthSettings, ServeSettings
+
+    port = _free_port()
+    resource = f"http://127.0.0.1:{port}/mcp"
+    claims = {"active": True, "scope": "tools.use", "sub": "ada", "aud": resource}
+    tokens = {"odd": {**claims, "exp": exp}, "good": {**claims, "exp": time.time() + 600}}
+    with authority(tokens) as issuer:
+        oauth = OAuthSettings(
+            issuer=issuer, resource=resource, introspection_endpoint=f"{issuer}/introspect",
+            scopes={"tools.use": "user"},
+        )  # fmt: skip
+        app = toolwire_mcp.asgi_app(demo, settings=ServeSettings(oauth=oauth))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            assert await asyncio.to_thread(wait_until, lambda: server.started, 20)
+            assert (await _post(resource, token="good")).status_code == 200
+            assert (await _post(resource, token="odd")).status_code == 401
         finally:
             server.should_exit = True
             await asyncio.to_thread(thread.join, 20)
@@ -709,7 +750,10 @@ def test_the_defaults_are_safe(tmp_path: Path) -> None:
         ("header_timeout = 0", "positive number of seconds"),
         ("body_timeout = -1", "positive number of seconds"),
         ("idle_timout = 3", "did you mean 'idle_timeout'"),
-        ("[plugins.mcp.serve.oauth]\nrequire_audience = 'no'", "require_audience: .no. is not true or false"),
+        (
+            "[plugins.mcp.serve.oauth]\nrequire_audience = 'no'",
+            "require_audience: .no. is not true or false",
+        ),
     ],
 )
 def test_serve_mistakes_stop_the_start(tmp_path: Path, toml: str, message: str) -> None:

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import math
 import os
 import time
 import weakref
@@ -187,6 +188,15 @@ class IntrospectionVerifier:
             return None
         scope = data.get("scope")
         expires = data.get("exp")
+        if expires is not None and not (
+            isinstance(expires, int | float)
+            and not isinstance(expires, bool)
+            and math.isfinite(expires)
+            and expires > time.time()
+        ):
+            # RFC 7662 makes exp a NumericDate: one that is no finite number, or is past, is
+            # no expiry to trust (a "1000" string is not "never")
+            return None
         return AccessToken(
             token=token,
             client_id=str(data.get("client_id") or ""),
