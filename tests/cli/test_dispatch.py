@@ -69,3 +69,12 @@ def test_dispatch_unrecognised_response_is_a_usage_error(cli, demo_config, tmp_p
         f"toolwire: error: {path}: no provider recognises this response "
         "(a JSON object with keys: hello)"
     ]
+
+
+def test_dispatch_of_a_file_nested_too_deep_is_a_usage_error(cli, demo_config, tmp_path):
+    """A response file nested 100,000 deep is exit 2 with one line saying so, no traceback."""
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    run = cli("--config", demo_config, "dispatch", path)
+    assert run.returncode == 2
+    assert run.stderr.splitlines() == [f"toolwire: error: {path}: JSON nested too deep to read"]

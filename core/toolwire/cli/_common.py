@@ -85,6 +85,8 @@ def _parse_json(text: str, what: str) -> Any:
         raise UsageError(
             f"{what}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise UsageError(f"{what}: JSON nested too deep to read") from None
 
 
 def _parse_json_object(text: str, what: str) -> dict[str, Any]:
