@@ -101,7 +101,8 @@ def to_text(value: Any) -> str:
     is serialized here or sent as JSON from a worker (``process``, taskiq) and read back.
     """
     if isinstance(value, str) and not isinstance(value, enum.Enum):
-        return utf8_safe(value)
+        # A str subclass (a Content) as a plain str: what the SDKs take as text.
+        return utf8_safe(value if type(value) is str else str.__str__(value))
     text = to_json(value)
     if text[:1] == '"':
         text = json.loads(text)

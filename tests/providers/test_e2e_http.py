@@ -243,7 +243,7 @@ async def test_gemini_over_http(api, dispatcher, load_fixture, outside_network):
     answers = [
         (r["id"], r["response"]["error"], True)
         if "error" in r["response"]
-        else (r["id"], json.loads(r["response"]["output"]), False)
+        else (r["id"], r["response"]["output"], False)
         for r in responses
     ]
     assert all(set(r["response"]) in ({"output"}, {"error"}) for r in responses)

@@ -59,7 +59,7 @@ def test_conversation_items_are_valid_contents(load_fixture, make_result):
         ("fc-7f3a9c1e", "get_weather"),
         ("fc-2b8d4e6f", "get_weather"),
     ]
-    assert responses[0].response == {"output": '{"t":21}'}
+    assert responses[0].response == {"output": {"t": 21}}
     assert responses[1].response == {
         "error": {"error": "execution_error", "message": "City not found", "retryable": False}
     }

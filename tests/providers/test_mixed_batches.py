@@ -117,7 +117,7 @@ def _answers(provider: str, items: list[Any], sdk_validate) -> list[tuple[str, s
         if "error" in response:
             answers.append((answer["id"], answer["name"], response["error"], True))
         else:
-            answers.append((answer["id"], answer["name"], json.loads(response["output"]), False))
+            answers.append((answer["id"], answer["name"], response["output"], False))
     return answers
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from .._content import Content
+from .._content import NATIVE_IMAGE_TYPES, Content, FilePart, ImagePart
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
 from ._json import (
@@ -70,22 +72,14 @@ class AnthropicProvider(Provider):
     def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:
         """A ``tool_result`` block, with ``is_error`` only on errors (as the SDK's tool runner).
 
-        A ``toolwire.Content`` result with images sends a list instead: a text block, then
-        each image as a base64 ``image`` block.
+        A ``toolwire.Content`` result with images or documents sends a list instead: a text
+        block (each part described in it), then each image as a base64 ``image`` block and each
+        PDF or plain-text file as a ``document`` block. Other files and audio are described.
         """
         content: Any = result.output if result.output.strip() else EMPTY_OUTPUT
-        images = result.result.images() if isinstance(result.result, Content) else []
-        if result.success and images:
-            content = [
-                {"type": "text", "text": result.output},
-                *(
-                    {
-                        "type": "image",
-                        "source": {"type": "base64", "media_type": i.media_type, "data": i.data},
-                    }
-                    for i in images
-                ),
-            ]
+        native = _native(result.result) if isinstance(result.result, Content) else []
+        if result.success and native:
+            content = [{"type": "text", "text": content}, *native]
         block: dict[str, Any] = {
             "type": "tool_result",
             "tool_use_id": call.call_id,
@@ -109,6 +103,33 @@ class AnthropicProvider(Provider):
         if outputs:
             items.append({"role": "user", "content": _with_toolsets(content, outputs)})
         return list(encodable(items))
+
+
+def _native(content: Content) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for part in content.parts:
+        if isinstance(part, ImagePart) and part.media_type in NATIVE_IMAGE_TYPES:
+            image = {"type": "base64", "media_type": part.media_type, "data": part.data}
+            blocks.append({"type": "image", "source": image})
+        elif isinstance(part, FilePart) and (source := _document_source(part)) is not None:
+            document: dict[str, Any] = {"type": "document", "source": source}
+            if part.name:
+                document["title"] = part.name
+            blocks.append(document)
+    return blocks
+
+
+def _document_source(part: FilePart) -> dict[str, Any] | None:
+    """A PDF as base64, a text file as its text; ``None`` for a type documents do not take."""
+    if part.media_type == "application/pdf":
+        return {"type": "base64", "media_type": "application/pdf", "data": part.data}
+    if part.media_type == "text/plain":
+        try:
+            text = base64.b64decode(part.data).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return {"type": "text", "media_type": "text/plain", "data": text}
+    return None
 
 
 def _tool_uses(response: Mapping[str, Any]) -> list[Mapping[str, Any]]:

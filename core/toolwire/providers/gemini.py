@@ -8,9 +8,11 @@ the REST spelling; google-genai accepts both (``populate_by_name``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from .._content import Content, FilePart, ImagePart
 from .._schemadoc import ANNOTATIONS, SCHEMA_LISTS, SCHEMA_MAPS, SCHEMA_VALUES, resolve, walk
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
@@ -21,6 +23,10 @@ if TYPE_CHECKING:
 
 #: Schema nodes the inlined copy may have; past it the schema is sent with its $refs.
 INLINE_NODE_BUDGET: Final = 20_000
+#: What a function response's ``parts`` take inline: images and documents.
+NATIVE_TYPES: Final = frozenset(
+    {"image/png", "image/jpeg", "image/webp", "application/pdf", "text/plain"}
+)
 
 
 class GeminiProvider(Provider):
@@ -67,19 +73,35 @@ class GeminiProvider(Provider):
         return ParsedResponse(provider=self.name, calls=calls, response=response)
 
     def tool_definition(self, tool: Tool) -> ToolDefinition:
-        """A function declaration whose ``parametersJsonSchema`` is the tool's schema, inlined."""
+        """A function declaration whose ``parametersJsonSchema`` is the tool's schema, inlined,
+        and whose ``responseJsonSchema`` is its output schema, when it has one."""
         parameters, notes = gemini_parameters(tool.parameters)
-        return ToolDefinition(declaration(tool, parametersJsonSchema=parameters), notes)
+        fields: dict[str, Any] = {"parametersJsonSchema": parameters}
+        output = tool.output_schema
+        if output is not None:
+            response, more = gemini_parameters(output)
+            fields["responseJsonSchema"] = response
+            notes = (*notes, *(note.replace("$ref", "output $ref", 1) for note in more))
+        return ToolDefinition(declaration(tool, **fields), notes)
 
     def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:
-        """A ``functionResponse`` part: ``{"output": text}``, or ``{"error": ...}`` on failure.
+        """A ``functionResponse`` part: ``{"output": value}``, or ``{"error": ...}`` on failure.
 
-        google-genai documents these two keys for ``FunctionResponse.response``.
+        google-genai documents these two keys for ``FunctionResponse.response``. The value is
+        the result's JSON data when the result is not text (so it is what ``responseJsonSchema``
+        describes), else its text. A ``toolwire.Content`` result's images, PDFs and text files
+        go as ``inlineData`` parts of the response, each with a ``displayName``.
         """
         response = (
-            {"output": result.output} if result.success else {"error": error_object(result.output)}
+            {"output": _output(result)}
+            if result.success
+            else {"error": error_object(result.output)}
         )
         function_response: dict[str, Any] = {"name": call.name, "response": response}
+        if result.success and isinstance(result.result, Content):
+            parts = _native(result.result)
+            if parts:
+                function_response["parts"] = parts
         if call.call_id:
             function_response["id"] = call.call_id
         return {"functionResponse": function_response}
@@ -229,6 +251,26 @@ def _ids_as_given(parsed: ParsedResponse, outputs: Sequence[Any]) -> list[Any]:
         key = "functionResponse" if "functionResponse" in part else "function_response"
         parts.append({**part, key: {k: v for k, v in response.items() if k != "id"}})
     parts.extend(outputs[len(parts) :])
+    return parts
+
+
+def _output(result: DispatchResult) -> Any:
+    """The result as JSON data when it was not text; its text otherwise (or when cut short)."""
+    if isinstance(result.result, str) or result.result is None:
+        return result.output
+    try:
+        return json.loads(result.output)
+    except ValueError:
+        return result.output  # a string value (a datetime...), or a result cut by its budget
+
+
+def _native(content: Content) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for index, part in enumerate(content.parts):
+        if isinstance(part, ImagePart | FilePart) and part.media_type in NATIVE_TYPES:
+            name = part.name if isinstance(part, FilePart) and part.name else f"part{index}"
+            blob = {"mimeType": part.media_type, "data": part.data, "displayName": name}
+            parts.append({"inlineData": blob})
     return parts
 
 

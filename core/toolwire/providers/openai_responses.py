@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._content import Content
+from .._content import NATIVE_IMAGE_TYPES, Content, FilePart, ImagePart
 from .._strict import function_parameters
 from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
@@ -67,19 +67,14 @@ class OpenAIResponsesProvider(Provider):
     def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:
         """A ``function_call_output`` item carrying the result's text.
 
-        A ``toolwire.Content`` result with images sends a list instead: the text as
-        ``input_text``, then each image as an ``input_image`` data URL.
+        A ``toolwire.Content`` result with images or files sends a list instead: the text as
+        ``input_text`` (each part described in it), then each image as an ``input_image`` and
+        each file as an ``input_file``, as data URLs. Audio has no place there: it is described.
         """
         output: Any = result.output
-        images = result.result.images() if isinstance(result.result, Content) else []
-        if result.success and images:
-            output = [
-                {"type": "input_text", "text": result.output},
-                *(
-                    {"type": "input_image", "image_url": f"data:{i.media_type};base64,{i.data}"}
-                    for i in images
-                ),
-            ]
+        native = _native(result.result) if isinstance(result.result, Content) else []
+        if result.success and native:
+            output = [{"type": "input_text", "text": result.output}, *native]
         return {"type": "function_call_output", "call_id": call.call_id, "output": output}
 
     def conversation_items(self, parsed: ParsedResponse, outputs: Sequence[Any]) -> list[Any]:
@@ -94,6 +89,23 @@ class OpenAIResponsesProvider(Provider):
                 item = arguments_text(item)
             items.append(item)
         return list(encodable([*items, *outputs]))
+
+
+def _native(content: Content) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for part in content.parts:
+        if isinstance(part, ImagePart) and part.media_type in NATIVE_IMAGE_TYPES:
+            url = f"data:{part.media_type};base64,{part.data}"
+            parts.append({"type": "input_image", "image_url": url})
+        elif isinstance(part, FilePart):
+            file: dict[str, Any] = {
+                "type": "input_file",
+                "file_data": f"data:{part.media_type};base64,{part.data}",
+            }
+            if part.name:
+                file["filename"] = part.name
+            parts.append(file)
+    return parts
 
 
 def _function_calls(response: Mapping[str, Any]) -> list[Mapping[str, Any]]:
