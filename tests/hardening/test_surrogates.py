@@ -186,6 +186,27 @@ async def test_an_approval_gated_call_is_refused_before_anything_is_recorded(
     assert await dispatcher.approvals() == []
 
 
+@pytest.mark.parametrize(
+    ("call_id", "role", "state"),
+    [("c\ud800", None, None), ("c1", "r\udfff", None), ("c1", None, {"principal": "p\udc00"})],
+    ids=["call-id", "role", "principal"],
+)
+async def test_a_gated_call_whose_id_role_or_principal_is_not_text_is_rejected(
+    make: MakeDispatcher, call_id: str, role: str | None, state: dict[str, str] | None
+) -> None:
+    """A lone surrogate in a gated call's id, role or principal is answered rejected (not
+    internal_error with a traceback): nothing recorded, nothing run, no error logged."""
+    dispatcher = make(pack, config={"approvals": {"store": "memory://"}})
+    with structlog.testing.capture_logs() as logs:
+        result = await dispatcher.dispatch(
+            "transfer", {"account": "A1"}, call_id=call_id, role=role, state=state
+        )
+    assert result.error is not None and result.error.kind == "rejected"
+    assert "not valid Unicode text" in result.error.message
+    assert await dispatcher.approvals() == []
+    assert not [e for e in logs if e["log_level"] in ("error", "critical")]
+
+
 async def test_with_the_audit_and_otel_plugins_on_every_record_is_written(
     make: MakeDispatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -174,6 +174,9 @@ class Approvals:
             return refused
         try:
             approval = self._record(route, call, context, asked, turn)
+        except UnicodeEncodeError:
+            return _not_text(call)
+        try:
             await self._io(lambda store: store.add(approval))
         except Exception as exc:  # noqa: BLE001 - fail closed: an unrecorded call never runs
             return _unrecorded(call, exc)
@@ -563,6 +566,17 @@ def _repeated(call: ToolCall, turn: Turn | None) -> ToolError | None:
         kind="permission_denied",
         retryable=True,
         details={"repeated_call_id": given},
+    )
+
+
+def _not_text(call: ToolCall) -> ToolError:
+    """A record that cannot be written as UTF-8: a lone surrogate in the call's id, role or
+    principal (the arguments' own are refused before, as ``invalid_arguments``)."""
+    return ToolError(
+        "this call needs a person's approval, but its id, role or principal is not valid "
+        "Unicode text (a lone surrogate), so no record of it can be kept; it was not run",
+        kind="rejected",
+        retryable=False,
     )
 
 
