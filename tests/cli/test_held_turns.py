@@ -5,10 +5,8 @@ turn's items once; a ``memory://`` store refuses before anything runs."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,10 +16,10 @@ from typing import Any
 import pytest
 from anthropic.types import Message, MessageParam, ToolUseBlock, Usage
 from openai.types.responses import Response, ResponseFunctionToolCall, ResponseInputParam
+from toolwire.testing import install_plugin, process_environment, run_toolwire
 
 from ..sdk_checks import sdk_validate
 
-SCRIPT = Path(sys.executable).parent / ("toolwire.exe" if os.name == "nt" else "toolwire")
 KEY = "sk-live-7Qd93xw"
 
 PLUGIN_MODULE = '''
@@ -83,23 +81,17 @@ class Operator:
     ledger: Path
 
     def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return self.run_line([str(SCRIPT), "--config", str(self.config), *args], stdin=stdin)
+        return self.run_words("--config", str(self.config), *args, stdin=stdin)
 
-    def run_line(
-        self, argv: list[str], stdin: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLWIRE_", "PYTHON"))}
-        env.update(PYTHONPATH=str(self.site), TWHELD_LEDGER=str(self.ledger), COLUMNS="200")
-        return subprocess.run(
-            argv,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=self.config.parent,
-            timeout=60,
-            check=False,
+    def run_words(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """The ``toolwire`` command with exactly these arguments, in the config's folder."""
+        env = process_environment(
+            drop=("TOOLWIRE_", "PYTHON"),
+            pythonpath=self.site,
+            TWHELD_LEDGER=str(self.ledger),
+            COLUMNS="200",
         )
+        return run_toolwire(*args, stdin=stdin, env=env, cwd=self.config.parent, timeout=60)
 
     def executions(self) -> list[str]:
         """One line per time a tool body ran, in any process."""
@@ -111,16 +103,12 @@ class Operator:
 @pytest.fixture
 def operator_for(tmp_path: Path) -> Callable[..., Operator]:
     """An ``Operator`` on a config with the fixture pack and the given approval store."""
-    site = tmp_path / "site"
-    dist_info = site / "twheld_fixtures-1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: twheld-fixtures\nVersion: 1.0\n"
+    site = install_plugin(
+        tmp_path / "site",
+        "twheld-fixtures",
+        {"held-fixtures": "twheld_fixtures:pack", "held-voter": "twheld_fixtures:voter"},
+        {"twheld_fixtures": PLUGIN_MODULE},
     )
-    (dist_info / "entry_points.txt").write_text(
-        "[toolwire]\nheld-fixtures = twheld_fixtures:pack\nheld-voter = twheld_fixtures:voter\n"
-    )
-    (site / "twheld_fixtures.py").write_text(PLUGIN_MODULE)
 
     def build(
         store: str = "sqlite:///approvals.sqlite3", plugins: str = '"held-fixtures"'
@@ -279,7 +267,7 @@ def test_resume_after_approval_prints_every_item_and_each_tool_ran_once(held: He
     approve = held.operator.run("approvals", "approve", held.approval_id, "--by", "grace")
     assert approve.returncode == 0, approve.stderr
     argv = shlex.split(held.document["resume"])
-    run = held.operator.run_line([str(SCRIPT), *argv[1:]])
+    run = held.operator.run_words(*argv[1:])
     assert run.returncode == 0, run.stderr
     items = json.loads(run.stdout)
     sdk_validate(ResponseInputParam, items)
@@ -362,6 +350,19 @@ def test_memory_store_refuses_a_gated_response_before_any_call_runs(
     assert run.stdout == ""
     assert "delete_user" in run.stderr
     assert '[approvals] store = "sqlite:///' in run.stderr
+    assert operator.executions() == []
+
+
+def test_memory_store_refuses_a_call_by_hand_of_a_gated_tool(
+    operator_for: Callable[..., Operator],
+) -> None:
+    """With memory://, ``toolwire call`` of a gated tool is refused (exit 2, saying to
+    configure a durable store) and does not run: its approval would end with the command."""
+    operator = operator_for(store="memory://")
+    run = operator.run("call", "delete_user", '{"user_id": 7}')
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert "the call is to delete_user" in run.stderr and "durable store" in run.stderr
     assert operator.executions() == []
 
 

@@ -36,6 +36,10 @@ def cmd_call(args: argparse.Namespace) -> int:
     _parse_json_object(arguments, "ARGS_JSON")
     state = _parse_json_object(args.state, "--state") if args.state is not None else None
     with _dispatcher(args) as dispatcher:
+        try:
+            _check_approvals_outlive_the_command(dispatcher, [args.name], "the call is to")
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
         result = dispatcher.dispatch_sync(args.name, arguments, role=args.role, state=state)
         redaction = Redaction.from_config(dispatcher.config)
     _print_json(_result_view(result, redaction, arguments))
@@ -78,7 +82,9 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     return EXIT_HELD
 
 
-def _check_approvals_outlive_the_command(dispatcher: Dispatcher, names: Sequence[Any]) -> None:
+def _check_approvals_outlive_the_command(
+    dispatcher: Dispatcher, names: Sequence[Any], subject: str = "the response calls"
+) -> None:
     """Refuse, before any call runs, a response whose calls could wait in a ``memory://``
     store: it ends with the command, and with it every way to decide them and finish the turn.
 
@@ -99,7 +105,7 @@ def _check_approvals_outlive_the_command(dispatcher: Dispatcher, names: Sequence
         if not row.builtin and row.status == "enabled" and "toolwire_check_permission" in row.hooks
     )
     if gated:
-        why = f"the response calls {', '.join(gated)}, which must wait for a person's approval"
+        why = f"{subject} {', '.join(gated)}, which must wait for a person's approval"
     elif voters and names:
         why = (
             f"plugin(s) {', '.join(voters)} vote on permissions and may ask for a person's approval"
