@@ -30,6 +30,8 @@ TEST_DEPS = [
     # toolwire-mcp's tests: a real MCP server from PyPI, and the process table.
     "mcp-server-time>=2025.9",
     "psutil>=5.9",
+    # toolwire-console's tests drive the system's Chromium (apt-get install chromium).
+    "selenium>=4.20",
 ]
 # mkdocstrings: the API reference under docs/reference/, generated from the public docstrings.
 DOCS_DEPS = ["mkdocs>=1.6", "mkdocstrings[python]>=1.0"]
