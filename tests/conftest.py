@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 import structlog
 import toolwire
-from toolwire.testing import make_dispatcher
+from toolwire.testing import closing_all, make_dispatcher
 
 MakeDispatcher = Callable[..., toolwire.Dispatcher]
 
@@ -16,16 +15,7 @@ MakeDispatcher = Callable[..., toolwire.Dispatcher]
 @pytest.fixture
 def make() -> Iterator[MakeDispatcher]:
     """Build dispatchers from objects and a config mapping; all are closed after the test."""
-    made: list[toolwire.Dispatcher] = []
-
-    def build(*objs: Any, config: Mapping[str, Any] | None = None) -> toolwire.Dispatcher:
-        dispatcher = make_dispatcher(*objs, config=config)
-        made.append(dispatcher)
-        return dispatcher
-
-    yield build
-    for dispatcher in made:
-        dispatcher.close()
+    yield from closing_all(make_dispatcher)
 
 
 @pytest.fixture(autouse=True)

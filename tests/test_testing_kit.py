@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 import toolwire
-from toolwire.testing import ModelStub, build_response, check_toolset, make_dispatcher
+from toolwire.testing import (
+    ModelStub,
+    build_response,
+    check_toolset,
+    install_plugin,
+    make_dispatcher,
+    process_environment,
+    run_process,
+    run_toolwire,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -128,3 +141,63 @@ def test_built_responses_round_trip_for_every_provider(provider: str) -> None:
     assert "id_a" in str(dumped) and str(dumped).index("id_a") < str(dumped).index("id_b")
     assert build_response(provider, [("echo", {"text": "x"})])  # ids are made up when missing
     dispatcher.close()
+
+
+SMALL_PACK = '''
+import toolwire
+
+pack = toolwire.Toolset("kit-pack")
+
+
+@pack.tool
+def shout(text: str) -> str:
+    """Say it louder."""
+    return text.upper()
+'''
+
+
+def test_an_installed_plugin_is_found_by_the_toolwire_command(tmp_path: Path) -> None:
+    """install_plugin makes a distribution the ``toolwire`` command, run by run_toolwire with
+    the site on PYTHONPATH, loads by its entry point name and calls."""
+    site = install_plugin(
+        tmp_path / "site", "kit-plugin", {"kit-pack": "kit_plugin:pack"}, {"kit_plugin": SMALL_PACK},
+        version="2.5",
+    )  # fmt: skip
+    config = tmp_path / "toolwire.toml"
+    config.write_text('[plugins]\nautoload = false\nenable = ["kit-pack"]\n')
+    env = process_environment(drop=("TOOLWIRE_", "PYTHON"), pythonpath=site)
+    listed = run_toolwire("--config", config, "plugins", "--json", env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    row = {r["name"]: r for r in json.loads(listed.stdout)}["kit-pack"]
+    assert (row["status"], row["distribution"], row["version"]) == ("enabled", "kit-plugin", "2.5")
+    called = run_toolwire("--config", config, "call", "shout", '{"text": "hi"}', env=env)
+    assert called.returncode == 0, called.stderr
+    assert "HI" in called.stdout
+
+
+def test_process_environment_leaves_out_what_changes_a_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """TOOLWIRE_ variables (or the prefixes named) stay out, extras are set, and the site goes in
+    front of what is left of PYTHONPATH."""
+    monkeypatch.setenv("TOOLWIRE_CONFIG", "/nowhere/toolwire.toml")
+    monkeypatch.setenv("PYTHONPATH", "/already/there")
+    monkeypatch.setenv("KIT_KEPT", "yes")
+    env = process_environment(pythonpath=tmp_path, KIT_EXTRA="1")
+    assert "TOOLWIRE_CONFIG" not in env
+    assert (env["KIT_KEPT"], env["KIT_EXTRA"]) == ("yes", "1")
+    assert env["PYTHONPATH"] == os.pathsep.join([str(tmp_path), "/already/there"])
+    bare = process_environment(drop=("TOOLWIRE_", "PYTHON", "KIT_"))
+    assert not any(k.startswith(("TOOLWIRE_", "PYTHON", "KIT_")) for k in bare)
+
+
+def test_run_process_returns_a_failure_with_its_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_process hands back a failing exit with stdout and stderr as text, feeds stdin, and
+    without an env gives the process the environment minus TOOLWIRE_ variables."""
+    monkeypatch.setenv("TOOLWIRE_CONFIG", "/nowhere/toolwire.toml")
+    code = (
+        "import os, sys; print(sys.stdin.read().upper()); "
+        "print(os.environ.get('TOOLWIRE_CONFIG', 'unset'), file=sys.stderr); sys.exit(3)"
+    )
+    done = run_process([sys.executable, "-c", code], stdin="piped")
+    assert (done.returncode, done.stdout, done.stderr) == (3, "PIPED\n", "unset\n")

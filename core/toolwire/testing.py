@@ -1,4 +1,5 @@
-"""Helpers for testing tool packs and hosts: a dispatcher, model responses, a pack check.
+"""Helpers for testing tool packs and hosts: a dispatcher, model responses, a pack check, and
+a plugin installed for other processes with the ``toolwire`` command run as an operator runs it.
 
 Nothing here needs a provider SDK or a network: responses are built as the plain JSON each
 API sends, and go through the same ``process_response`` a host uses.
@@ -13,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -35,9 +37,13 @@ __all__ = [
     "check_toolset",
     "closing_all",
     "free_port",
+    "install_plugin",
     "make_dispatcher",
+    "process_environment",
     "registered_plugin",
     "registered_plugins",
+    "run_process",
+    "run_toolwire",
     "running_redis",
 ]
 
@@ -432,3 +438,109 @@ def running_redis(directory: str | os.PathLike[str] | None = None) -> Iterator[R
             yield server
         finally:
             server.stop()
+
+
+def install_plugin(
+    site: str | os.PathLike[str],
+    distribution: str,
+    entry_points: Mapping[str, str],
+    modules: Mapping[str, str] | None = None,
+    *,
+    version: str = "1.0",
+) -> Path:
+    """Install a plugin distribution into the folder ``site`` as pip would for other processes:
+    its metadata, its ``toolwire`` entry points and its modules' source.
+
+    A process with ``site`` on its ``PYTHONPATH`` (``process_environment(pythonpath=site)``) finds
+    the plugin exactly as it finds an installed one.
+
+    Args:
+        site: The folder (made when missing); several distributions may share one.
+        distribution: The distribution's name (``my-plugin``).
+        entry_points: The ``toolwire`` group: entry point name to ``module:attribute``.
+        modules: Module name to source text, written as ``site/NAME.py``.
+        version: The distribution's version.
+
+    Returns:
+        ``site`` as a ``Path``.
+    """
+    folder = Path(site)
+    dist_info = folder / f"{distribution.replace('-', '_')}-{version}.dist-info"
+    dist_info.mkdir(parents=True, exist_ok=True)
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n", encoding="utf-8"
+    )
+    lines = [f"{name} = {target}" for name, target in entry_points.items()]
+    (dist_info / "entry_points.txt").write_text(
+        "[toolwire]\n" + "".join(f"{line}\n" for line in lines), encoding="utf-8"
+    )
+    for name, source in (modules or {}).items():
+        (folder / f"{name}.py").write_text(source, encoding="utf-8")
+    return folder
+
+
+def process_environment(
+    *,
+    drop: Sequence[str] = ("TOOLWIRE_",),
+    pythonpath: str | os.PathLike[str] | None = None,
+    **extra: str,
+) -> dict[str, str]:
+    """This process's environment for another one, without what would change how it starts.
+
+    Args:
+        drop: Prefixes of the variables left out (``TOOLWIRE_`` ones by default, so a
+            variable set where the tests run does not reach the process under test).
+        pythonpath: A folder for ``PYTHONPATH`` (a site from ``install_plugin``), put in front
+            of what is left of it.
+        **extra: Variables to set.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(tuple(drop))}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def run_process(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 120,
+    umask: int = -1,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command to its end, its stdout and stderr kept as text.
+
+    A failing exit status is returned, not raised: the test asserts on ``returncode``.
+
+    Args:
+        argv: The command and its arguments.
+        cwd: Where it runs.
+        env: Its whole environment (``process_environment()`` when omitted).
+        stdin: Text for its standard input (none when omitted).
+        timeout: Seconds before it is killed and ``subprocess.TimeoutExpired`` raised.
+        umask: The process's umask (the caller's when ``-1``).
+    """
+    return subprocess.run(
+        [str(a) for a in argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(process_environment() if env is None else env),
+        timeout=timeout,
+        umask=umask,
+        check=False,
+    )
+
+
+def run_toolwire(*args: str | os.PathLike[str], **options: Any) -> subprocess.CompletedProcess[str]:
+    """Run the ``toolwire`` command installed beside this interpreter, as an operator would.
+
+    Args:
+        *args: Its arguments.
+        **options: As for ``run_process`` (``cwd``, ``env``, ``stdin``, ``timeout``, ``umask``).
+    """
+    script = Path(sys.executable).parent / ("toolwire.exe" if os.name == "nt" else "toolwire")
+    return run_process([script, *args], **options)

@@ -4,18 +4,30 @@ Redis, and a plugin 'installed' on a PYTHONPATH for other processes."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import toolwire
-from toolwire.testing import RedisServer, make_dispatcher, running_redis
+from toolwire._approvals._memory import MemoryStore
+from toolwire._approvals._open import open_store
+from toolwire._approvals._sqlite import SQLiteStore
+from toolwire._approvals._store import ApprovalStore
+from toolwire.testing import (
+    RedisServer,
+    closing_all,
+    install_plugin,
+    make_dispatcher,
+    process_environment,
+    run_process,
+    running_redis,
+)
 
 MakeDispatcher = Callable[..., toolwire.Dispatcher]
 
@@ -67,18 +79,13 @@ def pack(ledger: Ledger) -> toolwire.Toolset:
 @pytest.fixture
 def make() -> Iterator[MakeDispatcher]:
     """Dispatchers from objects and a config mapping (a memory store unless it names one)."""
-    made: list[toolwire.Dispatcher] = []
 
     def build(*objs: Any, config: Mapping[str, Any] | None = None) -> toolwire.Dispatcher:
         config = dict(config or {})
         config.setdefault("approvals", {}).setdefault("store", "memory://")
-        dispatcher = make_dispatcher(*objs, config=config)
-        made.append(dispatcher)
-        return dispatcher
+        return make_dispatcher(*objs, config=config)
 
-    yield build
-    for dispatcher in made:
-        dispatcher.close()
+    yield from closing_all(build)
 
 
 # -- a real Redis ---------------------------------------------------------------------------------
@@ -90,6 +97,20 @@ def redis_server() -> Iterator[RedisServer]:
     pytest.importorskip("redis", reason="the Redis store needs toolwire[redis]")
     with running_redis() as server:
         yield server
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ApprovalStore]:
+    """Each store kind, empty."""
+    made: ApprovalStore
+    if request.param == "memory":
+        made = MemoryStore()
+    elif request.param == "sqlite":
+        made = SQLiteStore(tmp_path / "a.sqlite3")
+    else:
+        made = open_store(request.getfixturevalue("redis_server").url)
+    yield made
+    made.close()
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -132,6 +153,18 @@ def read_record(record: str) -> str:
 '''
 
 
+APPROVE_AT_THE_SIGNAL = """
+import time
+from pathlib import Path
+
+approval_id, name, ready, go = sys.argv[1:5]
+Path(ready).touch()
+while not Path(go).exists():
+    time.sleep(0.001)
+print(json.dumps(dispatcher.approve_sync(approval_id, by=name).to_dict()))
+"""
+
+
 @dataclass
 class Host:
     """Runs Python in fresh interpreters that load the fixture pack, as restarted hosts would."""
@@ -141,9 +174,12 @@ class Host:
     ledger: Path
 
     def environment(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLWIRE_", "PYTHON"))}
-        env.update(PYTHONPATH=str(self.site), TWAPPROVAL_LEDGER=str(self.ledger), **extra)
-        return env
+        return process_environment(
+            drop=("TOOLWIRE_", "PYTHON"),
+            pythonpath=self.site,
+            TWAPPROVAL_LEDGER=str(self.ledger),
+            **extra,
+        )
 
     def script(self, body: str, args: tuple[str, ...]) -> list[str]:
         prelude = (
@@ -155,14 +191,7 @@ class Host:
     def run(self, body: str, *args: str, **env: str) -> Any:
         """Run ``body`` with ``dispatcher`` started (``args`` in ``sys.argv[1:]``); returns the
         JSON it printed last."""
-        done = subprocess.run(
-            self.script(body, args),
-            capture_output=True,
-            text=True,
-            env=self.environment(**env),
-            timeout=120,
-            check=False,
-        )
+        done = run_process(self.script(body, args), env=self.environment(**env))
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -176,6 +205,35 @@ class Host:
             env=self.environment(**env),
         )
 
+    def approve_at_once(
+        self, approval_id: str, names: Sequence[str], folder: Path, **env: str
+    ) -> list[Any]:
+        """One process per name approves ``approval_id``, all at the same moment (each waits,
+        ready, for one signal file); returns the JSON each printed, in the order of ``names``."""
+        go = folder / "go"
+        racers = []
+        for name in names:
+            ready = folder / f"ready-{name}"
+            racers.append(
+                (
+                    self.start(
+                        APPROVE_AT_THE_SIGNAL, approval_id, name, str(ready), str(go), **env
+                    ),
+                    ready,
+                )
+            )
+        deadline = time.monotonic() + 60
+        while not all(ready.exists() for _, ready in racers):
+            assert time.monotonic() < deadline, "the approving processes did not start"
+            time.sleep(0.01)
+        go.touch()
+        outputs = []
+        for process, _ in racers:
+            stdout, stderr = process.communicate(timeout=120)
+            assert process.returncode == 0, stderr
+            outputs.append(json.loads(stdout.strip().splitlines()[-1]))
+        return outputs
+
     def executions(self) -> list[str]:
         """The ledger's lines: one per time a tool body ran, in any process."""
         if not self.ledger.exists():
@@ -186,16 +244,12 @@ class Host:
 @pytest.fixture
 def host_for(tmp_path: Path) -> Callable[[str], Host]:
     """A ``Host`` whose config uses the given approval store URL."""
-    site = tmp_path / "site"
-    dist_info = site / "twapproval_fixtures-1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: twapproval-fixtures\nVersion: 1.0\n"
+    site = install_plugin(
+        tmp_path / "site",
+        "twapproval-fixtures",
+        {"approval-fixtures": "twapproval_fixtures:pack"},
+        {"twapproval_fixtures": PLUGIN_MODULE},
     )
-    (dist_info / "entry_points.txt").write_text(
-        "[toolwire]\napproval-fixtures = twapproval_fixtures:pack\n"
-    )
-    (site / "twapproval_fixtures.py").write_text(PLUGIN_MODULE)
 
     def build(store: str) -> Host:
         config = tmp_path / "toolwire.toml"

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from toolwire.testing import build_response
-
-SCRIPT = Path(sys.executable).parent / ("toolwire.exe" if os.name == "nt" else "toolwire")
+from toolwire.testing import build_response, run_toolwire
 
 
 @pytest.fixture
@@ -31,13 +26,8 @@ def host(host_for, tmp_path):
 
 def toolwire_cli(host, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the installed console script against the host's config."""
-    return subprocess.run(
-        [str(SCRIPT), "--config", str(host.config), *args],
-        capture_output=True,
-        text=True,
-        env={**host.environment(), "COLUMNS": "200"},
-        timeout=60,
-        check=False,
+    return run_toolwire(
+        "--config", host.config, *args, env={**host.environment(), "COLUMNS": "200"}, timeout=60
     )
 
 
@@ -133,14 +123,14 @@ def test_dispatch_of_a_held_turn_says_what_it_waits_for(host):
     """toolwire dispatch of a response with a gated call exits 3, prints the held turn (no
     items to append) and names the turn and its approvals on stderr."""
     response = build_response("openai-chat", [("delete_record", {"record": "three"})])
-    run = subprocess.run(
-        [str(SCRIPT), "--config", str(host.config), "dispatch", "-"],
-        input=json.dumps(response),
-        capture_output=True,
-        text=True,
+    run = run_toolwire(
+        "--config",
+        host.config,
+        "dispatch",
+        "-",
+        stdin=json.dumps(response),
         env=host.environment(),
         timeout=60,
-        check=False,
     )
     assert run.returncode == 3, run.stderr
     held = json.loads(run.stdout)

@@ -4,9 +4,7 @@ redact``), anywhere; the table shows each call's arguments, masked and shortened
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from toolwire.testing import install_plugin, process_environment, run_toolwire
 
-SCRIPT = Path(sys.executable).parent / "toolwire"
 KEY = "sk-live-4f9a1c"
 PASSWORD = "hunter2-pw"
 
@@ -62,16 +60,8 @@ class Operator:
     config: Path
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLWIRE_", "PYTHON"))}
-        env.update(PYTHONPATH=str(self.site), COLUMNS="250")
-        return subprocess.run(
-            [str(SCRIPT), "--config", str(self.config), *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
+        env = process_environment(drop=("TOOLWIRE_", "PYTHON"), pythonpath=self.site, COLUMNS="250")
+        return run_toolwire("--config", self.config, *args, env=env, timeout=60)
 
     def json(self, *args: str) -> Any:
         done = self.run(*args)
@@ -83,18 +73,15 @@ class Operator:
 @pytest.fixture
 def operator_for(tmp_path: Path) -> Callable[..., Operator]:
     """An ``Operator`` whose config enables the secret fixtures on a SQLite store."""
-    site = tmp_path / "site"
-    dist_info = site / "twsecret_fixtures-1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: twsecret-fixtures\nVersion: 1.0\n"
+    site = install_plugin(
+        tmp_path / "site",
+        "twsecret-fixtures",
+        {
+            "secret-fixtures": "twsecret_fixtures:pack",
+            "secret-guard": "twsecret_fixtures:guard",
+        },
+        {"twsecret_fixtures": PLUGIN_MODULE},
     )
-    (dist_info / "entry_points.txt").write_text(
-        "[toolwire]\n"
-        "secret-fixtures = twsecret_fixtures:pack\n"
-        "secret-guard = twsecret_fixtures:guard\n"
-    )
-    (site / "twsecret_fixtures.py").write_text(PLUGIN_MODULE)
 
     def build(logging_table: str = "") -> Operator:
         config = tmp_path / "toolwire.toml"

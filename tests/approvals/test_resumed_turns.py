@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 from toolwire import ApprovalError
-from toolwire._approvals._memory import MemoryStore
-from toolwire._approvals._open import open_store
-from toolwire._approvals._sqlite import SQLiteStore
 from toolwire.testing import build_response
 
 THREE = [
@@ -21,19 +18,6 @@ THREE = [
     ("delete_record", {"record": "b"}, "call_2"),
     ("read_record", {"record": "c"}, "call_3"),
 ]
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path):
-    """Each store kind, empty."""
-    if request.param == "memory":
-        made = MemoryStore()
-    elif request.param == "sqlite":
-        made = SQLiteStore(tmp_path / "a.sqlite3")
-    else:
-        made = open_store(request.getfixturevalue("redis_server").url)
-    yield made
-    made.close()
 
 
 def test_a_turn_is_marked_resumed_by_exactly_one_caller(store) -> None:

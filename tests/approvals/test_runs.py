@@ -4,7 +4,6 @@ that leaves the call approved, for the next approve to run (once, across process
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import time
@@ -14,14 +13,11 @@ from typing import Any
 import pytest
 import toolwire
 from toolwire import ApprovalError
-from toolwire._approvals._memory import MemoryStore
-from toolwire._approvals._open import open_store
-from toolwire._approvals._sqlite import SQLiteStore
-from toolwire.testing import build_response
+from toolwire.testing import build_response, install_plugin
 from toolwire_fixtures import remote
 
 from .conftest import Host
-from .test_stores import APPROVE_AT_THE_SIGNAL, record
+from .test_stores import record
 
 
 class Gate:
@@ -300,19 +296,6 @@ async def test_a_held_turn_waits_for_an_approved_call_that_has_not_run(make, pac
 # -- the stores -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path):
-    """Each store kind, empty."""
-    if request.param == "memory":
-        made = MemoryStore()
-    elif request.param == "sqlite":
-        made = SQLiteStore(tmp_path / "a.sqlite3")
-    else:
-        made = open_store(request.getfixturevalue("redis_server").url)
-    yield made
-    made.close()
-
-
 def test_a_run_claims_release_and_completion_exclude_each_other(store):
     """Only a running record without a result goes back to approved; an approved one is claimed again to run, once; only a running one gets executed."""
     store.add(record("apr_1"))
@@ -384,15 +367,12 @@ def gated_host_for(host_for, tmp_path: Path):
 
     def build(store: str) -> Host:
         host = host_for(store)
-        dist_info = host.site / "twapproval_gate-1.0.dist-info"
-        dist_info.mkdir()
-        (dist_info / "METADATA").write_text(
-            "Metadata-Version: 2.1\nName: twapproval-gate\nVersion: 1.0\n"
+        install_plugin(
+            host.site,
+            "twapproval-gate",
+            {"approval-gate": "twapproval_gate:plugin"},
+            {"twapproval_gate": GATE_MODULE},
         )
-        (dist_info / "entry_points.txt").write_text(
-            "[toolwire]\napproval-gate = twapproval_gate:plugin\n"
-        )
-        (host.site / "twapproval_gate.py").write_text(GATE_MODULE)
         config = tmp_path / "gated.toml"
         config.write_text(
             "[plugins]\nautoload = false\nenable = ['approval-fixtures', 'approval-gate']\n\n"
@@ -454,24 +434,7 @@ def test_two_processes_approving_an_approved_call_again_run_it_once(
     assert host.run(APPROVE, approval_id, "alice", TWGATE="before")["approval"]["status"] == (
         "approved"
     )
-    go = tmp_path / "go"
-    racers = []
-    for name in ("bob", "carol"):
-        ready = tmp_path / f"ready-{name}"
-        process = host.start(
-            APPROVE_AT_THE_SIGNAL, approval_id, name, str(ready), str(go), TWAPPROVAL_SLOW="0.3"
-        )
-        racers.append((process, ready))
-    deadline = time.monotonic() + 60
-    while not all(ready.exists() for _, ready in racers):
-        assert time.monotonic() < deadline, "the approving processes did not start"
-        time.sleep(0.01)
-    go.touch()
-    outputs = []
-    for process, _ in racers:
-        stdout, stderr = process.communicate(timeout=120)
-        assert process.returncode == 0, stderr
-        outputs.append(json.loads(stdout.strip().splitlines()[-1]))
+    outputs = host.approve_at_once(approval_id, ("bob", "carol"), tmp_path, TWAPPROVAL_SLOW="0.3")
     assert [line.split(" pid=")[0] for line in host.executions()] == ["delete r-1"]
     assert outputs[0]["output"] == outputs[1]["output"] == "deleted r-1"
     deciders = {o["approval"]["decided_by"] for o in outputs}

@@ -7,18 +7,16 @@ import contextlib
 import os
 import sqlite3
 import stat
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import structlog
+from toolwire.testing import process_environment, run_toolwire
 
 from .conftest import MakeDispatcher
 
-SCRIPT = Path(sys.executable).parent / "toolwire"
 UMASKS = [0o022, 0o000]
 
 
@@ -108,16 +106,11 @@ def test_the_default_store_in_the_user_state_folder_is_private(tmp_path: Path, m
     state = tmp_path / "home" / ".local" / "state"
     config = tmp_path / "toolwire.toml"
     config.write_text(textwrap.dedent("[plugins]\nautoload = false\n"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLWIRE_", "XDG_"))}
-    env.update(XDG_STATE_HOME=str(state), HOME=str(tmp_path / "home"))
-    run = subprocess.run(
-        [str(SCRIPT), "--config", str(config), "approvals", "list", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        umask=mask,
-        timeout=60,
-        check=False,
+    env = process_environment(
+        drop=("TOOLWIRE_", "XDG_"), XDG_STATE_HOME=str(state), HOME=str(tmp_path / "home")
+    )
+    run = run_toolwire(
+        "--config", config, "approvals", "list", "--json", env=env, umask=mask, timeout=60
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"

@@ -6,14 +6,11 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import time
-from pathlib import Path
 
 import pytest
 import toolwire
-from toolwire._approvals._memory import MemoryStore
 from toolwire._approvals._open import open_store
 from toolwire._approvals._records import Approval
-from toolwire._approvals._sqlite import SQLiteStore
 from toolwire.testing import build_response
 
 
@@ -32,19 +29,6 @@ def record(approval_id: str, *, ttl: float = 60.0) -> Approval:
         created_at=now,
         expires_at=now + ttl,
     )
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path):
-    """Each store kind, empty."""
-    if request.param == "memory":
-        made = MemoryStore()
-    elif request.param == "sqlite":
-        made = SQLiteStore(tmp_path / "a.sqlite3")
-    else:
-        made = open_store(request.getfixturevalue("redis_server").url)
-    yield made
-    made.close()
 
 
 def test_exactly_one_of_many_claims_wins(store):
@@ -137,18 +121,6 @@ def test_the_default_store_is_a_file_in_the_user_state_directory(tmp_path, monke
 # -- processes ------------------------------------------------------------------------------------
 
 
-APPROVE_AT_THE_SIGNAL = """
-import time
-from pathlib import Path
-
-approval_id, name, ready, go = sys.argv[1:5]
-Path(ready).touch()
-while not Path(go).exists():
-    time.sleep(0.001)
-print(json.dumps(dispatcher.approve_sync(approval_id, by=name).to_dict()))
-"""
-
-
 @pytest.mark.slow
 def test_two_processes_approving_one_id_at_once_run_it_once(shared_store, host_for, tmp_path):
     """Two hosts approve the same id at the same moment: the tool runs exactly once (one ledger
@@ -162,25 +134,8 @@ def test_two_processes_approving_one_id_at_once_run_it_once(shared_store, host_f
     )
     assert requested["error"]["error"] == "approval_required"
     approval_id = requested["approval"]["id"]
-    go = tmp_path / "go"
-    racers = []
-    for name in ("alice", "bob"):
-        ready = tmp_path / f"ready-{name}"
-        # The tool takes a while, so the loser also finds the call running and waits for it.
-        process = host.start(
-            APPROVE_AT_THE_SIGNAL, approval_id, name, str(ready), str(go), TWAPPROVAL_SLOW="0.3"
-        )
-        racers.append((process, ready))
-    deadline = time.monotonic() + 60
-    while not all(ready.exists() for _, ready in racers):
-        assert time.monotonic() < deadline, "the approving processes did not start"
-        time.sleep(0.01)
-    go.touch()
-    outputs = []
-    for process, _ in racers:
-        stdout, stderr = process.communicate(timeout=120)
-        assert process.returncode == 0, stderr
-        outputs.append(json.loads(stdout.strip().splitlines()[-1]))
+    # The tool takes a while, so the loser also finds the call running and waits for it.
+    outputs = host.approve_at_once(approval_id, ("alice", "bob"), tmp_path, TWAPPROVAL_SLOW="0.3")
     assert [line.split(" pid=")[0] for line in host.executions()] == ["delete r-1"]
     assert outputs[0]["output"] == outputs[1]["output"] == "deleted r-1"
     deciders = {o["approval"]["decided_by"] for o in outputs}

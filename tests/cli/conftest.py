@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from toolwire.testing import install_plugin, process_environment, run_toolwire
 
-SCRIPT = Path(sys.executable).parent / ("toolwire.exe" if os.name == "nt" else "toolwire")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 #: Plugins written into a directory on PYTHONPATH for the CLI under test: a dist-info holds
@@ -72,14 +70,13 @@ BROKEN_MODULE = '''
 raise ImportError("cli_fixture_dependency is not installed")
 '''
 
-ENTRY_POINTS = """
-[toolwire]
-cli-good = twcli_fixtures:good
-cli-clash = twcli_fixtures:clash
-cli-odd = twcli_fixtures:odd
-cli-broken = twcli_broken
-cli-picky = twcli_fixtures:Picky
-"""
+ENTRY_POINTS = {
+    "cli-good": "twcli_fixtures:good",
+    "cli-clash": "twcli_fixtures:clash",
+    "cli-odd": "twcli_fixtures:odd",
+    "cli-broken": "twcli_broken",
+    "cli-picky": "twcli_fixtures:Picky",
+}
 
 
 @dataclass
@@ -100,16 +97,10 @@ RunCli = Callable[..., Run]
 @pytest.fixture
 def plugin_site(tmp_path: Path) -> Path:
     """A directory on the CLI's PYTHONPATH with the fixture plugins 'installed' in it."""
-    site = tmp_path / "site"
-    dist_info = site / "toolwire_cli_fixtures-1.2.3.dist-info"
-    dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: toolwire-cli-fixtures\nVersion: 1.2.3\n"
+    modules = {"twcli_fixtures": FIXTURE_MODULE, "twcli_broken": BROKEN_MODULE}
+    return install_plugin(
+        tmp_path / "site", "toolwire-cli-fixtures", ENTRY_POINTS, modules, version="1.2.3"
     )
-    (dist_info / "entry_points.txt").write_text(ENTRY_POINTS)
-    (site / "twcli_fixtures.py").write_text(FIXTURE_MODULE)
-    (site / "twcli_broken.py").write_text(BROKEN_MODULE)
-    return site
 
 
 @pytest.fixture
@@ -131,20 +122,10 @@ def cli(tmp_path: Path, plugin_site: Path) -> RunCli:
     work.mkdir()
 
     def run(*args: str | os.PathLike[str], stdin: str | None = None, **env: str) -> Run:
-        environment = {
-            k: v for k, v in os.environ.items() if not k.startswith(("TOOLWIRE_", "PYTHON"))
-        }
-        environment.update(COLUMNS="100", PYTHONPATH=str(plugin_site), **env)
-        done = subprocess.run(
-            [str(SCRIPT), *map(str, args)],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            cwd=work,
-            env=environment,
-            timeout=60,
-            check=False,
+        environment = process_environment(
+            drop=("TOOLWIRE_", "PYTHON"), pythonpath=plugin_site, COLUMNS="100", **env
         )
+        done = run_toolwire(*args, stdin=stdin, cwd=work, env=environment, timeout=60)
         return Run(done.returncode, done.stdout, done.stderr)
 
     return run

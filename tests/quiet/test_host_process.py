@@ -10,13 +10,13 @@ says, or, with none, where Python sends an unconfigured library's warnings: stde
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from toolwire.testing import install_plugin, process_environment, run_process
 
 SECRET = "hunter2-in-the-log"
 
@@ -117,28 +117,16 @@ def host(tmp_path: Path) -> Path:
     """The host program, its config, and a distribution whose entry point imports nothing real."""
     (tmp_path / "host.py").write_text(HOST, encoding="utf-8")
     (tmp_path / "toolwire.toml").write_text(CONFIG, encoding="utf-8")
-    dist = tmp_path / "site" / "broken_pack-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-pack\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[toolwire]\nbroken-pack = broken_pack_that_is_not_there:plugin\n"
+    install_plugin(
+        tmp_path / "site", "broken-pack", {"broken-pack": "broken_pack_that_is_not_there:plugin"}
     )
     return tmp_path
 
 
 def run_host(host: Path, setup: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLWIRE_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(host / "site"), env.get("PYTHONPATH")]))
+    env = process_environment(pythonpath=host / "site")
     env.pop("PYTHONWARNINGS", None)
-    return subprocess.run(
-        [sys.executable, str(host / "host.py"), setup],
-        capture_output=True,
-        text=True,
-        cwd=host,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return run_process([sys.executable, host / "host.py", setup], cwd=host, env=env)
 
 
 EXPECTED = {"seen": [True, False, False, True, False, False, False, 4, 3, 2, 2], "broken": "failed"}

@@ -17,12 +17,11 @@ from typing import Any
 import pytest
 import toolwire
 import toolwire_audit
+from toolwire.testing import run_toolwire
 from toolwire_audit import AuditTrail, TrailOptions, rotated_files, trail_files, verify
 
 MakeDispatcher = Callable[..., toolwire.Dispatcher]
 Read = Callable[..., list[dict[str, Any]]]
-
-SCRIPT = Path(sys.executable).parent / "toolwire"
 
 
 def echo_pack() -> toolwire.Toolset:
@@ -342,15 +341,7 @@ def test_sigkill_during_writes_leaves_a_trail_that_verifies(
 
 
 def cli(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TOOLWIRE_")}
-    return subprocess.run(
-        [str(SCRIPT), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-        check=False,
-    )
+    return run_toolwire(*args, timeout=60)
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
+import os
 import sys
 import textwrap
 import threading
@@ -16,6 +16,7 @@ import pytest
 import toolwire
 import toolwire_otel
 from opentelemetry import trace
+from toolwire.testing import run_process
 
 if TYPE_CHECKING:
     from conftest import Telemetry
@@ -82,14 +83,7 @@ def test_loaded_through_its_entry_point_it_reports_to_the_global_sdk(tmp_path: P
     (tmp_path / "toolwire.toml").write_text(
         "[plugins]\nautoload = false\nenable = ['otel']\n\n[plugins.otel]\ncapture_content = true\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(HOST)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_process([sys.executable, "-c", textwrap.dedent(HOST)], cwd=tmp_path, env=os.environ)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["rows"]["otel"] == ["enabled", "toolwire-otel"]
