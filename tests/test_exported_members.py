@@ -41,6 +41,7 @@ EXPORTED = {
     "get_logger",
     "hookimpl",
     "load_config",
+    "to_json",
     "tool",
 }
 #: Public modules: importing one makes it an attribute of the package.

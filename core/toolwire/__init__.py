@@ -34,6 +34,7 @@ from ._errors import (
 from ._logging import get_logger
 from ._policy import ToolPolicy
 from ._refusals import RefusalSummary
+from ._serialize import to_json
 from ._tools import Tool, Toolset, tool
 from ._values import CallContext, DispatchResult, ToolCall
 from .hookspecs import hookimpl
@@ -76,6 +77,7 @@ __all__ = [
     "get_logger",
     "hookimpl",
     "load_config",
+    "to_json",
     "tool",
 ]
 

@@ -78,6 +78,7 @@ def cmd_tools(args: argparse.Namespace) -> int:
                     "annotations": policy.annotations(),
                     "parameters": tool.parameters,
                     "output_schema": tool.output_schema,
+                    "options": dict(policy.options),
                 }
             )
     if args.json:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import difflib
+import hashlib
+import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
@@ -31,6 +31,11 @@ _HINTS: Final = {
     "idempotent_hint": "idempotent",
     "open_world_hint": "open_world",
 }
+#: The tool option that holds the server's own name for a tool offered under another.
+NAME_OPTION: Final = "mcp_name"
+#: A name every provider takes (toolwire's own rule for tool names).
+_SAFE_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+_UNSAFE_CHAR: Final = re.compile(r"[^A-Za-z0-9_-]")
 #: The parameter name through which a remote tool's function receives its call's context.
 _CONTEXT: Final = "toolwire_mcp_call_context"
 
@@ -90,13 +95,22 @@ def build_toolset(link: ServerLink, remote: Mapping[str, types.Tool]) -> toolwir
     """The server's tools, filtered by ``include``/``exclude``, as the pack ``mcp.NAME``."""
     settings = link.settings
     pack = toolwire.Toolset(f"mcp.{settings.name}", description=f"MCP server {settings.name}")
-    for name, tool in remote.items():
-        if settings.include is not None and name not in settings.include:
-            continue
-        if name in settings.exclude:
-            continue
+    offered = {
+        name: tool
+        for name, tool in remote.items()
+        if (settings.include is None or name in settings.include) and name not in settings.exclude
+    }
+    local = provider_names(offered, settings.prefix)
+    renamed = {
+        remote_name: name
+        for remote_name, name in local.items()
+        if name != settings.prefix + remote_name
+    }
+    if renamed:
+        _log.info("toolwire_mcp.tools_renamed", server=settings.name, renamed=renamed)
+    for name, tool in offered.items():
         try:
-            pack.add(_tool(link, tool))
+            pack.add(_tool(link, tool, local[name]))
         except toolwire.ConfigError as exc:
             # One tool toolwire cannot describe to every provider must not cost the others.
             _log.warning(
@@ -108,7 +122,46 @@ def build_toolset(link: ServerLink, remote: Mapping[str, types.Tool]) -> toolwir
     return pack
 
 
-def _tool(link: ServerLink, remote: types.Tool) -> toolwire.Tool:
+def provider_names(remote: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """The name each remote tool is offered under: ``prefix + name`` when every provider takes
+    it, else a provider-safe name made from it, deterministic and distinct from every other.
+
+    A character no provider takes (``calendar.listEvents``, ``drive/search``) becomes ``_``;
+    a name that would then start with a digit gets a leading ``_``; a name that would then be
+    longer than 64 characters, or equal another tool's name, ends in ``_`` and six hex digits
+    of its original's SHA-256 instead. Calls made under the new name reach the server under
+    its own (see ``NAME_OPTION``).
+
+    Args:
+        remote: The server's tools by their own names.
+        prefix: The server's ``prefix`` setting.
+
+    Returns:
+        Each remote name's local name.
+    """
+    names: dict[str, str] = {}
+    for name in remote:
+        if _SAFE_NAME.match(prefix + name):
+            names[name] = prefix + name
+    taken = set(names.values())
+    for name in sorted(set(remote) - set(names)):
+        safe = _UNSAFE_CHAR.sub("_", prefix + name)
+        if not safe[:1].isalpha() and safe[:1] != "_":
+            safe = "_" + safe
+        if len(safe) > 64 or safe in taken:
+            digest = hashlib.sha256(name.encode()).hexdigest()
+            for width in (6, 12, 24, 63):  # longer only if the shorter one is taken too
+                suffix = "_" + digest[:width]
+                candidate = safe[: 64 - len(suffix)] + suffix
+                if candidate not in taken:
+                    break
+            safe = candidate
+        names[name] = safe
+        taken.add(safe)
+    return names
+
+
+def _tool(link: ServerLink, remote: types.Tool, local_name: str) -> toolwire.Tool:
     settings = link.settings
     remote_name = remote.name
 
@@ -128,20 +181,32 @@ def _tool(link: ServerLink, remote: types.Tool) -> toolwire.Tool:
     else:
         policy_hints = dict(_UNTRUSTED)
     kept = {k: v for k, v in given.items() if k in _HINTS}
+    options: dict[str, Any] = {ANNOTATIONS_OPTION: kept} if kept else {}
+    if local_name != settings.prefix + remote_name:
+        options[NAME_OPTION] = remote_name
     policy = toolwire.ToolPolicy(
         read_only=policy_hints["read_only"],
         destructive=policy_hints["destructive"],
         idempotent=policy_hints["idempotent"],
         open_world=policy_hints["open_world"],
-        options=MappingProxyType({ANNOTATIONS_OPTION: kept}) if kept else MappingProxyType({}),
+        options=MappingProxyType(options),
     )
     return toolwire.Tool(
         call,
-        name=f"{settings.prefix}{remote_name}",
+        name=local_name,
         description=remote.description or remote.title or "",
         schema=remote.input_schema,
         policy=policy,
     )
+
+
+def check_name(value: Any) -> str:
+    """The ``mcp_name`` option: the server's own name for a renamed tool (set by the plugin)."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(
+            "mcp_name is the MCP server's own name for a tool; it is set by the mcp plugin"
+        )
+    return value
 
 
 def check_annotations(value: Any) -> dict[str, bool]:
@@ -160,15 +225,20 @@ def result_value(result: types.CallToolResult) -> Any:
     """What a tool call returned, as the value a toolwire tool returns.
 
     ``isError`` raises ``execution_error`` with the server's text (it is written for the
-    model); ``structuredContent`` is the value; text alone is the string; anything with images
-    is a ``toolwire.Content``; other content is described in a line of text.
+    model) and its ``structuredContent`` as the error's ``details``; ``structuredContent`` is
+    the value; text alone is the string; anything with images, audio, files or resource links
+    is a ``toolwire.Content`` of those parts.
 
     Raises:
         toolwire.ToolError: the server said the call failed.
     """
     if result.is_error:
         text = "\n".join(_texts(result.content)).strip()
-        raise toolwire.ToolError(text or "the tool failed and said nothing", kind="execution_error")
+        raise toolwire.ToolError(
+            text or "the tool failed and said nothing",
+            kind="execution_error",
+            details=result.structured_content or None,
+        )
     if result.structured_content is not None:
         return result.structured_content
     parts = [part for block in result.content for part in _parts(block)]
@@ -181,34 +251,36 @@ def _texts(blocks: list[types.ContentBlock]) -> list[str]:
     return [p.text for b in blocks for p in _parts(b) if isinstance(p, toolwire.TextPart)]
 
 
-def _parts(block: Any) -> list[toolwire.TextPart | toolwire.ImagePart]:
+def _parts(block: Any) -> list[Any]:
+    """One MCP content block as result parts; what cannot be read is said in text."""
     if isinstance(block, types.TextContent):
         return [toolwire.TextPart(block.text)]
-    if isinstance(block, types.ImageContent):
-        if _is_base64(block.data):
-            return [toolwire.ImagePart(block.data, block.mime_type)]
-        return [toolwire.TextPart(f"[image: {block.mime_type}, not valid base64]")]
-    if isinstance(block, types.AudioContent):
-        size = len(block.data) * 3 // 4
-        return [toolwire.TextPart(f"[audio: {block.mime_type}, {size} bytes, not shown]")]
-    if isinstance(block, types.ResourceLink):
-        about = f" ({block.mime_type})" if block.mime_type else ""
-        title = f" {block.title or block.name}:" if (block.title or block.name) else ""
-        return [toolwire.TextPart(f"[resource link{title} {block.uri}{about}]")]
-    if isinstance(block, types.EmbeddedResource):
-        resource = block.resource
-        if isinstance(resource, types.TextResourceContents):
-            return [toolwire.TextPart(resource.text)]
-        mime = resource.mime_type or "application/octet-stream"
-        if mime.startswith("image/") and _is_base64(resource.blob):
-            return [toolwire.ImagePart(resource.blob, mime)]
-        return [toolwire.TextPart(f"[resource {resource.uri}: {mime}, not shown]")]
-    return [toolwire.TextPart(f"[{getattr(block, 'type', 'unknown')} content, not shown]")]
-
-
-def _is_base64(data: str) -> bool:
     try:
-        base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return True
+        if isinstance(block, types.ImageContent):
+            return [toolwire.ImagePart(block.data, block.mime_type)]
+        if isinstance(block, types.AudioContent):
+            return [toolwire.AudioPart(block.data, block.mime_type)]
+        if isinstance(block, types.ResourceLink):
+            return [
+                toolwire.LinkPart(
+                    str(block.uri),
+                    block.title or block.name,
+                    block.mime_type,
+                    block.description,
+                )
+            ]
+        if isinstance(block, types.EmbeddedResource):
+            resource = block.resource
+            if isinstance(resource, types.TextResourceContents):
+                return [toolwire.TextPart(resource.text)]
+            mime = resource.mime_type or "application/octet-stream"
+            if mime.startswith("image/"):
+                return [toolwire.ImagePart(resource.blob, mime)]
+            if mime.startswith("audio/"):
+                return [toolwire.AudioPart(resource.blob, mime)]
+            name = str(resource.uri).rstrip("/").rsplit("/", 1)[-1] or None
+            return [toolwire.FilePart(resource.blob, mime, name)]
+    except (TypeError, ValueError) as exc:  # not base64, not a MIME type: said, never shown
+        kind = getattr(block, "type", "content")
+        return [toolwire.TextPart(f"[{kind} content the server sent could not be read: {exc}]")]
+    return [toolwire.TextPart(f"[{getattr(block, 'type', 'unknown')} content, not shown]")]

@@ -41,9 +41,10 @@ class McpPlugin:
     def toolwire_register_tool_options(
         self, register: Callable[[str, Callable[[Any], Any]], None]
     ) -> None:
-        from ._pack import ANNOTATIONS_OPTION, check_annotations
+        from ._pack import ANNOTATIONS_OPTION, NAME_OPTION, check_annotations, check_name
 
         register(ANNOTATIONS_OPTION, check_annotations)
+        register(NAME_OPTION, check_name)
 
     @toolwire.hookimpl
     def toolwire_register_plugins(self, register: Callable[[str, Any], None]) -> None:

@@ -13,7 +13,7 @@ import contextlib
 import difflib
 import json
 import sys
-import typing
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
@@ -29,7 +29,6 @@ from opentelemetry import context as otel_context
 #: Where an HTTP gate leaves the caller's role and principal in the ASGI scope.
 ROLE_KEY: Final = "toolwire_mcp.role"
 PRINCIPAL_KEY: Final = "toolwire_mcp.principal"
-_UNSET: Final = object()
 
 RoleOf = Callable[[Any], "str | None"]
 
@@ -69,7 +68,9 @@ class _Served:
         self.dispatcher = dispatcher.start()
         self.role = role
         self._described: dict[str, types.Tool] = {}
-        self._structured: dict[str, bool] = {}
+        #: Per tool, whether its output schema wraps the result as ``{"result": ...}``; a tool
+        #: without an output schema is absent.
+        self._wrapped: dict[str, bool] = {}
         self._schemas: dict[str, Mapping[str, Any]] | None = None
 
     def input_schema(self, name: str) -> Mapping[str, Any] | None:
@@ -100,7 +101,8 @@ class _Served:
         if described is None:
             hints = self.dispatcher.policy(tool.name).annotations()
             output = output_schema(tool)
-            self._structured[tool.name] = output is not None
+            if output is not None:
+                self._wrapped[tool.name] = output is not tool.output_schema
             described = self._described[tool.name] = types.Tool(
                 name=tool.name,
                 description=tool.description or None,
@@ -151,35 +153,68 @@ class _Served:
         value = result.result
         content: list[types.ContentBlock] = [types.TextContent(type="text", text=result.output)]
         if isinstance(value, toolwire.Content):
-            content += [
-                types.ImageContent(type="image", data=image.data, mime_type=image.media_type)
-                for image in value.images()
-            ]
-            return types.CallToolResult(content=content)
-        structured: Any = None
-        if self._structured.get(tool.name) or isinstance(value, Mapping):
-            with contextlib.suppress(ValueError):
-                structured = json.loads(result.output)
-        if not isinstance(structured, dict):
-            structured = None
-        return types.CallToolResult(content=content, structured_content=structured)
+            content += [block for part in value.parts if (block := _block(part)) is not None]
+        wrapped = self._wrapped.get(tool.name)
+        if wrapped is None:
+            structured: Any = None
+            if isinstance(value, Mapping):  # no schema promised: an object, when it is one
+                with contextlib.suppress(ValueError):
+                    structured = json.loads(result.output)
+            if not isinstance(structured, dict):
+                structured = None
+            return types.CallToolResult(content=content, structured_content=structured)
+        # A schema was advertised: the result's JSON data, whole (the pipeline refuses a
+        # structured result over the output budget), shaped as the schema says.
+        data = json.loads(toolwire.to_json(value))
+        return types.CallToolResult(
+            content=content, structured_content={"result": data} if wrapped else data
+        )
 
 
 def output_schema(tool: toolwire.Tool) -> dict[str, Any] | None:
-    """The JSON Schema of the tool's return annotation, when that is an object type."""
-    import pydantic
+    """The ``outputSchema`` MCP gets: the tool's output schema, wrapped as ``{"result": ...}``
+    when it is not an object schema (MCP's ``structuredContent`` is always an object)."""
+    schema = tool.output_schema
+    if schema is None:
+        return None
+    if schema.get("type") == "object":
+        return schema
+    inner = {k: v for k, v in schema.items() if k != "$defs"}
+    wrapped: dict[str, Any] = {
+        "type": "object",
+        "properties": {"result": inner},
+        "required": ["result"],
+    }
+    if "$defs" in schema:
+        wrapped["$defs"] = schema["$defs"]  # "#/$defs/..." still resolves from the root
+    return wrapped
 
-    try:
-        annotation = typing.get_type_hints(tool.function).get("return", _UNSET)
-    except Exception:  # noqa: BLE001 - an annotation that does not resolve gives no schema
-        return None
-    if annotation is _UNSET or annotation is typing.Any or annotation is None:
-        return None
-    try:
-        schema = pydantic.TypeAdapter(annotation).json_schema()
-    except Exception:  # noqa: BLE001 - a type pydantic cannot describe gives no schema
-        return None
-    return schema if schema.get("type") == "object" else None
+
+def _block(part: Any) -> types.ContentBlock | None:
+    """A result part as MCP content (text parts are in the text block already)."""
+    if isinstance(part, toolwire.ImagePart):
+        return types.ImageContent(type="image", data=part.data, mime_type=part.media_type)
+    if isinstance(part, toolwire.AudioPart):
+        return types.AudioContent(type="audio", data=part.data, mime_type=part.media_type)
+    if isinstance(part, toolwire.FilePart):
+        name = part.name or "file"
+        return types.EmbeddedResource(
+            type="resource",
+            resource=types.BlobResourceContents(
+                uri=f"toolwire://result/{urllib.parse.quote(name)}",
+                mime_type=part.media_type,
+                blob=part.data,
+            ),
+        )
+    if isinstance(part, toolwire.LinkPart):
+        return types.ResourceLink(
+            type="resource_link",
+            uri=part.uri,
+            name=part.name,
+            mime_type=part.media_type,
+            description=part.description,
+        )
+    return None
 
 
 def _unknown_tool(name: str, known: list[str]) -> MCPError:
