@@ -253,7 +253,9 @@ def signed_in(url: str, token: str) -> httpx.Client:
     form = client.get("/sign-in")
     csrf = csrf_of(form.text)
     answer = client.post("/sign-in", data={"csrf": csrf, "token": token}, headers={"Origin": url})
-    assert answer.status_code == 303, answer.text
+    if answer.status_code != 303:
+        client.close()
+        raise AssertionError(f"not signed in: {answer.status_code}")
     return client
 
 
