@@ -3,20 +3,21 @@
 Parsing refuses what JSON should not carry (oversized or too-deep input, ``NaN``, a lone
 surrogate, anything but an object) before and while it parses. Validation runs a compiled jsonschema-rs
 validator, built once per tool; ``jsonschema`` stays the reference it is tested against.
-Error messages say what to fix and never echo the values the model sent.
+Error messages say what to fix, one line per problem (``_problems``): the value's path, what
+the schema allows, and what was sent, shortened and never a redact-listed value.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from ._errors import ToolError
-from ._strict import restore_omitted
+from ._problems import Describer
+from ._strict import restorations
 
 if TYPE_CHECKING:
     from ._tools import Tool
@@ -233,19 +234,29 @@ _TYPED_FORMS: Final = {
     "duration": "a duration in ISO 8601 form, such as P1DT2H or PT30M",
     "uuid": "a UUID such as 123e4567-e89b-12d3-a456-426614174000",
 }
-_UNION_KINDS: Final = frozenset({"OneOfNotValid", "AnyOf", "OneOfMultipleValid"})
-_TAG_KINDS: Final = frozenset({"Constant", "Enum"})
+
+
+#: Problems listed in one message, at most; the rest are counted.
+MAX_PROBLEMS: Final = 20
+#: Readings of a call with strict mode's nulls tried, at most, before it is refused.
+MAX_RESTORATIONS: Final = 16
 
 
 class ArgumentsValidator:
-    """A tool's compiled validator and converters, made when the tool was defined."""
+    """A tool's compiled validator and converters, made when the tool was defined.
+
+    Args:
+        tool: The tool.
+        redact: Lower-cased argument names (``[logging] redact``): a value under a key that
+            contains one is never shown in a message.
+    """
 
     __slots__ = (
         "_accepted",
         "_context_param",
         "_converters",
         "_defaults",
-        "_forms",
+        "_describer",
         "_plain",
         "_rs",
         "_schema",
@@ -253,17 +264,18 @@ class ArgumentsValidator:
         "tool_name",
     )
 
-    def __init__(self, tool: Tool) -> None:
+    def __init__(self, tool: Tool, redact: Collection[str]) -> None:
         signature = tool.signature
         self.tool_name = tool.name
         self._schema = tool.parameters
         self._rs = signature.validator
-        self._accepted: tuple[str, ...] = tuple(tool.parameters.get("properties", {}))
         self._context_param = signature.context_param
         self._converters = signature.converters
         self._defaults = signature.defaults
         self._whole_numbers = signature.whole_numbers
-        self._forms = {k: _TYPED_FORMS[k] for k in signature.formats}
+        forms = {k: _TYPED_FORMS[k] for k in signature.formats}
+        self._describer = Describer(tool.parameters, redact, forms, self._context_param)
+        self._accepted = self._describer.accepted
         # Most tools take their arguments exactly as validated: no copy, no loop.
         self._plain = not (
             self._converters or self._defaults or self._whole_numbers or self._context_param
@@ -273,26 +285,31 @@ class ArgumentsValidator:
         """Check the arguments against the schema; return them as the tool should see them.
 
         OpenAI's strict mode sends ``null`` for an optional argument the model left out; those
-        nulls are dropped so defaults apply, and are never reported as problems.
+        nulls are dropped so defaults apply, and are never reported as problems. Where the
+        schema leaves it open which nulls stand for "left out" (a union whose branches share
+        names), each reading is tried, the schema's own first.
 
         Raises:
-            ToolError: ``invalid_arguments`` naming every problem, never echoing a value.
+            ToolError: ``invalid_arguments``: one line per problem, each naming the value's
+                path, what the schema allows and what was sent (never a secret's value).
         """
         if self._rs.is_valid(arguments):
             return arguments
-        restored = restore_omitted(arguments, self._schema)
-        if restored is not arguments and self._rs.is_valid(restored):
-            return restored
-        problems: list[str] = []
-        for error in self._rs.iter_errors(restored):
-            problem = self._describe(error)
-            if problem not in problems:
-                problems.append(problem)
-        details: dict[str, Any] = {"problems": problems, "accepted": list(self._accepted)}
+        restored = arguments
+        for reading in restorations(arguments, self._schema, MAX_RESTORATIONS):
+            if reading is arguments:
+                continue
+            if self._rs.is_valid(reading):
+                return reading
+            if restored is arguments:
+                restored = reading  # the schema's own reading: the one whose problems are told
+        problems = self._describer.problems(list(self._rs.iter_errors(restored)))
+        if not problems:  # every error was said by another line; never an empty message
+            problems = ["the arguments do not match the schema"]
         raise ToolError(
-            f"invalid arguments for {self.tool_name}: " + "; ".join(problems),
+            _message(self.tool_name, problems),
             kind="invalid_arguments",
-            details=details,
+            details={"problems": problems, "accepted": list(self._accepted)},
         )
 
     def keyword_arguments(self, arguments: dict[str, Any], context: CallContext) -> dict[str, Any]:
@@ -323,80 +340,17 @@ class ArgumentsValidator:
             kwargs[self._context_param] = context
         return kwargs
 
-    def _describe(self, error: Any) -> str:
-        kind = error.kind
-        name = type(kind).__name__
-        where = _path(error.instance_path)
-        if name in ("AdditionalProperties", "UnevaluatedProperties"):
-            unexpected = list(kind.unexpected)
-            if self._context_param in unexpected and not error.instance_path:
-                return f"'{self._context_param}' is set by the host and cannot be sent"
-            hint = _closest(unexpected, self._accepted) if not error.instance_path else ""
-            accepted = (
-                f"; accepted: {', '.join(self._accepted) or '(none)'}"
-                if not error.instance_path
-                else ""
-            )
-            return f"unknown argument(s) {', '.join(map(repr, unexpected))}{where and ' in ' + where}{accepted}{hint}"
-        if name == "Required":
-            return f"missing required argument {kind.property!r}{where and ' in ' + where}"
-        if name == "Type":
-            expected = " or ".join(kind.types) if hasattr(kind, "types") else "another type"
-            return f"{where or 'arguments'}: expected {expected}, got {_json_type(error.instance)}"
-        if name == "Enum":
-            options = ", ".join(json.dumps(o) for o in kind.options)
-            return f"{where}: must be one of {options}"
-        if name == "Constant":
-            return f"{where}: must be {json.dumps(kind.expected_value)}"
-        if name == "Format":
-            form = self._forms.get(kind.format, f"a valid {kind.format}")
-            return f"{where}: must be {form}"
-        if name in _UNION_KINDS:
-            return self._describe_union(error, name, where)
-        # Other keywords (minimum, pattern, ...): jsonschema-rs names the rule; drop the value.
-        return f"{where or 'arguments'}: does not satisfy '{_keyword(error)}' in the schema"
 
-    def _describe_union(self, error: Any, name: str, where: str) -> str:
-        """A union's failure told by the variant the value's tag picks, when a tag picks one."""
-        place = where or "arguments"
-        if name == "OneOfMultipleValid":
-            return f"{place}: matches more than one of the accepted shapes; make it match one"
-        branches = [list(b) for b in (getattr(error.kind, "context", None) or ())]
-        if not branches:
-            return f"{place}: does not satisfy '{_keyword(error)}' in the schema"
-        depth = len(error.instance_path)
-
-        def tag_errors(branch: list[Any]) -> list[Any]:
-            return [
-                e
-                for e in branch
-                if type(e.kind).__name__ in _TAG_KINDS and len(e.instance_path) == depth + 1
-            ]
-
-        picked = [b for b in branches if not tag_errors(b)]
-        if len(picked) == 1:
-            return "; ".join(dict.fromkeys(self._describe(e) for e in picked[0]))
-        # Every variant misses the same key: the tag was left out.
-        missing = set.intersection(
-            *({e.kind.property for e in b if type(e.kind).__name__ == "Required"} for b in branches)
-        )
-        if missing:
-            return f"missing required argument {sorted(missing)[0]!r}{where and ' in ' + where}"
-        mismatched = [tag_errors(b) for b in branches]
-        tags = {list(e.instance_path)[-1] for errors in mismatched for e in errors}
-        if not picked and len(tags) == 1:
-            tag = tags.pop()
-            values: list[Any] = []
-            for errors in mismatched:
-                for e in errors:
-                    kind = e.kind
-                    found = (
-                        [kind.expected_value] if hasattr(kind, "expected_value") else kind.options
-                    )
-                    values.extend(v for v in found if v not in values)
-            options = ", ".join(json.dumps(v) for v in values)
-            return f"{_path([*error.instance_path, tag])}: must be one of {options}"
-        return f"{place}: matches none of the {len(branches)} accepted shapes"
+def _message(tool: str, problems: list[str]) -> str:
+    """``invalid arguments for NAME: PROBLEM``, or a line per problem when there are several."""
+    if len(problems) == 1:
+        return f"invalid arguments for {tool}: {problems[0]}"
+    shown = problems[:MAX_PROBLEMS]
+    lines = [f"invalid arguments for {tool} ({len(problems)} problems):"]
+    lines += [f"- {p}" for p in shown]
+    if len(problems) > len(shown):
+        lines.append(f"- ... and {len(problems) - len(shown)} more")
+    return "\n".join(lines)
 
 
 def _convert(tool: str, name: str, convert: Callable[[Any], Any], value: Any) -> Any:
@@ -419,17 +373,3 @@ def _path(parts: Any) -> str:
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
-
-
-def _keyword(error: Any) -> str:
-    path = list(error.schema_path)
-    return str(path[-1]) if path else "schema"
-
-
-def _closest(unexpected: list[str], accepted: tuple[str, ...]) -> str:
-    guesses = []
-    for key in unexpected:
-        match = difflib.get_close_matches(key, accepted, n=1)
-        if match:
-            guesses.append(f"'{key}' -> '{match[0]}'")
-    return f" (did you mean {', '.join(guesses)}?)" if guesses else ""

@@ -360,7 +360,7 @@ def build_plan(
         routes[tool.name] = Route(
             tool,
             plugin,
-            ArgumentsValidator(tool),
+            ArgumentsValidator(tool, redact),
             policy,
             compose([m for m, _ in layers], innermost) if layers else innermost,
             not layers and not isinstance(innermost, OnExecutor),

@@ -289,7 +289,7 @@ def check_references(tool_name: str, schema: Mapping[str, Any]) -> None:
     Raises:
         ConfigError: naming the tool and the reference, and saying what to write instead.
     """
-    for node in walk(schema):
+    for node in _every_schema(schema):
         if node is not schema and "$id" in node:
             raise ConfigError(
                 f"tool {tool_name!r}: the schema embeds a resource with its own $id "
@@ -311,6 +311,36 @@ def check_references(tool_name: str, schema: Mapping[str, Any]) -> None:
                     "add the definition it names under $defs, or correct the reference"
                 )
     _check_in_place_expansion(tool_name, schema)
+
+
+#: Keywords whose value holds schemas that ``walk`` leaves out, as some draft or a validator
+#: reads them: an embedded ``$id`` there would move the base of the references under it.
+_OTHER_SCHEMA_VALUES: Final = ("contentSchema", "additionalItems", "items")
+_OTHER_SCHEMA_MAPS: Final = ("dependencies",)
+
+
+def _every_schema(root: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Every object the validator could read as a schema: ``walk``'s, those under keywords of
+    other drafts (``contentSchema``, ``additionalItems``, ``dependencies``, an ``items`` list),
+    and whatever a ``$ref`` points to, wherever it stands in the document."""
+    stack: list[Any] = [root]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, Mapping) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        stack.extend(sub for _, sub in subschemas(node))
+        for key in _OTHER_SCHEMA_VALUES:
+            value = node.get(key)
+            stack.extend(value if isinstance(value, list) else [value])
+        for key in _OTHER_SCHEMA_MAPS:
+            value = node.get(key)
+            if isinstance(value, Mapping):
+                stack.extend(value.values())
+        for key in ("$ref", "$dynamicRef"):
+            stack.append(resolve(root, node.get(key)))
 
 
 #: How many subschemas may apply to one value, counted with repeats (``anyOf`` of two refs

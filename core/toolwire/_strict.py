@@ -25,9 +25,11 @@ others' state.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from ._schemadoc import ANNOTATIONS, resolve
@@ -84,8 +86,13 @@ _UNCONVERTIBLE: Final = frozenset(
 )  # fmt: skip
 _LOWER_BOUNDS: Final = ("minimum", "exclusiveMinimum", "minItems", "minLength", "minProperties")
 _UPPER_BOUNDS: Final = ("maximum", "exclusiveMaximum", "maxItems", "maxLength", "maxProperties")
-#: Regular-expression features strict mode's patterns lack (lookaround, backreferences).
-_UNSUPPORTED_PATTERN: Final = re.compile(r"\(\?[=!<]|\(\?P|\\[1-9]|\\k<")
+#: Where a pattern's syntax opens a lookaround, outside a character class: ``(?=``, ``(?!``,
+#: ``(?<=``, ``(?<!``; and a named backreference, ``(?P=name)``.
+_LOOKAROUND: Final = re.compile(r"\?(?:=|!|<=|<!|P=)")
+_BACKREFERENCE_DIGITS: Final = tuple("123456789")
+#: What a URI fragment holds as it is (RFC 3986 ``pchar``, ``/`` and ``?``); the rest is
+#: percent-encoded in a ``$ref`` toolwire writes.
+_FRAGMENT_SAFE: Final = "!$&'()*+,;=:@/?"
 _MAX_REF_DEPTH: Final = 64
 
 #: Schema nodes a rewrite may produce: ``$ref``s expanded into copies stop here.
@@ -143,10 +150,31 @@ def restore_omitted(arguments: dict[str, Any], schema: Mapping[str, Any]) -> dic
     Returns:
         ``arguments`` itself when it holds no ``null``, else a copy without the stand-ins.
     """
+    return next(restorations(arguments, schema, 1))
+
+
+def restorations(
+    arguments: dict[str, Any], schema: Mapping[str, Any], limit: int
+) -> Iterator[dict[str, Any]]:
+    """The readings of a call strict mode sent, ``restore_omitted``'s first, at most ``limit``.
+
+    Which nulls stand for "left out" depends on the union branch a value belongs to, and
+    branches may share property names with other types (``oneOf`` branches that overlap):
+    each plausible branch gives a reading, and so does a null an optional key accepts taken
+    as left out. The validator keeps the first reading the schema accepts.
+    """
     if not _holds_null(arguments):
-        return arguments
-    restored = _restore(arguments, schema, schema, 0)
-    return restored if isinstance(restored, dict) else arguments
+        yield arguments
+        return
+    given: list[dict[str, Any]] = []
+    for reading in _readings(arguments, schema, schema, 0):
+        if isinstance(reading, dict) and reading not in given:
+            given.append(reading)
+            yield reading
+            if len(given) >= limit:
+                return
+    if not given:
+        yield arguments
 
 
 class _StrictConverter:
@@ -229,7 +257,7 @@ class _StrictConverter:
                     said.append(f"format: {json.dumps(value)}")
                     self._note(f"format {value!r}", path, enforced=value in _CHECKED_FORMATS)
             elif key == "pattern":
-                if isinstance(value, str) and not _UNSUPPORTED_PATTERN.search(value):
+                if isinstance(value, str) and not unsupported_pattern(value):
                     out[key] = value
                 else:
                     said.append(f"pattern: {json.dumps(value)}")
@@ -479,7 +507,7 @@ class _StrictConverter:
                 )
             if ref not in self.used_defs:
                 self.used_defs.append(ref)
-            return {"$ref": ref}
+            return {"$ref": _definition_ref(*(_definition_of(ref) or ("$defs", ref)))}
         if ref in self.inlining:
             raise _Unconvertible(f"{where} refers to {ref!r} recursively, not to a definition")
         # Strict mode takes no keywords beside a $ref, so the definition is inlined instead.
@@ -524,13 +552,55 @@ class _StrictConverter:
         )
 
 
+def unsupported_pattern(pattern: str) -> bool:
+    """Whether a regular expression uses what strict mode's patterns lack: a lookaround or a
+    backreference (``\\1``, ``\\k<name>``, ``(?P=name)``).
+
+    Read token by token: an escaped character (``\\(``, ``\\\\1``) and anything inside a
+    character class (``[(?=]``) are literal, and a named group (``(?<name>``, ``(?P<name>``) is
+    no lookaround.
+    """
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            escaped = pattern[index + 1 : index + 3]
+            if not in_class and (escaped[:1] in _BACKREFERENCE_DIGITS or escaped == "k<"):
+                return True
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            # A ``]`` right after ``[`` or ``[^`` is a literal member, not the end.
+            skip = 2 if pattern[index + 1 : index + 2] == "^" else 1
+            if pattern[index + skip : index + skip + 1] == "]":
+                index += skip
+        elif char == "(" and _LOOKAROUND.match(pattern, index + 1):
+            return True
+        index += 1
+    return False
+
+
 def _definition_of(ref: str) -> tuple[str, str] | None:
-    """``("$defs", name)`` for ``#/$defs/name`` (or ``definitions``): a reference strict mode keeps."""
+    """``("$defs", name)`` for ``#/$defs/name`` (or ``definitions``): a reference strict mode keeps.
+
+    The fragment is read as JSON Schema reads it: percent-decoded first, then as a JSON
+    pointer (``~1`` is ``/``, ``~0`` is ``~``).
+    """
+    fragment = urllib.parse.unquote(ref)
     for keyword in ("$defs", "definitions"):
         prefix = f"#/{keyword}/"
-        if ref.startswith(prefix) and "/" not in ref[len(prefix) :]:
-            return keyword, ref[len(prefix) :].replace("~1", "/").replace("~0", "~")
+        if fragment.startswith(prefix) and "/" not in fragment[len(prefix) :]:
+            return keyword, fragment[len(prefix) :].replace("~1", "/").replace("~0", "~")
     return None
+
+
+def _definition_ref(keyword: str, name: str) -> str:
+    """The ``$ref`` to ``$defs/name`` that resolves under JSON Schema's rules, whatever the name."""
+    pointer = name.replace("~", "~0").replace("/", "~1")
+    return f"#/{keyword}/" + urllib.parse.quote(pointer, safe=_FRAGMENT_SAFE)
 
 
 def _without_defs(node: Any) -> Any:
@@ -718,79 +788,113 @@ def _nesting(
 # -- restoring what strict mode sent ------------------------------------------------------------
 
 
-def _restore(value: Any, node: Any, root: Mapping[str, Any], depth: int) -> Any:
-    if depth > _MAX_REF_DEPTH:
-        return value
+#: Readings of one value (an object's or array's) taken further, at most.
+_READINGS_PER_VALUE: Final = 4
+#: Union branches tried as the place of one object, at most.
+_VIEWS_PER_OBJECT: Final = 6
+_DROPPED: Final = object()
+
+
+def _readings(value: Any, node: Any, root: Mapping[str, Any], depth: int) -> Iterator[Any]:
+    """``value`` with strict mode's stand-ins taken out, one reading at a time, best first."""
+    if depth > _MAX_REF_DEPTH or not _holds_null(value):
+        yield value
+        return
     if isinstance(value, dict):
-        view = _object_view(value, node, root)
-        if view is None:
-            return value
-        properties, required = view
-        restored: dict[str, Any] = {}
-        for key, item in value.items():
-            subs = properties.get(key)
-            if subs is None:
-                restored[key] = item
-            elif (
-                item is None
-                and key not in required
-                and not all(_accepts_null(sub, root, 0) for sub in subs)
-            ):
-                continue
-            else:
-                sub = subs[0] if len(subs) == 1 else {"allOf": subs}
-                restored[key] = _restore(item, sub, root, depth + 1)
-        return restored
+        views = _object_views(value, node, root)
+        if not views:
+            yield value
+            return
+        for properties, required in views:
+            choices: list[list[Any]] = []
+            for key, item in value.items():
+                subs = properties.get(key)
+                if subs is None:
+                    choices.append([(key, item)])
+                elif item is None and key not in required:
+                    accepts = all(_accepts_null(sub, root, 0) for sub in subs)
+                    choices.append([(key, None), _DROPPED] if accepts else [_DROPPED])
+                else:
+                    sub = subs[0] if len(subs) == 1 else {"allOf": subs}
+                    options = itertools.islice(
+                        _readings(item, sub, root, depth + 1), _READINGS_PER_VALUE
+                    )
+                    choices.append([(key, option) for option in options])
+            for combination in itertools.product(*choices):
+                yield dict(entry for entry in combination if entry is not _DROPPED)
+        return
     if isinstance(value, list):
         items = _items_of(node, root)
-        if items is not None:
-            return [_restore(item, items, root, depth + 1) for item in value]
-    return value
+        if items is None:
+            yield value
+            return
+        per_item = [
+            list(itertools.islice(_readings(item, items, root, depth + 1), _READINGS_PER_VALUE))
+            for item in value
+        ]
+        for combination in itertools.product(*per_item):
+            yield list(combination)
+        return
+    yield value
 
 
-def _object_view(
+def _object_views(
     value: dict[str, Any], node: Any, root: Mapping[str, Any]
-) -> tuple[dict[str, list[Any]], set[str]] | None:
+) -> list[tuple[dict[str, list[Any]], set[str]]]:
     """Every schema each key of an object value must satisfy under ``node``, and the required names.
 
     Its own properties, those of its ``allOf`` parts and ``$ref`` target, and those of the union
-    branch that the value's tag picks (else the first whose properties cover the value's keys).
+    branch the value belongs to: one view per plausible branch, the one its tags pick first
+    (else the first whose properties cover the value's keys), then the others its tags allow.
     """
-    properties: dict[str, list[Any]] = {}
-    required: set[str] = set()
-    found = False
-    stack, seen = [node], 0
-    while stack and seen < _MAX_REF_DEPTH * 4:
-        current = stack.pop()
-        seen += 1
-        if not isinstance(current, dict):
-            continue
-        own = current.get("properties")
-        if isinstance(own, dict):
-            found = True
-            for name, sub in own.items():
-                properties.setdefault(name, []).append(sub)
-        names = current.get("required")
-        if isinstance(names, list):
-            required.update(n for n in names if isinstance(n, str))
-        if "$ref" in current:
-            stack.append(resolve(root, current["$ref"]))
-        stack.extend(current.get("allOf") or ())
-        branches = [*(current.get("anyOf") or ()), *(current.get("oneOf") or ())]
-        if branches:
-            picked = _pick_branch(value, branches, root)
-            if picked is not None:
-                stack.append(picked)
-    return (properties, required) if found else None
+    views: list[tuple[dict[str, list[Any]], set[str]]] = []
+    budget = [_MAX_REF_DEPTH * 4]
+
+    def expand(
+        pending: list[Any], properties: dict[str, list[Any]], required: set[str], found: bool
+    ) -> None:
+        while pending and budget[0] > 0:
+            current = pending.pop()
+            budget[0] -= 1
+            if not isinstance(current, dict):
+                continue
+            own = current.get("properties")
+            if isinstance(own, dict):
+                found = True
+                for name, sub in own.items():
+                    properties.setdefault(name, []).append(sub)
+            names = current.get("required")
+            if isinstance(names, list):
+                required.update(n for n in names if isinstance(n, str))
+            if "$ref" in current:
+                pending.append(resolve(root, current["$ref"]))
+            pending.extend(current.get("allOf") or ())
+            branches = [*(current.get("anyOf") or ()), *(current.get("oneOf") or ())]
+            if branches:
+                for branch in _branch_order(value, branches, root):
+                    if len(views) >= _VIEWS_PER_OBJECT:
+                        return
+                    expand(
+                        [*pending, branch],
+                        {k: list(v) for k, v in properties.items()},
+                        set(required),
+                        found,
+                    )
+                return
+        if found and len(views) < _VIEWS_PER_OBJECT:
+            views.append((properties, required))
+
+    expand([node], {}, set(), False)
+    return views
 
 
-def _pick_branch(value: dict[str, Any], branches: list[Any], root: Mapping[str, Any]) -> Any:
-    """The union branch a value belongs to: by its tags, else the first that covers its keys.
+def _branch_order(value: dict[str, Any], branches: list[Any], root: Mapping[str, Any]) -> list[Any]:
+    """The union branches a value may belong to: by its tags, else the first that covers its keys.
 
     A tag is any property a branch pins to one value (``const``, a one-value ``enum``); a
-    branch whose tag the value contradicts is never picked, and of the others the one whose
-    tags the value matches most wins: a shared one-value property (``{"enum": ["z"]}`` in
-    every branch) does not tell branches apart, the discriminator does.
+    branch whose tag the value contradicts is never listed, and of the others the one whose
+    tags the value matches most comes first: a shared one-value property (``{"enum": ["z"]}``
+    in every branch) does not tell branches apart, the discriminator does.
     """
     objects = [b for b in (_follow_refs(b, root) for b in branches) if isinstance(b, dict)]
     best, best_matches = None, 0
@@ -802,15 +906,15 @@ def _pick_branch(value: dict[str, Any], branches: list[Any], root: Mapping[str, 
         matches = _tag_matches(value, branch, props, root)
         if matches is None:
             continue
-        candidates.append((branch, props))
+        candidates.append(branch)
         if matches > best_matches:
             best, best_matches = branch, matches
-    if best is not None:
-        return best
-    for branch, props in candidates:
-        if all(k in props for k in value):
-            return branch
-    return None
+    if best is None:
+        covering = [b for b in candidates if all(k in b["properties"] for k in value)]
+        best = covering[0] if covering else None
+    if best is None:
+        return candidates
+    return [best, *(b for b in candidates if b is not best)]
 
 
 def _tag_matches(

@@ -303,8 +303,7 @@ async def test_declared_formats_are_enforced(dispatcher: toolwire.Dispatcher, fm
     good, bad = FORMATS[fmt]
     assert (await dispatcher.dispatch(name, {"value": good})).output == good
     message = _refused(await dispatcher.dispatch(name, {"value": bad}))
-    assert message == f"invalid arguments for {name}: value: must be a valid {fmt}"
-    assert bad not in message
+    assert message.startswith(f"invalid arguments for {name}: value: must be a valid {fmt}, got ")
     assert runs["formatted"] == 1
 
 

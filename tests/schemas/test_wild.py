@@ -440,13 +440,13 @@ def test_the_validator_reports_the_variant_the_tag_picks(make: MakeDispatcher) -
     result = dispatcher.dispatch_sync("_adopt", {"pet": {"kind": "cat", "lives": "nine"}})
     assert result.error is not None
     assert result.error.message == (
-        "invalid arguments for _adopt: pet.lives: expected integer, got a string"
+        'invalid arguments for _adopt: pet.lives: expected integer, got a string ("nine")'
     )
     unknown = dispatcher.dispatch_sync("_adopt", {"pet": {"kind": "eel"}})
     assert unknown.error is not None
     assert (
         unknown.error.message
-        == 'invalid arguments for _adopt: pet.kind: must be one of "cat", "dog"'
+        == 'invalid arguments for _adopt: pet.kind: must be one of "cat", "dog", got "eel"'
     )
 
 
@@ -462,7 +462,7 @@ def test_strict_nulls_are_not_reported_as_problems(make: MakeDispatcher) -> None
     result = dispatcher.dispatch_sync("book", {"city": 5, "nights": None, "note": None})
     assert result.error is not None
     assert result.error.details is not None
-    assert result.error.details["problems"] == ["city: expected string, got a number"]
+    assert result.error.details["problems"] == ["city: expected string, got a number (5)"]
 
 
 def test_notes_are_true_and_narrowing_keywords_reach_the_description() -> None:
