@@ -213,12 +213,16 @@ async def test_reject_answers_approval_denied_and_never_runs(make, pack, ledger)
     assert ledger.entries == []
 
 
+async def decided_twice(dispatcher, first: str, then: str):
+    """A held call decided by bob (``approve`` or ``reject``), then by carol: carol's result."""
+    held = await dispatcher.dispatch("delete_record", {"record": "r"})
+    await getattr(dispatcher, first)(held.approval.id, by="bob")
+    return await getattr(dispatcher, then)(held.approval.id, by="carol")
+
+
 async def test_reject_then_approve_never_runs(make, pack, ledger):
     """An approve after a reject returns the rejection; the tool never runs."""
-    dispatcher = make(pack)
-    held = await dispatcher.dispatch("delete_record", {"record": "r"})
-    await dispatcher.reject(held.approval.id, by="bob")
-    result = await dispatcher.approve(held.approval.id, by="carol")
+    result = await decided_twice(make(pack), "reject", "approve")
     assert result.error.kind == "approval_denied"
     assert result.approval.decided_by == "bob"
     assert ledger.entries == []
@@ -226,10 +230,7 @@ async def test_reject_then_approve_never_runs(make, pack, ledger):
 
 async def test_approve_then_reject_keeps_the_result(make, pack, ledger):
     """A reject after an approve changes nothing: the stored result comes back."""
-    dispatcher = make(pack)
-    held = await dispatcher.dispatch("delete_record", {"record": "r"})
-    await dispatcher.approve(held.approval.id, by="bob")
-    result = await dispatcher.reject(held.approval.id, by="carol")
+    result = await decided_twice(make(pack), "approve", "reject")
     assert result.success and result.approval.status == "executed"
     assert ledger.entries == ["delete r hard=False"]
 
