@@ -8,7 +8,10 @@
   var seconds = parseFloat(box.getAttribute("data-refresh")) || 5;
   function busy() {
     var active = document.activeElement;
-    return (active && box.contains(active) && active.tagName === "INPUT") ||
+    var typed = Array.prototype.some.call(
+      box.querySelectorAll("input[type=text]"), function (field) { return field.value; });
+    return typed || (active && box.contains(active) && active !== box &&
+      (active.tagName === "INPUT" || active.tagName === "BUTTON")) ||
       box.querySelector("details[open]") !== null;
   }
   function refresh() {
