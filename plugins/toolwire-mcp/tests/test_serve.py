@@ -66,7 +66,8 @@ async def test_stdio_lists_and_calls_through_the_pipeline(config: Path, mode: st
         assert weather.input_schema["additionalProperties"] is False
         assert weather.annotations is not None and weather.annotations.read_only_hint is True
         assert weather.output_schema is not None and weather.output_schema["type"] == "object"
-        assert tools["search_products"].output_schema is None  # a list is not an object
+        listed = tools["search_products"].output_schema  # a list, wrapped as MCP requires
+        assert listed is not None and listed["required"] == ["result"]
 
         result = await client.call_tool("get_weather", {"location": "Paris"})
         assert not result.is_error and result.structured_content is not None
