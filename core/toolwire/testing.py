@@ -34,9 +34,11 @@ __all__ = [
     "RedisServer",
     "ToolsetReport",
     "build_response",
+    "build_wheel",
     "check_toolset",
     "closing_all",
     "free_port",
+    "fresh_venv",
     "install_plugin",
     "make_dispatcher",
     "process_environment",
@@ -544,3 +546,54 @@ def run_toolwire(*args: str | os.PathLike[str], **options: Any) -> subprocess.Co
     """
     script = Path(sys.executable).parent / ("toolwire.exe" if os.name == "nt" else "toolwire")
     return run_process([script, *args], **options)
+
+
+def build_wheel(
+    project: str | os.PathLike[str], into: str | os.PathLike[str], *, timeout: float = 900
+) -> Path:
+    """Build a project's wheel (without its dependencies) as pip builds it for an install.
+
+    Args:
+        project: The folder holding its ``pyproject.toml``.
+        into: The folder the wheel is written to (made when missing; it should hold no other).
+        timeout: Seconds before the build is stopped.
+
+    Returns:
+        The wheel's path.
+
+    Raises:
+        AssertionError: the build failed (its output in the message) or made no single wheel.
+    """
+    folder = Path(into)
+    argv: list[str | os.PathLike[str]] = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps"]
+    argv += ["-w", folder, project]
+    _ran(run_process(argv, timeout=timeout), argv)
+    (wheel,) = folder.glob("*.whl")
+    return wheel
+
+
+def fresh_venv(
+    folder: str | os.PathLike[str],
+    *requirements: str | os.PathLike[str],
+    timeout: float = 900,
+) -> Path:
+    """A new virtual environment with ``requirements`` (wheels, project folders, names)
+    installed by its own pip, as a user of a plugin would install it.
+
+    Returns:
+        The environment's ``python``.
+
+    Raises:
+        AssertionError: the install failed (pip's output in the message).
+    """
+    import venv
+
+    venv.create(folder, with_pip=True)
+    python = Path(folder) / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    argv: list[str | os.PathLike[str]] = [python, "-m", "pip", "install", "-q", *requirements]
+    _ran(run_process(argv, timeout=timeout), argv)
+    return python
+
+
+def _ran(done: subprocess.CompletedProcess[str], argv: Sequence[object]) -> None:
+    assert done.returncode == 0, f"{[str(a) for a in argv]}\n{done.stdout}\n{done.stderr}"

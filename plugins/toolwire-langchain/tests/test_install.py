@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import venv
 from pathlib import Path
 
 import pytest
+from toolwire.testing import build_wheel, fresh_venv, run_process
 
 PLUGIN = Path(__file__).resolve().parents[1]
 ROOT = PLUGIN.parents[1]
@@ -55,25 +53,16 @@ print(json.dumps({
 """
 
 
-def run(*args: str | Path, cwd: Path | None = None) -> str:
-    done = subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=900
-    )
-    assert done.returncode == 0, f"{args}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
 def test_the_wheel_installs_and_runs_an_agent_loop(tmp_path: Path) -> None:
     """The wheel installs with toolwire into a fresh environment, brings LangChain, and a
     ``create_agent`` loop with LangChain's fake chat model dispatches through toolwire."""
-    wheels = tmp_path / "wheels"
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, PLUGIN)
-    (wheel,) = wheels.glob("toolwire_langchain-*.whl")
+    wheel = build_wheel(PLUGIN, tmp_path / "wheels")
     env = tmp_path / "venv"
-    venv.create(env, with_pip=True)
-    python = env / "bin" / "python"
-    run(python, "-m", "pip", "install", "-q", ROOT, wheel)
-    out = json.loads(run(python, "-c", LOOP, cwd=tmp_path).strip().splitlines()[-1])
+    python = fresh_venv(env, ROOT, wheel)
+    assert wheel.name.startswith("toolwire_langchain-")
+    ran = run_process([python, "-c", LOOP], cwd=tmp_path, timeout=900)
+    assert ran.returncode == 0, ran.stderr
+    out = json.loads(ran.stdout.strip().splitlines()[-1])
     assert out["file"].startswith(str(env))  # the installed wheel, not the checkout
     assert out["version"] == "0.1.0"
     assert out["answers"] == [
@@ -84,5 +73,7 @@ def test_the_wheel_installs_and_runs_an_agent_loop(tmp_path: Path) -> None:
     ]
     assert out["entry_points"] == [] and out["typed"] is True
     # Not a plugin of toolwire's: nothing for `toolwire plugins` to load or report failed.
-    rows = json.loads(run(env / "bin" / "toolwire", "plugins", "--json", cwd=tmp_path))
+    listed = run_process([env / "bin" / "toolwire", "plugins", "--json"], cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
     assert all(row["status"] != "failed" for row in rows)

@@ -4,12 +4,10 @@ an agent run there with the SDK's scripted model."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import venv
 from pathlib import Path
 
 import pytest
+from toolwire.testing import build_wheel, fresh_venv, run_process
 
 HERE = Path(__file__).parent.parent
 ROOT = HERE.parent.parent
@@ -54,27 +52,17 @@ print(json.dumps({
 """
 
 
-def run(*args: str | Path, cwd: Path | None = None) -> str:
-    done = subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=900
-    )
-    assert done.returncode == 0, f"{args}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
 def test_the_wheel_installs_and_runs_an_agent(tmp_path: Path) -> None:
     """Installed from its wheel beside toolwire, the adapter runs an agent's tool call."""
-    wheels = tmp_path / "wheels"
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, HERE)
-    (wheel,) = wheels.glob("toolwire_openai_agents-*.whl")
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
-    run(python, "-m", "pip", "install", "-q", ROOT, wheel)
+    wheel = build_wheel(HERE, tmp_path / "wheels")
+    python = fresh_venv(env_dir, ROOT, wheel)
+    assert wheel.name.startswith("toolwire_openai_agents-")
 
     # The last line: toolwire's call log may come before it.
-    stdout = run(python, "-c", RUN, cwd=tmp_path)
-    out = json.loads(stdout.strip().splitlines()[-1])
+    done = run_process([python, "-c", RUN], cwd=tmp_path, timeout=900)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
 
     assert str(env_dir) in out["file"]  # the installed wheel, not the source tree
     assert (out["final"], out["output"]) == ("done", "HI!")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import venv
 from pathlib import Path
 
 import pytest
+from toolwire.testing import build_wheel, fresh_venv, run_process
 
 DIST = Path(__file__).parent.parent
 ROOT = DIST.parent.parent
@@ -40,26 +38,15 @@ print(json.dumps({
 """
 
 
-def run(*args: str | Path, cwd: Path | None = None) -> str:
-    done = subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=900
-    )
-    assert done.returncode == 0, f"{args}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
 def test_the_wheel_installs_and_runs_an_agent_loop(tmp_path: Path) -> None:
     """Built as a wheel and installed with toolwire into a new venv, the adapter imports, runs a
     TestModel agent loop through toolwire, and adds no failed plugin to toolwire's list."""
-    wheels = tmp_path / "wheels"
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, DIST)
-    (wheel,) = wheels.glob("toolwire_pydantic_ai-*.whl")
+    wheel = build_wheel(DIST, tmp_path / "wheels")
+    assert wheel.name.startswith("toolwire_pydantic_ai-")
     env = tmp_path / "venv"
-    venv.create(env, with_pip=True)
-    python = env / "bin" / "python"
-    run(python, "-m", "pip", "install", "-q", ROOT, wheel)
-
-    out = json.loads(run(python, "-c", LOOP, cwd=tmp_path).strip().splitlines()[-1])
+    loop = run_process([fresh_venv(env, ROOT, wheel), "-c", LOOP], cwd=tmp_path, timeout=900)
+    assert loop.returncode == 0, loop.stderr
+    out = json.loads(loop.stdout.strip().splitlines()[-1])
     assert out["output"] == {"get_weather": '{"location":"a","temperature":21}'}
     assert str(env) in out["file"]  # the installed wheel, not the checkout
     assert out["version"] == "0.1.0"
