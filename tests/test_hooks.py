@@ -435,7 +435,8 @@ def test_hook_toolwire_register_tool_options(make: MakeDispatcher) -> None:
 
 
 def test_hook_toolwire_register_commands(tmp_path: Path) -> None:
-    """An installed plugin's command runs as `toolwire NAME`; a disabled one's is not there."""
+    """An installed plugin's command runs as `toolwire NAME`; a disabled one's is not there;
+    one whose arguments clash with a global option is left out, saying why, not a crash."""
     import subprocess
     import sys
 
@@ -459,6 +460,11 @@ def test_hook_toolwire_register_commands(tmp_path: Path) -> None:
         "(--log-level debug shows where)"
     ]
     assert "greet someone" in run("--config", str(config), "--help").stdout
+    # a command whose arguments clash with a global option is dropped and said; the rest run
+    clashy = run("--config", str(config), "clashy")
+    assert clashy.returncode == 2 and "Traceback" not in clashy.stderr
+    assert "command 'clashy' could not set up its arguments" in clashy.stderr
+    assert "--config" in clashy.stderr
     (tmp_path / "off.toml").write_text("[plugins]\nautoload = false\n")
     off = run("--config", str(tmp_path / "off.toml"), "greet", "ada")
     assert off.returncode == 2 and "invalid choice: 'greet'" in off.stderr

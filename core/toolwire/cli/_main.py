@@ -101,6 +101,7 @@ def _plugin_commands(argv: Sequence[str]) -> PluginCommands:
         found = collect_commands(load_config(known.config), BUILTIN_COMMANDS)
     except ConfigError as exc:
         found = PluginCommands(problems=[str(exc)])
+    _drop_commands_that_cannot_set_up(found)
     wanted = next((word for word in rest if not word.startswith("-")), None)
     for problem in found.problems:
         if wanted is not None and f"command {wanted!r}" in problem:
@@ -118,3 +119,22 @@ def _plugin_commands(argv: Sequence[str]) -> PluginCommands:
         )
         sys.exit(EXIT_USAGE)
     return found
+
+
+def _drop_commands_that_cannot_set_up(found: PluginCommands) -> None:
+    """Try each contributed command's ``setup`` on a parser of its own first: one that fails
+    (an option that clashes with a global one, such as ``--config``) is dropped and said, so
+    one plugin's mistake never breaks the ``toolwire`` command."""
+    for name, (command, plugin) in list(found.commands.items()):
+        if command.setup is None:
+            continue
+        trial = argparse.ArgumentParser(prog=f"toolwire {name}", add_help=False)
+        _add_global_options(trial, argparse.SUPPRESS)
+        try:
+            command.setup(trial)
+        except Exception as exc:  # noqa: BLE001 - said, never fatal to the CLI
+            del found.commands[name]
+            found.problems.append(
+                f"plugin {plugin!r}: command {name!r} could not set up its arguments: "
+                f"{type(exc).__name__}: {exc}"
+            )

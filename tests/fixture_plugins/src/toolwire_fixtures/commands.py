@@ -20,6 +20,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if args.who != "nobody" else 1
 
 
+def _clashing_setup(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="a global option again: argparse refuses it")
+
+
 @toolwire.hookimpl
 def toolwire_register_commands(register):  # type: ignore[no-untyped-def]
     register(Command("greet", "greet someone", _run, _setup, "Print a greeting."))
+    register(Command("clashy", "takes a global option's name", _run, _clashing_setup))
