@@ -1,8 +1,9 @@
 """toolwire benchmarks: every figure is a ratio to a baseline measured in the same run.
 
 Run with ``nox -s bench`` (or ``python bench/run.py`` where toolwire is installed). Each
-line prints the figure, its target and whether it is met. Timings take the best of several
-rounds, so a noisy neighbour slows a round down but does not move the figure much.
+line prints the figure, its target and whether it is met. A figure and its baseline are timed
+in alternating rounds, and the figure is the median of their per-round ratios: a noisy
+neighbour slows a round down but moves the median little.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,7 +53,8 @@ def floor_call() -> str:
 
 
 def best_per_call(run: Callable[[int], None], n: int) -> float:
-    """Seconds per call: the best of several rounds of n calls."""
+    """Seconds per call: the best of several rounds of n calls (for figures not divided by
+    anything measured alongside, such as the ``limits`` library's own cost, shown for scale)."""
     best = float("inf")
     for _ in range(ROUNDS):
         gc.collect()
@@ -61,66 +64,77 @@ def best_per_call(run: Callable[[int], None], n: int) -> float:
     return best
 
 
-def best_per_call_async(make_call: Callable[[], Awaitable[Any]], n: int) -> float:
-    async def rounds() -> float:
-        best = float("inf")
-        for _ in range(ROUNDS):
-            gc.collect()
-            start = time.perf_counter()
-            for _ in range(n):
-                await make_call()
-            best = min(best, (time.perf_counter() - start) / n)
-        return best
+#: One figure's round: seconds per call over ``n`` calls.
+Round = Callable[[int], float]
 
-    return asyncio.run(rounds())
+
+def plain_round(call: Callable[[], Any]) -> Round:
+    """A round of ``call()`` made in this thread, where no event loop runs."""
+
+    def run(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            call()
+        return (time.perf_counter() - start) / n
+
+    return run
+
+
+def loop_round(loop: asyncio.AbstractEventLoop, make_call: Callable[[], Awaitable[Any]]) -> Round:
+    """A round of ``await make_call()`` on ``loop``, which runs only while the round does."""
+
+    async def calls(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            await make_call()
+        return (time.perf_counter() - start) / n
+
+    return lambda n: loop.run_until_complete(calls(n))
+
+
+def interleaved(rounds: Sequence[Round], n: int, repeats: int = ROUNDS * 3) -> list[list[float]]:
+    """Seconds per call of each figure in each repeat, the figures' rounds alternating.
+
+    On a shared machine the load changes from second to second; a baseline measured a while
+    before the figure it divides would move the ratio more than the code does. Measured in
+    turn, each repeat gives a baseline and a figure that saw the same machine, and the median
+    of their ratios (``median_ratio``) is what a noisy neighbour moves least.
+    """
+    seconds: list[list[float]] = [[] for _ in rounds]
+    for _ in range(repeats):
+        for index, run in enumerate(rounds):
+            gc.collect()
+            seconds[index].append(run(n))
+    return seconds
+
+
+def median_ratio(figure: Sequence[float], baseline: Sequence[float]) -> float:
+    """The median of the per-repeat ratios of two interleaved figures."""
+    return statistics.median(f / b for f, b in zip(figure, baseline, strict=True))
 
 
 def interleaved_async(
     first: Callable[[], Awaitable[Any]], second: Callable[[], Awaitable[Any]], n: int
 ) -> tuple[float, float]:
-    """Best seconds per call of each, their rounds alternating so both see the same machine.
+    """Median seconds per call of each, their rounds alternating so both see the same machine.
 
     A thread hop costs tens of microseconds and varies with the scheduler; measured apart,
     two runs of the same code differ by more than the overhead being measured.
     """
-
-    async def rounds() -> tuple[float, float]:
-        best = [float("inf"), float("inf")]
-        for _ in range(ROUNDS * 3):
-            for index, make_call in enumerate((first, second)):
-                gc.collect()
-                start = time.perf_counter()
-                for _ in range(n):
-                    await make_call()
-                best[index] = min(best[index], (time.perf_counter() - start) / n)
-        return best[0], best[1]
-
-    return asyncio.run(rounds())
+    loop = asyncio.new_event_loop()
+    try:
+        a, b = interleaved([loop_round(loop, first), loop_round(loop, second)], n)
+    finally:
+        loop.close()
+    return statistics.median(a), statistics.median(b)
 
 
-def interleaved_floor_async(make_call: Callable[[], Awaitable[Any]], n: int) -> tuple[float, float]:
-    """Best seconds per call of the floor and of ``make_call``, their rounds alternating.
-
-    On a shared machine the load changes from second to second; a floor measured a while
-    before the figure it divides would move the ratio more than the code does.
-    """
-
-    async def rounds() -> tuple[float, float]:
-        best = [float("inf"), float("inf")]
-        for _ in range(ROUNDS * 3):
-            gc.collect()
-            start = time.perf_counter()
-            for _ in range(n):
-                floor_call()
-            best[0] = min(best[0], (time.perf_counter() - start) / n)
-            gc.collect()
-            start = time.perf_counter()
-            for _ in range(n):
-                await make_call()
-            best[1] = min(best[1], (time.perf_counter() - start) / n)
-        return best[0], best[1]
-
-    return asyncio.run(rounds())
+def interleaved_sync(
+    first: Callable[[], Any], second: Callable[[], Any], n: int
+) -> tuple[float, float]:
+    """``interleaved_async`` for calls made where no event loop runs."""
+    a, b = interleaved([plain_round(first), plain_round(second)], n)
+    return statistics.median(a), statistics.median(b)
 
 
 def report(name: str, value: float, target: float, unit: str = "x", at_least: bool = False) -> None:
@@ -156,57 +170,89 @@ def pipeline_dispatcher(
 
 
 def bench_pipeline() -> None:
-    floor = best_per_call(lambda n: [floor_call() for _ in range(n)], 20_000)
-    print(f"floor: json.dumps(FUNCS[name](**json.loads(raw))) = {floor * 1e6:.2f} us")
+    """One call through the pipeline, each figure the median of its ratios to the floor
+    measured in the rounds between (``interleaved``).
 
-    async_d = pipeline_dispatcher(get_weather_async)
-    assert asyncio.run(async_d.dispatch("get_weather", RAW, role="user")).success
-    per_async = best_per_call_async(
-        lambda: async_d.dispatch("get_weather", RAW, role="user"), 20_000
-    )
-    report("one async call, full default pipeline / floor", per_async / floor, 2.5)
-
+    The sync path is timed as a plain script calls it, where no event loop runs: the async
+    figures' loop runs only during their own rounds.
+    """
+    full = pipeline_dispatcher(get_weather_async)
+    sync_d = pipeline_dispatcher(get_weather)
     # What a host gets without configuring anything: Dispatcher(), default config (the call
     # log on, at info), no logging set up, so the host's logging drops the call events.
     assert not logging.getLogger().handlers, "the benchmark must run with logging unconfigured"
     pack = toolwire.Toolset("bench")
     pack.tool(name="get_weather")(get_weather_async)
     plain = toolwire.Dispatcher().add(pack)
-    assert asyncio.run(plain.dispatch("get_weather", RAW)).success
-    floor_here, per_plain = interleaved_floor_async(
-        lambda: plain.dispatch("get_weather", RAW), 5_000
-    )
-    print(f"Dispatcher() with no logging configured: {per_plain * 1e6:.2f} us a call")
-    report(
-        "one async call, Dispatcher() defaults, no logging configured / floor",
-        per_plain / floor_here,
-        2.5,
-    )
-    plain.close()
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(full.dispatch("get_weather", RAW, role="user")).success
+        assert loop.run_until_complete(plain.dispatch("get_weather", RAW)).success
+        assert sync_d.dispatch_sync("get_weather", RAW, role="user").success
+        floor, per_full, per_sync, per_plain = interleaved(
+            [
+                plain_round(floor_call),
+                loop_round(loop, lambda: full.dispatch("get_weather", RAW, role="user")),
+                plain_round(lambda: sync_d.dispatch_sync("get_weather", RAW, role="user")),
+                loop_round(loop, lambda: plain.dispatch("get_weather", RAW)),
+            ],
+            5_000,
+        )
+        print(
+            f"floor: json.dumps(FUNCS[name](**json.loads(raw))) = "
+            f"{statistics.median(floor) * 1e6:.2f} us; medians a call: full async path "
+            f"{statistics.median(per_full) * 1e6:.2f} us, dispatch_sync "
+            f"{statistics.median(per_sync) * 1e6:.2f} us, Dispatcher() "
+            f"{statistics.median(per_plain) * 1e6:.2f} us"
+        )
+        report(
+            "one async call, roles and a no-op before/after plugin / floor",
+            median_ratio(per_full, floor),
+            2.0,
+        )
+        report(
+            "one plain-function call via dispatch_sync, no running loop / floor",
+            median_ratio(per_sync, floor),
+            2.0,
+        )
+        report(
+            "... dispatch_sync / the async call above (it must be the cheaper)",
+            median_ratio(per_sync, per_full),
+            1.0,
+        )
+        report(
+            "one async call, Dispatcher() defaults, no logging configured / floor",
+            median_ratio(per_plain, floor),
+            2.2,
+        )
 
-    sync_d = pipeline_dispatcher(get_weather)
-    assert sync_d.dispatch_sync("get_weather", RAW, role="user").success
-    per_sync = best_per_call(
-        lambda n: [sync_d.dispatch_sync("get_weather", RAW, role="user") for _ in range(n)],
-        20_000,
-    )
-    report("one plain-function call via dispatch_sync / floor", per_sync / floor, 3.0)
-
-    to_thread, threaded = interleaved_async(
-        lambda: asyncio.to_thread(floor_call),
-        lambda: sync_d.dispatch("get_weather", RAW, role="user"),
-        2_000,
-    )
-    print(
-        f"asyncio.to_thread(floor) = {to_thread * 1e6:.1f} us, dispatch = {threaded * 1e6:.1f} us"
-    )
-    report(
-        "one plain-function call via dispatch in a loop / asyncio.to_thread(floor)",
-        threaded / to_thread,
-        1.1,
-    )
-    async_d.close()
-    sync_d.close()
+        to_thread, threaded, floor = interleaved(
+            [
+                loop_round(loop, lambda: asyncio.to_thread(floor_call)),
+                loop_round(loop, lambda: sync_d.dispatch("get_weather", RAW, role="user")),
+                plain_round(floor_call),
+            ],
+            1_000,
+        )
+        print(
+            f"asyncio.to_thread(floor) = {statistics.median(to_thread) * 1e6:.1f} us, "
+            f"dispatch = {statistics.median(threaded) * 1e6:.1f} us"
+        )
+        report(
+            "one plain-function call via await dispatch / floor",
+            median_ratio(threaded, floor),
+            12.0,
+        )
+        report(
+            "one plain-function call via await dispatch / asyncio.to_thread(floor)",
+            median_ratio(threaded, to_thread),
+            1.1,
+        )
+    finally:
+        loop.close()
+        full.close()
+        sync_d.close()
+        plain.close()
 
 
 def bench_policy_stack() -> None:
@@ -304,34 +350,37 @@ def bench_batches() -> None:
 
 
 def bench_import() -> None:
-    def best_of(code: str) -> float:
-        best = float("inf")
-        for _ in range(7):
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True)
-            best = min(best, time.perf_counter() - start)
-        return best
+    """``import toolwire`` in a fresh interpreter, less a bare one, in alternating pairs.
 
-    bare = best_of("pass")
-    with_import = best_of("import toolwire")
+    Each interpreter's CPU time (user and system, from the kernel's accounting of the child)
+    is the figure, and its wall time is shown beside it: on a shared machine the wall time
+    of a short process is mostly how long it waited for a core.
+    """
+    import resource
+
+    def one(code: str) -> tuple[float, float]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return cpu, wall
+
+    cpu: list[float] = []
+    wall: list[float] = []
+    one("import toolwire")  # the files read once, as any later start finds them
+    for _ in range(ROUNDS * 2):
+        bare, with_import = one("pass"), one("import toolwire")
+        cpu.append(with_import[0] - bare[0])
+        wall.append(with_import[1] - bare[1])
+    print(f"import toolwire over a bare interpreter, wall: {statistics.median(wall) * 1000:.0f} ms")
     report(
-        "import toolwire over a bare interpreter (ms)", (with_import - bare) * 1000, 120.0, " ms"
+        "import toolwire over a bare interpreter (CPU ms, median)",
+        statistics.median(cpu) * 1000,
+        120.0,
+        " ms",
     )
-
-
-def interleaved_sync(
-    first: Callable[[], Any], second: Callable[[], Any], n: int
-) -> tuple[float, float]:
-    """``interleaved_async`` for calls made without an event loop."""
-    best = [float("inf"), float("inf")]
-    for _ in range(ROUNDS * 3):
-        for index, make_call in enumerate((first, second)):
-            gc.collect()
-            start = time.perf_counter()
-            for _ in range(n):
-                make_call()
-            best[index] = min(best[index], (time.perf_counter() - start) / n)
-    return best[0], best[1]
 
 
 def bench_otel() -> None:
