@@ -2,13 +2,15 @@
 
 The classes are the shapes in which closing objects and rewriting for strict mode can change
 what a schema means: ``allOf`` splits, a ``$ref`` with sibling keywords, discriminated unions
-(tags with and without defaults, with and without OpenAPI's ``discriminator``), and a union
-beside an object's own properties. ``jsonschema`` is the reference validator throughout.
+(tags with and without defaults, with and without OpenAPI's ``discriminator``), a union
+beside an object's own properties, ``oneOf`` branches that share names, and definitions whose
+names need escaping in a ``$ref``. ``jsonschema`` is the reference validator throughout.
 """
 
 from __future__ import annotations
 
 import copy
+import urllib.parse
 from typing import Any
 
 import jsonschema
@@ -129,6 +131,44 @@ def union_beside_properties(draw: st.DrawFn) -> dict[str, Any]:
     return {"type": "object", "properties": {"x": node}, "required": ["x"]}
 
 
+@st.composite
+def overlapping_one_of(draw: st.DrawFn) -> dict[str, Any]:
+    """``oneOf`` branches sharing property names, told apart only by the type of a required
+    ``a``: strict mode sends them as ``anyOf``, and its nulls must be read in the right branch."""
+    kinds = draw(
+        st.lists(st.sampled_from(["string", "integer", "boolean"]), min_size=2, max_size=3,
+                 unique=True)
+    )  # fmt: skip
+    branches = []
+    for kind in kinds:
+        branch = draw(_plain_object(names=("b", "c"), nested=False))
+        branch["properties"]["a"] = {"type": kind}
+        branch["required"] = [*branch.get("required", []), "a"]
+        branches.append(branch)
+    return {"type": "object", "properties": {"x": {"oneOf": branches}}, "required": ["x"]}
+
+
+#: Definition names JSON Schema refers to only pointer-escaped and percent-encoded.
+ESCAPED_NAMES = ("Foo Bar", "a/b", "a~b", "a%b", "Café", "h#1")
+
+
+@st.composite
+def escaped_definition_names(draw: st.DrawFn) -> dict[str, Any]:
+    """Definitions whose names need escaping, used by plain ``$ref``s and in a pattern that
+    strict mode keeps (a named group, escaped parentheses)."""
+    from toolwire._strict import _definition_ref
+
+    names = draw(st.lists(st.sampled_from(ESCAPED_NAMES), min_size=1, max_size=3, unique=True))
+    defs = {name: draw(_plain_object(names=("a", "b"), nested=False)) for name in names}
+    properties: dict[str, Any] = {
+        f"p{i}": {"$ref": _definition_ref("$defs", name)} for i, name in enumerate(names)
+    }
+    properties["code"] = {"type": "string", "pattern": draw(st.sampled_from(
+        ["^(?P<word>[a-z]+)$", "^\\(?[0-9]+\\)?$", "^[(?=]*$"]))}  # fmt: skip
+    return {"type": "object", "properties": properties, "required": sorted(properties),
+            "$defs": defs}  # fmt: skip
+
+
 def _rooted(draw: st.DrawFn, node: dict[str, Any]) -> dict[str, Any]:
     """The node as the tool's root, or nested under a required property of it."""
     if draw(st.booleans()):
@@ -154,6 +194,8 @@ SCHEMA_CLASSES = {
     "ref_siblings": ref_with_siblings(),
     "discriminated_union": discriminated_unions(),
     "union_beside_properties": union_beside_properties(),
+    "overlapping_one_of": overlapping_one_of(),
+    "escaped_definition_names": escaped_definition_names(),
 }
 
 
@@ -275,8 +317,8 @@ def _deref(node: Any, root: Any) -> Any:
 
 def _resolve(ref: str, root: Any) -> Any:
     node = root
-    for part in ref.lstrip("#").split("/")[1:]:
-        node = node[part]
+    for part in urllib.parse.unquote(ref).lstrip("#").split("/")[1:]:
+        node = node[part.replace("~1", "/").replace("~0", "~")]
     return node
 
 

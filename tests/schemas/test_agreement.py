@@ -11,9 +11,11 @@ import toolwire
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
+from toolwire._arguments import ArgumentsValidator
 from toolwire.providers import restore_omitted, strict_schema
 
 from ._agreement import SCHEMA_CLASSES, fill, mutations
+from .test_strict_peers import assert_well_formed
 
 
 def _tool(schema: dict[str, Any]) -> toolwire.Tool:
@@ -37,7 +39,8 @@ def test_validator_and_strict_schema_accept_the_same_calls(schema_class: str, da
     strict, notes = strict_schema(parameters)
     assert strict is not None, notes
     assert notes == () or all("oneOf" in note for note in notes), notes
-    jsonschema.Draft202012Validator.check_schema(strict)
+    assert_well_formed(strict)
+    reading = ArgumentsValidator(tool, frozenset())
     validator = tool.signature.validator
     reference = jsonschema.Draft202012Validator(parameters)
     strict_check = jsonschema.Draft202012Validator(strict)
@@ -45,7 +48,7 @@ def test_validator_and_strict_schema_accept_the_same_calls(schema_class: str, da
     # Strict to tool: whatever strict mode lets the model send is accepted once restored.
     # hypothesis-jsonschema rewrites the schema it is given (resolving $refs): it gets copies.
     sent = data.draw(from_schema(copy.deepcopy(strict)), label="sent in strict mode")
-    restored = restore_omitted(sent, parameters)
+    restored = reading.validate(sent)  # raises when refused
     assert validator.is_valid(restored), (sent, restored)
     assert reference.is_valid(restored)
 
@@ -57,7 +60,7 @@ def test_validator_and_strict_schema_accept_the_same_calls(schema_class: str, da
         as_strict = fill(call, parameters, strict, parameters, strict)
         assert strict_check.is_valid(as_strict) == accepted, (call, as_strict)
         if accepted:
-            assert validator.is_valid(restore_omitted(as_strict, parameters))
+            assert validator.is_valid(reading.validate(as_strict))
     for call in mutations(drawn, parameters, parameters):
         assert not validator.is_valid(call), call
 
