@@ -516,7 +516,7 @@ def test_gemini_numbers_reach_an_int_parameter_as_ints(make: MakeDispatcher) -> 
     dispatcher = make(pick)
     items = dispatcher.process_response_sync(build_response("gemini", [("pick", '{"index": 2.0}')]))
     assert seen == [2] and type(seen[0]) is int
-    assert items[-1]["parts"][0]["functionResponse"]["response"] == {"output": "2"}
+    assert items[-1]["parts"][0]["functionResponse"]["response"] == {"output": 2}
 
 
 @pytest.mark.parametrize(

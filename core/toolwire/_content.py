@@ -258,12 +258,15 @@ def _part(value: Any) -> Part:
 def as_content(value: Any) -> Content | None:
     """``value`` as a ``Content`` when it is made of parts: a part, or a list or tuple holding
     at least one part (its strings become text parts); else ``None``."""
+    kind = type(value)
+    if kind is dict or kind is str:  # the common results, answered at once
+        return None
     if isinstance(value, Content):
         return value
     if isinstance(value, PART_TYPES):
         return Content([value])
     if (
-        type(value) in (list, tuple)
+        kind in (list, tuple)
         and value
         and isinstance(value[0], (str, *PART_TYPES))  # a list of records stops here, at once
         and any(isinstance(v, PART_TYPES) for v in value)

@@ -100,6 +100,8 @@ def to_text(value: Any) -> str:
     reads as that string, bare, the way a string does. So a value reads the same whether it
     is serialized here or sent as JSON from a worker (``process``, taskiq) and read back.
     """
+    if type(value) is str:
+        return utf8_safe(value)
     if isinstance(value, str) and not isinstance(value, enum.Enum):
         # A str subclass (a Content) as a plain str: what the SDKs take as text.
         return utf8_safe(value if type(value) is str else str.__str__(value))
