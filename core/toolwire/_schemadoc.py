@@ -13,6 +13,10 @@ validator, each provider's definition, strict mode) relies on what it establishe
   resolves; nothing is ever fetched, by toolwire or by the validator it builds;
 - **closed**: objects refuse keys they do not declare, in a way that keeps what the schema
   accepts (see ``close_objects``).
+
+Why one module of this length: the five properties are established in one pass at definition,
+in order, over one document model (``walk``, ``subschemas``, ``resolve``); apart, each would
+keep its own copy of how a schema's parts are found.
 """
 
 from __future__ import annotations
