@@ -38,6 +38,7 @@ from ._wire import (
     Refused,
     Signer,
     claim_lifetime,
+    job_id_of,
     make_broker,
 )
 
@@ -165,7 +166,13 @@ class TaskiqExecutor:
                     await self._abandon(link, sent, message)
                 elif holder is not None:
                     claimed = True
-                    worker = holder.decode() if isinstance(holder, bytes) else str(holder)
+                    # Whoever can write to Redis can set a claim to anything: bytes that are
+                    # no worker's id read as a worker that sends no heartbeat.
+                    worker = (
+                        holder.decode(errors="replace")
+                        if isinstance(holder, bytes)
+                        else str(holder)
+                    )
                     if not worker.startswith("!") and not await link.redis.exists(
                         self.keys.alive(worker)
                     ):
@@ -301,6 +308,8 @@ class _Link:
         )
         self.waiters: dict[str, asyncio.Event] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
+        # Junk on the done channel: counted, never a line each, and listening goes on.
+        self.junk = toolwire.RefusalSummary("toolwire.taskiq", "toolwire_taskiq.message_refused")
 
     async def open(self) -> None:
         await self.broker.startup()
@@ -312,14 +321,22 @@ class _Link:
         task.add_done_callback(self.tasks.discard)
 
     async def _listen(self) -> None:
-        """Wake the waiter of each call whose result arrived; reconnect after a failure."""
+        """Wake the waiter of each call whose result arrived; reconnect after a failure.
+
+        Anyone who can publish can send anything on the channel: what is not a job id is
+        counted (``toolwire_taskiq.message_refused`` summaries) and listening goes on.
+        """
         while True:
             pubsub = self.listen_redis.pubsub()
             try:
                 await pubsub.subscribe(self.keys.done)
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        waiter = self.waiters.get(message["data"].decode())
+                        job_id = job_id_of(message.get("data"))
+                        if job_id is None:
+                            self.junk.note("done_not_a_job_id")
+                            continue
+                        waiter = self.waiters.get(job_id)
                         if waiter is not None:
                             waiter.set()
             except (RedisError, OSError):
@@ -330,6 +347,7 @@ class _Link:
             await asyncio.sleep(self.settings.heartbeat / 4)
 
     async def close(self) -> None:
+        self.junk.flush()
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

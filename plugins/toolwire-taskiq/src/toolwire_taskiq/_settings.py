@@ -36,6 +36,7 @@ SCHEMA: Final[Mapping[str, Any]] = {
         "key_env": settings.ENV_NAME,
         "default_timeout": _SECONDS,
         "claim_timeout": _SECONDS,
+        "claim_memory": _COUNT,
     },
 }  # fmt: skip
 
@@ -62,6 +63,10 @@ class Settings:
         default_timeout: The deadline, in seconds, of a call whose tool has no ``timeout``.
         claim_timeout: Seconds within which a worker must claim a call; past them the host
             cancels it for good and answers ``executor_unavailable``.
+        claim_memory: How many claimed jobs one worker remembers at most (each until its
+            deadline), so that a job pushed to it again never runs twice, whatever Redis holds.
+            Full, it forgets first the jobs past their claim time (refused as late anyway);
+            still full, it refuses new jobs (``executor_unavailable``, retryable).
     """
 
     name: str
@@ -74,6 +79,7 @@ class Settings:
     key_env: str = DEFAULT_KEY_ENV
     default_timeout: float = 300.0
     claim_timeout: float = 10.0
+    claim_memory: int = 100_000
 
     @property
     def prefix(self) -> str:
@@ -95,7 +101,11 @@ class Settings:
         for key in ("heartbeat", "connect_timeout", "default_timeout", "claim_timeout"):
             if key in values:
                 values[key] = float(values[key])
-        for key in ("concurrency", "result_ttl"):  # JSON Schema counts 5.0 as an integer
+        for key in (
+            "concurrency",
+            "result_ttl",
+            "claim_memory",
+        ):  # JSON Schema counts 5.0 as an integer
             if key in values:
                 values[key] = int(values[key])
         return cls(name=name, **values)

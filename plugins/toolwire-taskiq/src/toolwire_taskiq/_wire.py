@@ -170,6 +170,17 @@ def read_job(body: bytes, executor: str) -> dict[str, Any]:
     return job
 
 
+def job_id_of(data: Any) -> str | None:
+    """The job id a pub/sub message carries (``done``, ``cancel``), or ``None`` for anything
+    that is not one (ASCII letters and digits, 64 at most): junk anyone who can publish sends."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", errors="replace")
+    if not isinstance(data, bytes) or not 0 < len(data) <= 64:
+        return None
+    text = data.decode("ascii", errors="replace")
+    return text if text.isascii() and text.isalnum() else None
+
+
 def lateness(job: Mapping[str, Any], now: float | None = None) -> str | None:
     """Why a job is too late to start (``expired``: its deadline passed; ``unclaimed``: its
     ``claim_timeout`` passed, so its host gave up on it), or ``None``."""

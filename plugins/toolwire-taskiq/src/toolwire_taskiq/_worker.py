@@ -8,8 +8,12 @@ key (``key_env``). Each message it takes goes through, in this order:
 2. its fields (``malformed``, ``other_executor``: refused);
 3. its times: past its deadline (``expired``) or its ``claim_timeout`` (``unclaimed``), it is
    refused, and its host, if it still waits, gets a reply saying so;
-4. its claim, taken once in Redis (``SET NX``): a job claimed before (``replayed``), or whose
-   host gave up on it (``abandoned``) or cancelled it (``cancelled``), is refused;
+4. its claim: a job this worker claimed before is refused (``replayed``) from its own memory
+   (``_claims``), which a Redis client cannot delete, as it can a claim in Redis; then the
+   claim is taken once in Redis (``SET NX``), shared by all workers: a job claimed before
+   (``replayed``), or whose host gave up on it (``abandoned``) or cancelled it
+   (``cancelled``), is refused. A worker whose memory is full of jobs still within their
+   claim time refuses the job (``claim_memory_full``) and tells its host;
 5. the tool: only one bound to this executor, at the host's pack version, its arguments
    validated again; the function runs until the deadline or the host's cancellation.
 
@@ -38,7 +42,9 @@ import toolwire
 from redis.exceptions import RedisError
 from toolwire.middleware import DEFAULT_RETRY_ON
 from toolwire.propagation import attached
+from toolwire.types import Redaction
 
+from ._claims import ClaimMemory
 from ._settings import Settings
 from ._wire import (
     ABANDONED,
@@ -48,6 +54,7 @@ from ._wire import (
     Refused,
     Signer,
     claim_lifetime,
+    job_id_of,
     lateness,
     make_broker,
     read_job,
@@ -93,8 +100,14 @@ class Worker:
         # A job's id is here from before its claim until its reply: None until its tool runs.
         self.running: dict[str, asyncio.Task[str] | None] = {}
         self.cancelled: set[str] = set()
+        # Every job claimed here, until its deadline: a replay never runs twice on this worker.
+        self.claims = ClaimMemory(settings.claim_memory)
         self.stopping = asyncio.Event()
         self.refusals = toolwire.RefusalSummary("toolwire.taskiq", "toolwire_taskiq.job_refused")
+        # Junk on the cancel channel: counted, never a line each, and listening goes on.
+        self.junk = toolwire.RefusalSummary("toolwire.taskiq", "toolwire_taskiq.message_refused")
+        # The host's rule for secrets: a tool's failure is logged with them masked.
+        self.redaction = Redaction.from_config(dispatcher.config)
         self.redis = redis.asyncio.Redis.from_url(
             settings.url,
             socket_connect_timeout=settings.connect_timeout,
@@ -117,6 +130,7 @@ class Worker:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             self.refusals.flush()
+            self.junk.flush()
             with contextlib.suppress(RedisError, OSError):
                 await self.redis.delete(self.keys.alive(self.id))
             with contextlib.suppress(RedisError, OSError):
@@ -177,8 +191,18 @@ class Worker:
         if late is not None:
             await self._refuse_late(job, late)
             return
-        if job_id in self.running:  # under way here already: taken again
+        if job_id in self.running or job_id in self.claims:  # taken here before: a replay
             self._refused("replayed", job)
+            return
+        if not self.claims.remember(job_id, job["claim_by"], job["deadline"]):
+            error = _error(
+                f"the worker that took the call of {job['tool']} remembers "
+                f"{self.claims.limit} claimed jobs at most ([executors.{self.settings.name}] "
+                "claim_memory), all still within their claim_timeout; it did not run",
+                "executor_unavailable",
+                retryable=True,
+            )
+            await self._refuse_with_reply(job, "claim_memory_full", error)
             return
         self.running[job_id] = None  # from here a cancel for it is kept, not lost
         try:
@@ -213,17 +237,8 @@ class Worker:
         return held.decode(errors="replace") if isinstance(held, bytes) else str(held)
 
     async def _refuse_late(self, job: dict[str, Any], late: str) -> None:
-        """Refuse a job too late to start; reply to its host (which may still wait) unless
-        someone holds its claim already (a job taken again)."""
-        job_id, tool = job["job"], job["tool"]
-        self._refused(late, job)
-        key = self.keys.claim(job_id)
-        lifetime = claim_lifetime(job["deadline"])
-        try:
-            if not await self.redis.set(key, REFUSED, nx=True, ex=lifetime):
-                return
-        except (RedisError, OSError):
-            return
+        """Refuse a job too late to start, and tell its host (which may still wait)."""
+        tool = job["tool"]
         if late == "expired":
             error = _error(
                 f"{tool}'s deadline passed before a worker could start it; it did not run",
@@ -235,6 +250,22 @@ class Worker:
                 "executor_unavailable",
                 retryable=True,
             )
+        await self._refuse_with_reply(job, late, error)
+
+    async def _refuse_with_reply(
+        self, job: dict[str, Any], reason: str, error: dict[str, Any]
+    ) -> None:
+        """Refuse a job; take its claim (no worker starts it after this) and reply ``error``
+        to its host, unless someone holds its claim already (a job taken again)."""
+        job_id = job["job"]
+        self._refused(reason, job)
+        key = self.keys.claim(job_id)
+        lifetime = claim_lifetime(job["deadline"])
+        try:
+            if not await self.redis.set(key, REFUSED, nx=True, ex=lifetime):
+                return
+        except (RedisError, OSError):
+            return
         await self._reply(job_id, {"error": error})
 
     async def _reply(self, job_id: str, reply: dict[str, Any]) -> None:
@@ -292,7 +323,13 @@ class Worker:
                 )
             }
         except Exception as exc:  # noqa: BLE001 - the host answers; the log here has the rest
-            _log.error("toolwire_taskiq.tool_failed", tool=tool, call_id=call, exc_info=exc)
+            _log.error(
+                "toolwire_taskiq.tool_failed",
+                tool=tool,
+                call_id=call,
+                exc_info=exc,
+                secrets=self.redaction.secret_values(job["arguments"]),
+            )
             retry_on = DEFAULT_RETRY_ON
             with contextlib.suppress(KeyError):
                 retry_on = self.dispatcher.policy(tool).retry_on or DEFAULT_RETRY_ON
@@ -342,7 +379,11 @@ class Worker:
                         ignore_subscribe_messages=True, timeout=self.settings.heartbeat
                     )
                     if message is not None and message.get("type") == "message":
-                        self._cancel(message["data"].decode(errors="replace"))
+                        job_id = job_id_of(message.get("data"))
+                        if job_id is None:
+                            self.junk.note("cancel_not_a_job_id")
+                        else:
+                            self._cancel(job_id)
             except (RedisError, OSError):
                 pass
             finally:
