@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import copy
-import typing
 from typing import Any
 
-import pydantic
 import toolwire
 from agents import AgentBase, FunctionTool, RunContextWrapper
 from agents.strict_schema import ensure_strict_json_schema
@@ -134,19 +132,13 @@ def _strict_for_the_sdk(parameters: dict[str, Any]) -> bool:
 
 
 def _output_schema(tool: toolwire.Tool) -> dict[str, Any] | None:
-    """The JSON Schema of the function's return type when it is an object type the SDK takes
-    (strict), else ``None``."""
-    try:
-        annotation = typing.get_type_hints(tool.function).get("return")
-    except Exception:  # noqa: BLE001 - an annotation that does not resolve gives no schema
-        return None
-    if annotation is None or annotation is Any:
+    """The tool's output schema as toolwire advertises it (``Tool.output_schema``) when it is
+    an object schema the SDK takes (strict), else ``None``."""
+    schema = tool.output_schema
+    if schema is None or schema.get("type") != "object":
         return None
     try:
-        schema = pydantic.TypeAdapter(annotation).json_schema(mode="serialization")
-        if schema.get("type") != "object":
-            return None
         ensure_strict_json_schema(copy.deepcopy(schema))
-    except Exception:  # noqa: BLE001 - a type pydantic or the SDK cannot describe gives none
+    except Exception:  # noqa: BLE001 - a schema the SDK refuses gives none
         return None
-    return schema
+    return copy.deepcopy(schema)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import copy
-import typing
 from typing import Any
 
-import pydantic
 import toolwire
 from pydantic_ai.tools import ToolDefinition
 
@@ -36,14 +34,7 @@ def definition(tool: toolwire.Tool, policy: toolwire.ToolPolicy) -> ToolDefiniti
 
 
 def return_schema(tool: toolwire.Tool) -> dict[str, Any] | None:
-    """The JSON Schema of the function's return annotation, or ``None`` without a usable one."""
-    try:
-        annotation = typing.get_type_hints(tool.function).get("return", _UNSET)
-    except Exception:  # noqa: BLE001 - an annotation that does not resolve gives no schema
-        return None
-    if annotation is _UNSET or annotation is typing.Any:
-        return None
-    try:
-        return pydantic.TypeAdapter(annotation).json_schema(mode="serialization")
-    except Exception:  # noqa: BLE001 - a type pydantic cannot describe gives no schema
-        return None
+    """The tool's output schema as toolwire advertises it (``Tool.output_schema``: from the
+    return annotation, or ``output_schema=``), a copy; ``None`` for a tool without one."""
+    schema = tool.output_schema
+    return None if schema is None else copy.deepcopy(schema)
