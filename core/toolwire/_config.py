@@ -18,7 +18,7 @@ _COUNT: Final = {"type": "integer", "minimum": 1}
 _EXECUTOR: Final = {"type": "string", "minLength": 1}
 _NAMES: Final = {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True}
 #: The keys of ``[plugins.NAME]`` the core reads (``_selection``), hidden from the plugin.
-PACK_KEYS: Final = ("prefix", "include", "exclude")
+PACK_KEYS: Final = ("prefix", "include", "exclude", "defer_loading")
 
 #: The JSON Schema every config is validated with; the docs' config reference is checked against it.
 CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
@@ -49,6 +49,10 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
                                 "description": "Only these of the pack's tools (its own names)."},
                     "exclude": {**_NAMES,
                                 "description": "Never these of the pack's tools (its own names)."},
+                    "defer_loading": {"type": "boolean",
+                                      "description": "Every tool of the pack (or MCP server) "
+                                      "is found by searching rather than sent up front "
+                                      "(`[tools.NAME] defer_loading` has the last word)."},
                 },
             },
         },
@@ -129,6 +133,13 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
                                  "description": "Each call waits for a person's approval "
                                                 "(`false` exempts it from `[defaults] approval`)."},
                     "executor": {**_EXECUTOR, "description": "Where its function runs."},
+                    "defer_loading": {"type": "boolean",
+                                      "description": "Callable, but found by searching rather "
+                                      "than sent in the first `tools` list."},
+                    "allowed_callers": {"type": "array", "minItems": 1, "uniqueItems": True,
+                                        "items": {"enum": ["direct", "program"]},
+                                        "description": "Who may call it: the model (`direct`), "
+                                        "code the model runs (`program`)."},
                 },
             },
         },

@@ -47,6 +47,11 @@ class ToolPolicy:
         executor: The name of the executor its function runs on (``thread``, ``process``, or
             one a plugin registers); ``None`` runs it in this process: ``async def`` on the
             event loop, plain functions on the dispatcher's threads.
+        defer_loading: The tool is callable, but its full definition is left out of the
+            initial ``tools`` list: the model finds it by searching (``docs/many-tools.md``).
+        allowed_callers: Who may call it: ``"direct"`` (the model itself) and ``"program"``
+            (code the model runs, through a provider's programmatic tool calling); ``None``
+            means ``("direct",)``. A call from a caller not listed is ``permission_denied``.
         options: Plugins' own options, by name (``rate_limit`` for the rate-limit plugin):
             each must be claimed by a loaded plugin through ``toolwire_register_tool_options``,
             or the dispatcher refuses to start.
@@ -67,6 +72,8 @@ class ToolPolicy:
     open_world: bool | None = None
     approval: bool | None = None
     executor: str | None = None
+    defer_loading: bool | None = None
+    allowed_callers: tuple[str, ...] | None = None
     options: Mapping[str, Any] = field(default_factory=lambda: _NO_OPTIONS)
 
     def overridden_by(self, other: ToolPolicy) -> ToolPolicy:
@@ -92,6 +99,8 @@ class ToolPolicy:
         kwargs: dict[str, Any] = {k: v for k, v in values.items() if k in CORE_FIELDS}
         if kwargs.get("roles") is not None:
             kwargs["roles"] = frozenset(kwargs["roles"])
+        if kwargs.get("allowed_callers") is not None:
+            kwargs["allowed_callers"] = tuple(kwargs["allowed_callers"])
         options = {k: v for k, v in values.items() if k not in CORE_FIELDS}
         if options:
             kwargs["options"] = MappingProxyType(options)
@@ -107,3 +116,7 @@ CORE_FIELDS: Final = tuple(f.name for f in fields(ToolPolicy) if f.name != "opti
 #: The behaviour hints, as MCP's tool annotations carry them.
 ANNOTATIONS: Final = ("read_only", "destructive", "idempotent", "open_world")
 _EMPTY: Final = ToolPolicy()
+#: Who may call a tool: the model itself, or code the model runs.
+CALLERS: Final = ("direct", "program")
+#: Who may call a tool that does not say.
+DEFAULT_CALLERS: Final = ("direct",)

@@ -1,15 +1,17 @@
-"""A pack's tools as the operator selects them: ``[plugins.NAME] prefix``, ``include`` and
-``exclude``, with the same meaning as for an MCP server's tools.
+"""A pack's tools as the operator selects them: ``[plugins.NAME] prefix``, ``include``,
+``exclude`` and ``defer_loading``, with the same meaning as for an MCP server's tools.
 
 ``include`` and ``exclude`` name the pack's own tool names (before the prefix); a name that
 matches none of the pack's tools stops the start (a misspelt ``exclude`` would leave offered
 the tool it meant to hide). ``prefix`` is put before every kept tool's name, so two packs that
-both bring ``get_weather`` can be installed side by side.
+both bring ``get_weather`` can be installed side by side. ``defer_loading = true`` defers every
+kept tool (``[tools.NAME] defer_loading`` still has the last word on one tool).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -33,14 +35,15 @@ def select_tools(
     Args:
         source: The plugin's name, as ``[plugins.NAME]`` names it.
         tools: What the plugin registered.
-        selection: ``prefix``, ``include`` and ``exclude`` (validated by the config schema).
+        selection: ``prefix``, ``include``, ``exclude`` and ``defer_loading`` (validated by the
+            config schema).
         strict: Whether a name in ``include`` or ``exclude`` that matches no tool is an error
             (at registration); a plugin that changes its tools later is held to the same
             selection without it, since a tool may come and go.
 
     Returns:
-        The kept tools, in order; renamed copies when a prefix is set (the originals are
-        never changed).
+        The kept tools, in order; copies when a prefix or ``defer_loading`` is set (the
+        originals are never changed).
 
     Raises:
         ConfigError: a name that matches none of the pack's tools, a name both included and
@@ -59,7 +62,18 @@ def select_tools(
         for tool in tools
         if (include is None or tool.name in include) and tool.name not in exclude
     ]
-    return [_renamed(tool, prefix + tool.name, where) for tool in kept] if prefix else kept
+    if prefix:
+        kept = [_renamed(tool, prefix + tool.name, where) for tool in kept]
+    if "defer_loading" in selection:
+        kept = [_deferred(tool, bool(selection["defer_loading"])) for tool in kept]
+    return kept
+
+
+def _deferred(tool: Tool, defer: bool) -> Tool:
+    """A copy of ``tool`` whose declared ``defer_loading`` is the pack's setting."""
+    copied = copy.copy(tool)
+    copied.policy = dataclasses.replace(tool.policy, defer_loading=defer)
+    return copied
 
 
 def _check_names(

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any, overload
 
 from ._errors import ConfigError
-from ._policy import ToolPolicy
+from ._policy import CALLERS, ToolPolicy
 from ._schema import (
     InferredSignature,
     callable_name,
@@ -125,6 +125,8 @@ def _policy_from(
     open_world: bool | None = None,
     approval: bool | None = None,
     executor: str | None = None,
+    defer_loading: bool | None = None,
+    allowed_callers: Iterable[str] | None = None,
     **plugin_options: Any,
 ) -> ToolPolicy:
     if timeout is not None and not (
@@ -161,7 +163,8 @@ def _policy_from(
         "idempotent": idempotent,
         "open_world": open_world,
     }
-    for hint, value in {**hints, "approval": approval}.items():
+    callers = _callers(allowed_callers)
+    for hint, value in {**hints, "approval": approval, "defer_loading": defer_loading}.items():
         if value is not None and not isinstance(value, bool):
             raise ConfigError(f"{hint} must be True or False, got {value!r}")
     return ToolPolicy(
@@ -177,8 +180,28 @@ def _policy_from(
         **hints,
         approval=approval,
         executor=executor,
+        defer_loading=defer_loading,
+        allowed_callers=callers,
         options=MappingProxyType(plugin_options) if plugin_options else ToolPolicy().options,
     )
+
+
+def _callers(given: Iterable[str] | None) -> tuple[str, ...] | None:
+    """``allowed_callers`` checked: a non-empty list of ``"direct"`` and ``"program"``."""
+    if given is None:
+        return None
+    if isinstance(given, str) or not isinstance(given, Iterable):
+        raise ConfigError(
+            f"allowed_callers must be a list of callers ({', '.join(CALLERS)}), got {given!r}"
+        )
+    callers = tuple(dict.fromkeys(given))
+    wrong = [c for c in callers if c not in CALLERS]
+    if wrong or not callers:
+        raise ConfigError(
+            f"allowed_callers takes {' and '.join(map(repr, CALLERS))} (at least one), "
+            f"got {list(given)!r}"
+        )
+    return callers
 
 
 class _ToolOptions:
@@ -226,6 +249,8 @@ def tool(
     open_world: bool | None = None,
     approval: bool | None = None,
     executor: str | None = None,
+    defer_loading: bool | None = None,
+    allowed_callers: Iterable[str] | None = None,
     **plugin_options: Any,
 ) -> Callable[[ToolFunction], Tool]: ...
 def tool(
@@ -277,6 +302,8 @@ class Toolset:
         open_world: bool | None = None,
         approval: bool | None = None,
         executor: str | None = None,
+        defer_loading: bool | None = None,
+        allowed_callers: Iterable[str] | None = None,
         **plugin_options: Any,
     ) -> Callable[[ToolFunction], Tool]: ...
     def tool(
