@@ -49,7 +49,12 @@ def config_reference() -> str:
         if section == "plugins":
             pack = table["additionalProperties"]
             lines.append(f"| `[plugins.NAME]` | table | empty | {pack['description']} |")
-            defaults = {"prefix": '`""`', "include": "all", "exclude": "`[]`", "defer_loading": "`false`"}
+            defaults = {
+                "prefix": '`""`',
+                "include": "all",
+                "exclude": "`[]`",
+                "defer_loading": "`false`",
+            }
             for key, spec in pack["properties"].items():
                 kind = "list of strings" if spec["type"] == "array" else spec["type"]
                 lines.append(
