@@ -6,15 +6,14 @@ import asyncio
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import limits
 import limits.aio.storage
 import limits.aio.strategies
-import limits.storage
-import limits.strategies
 import toolwire
 
 from ._settings import Settings, Strategy
@@ -24,11 +23,6 @@ if TYPE_CHECKING:
 
 _log = toolwire.get_logger("toolwire.ratelimit")
 
-_SYNC_STRATEGIES: Final[Mapping[Strategy, type[limits.strategies.RateLimiter]]] = {
-    "moving-window": limits.strategies.MovingWindowRateLimiter,
-    "fixed-window": limits.strategies.FixedWindowRateLimiter,
-    "sliding-window-counter": limits.strategies.SlidingWindowCounterRateLimiter,
-}
 _ASYNC_STRATEGIES: Final[Mapping[Strategy, type[limits.aio.strategies.RateLimiter]]] = {
     "moving-window": limits.aio.strategies.MovingWindowRateLimiter,
     "fixed-window": limits.aio.strategies.FixedWindowRateLimiter,
@@ -57,28 +51,129 @@ def seconds_until(reset_time: float) -> int:
 
 
 class MemoryBackend:
-    """``limits``' thread-safe in-process storage, shared by every event loop and thread.
+    """Counts kept in this process, under one short ``threading`` lock: shared by every event
+    loop and thread the dispatcher serves.
 
-    Not ``limits.aio``'s memory storage: its per-key ``asyncio.Lock`` and expiry task belong to
-    the loop that first used them, and one dispatcher serves several loops (its own, for the
-    sync twins, and each loop a host awaits ``dispatch`` on), where it then fails with "bound
-    to a different event loop" or hangs. The sync storage only does in-memory work under a
-    short ``threading`` lock, so calling it from a coroutine does not hold the loop up. One
-    storage per loop is no answer either: the loops would each count apart, and the limit
-    would be reached late or never.
+    Each strategy counts as ``limits``' own in-memory storage does (its tests prove the two
+    agree, hit by hit), without what that storage costs a call: a list that grows by one entry
+    at its front per call in a moving window (every hit moves the whole list), and a
+    ``threading.Timer`` thread started every 10 ms to drop old entries. Here a moving window
+    keeps the last ``N`` calls' times in a ``deque`` of at most ``N``, and counts nobody calls
+    any more are dropped once a second, on a call.
+
+    Not ``limits.aio``'s memory storage: its per-key ``asyncio.Lock`` belongs to the loop that
+    first used it, and one dispatcher serves several loops (its own, for the sync twins, and
+    each loop a host awaits ``dispatch`` on). One storage per loop is no answer either: the
+    loops would each count apart, and the limit would be reached late or never.
     """
 
     def __init__(self, strategy: Strategy) -> None:
-        self._limiter = _SYNC_STRATEGIES[strategy](limits.storage.MemoryStorage())
+        self._count: Final = _COUNTERS[strategy]
+        self._lock = threading.Lock()
+        #: A limit and its key's identifiers, to its count: ``[forget_after, ...]``.
+        self._counts: dict[tuple[Any, ...], list[Any]] = {}
+        self._next_sweep = 0.0
 
     async def hit(self, item: limits.RateLimitItem, *identifiers: str) -> int | None:
         return self.hit_now(item, *identifiers)
 
     def hit_now(self, item: limits.RateLimitItem, *identifiers: str) -> int | None:
         """``hit``, without a coroutine: an in-process count never waits."""
-        if self._limiter.hit(item, *identifiers):
-            return None
-        return seconds_until(self._limiter.get_window_stats(item, *identifiers).reset_time)
+        return self.count(item.amount, item.get_expiry(), identifiers)
+
+    def count(self, amount: int, expiry: int, identifiers: tuple[str, ...]) -> int | None:
+        """One hit against ``amount`` calls per ``expiry`` seconds: ``hit_now``, for a caller
+        that read the limit's figures once."""
+        now = time.time()
+        with self._lock:
+            if now >= self._next_sweep:
+                self._sweep(now)
+            reset = self._count(self._counts, (expiry, *identifiers), amount, expiry, now)
+        return None if reset is None else max(0, math.ceil(reset - now))
+
+    def _sweep(self, now: float) -> None:
+        """Forget the counts whose windows hold no call any more."""
+        for key in [key for key, count in self._counts.items() if count[0] <= now]:
+            del self._counts[key]
+        self._next_sweep = now + _SWEEP_EVERY
+
+
+#: Seconds between two sweeps of the counts nobody hit within their window.
+_SWEEP_EVERY: Final = 1.0
+
+#: One hit: ``None`` when it fits in the limit, else when (epoch seconds) one more would.
+_Counter = Callable[
+    [dict[tuple[Any, ...], list[Any]], tuple[Any, ...], int, int, float], float | None
+]
+
+
+def _moving_window(
+    counts: dict[tuple[Any, ...], list[Any]],
+    key: tuple[Any, ...],
+    limit: int,
+    expiry: int,
+    now: float,
+) -> float | None:
+    """At most ``limit`` calls in any ``expiry`` seconds: the last ``limit`` calls' times."""
+    count = counts.get(key)
+    if count is None:
+        count = counts[key] = [0.0, deque(maxlen=limit)]
+    times: deque[float] = count[1]
+    if len(times) == limit and times[0] >= now - expiry:
+        return times[0] + expiry
+    times.append(now)
+    count[0] = now + expiry
+    return None
+
+
+def _fixed_window(
+    counts: dict[tuple[Any, ...], list[Any]],
+    key: tuple[Any, ...],
+    limit: int,
+    expiry: int,
+    now: float,
+) -> float | None:
+    """At most ``limit`` calls in a window of ``expiry`` seconds from the window's first call."""
+    count = counts.get(key)
+    if count is None or count[0] <= now:
+        counts[key] = [now + expiry, 1]
+        return None
+    count[1] += 1  # a refused call counts too, as in limits: the window stays full
+    return None if count[1] <= limit else count[0]
+
+
+def _sliding_window_counter(
+    counts: dict[tuple[Any, ...], list[Any]],
+    key: tuple[Any, ...],
+    limit: int,
+    expiry: int,
+    now: float,
+) -> float | None:
+    """The current clock-aligned window's count plus the previous one's, weighted by how much of
+    it the last ``expiry`` seconds still cover."""
+    window = int(now / expiry)
+    count = counts.get(key)  # [forget_after, window, its count, the previous window's count]
+    if count is None or count[1] < window - 1:
+        count = counts[key] = [(window + 2) * expiry, window, 0, 0]
+    elif count[1] == window - 1:
+        count[:] = [(window + 2) * expiry, window, 0, count[2]]
+    current, previous = count[2], count[3]
+    previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry if previous else 0.0
+    if math.floor(previous * previous_ttl / expiry + current) + 1 <= limit:
+        count[2] += 1
+        return None
+    current_ttl = (1 - ((now / expiry) % 1)) * expiry + expiry
+    return now + min(
+        previous_ttl % (expiry / previous) if previous else math.inf,
+        current_ttl % expiry if current else math.inf,
+    )
+
+
+_COUNTERS: Final[Mapping[Strategy, _Counter]] = {
+    "moving-window": _moving_window,
+    "fixed-window": _fixed_window,
+    "sliding-window-counter": _sliding_window_counter,
+}
 
 
 @dataclass(slots=True)

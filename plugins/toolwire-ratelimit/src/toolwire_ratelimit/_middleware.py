@@ -42,6 +42,8 @@ class RateLimit:
         self.settings: Final = settings if settings is not None else Settings()
         self._backend: Backend = create_backend(self.settings)
         self._items: dict[str, limits.RateLimitItem | None] = {}
+        #: A valid ``rate_limit`` text's item, and its calls and seconds, read once.
+        self._figures: dict[str, tuple[limits.RateLimitItem, int, int]] = {}
         #: With in-process storage a hit never waits, so the count is a plain check that the
         #: dispatcher runs next to its own policy layers, without a coroutine of its own
         #: (``toolwire.types.Middleware``); with Redis there is none, the call awaits the hit.
@@ -76,10 +78,17 @@ class RateLimit:
             ToolError: ``rate_limited`` (the limit is used up), or ``internal_error`` (an
                 invalid limit; or the storage failed and ``fail_open`` is off).
         """
-        item = self._limit_of(context)
+        assert context.policy is not None
+        try:
+            item, amount, expiry = self._figures[context.policy.options["rate_limit"]]
+        except KeyError:
+            item = self._limit_of(context)
+            item, amount, expiry = self._figures.setdefault(
+                context.policy.options["rate_limit"], (item, item.amount, item.get_expiry())
+            )
         backend: MemoryBackend = self._backend  # type: ignore[assignment]  # admit: in process
         try:
-            retry_after = backend.hit_now(item, *self.identifiers(context))
+            retry_after = backend.count(amount, expiry, self.identifiers(context))
         except Exception as exc:  # noqa: BLE001 - whatever the storage raises, the call answers
             self._storage_failed(context, exc)
             return
