@@ -21,6 +21,7 @@ from ._plugins import PluginHost
 from ._policy import ToolPolicy
 from ._provenance import policy_sources
 from ._responses import provider_named
+from ._search import ToolIndex, checked_limit
 from ._sync import SyncEntryPoints
 from ._tasks import TaskRunner
 from ._threads import ThreadRunner
@@ -63,6 +64,7 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
         self._approvals = Approvals(self.config.section("approvals"), self.config.resolve_path)
         self._plans = Plans(self._host, self._threads, self._tasks, self._approvals)
         self._closed = False
+        self._index: tuple[Plan, ToolIndex] | None = None  # tool search's, built on first use
         self._host.add_builtins()
 
     @classmethod
@@ -168,6 +170,36 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
     def tool_definition(self, provider: Provider, tool: Tool) -> ToolDefinition:
         """One tool as that provider describes it, built once; its problems are logged once."""
         return self._ready().definition(provider, tool)
+
+    def search_tools(self, query: str, *, role: str | None = None, limit: int = 5) -> list[Tool]:
+        """The enabled tools ``role`` may call that best match ``query``, best first.
+
+        Ranked with BM25 over each tool's name, description, parameter names and
+        descriptions, and its pack's description; the index is built on the first search of
+        each start. A tool the role may not call is never returned. See ``docs/many-tools.md``.
+
+        Args:
+            query: Words describing the tool wanted (a model's search, or a person's).
+            role: The role searching, as for ``tools(role)``.
+            limit: The most tools returned (at most 50).
+
+        Raises:
+            ValueError: ``limit`` is no whole number of 1 or more.
+            TypeError: ``query`` is not text.
+        """
+        if not isinstance(query, str):
+            raise TypeError(f"a search query is text, not {type(query).__name__}")
+        count = checked_limit(limit)
+        plan = self._ready()
+        index = self._search_index(plan)
+        routes = plan.routes
+        return index.search(query, lambda t: plan.may_call(routes[t.name], role), count)
+
+    def _search_index(self, plan: Plan) -> ToolIndex:
+        built = self._index
+        if built is None or built[0] is not plan:
+            built = self._index = (plan, ToolIndex([plan.routes[n].tool for n in plan.names]))
+        return built[1]
 
     def stats(self) -> dict[str, int]:
         """``threads`` (the pool for plain functions), ``running`` (threads running one now),

@@ -41,6 +41,7 @@ class Tool:
         function: The Python callable.
         policy: What the code declared (timeouts, roles...); config may override it.
         pack: The name of the ``Toolset`` it belongs to, if any.
+        pack_description: That ``Toolset``'s description (what tool search also reads).
     """
 
     __slots__ = (
@@ -52,6 +53,7 @@ class Tool:
         "is_async",
         "name",
         "pack",
+        "pack_description",
         "parameters",
         "policy",
         "signature",
@@ -82,6 +84,7 @@ class Tool:
         self.is_async: bool = is_async_callable(function)
         self.policy: ToolPolicy = policy or ToolPolicy()
         self.pack: str | None = pack
+        self.pack_description: str = ""
         self.context_param: str | None = inferred.context_param
         self.converters: Mapping[str, Callable[[Any], Any]] = inferred.converters
         self.signature: InferredSignature = inferred
@@ -321,6 +324,8 @@ class Toolset:
             raise ConfigError(f"toolset {self.name!r} already has a tool named {new.name!r}")
         if new.pack is None:
             new.pack = self.name
+        if new.pack == self.name and not new.pack_description:
+            new.pack_description = self.description
         self._tools[new.name] = new
         return new
 
