@@ -27,6 +27,7 @@ from ._hookwalk import CallHooks, plugin_failed
 from ._logging import log as _log
 from ._logging import redact_names, secret_values
 from ._middleware import Awaited, applies, awaited, code_of, compose, order_of
+from ._names import arguments_validator, definition_of
 from ._plugins import PluginHost
 from ._policy import BUILTIN_DEFAULTS, CORE_FIELDS, ToolPolicy
 from ._tasks import TaskRunner
@@ -60,6 +61,8 @@ class Route:
         blame: Code objects of its middleware, to name the plugin whose middleware failed.
         redact: Argument names whose values are masked when a failure is logged.
         approval: Every call waits for a person's approval (the policy's ``approval``).
+        renamed: Property names some registered provider refuses, each with the name it is
+            sent under instead (``_names``); calls made with those are mapped back.
     """
 
     tool: Tool
@@ -72,6 +75,7 @@ class Route:
     blame: Mapping[CodeType, str] = field(default_factory=dict)
     redact: frozenset[str] = frozenset()
     approval: bool = False
+    renamed: Mapping[str, str] = field(default_factory=dict)
 
     def failure(self, call: ToolCall, exc: BaseException) -> ToolError:
         """The error for an exception that escaped the handler, logged with whose it was.
@@ -198,7 +202,10 @@ class Plan:
         key = (provider.name, tool.name)
         found = self.definitions.get(key)
         if found is None:
-            found = self.definitions[key] = provider.tool_definition(tool)
+            route = self.routes.get(tool.name)
+            found = self.definitions[key] = definition_of(
+                provider, tool, route.renamed if route else {}
+            )
             for problem in found.problems:
                 _log.warning(
                     "toolwire.definition_problem",
@@ -333,6 +340,7 @@ def build_plan(
     problems: list[str] = []
     ordered = sorted(middleware, key=lambda pair: order_of(pair[0]))  # stable: ties keep order
     enforced = _enforced_fields(ordered, roles_enforced)
+    rules = [p.property_names for p in providers.values() if p.property_names is not None]
     routes: dict[str, Route] = {}
     for tool, plugin in tools:
         settings = config.tool_settings(tool.name)
@@ -357,10 +365,11 @@ def build_plan(
             if executor is None or is_in_process(executor)
             else OnExecutor(tool, executor, plugin, (versions or {}).get(plugin, ""), principal_key)
         )
+        validator, renamed = arguments_validator(tool, redact, rules)
         routes[tool.name] = Route(
             tool,
             plugin,
-            ArgumentsValidator(tool, redact),
+            validator,
             policy,
             compose([m for m, _ in layers], innermost) if layers else innermost,
             not layers and not isinstance(innermost, OnExecutor),
@@ -368,6 +377,7 @@ def build_plan(
             MappingProxyType(_blame(layers)),
             redact,
             approval,
+            MappingProxyType(renamed),
         )
     problems += _unknown_tools(config, [tool.name for tool, _ in tools])
     if problems:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,10 @@ class Provider(abc.ABC):
 
     #: The name hosts use (``"openai-responses"``...).
     name: str = ""
+    #: The property names this API takes in a tool's schema (matched whole), or ``None`` for
+    #: any. A property it refuses (``$top``, ``filter[status]``) is sent under a safe name in
+    #: this provider's definitions only, and calls are mapped back (see ``docs/providers``).
+    property_names: re.Pattern[str] | None = None
 
     @abc.abstractmethod
     def detect(self, response: Mapping[str, Any]) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -40,6 +41,8 @@ class AnthropicProvider(Provider):
     """
 
     name = "anthropic"
+    #: The API refuses ``input_schema`` property keys outside this (its 400 error says so).
+    property_names = re.compile(r"[a-zA-Z0-9_.-]{1,64}")
 
     def detect(self, response: Mapping[str, Any]) -> bool:
         """A Messages API response: ``type`` ``"message"``, role ``assistant``, a content list."""

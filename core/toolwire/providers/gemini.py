@@ -9,6 +9,7 @@ the REST spelling; google-genai accepts both (``populate_by_name``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -44,6 +45,10 @@ class GeminiProvider(Provider):
     """
 
     name = "gemini"
+    #: google-genai's ``FunctionDeclaration``: "Parameter names must start with a letter or an
+    #: underscore and must only contain chars a-z, A-Z, 0-9, or underscores with a maximum
+    #: length of 64."
+    property_names = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
     def detect(self, response: Mapping[str, Any]) -> bool:
         """A generateContent response: a ``candidates`` list, or only prompt feedback (blocked)."""
