@@ -30,10 +30,14 @@ Beside the queue, under the queue's name as a prefix:
   ``!cancelled`` (the host cancelled it before a worker claimed it) or ``!refused`` (a worker
   refused it and replied why). It lives until ``CLAIM_MARGIN`` seconds past the job's
   deadline, so a job queued again (replayed) finds it and is refused; after that, its deadline
-  has passed (by any clock within ``CLAIM_MARGIN`` of the host's);
+  has passed (by any clock within ``CLAIM_MARGIN`` of the host's). Whoever may write to Redis
+  may delete it too: each worker also remembers the jobs it claimed (``_claims``), and every
+  worker refuses a job past its ``claim_by``, so a deleted claim lets a job run again only on
+  another worker within ``claim_timeout`` of its sending (Redis ACLs close even that);
 - ``alive:WORKER`` is the worker's heartbeat, refreshed four times per interval and expiring
   after half of one;
-- a message on the channel ``cancel`` asks the worker running job ``ID`` to stop it;
+- a message on the channel ``cancel`` asks the worker running job ``ID`` to stop it (a message
+  on ``cancel`` or ``done`` that is no job id, ``job_id_of``, is junk: counted, ignored);
 - ``result:ID`` holds the reply to job ``ID`` for ``result_ttl`` seconds, and a message on
   the channel ``done`` says that it is there.
 """
