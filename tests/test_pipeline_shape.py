@@ -356,8 +356,11 @@ def test_the_docs_table_names_every_stage_and_only_real_ones() -> None:
         "finish",
     ]
     for name, module in stages:
-        owner = _pipeline if module == "_pipeline" else toolwire._hookwalk.CallHooks
-        assert module in {"_pipeline", "_hookwalk"} and callable(getattr(owner, name))
+        assert module in {"_pipeline", "_hookwalk"}
+        if module == "_pipeline":
+            assert callable(getattr(_pipeline, name))
+        else:  # a stage's driver, chosen per dispatcher: declared on the class, set per instance
+            assert "Callable" in toolwire._hookwalk.CallHooks.__annotations__[name]
 
 
 def test_adjacent_built_in_layers_are_fused_and_others_keep_their_place() -> None:

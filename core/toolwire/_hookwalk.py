@@ -5,6 +5,10 @@ call order, and walked here: one walk per stage, with a plain driver (no impleme
 ``async``: the stage runs at once and costs no coroutine) and an async driver (an ``async
 def`` implementation is awaited). What a stage makes of each answer, and of each failure, is
 its ``Fold``; every failure is attributed to its plugin by name.
+
+Which driver a stage runs is chosen once, when the plan is built: a stage nobody implements
+is no walk at all, only its answer for no answer (``Fold.unanswered``), and a call reaches a
+stage's driver straight from the pipeline, through no wrapper.
 """
 
 from __future__ import annotations
@@ -101,18 +105,22 @@ def plugin_failed(
 class Fold:
     """What one stage makes of its implementations' answers; subclassed once per stage.
 
-    A walk starts with ``start``, hands each answer to ``step`` (which may stop the walk)
-    and each failure to ``failed`` (which raises to end the call, or returns to go on), and
-    ends with ``end``. ``args`` are the hook's arguments; ``step`` may replace them for the
-    implementations that follow (an after hook's replacement result).
+    A walk starts with nothing accumulated (``None``), hands each answer other than ``None``
+    to ``step`` (which may stop the walk) and each failure to ``failed`` (which raises to end
+    the call, or returns to go on), and ends with ``end``. ``args`` are the hook's arguments;
+    ``step`` may replace them for the implementations that follow (an after hook's
+    replacement result). ``None`` is every stage's "no answer": it abstains from a vote,
+    leaves a result as it is, lets the next format hook try.
     """
 
     hook: str = ""
     #: Argument names whose values are masked when a failure is logged (``[logging] redact``).
     redact: frozenset[str] = frozenset()
 
-    def start(self, args: tuple[Any, ...]) -> Any:
-        return None
+    def unanswered(self, *args: Any) -> Any:
+        """The stage's answer when no implementation answers: ``end`` with nothing
+        accumulated. It is the whole stage when nobody implements it."""
+        return self.end(args, None)
 
     def step(
         self, impl: HookImpl, answer: Any, args: tuple[Any, ...], acc: Any
@@ -144,29 +152,33 @@ class Stage:
         self.impls = implementations(pm, fold.hook)
         self.is_async = any(impl.is_async for impl in self.impls)
         self.timeout = timeout
+        #: ``run(*args)``: the stage's answer, or an awaitable of it. Chosen here, once.
+        self.run: Callable[..., Any] = (
+            self._walk_async
+            if self.is_async
+            else self._walk_plain
+            if self.impls
+            else fold.unanswered
+        )
 
-    def run(self, *args: Any) -> Any:
-        if self.is_async:
-            return self._walk_async(args)
-        return self._walk_plain(args)
-
-    def _walk_plain(self, args: tuple[Any, ...]) -> Any:
+    def _walk_plain(self, *args: Any) -> Any:
         fold = self.fold
-        acc = fold.start(args)
+        acc = None
         for impl in self.impls:
             try:
                 answer = impl.invoke(*args)
             except BaseException as exc:  # noqa: BLE001 - the fold decides; the caller's own goes on
                 fold.failed(impl, exc, args)
                 continue
-            args, acc, stop = fold.step(impl, answer, args, acc)
-            if stop:
-                break
+            if answer is not None:
+                args, acc, stop = fold.step(impl, answer, args, acc)
+                if stop:
+                    break
         return fold.end(args, acc)
 
-    async def _walk_async(self, args: tuple[Any, ...]) -> Any:
+    async def _walk_async(self, *args: Any) -> Any:
         fold = self.fold
-        acc = fold.start(args)
+        acc = None
         for impl in self.impls:
             try:
                 answer = impl.invoke(*args)
@@ -181,9 +193,10 @@ class Stage:
             except BaseException as exc:  # noqa: BLE001 - the fold decides; the caller's own goes on
                 fold.failed(impl, exc, args)
                 continue
-            args, acc, stop = fold.step(impl, answer, args, acc)
-            if stop:
-                break
+            if answer is not None:
+                args, acc, stop = fold.step(impl, answer, args, acc)
+                if stop:
+                    break
         return fold.end(args, acc)
 
 
@@ -203,15 +216,11 @@ class PermissionFold(Fold):
     def __init__(self, default_allow: bool) -> None:
         self.default_allow = default_allow
 
-    def start(self, args: tuple[Any, ...]) -> None:
-        return None  # no vote yet; then True (allowed) or the first RequireApproval
-
     def step(
         self, impl: HookImpl, answer: Any, args: tuple[Any, ...], acc: Any
     ) -> tuple[tuple[Any, ...], Any, bool]:
+        # acc: no vote yet (None), then True (allowed) or the first RequireApproval.
         call: ToolCall = args[0]
-        if answer is None:
-            return args, acc, False
         if answer is True:
             return args, acc or True, False
         if isinstance(answer, RequireApproval):
@@ -264,8 +273,6 @@ class AfterFold(Fold):
     def step(
         self, impl: HookImpl, answer: Any, args: tuple[Any, ...], acc: Any
     ) -> tuple[tuple[Any, ...], Any, bool]:
-        if answer is None:
-            return args, acc, False
         call, result, context = args
         if not isinstance(answer, DispatchResult) or answer.call_id != result.call_id:
             raise plugin_failed(
@@ -281,6 +288,10 @@ class AfterFold(Fold):
         result: DispatchResult = args[1]
         return result
 
+    def unanswered(self, *args: Any) -> DispatchResult:
+        result: DispatchResult = args[1]
+        return result
+
 
 class FormatFold(Fold):
     """The first implementation that answers shapes the item; ``None`` lets the next one try."""
@@ -290,7 +301,7 @@ class FormatFold(Fold):
     def step(
         self, impl: HookImpl, answer: Any, args: tuple[Any, ...], acc: Any
     ) -> tuple[tuple[Any, ...], Any, bool]:
-        return args, answer, answer is not None
+        return args, answer, True
 
     def end(self, args: tuple[Any, ...], acc: Any) -> Any:
         return acc
@@ -308,8 +319,9 @@ class FinishedFold(Fold):
 class CallHooks:
     """The per-call stages a dispatcher walks: permission, before, after, format, finished.
 
-    Each ``run`` returns at once when no implementation of its stage is ``async``, else an
-    awaitable; ``maybe_await`` (in the pipeline) awaits only the latter.
+    Each stage's entry (``check_permission``, ``run_before``...) is its driver itself, chosen
+    once: it returns the stage's answer at once when no implementation is ``async``, else an
+    awaitable of it, which the pipeline awaits.
 
     Args:
         pm: The dispatcher's plugin manager, with every plugin registered.
@@ -317,6 +329,24 @@ class CallHooks:
         permission_timeout: Seconds an ``async`` permission implementation may take.
         redact: Argument names whose values are masked when a hook's failure is logged.
     """
+
+    #: Every implementation votes; raises ``ToolError`` (``permission_denied``) on a deny.
+    #: ``None`` when the call may run, the ``RequireApproval`` vote when a person must decide
+    #: first, or (with an ``async`` implementation) an awaitable of either.
+    check_permission: Callable[
+        [ToolCall, CallContext],
+        RequireApproval | Awaitable[RequireApproval | None] | None,
+    ]
+    #: Every before hook; ``Reject`` ends the call with ``rejected``.
+    run_before: Callable[[ToolCall, CallContext], Awaitable[None] | None]
+    #: The result, as the after hooks leave it.
+    run_after: Callable[
+        [ToolCall, DispatchResult, CallContext], DispatchResult | Awaitable[DispatchResult]
+    ]
+    #: The first shape a plugin gives (``None`` for the built-in one), or an awaitable of it.
+    run_format: Callable[[ToolCall, DispatchResult, str, CallContext], Any]
+    #: Tell observers the call is over.
+    run_finished: Callable[[ToolCall, DispatchResult, CallContext], Awaitable[None] | None]
 
     def __init__(
         self,
@@ -343,35 +373,8 @@ class CallHooks:
         self.any_async = any(
             stage.is_async for stage in (self.permission, self.before, self.after, self.finished)
         )
-
-    def check_permission(
-        self, call: ToolCall, context: CallContext
-    ) -> RequireApproval | Awaitable[RequireApproval | None] | None:
-        """Every implementation votes; raises ``ToolError`` (``permission_denied``) on a deny.
-
-        Returns ``None`` when the call may run, the ``RequireApproval`` vote when a person must
-        decide first, or (with an ``async`` implementation) an awaitable of either.
-        """
-        return self.permission.run(call, context)  # type: ignore[no-any-return]
-
-    def run_before(self, call: ToolCall, context: CallContext) -> Awaitable[None] | None:
-        """Every before hook; ``Reject`` ends the call with ``rejected``."""
-        return self.before.run(call, context)  # type: ignore[no-any-return]
-
-    def run_after(
-        self, call: ToolCall, result: DispatchResult, context: CallContext
-    ) -> DispatchResult | Awaitable[DispatchResult]:
-        """The result, as the after hooks leave it."""
-        return self.after.run(call, result, context)  # type: ignore[no-any-return]
-
-    def run_format(
-        self, call: ToolCall, result: DispatchResult, provider: str, context: CallContext
-    ) -> Any:
-        """The first shape a plugin gives (``None`` for the built-in one), or an awaitable of it."""
-        return self.format.run(call, result, provider, context)
-
-    def run_finished(
-        self, call: ToolCall, result: DispatchResult, context: CallContext
-    ) -> Awaitable[None] | None:
-        """Tell observers the call is over."""
-        return self.finished.run(call, result, context)  # type: ignore[no-any-return]
+        self.check_permission = self.permission.run
+        self.run_before = self.before.run
+        self.run_after = self.after.run
+        self.run_format = self.format.run
+        self.run_finished = self.finished.run
