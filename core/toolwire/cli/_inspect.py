@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, Final
 
 from .._check import check
 from .._discovery import PluginInfo
@@ -58,8 +58,16 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return code
 
 
+#: Tool options holding the name a tool has where it comes from, when it is offered under
+#: another (the ``mcp`` plugin's ``mcp_name``: a server's ``calendar.listEvents``).
+_SOURCE_NAME_OPTIONS: Final = ("mcp_name",)
+
+
 def cmd_tools(args: argparse.Namespace) -> int:
-    """List the tools a role may call, or the ``tools`` list one provider's API receives."""
+    """List the tools a role may call, or the ``tools`` list one provider's API receives.
+
+    A tool offered under another name than its source's shows both: ``NAME (source name)``.
+    """
     with _dispatcher(args) as dispatcher:
         if args.provider is not None:
             _print_json(dispatcher.tool_definitions(args.provider, role=args.role))
@@ -88,7 +96,7 @@ def cmd_tools(args: argparse.Namespace) -> int:
             ("NAME", "PLUGIN", "ROLES", "DESCRIPTION"),
             [
                 (
-                    row["name"],
+                    _shown_name(row["name"], row["options"]),
                     row["plugin"] or "",
                     ",".join(row["roles"]) if row["roles"] else "(any)",
                     _first_line(row["description"]),
@@ -120,6 +128,13 @@ def cmd_check(args: argparse.Namespace) -> int:
                 f"{report.plugins} plugin(s), {report.tools} tool(s)"
             )
     return EXIT_OK if report.ok else EXIT_TOOL_ERROR
+
+
+def _shown_name(name: str, options: dict[str, Any]) -> str:
+    source = next(
+        (options[k] for k in _SOURCE_NAME_OPTIONS if isinstance(options.get(k), str)), None
+    )
+    return f"{name} ({source})" if source is not None and source != name else name
 
 
 def _plugin_row(info: PluginInfo) -> tuple[object, ...]:

@@ -7,15 +7,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import sys
+from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 import toolwire
-from anthropic.types import MessageParam, ToolParam
+from anthropic.types import Message, MessageParam, ToolParam
 from google.genai import types as genai_types
 from mcp_helpers import SERVERS, MakeDispatcher, sdk_validate, toml_server
 from openai.types.responses import FunctionToolParam, ResponseInputParam
-from toolwire.testing import build_response
+from toolwire.testing import build_response, process_environment, run_toolwire
 
 WILD = toml_server("wild", sys.executable, [str(SERVERS / "wild.py")], prefix="")
 
@@ -26,9 +30,9 @@ def test_names_providers_refuse_are_offered_safely_and_called_back(make: MakeDis
     under its own, and every provider's SDK takes the definitions."""
     dispatcher = make(WILD)
     names = {t.name for t in dispatcher.tools()}
-    assert {"calendar_listEvents", "drive_search", "media", "book"} <= names
+    assert {"calendar_listEvents", "drive_search", "media", "book", "issues_list"} <= names
     (dotted,) = [n for n in names if n.startswith("calendar_listEvents_")]
-    assert len(names) == 5  # nothing dropped
+    assert len(names) == 6  # nothing dropped
     assert dispatcher.policy(dotted).options["mcp_name"] == "calendar.listEvents"
     assert dispatcher.policy("drive_search").options["mcp_name"] == "drive/search"
     assert "mcp_name" not in dispatcher.policy("calendar_listEvents").options
@@ -103,3 +107,92 @@ def test_provider_names_are_deterministic_and_distinct() -> None:
     assert all(len(n) <= 64 for n in names.values())
     assert provider_names(dict(reversed(list(remote.items())))) == names
     assert provider_names({"a.b": None}, "srv_") == {"a.b": "srv_a_b"}
+
+
+def _keys(schema: Any) -> set[str]:
+    """Every property key and required name anywhere in a schema document."""
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            found.update(node.get("properties") or {})
+            found.update(k for k in node.get("required") or [] if isinstance(k, str))
+            stack.extend(v for k, v in node.items() if k not in ("enum", "const", "default"))
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+@pytest.mark.slow
+def test_odata_parameters_are_renamed_per_provider_and_reach_the_server_as_its_own(
+    make: MakeDispatcher,
+) -> None:
+    """A server's $top, filter[status] and nested @odata.type: Anthropic's and Gemini's
+    definitions hold only keys their rules take, OpenAI's keep the server's; a model's call
+    with the renamed keys, read from the SDK's own Message, reaches the server under its
+    names, and the result matches the server's outputSchema (aliases included)."""
+    dispatcher = make(WILD)
+    (anthropic,) = [
+        d for d in dispatcher.tool_definitions("anthropic") if d["name"] == "issues_list"
+    ]
+    sdk_validate(ToolParam, anthropic)
+    keys = _keys(anthropic["input_schema"])
+    assert all(re.fullmatch(r"[a-zA-Z0-9_.-]{1,64}", k) for k in keys), keys
+    assert {"top", "filter_status", "odata_type", "field_name"} <= keys
+    (gemini,) = [d for d in dispatcher.tool_definitions("gemini") if d["name"] == "issues_list"]
+    genai_types.FunctionDeclaration.model_validate(gemini)
+    assert all(
+        re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", k)
+        for k in _keys(gemini["parametersJsonSchema"])
+    )
+    (openai,) = [
+        d for d in dispatcher.tool_definitions("openai-responses") if d["name"] == "issues_list"
+    ]
+    sdk_validate(FunctionToolParam, openai)
+    assert {"$top", "filter[status]", "@odata.type"} <= _keys(openai["parameters"])
+
+    arguments = {
+        "top": 2,
+        "filter_status": "closed",
+        "where": {"odata_type": "#bug", "field_name": "title"},
+    }
+    response = Message.model_validate(
+        build_response("anthropic", [("issues_list", json.dumps(arguments))])
+    )
+    items = asyncio.run(dispatcher.process_response(response))
+    for item in items:
+        sdk_validate(MessageParam, item)
+    block = items[-1]["content"][0]
+    assert "is_error" not in block, block
+    value = json.loads(block["content"])
+    assert value == {
+        "result": [
+            {"issueId": 1, "@odata.type": "#bug", "status": "closed"},
+            {"issueId": 2, "@odata.type": "#bug", "status": "closed"},
+        ]
+    }
+    (tool,) = [t for t in dispatcher.tools() if t.name == "issues_list"]
+    assert tool.output_schema is not None
+    assert tool.output_schema["$defs"]["Issue"]["required"] == ["issueId", "@odata.type", "status"]
+    jsonschema.validate(value, tool.output_schema)
+    # Out of the server's bounds: refused before the server is asked, naming the bound.
+    refused = dispatcher.dispatch_sync("issues_list", {"top": 99})
+    assert refused.error is not None and refused.error.kind == "invalid_arguments"
+    assert "$top" in refused.error.message and "50" in refused.error.message
+
+
+@pytest.mark.slow
+def test_toolwire_tools_shows_both_names_of_a_renamed_tool(tmp_path: Path) -> None:
+    """The table `toolwire tools` prints names a renamed tool by its local name and the
+    server's own; a tool keeping its name is shown once."""
+    config = tmp_path / "toolwire.toml"
+    config.write_text('[plugins]\nautoload = false\nenable = ["mcp"]\n' + WILD)
+    done = run_toolwire("--config", str(config), "tools", env=process_environment())
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(re.match(r"drive_search \(drive/search\)\s", line) for line in lines), lines
+    assert any(re.match(r"issues_list \(issues\.list\)\s", line) for line in lines), lines
+    assert any(re.match(r"calendar_listEvents_[0-9a-f]{6} \(calendar\.listEvents\)", line)
+               for line in lines), lines  # fmt: skip
+    assert any(re.match(r"calendar_listEvents\s", line) for line in lines), lines

@@ -191,13 +191,31 @@ def _tool(link: ServerLink, remote: types.Tool, local_name: str) -> toolwire.Too
         open_world=policy_hints["open_world"],
         options=MappingProxyType(options),
     )
-    return toolwire.Tool(
-        call,
-        name=local_name,
-        description=remote.description or remote.title or "",
-        schema=remote.input_schema,
-        policy=policy,
-    )
+
+    def made(output_schema: Any) -> toolwire.Tool:
+        return toolwire.Tool(
+            call,
+            name=local_name,
+            description=remote.description or remote.title or "",
+            schema=remote.input_schema,
+            policy=policy,
+            output_schema=output_schema,
+        )
+
+    if remote.output_schema is None:
+        return made(False)
+    try:
+        # The server's outputSchema is the tool's: what its structuredContent matches.
+        return made(dict(remote.output_schema))
+    except toolwire.ConfigError as exc:
+        tool = made(False)  # an input schema toolwire cannot take raises here, as before
+        _log.warning(
+            "toolwire_mcp.output_schema_dropped",
+            server=settings.name,
+            tool=remote_name,
+            reason=str(exc),
+        )
+        return tool
 
 
 def check_name(value: Any) -> str:

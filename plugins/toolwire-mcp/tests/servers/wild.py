@@ -1,10 +1,13 @@
 """An MCP server as found in the wild: dotted and slashed tool names (one clashing with a
-plain one once made safe), an image, a resource link and an embedded PDF in one result, and
-an error that carries structured content."""
+plain one once made safe), an image, a resource link and an embedded PDF in one result, an
+error that carries structured content, and an OData-style tool (``$top``, ``filter[status]``,
+a nested ``@odata.type``) whose output model has field aliases."""
 
 from __future__ import annotations
 
 import base64
+import inspect
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import (
@@ -15,8 +18,27 @@ from mcp_types import (
     ResourceLink,
     TextContent,
 )
+from pydantic import BaseModel, ConfigDict, Field
 
 server = MCPServer("wild")
+
+
+class Where(BaseModel):
+    """A nested filter, its keys as an OData service spells them."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    odata_type: str = Field(alias="@odata.type")
+    field_name: str = Field(alias="field name")
+
+
+class Issue(BaseModel):
+    """One issue, serialized under its aliases (the outputSchema says so too)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    issue_id: int = Field(alias="issueId")
+    odata_type: str = Field(alias="@odata.type")
+    status: str
+
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nwild").decode()
 PDF = base64.b64encode(b"%PDF-1.4 wild").decode()
@@ -72,6 +94,39 @@ def book(room: str) -> CallToolResult:
         structured_content={"room": room, "free_from": "14:00"},
         is_error=True,
     )
+
+
+def list_issues(**arguments: Any) -> list[Issue]:
+    """List issues, OData style."""
+    # The SDK passes each argument under its alias ($top), which no Python parameter can be.
+    where = arguments.get("where")
+    kind = where.odata_type if where is not None else "#issue"
+    status = arguments.get("filter[status]", "open")
+    return [
+        Issue(issue_id=i, odata_type=kind, status=status) for i in range(1, arguments["$top"] + 1)
+    ]
+
+
+list_issues.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter(
+            "top",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[int, Field(alias="$top", ge=1, le=50)],
+        ),
+        inspect.Parameter(
+            "status",
+            inspect.Parameter.KEYWORD_ONLY,
+            default="open",
+            annotation=Annotated[str, Field(alias="filter[status]")],
+        ),
+        inspect.Parameter(
+            "where", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Where | None
+        ),
+    ],
+    return_annotation=list[Issue],
+)
+server.add_tool(list_issues, name="issues.list")
 
 
 server.run()
