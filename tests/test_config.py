@@ -217,3 +217,10 @@ def test_the_approvals_store_named_in_a_file_is_found_from_anywhere(
         assert [a.tool for a in second.approvals_sync()] == ["ping"]
     assert (folder / "approvals.db").exists()
     assert not (other / "approvals.db").exists() and not (tmp_path / "approvals.db").exists()
+
+
+def test_a_mistake_found_after_the_schema_names_code_as_its_source() -> None:
+    """Config given as a mapping is "code" in every message, not "built-in defaults"."""
+    with pytest.raises(toolwire.PluginError, match=r"^code: \[plugins.opps\] holds settings"):
+        toolwire.Dispatcher.from_config({"plugins": {"opps": {}}})
+    assert toolwire.Config().describe() == "built-in defaults"

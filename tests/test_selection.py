@@ -104,3 +104,37 @@ def test_the_plugin_does_not_see_the_core_keys() -> None:
     """A plugin reading its own table does not find ``prefix``, ``include`` or ``exclude``."""
     config = toolwire.Config(data={"plugins": {"x": {"prefix": "a_", "storage": "memory://"}}})
     assert config.plugin_settings("x") == {"storage": "memory://"}
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            {"exclde": ["write_file"]},
+            r"unknown key \[plugins.files\] exclde \(did you mean 'exclude'\?\)",
+        ),
+        ({"prefx": "f_"}, r"unknown key \[plugins.files\] prefx \(did you mean 'prefix'\?\)"),
+        ({"storage": "x"}, r"unknown key \[plugins.files\] storage \(it takes prefix"),
+    ],
+)
+def test_a_pack_that_reads_no_settings_refuses_any_other_key(
+    make: MakeDispatcher, table: dict[str, object], message: str
+) -> None:
+    """A tool pack has no settings of its own: a misspelt selection key stops the start (with
+    "did you mean"), never leaving offered the tool it meant to hide."""
+    with pytest.raises(toolwire.PluginError, match=message):
+        make(_pack(), config={"plugins": {"files": table}})
+
+
+def test_a_plugin_that_reads_its_settings_keeps_its_own_keys(make: MakeDispatcher) -> None:
+    """A plugin with ``toolwire_configure`` reads the rest of its table itself."""
+
+    seen: list[object] = []
+
+    class Configured:
+        @toolwire.hookimpl
+        def toolwire_configure(self, config: toolwire.Config) -> None:
+            seen.append(config.plugin_settings("configured"))
+
+    make(config={"plugins": {"configured": {"storage": "x"}}}).add(Configured(), name="configured")
+    assert seen == [{"storage": "x"}]

@@ -35,6 +35,7 @@ from ._discovery import (
 )
 from ._dispatcher import Dispatcher
 from ._errors import ConfigError, PluginError
+from ._plugins import not_installed
 from ._schema import TOOL_NAME_RE, check_schema
 from ._strict import strict_schema
 from ._tools import Tool
@@ -186,6 +187,16 @@ def _unknown_plugin_names(
                 found.append(
                     Finding(origin, f"[plugins] {key} names {name!r}, which is not installed")
                 )
+    for name, table in plugins.items():
+        root = name.split(".")[0]  # "mcp.time": a plugin the installed "mcp" contributes
+        if isinstance(table, Mapping) and root not in candidates and name not in BUILTIN_PLUGINS:
+            found.append(
+                Finding(
+                    where,
+                    f"[plugins.{name}] holds settings for a plugin that is not installed: "
+                    f"{not_installed(name, candidates)}",
+                )
+            )
     return found
 
 

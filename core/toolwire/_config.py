@@ -313,10 +313,10 @@ class Config:
 
     def describe(self, key: str | None = None) -> str:
         """Where the config, or one dotted key of it, came from: an environment variable, a
-        file, or the built-in defaults."""
+        file, ``code`` (tables given as a mapping), or the built-in defaults."""
         if key is not None and key in self.origins:
             return self.origins[key]
-        return self.source or "built-in defaults"
+        return self.source or ("code" if self.data else "built-in defaults")
 
 
 def find_config_file(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:

@@ -18,7 +18,7 @@ import pluggy
 from . import hookspecs
 from ._builtins import BUILTIN_PLUGINS
 from ._catalogue import Catalogue
-from ._config import Config
+from ._config import PACK_KEYS, Config
 from ._discovery import (
     Candidate,
     PluginInfo,
@@ -131,13 +131,13 @@ class PluginHost:
                 raise PluginError(
                     f"{config.describe(f'plugins.{key}')}: [plugins] {key} names plugin(s) "
                     f"that are not installed: "
-                    + "; ".join(_not_installed(name, candidates) for name in missing)
+                    + "; ".join(not_installed(name, candidates) for name in missing)
                 )
         for name in config.plugin_tables():
             if not known(name) and name not in self._table:
                 raise PluginError(
                     f"{config.describe()}: [plugins.{name}] holds settings for a plugin that is "
-                    f"not installed: {_not_installed(name, candidates)}"
+                    f"not installed: {not_installed(name, candidates)}"
                 )
         for candidate in candidates.values():
             wanted = config.autoload or candidate.name in config.enable
@@ -227,6 +227,8 @@ class PluginHost:
                 "name (Dispatcher.add(obj, name=...), or the Toolset's name)"
             )
         selection = selection_of(self.config.plugin_table(info.name))
+        reads_settings = callable(getattr(obj, "toolwire_configure", None))
+        _refuse_unknown_pack_keys(self.config, info.name, reads_settings)
         if isinstance(obj, Tool | Toolset):
             pack = [obj] if isinstance(obj, Tool) else list(obj)
             pack = select_tools(info.name, pack, selection)
@@ -378,7 +380,31 @@ def _described(obj: Any) -> str:
     return f"the {type(obj).__qualname__} object {obj!r:.60}"
 
 
-def _not_installed(name: str, candidates: Mapping[str, Candidate]) -> str:
+def _refuse_unknown_pack_keys(config: Config, name: str, reads_settings: bool) -> None:
+    """A plugin that reads no settings of its own (no ``toolwire_configure``: a tool pack)
+    takes only the core's keys in ``[plugins.NAME]``; any other is a typo that would leave a
+    tool offered (``exclde``), so it stops the start, with "did you mean".
+
+    Raises:
+        PluginError: naming the key, the table and what it may hold.
+    """
+    if reads_settings:
+        return
+    unknown = sorted(key for key in config.plugin_table(name) if key not in PACK_KEYS)
+    if not unknown:
+        return
+    lines = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, PACK_KEYS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"it takes {', '.join(PACK_KEYS)}"
+        lines.append(f"unknown key [plugins.{name}] {key} ({hint})")
+    raise PluginError(
+        f"{config.describe()}: plugin {name!r} reads no settings of its own, so "
+        + "; ".join(lines)
+    )
+
+
+def not_installed(name: str, candidates: Mapping[str, Candidate]) -> str:
     """Why ``name`` is no plugin, and what to do: a close entry-point name, or the fact that
     a distribution of that name is installed but brings no ``toolwire`` entry point."""
     from importlib.metadata import PackageNotFoundError, distribution

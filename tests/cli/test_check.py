@@ -146,3 +146,19 @@ def test_check_prints_each_path_as_resolved_against_the_config_file(cli, write_c
     assert cli("check", "--config", config, "--json").json()["paths"] == {
         "approvals.store": str(expected)
     }
+
+
+def test_check_reports_settings_for_a_plugin_that_is_not_installed(cli, write_config):
+    """A [plugins.NAME] table for no installed plugin fails check as it fails the start (with
+    "did you mean"), and a typo in a pack's own table too."""
+    config = write_config(
+        '[plugins]\nautoload = false\nenable = ["cli-good"]\n'
+        '[plugins.cli-goood]\nprefix = "x_"\n'
+        '[plugins.cli-good]\nexclde = ["nothing"]\n'
+    )
+    run = cli("--config", config, "check", "--json")
+    assert run.returncode == 1
+    messages = "\n".join(p["message"] for p in run.json()["problems"])
+    assert "[plugins.cli-goood] holds settings for a plugin that is not installed" in messages
+    assert "did you mean 'cli-good'?" in messages
+    assert "unknown key [plugins.cli-good] exclde (did you mean 'exclude'?)" in messages

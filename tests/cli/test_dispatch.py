@@ -18,7 +18,8 @@ def _outputs(provider: str, items: list[dict]) -> list[str]:
         return [i["content"] for i in items if i.get("role") == "tool"]
     if provider == "anthropic":
         return [b["content"] for b in items[-1]["content"] if b["type"] == "tool_result"]
-    return [p["functionResponse"]["response"]["output"] for p in items[-1]["parts"]]
+    # Gemini's response carries the result's JSON data itself, not its text.
+    return [json.dumps(p["functionResponse"]["response"]["output"]) for p in items[-1]["parts"]]
 
 
 @pytest.mark.parametrize(

@@ -106,8 +106,10 @@ def _not_rejected(approval_id: str, result: DispatchResult) -> str:
         return f"approval {approval_id} was not rejected: {_first_line(result.output)}"
     by = f" by {approval.decided_by}" if approval.decided_by else ""
     when = ""
-    if approval.decided_at is not None:
-        stamp = datetime.datetime.fromtimestamp(approval.decided_at, datetime.UTC)
+    # An expired record lapsed at its expiry, whenever a look at the store marked it so.
+    moment = approval.expires_at if approval.status == "expired" else approval.decided_at
+    if moment is not None:
+        stamp = datetime.datetime.fromtimestamp(moment, datetime.UTC)
         when = f" at {stamp.isoformat(timespec='seconds')}"
     status = {
         "executed": "already approved and run",

@@ -73,9 +73,10 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         secrets = [s for p in calls for s in redaction.secret_values(p.call.arguments)]
         held = redaction.mask(_held_view(items, redaction, dispatcher.config), secrets)
     waiting = ", ".join(approval.id for approval in items.pending)
+    decide = _command_line(dispatcher.config, "approvals")
     print(
         f"toolwire: turn {items.turn_id} is held until a person decides: {waiting} "
-        f"(toolwire approvals approve|reject ID --by NAME, then {held['resume']})",
+        f"({decide} approve|reject ID --by NAME, then {held['resume']})",
         file=sys.stderr,
     )
     _print_json(held)
@@ -116,7 +117,7 @@ def _check_approvals_outlive_the_command(
         f'[approvals] store = "memory://" keeps approvals only until this command ends, and '
         f"{why}: such a call could never be decided, nor its turn finished. Nothing was run. "
         'Configure a durable store ([approvals] store = "sqlite:///approvals.sqlite3", or '
-        "redis://HOST:PORT/DB) and dispatch again"
+        "redis://HOST:PORT/DB) and run the command again"
     )
 
 
