@@ -376,3 +376,22 @@ def test_the_audit_verify_command(tmp_path: Path) -> None:
     assert cli("audit", "verify", tmp_path / "missing.jsonl").returncode == 2
     assert cli("audit", "verify", "--after-hash", "nope", path).returncode == 2
     assert cli("audit", "--help").returncode == 0
+
+
+@pytest.mark.slow
+def test_audit_verify_reads_the_trail_the_config_names(tmp_path: Path) -> None:
+    """Without --trail or FILEs, `toolwire --config FILE audit verify` checks the trail that
+    file's [plugins.audit] path names, resolved against the file's folder (from anywhere)."""
+    folder = tmp_path / "deploy"
+    folder.mkdir()
+    write_trail(folder / "audit.jsonl", 3)
+    config = folder / "toolwire.toml"
+    config.write_text(
+        '[plugins]\nautoload = false\nenable = ["audit"]\n[plugins.audit]\npath = "audit.jsonl"\n'
+    )
+    checked = cli("--config", config, "audit", "verify")
+    assert checked.returncode == 0, checked.stderr
+    assert "3 record(s)" in checked.stdout
+    (folder / "empty.toml").write_text('[plugins]\nautoload = false\nenable = ["audit"]\n')
+    unnamed = cli("--config", folder / "empty.toml", "audit", "verify")
+    assert unnamed.returncode == 2 and "the config names no trail" in unnamed.stderr

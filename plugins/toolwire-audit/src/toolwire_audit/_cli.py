@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 
+import toolwire
 from toolwire.types import Command
 
+from ._settings import Settings
 from ._verify import Verification, verify, verify_trail
 
 _HEX = frozenset("0123456789abcdef")
@@ -39,7 +41,11 @@ def _setup(parser: argparse.ArgumentParser) -> None:
         "trail says it lost; a trail rotated while it is read is read again.",
     )
     check.add_argument(
-        "files", nargs="*", metavar="FILE", help="trail files, oldest first (or give --trail)"
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="trail files, oldest first (or give --trail; with neither, the trail the config's "
+        "[plugins.audit] path names)",
     )
     check.add_argument(
         "--trail",
@@ -63,9 +69,19 @@ def _setup(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if (args.trail is None) == (not args.files):
+    if args.trail is not None and args.files:
         sys.stderr.write("toolwire audit verify: error: give either --trail PATH or FILEs\n")
         return 2
+    if args.trail is None and not args.files:
+        # The trail the config names ([plugins.audit] path, resolved against its file).
+        try:
+            args.trail = Settings.from_config(toolwire.load_config(args.config)).path
+        except toolwire.ConfigError as exc:
+            sys.stderr.write(
+                f"toolwire audit verify: error: no --trail or FILEs, and the config names no "
+                f"trail: {exc}\n"
+            )
+            return 2
     if args.trail is None:
         files = args.files
         outcome = verify(files, after_hash=args.after_hash)
