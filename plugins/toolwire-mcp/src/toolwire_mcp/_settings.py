@@ -17,6 +17,8 @@ from typing import Any, Final
 import toolwire
 from toolwire import settings
 
+_log = toolwire.get_logger("toolwire.mcp")
+
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_STARTUP_TIMEOUT: Final = 30.0
 DEFAULT_HEADER_TIMEOUT: Final = 10.0
@@ -27,9 +29,26 @@ DEFAULT_SESSIONS_PER_PRINCIPAL: Final = 16
 DEFAULT_SESSION_IDLE_TIMEOUT: Final = 600.0
 
 _VARIABLE: Final = re.compile(r"\$\{([^}]*)\}")
+#: What ``${...}`` holds: a name, then nothing, ``:-default`` or ``-default`` (as shells read it).
+_REFERENCE: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)(.*))?", re.DOTALL)
 
-#: Keys of an ``mcpServers`` entry that belong to the hosts that wrote the file.
-_JSON_ONLY_KEYS: Final = ("type", "disabled")
+#: Keys other MCP clients write in an ``mcpServers`` entry that mean something here: ``type``
+#: (checked), ``disabled`` (the server is not loaded), Roo Code's ``disabledTools`` and Gemini
+#: CLI's ``excludeTools`` (``exclude``), Gemini CLI's ``includeTools`` (``include``).
+_HONOURED_KEYS: Final = ("type", "disabled", "disabledTools", "excludeTools", "includeTools")
+#: The toolwire key each tool-list key of another client stands for.
+_TOOL_LISTS: Final = {
+    "disabledTools": "exclude",
+    "excludeTools": "exclude",
+    "includeTools": "include",
+}
+#: Keys other MCP clients write that have no meaning here: read past, said once per file.
+#: Approval lists (Cline's ``autoApprove``, Roo Code's ``alwaysAllow``, Gemini CLI's ``trust``)
+#: never approve anything in toolwire: approvals are the policy's (``docs/approvals.md``).
+IGNORED_KEYS: Final = ("autoApprove", "alwaysAllow", "trust", "description")
+#: The longest ``timeout`` in an ``mcpServers`` file, in seconds (Cline and Roo Code take up to
+#: an hour); a larger number is most likely milliseconds, as Claude Code and Gemini CLI write it.
+_LONGEST_JSON_TIMEOUT: Final = 3600
 
 _TEXT: Final = settings.TEXT
 _TEXTS: Final = settings.TEXTS
@@ -306,10 +325,13 @@ class Settings:
 def read_mcp_json(path: Path, environ: Mapping[str, str]) -> dict[str, ServerSettings]:
     """The servers of an ``mcpServers`` JSON file (the format desktop assistants and IDEs use).
 
-    Each entry has ``command``/``args``/``env``/``cwd`` or ``url``/``headers``; ``type``
-    (``stdio``, ``http``, ``streamable-http``) and ``disabled`` are read too, and toolwire's
-    own server keys are accepted. ``${VAR}`` is expanded from the environment; a ``cwd`` is
-    used as the file gives it.
+    Each entry has ``command``/``args``/``env``/``cwd`` or ``url``/``headers``; toolwire's own
+    server keys are accepted. Keys other clients write are honoured where they mean something
+    here (``type``, ``disabled``, ``timeout`` in seconds as Cline and Roo Code write it, the
+    tool lists ``disabledTools``, ``excludeTools`` and ``includeTools``) and otherwise read past
+    (``IGNORED_KEYS``) with one log note for the file; any other key is an error with the
+    closest known one. ``${VAR}``, ``${VAR:-default}`` and ``${VAR-default}`` are expanded as
+    shells expand them; a ``cwd`` is used as the file gives it.
 
     Raises:
         toolwire.ConfigError: the file cannot be read or is not such a file, or an entry is wrong.
@@ -328,26 +350,63 @@ def read_mcp_json(path: Path, environ: Mapping[str, str]) -> dict[str, ServerSet
             f'{path}: expected a JSON object with an "mcpServers" object of servers'
         )
     found: dict[str, ServerSettings] = {}
+    ignored: set[str] = set()
     for name, values in servers.items():
         where = f"mcpServers.{name} in {path}"
         if not isinstance(values, Mapping):
             raise toolwire.ConfigError(f"{where}: a server is a JSON object")
-        if values.get("disabled") is True:
+        disabled = values.get("disabled", False)
+        if not isinstance(disabled, bool):
+            raise toolwire.ConfigError(f"{where}: disabled must be true or false")
+        if disabled:
             continue
+        ignored.update(k for k in IGNORED_KEYS if k in values)
         kind = values.get("type", "stdio" if "command" in values else "http")
         if kind not in ("stdio", "http", "streamable-http", "streamableHttp"):
             raise toolwire.ConfigError(
                 f"{where}: type {kind!r} is not supported; use a command (stdio) or a "
                 "streamable HTTP url"
             )
-        own = {k: v for k, v in values.items() if k not in _JSON_ONLY_KEYS}
+        own = {k: v for k, v in values.items() if k not in _HONOURED_KEYS and k not in IGNORED_KEYS}
         problems = settings.settings_problems(own, SERVER_SCHEMA, ("mcpServers", name))
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,48}", name):
             problems.append(f"server name {name!r} must be 1 to 48 letters, digits, '_' or '-'")
+        problems += [f"mcpServers.{name}.{p}" for p in _tool_lists(values, own)]
+        timeout = own.get("timeout")
+        if isinstance(timeout, int | float) and timeout > _LONGEST_JSON_TIMEOUT:
+            problems.append(
+                f"mcpServers.{name}.timeout: {timeout:g} seconds is more than an hour; timeout "
+                "is in seconds here, as Cline and Roo Code write it (Claude Code and Gemini CLI "
+                f"write milliseconds): for {timeout:g} ms write {timeout / 1000:g}"
+            )
         settings.raise_problems(str(path), problems)
         own = {**{k: SERVER_SCHEMA["properties"][k]["default"] for k in _SERVER_DEFAULTS}, **own}
         found[name] = server_settings(name, own, where, environ)
+    if ignored:
+        _log.info(
+            "toolwire_mcp.keys_ignored",
+            file=str(path),
+            keys=sorted(ignored),
+            reason="other MCP clients' keys with no meaning in toolwire (approvals come from "
+            "toolwire's policy, never from this file)",
+        )
     return found
+
+
+def _tool_lists(values: Mapping[str, Any], own: dict[str, Any]) -> list[str]:
+    """Other clients' tool lists, put into ``own`` as ``exclude``/``include``; the problems."""
+    problems: list[str] = []
+    for key, meaning in _TOOL_LISTS.items():
+        if key not in values:
+            continue
+        listed = values[key]
+        if not isinstance(listed, list) or not all(isinstance(t, str) for t in listed):
+            problems.append(f"{key}: expected a list of tool names")
+        elif meaning in own and meaning == "include":
+            problems.append(f"{key} and include both list the tools to load: keep one")
+        else:
+            own[meaning] = [*own.get(meaning, []), *listed]
+    return problems
 
 
 _SERVER_DEFAULTS: Final = ("timeout", "startup_timeout", "trust_annotations")
@@ -489,12 +548,32 @@ def _oauth(values: Mapping[str, Any], where: str) -> OAuthSettings:
 
 
 def _expand(value: str, where: str, environ: Mapping[str, str]) -> str:
+    """``${VAR}``, ``${VAR:-default}`` (also when empty) and ``${VAR-default}`` (only when
+    unset) as shells expand them; a default is used as written, never expanded again.
+
+    Raises:
+        toolwire.ConfigError: ``${VAR}`` whose variable is not set, or ``${...}`` that holds
+            no variable name.
+    """
+
     def variable(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in environ:
+        reference = _REFERENCE.fullmatch(match.group(1))
+        if reference is None:
             raise toolwire.ConfigError(
-                f"{where}: the environment variable {name!r} is not set (used as ${{{name}}})"
+                f"{where}: {match.group(0)!r} names no environment variable; write ${{NAME}}, "
+                "${NAME:-default} or ${NAME-default} (NAME: letters, digits and '_')"
             )
-        return environ[name]
+        name, operator, default = reference.groups()
+        found = environ.get(name)
+        if operator == ":-" and not found:
+            return str(default)
+        if operator == "-" and found is None:
+            return str(default)
+        if found is None:
+            raise toolwire.ConfigError(
+                f"{where}: the environment variable {name!r} is not set (used as ${{{name}}}); "
+                f"set it, or give a default: ${{{name}:-default}}"
+            )
+        return found
 
     return _VARIABLE.sub(variable, value)
