@@ -33,6 +33,12 @@ TOO_DEEP: Final = "[nested too deep]"
 MAX_DEPTH: Final = 100
 
 
+#: ``canonical_json``'s encoder, made once.
+_CANONICAL_ENCODER: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=repr
+)
+
+
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no spaces, non-ASCII kept as is (RFC 8259 text).
 
@@ -42,10 +48,7 @@ def canonical_json(value: Any) -> str:
     one is) are cut off as ``"[nested too deep]"``.
     """
     try:
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-            default=repr,
-        )  # fmt: skip
+        return _CANONICAL_ENCODER.encode(value)
     except (ValueError, TypeError, RecursionError):  # NaN, a cycle, mixed keys, too deep
         return json.dumps(_plain_data(value, 0), sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False)  # fmt: skip
@@ -103,14 +106,19 @@ def arguments_digest(key: bytes, arguments: Any) -> str:
     return hmac.new(key, canonical_arguments(arguments), hashlib.sha256).hexdigest()
 
 
+#: The canonical line's encoder, made once (``json.dumps`` with options makes one per call).
+_CHAIN_ENCODER: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+)
+
+
 def chain_text(record: Mapping[str, Any]) -> str:
     """The canonical line of a record: sorted keys, no spaces, every non-ASCII escaped.
 
     ASCII only, so that a line is the same bytes whatever reads it, and a string holding a
     lone surrogate (JSON allows ``"\\ud800"``) is still written exactly.
     """
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False)  # fmt: skip
+    return _CHAIN_ENCODER.encode(record)
 
 
 def record_hash(record: Mapping[str, Any]) -> str:
@@ -120,11 +128,22 @@ def record_hash(record: Mapping[str, Any]) -> str:
 
 
 def seal(record: dict[str, Any], prev_hash: str) -> bytes:
-    """Chain ``record`` to ``prev_hash``: set ``prev_hash`` and ``hash``, return its line (with ``\\n``)."""
+    """Chain ``record`` to ``prev_hash``: set ``prev_hash`` and ``hash``, return its line (with ``\\n``).
+
+    The line is ``chain_text(record)``, made from one encoding of the record: its keys sort
+    either before ``hash`` or after it, so the canonical text without ``hash`` (what the hash
+    covers) is the two halves' texts joined, and the line is the same two with ``hash``
+    between them.
+    """
     record["prev_hash"] = prev_hash
     record.pop("hash", None)
-    record["hash"] = record_hash(record)
-    return chain_text(record).encode("ascii") + b"\n"
+    before = _CHAIN_ENCODER.encode({k: v for k, v in record.items() if k < "hash"})[1:-1]
+    after = _CHAIN_ENCODER.encode({k: v for k, v in record.items() if k > "hash"})[1:-1]
+    body = f"{{{before},{after}}}" if before and after else f"{{{before or after}}}"
+    digest = record["hash"] = hashlib.sha256(body.encode("ascii")).hexdigest()
+    hashed = f'"hash":"{digest}"'
+    line = ",".join(part for part in (before, hashed, after) if part)
+    return f"{{{line}}}\n".encode("ascii")
 
 
 def plain(value: Any) -> Any:

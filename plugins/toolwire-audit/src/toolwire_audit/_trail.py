@@ -320,13 +320,17 @@ class AuditTrail:
             ValueError: the file does not end with an audit record.
         """
         for _ in range(_SET_ASIDE_ATTEMPTS):
-            if self._fd is not None and (self._broken or not _same_file(self._fd, self.path)):
-                self._close_file()
+            mine = None
+            if self._fd is not None:
+                mine = os.fstat(self._fd)
+                if self._broken or not _is_file_at(mine, self.path):
+                    self._close_file()
+                    mine = None
             if self._fd is None:
                 self._fd = _open_regular(self.path, os.O_RDWR | os.O_APPEND)
                 self._broken = False
                 self._size = -1  # not looked at yet
-            size = os.fstat(self._fd).st_size
+            size = (mine or os.fstat(self._fd)).st_size
             if size == self._size and self._known:
                 return  # nobody wrote since this process did
             line, torn = _tail(self._fd, size)
@@ -693,11 +697,15 @@ def _open_regular(path: Path, flags: int) -> int:
 
 
 def _same_file(fd: int, path: Path) -> bool:
+    return _is_file_at(os.fstat(fd), path)
+
+
+def _is_file_at(mine: os.stat_result, path: Path) -> bool:
+    """Whether the file ``mine`` describes is the one at ``path`` now."""
     try:
         on_disk = os.stat(path)
     except FileNotFoundError:
         return False
-    mine = os.fstat(fd)
     return (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino)
 
 
@@ -819,9 +827,23 @@ def _free_name(path: Path, first_seq: int) -> Path:
 
 
 def _now() -> str:
-    """UTC, RFC 3339 with microseconds: ``2026-11-30T12:34:56.789012Z``."""
-    now = datetime.datetime.now(datetime.UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC, RFC 3339 with microseconds: ``2026-11-30T12:34:56.789012Z``.
+
+    The text up to the second is formatted once per second (``strftime`` costs more than
+    the rest of a record's fields together).
+    """
+    global _second_text  # one pair, replaced whole: a thread never reads half of it
+    second, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+    known, text = _second_text
+    if known != second:
+        moment = datetime.datetime.fromtimestamp(second, datetime.UTC)
+        text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+        _second_text = (second, text)
+    return f"{text}.{nanoseconds // 1000:06d}Z"
+
+
+#: The second ``_now`` last formatted, and its text.
+_second_text: tuple[int, str] = (-1, "")
 
 
 def _describe(exc: OSError | ValueError) -> str:
