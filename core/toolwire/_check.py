@@ -135,7 +135,9 @@ def check(
     config = Config(source, _valid_parts(data), env_origins(env))
     _check_plugins(report, config, candidates)
     report.paths.update((key, str(path)) for key, path in config.resolved_paths.items())
-    if config.section("approvals").get("store") is None:
+    approvals = data.get("approvals")
+    given = approvals.get("store") if isinstance(approvals, Mapping) else None
+    if given is None:  # an invalid one is a problem above, never "the default"
         report.paths["approvals.store"] = f"{default_store_path()} (the default)"
     return report
 

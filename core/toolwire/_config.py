@@ -169,6 +169,8 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
             "additionalProperties": False,
             "properties": {
                 "store": {"type": "string", "pattern": "^(sqlite:///.+|memory://|redis(s)?://.*)$",
+                          "x-expected": "sqlite:///PATH (sqlite:////PATH for an absolute one), "
+                          "memory:// or redis://HOST:PORT/DB",
                           "description": "sqlite:///PATH, memory:// or redis://HOST:PORT/DB; "
                           "default: a SQLite file in the user state directory."},
                 "ttl": {**_POSITIVE, "default": 86400,
