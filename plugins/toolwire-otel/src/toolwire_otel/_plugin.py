@@ -93,6 +93,7 @@ class OtelPlugin:
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
         self._live = False
+        self._measure = False
         self._open: dict[int, _Open] = {}
         self._static: dict[str, dict[str, Any]] = {}  # tool name -> attributes fixed per tool
         # Every enabled tool, as the span layer is asked about each at start: a call answered
@@ -138,11 +139,14 @@ class OtelPlugin:
         True when a provider was passed in, or when the host has set a global tracer or
         meter provider (the API's placeholder providers do not count).
         """
+        # Each half apart: metrics nobody receives are not built per call.
+        self._measure = self._meter_provider is not None or not _is_placeholder(
+            metrics.get_meter_provider()
+        )
         self._live = (
             self._tracer_provider is not None
-            or self._meter_provider is not None
             or not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
-            or not _is_placeholder(metrics.get_meter_provider())
+            or self._measure
         )
         return self._live
 
@@ -190,6 +194,8 @@ class OtelPlugin:
             self._finish(span, call, result, exception)
         finally:
             span.end()
+        if not self._measure:
+            return
         tool = self._tool_of(call, context, kind)
         measured: dict[str, Any] = {
             "gen_ai.operation.name": "execute_tool",
