@@ -19,6 +19,7 @@ from .providers import Provider
 
 if TYPE_CHECKING:
     from ._approvals._gate import Approvals
+    from ._deferred import SearchAnswers
 
 
 async def run_batch(
@@ -90,24 +91,32 @@ async def run_response(
     role: str | None,
     state: Mapping[str, Any] | None,
     new_id: Callable[[], str],
+    searches: SearchAnswers | None = None,
 ) -> list[Any]:
     """Run every call of a model's response; the items to append, or a ``HeldTurn``.
+
+    ``searches`` answers the response's calls of toolwire's search tool (``_deferred``).
 
     Raises:
         ConfigError: an unknown provider, or a response no provider recognises.
         ApprovalError: a held turn could not be stored.
     """
     shape, parsed = parse_response(plan.providers, response, provider)
+    found = searches.calls(plan, parsed) if searches is not None else frozenset()
+    calls = [p for i, p in enumerate(parsed.calls) if i not in found] if found else parsed.calls
     batch = [
         p.call if p.call.call_id else ToolCall(p.call.name, p.call.arguments, new_id())
-        for p in parsed.calls
+        for p in calls
     ]
-    cut_off = {i: _cut_off(p.incomplete) for i, p in enumerate(parsed.calls) if p.incomplete}
-    turn = approvals.turn(batch, shape.name, [p.given_id for p in parsed.calls])
+    cut_off = {i: _cut_off(p.incomplete) for i, p in enumerate(calls) if p.incomplete}
+    turn = approvals.turn(batch, shape.name, [p.given_id for p in calls])
     done = await run_batch(plan, batch, role, state, refused=cut_off, provider=shape, turn=turn)
     if turn.held:
         return await approvals.hold_turn(turn, parsed.response, done)
-    return shape.conversation_items(parsed, [finished.item for finished in done])
+    outputs = [finished.item for finished in done]
+    if searches is None:
+        return shape.conversation_items(parsed, outputs)
+    return searches.items(shape, parsed, found, outputs)
 
 
 def as_calls(

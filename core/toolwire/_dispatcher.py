@@ -13,6 +13,7 @@ from ._approvals._entry import ApprovalEntryPoints
 from ._approvals._gate import Approvals
 from ._batch import as_calls, id_for, listed, run_batch, run_response
 from ._config import Config, as_config, load_config
+from ._deferred import SearchAnswers, check_mode, definitions
 from ._discovery import PluginInfo
 from ._loop import OwnedLoop
 from ._pipeline import run_call
@@ -65,6 +66,7 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
         self._plans = Plans(self._host, self._threads, self._tasks, self._approvals)
         self._closed = False
         self._index: tuple[Plan, ToolIndex] | None = None  # tool search's, built on first use
+        self._deferred: tuple[Plan, frozenset[str]] | None = None  # deferred tools, per start
         self._host.add_builtins()
 
     @classmethod
@@ -162,10 +164,49 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
         """One provider by name. Raises ``ConfigError`` (listing the known ones) for another."""
         return provider_named(self._host.catalogue.providers(), name)
 
-    def tool_definitions(self, provider: str, role: str | None = None) -> list[Any]:
-        """The ``tools`` list for that API: only the tools ``role`` may call."""
+    def tool_definitions(
+        self,
+        provider: str,
+        role: str | None = None,
+        *,
+        history: Iterable[Any] | None = None,
+        search: str = "client",
+    ) -> list[Any]:
+        """The ``tools`` list for that API: only the tools ``role`` may call.
+
+        Deferred tools (``defer_loading``) are sent as the provider finds them by searching,
+        with a search tool (``docs/many-tools.md``): ``search`` is ``"client"`` (toolwire's
+        search answers, in ``process_response``), ``"hosted"`` for OpenAI Responses, or
+        ``"bm25"`` or ``"regex"`` for Anthropic's server search. ``history``, the conversation
+        the host is about to send (Gemini contents, Chat Completions messages), adds the
+        deferred tools that earlier searches in it found.
+
+        Raises:
+            ValueError: a search mode the provider does not have.
+        """
         shape = self.provider(provider)
-        return [self.tool_definition(shape, tool).value for tool in self.tools(role)]
+        tools = self.tools(role)
+        deferred = self._deferred_names()
+        if not deferred:
+            return [self.tool_definition(shape, tool).value for tool in tools]
+        check_mode(shape.name, search)
+        return definitions(
+            shape.name,
+            tools,
+            deferred,
+            lambda tool: self.tool_definition(shape, tool).value,
+            search,
+            history,
+        )
+
+    def _deferred_names(self) -> frozenset[str]:
+        """The enabled deferred tools' names, found once per start."""
+        plan = self._ready()
+        known = self._deferred
+        if known is None or known[0] is not plan:
+            names = frozenset(n for n, r in plan.routes.items() if r.policy.defer_loading)
+            known = self._deferred = (plan, names)
+        return known[1]
 
     def tool_definition(self, provider: Provider, tool: Tool) -> ToolDefinition:
         """One tool as that provider describes it, built once; its problems are logged once."""
@@ -261,7 +302,17 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
             ApprovalError: a held turn could not be stored.
         """
         plan, approvals = self._ready(), self._approvals
-        return await run_response(plan, approvals, response, provider, role, state, self._new_id)
+        searches = self._searches(role) if self._deferred_names() else None
+        return await run_response(
+            plan, approvals, response, provider, role, state, self._new_id, searches
+        )
+
+    def _searches(self, role: str | None) -> SearchAnswers:
+        """What answers a response's search calls for ``role`` (``_deferred``)."""
+        return SearchAnswers(
+            lambda query, limit: self.search_tools(query, role=role, limit=limit),
+            lambda shape, tool: self.tool_definition(shape, tool).value,
+        )
 
     def close(self) -> None:
         """Let go of the plugins' resources (``toolwire_close``), the owned loop and the threads

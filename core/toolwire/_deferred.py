@@ -1,0 +1,317 @@
+"""Deferred tools on the wire: what each provider is sent, and toolwire's answers to searches.
+
+A deferred tool (``defer_loading``) is callable, but left out of the first ``tools`` list:
+
+- OpenAI Responses: each pack's deferred tools go in a ``namespace`` tool named after the pack,
+  each function with ``defer_loading``, plus a ``tool_search`` tool: hosted (OpenAI searches)
+  or client-executed (``process_response`` answers each ``tool_search_call`` with a
+  ``tool_search_output`` built from toolwire's search).
+- Anthropic: each deferred tool with ``defer_loading``, plus a search tool: the server's
+  (``tool_search_tool_bm25_20251119``, ``tool_search_tool_regex_20251119``), or toolwire's
+  client-side ``search_tools``, answered with ``tool_reference`` blocks.
+- Gemini, Chat Completions and any other provider: a ``search_tools`` function tool, answered
+  by toolwire; the tools earlier searches of a conversation found are offered in the next
+  request (``tool_definitions(..., history=...)``).
+
+Every answer comes from ``Dispatcher.search_tools`` for the role of the response, so it never
+names a tool the role may not call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from ._tools import Tool
+from ._values import DispatchResult, ToolCall
+from .providers import ParsedResponse, Provider
+from .providers._json import list_or_empty, mapping_or_empty, to_plain
+
+#: The name of toolwire's own search tool, where a provider has no native search.
+SEARCH_TOOL: Final = "search_tools"
+#: The search modes ``tool_definitions(search=...)`` takes, by provider (others: ``client``).
+SEARCH_MODES: Final[Mapping[str, tuple[str, ...]]] = {
+    "openai-responses": ("client", "hosted"),
+    "anthropic": ("client", "bm25", "regex"),
+}
+_ANTHROPIC_SERVER: Final = {
+    "bm25": {"type": "tool_search_tool_bm25_20251119", "name": "tool_search_tool_bm25"},
+    "regex": {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"},
+}
+SEARCH_DESCRIPTION: Final = (
+    "Search the tools not yet loaded: describe the tool you need in a few words. "
+    "The tools found can be called in your next step."
+)
+SEARCH_PARAMETERS: Final[Mapping[str, Any]] = {
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "description": "Words describing the tool you need."},
+    },
+    "required": ["query"],
+    "additionalProperties": False,
+}
+#: How many tools one search answers with.
+FOUND_PER_SEARCH: Final = 5
+
+#: What finds tools: ``(query, limit) -> tools`` for the role of the call.
+Searcher = Callable[[str, int], list[Tool]]
+
+
+def _search_stand_in(**_: Any) -> None:  # pragma: no cover - never called: toolwire answers
+    return None
+
+
+#: The search tool as a tool, so that any provider describes it in its own way.
+SEARCH_TOOL_VALUE: Final = Tool(
+    _search_stand_in,
+    name=SEARCH_TOOL,
+    description=SEARCH_DESCRIPTION,
+    schema=SEARCH_PARAMETERS,
+    output_schema=False,
+)
+
+
+def check_mode(provider: str, search: str) -> None:
+    """Raise ``ValueError`` for a search mode the provider does not have."""
+    modes = SEARCH_MODES.get(provider, ("client",))
+    if search not in modes:
+        raise ValueError(
+            f"search={search!r}: provider {provider!r} takes {', '.join(map(repr, modes))}"
+        )
+
+
+def definitions(
+    provider: str,
+    tools: Sequence[Tool],
+    deferred: frozenset[str],
+    define: Callable[[Tool], Any],
+    search: str,
+    history: Iterable[Any] | None,
+) -> list[Any]:
+    """The ``tools`` list with ``deferred`` (names among ``tools``) deferred, for ``provider``."""
+    if provider == "openai-responses":
+        return _responses(tools, deferred, define, search)
+    if provider == "anthropic":
+        return _anthropic(tools, deferred, define, search)
+    found = found_in(history) & deferred
+    kept = [define(t) for t in tools if t.name not in deferred or t.name in found]
+    return [*kept, define(SEARCH_TOOL_VALUE)]
+
+
+def _responses(
+    tools: Sequence[Tool], deferred: frozenset[str], define: Callable[[Tool], Any], search: str
+) -> list[Any]:
+    values: list[Any] = []
+    spaces: dict[str, dict[str, Any]] = {}
+    for tool in tools:
+        if tool.name not in deferred:
+            values.append(define(tool))
+            continue
+        function = {**define(tool), "defer_loading": True}
+        if tool.pack is None:
+            values.append(function)
+            continue
+        space = spaces.get(tool.pack)
+        if space is None:
+            space = spaces[tool.pack] = namespace(tool)
+            values.append(space)
+        space["tools"].append(function)
+    if search == "hosted":
+        values.append({"type": "tool_search"})
+    else:
+        values.append(
+            {
+                "type": "tool_search",
+                "execution": "client",
+                "description": SEARCH_DESCRIPTION,
+                "parameters": dict(SEARCH_PARAMETERS),
+            }
+        )
+    return values
+
+
+def namespace(tool: Tool) -> dict[str, Any]:
+    """An empty OpenAI ``namespace`` tool for the tool's pack (its name made safe)."""
+    pack = tool.pack or "tools"
+    return {
+        "type": "namespace",
+        "name": re.sub(r"[^A-Za-z0-9_-]", "_", pack)[:64],
+        "description": tool.pack_description or f"The tools of {pack}.",
+        "tools": [],
+    }
+
+
+def _anthropic(
+    tools: Sequence[Tool], deferred: frozenset[str], define: Callable[[Tool], Any], search: str
+) -> list[Any]:
+    values = [
+        {**define(t), "defer_loading": True} if t.name in deferred else define(t) for t in tools
+    ]
+    if search in _ANTHROPIC_SERVER:
+        values.append(dict(_ANTHROPIC_SERVER[search]))
+    else:
+        values.append(define(SEARCH_TOOL_VALUE))
+    return values
+
+
+# -- history -------------------------------------------------------------------------------
+
+
+def found_in(history: Iterable[Any] | None) -> frozenset[str]:
+    """The tool names toolwire's answers to ``search_tools`` in a conversation named.
+
+    Reads Gemini contents (``functionResponse`` parts) and Chat Completions messages (``tool``
+    messages answering a ``search_tools`` call), as SDK objects or plain JSON. What it finds
+    is only a candidate: the caller keeps the names the role may call.
+    """
+    if history is None:
+        return frozenset()
+    names: set[str] = set()
+    searches: set[str] = set()
+    for entry in history:
+        item = mapping_or_empty(_plain(entry))
+        for call in list_or_empty(item.get("tool_calls")):
+            function = mapping_or_empty(mapping_or_empty(call).get("function"))
+            if function.get("name") == SEARCH_TOOL:
+                searches.add(str(mapping_or_empty(call).get("id")))
+        if item.get("role") == "tool" and str(item.get("tool_call_id")) in searches:
+            names |= _names(_loaded(item.get("content")))
+        for part in list_or_empty(item.get("parts")):
+            part = mapping_or_empty(part)
+            answer = mapping_or_empty(part.get("functionResponse", part.get("function_response")))
+            if answer.get("name") == SEARCH_TOOL:
+                names |= _names(mapping_or_empty(answer.get("response")).get("output"))
+    return frozenset(names)
+
+
+def _plain(entry: Any) -> Any:
+    try:
+        return to_plain(entry)
+    except TypeError:
+        return None
+
+
+def _loaded(content: Any) -> Any:
+    if isinstance(content, str):
+        try:
+            return json.loads(content)
+        except ValueError:
+            return None
+    return content
+
+
+def _names(answer: Any) -> set[str]:
+    tools = list_or_empty(mapping_or_empty(answer).get("tools"))
+    return {str(t["name"]) for t in tools if isinstance(t, Mapping) and "name" in t}
+
+
+# -- answers -------------------------------------------------------------------------------
+
+
+def query_of(arguments: Any) -> str:
+    """The query of a search call's arguments (a JSON string or a mapping); ``""`` if none."""
+    arguments = _loaded(arguments)
+    query = mapping_or_empty(arguments).get("query")
+    return query if isinstance(query, str) else ""
+
+
+def answer(found: Sequence[Tool]) -> dict[str, Any]:
+    """A search's answer as JSON data: each tool's name and description."""
+    return {
+        "tools": [{"name": t.name, "description": t.description} for t in found],
+        "note": "these tools can be called now" if found else "no tool matches; try other words",
+    }
+
+
+def search_items(
+    shape: Provider,
+    parsed: ParsedResponse,
+    searcher: Searcher,
+    define: Callable[[Tool], Any],
+) -> list[Any]:
+    """The outputs answering the response's client-side OpenAI ``tool_search_call`` items."""
+    if shape.name != "openai-responses":
+        return []
+    outputs: list[Any] = []
+    for item in list_or_empty(parsed.response.get("output")):
+        item = mapping_or_empty(item)
+        if item.get("type") != "tool_search_call" or item.get("execution") != "client":
+            continue
+        found = searcher(query_of(item.get("arguments")), FOUND_PER_SEARCH)
+        loaded: list[Any] = []
+        spaces: dict[str, dict[str, Any]] = {}
+        for tool in found:
+            if tool.pack is None:
+                loaded.append(define(tool))
+                continue
+            if tool.pack not in spaces:
+                spaces[tool.pack] = namespace(tool)
+                loaded.append(spaces[tool.pack])
+            spaces[tool.pack]["tools"].append(define(tool))
+        output: dict[str, Any] = {
+            "type": "tool_search_output",
+            "execution": "client",
+            "status": "completed",
+            "tools": loaded,
+        }
+        if item.get("call_id") is not None:
+            output["call_id"] = item["call_id"]
+        outputs.append(output)
+    return outputs
+
+
+def anthropic_references(found: Sequence[Tool]) -> list[dict[str, Any]] | str:
+    """A client-side search's ``tool_result`` content: a ``tool_reference`` block per tool."""
+    if not found:
+        return "no tool matches; try other words"
+    return [{"type": "tool_reference", "tool_name": t.name} for t in found]
+
+
+class SearchAnswers:
+    """Answers a response's calls of toolwire's search tool, for the role of the response.
+
+    Args:
+        searcher: ``(query, limit) -> tools``: ``Dispatcher.search_tools`` for the role.
+        define: ``(provider, tool) -> definition``, as ``tool_definitions`` sends it.
+    """
+
+    def __init__(self, searcher: Searcher, define: Callable[[Provider, Tool], Any]) -> None:
+        self.searcher = searcher
+        self.define = define
+
+    def calls(self, plan: Any, parsed: ParsedResponse) -> frozenset[int]:
+        """The indexes of the calls toolwire's search answers (none when a tool has the
+        search tool's name: then it is that tool's call)."""
+        if SEARCH_TOOL in plan.routes:
+            return frozenset()
+        return frozenset(
+            i
+            for i, found in enumerate(parsed.calls)
+            if found.call.name == SEARCH_TOOL and found.incomplete is None
+        )
+
+    def items(
+        self, shape: Provider, parsed: ParsedResponse, found: frozenset[int], outputs: list[Any]
+    ) -> list[Any]:
+        """The conversation items, each search call answered in its place; then the
+        ``tool_search_output`` of each client-side OpenAI ``tool_search_call``."""
+        rest = iter(outputs)
+        merged = [
+            self._answer(shape, p.call) if i in found else next(rest)
+            for i, p in enumerate(parsed.calls)
+        ]
+        items = shape.conversation_items(parsed, merged)
+        more = search_items(shape, parsed, self.searcher, lambda t: self.define(shape, t))
+        return [*items, *more] if more else items
+
+    def _answer(self, shape: Provider, call: ToolCall) -> Any:
+        found = self.searcher(query_of(call.arguments), FOUND_PER_SEARCH)
+        data = answer(found)
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        result = DispatchResult(True, call.call_id, call.name, result=data, output=text)
+        item = shape.format_result(call, result)
+        if shape.name == "anthropic" and isinstance(item, Mapping):
+            item = {**item, "content": anthropic_references(found)}
+        return item
