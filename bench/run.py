@@ -453,6 +453,119 @@ def bench_otel() -> None:
     with_sdk.close()
 
 
+def observed_dispatchers(folder: Path) -> tuple[toolwire.Dispatcher, toolwire.Dispatcher, Any]:
+    """The full path (roles, a no-op plugin), and the same with an audit trail (its defaults:
+    required, fsync at most once a second) and OpenTelemetry spans recorded by an SDK tracer
+    provider that hands them, in batches, to an exporter that keeps nothing; and the provider."""
+    import toolwire_audit
+    import toolwire_otel
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class Dropped(SpanExporter):
+        def export(self, spans: Sequence[Any]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    os.environ.setdefault("TOOLWIRE_AUDIT_KEY", os.urandom(32).hex())
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Dropped()))
+    bare = pipeline_dispatcher(get_weather_async)
+    observed = (
+        pipeline_dispatcher(
+            get_weather_async, config={"plugins": {"audit": {"path": str(folder / "audit.jsonl")}}}
+        )
+        .add(toolwire_audit.plugin, name="audit")
+        .add(toolwire_otel.OtelPlugin(tracer_provider=provider), name="otel")
+    )
+    return bare, observed, provider
+
+
+def observed_floor_seconds(provider: Any, folder: Path) -> float:
+    """What the least an audited, traced call adds costs alone: the SDK's span for it (started
+    with the plugin's attributes, made current, ended) and one record's line appended under the
+    trail's lock (``flock``, one ``write``, unlock), the work no plugin can skip."""
+    import fcntl
+
+    from opentelemetry import context, trace
+
+    tracer = provider.get_tracer("bench")
+    attributes = {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": "get_weather",
+        "gen_ai.tool.type": "function",
+        "gen_ai.tool.call.id": "c1",
+        "toolwire.role": "user",
+    }
+    line = b"x" * 600 + b"\n"  # about a record's size
+    lock = os.open(folder / "floor.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    trail = os.open(folder / "floor.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def one() -> None:
+        span = tracer.start_span("execute_tool get_weather", attributes=attributes)
+        token = context.attach(trace.set_span_in_context(span))
+        context.detach(token)
+        span.set_attribute("toolwire.attempts", 1)
+        span.end()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        os.write(trail, line)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+    try:
+        return best_per_call(lambda n: [one() for _ in range(n)], 2_000)
+    finally:
+        os.close(lock)
+        os.close(trail)
+
+
+def bench_observed() -> None:
+    """One async call with an audit trail and OpenTelemetry spans on, against the same call
+    without them: the same dispatcher config, rounds alternating, the median of their ratios."""
+    try:
+        import toolwire_audit  # noqa: F401
+        import toolwire_otel  # noqa: F401
+        from opentelemetry.sdk.trace import TracerProvider  # noqa: F401
+    except ImportError:
+        print("audit and otel: toolwire-audit, toolwire-otel or the OpenTelemetry SDK missing")
+        return
+    loop = asyncio.new_event_loop()
+    with tempfile.TemporaryDirectory() as folder:
+        bare, observed, provider = observed_dispatchers(Path(folder))
+        try:
+            assert loop.run_until_complete(
+                observed.dispatch("get_weather", RAW, role="user")
+            ).success
+            per_bare, per_observed = interleaved(
+                [
+                    loop_round(loop, lambda: bare.dispatch("get_weather", RAW, role="user")),
+                    loop_round(loop, lambda: observed.dispatch("get_weather", RAW, role="user")),
+                ],
+                2_000,
+            )
+            print(
+                f"audit trail and otel spans: {statistics.median(per_observed) * 1e6:.1f} us a "
+                f"call, {statistics.median(per_bare) * 1e6:.1f} us without them"
+            )
+            report(
+                "one async call with an audit trail and otel spans (SDK) on / without",
+                median_ratio(per_observed, per_bare),
+                1.5,
+            )
+            floor = observed_floor_seconds(provider, Path(folder)) / statistics.median(per_bare)
+            print(
+                f"  for scale: the call without them plus the SDK's own span (start, made "
+                f"current, ended) and one locked append of a record's line: {1 + floor:.2f}x"
+            )
+        finally:
+            loop.close()
+            bare.close()
+            observed.close()
+            provider.shutdown()
+
+
 def typed_tools(prefix: str, count: int) -> list[Callable[..., Any]]:
     def make_tool(i: int) -> Callable[..., Any]:
         def tool(
@@ -980,6 +1093,7 @@ def main() -> int:
         "registration": bench_registration,
         "kept": bench_kept_machinery,
         "otel": bench_otel,
+        "observed": bench_observed,
         "mcp": bench_mcp,
         "executors": bench_executors,
         "signing": bench_taskiq_signing,
