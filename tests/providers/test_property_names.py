@@ -146,14 +146,16 @@ def _names_in(definition_schema: dict[str, Any]) -> dict[str, str]:
     names: dict[str, str] = {}
     for old, new in zip(ODATA["properties"], definition_schema["properties"], strict=True):
         names[old] = new
-    where = definition_schema.get("$defs", {}).get("Where") or definition_schema["properties"][
-        names["where"]
-    ]
+    where = (
+        definition_schema.get("$defs", {}).get("Where")
+        or definition_schema["properties"][names["where"]]
+    )
     for old, new in zip(ODATA["$defs"]["Where"]["properties"], where["properties"], strict=True):
         names[old] = new
-    rows = definition_schema.get("$defs", {}).get("Row") or definition_schema["properties"][
-        names["rows"]
-    ]["items"]
+    rows = (
+        definition_schema.get("$defs", {}).get("Row")
+        or definition_schema["properties"][names["rows"]]["items"]
+    )
     names["$id"] = next(iter(rows["properties"]))
     return names
 
@@ -238,7 +240,16 @@ def test_errors_name_the_bound_after_mapping_back(dispatcher: toolwire.Dispatche
 def test_new_names_are_deterministic_and_collision_free() -> None:
     """Names that clean up alike, or clash with a declared name, each get their own new name,
     never one the schema already uses; the same schema in another order gives the same."""
-    props = ["$top", "top", "filter[status]", "filter(status)", "filter_status", "", "9x", "x" * 70 + "!"]
+    props = [
+        "$top",
+        "top",
+        "filter[status]",
+        "filter(status)",
+        "filter_status",
+        "",
+        "9x",
+        "x" * 70 + "!",
+    ]
     schema = {"type": "object", "properties": {p: {"type": "string"} for p in props}}
     names = safe_names(schema, [GEMINI_RULE])
     assert set(names) == {"$top", "filter[status]", "filter(status)", "", "9x", "x" * 70 + "!"}
