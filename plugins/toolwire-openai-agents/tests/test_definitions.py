@@ -110,6 +110,26 @@ def test_deferred_loading_marks_every_tool(dispatcher: toolwire.Dispatcher) -> N
     assert {t.defer_loading for t in function_tools(dispatcher)} == {False}
 
 
+def test_a_tool_toolwire_defers_is_deferred_by_default(make: MakeDispatcher) -> None:
+    """By default each tool follows toolwire's defer_loading policy; False overrides it."""
+    pack = toolwire.Toolset("many")
+
+    @pack.tool(defer_loading=True)
+    def rarely(x: int) -> int:
+        """Rarely needed."""
+        return x
+
+    @pack.tool
+    def often(x: int) -> int:
+        """Often needed."""
+        return x
+
+    dispatcher = make(pack)
+    deferred = {t.name: t.defer_loading for t in function_tools(dispatcher)}
+    assert deferred["rarely"] is True and deferred["often"] is False
+    assert {t.defer_loading for t in function_tools(dispatcher, defer_loading=False)} == {False}
+
+
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 24).decode()
 
 

@@ -83,3 +83,29 @@ def test_a_tool_without_a_return_type_has_no_return_schema() -> None:
         tools = {tool.name: tool for tool in dispatcher.tools()}
     assert return_schema(tools["ping"]) is None
     assert return_schema(tools["echo"]) is None
+
+
+def test_a_tool_toolwire_defers_is_deferred_and_carries_its_output_schema() -> None:
+    """toolwire's defer_loading policy is the definition's, and output_schema= overrides the
+    return schema as it overrides toolwire's own."""
+    from toolwire_pydantic_ai._definitions import definition
+
+    pack = toolwire.Toolset("many")
+
+    @pack.tool(defer_loading=True, output_schema={"type": "object", "properties": {}})
+    def rarely(x: int) -> Forecast:
+        """Rarely needed."""
+        return Forecast(location="x", temperature=x)
+
+    @pack.tool
+    def often(x: int) -> int:
+        """Often needed."""
+        return x
+
+    with make_dispatcher(pack) as dispatcher:
+        rare = definition(dispatcher.tools()[1], dispatcher.policy("rarely"))
+        common = definition(dispatcher.tools()[0], dispatcher.policy("often"))
+    assert rare.name == "rarely" and rare.defer_loading is True
+    assert rare.return_schema == {"type": "object", "properties": {}}
+    assert common.defer_loading is False
+    assert common.return_schema == {"type": "integer"}

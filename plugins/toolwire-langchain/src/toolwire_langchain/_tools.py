@@ -130,6 +130,9 @@ def _tool(
         coroutine=acall,
         response_format="content_and_artifact",
         handle_tool_error=error_content,
+        # LangChain's provider-specific fields: a tool toolwire defers waits for the model
+        # provider's tool search (Anthropic's `defer_loading`).
+        extras={"defer_loading": True} if dispatcher.policy(name).defer_loading else None,
     )
 
 

@@ -19,7 +19,7 @@ def function_tools(
     *,
     role: RoleSource = None,
     state: StateSource = None,
-    defer_loading: bool = False,
+    defer_loading: bool | None = None,
     output_schemas: bool = False,
 ) -> list[FunctionTool]:
     """The tools ``role`` may call, as ``FunctionTool``s for ``Agent(tools=...)``.
@@ -39,8 +39,10 @@ def function_tools(
         state: A function of the run's context object that gives toolwire's state for each
             call (where the principal is read from). By default the context itself is the
             state; it must then be a mapping, or ``None``.
-        defer_loading: Mark every tool for the Responses API's tool search
-            (``FunctionTool.defer_loading``): the agent then needs a ``ToolSearchTool``.
+        defer_loading: Whether tools wait for the Responses API's tool search
+            (``FunctionTool.defer_loading``; the agent then needs a ``ToolSearchTool``): by
+            default each tool as toolwire's policy says (``defer_loading``, from code,
+            ``[tools.NAME]`` or ``[plugins.NAME]``); ``True`` or ``False`` for every tool.
         output_schemas: Give a tool whose function returns an object type its JSON Schema
             (``FunctionTool.output_json_schema``). Only the Responses API takes it: the SDK's
             Chat Completions model refuses such a tool.
@@ -61,7 +63,14 @@ def function_tools(
     bridge = Bridge(dispatcher, role, state)
     listed = dispatcher.tools(all_roles=True) if callable(role) else dispatcher.tools(role)
     return [
-        _function_tool(bridge, tool, defer_loading=defer_loading, output_schemas=output_schemas)
+        _function_tool(
+            bridge,
+            tool,
+            defer_loading=bool(dispatcher.policy(tool.name).defer_loading)
+            if defer_loading is None
+            else defer_loading,
+            output_schemas=output_schemas,
+        )
         for tool in listed
     ]
 

@@ -21,6 +21,7 @@ def definition(tool: toolwire.Tool, policy: toolwire.ToolPolicy) -> ToolDefiniti
     what toolwire's own schema accepts. A tool toolwire runs one call at a time
     (``sequential``) is one Pydantic AI runs alone. The behaviour hints (``read_only``,
     ``destructive``...) and the plugin are in ``metadata["toolwire"]``, never sent to the model.
+    A tool toolwire defers (``defer_loading``) waits for Pydantic AI's tool search.
     """
     return ToolDefinition(
         name=tool.name,
@@ -30,6 +31,7 @@ def definition(tool: toolwire.Tool, policy: toolwire.ToolPolicy) -> ToolDefiniti
         sequential=bool(policy.sequential),
         metadata={METADATA_KEY: {"pack": tool.pack, **policy.annotations()}},
         return_schema=return_schema(tool),
+        defer_loading=bool(policy.defer_loading),
     )
 
 
