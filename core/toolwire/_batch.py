@@ -1,4 +1,5 @@
-"""Batches: the batch limit, cut-off calls, sequential lanes; one result per call, in order.
+"""Batches: the batch limit, cut-off calls, sequential lanes, scheduling by side effect; one
+result per call, in order.
 
 A model's response is a batch too: ``run_response`` parses it, runs its calls and returns the
 items to append (or holds the turn for a person's approval).
@@ -37,7 +38,9 @@ async def run_batch(
     Calls past ``[limits] max_batch_calls`` and the calls ``refused`` names (by index: cut
     off by the response, not a call at all) are answered with their error, without running;
     the calls of a ``sequential`` tool run one at a time, in call order, alongside the
-    others. ``turn`` goes with each call that needs a person's approval.
+    others. Under ``[defaults] schedule = "by_effect"`` a call of a tool not ``read_only``
+    also waits for every call before it and holds every call after it. ``turn`` goes with
+    each call that needs a person's approval.
 
     Returns:
         One ``Finished`` per call, in call order.
@@ -61,11 +64,30 @@ async def run_batch(
         for index in indexes:
             await run_one(index)
 
+    if plan.limits.by_effect:
+        for indexes in _by_effect(plan, batch, done):
+            await _run_together(plan, batch, indexes, run_one, run_lane)
+    else:
+        await _run_together(plan, batch, range(len(batch)), run_one, run_lane, done)
+    return [finished for finished in done if finished is not None]
+
+
+async def _run_together(
+    plan: Plan,
+    batch: Sequence[ToolCall],
+    indexes: Iterable[int],
+    run_one: Callable[[int], Coroutine[Any, Any, None]],
+    run_lane: Callable[[list[int]], Coroutine[Any, Any, None]],
+    done: Sequence[Finished | None] | None = None,
+) -> None:
+    """Run the calls at ``indexes`` (those ``done`` has no answer for) at once, but the calls
+    of each ``sequential`` tool one at a time, in call order."""
     lanes: dict[str, list[int]] = {}
     units: list[Callable[[], Coroutine[Any, Any, None]]] = []
-    for index, call in enumerate(batch):
-        if done[index] is not None:
+    for index in indexes:
+        if done is not None and done[index] is not None:
             continue
+        call = batch[index]
         route = plan.routes.get(call.name) if isinstance(call.name, str) else None
         if route is not None and route.policy.sequential:
             if call.name not in lanes:
@@ -80,7 +102,32 @@ async def run_batch(
         async with asyncio.TaskGroup() as group:
             for unit in units:
                 group.create_task(unit())
-    return [finished for finished in done if finished is not None]
+
+
+def _by_effect(
+    plan: Plan, batch: Sequence[ToolCall], done: Sequence[Finished | None]
+) -> Iterator[list[int]]:
+    """``[defaults] schedule = "by_effect"``: the batch cut into steps run one after another.
+
+    Consecutive calls of ``read_only`` tools make one step; any other call (a tool that may
+    change something, or a name no tool has) is a step alone, so effects happen in the order
+    the model asked them and no read overlaps one. ``read_only`` is the policy the plan
+    resolved: an MCP server's hint counts only where its settings trust its annotations.
+    """
+    reads: list[int] = []
+    for index, call in enumerate(batch):
+        if done[index] is not None:
+            continue
+        route = plan.routes.get(call.name) if isinstance(call.name, str) else None
+        if route is not None and route.policy.read_only is True:
+            reads.append(index)
+            continue
+        if reads:
+            yield reads
+            reads = []
+        yield [index]
+    if reads:
+        yield reads
 
 
 async def run_response(

@@ -66,6 +66,10 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
                             "description": "Extra attempts for transient failures."},
                 "max_concurrency": {**_COUNT, "default": 128,
                                     "description": "Calls of one batch running at once."},
+                "schedule": {"enum": ["parallel", "by_effect"], "default": "parallel",
+                             "description": "How one batch's calls run: all at once, or "
+                             "`read_only` tools' calls at once and every other call alone, "
+                             "in call order."},
                 "max_output_chars": {**_COUNT, "default": 100000,
                                      "description": "Longer results are cut to head and tail."},
                 "max_part_bytes": {**_COUNT, "default": 5242880,

@@ -116,12 +116,15 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The caps a started dispatcher applies (``[limits]`` and ``[defaults] max_concurrency``)."""
+    """The caps a started dispatcher applies (``[limits]``, ``[defaults] max_concurrency`` and
+    ``schedule``)."""
 
     max_bytes: int
     max_depth: int
     max_batch: int
     max_concurrency: int
+    #: ``[defaults] schedule = "by_effect"``: a call of a tool not ``read_only`` runs alone.
+    by_effect: bool = False
 
 
 class ApprovalGate(Protocol):
@@ -395,6 +398,7 @@ def build_plan(
             limits["max_argument_depth"],
             limits["max_batch_calls"],
             defaults["max_concurrency"],
+            defaults["schedule"] == "by_effect",
         ),
         roles_enforced,
         approvals,
