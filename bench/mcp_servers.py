@@ -1,8 +1,9 @@
 """One small tool served over streamable HTTP on loopback, by toolwire, the SDK's MCPServer or
 FastMCP: ``python bench/mcp_servers.py toolwire|sdk|fastmcp PORT``. Used by ``bench/run.py``.
 
-The tool is ``async``, so each server runs it on its loop: the figures compare the servers, not
-their thread pools (each runs a plain function on a thread of its own).
+Two tools: ``echo``, ``async``, which each server runs on its loop (the figure compares the
+servers, not their thread pools), and ``echo_plain``, a plain function, which each runs as it
+runs any (toolwire and the SDK on a worker thread).
 """
 
 from __future__ import annotations
@@ -22,11 +23,20 @@ async def echo(text: str) -> str:
     return text
 
 
+def echo_plain(text: str) -> str:
+    """Send the text back, from a plain function.
+
+    Args:
+        text: Any text.
+    """
+    return text
+
+
 def toolwire_app() -> Any:
     import toolwire
     import toolwire_mcp
 
-    dispatcher = toolwire.Dispatcher().add(toolwire.tool(echo))
+    dispatcher = toolwire.Dispatcher().add(toolwire.tool(echo)).add(toolwire.tool(echo_plain))
     return toolwire_mcp.asgi_app(dispatcher, anonymous_role="bench")
 
 
@@ -35,6 +45,7 @@ def sdk_app() -> Any:
 
     server = MCPServer("bench")
     server.tool()(echo)
+    server.tool()(echo_plain)
     return server.streamable_http_app()
 
 
@@ -43,6 +54,7 @@ def fastmcp_app() -> Any:
 
     server = FastMCP("bench")
     server.tool(echo)
+    server.tool(echo_plain)
     return server.http_app(path="/mcp")
 
 
