@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
@@ -120,7 +121,9 @@ class _Work:
         "kwargs",
         "loop",
         "module",
+        "progress_param",
         "qualname",
+        "report",
         "tool",
         "trace_context",
     )
@@ -135,6 +138,8 @@ class _Work:
         is_async: bool,
         deadline: float | None,
         trace_context: dict[str, str],
+        progress_param: str | None = None,
+        report: Callable[[float, float | None, str | None], None] | None = None,
     ) -> None:
         self.loop = loop
         self.future: asyncio.Future[Any] = loop.create_future()
@@ -145,7 +150,17 @@ class _Work:
         self.is_async = is_async
         self.deadline = deadline
         self.trace_context = trace_context
+        self.progress_param = progress_param
+        self.report = report
         self.cancelled = False
+
+    def progressed(self, report: tuple[Any, ...]) -> None:
+        """A progress report from the worker, passed on on the loop: before the reply, which
+        is settled on the loop after it, and never for a call the host gave up on."""
+        if self.report is None or self.cancelled or len(report) != 4:
+            return
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is listening any more
+            self.loop.call_soon_threadsafe(self.report, *report[1:])
 
     def settle(self, ok: bool, payload: Any) -> None:
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
@@ -249,7 +264,16 @@ class _Worker:
         from multiprocessing.connection import wait
 
         try:
-            conn.send((work.module, work.qualname, work.kwargs, work.is_async, work.trace_context))
+            conn.send(
+                (
+                    work.module,
+                    work.qualname,
+                    work.kwargs,
+                    work.is_async,
+                    work.trace_context,
+                    work.progress_param,
+                )
+            )
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             with self.pool._lock:
                 self.work = None
@@ -257,12 +281,21 @@ class _Worker:
             return
         except OSError:
             pass  # the worker died: the wait below sees it
-        timeout = None if work.deadline is None else work.deadline - time.time() + DEADLINE_GRACE
-        ready = wait([conn], timeout=max(timeout, 0.0) if timeout is not None else None)
         reply: Any = None
-        if ready:
+        while True:  # progress reports, then the reply
+            timeout = (
+                None if work.deadline is None else work.deadline - time.time() + DEADLINE_GRACE
+            )
+            ready = wait([conn], timeout=max(timeout, 0.0) if timeout is not None else None)
+            if not ready:
+                break
             with contextlib.suppress(EOFError, OSError):
                 reply = conn.recv()
+            if isinstance(reply, tuple) and reply[:1] == ("progress",):
+                work.progressed(reply)
+                reply = None
+                continue
+            break
         with self.pool._lock:
             self.work = None
             killed = self.killed
@@ -352,8 +385,12 @@ class ProcessPool:
         found = self._references.get(tool.name)
         module, qualname = found if found is not None else reference(tool)
         kwargs = dict(job.kwargs)
+        progress_param = report = None
         if tool.context_param is not None and tool.context_param in kwargs:
-            kwargs[tool.context_param] = _portable(kwargs[tool.context_param])
+            context = kwargs[tool.context_param]
+            kwargs[tool.context_param] = _portable(context)
+            if isinstance(context, CallContext) and context.progress is not None:
+                progress_param, report = tool.context_param, context.report_progress
         work = _Work(
             asyncio.get_running_loop(),
             tool.name,
@@ -363,6 +400,8 @@ class ProcessPool:
             tool.is_async,
             job.deadline,
             dict(job.trace_context),
+            progress_param,
+            report,
         )
         self._submit(work)
         try:

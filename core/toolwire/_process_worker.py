@@ -4,8 +4,11 @@ Started by ``toolwire._process.ProcessPool`` as ``python -c "...main()" FD``, wh
 its end of a socket pair. Messages are pickled (``multiprocessing.connection``):
 
 - from the pool: ``(sys_path, max_memory_mb)`` once, then ``(module, qualname, kwargs,
-  is_async, trace_context)`` per call, or ``None`` to stop;
-- to the pool: ``("ready", pid)`` once, then one reply per call: ``("ok", json_text)``,
+  is_async, trace_context, progress_param)`` per call, or ``None`` to stop;
+- to the pool: ``("ready", pid)`` once, then per call any number of ``("progress", progress,
+  total, message)`` (only when ``progress_param`` names the ``CallContext`` argument of a call
+  whose host asked for progress; rate-limited, see ``Reporter``) and one reply:
+  ``("ok", json_text)``,
   ``("parts", parts)`` for a result made of parts (``toolwire.Image``...),
   ``("tool_error", message, kind, retryable, details)``, ``("raised", pickled_exception or
   None, type_name, traceback_text)``, ``("unloadable", traceback_text)`` when the tool cannot
@@ -24,15 +27,62 @@ that finds the line ended (the host is gone without stopping it) kills its own g
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import pickle
 import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Final
+
+#: Shortest time between two progress reports of one call that travel to the host: a tool may
+#: report in a tight loop, the line and the host's consumers take at most this rate.
+PROGRESS_INTERVAL: Final = 0.01
+
+
+class Reporter:
+    """A call's ``CallContext.progress`` in a worker: each report goes up the line to the pool.
+
+    At most one report per ``PROGRESS_INTERVAL``: one that comes sooner is held, replaced by
+    any later one, and sent with the next report past the interval or, at the latest, just
+    before the call's reply, so the last report always arrives and none after the reply.
+    Safe from any thread the tool starts.
+    """
+
+    __slots__ = ("closed", "conn", "held", "last", "lock")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+        self.last = float("-inf")
+        self.held: tuple[Any, ...] | None = None
+        self.closed = False
+
+    def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        report = ("progress", progress, total, None if message is None else str(message))
+        with self.lock:
+            if self.closed:
+                return
+            now = time.monotonic()
+            if now - self.last < PROGRESS_INTERVAL:
+                self.held = report
+                return
+            self.last, self.held = now, None
+            self.conn.send(report)
+
+    def close(self) -> None:
+        """Send the report held back, if any; after this, reports are dropped."""
+        with self.lock:
+            self.closed = True
+            held, self.held = self.held, None
+            if held is not None:
+                with contextlib.suppress(OSError):
+                    self.conn.send(held)
 
 
 def resolve(module: str, qualname: str) -> Callable[..., Any]:
@@ -120,7 +170,10 @@ def main() -> None:
             return  # the line may be half read: a fresh worker replaces this one
         if message is None:
             return
-        module, qualname, kwargs, is_async, trace_context = message
+        module, qualname, kwargs, is_async, trace_context, progress_param = message
+        reporter = None
+        if progress_param is not None and hasattr(kwargs.get(progress_param), "progress"):
+            reporter = kwargs[progress_param].progress = Reporter(conn)
         try:
             function = functions.get((module, qualname))
             if function is None:
@@ -129,6 +182,8 @@ def main() -> None:
             reply: tuple[Any, ...] = ("unloadable", "".join(traceback.format_exception(exc)))
         else:
             reply = run(function, kwargs, is_async, trace_context)
+        if reporter is not None:
+            reporter.close()
         try:
             conn.send(reply)
         except OSError:  # the host is gone

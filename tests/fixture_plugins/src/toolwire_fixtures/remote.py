@@ -167,3 +167,20 @@ def traced() -> dict[str, str]:
 async def traced_async() -> dict[str, str]:
     """The same, from an ``async def`` tool (a worker runs it on an event loop of its own)."""
     return dict(toolwire.propagation.inject())
+
+
+@pack.tool
+def count_up(n: int, pause: float, context: toolwire.CallContext) -> int:
+    """Report progress n times, pausing between reports, and return n.
+
+    Args:
+        n: How many reports.
+        pause: Seconds between two reports.
+    """
+    import time
+
+    for done in range(1, n + 1):
+        context.report_progress(done, n, f"step {done}")
+        if pause:
+            time.sleep(pause)
+    return n
