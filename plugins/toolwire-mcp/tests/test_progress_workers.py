@@ -19,7 +19,7 @@ def config(tmp_path: Path) -> Path:
     path = tmp_path / "toolwire.toml"
     path.write_text(
         '[plugins]\nautoload = false\nenable = ["mcp", "remote"]\n'
-        "[plugins.remote]\ninclude = [\"count_up\"]\n[executors.process]\nworkers = 1\n"
+        '[plugins.remote]\ninclude = ["count_up"]\n[executors.process]\nworkers = 1\n'
         '[tools.count_up]\nexecutor = "process"\n'
     )
     return path
