@@ -1094,6 +1094,53 @@ def bench_adapters() -> None:
         report(f"{framework} adapter / the framework's own tool, per call", figure, 1.3)
 
 
+def bench_progress() -> None:
+    """Progress reports per second from a tool in a ``process`` worker to an MCP client: the
+    official client over stdio, the fixtures' ``count_up`` reporting every 0.5 ms for about a
+    second. A worker sends at most one report per 10 ms per call (the latest wins), so the
+    ceiling is 100 a second; the figure says how much of it reaches the client."""
+    try:
+        import toolwire_fixtures  # noqa: F401 - the tool reporting progress
+        from mcp import Client, StdioServerParameters
+    except ImportError:
+        print("progress: toolwire-mcp or the test fixtures are not installed; skipped")
+        return
+    host = Path(__file__).parent.parent / "plugins/toolwire-mcp/tests/servers/serve_host.py"
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "toolwire.toml"
+        config.write_text(
+            '[plugins]\nautoload = false\nenable = ["mcp", "remote"]\n'
+            '[plugins.remote]\ninclude = ["count_up"]\n[executors.process]\nworkers = 1\n'
+            '[tools.count_up]\nexecutor = "process"\n'
+        )
+        params = StdioServerParameters(
+            command=sys.executable, args=[str(host), str(config)], env=dict(os.environ)
+        )
+        seen: list[float] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            seen.append(time.perf_counter())
+
+        async def run() -> float:
+            async with Client(params) as client:
+                await client.call_tool("count_up", {"n": 5, "pause": 0})  # a warm worker
+                seen.clear()
+                start = time.perf_counter()
+                await client.call_tool(
+                    "count_up", {"n": 2000, "pause": 0.0005}, progress_callback=on_progress
+                )
+                return time.perf_counter() - start
+
+        elapsed = asyncio.run(run())
+    report(
+        "progress reports/s, process worker -> MCP client (cap 100)",
+        len(seen) / elapsed,
+        50,
+        "/s",
+        at_least=True,
+    )
+
+
 def main() -> int:
     only = set(sys.argv[1:])
     benches = {
@@ -1107,6 +1154,7 @@ def main() -> int:
         "observed": bench_observed,
         "mcp": bench_mcp,
         "executors": bench_executors,
+        "progress": bench_progress,
         "signing": bench_taskiq_signing,
         "schemas": bench_schemas,
         "adapters": bench_adapters,
