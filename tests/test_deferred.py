@@ -73,16 +73,3 @@ def test_the_pack_key_is_not_handed_to_the_plugin_as_its_setting() -> None:
     """``defer_loading`` in ``[plugins.NAME]`` is the core's key, not the plugin's setting."""
     config = toolwire.Dispatcher({"plugins": {"files": {"defer_loading": True, "x": 1}}}).config
     assert config.plugin_settings("files") == {"x": 1}
-
-
-def test_a_program_caller_is_refused_until_calls_carry_their_caller() -> None:
-    """``allowed_callers = ["program"]`` stops the start in code and config: fail closed."""
-    with pytest.raises(toolwire.ConfigError, match="allowed_callers"):
-        toolwire.tool(allowed_callers=["direct", "program"])(lambda: None)
-    with pytest.raises(toolwire.ConfigError, match="allowed_callers"):
-        toolwire.Dispatcher({"tools": {"t": {"allowed_callers": ["program"]}}})
-
-    def ping() -> str:
-        return "pong"
-
-    assert toolwire.tool(allowed_callers=["direct"])(ping).policy.allowed_callers == ("direct",)

@@ -141,9 +141,9 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
                                       "description": "Callable, but found by searching rather "
                                       "than sent in the first `tools` list."},
                     "allowed_callers": {"type": "array", "minItems": 1, "uniqueItems": True,
-                                        "items": {"enum": ["direct"]},
+                                        "items": {"enum": ["direct", "program"]},
                                         "description": "Who may call it: the model "
-                                        "(`direct`); programmatic calls are not supported yet."},
+                                        "(`direct`), code the model runs (`program`)."},
                 },
             },
         },

@@ -14,7 +14,16 @@ A deferred tool (``defer_loading``) is callable, but left out of the first ``too
   request (``tool_definitions(..., history=...)``).
 
 Every answer comes from ``Dispatcher.search_tools`` for the role of the response, so it never
-names a tool the role may not call.
+names a tool the role may not call; each search call a response makes is finished like any
+other call, so the call log, the audit trail and spans see it, and a held turn keeps it.
+
+Programmatic calls (``allowed_callers``): a tool that code the model runs may call is sent
+with the provider's ``allowed_callers`` (OpenAI Responses ``programmatic``, Anthropic the code
+execution tool's version), and the tool that runs the code is added to the list: OpenAI's
+``programmatic_tool_calling``, Anthropic's ``code_execution``. OpenAI's definitions carry the
+tool's output schema (``output_schema``), which code reads results by; Anthropic's tool type
+has no such field. Gemini and Chat Completions have no programmatic calls: a tool only a
+program may call is not sent to them.
 """
 
 from __future__ import annotations
@@ -29,6 +38,18 @@ from ._values import DispatchResult, ToolCall
 from .providers import ParsedResponse, Provider
 from .providers._json import list_or_empty, mapping_or_empty, to_plain
 
+#: The code execution tool version a tool names in Anthropic's ``allowed_callers``.
+ANTHROPIC_CODE_EXECUTION: Final = "code_execution_20260120"
+#: What each provider with programmatic calls names a caller, by toolwire's name.
+PROVIDER_CALLERS: Final[Mapping[str, Mapping[str, str]]] = {
+    "openai-responses": {"direct": "direct", "program": "programmatic"},
+    "anthropic": {"direct": "direct", "program": ANTHROPIC_CODE_EXECUTION},
+}
+#: The tool that runs a model's code, added where a tool in the list allows ``program``.
+PROGRAM_TOOLS: Final[Mapping[str, Mapping[str, Any]]] = {
+    "openai-responses": {"type": "programmatic_tool_calling"},
+    "anthropic": {"type": ANTHROPIC_CODE_EXECUTION, "name": "code_execution"},
+}
 #: The name of toolwire's own search tool, where a provider has no native search.
 SEARCH_TOOL: Final = "search_tools"
 #: The search modes ``tool_definitions(search=...)`` takes, by provider (others: ``client``).
@@ -154,6 +175,42 @@ def _anthropic(
     else:
         values.append(define(SEARCH_TOOL_VALUE))
     return values
+
+
+# -- programmatic calls ----------------------------------------------------------------------
+
+
+def offered(
+    provider: str, tools: Sequence[Tool], callers: Mapping[str, tuple[str, ...]]
+) -> list[Tool]:
+    """The tools a model on ``provider`` can call at all: a tool only a program may call is
+    left out where the provider has no programmatic calls."""
+    if provider in PROVIDER_CALLERS or not callers:
+        return list(tools)
+    return [t for t in tools if "direct" in callers.get(t.name, ("direct",))]
+
+
+def with_callers(provider: str, tool: Tool, callers: tuple[str, ...] | None, value: Any) -> Any:
+    """One definition with the provider's ``allowed_callers`` (and, for OpenAI, the tool's
+    ``output_schema``), where the tool allows other callers than the model itself."""
+    names = PROVIDER_CALLERS.get(provider)
+    if callers is None or names is None or not isinstance(value, Mapping):
+        return value
+    value = {**value, "allowed_callers": [names[c] for c in callers]}
+    schema = tool.output_schema
+    if provider == "openai-responses" and isinstance(schema, Mapping):
+        value["output_schema"] = dict(schema)
+    return value
+
+
+def with_program_tool(
+    provider: str, tools: Sequence[Tool], callers: Mapping[str, tuple[str, ...]], values: list[Any]
+) -> list[Any]:
+    """``values`` with the provider's tool that runs code, when a tool sent allows ``program``."""
+    program = PROGRAM_TOOLS.get(provider)
+    if program is None or not any("program" in callers.get(t.name, ()) for t in tools):
+        return values
+    return [*values, dict(program)]
 
 
 # -- history -------------------------------------------------------------------------------

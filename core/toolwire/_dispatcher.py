@@ -13,7 +13,14 @@ from ._approvals._entry import ApprovalEntryPoints
 from ._approvals._gate import Approvals
 from ._batch import as_calls, id_for, listed, run_batch, run_response
 from ._config import Config, as_config, load_config
-from ._deferred import SearchAnswers, check_mode, definitions
+from ._deferred import (
+    SearchAnswers,
+    check_mode,
+    definitions,
+    offered,
+    with_callers,
+    with_program_tool,
+)
 from ._discovery import PluginInfo
 from ._loop import OwnedLoop
 from ._pipeline import run_call
@@ -67,6 +74,8 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
         self._closed = False
         self._index: tuple[Plan, ToolIndex] | None = None  # tool search's, built on first use
         self._deferred: tuple[Plan, frozenset[str]] | None = None  # deferred tools, per start
+        # Tools other callers than the model may call, with their allowed_callers, per start.
+        self._callers: tuple[Plan, dict[str, tuple[str, ...]]] | None = None
         self._host.add_builtins()
 
     @classmethod
@@ -181,23 +190,52 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
         the host is about to send (Gemini contents, Chat Completions messages), adds the
         deferred tools that earlier searches in it found.
 
+        A tool whose ``allowed_callers`` names ``"program"`` is sent with the provider's
+        ``allowed_callers``, and the provider's tool that runs code is added
+        (``docs/programmatic-calls.md``).
+
         Raises:
             ValueError: a search mode the provider does not have.
         """
         shape = self.provider(provider)
         tools = self.tools(role)
         deferred = self._deferred_names()
-        if not deferred:
+        callers = self._caller_lists()
+        if not deferred and not callers:
             return [self.tool_definition(shape, tool).value for tool in tools]
-        check_mode(shape.name, search)
-        return definitions(
-            shape.name,
-            tools,
-            deferred,
-            lambda tool: self.tool_definition(shape, tool).value,
-            search,
-            history,
-        )
+        tools = offered(shape.name, tools, callers)
+        if not deferred:
+            values = [self._define(shape, tool) for tool in tools]
+        else:
+            check_mode(shape.name, search)
+            values = definitions(
+                shape.name,
+                tools,
+                deferred,
+                lambda tool: self._define(shape, tool),
+                search,
+                history,
+            )
+        return with_program_tool(shape.name, tools, callers, values)
+
+    def _define(self, shape: Provider, tool: Tool) -> Any:
+        """One tool's definition as sent: with its callers, where it allows others."""
+        value = self.tool_definition(shape, tool).value
+        callers = self._caller_lists()
+        return with_callers(shape.name, tool, callers.get(tool.name), value) if callers else value
+
+    def _caller_lists(self) -> dict[str, tuple[str, ...]]:
+        """The enabled tools that allow other callers than the model, with their callers."""
+        plan = self._ready()
+        known = self._callers
+        if known is None or known[0] is not plan:
+            lists = {
+                name: route.policy.allowed_callers
+                for name, route in plan.routes.items()
+                if route.policy.allowed_callers not in (None, ("direct",))
+            }
+            known = self._callers = (plan, lists)
+        return known[1]
 
     def _deferred_names(self) -> frozenset[str]:
         """The enabled deferred tools' names, found once per start."""
@@ -311,7 +349,7 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
         """What answers a response's search calls for ``role`` (``_deferred``)."""
         return SearchAnswers(
             lambda query, limit: self.search_tools(query, role=role, limit=limit),
-            lambda shape, tool: self.tool_definition(shape, tool).value,
+            self._define,
         )
 
     def close(self) -> None:

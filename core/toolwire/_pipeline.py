@@ -37,7 +37,7 @@ from ._hookwalk import INTERNAL_MESSAGE, belongs_to_caller
 from ._logging import log as _log
 from ._logging import secret_values
 from ._plan import Plan, Route
-from ._policy import BUILTIN_DEFAULTS
+from ._policy import BUILTIN_DEFAULTS, CALLERS, DEFAULT_CALLERS
 from ._serialize import error_text, over_budget, to_text, truncate
 from ._values import CallContext, DispatchResult, ToolCall
 from .providers import Provider
@@ -160,6 +160,7 @@ async def refuse(
     started = time.perf_counter()
     call = _named(call)
     context = CallContext(call.call_id, None, role, NO_STATE if state is None else state)
+    context.caller = call.caller
     result = _failed(call, error, context)
     item = None
     if provider is not None:
@@ -176,8 +177,11 @@ def resolve(plan: Plan, call: ToolCall, context: CallContext) -> Route:
     context.tool = route.tool
     context.policy = route.policy
     context.plugin = route.plugin
+    context.caller = call.caller
     if context.role is not None and context.role not in plan.known_roles:
         plan.note_role(context.role)
+    if route.policy.allowed_callers is not None or call.caller not in (None, "direct"):
+        _check_caller(route, call)
     return route
 
 
@@ -187,7 +191,7 @@ def parse(plan: Plan, call: ToolCall) -> ToolCall:
     arguments = parse_arguments(
         call.arguments, max_bytes=limits.max_bytes, max_depth=limits.max_depth
     )
-    return ToolCall(call.name, arguments, call.call_id)
+    return ToolCall(call.name, arguments, call.call_id, call.caller)
 
 
 # 3. validate (and convert into the declared types)
@@ -350,6 +354,20 @@ def _internal(call: ToolCall, exc: BaseException, redact: frozenset[str]) -> Too
         secrets=secret_values(call.arguments, redact),
     )
     return ToolError(INTERNAL_MESSAGE, kind="internal_error")
+
+
+def _check_caller(route: Route, call: ToolCall) -> None:
+    """A call from a caller the tool does not allow ends ``permission_denied`` (fail closed:
+    a caller toolwire does not know is allowed by no tool)."""
+    allowed = route.policy.allowed_callers or DEFAULT_CALLERS
+    caller = call.caller or "direct"
+    if caller not in allowed:
+        shown = caller if caller in CALLERS else "unknown"
+        raise ToolError(
+            f"{call.name} may not be called by {shown!r}; it allows {', '.join(allowed)}",
+            kind="permission_denied",
+            details={"caller": shown, "allowed_callers": list(allowed)},
+        )
 
 
 def _unknown_tool(plan: Plan, name: Any) -> ToolError:

@@ -49,8 +49,10 @@ class ToolPolicy:
             event loop, plain functions on the dispatcher's threads.
         defer_loading: The tool is callable, but its full definition is left out of the
             initial ``tools`` list: the model finds it by searching (``docs/many-tools.md``).
-        allowed_callers: Who may call it; ``None`` means ``("direct",)``, the model itself.
-            Only ``"direct"`` is accepted for now: programmatic calls are not supported yet.
+        allowed_callers: Who may call it: ``"direct"`` (the model itself) and ``"program"``
+            (code the model runs, through a provider's programmatic tool calling); ``None``
+            means ``("direct",)``. A call from a caller not listed is ``permission_denied``
+            (``docs/programmatic-calls.md``).
         options: Plugins' own options, by name (``rate_limit`` for the rate-limit plugin):
             each must be claimed by a loaded plugin through ``toolwire_register_tool_options``,
             or the dispatcher refuses to start.
@@ -115,9 +117,8 @@ CORE_FIELDS: Final = tuple(f.name for f in fields(ToolPolicy) if f.name != "opti
 #: The behaviour hints, as MCP's tool annotations carry them.
 ANNOTATIONS: Final = ("read_only", "destructive", "idempotent", "open_world")
 _EMPTY: Final = ToolPolicy()
-#: Who may call a tool: the model itself. ``"program"`` (code the model runs) is refused until
-#: calls carry their caller and are checked against it: a tool must never be reachable by a
-#: caller toolwire cannot tell apart.
-CALLERS: Final = ("direct",)
+#: Who may call a tool: the model itself, or code the model runs. Every call carries its caller
+#: (``ToolCall.caller``), checked against the tool's list before any permission hook.
+CALLERS: Final = ("direct", "program")
 #: Who may call a tool that does not say.
 DEFAULT_CALLERS: Final = ("direct",)

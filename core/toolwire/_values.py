@@ -33,11 +33,15 @@ class ToolCall:
         arguments: A JSON string, a mapping, or ``None`` as received; in per-call hooks
             this is the parsed and validated ``dict``.
         call_id: The provider's id for the call; results carry it back.
+        caller: Who made the call: ``None`` or ``"direct"`` for the model itself,
+            ``"program"`` for code the model runs (a provider's programmatic tool calling),
+            ``"unknown"`` for a caller the provider named that toolwire does not know.
     """
 
     name: str
     arguments: str | bytes | Mapping[str, Any] | None = None
     call_id: str = ""
+    caller: str | None = None
 
 
 @dataclass(slots=True)
@@ -105,6 +109,9 @@ class CallContext:
             passed to ``dispatch``, else ``None`` (reports are then dropped).
         approval_id: The id of the approval a person gave this call; ``None`` for a call that
             needed none.
+        caller: Who made the call (``ToolCall.caller``): ``None`` or ``"direct"`` for the
+            model itself, ``"program"`` for code the model runs. A tool's
+            ``allowed_callers`` is checked against it before the permission hooks run.
     """
 
     call_id: str
@@ -117,6 +124,7 @@ class CallContext:
     progress: ProgressCallback | None = None
     plugin: str | None = None
     approval_id: str | None = None
+    caller: str | None = None
 
     #: How the schema layer, which stands below this module, tells a parameter annotated
     #: ``CallContext`` from any other: by this mark, never by importing the class.

@@ -208,6 +208,7 @@ class Approvals:
             provider=turn.provider if turn is not None else None,
             plugin=route.plugin,
             fingerprint=fingerprint_of(route),
+            caller=None if context.caller == "direct" else context.caller,
         )
         return dataclasses.replace(approval, digest=digest_of(approval.binding()))
 
@@ -445,7 +446,9 @@ class Approvals:
                 approval=approval,
             )
             return await self._end(plan, approval, error, state)  # stored: it never runs
-        call = ToolCall(approval.tool, json.loads(approval.arguments), approval.call_id)
+        call = ToolCall(
+            approval.tool, json.loads(approval.arguments), approval.call_id, approval.caller
+        )
         context = CallContext(call.call_id, None, approval.role, state)
         untaken = [0]  # attempts an executor could not take: they started nothing
         token = UNTAKEN.set(untaken)
@@ -520,7 +523,9 @@ class Approvals:
         """Answer a call that will not run (rejected, expired, tampered): observers see it;
         store it."""
         provider = provider_named(plan.providers, approval.provider) if approval.provider else None
-        call = ToolCall(approval.tool, json.loads(approval.arguments), approval.call_id)
+        call = ToolCall(
+            approval.tool, json.loads(approval.arguments), approval.call_id, approval.caller
+        )
         finished = await refuse(plan, call, approval.role, state or {}, error, provider)
         return await self._complete(approval, approval.status, finished)
 

@@ -50,6 +50,9 @@ class Approval:
         plugin: The plugin that registered the tool that asked.
         fingerprint: SHA-256 (hex) of that tool's name, plugin and parameter schema: only a
             process whose tool of that name has the same fingerprint may run the call.
+        caller: Who made the call (``CallContext.caller``): ``None`` for the model itself,
+            ``"program"`` for code the model ran. Covered by ``digest`` when set, and checked
+            against the tool's ``allowed_callers`` again when the call runs.
     """
 
     id: str
@@ -70,11 +73,15 @@ class Approval:
     message: str | None = None
     plugin: str | None = None
     fingerprint: str | None = None
+    caller: str | None = None
 
     def binding(self) -> str:
-        """What ``digest`` covers, as canonical JSON."""
+        """What ``digest`` covers, as canonical JSON (``caller`` only when set: a record made
+        before calls carried their caller keeps its digest)."""
+        caller = {} if self.caller is None else {"caller": self.caller}
         return canonical_json(
             {
+                **caller,
                 "tool": self.tool,
                 "plugin": self.plugin,
                 "fingerprint": self.fingerprint,
@@ -116,7 +123,7 @@ class Approval:
 #: The fields fixed when a record is made, stored as one JSON text.
 _FIXED: Final = (
     "id", "call_id", "tool", "arguments", "digest", "role", "principal", "reason",
-    "created_at", "expires_at", "turn_id", "provider", "plugin", "fingerprint",
+    "created_at", "expires_at", "turn_id", "provider", "plugin", "fingerprint", "caller",
 )  # fmt: skip
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._serialize import utf8_safe
@@ -62,6 +62,20 @@ def error_object(output: str) -> Any:
         return json.loads(output)
     except ValueError:
         return output
+
+
+def caller_of(value: Any, program: Callable[[str], bool]) -> str | None:
+    """Who made a call, from the ``caller`` the API put on it: ``None`` when it put none,
+    ``"direct"``, ``"program"`` when ``program(type)`` says the type is the API's programmatic
+    caller, and ``"unknown"`` for anything else (which no tool allows: fail closed)."""
+    if value is None:
+        return None
+    kind = mapping_or_empty(value).get("type")
+    if kind == "direct":
+        return "direct"
+    if isinstance(kind, str) and program(kind):
+        return "program"
+    return "unknown"
 
 
 def text_of(value: Any) -> str:

@@ -13,6 +13,7 @@ from .._values import DispatchResult, ToolCall
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
 from ._json import (
     call_ids,
+    caller_of,
     declaration,
     encodable,
     given_id,
@@ -60,7 +61,12 @@ class AnthropicProvider(Provider):
         ids = call_ids([block.get("id") for block in uses], "toolu_")
         calls = [
             ParsedCall(
-                ToolCall(text_of(block.get("name")), block.get("input"), call_id),
+                ToolCall(
+                    text_of(block.get("name")),
+                    block.get("input"),
+                    call_id,
+                    caller_of(block.get("caller"), _by_code_execution),
+                ),
                 cut_off,
                 given_id(block.get("id"), call_id),
             )
@@ -106,6 +112,12 @@ class AnthropicProvider(Provider):
         if outputs:
             items.append({"role": "user", "content": _with_toolsets(content, outputs)})
         return list(encodable(items))
+
+
+def _by_code_execution(kind: str) -> bool:
+    """A ``tool_use`` caller typed as a code execution tool version (``code_execution_20260120``)
+    is code the model ran: a programmatic call."""
+    return kind.startswith("code_execution_")
 
 
 def _native(content: Content) -> list[dict[str, Any]]:

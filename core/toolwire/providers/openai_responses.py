@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .._content import NATIVE_IMAGE_TYPES, Content, FilePart, ImagePart
 from .._strict import function_parameters
@@ -12,6 +12,7 @@ from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
 from ._json import (
     arguments_text,
     call_ids,
+    caller_of,
     declaration,
     encodable,
     given_id,
@@ -22,6 +23,9 @@ from ._json import (
 
 if TYPE_CHECKING:
     from .._tools import Tool
+
+#: The ``caller`` type of a ``function_call`` made by a program (programmatic tool calling).
+_PROGRAM: Final = "program"
 
 
 class OpenAIResponsesProvider(Provider):
@@ -51,7 +55,8 @@ class OpenAIResponsesProvider(Provider):
         ids = call_ids([item.get("call_id") for item in items], "call_")
         calls: list[ParsedCall] = []
         for item, call_id in zip(items, ids, strict=True):
-            call = ToolCall(text_of(item.get("name")), item.get("arguments"), call_id)
+            caller = caller_of(item.get("caller"), _PROGRAM.__eq__)
+            call = ToolCall(text_of(item.get("name")), item.get("arguments"), call_id, caller)
             incomplete = cut_off
             if incomplete is None and item.get("status") == "incomplete":
                 incomplete = "function_call status incomplete"
@@ -78,17 +83,32 @@ class OpenAIResponsesProvider(Provider):
         return {"type": "function_call_output", "call_id": call.call_id, "output": output}
 
     def conversation_items(self, parsed: ParsedResponse, outputs: Sequence[Any]) -> list[Any]:
-        """Every output item of the response as given, then the outputs in call order."""
+        """Every output item of the response as given (``program`` items included), then the
+        outputs in call order; the output of a call a program made names that program as its
+        ``caller``, as the call did."""
         ids = iter([found.call.call_id for found in parsed.calls])
         items: list[Any] = []
+        callers: dict[Any, Any] = {}
         for item in list_or_empty(parsed.response.get("output")):
             if isinstance(item, Mapping) and item.get("type") == "function_call":
                 call_id = next(ids, None)
                 if call_id is not None and item.get("call_id") != call_id:
                     item = {**item, "call_id": call_id}  # the id its output answers
                 item = arguments_text(item)
+                caller = item.get("caller")
+                if isinstance(caller, Mapping) and caller.get("type") == _PROGRAM:
+                    callers[item.get("call_id")] = caller
             items.append(item)
+        if callers:
+            outputs = [_with_caller(output, callers) for output in outputs]
         return list(encodable([*items, *outputs]))
+
+
+def _with_caller(output: Any, callers: Mapping[Any, Any]) -> Any:
+    if not isinstance(output, Mapping) or output.get("type") != "function_call_output":
+        return output
+    caller = callers.get(output.get("call_id"))
+    return output if caller is None else {**output, "caller": caller}
 
 
 def _native(content: Content) -> list[dict[str, Any]]:

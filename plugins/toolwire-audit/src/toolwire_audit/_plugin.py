@@ -243,7 +243,9 @@ class AuditPlugin:
             ``distribution`` and ``version`` of the package the tool's function comes from,
             ``role``, ``principal``, ``arguments_hmac``, ``arguments`` (with
             ``include_arguments``), ``outcome`` (``"ok"`` or ``"error"``), ``error_kind``,
-            ``attempts``, ``duration_us``, ``approval_id`` and ``decided_by``.
+            ``attempts``, ``duration_us``, ``approval_id`` and ``decided_by``; and
+            ``caller`` (``"direct"``, ``"program"``, ``"unknown"``) for a call whose provider
+            said who made it.
         """
         tool = context.tool
         name = tool.name if tool is not None else call.name
@@ -267,6 +269,9 @@ class AuditPlugin:
             "approval_id": _text(_first_attribute(approval, "id", "approval_id")),
             "decided_by": _text(_first_attribute(approval, "decided_by", "by")),
         }
+        caller = getattr(context, "caller", None)
+        if caller is not None:
+            fields["caller"] = str(caller)[:20]
         if self.settings.include_arguments:
             fields["arguments"] = recorded_arguments(call.arguments, self._redact)
         return fields

@@ -310,6 +310,9 @@ class OtelPlugin:
         attributes = {**static, "gen_ai.tool.call.id": _encodable(str(context.call_id))}
         if context.role is not None:
             attributes["toolwire.role"] = str(context.role)
+        caller = getattr(context, "caller", None)
+        if caller is not None:
+            attributes["toolwire.caller"] = str(caller)  # "direct", "program" or "unknown"
         plugin = context.plugin
         if plugin is not None:
             attributes["toolwire.plugin"] = plugin
