@@ -73,3 +73,35 @@ def test_the_pack_key_is_not_handed_to_the_plugin_as_its_setting() -> None:
     """``defer_loading`` in ``[plugins.NAME]`` is the core's key, not the plugin's setting."""
     config = toolwire.Dispatcher({"plugins": {"files": {"defer_loading": True, "x": 1}}}).config
     assert config.plugin_settings("files") == {"x": 1}
+
+
+def test_policy_sources_names_the_pack_table_for_a_pack_wide_defer_loading() -> None:
+    """``defer_loading`` set by ``[plugins.NAME]`` is reported as coming from that table; one
+    a tool's ``[tools.NAME]`` sets, from that table; one in code, from code."""
+    pack = toolwire.Toolset("files")
+
+    @pack.tool
+    def read_file(path: str) -> str:
+        """Read a file."""
+        return path
+
+    @pack.tool(defer_loading=False)
+    def list_files() -> list[str]:
+        """List the files."""
+        return []
+
+    other = toolwire.Toolset("other")
+
+    @other.tool(defer_loading=True)
+    def ping() -> str:
+        """Answer pong."""
+        return "pong"
+
+    config = {
+        "plugins": {"files": {"defer_loading": True}},
+        "tools": {"list_files": {"defer_loading": True}},
+    }
+    with toolwire.Dispatcher(config).add(pack).add(other) as dispatcher:
+        assert dispatcher.policy_sources("read_file")["defer_loading"] == "[plugins.files]"
+        assert dispatcher.policy_sources("list_files")["defer_loading"] == "[tools.list_files]"
+        assert dispatcher.policy_sources("ping")["defer_loading"] == "code"

@@ -159,11 +159,12 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
 
     def policy_sources(self, tool_name: str) -> dict[str, str]:
         """Where each value of ``policy(tool_name)`` came from: ``[tools.NAME]``, ``code``,
-        ``plugin NAME``, ``[defaults]``, ``built-in default`` or ``not set``, by field."""
+        ``plugin NAME``, ``[plugins.NAME]`` (``defer_loading`` set for a whole pack),
+        ``[defaults]``, ``built-in default`` or ``not set``, by field."""
         route = self._ready().routes[tool_name]
         info = next((p for p in self.plugins() if p.name == route.plugin), None)
         author = "code" if info is None or not info.version else f"plugin {route.plugin}"
-        return policy_sources(self.config, tool_name, route.tool.policy, author)
+        return policy_sources(self.config, tool_name, route.tool.policy, author, route.plugin)
 
     def providers(self) -> dict[str, Provider]:
         """The registered providers, by name (known without starting the dispatcher)."""
