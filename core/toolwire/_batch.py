@@ -65,25 +65,37 @@ async def run_batch(
             await run_one(index)
 
     if plan.limits.by_effect:
-        for indexes in _by_effect(plan, batch, done):
-            await _run_together(plan, batch, indexes, run_one, run_lane)
+        steps: Iterable[list[Unit]] = (
+            _units(plan, batch, indexes, None, run_one, run_lane)
+            for indexes in _by_effect(plan, batch, done)
+        )
     else:
-        await _run_together(plan, batch, range(len(batch)), run_one, run_lane, done)
+        steps = (_units(plan, batch, range(len(batch)), done, run_one, run_lane),)
+    for units in steps:
+        if len(units) == 1:
+            await units[0]()
+        elif units:
+            async with asyncio.TaskGroup() as group:
+                for unit in units:
+                    group.create_task(unit())
     return [finished for finished in done if finished is not None]
 
 
-async def _run_together(
+Unit = Callable[[], Coroutine[Any, Any, None]]
+
+
+def _units(
     plan: Plan,
     batch: Sequence[ToolCall],
     indexes: Iterable[int],
+    done: Sequence[Finished | None] | None,
     run_one: Callable[[int], Coroutine[Any, Any, None]],
     run_lane: Callable[[list[int]], Coroutine[Any, Any, None]],
-    done: Sequence[Finished | None] | None = None,
-) -> None:
-    """Run the calls at ``indexes`` (those ``done`` has no answer for) at once, but the calls
-    of each ``sequential`` tool one at a time, in call order."""
+) -> list[Unit]:
+    """What runs at once for the calls at ``indexes`` (those ``done`` has no answer for): each
+    call alone, but the calls of each ``sequential`` tool one lane, in call order."""
     lanes: dict[str, list[int]] = {}
-    units: list[Callable[[], Coroutine[Any, Any, None]]] = []
+    units: list[Unit] = []
     for index in indexes:
         if done is not None and done[index] is not None:
             continue
@@ -96,12 +108,7 @@ async def _run_together(
             lanes[call.name].append(index)
         else:
             units.append(_bound(run_one, index))
-    if len(units) == 1:
-        await units[0]()
-    elif units:
-        async with asyncio.TaskGroup() as group:
-            for unit in units:
-                group.create_task(unit())
+    return units
 
 
 def _by_effect(
