@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -59,6 +59,10 @@ class Finished(NamedTuple):
     result: DispatchResult
     context: CallContext
     item: Any = None
+
+
+#: ``Finished(...)`` runs a generated ``__new__`` that costs more than the tuple itself.
+_new_finished: Final = tuple.__new__
 
 
 async def run_call(
@@ -123,21 +127,16 @@ async def run_call(
     item = None
     if provider is not None:
         item, result = await format_item(plan, provider, call, result, context)
-    return await finish(plan, call, result, context, started, item)
-
-
-def runs_inline(plan: Plan, name: object) -> bool:
-    """Whether a call of ``name`` can be driven by ``run_inline``: a plain function with no
-    middleware, and no ``async`` hook anywhere on its path."""
-    route = plan.routes.get(name) if isinstance(name, str) else None
-    return route is not None and route.bare and not route.tool.is_async and not plan.hooks.any_async
+    if (pending := finish(plan, call, result, context, started)) is not None:
+        await pending
+    return _new_finished(Finished, (call, result, context, item))
 
 
 def run_inline(coroutine: Coroutine[Any, Any, Finished]) -> Finished:
     """Drive ``run_call(..., inline=True)`` to its end without an event loop.
 
-    Only for a route with no middleware, a plain function and no ``async`` hook: nothing on
-    that path suspends, so the first ``send`` finishes it.
+    Only for a tool in ``Plan.inline`` (a plain function, no middleware, no ``async`` hook):
+    nothing on that path suspends, so the first ``send`` finishes it.
     """
     try:
         coroutine.send(None)
@@ -165,7 +164,9 @@ async def refuse(
     item = None
     if provider is not None:
         item, result = await format_item(plan, provider, call, result, context)
-    return await finish(plan, call, result, context, started, item)
+    if (pending := finish(plan, call, result, context, started)) is not None:
+        await pending
+    return _new_finished(Finished, (call, result, context, item))
 
 
 # 1. resolve
@@ -282,18 +283,12 @@ async def format_item(
 
 
 # 10. finished
-async def finish(
-    plan: Plan,
-    call: ToolCall,
-    result: DispatchResult,
-    context: CallContext,
-    started: float,
-    item: Any,
-) -> Finished:
+def finish(
+    plan: Plan, call: ToolCall, result: DispatchResult, context: CallContext, started: float
+) -> Awaitable[None] | None:
+    """Observers see the outcome; returns what to await when one of them is ``async``."""
     result.elapsed_ms = (time.perf_counter() - started) * 1000.0
-    if (pending := plan.hooks.run_finished(call, result, context)) is not None:
-        await pending
-    return Finished(call, result, context, item)
+    return plan.hooks.run_finished(call, result, context)
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ._discovery import PluginInfo
 from ._errors import ConfigError, RequireApproval, ToolError, TransientError
 from ._executors import OnExecutor, executor_for, is_in_process, unclaimed_tables
 from ._hookwalk import CallHooks, plugin_failed
+from ._innermost import INNERMOST, innermost_layer
 from ._logging import log as _log
 from ._logging import redact_names, secret_values
 from ._middleware import Awaited, applies, awaited, code_of, compose, order_of
@@ -87,7 +88,7 @@ class Route:
         culprit = None
         for frame, _ in traceback.walk_tb(exc.__traceback__):
             code = frame.f_code
-            if code in _INNERMOST:
+            if code in INNERMOST:
                 culprit = None
                 break
             if code is _AWAITED:  # one code for every wrapped middleware: its frame knows whose
@@ -168,12 +169,17 @@ class Plan:
     known_roles: frozenset[str] = frozenset()
     #: The unknown roles already logged, each once (at most ``_UNKNOWN_ROLES_LOGGED``).
     unknown_roles: set[str] = field(default_factory=set)
+    #: Tools a sync twin runs in the caller's thread (``_pipeline.run_inline``): a plain
+    #: function, no middleware, no executor, no ``async`` hook.
+    inline: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.names = tuple(sorted(self.routes))
         self.known_roles = frozenset(
             role for route in self.routes.values() for role in (route.policy.roles or ())
         )
+        routes = () if self.hooks.any_async else self.routes.items()
+        self.inline = frozenset(n for n, route in routes if route.bare and not route.tool.is_async)
 
     def note_role(self, role: str | None) -> None:
         """Log, once per plan, a role that no tool names: most often a typo, or a role the
@@ -364,7 +370,7 @@ def build_plan(
         layers = [(awaited(m, p), p) for m, p in fused]
         executor = executor_for(tool, policy.executor, executors, config, started)
         innermost: CallNext = (
-            _innermost(tool, policy, threads, tasks)
+            innermost_layer(tool, policy, threads, tasks, not layers)
             if executor is None or is_in_process(executor)
             else OnExecutor(tool, executor, plugin, (versions or {}).get(plugin, ""), principal_key)
         )
@@ -417,77 +423,6 @@ def _needs_approval(default: Any, policy: ToolPolicy, settings: Mapping[str, Any
     if policy.approval:
         return True
     return default is True or (default == "destructive" and policy.destructive is True)
-
-
-class _AwaitTool:
-    """The innermost layer of an ``async def`` tool: start it once, await it on the loop."""
-
-    __slots__ = ("function",)
-
-    def __init__(self, function: Callable[..., Any]) -> None:
-        self.function = function
-
-    async def __call__(self, call: ToolCall, context: CallContext) -> Any:
-        context.attempt += 1
-        return await self.function(**context.arguments)
-
-
-class _AwaitWithinDeadline:
-    """The innermost layer of an ``async def`` tool with a timeout: await it, but leave it
-    behind when it ignores its cancellation past the grace (``_tasks``), so that the deadline
-    answers."""
-
-    __slots__ = ("function", "tasks")
-
-    def __init__(self, function: Callable[..., Any], tasks: TaskRunner) -> None:
-        self.function = function
-        self.tasks = tasks
-
-    async def __call__(self, call: ToolCall, context: CallContext) -> Any:
-        context.attempt += 1
-        # TaskRunner.run, inlined: this is the path of every call with a deadline.
-        coroutine = self.function(**context.arguments)
-        try:
-            pending = coroutine.send(None)
-        except StopIteration as done:
-            return done.value
-        return await self.tasks.drive(coroutine, pending)
-
-
-class _OnThread:
-    """The innermost layer of a plain function: start it once on the dispatcher's threads."""
-
-    __slots__ = ("function", "threads")
-
-    def __init__(self, function: Callable[..., Any], threads: ThreadRunner) -> None:
-        self.function = function
-        self.threads = threads
-
-    async def __call__(self, call: ToolCall, context: CallContext) -> Any:
-        context.attempt += 1
-        return await self.threads.run(self.function, context.arguments)
-
-
-def _innermost(
-    tool: Tool, policy: ToolPolicy, threads: ThreadRunner, tasks: TaskRunner
-) -> CallNext:
-    """Chosen once per tool: the middleware never calls back into the dispatcher."""
-    if tool.is_async:
-        if policy.timeout is not None:
-            return _AwaitWithinDeadline(tool.function, tasks)
-        return _AwaitTool(tool.function)
-    return _OnThread(tool.function, threads)
-
-
-#: The innermost layers' code: an exception that passed through one is the tool's own.
-_INNERMOST: Final = frozenset(
-    {
-        _AwaitTool.__call__.__code__,
-        _AwaitWithinDeadline.__call__.__code__,
-        _OnThread.__call__.__code__,
-        OnExecutor.__call__.__code__,
-    }
-)
 
 
 _AWAITED: Final = Awaited.__call__.__code__

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._batch import id_for, listed
 from ._loop import loop_running
-from ._pipeline import run_call, run_inline, runs_inline
+from ._pipeline import run_call, run_inline
 from ._values import DispatchResult, ToolCall
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class SyncEntryPoints:
         context.
         """
         plan = self._ready()
-        if runs_inline(plan, name) and not loop_running():
+        if isinstance(name, str) and name in plan.inline and not loop_running():
             call = ToolCall(name, arguments, id_for(call_id, self._new_id))
             coroutine = run_call(plan, call, role, state, progress=progress, inline=True)
             # In a copy of the caller's context, as on a loop: what the tool sets stays its own.
