@@ -164,6 +164,15 @@ async def test_a_worker_whose_claim_memory_is_full_refuses_and_answers(
     client.close()
 
 
+def test_a_claim_memory_below_one_stops_the_start(write_config: WriteConfig) -> None:
+    """claim_memory = 0 (a worker that could remember nothing) is a config error naming the
+    key, not a worker that runs jobs it cannot remember."""
+    for value in ("0", "-1", "2.5"):
+        config = with_settings(write_config("redis://127.0.0.1:1"), f"claim_memory = {value}")
+        with pytest.raises(toolwire.ConfigError, match="claim_memory"):
+            toolwire.Dispatcher.from_config(config)
+
+
 def test_claim_memory_forgets_at_the_deadline_and_under_pressure_only_what_is_late() -> None:
     """An id is kept until its job's deadline; when full, the ids past their claim time are
     forgotten to make room, and with none of those a new id is refused, not kept at the
@@ -269,7 +278,7 @@ async def test_junk_on_the_cancel_channel_is_counted_and_the_worker_still_cancel
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
-    assert await eventually(lambda: mark.read_text() == "cancelled")
+        assert await eventually(lambda: mark.read_text() == "cancelled")  # host still up
     lines = [line for line in workers.output(worker).splitlines() if "message_refused" in line]
     assert len(lines) <= 2, lines
     client.close()
