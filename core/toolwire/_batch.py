@@ -149,7 +149,8 @@ async def run_response(
 ) -> list[Any]:
     """Run every call of a model's response; the items to append, or a ``HeldTurn``.
 
-    ``searches`` answers the response's calls of toolwire's search tool (``_deferred``).
+    ``searches`` answers the response's calls of toolwire's search tool (``_deferred``):
+    each is finished as a call (observers see it) and keeps its place, in a held turn too.
 
     Raises:
         ConfigError: an unknown provider, or a response no provider recognises.
@@ -165,12 +166,17 @@ async def run_response(
     cut_off = {i: _cut_off(p.incomplete) for i, p in enumerate(calls) if p.incomplete}
     turn = approvals.turn(batch, shape.name, [p.given_id for p in calls])
     done = await run_batch(plan, batch, role, state, refused=cut_off, provider=shape, turn=turn)
+    more: list[Any] = []
+    if searches is not None:
+        if found:
+            answered = await searches.answered(plan, shape, parsed, found, role, state, new_id)
+            rest = iter(done)
+            done = [answered[i] if i in answered else next(rest) for i in range(len(parsed.calls))]
+        more = await searches.more(plan, shape, parsed, role, state)
     if turn.held:
-        return await approvals.hold_turn(turn, parsed.response, done)
-    outputs = [finished.item for finished in done]
-    if searches is None:
-        return shape.conversation_items(parsed, outputs)
-    return searches.items(shape, parsed, found, outputs)
+        return await approvals.hold_turn(turn, parsed.response, done, more)
+    items = shape.conversation_items(parsed, [finished.item for finished in done])
+    return [*items, *more] if more else items
 
 
 def as_calls(

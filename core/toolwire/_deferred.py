@@ -28,15 +28,19 @@ program may call is not sent to them.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from ._pipeline import NO_STATE, Finished
+from ._plan import Plan
 from ._tools import Tool
-from ._values import DispatchResult, ToolCall
+from ._values import CallContext, DispatchResult, ToolCall
 from .providers import ParsedResponse, Provider
-from .providers._json import list_or_empty, mapping_or_empty, to_plain
+from .providers._json import list_or_empty, mapping_or_empty, text_of, to_plain
 
 #: The code execution tool version a tool names in Anthropic's ``allowed_callers``.
 ANTHROPIC_CODE_EXECUTION: Final = "code_execution_20260120"
@@ -52,6 +56,8 @@ PROGRAM_TOOLS: Final[Mapping[str, Mapping[str, Any]]] = {
 }
 #: The name of toolwire's own search tool, where a provider has no native search.
 SEARCH_TOOL: Final = "search_tools"
+#: The name observers see for an OpenAI client-side ``tool_search_call`` toolwire answered.
+OPENAI_SEARCH: Final = "tool_search"
 #: The search modes ``tool_definitions(search=...)`` takes, by provider (others: ``client``).
 SEARCH_MODES: Final[Mapping[str, tuple[str, ...]]] = {
     "openai-responses": ("client", "hosted"),
@@ -287,16 +293,19 @@ def search_items(
     parsed: ParsedResponse,
     searcher: Searcher,
     define: Callable[[Tool], Any],
-) -> list[Any]:
-    """The outputs answering the response's client-side OpenAI ``tool_search_call`` items."""
+) -> list[tuple[ToolCall, DispatchResult, Any]]:
+    """The client-side OpenAI ``tool_search_call`` items of a response, each answered: the
+    call (as observers see it, named ``tool_search``), its result and its
+    ``tool_search_output``."""
     if shape.name != "openai-responses":
         return []
-    outputs: list[Any] = []
+    answered: list[tuple[ToolCall, DispatchResult, Any]] = []
     for item in list_or_empty(parsed.response.get("output")):
         item = mapping_or_empty(item)
         if item.get("type") != "tool_search_call" or item.get("execution") != "client":
             continue
-        found = searcher(query_of(item.get("arguments")), FOUND_PER_SEARCH)
+        query = query_of(item.get("arguments"))
+        found = searcher(query, FOUND_PER_SEARCH)
         loaded: list[Any] = []
         spaces: dict[str, dict[str, Any]] = {}
         for tool in found:
@@ -313,10 +322,17 @@ def search_items(
             "status": "completed",
             "tools": loaded,
         }
-        if item.get("call_id") is not None:
-            output["call_id"] = item["call_id"]
-        outputs.append(output)
-    return outputs
+        call_id = item.get("call_id")
+        if call_id is not None:
+            output["call_id"] = call_id
+        call = ToolCall(OPENAI_SEARCH, {"query": query}, text_of(call_id or item.get("id")))
+        answered.append((call, _result(call, answer(found)), output))
+    return answered
+
+
+def _result(call: ToolCall, data: dict[str, Any]) -> DispatchResult:
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return DispatchResult(True, call.call_id, call.name, result=data, output=text)
 
 
 def anthropic_references(found: Sequence[Tool]) -> list[dict[str, Any]] | str:
@@ -328,6 +344,10 @@ def anthropic_references(found: Sequence[Tool]) -> list[dict[str, Any]] | str:
 
 class SearchAnswers:
     """Answers a response's calls of toolwire's search tool, for the role of the response.
+
+    Each answered search is finished as any call is (``_pipeline.finish``): the call log, the
+    audit trail and spans see it, named ``search_tools`` (``tool_search`` for OpenAI's
+    client-side search). It runs no permission hook: it reads only the registry, for the role.
 
     Args:
         searcher: ``(query, limit) -> tools``: ``Dispatcher.search_tools`` for the role.
@@ -349,26 +369,65 @@ class SearchAnswers:
             if found.call.name == SEARCH_TOOL and found.incomplete is None
         )
 
-    def items(
-        self, shape: Provider, parsed: ParsedResponse, found: frozenset[int], outputs: list[Any]
-    ) -> list[Any]:
-        """The conversation items, each search call answered in its place; then the
-        ``tool_search_output`` of each client-side OpenAI ``tool_search_call``."""
-        rest = iter(outputs)
-        merged = [
-            self._answer(shape, p.call) if i in found else next(rest)
-            for i, p in enumerate(parsed.calls)
-        ]
-        items = shape.conversation_items(parsed, merged)
-        more = search_items(shape, parsed, self.searcher, lambda t: self.define(shape, t))
-        return [*items, *more] if more else items
+    async def answered(
+        self,
+        plan: Plan,
+        shape: Provider,
+        parsed: ParsedResponse,
+        found: frozenset[int],
+        role: str | None,
+        state: Mapping[str, Any] | None,
+        new_id: Callable[[], str],
+    ) -> dict[int, Finished]:
+        """Each search call of ``found`` (indexes into ``parsed.calls``) answered and finished."""
+        done: dict[int, Finished] = {}
+        for index in sorted(found):
+            given = parsed.calls[index].call
+            query = query_of(given.arguments)
+            call = ToolCall(given.name, {"query": query}, given.call_id or new_id(), given.caller)
+            started = time.perf_counter()
+            tools = self.searcher(query, FOUND_PER_SEARCH)
+            result = _result(call, answer(tools))
+            item = shape.format_result(call, result)
+            if shape.name == "anthropic" and isinstance(item, Mapping):
+                item = {**item, "content": anthropic_references(tools)}
+            done[index] = await _finished(plan, call, result, role, state, started, item)
+        return done
 
-    def _answer(self, shape: Provider, call: ToolCall) -> Any:
-        found = self.searcher(query_of(call.arguments), FOUND_PER_SEARCH)
-        data = answer(found)
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        result = DispatchResult(True, call.call_id, call.name, result=data, output=text)
-        item = shape.format_result(call, result)
-        if shape.name == "anthropic" and isinstance(item, Mapping):
-            item = {**item, "content": anthropic_references(found)}
-        return item
+    async def more(
+        self,
+        plan: Plan,
+        shape: Provider,
+        parsed: ParsedResponse,
+        role: str | None,
+        state: Mapping[str, Any] | None,
+    ) -> list[Any]:
+        """The ``tool_search_output`` of each client-side OpenAI ``tool_search_call``, each
+        search finished as a call."""
+        started = time.perf_counter()
+        define = functools.partial(self.define, shape)
+        outputs: list[Any] = []
+        for call, result, output in search_items(shape, parsed, self.searcher, define):
+            await _finished(plan, call, result, role, state, started, None)
+            outputs.append(output)
+            started = time.perf_counter()
+        return outputs
+
+
+async def _finished(
+    plan: Plan,
+    call: ToolCall,
+    result: DispatchResult,
+    role: str | None,
+    state: Mapping[str, Any] | None,
+    started: float,
+    item: Any,
+) -> Finished:
+    """Observers see an answered search as a call (``toolwire_call_finished``)."""
+    context = CallContext(call.call_id, None, role, NO_STATE if state is None else state)
+    context.caller = call.caller
+    result.elapsed_ms = (time.perf_counter() - started) * 1000.0
+    pending = plan.hooks.run_finished(call, result, context)
+    if pending is not None:
+        await pending
+    return Finished(call, result, context, item)

@@ -214,8 +214,11 @@ class Approvals:
 
     # -- held turns -----------------------------------------------------------------------------
 
-    async def hold_turn(self, turn: Turn, response: Any, done: Sequence[Finished]) -> HeldTurn:
-        """Store the turn: the items of the calls that ran, the approval ids of those that wait.
+    async def hold_turn(
+        self, turn: Turn, response: Any, done: Sequence[Finished], more: Sequence[Any] = ()
+    ) -> HeldTurn:
+        """Store the turn: the items of the calls that ran, the approval ids of those that wait,
+        and ``more``, the items that go after the calls' (answers to OpenAI client searches).
 
         Raises:
             ApprovalError: the store failed (the approvals are recorded, the turn is not).
@@ -234,6 +237,8 @@ class Approvals:
                 calls.append({"call_id": finished.call.call_id, "item": finished.item})
                 ran.append(finished.item)
         data = {"id": turn_id, "provider": turn.provider, "response": response, "calls": calls}
+        if more:
+            data["more"] = list(more)
         try:
             text = _json_text(data)
             await self._io(lambda store: store.add_turn(turn_id, text))
@@ -275,6 +280,7 @@ class Approvals:
             names = ", ".join(f"{a.id} ({a.tool}, {_state_of(a)})" for a in waiting)
             raise ApprovalError(f"turn {turn_id} still waits for: {names}", waiting)
         turn_items = provider.conversation_items(provider.parse_response(data["response"]), items)
+        turn_items.extend(data.get("more", ()))
         if once:
             now = time.time()
             before = await self._io(lambda store: store.mark_resumed(turn_id, now))

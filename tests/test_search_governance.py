@@ -1,0 +1,162 @@
+"""Search calls toolwire answers are calls like the others for observers (the call log, the
+audit trail, spans), and a held turn that holds search calls resumes with every item in order."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+import toolwire
+from toolwire.testing import build_response
+
+from .conftest import MakeDispatcher
+
+
+class Observed:
+    """Records every finished call as observers see it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, bool, Any]] = []
+
+    @toolwire.hookimpl
+    def toolwire_call_finished(
+        self,
+        call: toolwire.ToolCall,
+        result: toolwire.DispatchResult,
+        context: toolwire.CallContext,
+    ) -> None:
+        self.calls.append((call.name, result.call_id, result.success, context.role))
+
+
+def _packs(ran: list[str]) -> list[toolwire.Toolset]:
+    files = toolwire.Toolset("files", "Files on the local disk.")
+
+    @files.tool(defer_loading=True)
+    def read_file(path: str) -> str:
+        """Read a text file from the local disk."""
+        ran.append(f"read {path}")
+        return f"the text of {path}"
+
+    @files.tool(defer_loading=True, approval=True)
+    def delete_file(path: str) -> str:
+        """Delete a file from the local disk."""
+        ran.append(f"delete {path}")
+        return "deleted"
+
+    return [files]
+
+
+def test_observers_and_the_call_log_see_each_search_call(
+    make: MakeDispatcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A search_tools call answered by toolwire reaches toolwire_call_finished and the call log
+    with its name, id and role, beside the tool call of the same response."""
+    observed = Observed()
+    dispatcher = make(*_packs([]), observed)
+    response = build_response(
+        "gemini",
+        [("search_tools", {"query": "read a text file"}), ("read_file", {"path": "a.txt"})],
+    )
+    with caplog.at_level(logging.INFO, logger="toolwire"):
+        dispatcher.process_response_sync(response, role="user")
+    names = sorted(c[0] for c in observed.calls)
+    assert names == ["read_file", "search_tools"]
+    search = next(c for c in observed.calls if c[0] == "search_tools")
+    assert search[2] is True and search[3] == "user" and search[1]
+    assert any("search_tools" in r.getMessage() for r in caplog.records)
+
+
+def test_an_openai_client_search_is_observed_as_tool_search(make: MakeDispatcher) -> None:
+    """A client-side tool_search_call answered by toolwire is seen by observers as a call of
+    ``tool_search`` with the item's call id."""
+    observed = Observed()
+    dispatcher = make(*_packs([]), observed)
+    dispatcher.process_response_sync(_openai_search_and_delete())
+    assert ("tool_search", "call_ts", True, None) in observed.calls
+
+
+def _openai_search_and_delete() -> dict[str, Any]:
+    data = build_response("openai-responses", [("delete_file", '{"path": "a.txt"}')])
+    data["output"][0]["namespace"] = "files"
+    data["output"].insert(
+        0,
+        {
+            "type": "tool_search_call",
+            "id": "ts_1",
+            "call_id": "call_ts",
+            "execution": "client",
+            "status": "completed",
+            "arguments": {"query": "delete a file"},
+        },
+    )
+    return data
+
+
+HOLD = {"approvals": {"store": "memory://", "mode": "hold"}}
+
+
+@pytest.mark.parametrize("provider", ["gemini", "openai-chat", "anthropic"])
+def test_a_held_turn_with_a_search_resumes_aligned(make: MakeDispatcher, provider: str) -> None:
+    """A response that searches and calls a gated tool is held, approved and resumed: the
+    items are those process_response gives without approvals, every answer in its place."""
+    ran: list[str] = []
+    calls: list[tuple[str, Any]] = [
+        ("search_tools", {"query": "delete a file"}),
+        ("delete_file", {"path": "a.txt"}),
+        ("read_file", {"path": "b.txt"}),
+    ]
+    response = build_response(provider, calls)
+    held_dispatcher = make(*_packs(ran), config=HOLD)
+    held = held_dispatcher.process_response_sync(response)
+    assert held == [] and ran == ["read b.txt"]
+    (approval,) = held.pending  # type: ignore[attr-defined]
+    held_dispatcher.approve_sync(approval.id, by="alice")
+    items = held_dispatcher.resume_sync(held.turn_id)  # type: ignore[attr-defined]
+    plain = make(*_packs([]), config={"tools": {"delete_file": {"approval": False}}})
+    expected = plain.process_response_sync(response)
+    assert _shape(items) == _shape(expected)
+    assert ran == ["read b.txt", "delete a.txt"]
+
+
+def _shape(items: list[Any]) -> list[Any]:
+    """The items with each result's text cut to what does not vary between runs."""
+    text = repr(items)
+    return [text.count("search_tools"), text.count("delete_file"), len(items), _answers(items)]
+
+
+def _answers(items: list[Any]) -> list[str]:
+    found: list[str] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        for part in item.get("parts", ()) or ():
+            answer = part.get("functionResponse") or part.get("function_response")
+            if answer:
+                found.append(str(answer.get("name")))
+        if item.get("role") == "tool":
+            found.append(str(item.get("tool_call_id")))
+        for block in item.get("content", ()) if isinstance(item.get("content"), list) else ():
+            if isinstance(block, dict) and block.get("type") == "tool_result":
+                found.append(str(block.get("tool_use_id")))
+    return found
+
+
+def test_a_held_openai_turn_keeps_its_tool_search_output(make: MakeDispatcher) -> None:
+    """A held Responses turn with a client search resumes with every item in order: the
+    search call, the function call, its output, then the tool_search_output."""
+    ran: list[str] = []
+    dispatcher = make(*_packs(ran), config=HOLD)
+    held = dispatcher.process_response_sync(_openai_search_and_delete())
+    (approval,) = held.pending  # type: ignore[attr-defined]
+    dispatcher.approve_sync(approval.id, by="alice")
+    items = dispatcher.resume_sync(held.turn_id)  # type: ignore[attr-defined]
+    assert [i["type"] for i in items] == [
+        "tool_search_call",
+        "function_call",
+        "function_call_output",
+        "tool_search_output",
+    ]
+    assert items[2]["output"] == "deleted" and ran == ["delete a.txt"]
+    assert items[3]["call_id"] == "call_ts"
+    assert items[3]["tools"][0]["tools"][0]["name"] == "delete_file"
