@@ -1141,6 +1141,34 @@ def bench_progress() -> None:
     )
 
 
+def bench_scale() -> None:
+    """10,000 tools in one dispatcher, measured in a fresh interpreter (``bench/scale.py``):
+    absolute figures the issue sets (seconds, MiB, milliseconds), not ratios."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import scale
+
+    figures = scale.measure()
+    if figures is None:
+        print(f"scale: needs the schema corpus {scale.CORPUS}; skipped")
+        return
+    tools = int(figures["tools"])
+    report(f"scale: {tools:,} tools, start (build, add, start())", figures["start_s"], 2, "s")
+    report(
+        f"scale: {tools:,} tools, resident memory of the process", figures["rss_mib"], 200, "MiB"
+    )
+    report(
+        "scale: tool_definitions for a role, from the plan",
+        figures["definitions_ms"],
+        50,
+        "ms",
+    )
+    print(
+        f"  (the first tool_definitions, building each definition: "
+        f"{figures['definitions_first_ms']:.0f} ms)"
+    )
+    report("scale: search p99, 3-word queries, for a role", figures["search_p99_ms"], 5, "ms")
+
+
 def main() -> int:
     only = set(sys.argv[1:])
     benches = {
@@ -1158,6 +1186,7 @@ def main() -> int:
         "signing": bench_taskiq_signing,
         "schemas": bench_schemas,
         "adapters": bench_adapters,
+        "scale": bench_scale,
     }
     for name, bench in benches.items():
         if not only or name in only:
