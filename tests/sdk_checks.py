@@ -40,3 +40,12 @@ def parse_sdk_response(provider: Any, sdk_type: Any, data: Any) -> Any:
     parsed = provider.parse_response(to_plain(sdk_object))
     parsed.original = sdk_object
     return parsed
+
+
+def answered_items(provider: Any, parsed: Any, make_result: Any) -> list[Any]:
+    """The conversation items for a parsed response whose first call succeeded and second failed."""
+    results = [make_result(parsed.calls[0].call, True), make_result(parsed.calls[1].call, False)]
+    outputs = [
+        provider.format_result(p.call, r) for p, r in zip(parsed.calls, results, strict=True)
+    ]
+    return provider.conversation_items(parsed, outputs)

@@ -7,7 +7,7 @@ import pytest
 from anthropic.types import Message, MessageParam, ToolParam
 from toolwire.providers import AnthropicProvider, ParsedResponse
 
-from ..sdk_checks import parse_sdk_response
+from ..sdk_checks import answered_items, parse_sdk_response
 
 provider = AnthropicProvider()
 
@@ -30,11 +30,7 @@ def test_tool_use_blocks_are_found_in_order(load_fixture):
 def test_conversation_items_are_valid_sdk_messages(load_fixture, make_result, sdk_validate):
     """The assistant content untouched, then one user message with a tool_result per call."""
     parsed = _parsed(load_fixture)
-    results = [make_result(parsed.calls[0].call, True), make_result(parsed.calls[1].call, False)]
-    outputs = [
-        provider.format_result(p.call, r) for p, r in zip(parsed.calls, results, strict=True)
-    ]
-    items = provider.conversation_items(parsed, outputs)
+    items = answered_items(provider, parsed, make_result)
 
     for item in items:
         sdk_validate(MessageParam, item)
@@ -45,7 +41,7 @@ def test_conversation_items_are_valid_sdk_messages(load_fixture, make_result, sd
             {"type": "tool_result", "tool_use_id": "toolu_01A09q90qw90lq917835lq9",
              "content": '{"t":21}'},
             {"type": "tool_result", "tool_use_id": "toolu_01B18r81rx81mr826744mr8",
-             "content": results[1].output, "is_error": True},
+             "content": make_result(parsed.calls[1].call, False).output, "is_error": True},
         ],
     }  # fmt: skip
     assert len(items) == 2

@@ -13,7 +13,7 @@ from google.genai import types
 from toolwire import ToolCall
 from toolwire.providers import GeminiProvider, ParsedResponse
 
-from ..sdk_checks import parse_sdk_response
+from ..sdk_checks import answered_items, parse_sdk_response
 
 provider = GeminiProvider()
 
@@ -44,11 +44,7 @@ def test_snake_case_dump_reads_the_same(load_fixture):
 def test_conversation_items_are_valid_contents(load_fixture, make_result):
     """The model content untouched, then one user content with a response part per call."""
     parsed = _parsed(load_fixture)
-    results = [make_result(parsed.calls[0].call, True), make_result(parsed.calls[1].call, False)]
-    outputs = [
-        provider.format_result(p.call, r) for p, r in zip(parsed.calls, results, strict=True)
-    ]
-    items = provider.conversation_items(parsed, outputs)
+    items = answered_items(provider, parsed, make_result)
 
     contents = [types.Content.model_validate(item) for item in items]
     assert items[0] == load_fixture("gemini")["candidates"][0]["content"]

@@ -14,7 +14,7 @@ from openai.types.chat import (
 from toolwire import ToolCall
 from toolwire.providers import OpenAIChatProvider, ParsedResponse
 
-from ..sdk_checks import parse_sdk_response
+from ..sdk_checks import answered_items, parse_sdk_response
 
 provider = OpenAIChatProvider()
 
@@ -36,11 +36,7 @@ def test_tool_calls_are_found_in_order(load_fixture):
 def test_conversation_items_are_valid_sdk_messages(load_fixture, make_result, sdk_validate):
     """The assistant message with its tool calls, then a tool message per call: valid input."""
     parsed = _parsed(load_fixture)
-    results = [make_result(parsed.calls[0].call, True), make_result(parsed.calls[1].call, False)]
-    outputs = [
-        provider.format_result(p.call, r) for p, r in zip(parsed.calls, results, strict=True)
-    ]
-    items = provider.conversation_items(parsed, outputs)
+    items = answered_items(provider, parsed, make_result)
 
     for item in items:
         sdk_validate(ChatCompletionMessageParam, item)
@@ -49,7 +45,7 @@ def test_conversation_items_are_valid_sdk_messages(load_fixture, make_result, sd
     assert items[1:] == [
         {"role": "tool", "tool_call_id": "call_Qx8bN2pLr7TzV4mWc1Hs9Kd3", "content": '{"t":21}'},
         {"role": "tool", "tool_call_id": "call_Zm3kP8sDq2WxY6nVb5Jf1Lg7",
-         "content": results[1].output},
+         "content": make_result(parsed.calls[1].call, False).output},
     ]  # fmt: skip
 
 

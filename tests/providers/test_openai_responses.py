@@ -9,7 +9,7 @@ import pytest
 from openai.types.responses import FunctionToolParam, Response, ResponseInputParam
 from toolwire.providers import OpenAIResponsesProvider, ParsedResponse
 
-from ..sdk_checks import parse_sdk_response
+from ..sdk_checks import answered_items, parse_sdk_response
 
 provider = OpenAIResponsesProvider()
 
@@ -38,11 +38,7 @@ def test_built_in_tool_items_are_not_dispatched(load_fixture):
 def test_conversation_items_are_valid_sdk_input(load_fixture, make_result, sdk_validate):
     """Every output item comes back untouched, then one output per call: all valid input."""
     parsed = _parsed(load_fixture)
-    results = [make_result(parsed.calls[0].call, True), make_result(parsed.calls[1].call, False)]
-    outputs = [
-        provider.format_result(p.call, r) for p, r in zip(parsed.calls, results, strict=True)
-    ]
-    items = provider.conversation_items(parsed, outputs)
+    items = answered_items(provider, parsed, make_result)
 
     sdk_validate(ResponseInputParam, items)
     original_output = load_fixture("openai_responses")["output"]
@@ -55,7 +51,7 @@ def test_conversation_items_are_valid_sdk_input(load_fixture, make_result, sdk_v
         {"type": "function_call_output", "call_id": "call_Qx8bN2pLr7TzV4mWc1Hs9Kd3",
          "output": '{"t":21}'},
         {"type": "function_call_output", "call_id": "call_Zm3kP8sDq2WxY6nVb5Jf1Lg7",
-         "output": results[1].output},
+         "output": make_result(parsed.calls[1].call, False).output},
     ]  # fmt: skip
     assert json.loads(items[-1]["output"])["error"] == "execution_error"
 
