@@ -29,6 +29,27 @@ from ._inspect import cmd_check, cmd_plugins, cmd_tools
 BUILTIN_COMMANDS: Final = frozenset({"plugins", "tools", "call", "dispatch", "check", "approvals"})
 
 
+_Handler = Callable[[argparse.Namespace], int]
+
+
+def _adder(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> Callable[[str, _Handler, str, str], argparse.ArgumentParser]:
+    """What adds one command (or one action of a command): its handler, summary and help text,
+    with the global options accepted after it too."""
+
+    def add(
+        name: str, handler: _Handler, summary: str, description: str
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = subparsers.add_parser(
+            name, parents=[common], help=summary, description=description
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    return add
+
+
 def build_parser(extra: Sequence[Command] = ()) -> argparse.ArgumentParser:
     """The argument parser; the docs' help texts are checked against it.
 
@@ -52,13 +73,7 @@ def build_parser(extra: Sequence[Command] = ()) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _add_global_options(common, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    def command(
-        name: str, handler: Callable[[argparse.Namespace], int], summary: str, description: str
-    ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, parents=[common], help=summary, description=description)
-        sub.set_defaults(handler=handler)
-        return sub
+    command = _adder(commands, common)
 
     command(
         "plugins",
@@ -144,13 +159,7 @@ def build_parser(extra: Sequence[Command] = ()) -> argparse.ArgumentParser:
         "one (the model is told not to retry it), and resume a turn that dispatch held.",
     )
     actions = approvals.add_subparsers(dest="action", metavar="ACTION", required=True)
-
-    def action(
-        name: str, handler: Callable[[argparse.Namespace], int], summary: str, description: str
-    ) -> argparse.ArgumentParser:
-        sub = actions.add_parser(name, parents=[common], help=summary, description=description)
-        sub.set_defaults(handler=handler)
-        return sub
+    action = _adder(actions, common)
 
     listing = action(
         "list",
