@@ -140,6 +140,9 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
                     "defer_loading": {"type": "boolean",
                                       "description": "Callable, but found by searching rather "
                                       "than sent in the first `tools` list."},
+                    "task": {"type": "boolean",
+                             "description": "Served over MCP as a task the client polls, when "
+                             "the client supports tasks."},
                     "allowed_callers": {"type": "array", "minItems": 1, "uniqueItems": True,
                                         "items": {"enum": ["direct", "program"]},
                                         "description": "Who may call it: the model "

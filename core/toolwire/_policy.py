@@ -49,6 +49,9 @@ class ToolPolicy:
             event loop, plain functions on the dispatcher's threads.
         defer_loading: The tool is callable, but its full definition is left out of the
             initial ``tools`` list: the model finds it by searching (``docs/many-tools.md``).
+        task: A long-running tool: served over MCP, a call from a client that supports tasks
+            answers at once with a task the client polls (``docs/long-calls.md``); other
+            callers get a plain call.
         allowed_callers: Who may call it: ``"direct"`` (the model itself) and ``"program"``
             (code the model runs, through a provider's programmatic tool calling); ``None``
             means ``("direct",)``. A call from a caller not listed is ``permission_denied``
@@ -74,6 +77,7 @@ class ToolPolicy:
     approval: bool | None = None
     executor: str | None = None
     defer_loading: bool | None = None
+    task: bool | None = None
     allowed_callers: tuple[str, ...] | None = None
     options: Mapping[str, Any] = field(default_factory=lambda: _NO_OPTIONS)
 

@@ -129,6 +129,7 @@ def _policy_from(
     approval: bool | None = None,
     executor: str | None = None,
     defer_loading: bool | None = None,
+    task: bool | None = None,
     allowed_callers: Iterable[str] | None = None,
     **plugin_options: Any,
 ) -> ToolPolicy:
@@ -167,7 +168,7 @@ def _policy_from(
         "open_world": open_world,
     }
     callers = _callers(allowed_callers)
-    for hint, value in {**hints, "approval": approval, "defer_loading": defer_loading}.items():
+    for hint, value in {**hints, "approval": approval, "defer_loading": defer_loading, "task": task}.items():
         if value is not None and not isinstance(value, bool):
             raise ConfigError(f"{hint} must be True or False, got {value!r}")
     return ToolPolicy(
@@ -184,6 +185,7 @@ def _policy_from(
         approval=approval,
         executor=executor,
         defer_loading=defer_loading,
+        task=task,
         allowed_callers=callers,
         options=MappingProxyType(plugin_options) if plugin_options else ToolPolicy().options,
     )
@@ -253,6 +255,7 @@ def tool(
     approval: bool | None = None,
     executor: str | None = None,
     defer_loading: bool | None = None,
+    task: bool | None = None,
     allowed_callers: Iterable[str] | None = None,
     **plugin_options: Any,
 ) -> Callable[[ToolFunction], Tool]: ...
@@ -306,6 +309,7 @@ class Toolset:
         approval: bool | None = None,
         executor: str | None = None,
         defer_loading: bool | None = None,
+        task: bool | None = None,
         allowed_callers: Iterable[str] | None = None,
         **plugin_options: Any,
     ) -> Callable[[ToolFunction], Tool]: ...
