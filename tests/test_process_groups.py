@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import toolwire
 from toolwire_fixtures import children
 
 from .conftest import MakeDispatcher
@@ -62,14 +63,23 @@ async def pids(mark: Path) -> dict[str, int]:
     return found
 
 
+async def family(
+    make: MakeDispatcher, tmp_path: Path, settings: dict[str, Any] | None = None, **arguments: Any
+) -> tuple[toolwire.Dispatcher, toolwire.DispatchResult, Path]:
+    """A dispatcher with the children pack on one process worker (``family`` with these
+    settings), and the result of one ``family`` call that writes its pids to ``tmp_path``."""
+    dispatcher = make(children.pack, config=config(family=settings) if settings else config())
+    mark = tmp_path / "pids"
+    result = await dispatcher.dispatch("family", {"mark": str(mark), **arguments})
+    return dispatcher, result, mark
+
+
 @pytest.mark.slow
 async def test_a_child_of_a_tool_is_killed_at_the_deadline(
     make: MakeDispatcher, tmp_path: Path
 ) -> None:
     """A tool that started a child and runs past its deadline: the worker and the child both die."""
-    dispatcher = make(children.pack, config=config(family={"timeout": 1}))
-    mark = tmp_path / "pids"
-    result = await dispatcher.dispatch("family", {"mark": str(mark), "seconds": 600})
+    dispatcher, result, mark = await family(make, tmp_path, {"timeout": 1}, seconds=600)
     assert result.error is not None and result.error.kind == "timeout", result.output
     found = await pids(mark)
     assert await eventually(lambda: ended(found["child"])), "the child outlived the deadline"
@@ -105,9 +115,7 @@ async def test_a_child_left_by_a_finished_call_ends_with_its_worker(
     make: MakeDispatcher, tmp_path: Path
 ) -> None:
     """A child still running after its tool returned lives in the worker's group until close()."""
-    dispatcher = make(children.pack, config=config())
-    mark = tmp_path / "pids"
-    result = await dispatcher.dispatch("family", {"mark": str(mark)})
+    dispatcher, result, mark = await family(make, tmp_path)
     assert result.success, result.output
     found = await pids(mark)
     assert not ended(found["child"])  # the worker is kept for the next call, and so is its group
@@ -121,9 +129,7 @@ async def test_a_child_of_a_worker_that_dies_is_killed(
     make: MakeDispatcher, tmp_path: Path
 ) -> None:
     """A worker that exits after its tool started a child: executor_lost, and the child dies too."""
-    dispatcher = make(children.pack, config=config())
-    mark = tmp_path / "pids"
-    result = await dispatcher.dispatch("family", {"mark": str(mark), "exit": True})
+    _, result, mark = await family(make, tmp_path, exit=True)
     assert result.error is not None and result.error.kind == "executor_lost", result.output
     assert result.error.details == {"exit_status": 5}
     found = await pids(mark)
@@ -135,11 +141,7 @@ async def test_a_child_that_leaves_the_group_escapes_the_kill(
     make: MakeDispatcher, tmp_path: Path
 ) -> None:
     """A child started with setsid is out of the worker's group: the deadline's kill misses it."""
-    dispatcher = make(children.pack, config=config(family={"timeout": 1}))
-    mark = tmp_path / "pids"
-    result = await dispatcher.dispatch(
-        "family", {"mark": str(mark), "seconds": 600, "leave_group": True}
-    )
+    _, result, mark = await family(make, tmp_path, {"timeout": 1}, seconds=600, leave_group=True)
     found = await pids(mark)
     try:
         assert result.error is not None and result.error.kind == "timeout", result.output
