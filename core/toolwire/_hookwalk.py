@@ -8,16 +8,19 @@ its ``Fold``; every failure is attributed to its plugin by name.
 
 Which driver a stage runs is chosen once, when the plan is built: a stage nobody implements
 is no walk at all, only its answer for no answer (``Fold.unanswered``), and a call reaches a
-stage's driver straight from the pipeline, through no wrapper.
+stage's driver straight from the pipeline, through no wrapper. A built-in implementation that
+is known at start to do nothing for some calls (``idle_when``: the roles vote for a tool
+without roles, the call log for a success below its level) is left out of their walks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import pluggy
 
@@ -37,6 +40,25 @@ class HookImpl:
     #: Takes the hookspec's arguments in the hookspec's order, whatever the implementation asks for.
     invoke: Callable[..., Any]
     is_async: bool
+    #: ``idle(fact)``: whether it answers ``None`` and does nothing for every call ``fact``
+    #: describes (``idle_when``); ``None`` for an implementation that never says.
+    idle: Callable[[Any], bool] | None = None
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def idle_when(test: Callable[[Any, Any], bool]) -> Callable[[_F], _F]:
+    """Mark a built-in hook implementation (a method) that is known at start to do nothing
+    for some calls: ``test(plugin, fact)`` says so for the calls ``fact`` describes (for
+    ``toolwire_check_permission`` the tool's policy; for ``toolwire_call_finished`` whether the
+    call succeeded). Such calls walk the stage without it (``Stage.without_idle``)."""
+
+    def mark(function: _F) -> _F:
+        function.__toolwire_idle__ = test  # type: ignore[attr-defined]
+        return function
+
+    return mark
 
 
 def implementations(pm: pluggy.PluginManager, hook_name: str) -> tuple[HookImpl, ...]:
@@ -52,9 +74,11 @@ def implementations(pm: pluggy.PluginManager, hook_name: str) -> tuple[HookImpl,
     for impl in reversed(caller.get_hookimpls()):
         function = impl.function
         is_async = inspect.iscoroutinefunction(function)
+        test = getattr(function, "__toolwire_idle__", None)
+        idle = None if test is None else functools.partial(test, impl.plugin)
         if tuple(impl.argnames) != spec_args:
             function = _adapter(function, tuple(spec_args.index(a) for a in impl.argnames))
-        impls.append(HookImpl(impl.plugin_name, function, is_async))
+        impls.append(HookImpl(impl.plugin_name, function, is_async, idle))
     return tuple(impls)
 
 
@@ -141,15 +165,15 @@ class Stage:
     otherwise it returns an awaitable of that answer.
 
     Args:
-        pm: The dispatcher's plugin manager, every plugin registered.
+        impls: The stage's implementations, in pluggy's call order (``implementations``).
         fold: What the stage makes of answers and failures (names the hook).
         timeout: Seconds an ``async`` implementation may take; past it, ``TimeoutError`` goes
             to the fold's ``failed``.
     """
 
-    def __init__(self, pm: pluggy.PluginManager, fold: Fold, timeout: float | None = None):
+    def __init__(self, impls: tuple[HookImpl, ...], fold: Fold, timeout: float | None = None):
         self.fold = fold
-        self.impls = implementations(pm, fold.hook)
+        self.impls = impls
         self.is_async = any(impl.is_async for impl in self.impls)
         self.timeout = timeout
         #: ``run(*args)``: the stage's answer, or an awaitable of it. Chosen here, once.
@@ -159,6 +183,14 @@ class Stage:
             else self._walk_plain
             if self.impls
             else fold.unanswered
+        )
+
+    def without_idle(self, fact: Any) -> Callable[..., Any]:
+        """The driver for the calls ``fact`` describes: the stage without the implementations
+        idle for them (``idle_when``), or the stage's own when none is."""
+        kept = tuple(impl for impl in self.impls if impl.idle is None or not impl.idle(fact))
+        return (
+            self.run if len(kept) == len(self.impls) else Stage(kept, self.fold, self.timeout).run
         )
 
     def _walk_plain(self, *args: Any) -> Any:
@@ -347,6 +379,8 @@ class CallHooks:
     run_format: Callable[[ToolCall, DispatchResult, str, CallContext], Any]
     #: Tell observers the call is over.
     run_finished: Callable[[ToolCall, DispatchResult, CallContext], Awaitable[None] | None]
+    #: ``run_finished`` for a call that succeeded: without the observers idle for a success.
+    run_finished_ok: Callable[[ToolCall, DispatchResult, CallContext], Awaitable[None] | None]
 
     def __init__(
         self,
@@ -365,11 +399,10 @@ class CallHooks:
         ]
         for fold in folds:
             fold.redact = redact
-        self.permission = Stage(pm, folds[0], permission_timeout)
-        self.before = Stage(pm, folds[1])
-        self.after = Stage(pm, folds[2])
-        self.format = Stage(pm, folds[3])
-        self.finished = Stage(pm, folds[4])
+        self.permission, self.before, self.after, self.format, self.finished = (
+            Stage(implementations(pm, fold.hook), fold, permission_timeout if index == 0 else None)
+            for index, fold in enumerate(folds)
+        )
         self.any_async = any(
             stage.is_async for stage in (self.permission, self.before, self.after, self.finished)
         )
@@ -378,3 +411,4 @@ class CallHooks:
         self.run_after = self.after.run
         self.run_format = self.format.run
         self.run_finished = self.finished.run
+        self.run_finished_ok = self.finished.without_idle(True)

@@ -99,7 +99,7 @@ async def run_call(
         validate(route, call, context)
         if approved is None:
             # A hook stage returns something to await only when one of its hooks is async.
-            asked = hooks.check_permission(call, context)
+            asked = route.check_permission(call, context)
             if asked is not None and not isinstance(asked, RequireApproval):
                 asked = await asked
             if asked is not None or route.approval:
@@ -288,7 +288,8 @@ def finish(
 ) -> Awaitable[None] | None:
     """Observers see the outcome; returns what to await when one of them is ``async``."""
     result.elapsed_ms = (time.perf_counter() - started) * 1000.0
-    return plan.hooks.run_finished(call, result, context)
+    hooks = plan.hooks
+    return (hooks.run_finished_ok if result.success else hooks.run_finished)(call, result, context)
 
 
 # -- helpers ----------------------------------------------------------------------------------

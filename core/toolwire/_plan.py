@@ -59,6 +59,8 @@ class Route:
         bare: No middleware applies and no executor takes the call: a plain function may run
             inline in the caller's thread.
         max_output_chars: Its output budget.
+        check_permission: The permission stage for its calls: without the votes known at
+            start to abstain for this tool (``_hookwalk.idle_when``).
         blame: Code objects of its middleware, to name the plugin whose middleware failed.
         redact: Argument names whose values are masked when a failure is logged.
         approval: Every call waits for a person's approval (the policy's ``approval``).
@@ -73,6 +75,7 @@ class Route:
     handler: CallNext
     bare: bool
     max_output_chars: int
+    check_permission: Callable[..., Any]
     blame: Mapping[CodeType, str] = field(default_factory=dict)
     redact: frozenset[str] = frozenset()
     approval: bool = False
@@ -383,6 +386,7 @@ def build_plan(
             compose([m for m, _ in layers], innermost) if layers else innermost,
             not layers and not isinstance(innermost, OnExecutor),
             policy.max_output_chars or BUILTIN_DEFAULTS["max_output_chars"],
+            hooks.permission.without_idle(policy),
             MappingProxyType(_blame(layers)),
             redact,
             approval,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .._config import Config
+from .._hookwalk import idle_when
 from .._logging import log, redact, redact_names, secret_values
 from .._values import CallContext, DispatchResult, ToolCall
 from ..hookspecs import hookimpl
@@ -18,6 +19,11 @@ _LEVELS: Final = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
+
+
+def _quiet_on(plugin: CallLog, success: bool) -> bool:
+    """A success logs at ``info``: below a floor of ``warning`` or more, never at all."""
+    return success and plugin._threshold > logging.INFO
 
 
 class CallLog:
@@ -42,6 +48,7 @@ class CallLog:
         self._redact = redact_names(settings)
 
     @hookimpl
+    @idle_when(_quiet_on)
     def toolwire_call_finished(
         self, call: ToolCall, result: DispatchResult, context: CallContext
     ) -> None:

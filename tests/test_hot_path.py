@@ -1,0 +1,187 @@
+"""What a call does not use costs it nothing: no walk of a hook stage it does not need, no
+task, no thread hop where the call has none to make (issue 26). No test here times anything."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+import pytest
+import toolwire
+from toolwire import _hookwalk
+from toolwire._threads import ThreadRunner
+
+from .conftest import MakeDispatcher
+
+
+@pytest.fixture
+def walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The hook each walk of a stage served, in order, for dispatchers built after it."""
+    seen: list[str] = []
+    plain, in_loop = _hookwalk.Stage._walk_plain, _hookwalk.Stage._walk_async
+
+    def counted_plain(self: _hookwalk.Stage, *args: Any) -> Any:
+        seen.append(self.fold.hook)
+        return plain(self, *args)
+
+    def counted_async(self: _hookwalk.Stage, *args: Any) -> Any:
+        seen.append(self.fold.hook)
+        return in_loop(self, *args)
+
+    monkeypatch.setattr(_hookwalk.Stage, "_walk_plain", counted_plain)
+    monkeypatch.setattr(_hookwalk.Stage, "_walk_async", counted_async)
+    return seen
+
+
+def _pack(roles: list[str] | None = None) -> toolwire.Toolset:
+    pack = toolwire.Toolset("hot")
+
+    @pack.tool(roles=roles)
+    def lookup(city: str) -> dict[str, str]:
+        """Look a city up."""
+        if city == "nowhere":
+            raise ValueError("no such city")
+        return {"city": city}
+
+    @pack.tool
+    async def lookup_async(city: str) -> str:
+        """Look a city up, on the loop."""
+        return city
+
+    return pack
+
+
+class NoOp:
+    @toolwire.hookimpl
+    def toolwire_before_call(self, call: Any, context: Any) -> None:
+        return None
+
+    @toolwire.hookimpl
+    def toolwire_after_call(self, call: Any, result: Any, context: Any) -> None:
+        return None
+
+
+class Fails:
+    """Turns every success into a failure, after the tool ran."""
+
+    @toolwire.hookimpl
+    def toolwire_after_call(self, call: Any, result: Any, context: Any) -> Any:
+        error = toolwire.ToolError("refused after the fact", kind="rejected")
+        return toolwire.DispatchResult(False, result.call_id, result.name, None, error)
+
+
+def test_a_call_walks_only_the_stages_something_does_in(
+    make: MakeDispatcher, walks: list[str]
+) -> None:
+    """Dispatcher() defaults, a tool without roles: no before or after hook, and the roles vote
+    abstains for such a tool, so only the call log's stage is walked."""
+    dispatcher = make(_pack())
+    assert dispatcher.dispatch_sync("lookup", {"city": "Oslo"}).success
+    assert walks == ["toolwire_call_finished"]
+
+
+def test_a_tool_with_roles_still_walks_the_roles_vote(
+    make: MakeDispatcher, walks: list[str]
+) -> None:
+    """The vote left out for tools without roles is walked for a tool with them, and denies."""
+    dispatcher = make(_pack(roles=["admin"]))
+    denied = dispatcher.dispatch_sync("lookup", {"city": "Oslo"}, role="guest")
+    assert denied.error is not None and denied.error.kind == "permission_denied"
+    assert walks[0] == "toolwire_check_permission"
+    assert dispatcher.dispatch_sync("lookup", {"city": "Oslo"}, role="admin").success
+
+
+def test_a_success_below_the_call_logs_level_walks_no_observer(
+    make: MakeDispatcher, walks: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """With [logging] level warning, a success walks neither the call log nor anything else
+    after the tool, and a failure is still logged as a warning."""
+    dispatcher = make(_pack(), NoOp(), config={"logging": {"level": "warning"}})
+    with caplog.at_level(logging.INFO, logger="toolwire"):
+        assert dispatcher.dispatch_sync("lookup", {"city": "Oslo"}).success
+        assert walks == ["toolwire_before_call", "toolwire_after_call"]
+        assert not [r for r in caplog.records if "toolwire.call" in r.getMessage()]
+        walks.clear()
+        failed = dispatcher.dispatch_sync("lookup", {"city": "nowhere"})
+    assert failed.error is not None and failed.error.kind == "execution_error"
+    assert walks == ["toolwire_before_call", "toolwire_call_finished"]
+    logged = [r for r in caplog.records if r.getMessage().startswith("toolwire.call ")]
+    assert [r.levelno for r in logged] == [logging.WARNING]
+
+
+def test_an_after_hook_that_fails_a_call_is_seen_by_the_call_log(
+    make: MakeDispatcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Which observers a call walks follows its outcome once the after hooks are done: a
+    success an after hook turns into a failure is logged as one."""
+    dispatcher = make(_pack(), Fails(), config={"logging": {"level": "warning"}})
+    with caplog.at_level(logging.INFO, logger="toolwire"):
+        result = dispatcher.dispatch_sync("lookup", {"city": "Oslo"})
+    assert result.error is not None and result.error.kind == "rejected"
+    logged = [r for r in caplog.records if r.getMessage().startswith("toolwire.call ")]
+    assert [r.levelno for r in logged] == [logging.WARNING]
+
+
+async def test_an_async_call_creates_no_task_and_takes_no_thread_hop(
+    make: MakeDispatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``await dispatch`` of an ``async def`` tool runs in the caller's task: no task is
+    created and no thread is asked for."""
+    dispatcher = make(_pack(), NoOp())
+    hops: list[object] = []
+    submit = ThreadRunner._submit
+    monkeypatch.setattr(
+        ThreadRunner, "_submit", lambda self, work: (hops.append(work), submit(self, work))
+    )
+    loop = asyncio.get_running_loop()
+    created: list[object] = []
+    factory = loop.get_task_factory()
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        created.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(counting)
+    try:
+        result = await dispatcher.dispatch("lookup_async", {"city": "Oslo"})
+    finally:
+        loop.set_task_factory(factory)
+    assert result.success and result.output == "Oslo"
+    assert created == [] and hops == []
+
+
+async def test_a_plain_function_takes_one_thread_hop_and_no_task(
+    make: MakeDispatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``await dispatch`` of a plain function: exactly one hop to the dispatcher's threads, no
+    task, and a failure in it is still the tool's own (execution_error, one attempt)."""
+    dispatcher = make(_pack())
+    hops: list[object] = []
+    submit = ThreadRunner._submit
+    monkeypatch.setattr(
+        ThreadRunner, "_submit", lambda self, work: (hops.append(work), submit(self, work))
+    )
+    before = set(asyncio.all_tasks())
+    result = await dispatcher.dispatch("lookup", {"city": "Oslo"})
+    assert result.success and len(hops) == 1
+    failed = await dispatcher.dispatch("lookup", {"city": "nowhere"})
+    assert failed.error is not None and failed.error.kind == "execution_error"
+    assert failed.attempts == 1 and len(hops) == 2
+    assert set(asyncio.all_tasks()) == before
+
+
+def test_dispatch_sync_inline_starts_no_loop_and_no_thread(
+    make: MakeDispatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no loop running, dispatch_sync of a plain function on a bare route runs in the
+    caller's thread: the dispatcher's own loop is never started and no thread is asked for."""
+    dispatcher = make(_pack())
+    hops: list[object] = []
+    monkeypatch.setattr(ThreadRunner, "_submit", lambda self, work: hops.append(work))
+    started = threading.active_count()
+    for city in ("Oslo", "Paris"):
+        assert dispatcher.dispatch_sync("lookup", {"city": city}).result == {"city": city}
+    assert hops == [] and dispatcher._loop._loop is None
+    assert threading.active_count() == started
