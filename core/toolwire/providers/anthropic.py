@@ -10,17 +10,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._content import NATIVE_IMAGE_TYPES, Content, FilePart, ImagePart
 from .._values import DispatchResult, ToolCall
+from . import _json
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import (
-    call_ids,
-    caller_of,
-    declaration,
-    encodable,
-    given_id,
-    list_or_empty,
-    mapping_or_empty,
-    text_of,
-)
 
 if TYPE_CHECKING:
     from .._tools import Tool
@@ -58,17 +49,17 @@ class AnthropicProvider(Provider):
         stop_reason = response.get("stop_reason")
         cut_off = f"stop_reason {stop_reason}" if stop_reason in _CUT_OFF else None
         uses = _tool_uses(response)
-        ids = call_ids([block.get("id") for block in uses], "toolu_")
+        ids = _json.call_ids([block.get("id") for block in uses], "toolu_")
         calls = [
             ParsedCall(
                 ToolCall(
-                    text_of(block.get("name")),
+                    _json.text_of(block.get("name")),
                     block.get("input"),
                     call_id,
-                    caller_of(block.get("caller"), _by_code_execution),
+                    _json.caller_of(block.get("caller"), _by_code_execution),
                 ),
                 cut_off,
-                given_id(block.get("id"), call_id),
+                _json.given_id(block.get("id"), call_id),
             )
             for block, call_id in zip(uses, ids, strict=True)
         ]
@@ -76,7 +67,7 @@ class AnthropicProvider(Provider):
 
     def tool_definition(self, tool: Tool) -> ToolDefinition:
         """A custom tool: name, description and the parameters as ``input_schema``."""
-        return ToolDefinition(declaration(tool, input_schema=tool.parameters))
+        return ToolDefinition(_json.declaration(tool, input_schema=tool.parameters))
 
     def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:
         """A ``tool_result`` block, with ``is_error`` only on errors (as the SDK's tool runner).
@@ -102,7 +93,7 @@ class AnthropicProvider(Provider):
         """The assistant message as given, then one user message with every result block."""
         ids = iter([found.call.call_id for found in parsed.calls])
         content: list[Any] = []
-        for block in list_or_empty(parsed.response.get("content")):
+        for block in _json.list_or_empty(parsed.response.get("content")):
             if isinstance(block, Mapping) and block.get("type") == "tool_use":
                 call_id = next(ids, None)
                 if call_id is not None and block.get("id") != call_id:
@@ -111,7 +102,7 @@ class AnthropicProvider(Provider):
         items: list[Any] = [{"role": "assistant", "content": content}]
         if outputs:
             items.append({"role": "user", "content": _with_toolsets(content, outputs)})
-        return list(encodable(items))
+        return list(_json.encodable(items))
 
 
 def _by_code_execution(kind: str) -> bool:
@@ -151,7 +142,7 @@ def _tool_uses(response: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The ``tool_use`` blocks; ``server_tool_use`` blocks ran on Anthropic's side."""
     return [
         block
-        for block in list_or_empty(response.get("content"))
+        for block in _json.list_or_empty(response.get("content"))
         if isinstance(block, Mapping) and block.get("type") == "tool_use"
     ]
 
@@ -163,7 +154,7 @@ def _with_toolsets(content: Sequence[Any], outputs: Sequence[Any]) -> list[Any]:
     """
     toolsets: dict[str, str] = {}
     for block in content:
-        block = mapping_or_empty(block)
+        block = _json.mapping_or_empty(block)
         if block.get("type") == "tool_use" and isinstance(block.get("toolset_name"), str):
             toolsets[str(block.get("id"))] = block["toolset_name"]
     if not toolsets:

@@ -7,17 +7,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._strict import function_parameters
 from .._values import DispatchResult, ToolCall
+from . import _json
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import (
-    arguments_text,
-    call_ids,
-    declaration,
-    encodable,
-    given_id,
-    list_or_empty,
-    mapping_or_empty,
-    text_of,
-)
 
 if TYPE_CHECKING:
     from .._tools import Tool
@@ -54,20 +45,20 @@ class OpenAIChatProvider(Provider):
         choice = _first_choice(response)
         finish_reason = choice.get("finish_reason")
         cut_off = f"finish_reason {finish_reason}" if finish_reason in _CUT_OFF else None
-        tool_calls = _tool_calls(mapping_or_empty(choice.get("message")))
-        ids = call_ids([tool_call.get("id") for tool_call in tool_calls], "call_")
+        tool_calls = _tool_calls(_json.mapping_or_empty(choice.get("message")))
+        ids = _json.call_ids([tool_call.get("id") for tool_call in tool_calls], "call_")
         calls: list[ParsedCall] = []
         for tool_call, call_id in zip(tool_calls, ids, strict=True):
             payload = _payload(tool_call)
             arguments = payload.get("arguments", payload.get("input"))
-            call = ToolCall(text_of(payload.get("name")), arguments, call_id)
-            calls.append(ParsedCall(call, cut_off, given_id(tool_call.get("id"), call_id)))
+            call = ToolCall(_json.text_of(payload.get("name")), arguments, call_id)
+            calls.append(ParsedCall(call, cut_off, _json.given_id(tool_call.get("id"), call_id)))
         return ParsedResponse(provider=self.name, calls=calls, response=response)
 
     def tool_definition(self, tool: Tool) -> ToolDefinition:
         """A ``function`` tool, strict when the schema can be made strict."""
         parameters, strict, notes = function_parameters(tool.parameters)
-        function = declaration(tool, parameters=parameters, strict=strict)
+        function = _json.declaration(tool, parameters=parameters, strict=strict)
         return ToolDefinition({"type": "function", "function": function}, notes)
 
     def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:
@@ -76,14 +67,14 @@ class OpenAIChatProvider(Provider):
 
     def conversation_items(self, parsed: ParsedResponse, outputs: Sequence[Any]) -> list[Any]:
         """The assistant message with its tool calls, then one tool message per call."""
-        message = mapping_or_empty(_first_choice(parsed.response).get("message"))
+        message = _json.mapping_or_empty(_first_choice(parsed.response).get("message"))
         if not message:
-            return list(encodable(list(outputs)))
+            return list(_json.encodable(list(outputs)))
         assistant = {key: value for key, value in message.items() if key not in _RESPONSE_ONLY}
         assistant["role"] = "assistant"  # an off-spec server may leave it out; input needs it
         if "audio" in assistant:
             # A previous audio answer is referred to by its id only.
-            audio = mapping_or_empty(assistant.pop("audio"))
+            audio = _json.mapping_or_empty(assistant.pop("audio"))
             if "id" in audio:
                 assistant["audio"] = {"id": audio["id"]}
         if isinstance(message.get("tool_calls"), list):
@@ -94,17 +85,17 @@ class OpenAIChatProvider(Provider):
             ]
             if not assistant["tool_calls"]:
                 del assistant["tool_calls"]  # the API refuses an empty list
-        return list(encodable([assistant, *outputs]))
+        return list(_json.encodable([assistant, *outputs]))
 
 
 def _first_choice(response: Mapping[str, Any]) -> Mapping[str, Any]:
-    choices = list_or_empty(response.get("choices"))
-    return mapping_or_empty(choices[0]) if choices else {}
+    choices = _json.list_or_empty(response.get("choices"))
+    return _json.mapping_or_empty(choices[0]) if choices else {}
 
 
 def _tool_calls(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The message's tool calls that are JSON objects: the ones a call can be read from."""
-    return [c for c in list_or_empty(message.get("tool_calls")) if isinstance(c, Mapping)]
+    return [c for c in _json.list_or_empty(message.get("tool_calls")) if isinstance(c, Mapping)]
 
 
 def _payload(tool_call: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -112,14 +103,14 @@ def _payload(tool_call: Mapping[str, Any]) -> Mapping[str, Any]:
     function = tool_call.get("function")
     if isinstance(function, Mapping):
         return function
-    return mapping_or_empty(tool_call.get(text_of(tool_call.get("type"))))
+    return _json.mapping_or_empty(tool_call.get(_json.text_of(tool_call.get("type"))))
 
 
 def _replayed(tool_call: Mapping[str, Any], call_id: str) -> Mapping[str, Any]:
     """The tool call as given, with the id its answer uses and a function call's own type."""
     is_function = not tool_call.get("type") and isinstance(tool_call.get("function"), Mapping)
     function = tool_call.get("function")
-    encoded = arguments_text(function) if isinstance(function, Mapping) else function
+    encoded = _json.arguments_text(function) if isinstance(function, Mapping) else function
     if tool_call.get("id") == call_id and not is_function and encoded is function:
         return tool_call
     replayed = {**tool_call, "id": call_id}

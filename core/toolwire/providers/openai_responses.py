@@ -8,18 +8,8 @@ from typing import TYPE_CHECKING, Any, Final
 from .._content import NATIVE_IMAGE_TYPES, Content, FilePart, ImagePart
 from .._strict import function_parameters
 from .._values import DispatchResult, ToolCall
+from . import _json
 from ._base import ParsedCall, ParsedResponse, Provider, ToolDefinition
-from ._json import (
-    arguments_text,
-    call_ids,
-    caller_of,
-    declaration,
-    encodable,
-    given_id,
-    list_or_empty,
-    mapping_or_empty,
-    text_of,
-)
 
 if TYPE_CHECKING:
     from .._tools import Tool
@@ -52,21 +42,24 @@ class OpenAIResponsesProvider(Provider):
         """Each ``function_call`` item in order; all incomplete when the response is."""
         cut_off = _cut_off(response)
         items = _function_calls(response)
-        ids = call_ids([item.get("call_id") for item in items], "call_")
+        ids = _json.call_ids([item.get("call_id") for item in items], "call_")
         calls: list[ParsedCall] = []
         for item, call_id in zip(items, ids, strict=True):
-            caller = caller_of(item.get("caller"), _PROGRAM.__eq__)
-            call = ToolCall(text_of(item.get("name")), item.get("arguments"), call_id, caller)
+            caller = _json.caller_of(item.get("caller"), _PROGRAM.__eq__)
+            call = ToolCall(_json.text_of(item.get("name")), item.get("arguments"), call_id, caller)
             incomplete = cut_off
             if incomplete is None and item.get("status") == "incomplete":
                 incomplete = "function_call status incomplete"
-            calls.append(ParsedCall(call, incomplete, given_id(item.get("call_id"), call_id)))
+            calls.append(ParsedCall(call, incomplete, _json.given_id(item.get("call_id"), call_id)))
         return ParsedResponse(provider=self.name, calls=calls, response=response)
 
     def tool_definition(self, tool: Tool) -> ToolDefinition:
         """A ``function`` tool, strict when the schema can be made strict."""
         parameters, strict, notes = function_parameters(tool.parameters)
-        value = {"type": "function", **declaration(tool, parameters=parameters, strict=strict)}
+        value = {
+            "type": "function",
+            **_json.declaration(tool, parameters=parameters, strict=strict),
+        }
         return ToolDefinition(value, notes)
 
     def format_result(self, call: ToolCall, result: DispatchResult) -> dict[str, Any]:
@@ -89,19 +82,19 @@ class OpenAIResponsesProvider(Provider):
         ids = iter([found.call.call_id for found in parsed.calls])
         items: list[Any] = []
         callers: dict[Any, Any] = {}
-        for item in list_or_empty(parsed.response.get("output")):
+        for item in _json.list_or_empty(parsed.response.get("output")):
             if isinstance(item, Mapping) and item.get("type") == "function_call":
                 call_id = next(ids, None)
                 if call_id is not None and item.get("call_id") != call_id:
                     item = {**item, "call_id": call_id}  # the id its output answers
-                item = arguments_text(item)
+                item = _json.arguments_text(item)
                 caller = item.get("caller")
                 if isinstance(caller, Mapping) and caller.get("type") == _PROGRAM:
                     callers[item.get("call_id")] = caller
             items.append(item)
         if callers:
             outputs = [_with_caller(output, callers) for output in outputs]
-        return list(encodable([*items, *outputs]))
+        return list(_json.encodable([*items, *outputs]))
 
 
 def _with_caller(output: Any, callers: Mapping[Any, Any]) -> Any:
@@ -131,7 +124,7 @@ def _native(content: Content) -> list[dict[str, Any]]:
 def _function_calls(response: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [
         item
-        for item in list_or_empty(response.get("output"))
+        for item in _json.list_or_empty(response.get("output"))
         if isinstance(item, Mapping) and item.get("type") == "function_call"
     ]
 
@@ -139,5 +132,5 @@ def _function_calls(response: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def _cut_off(response: Mapping[str, Any]) -> str | None:
     if response.get("status") != "incomplete":
         return None
-    reason = mapping_or_empty(response.get("incomplete_details")).get("reason")
+    reason = _json.mapping_or_empty(response.get("incomplete_details")).get("reason")
     return f"status incomplete: {reason}" if reason else "status incomplete"
