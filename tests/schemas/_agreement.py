@@ -14,7 +14,20 @@ import urllib.parse
 from typing import Any
 
 import jsonschema
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
+
+
+def drawing(max_examples: int) -> settings:
+    """Hypothesis settings for schema-and-call draws: no deadline, slow draws allowed, and no
+    shrinking (shrinking nested draws takes minutes; a failure shows the drawn example)."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+
 
 NAMES = ("a", "b", "c", "d")
 TAGS = ("cat", "dog", "eel")

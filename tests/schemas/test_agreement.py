@@ -8,13 +8,13 @@ from typing import Any
 import jsonschema
 import pytest
 import toolwire
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from toolwire._arguments import ArgumentsValidator
 from toolwire.providers import restore_omitted, strict_schema
 
-from ._agreement import SCHEMA_CLASSES, fill, mutations
+from ._agreement import SCHEMA_CLASSES, drawing, fill, mutations
 from .test_strict_peers import assert_well_formed
 
 
@@ -23,13 +23,7 @@ def _tool(schema: dict[str, Any]) -> toolwire.Tool:
 
 
 @pytest.mark.parametrize("schema_class", sorted(SCHEMA_CLASSES))
-@settings(
-    max_examples=40,
-    deadline=None,
-    # Shrinking nested schema-and-call draws takes minutes; a failure shows the drawn example.
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+@drawing(max_examples=40)
 @given(data=st.data())
 def test_validator_and_strict_schema_accept_the_same_calls(schema_class: str, data: Any) -> None:
     """A call the tool's validator accepts is one strict mode can send, and the other way round."""

@@ -13,7 +13,7 @@ import jsonschema
 import pydantic
 import pytest
 import toolwire
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from referencing import Registry
@@ -23,7 +23,7 @@ from toolwire._strict import _definition_ref, unsupported_pattern
 from toolwire.providers import strict_schema
 
 from ..conftest import MakeDispatcher
-from ._agreement import fill
+from ._agreement import drawing, fill
 
 
 def _tool(schema: dict[str, Any], name: str = "peer") -> toolwire.Tool:
@@ -328,12 +328,7 @@ _STRICT_CASES = [c for c in PEER_CASES if c[2] and c[0] != "pydantic-ai-recursiv
 
 
 @pytest.mark.slow
-@settings(
-    max_examples=60,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+@drawing(max_examples=60)
 @given(data=st.data())
 def test_peer_cases_accept_the_same_calls_both_ways(data: Any) -> None:
     """A call strict mode sends is accepted once read back, and a call the tool accepts is one
