@@ -12,6 +12,7 @@ lists its tools. Every other call is one ``dispatch``, in the SDK's task for tha
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 import weakref
@@ -19,8 +20,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import toolwire
-from agents import RunContextWrapper
+from agents import AgentBase, RunContextWrapper, ToolApprovalItem
 from agents.tool_context import ToolContext
+from openai.types.responses import ResponseFunctionToolCall
 
 from ._answer import Hold, ToolOutput, answer
 
@@ -34,6 +36,9 @@ StateSource = Callable[[Any], Mapping[str, Any] | None] | None
 
 #: Answers kept for the SDK's invocations to come; past this, the oldest are let go.
 _ANSWERED_KEPT: Final = 1024
+
+#: Statuses of a record whose call a person approved in toolwire (ran, runs, or will run).
+_RAN: Final = frozenset({"approved", "running", "executed"})
 
 #: A held call's record, under its tool and call id.
 Held = tuple[tuple[str, str], toolwire.Approval]
@@ -143,6 +148,11 @@ class Bridge:
         context = ctx.context
         state = self.state_of(context)
         held = self._held.pop((name, call_id), None)
+        if held is not None and digest(held.arguments) != digest(arguments):
+            # The SDK's state holds other arguments than the record a person was shown by
+            # toolwire (a saved RunState edited): what the SDK approved is not what toolwire
+            # holds, so nothing runs; the record stays pending for a person to decide.
+            return _changed(held, name, call_id)
         if held is None and gated:
             held = await self._stored(name, call_id, arguments)
         if sequential:
@@ -168,9 +178,11 @@ class Bridge:
             name, arguments, call_id=call_id, role=self.role_of(context), state=state
         )
 
-    async def settle(self, run: RunContextWrapper[Any]) -> None:
+    async def settle(self, run: RunContextWrapper[Any], agent: AgentBase[Any]) -> None:
         """Reject in toolwire the held calls this run's SDK state rejected (``RunState.reject``):
-        the SDK answers those itself and never invokes them.
+        the SDK answers those itself and never invokes them. A call toolwire's record shows
+        approved first (``dispatcher.approve`` ran it) is approved in the SDK's state instead,
+        so the model reads the stored result: a decision is made once, on either side.
 
         Checked each time the run lists its tools: the calls held here, and the store's pending
         records of these tools as they were when the run first listed them (a run interrupted
@@ -189,7 +201,7 @@ class Bridge:
             stored.pop(approval.id, None)
             message = run.get_rejection_message(name, call_id)
             try:
-                await self.dispatcher.reject(approval.id, by=DECIDED_BY, message=message)
+                told = await self.dispatcher.reject(approval.id, by=DECIDED_BY, message=message)
             except toolwire.ApprovalError as exc:
                 stored[approval.id] = ((name, call_id), approval)  # tried again next time
                 _log.warning(
@@ -198,6 +210,9 @@ class Bridge:
                     tool=name,
                     error=str(exc),
                 )
+                continue
+            if told.approval is not None and told.approval.status in _RAN:
+                _approve_in_sdk(run, agent, name, call_id, told.approval)
 
     async def _stored_for(self, run: RunContextWrapper[Any]) -> dict[str, Held]:
         key = id(run)
@@ -253,6 +268,66 @@ def find_approval(
             approval_ids=[r.id for r in found],
         )
     return None
+
+
+def digest(arguments: str) -> str | None:
+    """SHA-256 of a call's arguments as canonical JSON (keys sorted, ``null`` left out, as
+    toolwire stores them); ``None`` for text that is not JSON."""
+    loaded = _loaded(arguments)
+    if loaded is None:
+        return None
+    canonical = json.dumps(loaded, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _changed(held: toolwire.Approval, name: str, call_id: str) -> str:
+    """What the model reads for a held call whose arguments the SDK now holds differently."""
+    _log.warning(
+        "openai_agents.approval_arguments_changed",
+        approval_id=held.id,
+        tool=name,
+        call_id=call_id,
+    )
+    return json.dumps(
+        {
+            "error": "approval_denied",
+            "message": (
+                f"{name} did not run: the arguments approved in the run's state are not the "
+                f"ones toolwire holds for this call (approval {held.id}); toolwire runs "
+                "exactly what a person approved. Send a new call if it is still needed."
+            ),
+            "retryable": False,
+            "details": {"approval_id": held.id, "call_id": call_id},
+        },
+        separators=(",", ":"),
+    )
+
+
+def _approve_in_sdk(
+    run: RunContextWrapper[Any],
+    agent: AgentBase[Any],
+    name: str,
+    call_id: str,
+    record: toolwire.Approval,
+) -> None:
+    """Turn the SDK's rejection of a call toolwire approved first into an approval: the SDK
+    then invokes the call, which gives the model toolwire's stored result (nothing runs again)."""
+    item = ToolApprovalItem(
+        agent=agent,
+        raw_item=ResponseFunctionToolCall(
+            type="function_call", call_id=call_id, name=name, arguments=record.arguments
+        ),
+        tool_name=name,
+    )
+    try:
+        run.approve_tool(item)
+    except Exception as exc:  # noqa: BLE001 - the SDK refuses the item: its rejection stands
+        _log.warning(
+            "openai_agents.sdk_approve_failed",
+            approval_id=record.id,
+            tool=name,
+            error=str(exc),
+        )
 
 
 def _loaded(text: str) -> Any:

@@ -98,7 +98,7 @@ class _Tool:
 
     async def is_enabled(self, run: RunContextWrapper[Any], agent: AgentBase[Any]) -> bool:
         if self.gated:
-            await self.bridge.settle(run)
+            await self.bridge.settle(run, agent)
         return not self.bridge.role_varies or self.bridge.may_see(self.name, run.context)
 
 
