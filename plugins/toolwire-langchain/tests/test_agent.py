@@ -23,6 +23,7 @@ from langchain_helpers import (
     model,
     tool_messages,
 )
+from toolwire_fixtures import deferred
 
 
 def ask(text: str = "go") -> dict[str, Any]:
@@ -300,18 +301,6 @@ def test_a_tool_with_a_role_function_needs_a_context(dispatcher: toolwire.Dispat
 
 def test_a_tool_toolwire_defers_carries_langchains_defer_loading_extra() -> None:
     """A tool toolwire defers gets extras={"defer_loading": True}; the others none."""
-    pack = toolwire.Toolset("many")
-
-    @pack.tool(defer_loading=True)
-    def rarely(x: int) -> int:
-        """Rarely needed."""
-        return x
-
-    @pack.tool
-    def often(x: int) -> int:
-        """Often needed."""
-        return x
-
-    with toolwire.Dispatcher().add(pack) as dispatcher:
+    with toolwire.Dispatcher().add(deferred.pack) as dispatcher:
         extras = {t.name: t.extras for t in toolwire_langchain.tools(dispatcher)}
     assert extras == {"rarely": {"defer_loading": True}, "often": None}

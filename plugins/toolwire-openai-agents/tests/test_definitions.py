@@ -9,6 +9,7 @@ from typing import Any
 import toolwire
 from agents import Runner
 from agents.testing import ScriptedModel, assistant_message, function_call
+from toolwire_fixtures import deferred
 from toolwire_openai_agents import function_tools
 from toolwire_openai_agents._tools import _strict_for_the_sdk
 from typing_extensions import TypedDict  # pydantic describes typing's only from Python 3.12
@@ -112,21 +113,9 @@ def test_deferred_loading_marks_every_tool(dispatcher: toolwire.Dispatcher) -> N
 
 def test_a_tool_toolwire_defers_is_deferred_by_default(make: MakeDispatcher) -> None:
     """By default each tool follows toolwire's defer_loading policy; False overrides it."""
-    pack = toolwire.Toolset("many")
-
-    @pack.tool(defer_loading=True)
-    def rarely(x: int) -> int:
-        """Rarely needed."""
-        return x
-
-    @pack.tool
-    def often(x: int) -> int:
-        """Often needed."""
-        return x
-
-    dispatcher = make(pack)
-    deferred = {t.name: t.defer_loading for t in function_tools(dispatcher)}
-    assert deferred["rarely"] is True and deferred["often"] is False
+    dispatcher = make(deferred.pack)
+    deferred_by_name = {t.name: t.defer_loading for t in function_tools(dispatcher)}
+    assert deferred_by_name["rarely"] is True and deferred_by_name["often"] is False
     assert {t.defer_loading for t in function_tools(dispatcher, defer_loading=False)} == {False}
 
 
