@@ -26,6 +26,8 @@ from mcp.shared.exceptions import MCPError
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
 
+from . import _tasks
+
 #: Where an HTTP gate leaves the caller's role and principal in the ASGI scope.
 ROLE_KEY: Final = "toolwire_mcp.role"
 PRINCIPAL_KEY: Final = "toolwire_mcp.principal"
@@ -52,13 +54,16 @@ def server(
         server.create_initialization_options())`` or mount ``asgi_app``.
     """
     served = _Served(dispatcher, role)
-    return Server(
+    mcp_server: Server[Any] = Server(
         name,
         version=_version(),
         on_list_tools=served.list_tools,
         on_call_tool=served.call_tool,
         get_tool_input_schema=served.input_schema,
     )
+    if served.tasks is not None:
+        served.tasks.install(mcp_server)
+    return mcp_server
 
 
 class _Served:
@@ -72,6 +77,14 @@ class _Served:
         #: without an output schema is absent.
         self._wrapped: dict[str, bool] = {}
         self._schemas: dict[str, Mapping[str, Any]] | None = None
+        self.redaction = toolwire.types.Redaction.from_config(self.dispatcher.config)
+        task_tools = {
+            t.name
+            for t in self.dispatcher.tools(all_roles=True)
+            if self.dispatcher.policy(t.name).task
+        }
+        #: MCP tasks, when a tool is marked ``task = true`` (its store opened at start).
+        self.tasks = _TaskServing(self, task_tools) if task_tools else None
 
     def input_schema(self, name: str) -> Mapping[str, Any] | None:
         """A tool's input schema by name, for the 2026-07-28 HTTP header checks (which would
@@ -116,6 +129,9 @@ class _Served:
                 )
                 if hints
                 else None,
+                execution=types.ToolExecution(task_support="optional")
+                if self.tasks is not None and tool.name in self.tasks.tools
+                else None,
             )
         return described
 
@@ -143,11 +159,49 @@ class _Served:
         finally:
             if relay is not None:
                 await relay.finish()
+        if result.approval is not None and _can_elicit(ctx):
+            result = await self._ask(ctx, result, principal)
+        return self.answer(tool, result)
+
+    def answer(self, tool: toolwire.Tool, result: toolwire.DispatchResult) -> types.CallToolResult:
+        """A dispatch result as MCP's ``CallToolResult``."""
         if not result.success:
             return types.CallToolResult(
                 content=[types.TextContent(type="text", text=result.output)], is_error=True
             )
         return self._result(tool, result)
+
+    async def _ask(
+        self, ctx: Any, waiting: toolwire.DispatchResult, principal: str | None
+    ) -> toolwire.DispatchResult:
+        """Ask the client's person about a call waiting for approval; their answer decides it.
+
+        They see the tool and its arguments, masked with ``[logging] redact``. Accept approves
+        the record (bound to its digest; a record decides once) and runs the call; decline or
+        cancel rejects it. Who decided is the caller's principal, or ``mcp client``. A client
+        that fails to answer leaves the approval pending, as a client without elicitation does.
+        """
+        approval = waiting.approval
+        assert approval is not None
+        try:
+            arguments = json.loads(approval.arguments)
+        except (TypeError, ValueError):
+            arguments = {}
+        shown = json.dumps(self.redaction.redact(arguments), sort_keys=True, indent=2)
+        reason = f"\nWhy: {approval.reason}" if approval.reason else ""
+        message = f"Allow the call of tool {approval.tool!r}?{reason}\nArguments:\n{shown}"
+        by = principal or "mcp client"
+        try:
+            answer = await ctx.session.elicit_form(
+                message, {"type": "object", "properties": {}}, related_request_id=ctx.request_id
+            )
+        except Exception:  # noqa: BLE001  # the client could not ask: the approval stays pending
+            return waiting
+        if answer.action == "accept":
+            return await self.dispatcher.approve(approval.id, by=by)
+        return await self.dispatcher.reject(
+            approval.id, by=by, message=f"{answer.action}d through the MCP client"
+        )
 
     def _result(self, tool: toolwire.Tool, result: toolwire.DispatchResult) -> types.CallToolResult:
         value = result.result
@@ -165,7 +219,7 @@ class _Served:
             return types.CallToolResult(content=content, structured_content=structured)
         # A schema was advertised: the result's JSON data, whole (the pipeline refuses a
         # structured result over the output budget), shaped as the schema says.
-        data = json.loads(toolwire.to_json(value))
+        data = json.loads(tool.result_json(value))
         return types.CallToolResult(
             content=content, structured_content={"result": data} if wrapped else data
         )
@@ -250,6 +304,18 @@ def _baggage_of(ctx: Any) -> Iterator[None]:
         otel_context.detach(token)
 
 
+def _can_elicit(ctx: Any) -> bool:
+    """Whether the client said it can ask a person (form elicitation), on a connection that
+    carries server requests (the 2025-11-25 revision; 2026-07-28 asks through input-required
+    results, not served yet)."""
+    session = getattr(ctx, "session", None)
+    if session is None or not getattr(session, "can_send_request", False):
+        return False
+    capabilities = session.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
 def _progress_token(ctx: Any) -> Any:
     meta = getattr(ctx, "meta", None)
     if not isinstance(meta, Mapping):
@@ -304,3 +370,149 @@ def _version() -> str:
     from importlib.metadata import version
 
     return version("toolwire-mcp")
+
+
+class _TaskServing:
+    """MCP tasks for the tools marked ``task = true`` (revision 2025-11-25; ``_tasks``)."""
+
+    def __init__(self, served: _Served, tools: set[str]) -> None:
+        self.served = served
+        self.tools = frozenset(tools)
+        self.store = _tasks.TaskStore(served.dispatcher.config)
+        self.runs = _tasks.Runs(self.store)
+
+    def install(self, mcp_server: Server[Any]) -> None:
+        """The task methods, the ``tools/call`` interception and the capability ad."""
+        mcp_server.add_request_handler("tasks/get", types.GetTaskRequestParams, self.get)
+        mcp_server.add_request_handler(
+            "tasks/result", types.GetTaskPayloadRequestParams, self.result
+        )
+        mcp_server.add_request_handler("tasks/cancel", types.CancelTaskRequestParams, self.cancel)
+        mcp_server.middleware.append(self.intercept)
+        plain = mcp_server.create_initialization_options
+
+        def with_tasks(*args: Any, **kwargs: Any) -> Any:
+            options = plain(*args, **kwargs)
+            options.capabilities.tasks = types.ServerTasksCapability(
+                cancel=types.TasksCancelCapability(),
+                requests=types.ServerTasksRequestsCapability(
+                    tools=types.TasksToolsCapability(call=types.TasksCallCapability())
+                ),
+            )
+            return options
+
+        mcp_server.create_initialization_options = with_tasks  # type: ignore[method-assign]
+
+    def _owner(self, ctx: Any) -> str:
+        role, principal = self.served.role_of(ctx)
+        return _tasks.dumps([role, principal])
+
+    async def intercept(self, ctx: Any, call_next: Any) -> Any:
+        """A ``tools/call`` of a task tool with ``params.task`` answers with the created task."""
+        params = ctx.params
+        if (
+            ctx.method != "tools/call"
+            or ctx.request_id is None
+            or not isinstance(params, Mapping)
+            or not isinstance(params.get("task"), Mapping)
+            or params.get("name") not in self.tools
+        ):
+            return await call_next(ctx)
+        typed = types.CallToolRequestParams.model_validate(params, by_name=False)
+        role, principal = self.served.role_of(ctx)
+        tool = {t.name: t for t in self.served.dispatcher.tools(role)}.get(typed.name)
+        if tool is None:  # not this caller's: the plain path answers as for any call
+            return await call_next(ctx)
+        ttl = typed.task.ttl if typed.task is not None else None
+        ttl = min(ttl, _tasks.DEFAULT_TTL_MS) if ttl is not None else _tasks.DEFAULT_TTL_MS
+        row = await asyncio.to_thread(self.store.create, self._owner(ctx), ttl)
+        session = ctx.session
+        run = asyncio.get_running_loop().create_task(
+            self._run(row["id"], session, tool, typed, role, principal)
+        )
+        self.runs.start(row["id"], run)
+        # ``content`` too: clients that check a tools/call result as CallToolResult accept it.
+        return {"task": _tasks.wire(row), "content": []}
+
+    async def _run(
+        self,
+        task_id: str,
+        session: Any,
+        tool: toolwire.Tool,
+        params: types.CallToolRequestParams,
+        role: str | None,
+        principal: str | None,
+    ) -> None:
+        state = {"principal": principal} if principal is not None else None
+        try:
+            result = await self.served.dispatcher.dispatch(
+                tool.name, params.arguments or {}, role=role, state=state
+            )
+            answer = self.served.answer(tool, result)
+            payload = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
+            status = "completed" if result.success else "failed"
+            message = None if result.success else (result.error.kind if result.error else None)
+            ended = await asyncio.to_thread(
+                self.store.finish, task_id, status, message, _tasks.dumps(payload)
+            )
+        except asyncio.CancelledError:
+            # A client's tasks/cancel recorded ``cancelled`` first; otherwise this server is
+            # stopping, and the task must not read ``working`` (synchronous: the loop may be
+            # closing). A task ends once, so the first record stays.
+            self.store.finish(task_id, "failed", _tasks.SHUTDOWN)
+            raise
+        if ended:
+            await self._notify(session, task_id)
+
+    async def _notify(self, session: Any, task_id: str) -> None:
+        row = await asyncio.to_thread(self.store.get, task_id)
+        if row is None:
+            return
+        with contextlib.suppress(Exception):  # a client gone away polls instead
+            await session._notify(  # the SDK has no typed tasks/status notification to send
+                types.TaskStatusNotification(
+                    params=types.TaskStatusNotificationParams.model_validate(_tasks.wire(row))
+                ),
+                request_scoped=False,
+            )
+
+    async def _find(self, ctx: Any, task_id: str) -> dict[str, Any]:
+        row = await asyncio.to_thread(self.store.read, task_id)
+        if row is None or row["owner"] != self._owner(ctx):  # another caller's is not found
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown task: {task_id[:64]!r}")
+        return row
+
+    async def get(self, ctx: Any, params: types.GetTaskRequestParams) -> dict[str, Any]:
+        return _tasks.wire(await self._find(ctx, params.task_id))
+
+    async def result(self, ctx: Any, params: types.GetTaskPayloadRequestParams) -> dict[str, Any]:
+        """The call's result once the task ends (waits for it, as the revision says)."""
+        row = await self._find(ctx, params.task_id)
+        while row["status"] not in _tasks.TERMINAL:
+            await asyncio.sleep(_tasks.POLL_MS / 1000)
+            row = await self._find(ctx, params.task_id)
+        related = {"io.modelcontextprotocol/related-task": {"taskId": row["id"]}}
+        if row["result"] is not None:
+            return {**json.loads(row["result"]), "_meta": related}
+        text = row["message"] or row["status"]
+        return {
+            "content": [{"type": "text", "text": f"task {row['status']}: {text}"}],
+            "isError": True,
+            "_meta": related,
+        }
+
+    async def cancel(self, ctx: Any, params: types.CancelTaskRequestParams) -> dict[str, Any]:
+        row = await self._find(ctx, params.task_id)
+        if row["status"] in _tasks.TERMINAL:
+            raise MCPError(
+                code=types.INVALID_PARAMS,
+                message=f"task {params.task_id[:64]!r} is already {row['status']}",
+            )
+        ended = await asyncio.to_thread(
+            self.store.finish, row["id"], "cancelled", "cancelled by the client"
+        )
+        self.runs.cancel(row["id"])  # here; another process sees it at its next renewal
+        row = await self._find(ctx, params.task_id)
+        if ended:
+            await self._notify(ctx.session, row["id"])
+        return _tasks.wire(row)
