@@ -112,7 +112,7 @@ class TaskStore:
 
     def create(self, owner: str, ttl_ms: int | None) -> dict[str, Any]:
         now = time.time()
-        row = {
+        row: dict[str, Any] = {
             "id": secrets.token_urlsafe(24),
             "owner": owner,
             "status": "working",
