@@ -25,7 +25,7 @@ from langchain.agents.middleware import AgentMiddleware, AgentState
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
-from pydantic import Discriminator, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Discriminator, StringConstraints, with_config
 from toolwire.types import Redaction
 from typing_extensions import TypedDict  # pydantic validates only this one on Python < 3.12
 
@@ -41,12 +41,15 @@ _WAITING: Final = ("pending", "approved")
 _READER: Final = "toolwire-langchain"
 
 
+@with_config(ConfigDict(extra="forbid"))
 class ApproveDecision(TypedDict):
-    """Run the call, once, with exactly the arguments it was recorded with."""
+    """Run the call, once, with exactly the arguments it was recorded with (an approval that
+    carries anything else, such as other ``args``, is refused)."""
 
     type: Literal["approve"]
 
 
+@with_config(ConfigDict(extra="forbid"))
 class RejectDecision(TypedDict):
     """Do not run the call; the model is told a person said no (and ``message``, if given)."""
 
@@ -62,7 +65,8 @@ class ApprovalAnswer(TypedDict):
 
     LangGraph checks it before it saves it; a wrong one raises ``pydantic.ValidationError``
     and the interrupt can be answered again. Approvals the answer leaves out are asked
-    again; ids it does not ask about are ignored.
+    again; ids it does not ask about are ignored, but an answer that decides none of the
+    approvals asked about is refused.
     """
 
     by: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -187,11 +191,14 @@ def _settle(messages: Sequence[AnyMessage], redaction: Redaction) -> _Flow:
             # Decided elsewhere: its stored outcome (a run under way is waited for).
             outcomes[record.id] = yield _Decide(record.id, True, record.decided_by or _READER)
     asking = [record for _, record in ours if record.status in _WAITING]
+    if asking and len(records) == sum(1 for r in records.values() if r.status in _WAITING):
+        # Every record, to tell the person of a call that already ran under another approval.
+        records.update((record.id, record) for record in (yield _Records(None)))
     chosen: dict[str, tuple[str, ApproveDecision | RejectDecision]] = {}
     while len(chosen) < len(asking):
         unanswered = [record for record in asking if record.id not in chosen]
         reply: ApprovalAnswer = interrupt(
-            _request(unanswered, redaction), response_schema=ApprovalAnswer
+            _request(unanswered, redaction, records), response_schema=_answering(unanswered)
         )
         for record in unanswered:
             if record.id in reply["decisions"]:
@@ -234,7 +241,27 @@ def _approval_id(content: Any) -> str | None:
     return approval_id if isinstance(approval_id, str) else None
 
 
-def _request(records: Sequence[toolwire.Approval], redaction: Redaction) -> dict[str, Any]:
+def _answering(asked: Sequence[toolwire.Approval]) -> Any:
+    """The answer's schema for this interrupt: ``ApprovalAnswer`` that decides at least one
+    of the approvals ``asked``, checked by LangGraph before it keeps the answer."""
+    ids = sorted(record.id for record in asked)
+
+    def decides_one(reply: ApprovalAnswer) -> ApprovalAnswer:
+        if not set(reply["decisions"]) & set(ids):
+            raise ValueError(
+                f"the answer decides none of the approvals this run waits on: it names "
+                f"{sorted(reply['decisions'])}, and the interrupt asks about {ids}"
+            )
+        return reply
+
+    return Annotated[ApprovalAnswer, AfterValidator(decides_one)]
+
+
+def _request(
+    records: Sequence[toolwire.Approval],
+    redaction: Redaction,
+    known: dict[str, toolwire.Approval],
+) -> dict[str, Any]:
     """The interrupt's value: what a person needs to decide, secrets hidden."""
     requests = []
     for record in records:
@@ -245,7 +272,7 @@ def _request(records: Sequence[toolwire.Approval], redaction: Redaction) -> dict
                 "tool_call_id": record.call_id,
                 "name": record.tool,
                 "args": shown["arguments"],
-                "description": shown["reason"],
+                "description": _described(shown["reason"], record, known),
                 "role": record.role,
                 "principal": record.principal,
                 "expires_at": record.expires_at,
@@ -256,6 +283,29 @@ def _request(records: Sequence[toolwire.Approval], redaction: Redaction) -> dict
         "requests": requests,
         "allowed_decisions": ["approve", "reject"],
     }
+
+
+def _described(reason: Any, record: toolwire.Approval, known: dict[str, toolwire.Approval]) -> Any:
+    """The record's reason, and what the person must know first: the same call (tool, call id
+    and arguments) already ran under another approval, as when a thread is replayed from a
+    checkpoint before its tools step (LangGraph's time travel)."""
+    ran = [
+        other
+        for other in known.values()
+        if other.id != record.id
+        and other.status == "executed"
+        and (other.tool, other.call_id, other.arguments)
+        == (record.tool, record.call_id, record.arguments)
+    ]
+    if not ran:
+        return reason
+    first = min(ran, key=lambda other: other.created_at)
+    said = f"{reason}. " if reason else ""
+    return (
+        f"{said}The same call ({record.tool}, call id {record.call_id}) with the same "
+        f"arguments already ran under approval {first.id}, approved by {first.decided_by}: "
+        "approving this one runs it again"
+    )
 
 
 def _decided(message: ToolMessage, result: toolwire.DispatchResult) -> ToolMessage:
