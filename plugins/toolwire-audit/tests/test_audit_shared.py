@@ -15,7 +15,7 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from toolwire.testing import install_plugin, make_dispatcher, process_environmen
 from toolwire_audit import AuditTrail, TrailOptions, rotated_files, trail_files
 
 KEY = "7c1e0f3a9b5d2e8c4a6f0b1d3e5c7a9f"
+#: The ``read`` fixture: every complete record of trail files, in order.
+Read = Callable[..., list[dict[str, Any]]]
 
 PACK = '''
 """Tools for the shared-trail tests, as an installed pack."""
@@ -114,16 +116,6 @@ def make_site(tmp_path: Path, **audit: Any) -> Site:
     return Site(tmp_path, site, config, trail, tmp_path / "ledger.txt")
 
 
-def records_of(files: list[Path]) -> list[dict[str, Any]]:
-    """Every complete record of the files, in order."""
-    found = []
-    for file in files:
-        for line in file.read_bytes().splitlines(keepends=True):
-            if line.endswith(b"\n"):
-                found.append(json.loads(line))
-    return found
-
-
 def finish(process: subprocess.Popen[str]) -> str:
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr
@@ -151,7 +143,7 @@ with toolwire.Dispatcher.from_config(config) as dispatcher:
 
 @pytest.mark.slow
 def test_the_approvals_command_runs_and_records_while_a_host_writes_the_trail(
-    tmp_path: Path,
+    tmp_path: Path, read: Read
 ) -> None:
     """While a long-lived host has the trail open, `toolwire approvals approve` on the same config runs the tool, writes its records into the one chain, and the host goes on writing after it."""
     site = make_site(tmp_path)
@@ -172,7 +164,7 @@ def test_the_approvals_command_runs_and_records_while_a_host_writes_the_trail(
     assert json.loads(stdout.splitlines()[-1])["output"] == "still here"
     checked = site.toolwire("audit", "verify", "--trail", str(site.trail))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    records = records_of(trail_files(site.trail))
+    records = read(*trail_files(site.trail))
     assert checked.stdout.startswith(f"ok: {len(records)} record(s) (seq 1-{len(records)})")
     assert [(r["event"], r.get("error_kind")) for r in records] == [
         ("call", "approval_required"),
@@ -245,7 +237,7 @@ print(json.dumps({"runs": runs, "during": during, "problems": problems, "torn": 
 @pytest.mark.slow
 @pytest.mark.parametrize(("each", "max_bytes"), [(1000, 0), (250, 20_000)])
 def test_four_processes_append_to_one_chain_while_a_fifth_verifies(
-    tmp_path: Path, each: int, max_bytes: int
+    tmp_path: Path, read: Read, each: int, max_bytes: int
 ) -> None:
     """Four processes write their records to one trail at once (rotating it, with max_bytes) while a fifth verifies it again and again: every check passes, and `toolwire audit verify` passes on the interleaved trail."""
     site = make_site(tmp_path, max_bytes=max_bytes)
@@ -276,7 +268,7 @@ def test_four_processes_append_to_one_chain_while_a_fifth_verifies(
     assert checked.stdout.startswith(f"ok: {total} record(s) (seq 1-{total}) in {len(files)} file")
     if max_bytes:
         assert len(files) > 10
-    records = records_of(files)
+    records = read(*files)
     assert [r["seq"] for r in records] == list(range(1, total + 1))
     assert [r["prev_hash"] for r in records[1:]] == [r["hash"] for r in records[:-1]]
     per_writer = Counter(r["instance"] for r in records)
@@ -288,7 +280,7 @@ def test_four_processes_append_to_one_chain_while_a_fifth_verifies(
 # -- the protocol, writer by writer -------------------------------------------------------------
 
 
-def test_a_writer_follows_a_rotation_another_writer_made(tmp_path: Path) -> None:
+def test_a_writer_follows_a_rotation_another_writer_made(tmp_path: Path, read: Read) -> None:
     """A writer whose file another writer rotated away appends to the new file, continuing the chain from the other's last record."""
     path = tmp_path / "audit.jsonl"
     first = AuditTrail(path)
@@ -302,9 +294,9 @@ def test_a_writer_follows_a_rotation_another_writer_made(tmp_path: Path) -> None
     finally:
         first.close()
         rotating.close()
-    assert [r["call_id"] for r in records_of([rotated])] == ["a1", "b1"]
-    assert records_of([path]) == [third]
-    assert third["seq"] == 3 and third["prev_hash"] == records_of([rotated])[-1]["hash"]
+    assert [r["call_id"] for r in read(rotated)] == ["a1", "b1"]
+    assert read(path) == [third]
+    assert third["seq"] == 3 and third["prev_hash"] == read(rotated)[-1]["hash"]
     assert toolwire_audit.verify(trail_files(path)).ok
 
 
@@ -322,7 +314,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 @pytest.mark.slow
 def test_a_writer_killed_mid_record_is_set_aside_once_by_the_writers_after_it(
-    tmp_path: Path,
+    tmp_path: Path, read: Read
 ) -> None:
     """A writer killed with the lock taken and half a record written lets go of the lock by dying; of four writers racing after it, one sets the file aside and the first record of the new file notes it."""
     path = tmp_path / "audit.jsonl"
@@ -350,7 +342,7 @@ def test_a_writer_killed_mid_record_is_set_aside_once_by_the_writers_after_it(
         trail.close()
     (set_aside,) = rotated_files(path)
     assert set_aside.read_bytes().endswith(b'"call_id":"cut-sh')
-    after = records_of([path])
+    after = read(path)
     assert len(after) == 200 and after[0]["torn"] == [len(b'{"event":"call","call_id":"cut-sh')]
     assert all("torn" not in r for r in after[1:])
     outcome = toolwire_audit.verify(trail_files(path))
@@ -409,7 +401,7 @@ def held_lock(tmp_path: Path) -> Iterator[Any]:
 
 
 def test_an_approved_call_refused_for_an_unwritable_trail_stays_approved(
-    tmp_path: Path, held_lock: Any
+    tmp_path: Path, held_lock: Any, read: Read
 ) -> None:
     """When the trail cannot be written before an approved call (its lock kept by another process), the call does not run, answers internal_error and stays approved; once the trail is writable the next approve runs it, once."""
     ran: list[str] = []
@@ -448,6 +440,6 @@ def test_an_approved_call_refused_for_an_unwritable_trail_stays_approved(
         dispatcher.close()
     outcome = toolwire_audit.verify(trail_files(tmp_path / "audit.jsonl"))
     assert outcome.ok and [lost.records for lost in outcome.lost] == [2]
-    records = records_of(trail_files(tmp_path / "audit.jsonl"))
+    records = read(*trail_files(tmp_path / "audit.jsonl"))
     ran_records = [r for r in records if r["event"] == "call" and r["outcome"] == "ok"]
     assert [(r["approval_id"], r["decided_by"]) for r in ran_records] == [(approval_id, "grace")]
