@@ -205,26 +205,20 @@ class Host:
             env=self.environment(**env),
         )
 
-    def approve_at_once(
-        self, approval_id: str, names: Sequence[str], folder: Path, **env: str
+    def at_once(
+        self, body: str, each: Sequence[Sequence[str]], folder: Path, **env: str
     ) -> list[Any]:
-        """One process per name approves ``approval_id``, all at the same moment (each waits,
-        ready, for one signal file); returns the JSON each printed, in the order of ``names``."""
+        """One process per argument list runs ``body``, all at the same moment: each gets its
+        arguments, then a ready file and one signal file (``sys.argv[1:]``), and waits, ready,
+        for the signal. Returns the JSON each printed last, in the order of ``each``."""
         go = folder / "go"
         racers = []
-        for name in names:
-            ready = folder / f"ready-{name}"
-            racers.append(
-                (
-                    self.start(
-                        APPROVE_AT_THE_SIGNAL, approval_id, name, str(ready), str(go), **env
-                    ),
-                    ready,
-                )
-            )
+        for n, args in enumerate(each):
+            ready = folder / f"ready-{n}"
+            racers.append((self.start(body, *args, str(ready), str(go), **env), ready))
         deadline = time.monotonic() + 60
         while not all(ready.exists() for _, ready in racers):
-            assert time.monotonic() < deadline, "the approving processes did not start"
+            assert time.monotonic() < deadline, "the racing processes did not start"
             time.sleep(0.01)
         go.touch()
         outputs = []
@@ -233,6 +227,14 @@ class Host:
             assert process.returncode == 0, stderr
             outputs.append(json.loads(stdout.strip().splitlines()[-1]))
         return outputs
+
+    def approve_at_once(
+        self, approval_id: str, names: Sequence[str], folder: Path, **env: str
+    ) -> list[Any]:
+        """One process per name approves ``approval_id``, all at the same moment (each waits,
+        ready, for one signal file); returns the JSON each printed, in the order of ``names``."""
+        each = [(approval_id, name) for name in names]
+        return self.at_once(APPROVE_AT_THE_SIGNAL, each, folder, **env)
 
     def executions(self) -> list[str]:
         """The ledger's lines: one per time a tool body ran, in any process."""

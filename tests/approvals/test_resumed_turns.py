@@ -6,7 +6,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -136,21 +135,7 @@ def test_processes_resuming_one_turn_at_once_get_its_items_once(shared_store, ho
         """,
         json.dumps(response),
     )
-    go = tmp_path / "go"
-    racers = []
-    for n in range(3):
-        ready = tmp_path / f"ready-{n}"
-        racers.append((host.start(RESUME_AT_THE_SIGNAL, turn_id, str(ready), str(go)), ready))
-    deadline = time.monotonic() + 60
-    while not all(ready.exists() for _, ready in racers):
-        assert time.monotonic() < deadline, "the resuming processes did not start"
-        time.sleep(0.01)
-    go.touch()
-    outcomes = []
-    for process, _ in racers:
-        stdout, stderr = process.communicate(timeout=120)
-        assert process.returncode == 0, stderr
-        outcomes.append(json.loads(stdout.strip().splitlines()[-1]))
+    outcomes = host.at_once(RESUME_AT_THE_SIGNAL, [(turn_id,)] * 3, tmp_path)
     winners = [o for o in outcomes if "items" in o]
     assert len(winners) == 1
     assert winners[0]["items"][-1]["content"] == "deleted b"
