@@ -48,6 +48,10 @@ class Telemetry:
                         found.extend(item.data.data_points)
         return found
 
+    def by_attributes(self, metric: str) -> dict[tuple[tuple[str, Any], ...], Any]:
+        """One metric's data points keyed by their attributes (sorted name-value pairs)."""
+        return {tuple(sorted((p.attributes or {}).items())): p for p in self.points(metric)}
+
 
 @pytest.fixture
 def telemetry() -> Iterator[Telemetry]:

@@ -37,10 +37,7 @@ def test_duration_histogram_in_seconds_by_tool_and_error_type(
         dispatcher.dispatch_sync("divide", {"a": 1, "b": 4}),
         dispatcher.dispatch_sync("divide", {"a": 1, "b": 0}),
     ]
-    points = {
-        tuple(sorted((p.attributes or {}).items())): p
-        for p in telemetry.points("gen_ai.execute_tool.duration")
-    }
+    points = telemetry.by_attributes("gen_ai.execute_tool.duration")
     ok = (("gen_ai.operation.name", "execute_tool"), ("gen_ai.tool.name", "divide"))
     failed = (("error.type", "execution_error"), *ok)
     assert set(points) == {ok, failed}
@@ -67,10 +64,7 @@ def test_call_counter_by_tool_and_outcome(make: MakeDispatcher, telemetry: Telem
     dispatcher.dispatch_sync("divide", {"a": 1, "b": 0})
     dispatcher.dispatch_sync("multiply", {"a": 1, "b": 0})
     dispatcher.dispatch_sync("subtract", {})
-    counts = {
-        tuple(sorted((p.attributes or {}).items())): p.value
-        for p in telemetry.points("toolwire.calls")
-    }
+    counts = {k: p.value for k, p in telemetry.by_attributes("toolwire.calls").items()}
     assert counts == {
         (("gen_ai.tool.name", "divide"), ("toolwire.outcome", "ok")): 1,
         (
@@ -98,10 +92,7 @@ def test_calls_past_the_batch_limit_are_counted_under_their_tool(
             {"name": "multiply", "arguments": {"a": 1, "b": 4}},
         ]
     )
-    counts = {
-        tuple(sorted((p.attributes or {}).items())): p.value
-        for p in telemetry.points("toolwire.calls")
-    }
+    counts = {k: p.value for k, p in telemetry.by_attributes("toolwire.calls").items()}
     assert counts == {
         (("gen_ai.tool.name", "divide"), ("toolwire.outcome", "ok")): 1,
         (
