@@ -79,16 +79,11 @@ async def _poll(client: Client, task_id: str, timeout: float = 30.0) -> types.Ge
 
 async def test_task_polled_to_completion(tmp_path: Path) -> None:
     """A task tool called with params.task answers with a working task at once; tasks/get reads
-    it completed once the tool ends, and tasks/result gives the call's result."""
+    it completed once the tool ends and tasks/result gives the call's result."""
     gate = asyncio.Event()
-    notes: list[Any] = []
-
-    async def on_message(message: Any) -> None:
-        notes.append(message)
-
     dispatcher = _dispatcher(tmp_path, _pack(gate))
     server = toolwire_mcp.server(dispatcher)
-    async with Client(server, mode="legacy", message_handler=on_message) as client:
+    async with Client(server, mode="legacy") as client:
         assert client.server_capabilities.tasks is not None
         listed = {t.name: t for t in (await client.list_tools()).tools}
         assert listed["slow_sum"].execution is not None
