@@ -21,7 +21,8 @@ class ToolwireInstrumentation(Instrumentation):
     This capability opens the agent's, model requests' and its other tools' spans as
     ``Instrumentation`` does, and none around a ``ToolwireToolset`` tool, whose span
     (``toolwire.role``, ``toolwire.approval.id``, ``error.type``...) is then a child of the
-    agent's span. Give it in ``capabilities=[...]`` in place of ``instrument=``; with no
+    agent's span. Give it in ``capabilities=[...]`` in place of ``Instrumentation`` (and leave
+    ``Agent.instrument_all()`` off for the agent: it adds ``Instrumentation`` again); with no
     ``toolwire-otel`` tracing the dispatcher, keep Pydantic AI's own.
     """
 
