@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import json
 import time
 from collections.abc import Awaitable, Coroutine, Mapping
 from types import MappingProxyType
@@ -38,7 +39,7 @@ from ._logging import log as _log
 from ._logging import secret_values
 from ._plan import Plan, Route
 from ._policy import BUILTIN_DEFAULTS, CALLERS, DEFAULT_CALLERS
-from ._serialize import error_text, over_budget, to_text, truncate
+from ._serialize import error_text, over_budget, to_text, truncate, utf8_safe
 from ._values import CallContext, DispatchResult, ToolCall
 from .providers import Provider
 from .types import ProgressCallback
@@ -245,7 +246,11 @@ def serialize(route: Route, result: DispatchResult) -> None:
         check_parts(content, route.policy.max_part_bytes or BUILTIN_DEFAULTS["max_part_bytes"])
         result.result = content
     try:
-        text = to_text(result.result)
+        if content is not None or route.tool.output_schema is None:
+            text = to_text(result.result)
+        else:  # written in the schema's shape and checked against it: the promise kept
+            text = route.tool.result_json(result.result)
+            text = utf8_safe(json.loads(text) if text[:1] == '"' else text)
     except ToolError as error:
         _log.warning(
             "toolwire.output_error",

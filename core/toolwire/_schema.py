@@ -185,6 +185,13 @@ def output_schema_of(func: Callable[..., Any]) -> dict[str, Any] | None:
     annotation, ``None``, ``Any``, ``str`` (text, read as it is), result parts
     (``toolwire.Image``...) and types pydantic cannot describe give none.
     """
+    found = output_of(func)
+    return None if found is None else found[1]
+
+
+def output_of(func: Callable[..., Any]) -> tuple[Any, dict[str, Any]] | None:
+    """The return annotation's ``pydantic.TypeAdapter`` and the output schema it gives, or
+    ``None`` (see ``output_schema_of``). The adapter writes results in that schema's shape."""
     func = described_function(func)
     raw = getattr(func, "__annotations__", None)
     if not isinstance(raw, dict) or "return" not in raw:
@@ -204,7 +211,7 @@ def output_schema_of(func: Callable[..., Any]) -> dict[str, Any] | None:
         schema = adapter.json_schema(mode="serialization", by_alias=True)
     except Exception:  # noqa: BLE001 - a type pydantic cannot describe gives no schema
         return None
-    return schema
+    return adapter, schema
 
 
 def _typeddict_for_pydantic(annotation: Any) -> Any:

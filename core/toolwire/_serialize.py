@@ -38,13 +38,42 @@ def _default(value: Any) -> Any:
         return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
+    serializer = getattr(type(value), "__pydantic_serializer__", None)
+    if serializer is not None and not isinstance(value, type):
+        # A pydantic model or pydantic dataclass: by alias, as pydantic's serialization schema
+        # (the output schema) names the fields; in Python mode, so the values inside are
+        # written here, the way they are everywhere else (bytes as base64, one datetime form).
+        return serializer.to_python(value, by_alias=True)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    model_dump = getattr(value, "model_dump", None)
-    if callable(model_dump) and hasattr(type(value), "model_fields"):
-        # By alias, as pydantic's serialization schema (the output schema) names the fields.
-        return model_dump(mode="json", by_alias=True)
+    if isinstance(value, datetime.timedelta):
+        return _pydantic_form(value)  # ISO 8601, as the output schema's format: duration says
     raise TypeError(f"a {type(value).__module__}.{type(value).__qualname__} cannot be sent as JSON")
+
+
+def _pydantic_form(value: Any) -> Any:
+    import pydantic_core
+
+    return pydantic_core.to_jsonable_python(value)
+
+
+def _plain_keys(value: Any, depth: int = 0) -> Any:
+    """``value`` with each dict key JSON cannot carry (an enum, a date...) written as its text."""
+    if depth > 200:
+        raise RecursionError
+    if isinstance(value, dict):
+        return {
+            (k if k is None or type(k) in (str, int, float, bool) else to_text(k)): _plain_keys(
+                v, depth + 1
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_plain_keys(v, depth + 1) for v in value]
+    serializer = getattr(type(value), "__pydantic_serializer__", None)
+    if serializer is not None and not isinstance(value, type):
+        return _plain_keys(serializer.to_python(value, by_alias=True), depth + 1)
+    return value
 
 
 # The C encoder, built once: json.dumps would build it again on every call. Without a markers
@@ -73,7 +102,12 @@ def to_json(value: Any) -> str:
             ``NaN``); the type is named, the value never is.
     """
     try:
-        return _dumps(value)
+        try:
+            return _dumps(value)
+        except TypeError as exc:
+            if not str(exc).startswith("keys must be"):
+                raise
+            return _dumps(_plain_keys(value))  # dict[Enum, int] and the like: keys as text
     except (TypeError, ValueError, RecursionError) as exc:
         reason = str(exc) if isinstance(exc, TypeError) else _value_error_reason(exc)
         raise ToolError(

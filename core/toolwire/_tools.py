@@ -16,7 +16,7 @@ from ._schema import (
     describe,
     given_output_schema,
     is_async_callable,
-    output_schema_of,
+    output_of,
 )
 
 _INFER: Any = object()  # output_schema not given: inferred from the return annotation
@@ -45,6 +45,8 @@ class Tool:
     """
 
     __slots__ = (
+        "_output_adapter",
+        "_output_check",
         "_output_schema",
         "context_param",
         "converters",
@@ -88,6 +90,8 @@ class Tool:
         self.context_param: str | None = inferred.context_param
         self.converters: Mapping[str, Callable[[Any], Any]] = inferred.converters
         self.signature: InferredSignature = inferred
+        self._output_adapter: Any = None
+        self._output_check: Any = None
         if output_schema is None or output_schema is True:
             self._output_schema: dict[str, Any] | None = _INFER
         elif output_schema is False:
@@ -100,8 +104,32 @@ class Tool:
         """The JSON Schema of the tool's result, or ``None``; inferred once, when first read."""
         schema = self._output_schema
         if schema is _INFER:
-            schema = self._output_schema = output_schema_of(self.function)
+            found = output_of(self.function)
+            schema = self._output_schema = None if found is None else found[1]
+            self._output_adapter = None if found is None else found[0]
         return schema
+
+    def result_json(self, value: Any) -> str:
+        """``value`` as JSON, the way the dispatcher sends this tool's result.
+
+        With an output schema: written in the schema's shape (the return annotation's fields
+        by alias) and checked against it; otherwise ``toolwire.to_json(value)``.
+
+        Raises:
+            ToolError: ``output_error`` for a value JSON cannot carry, or one that does not
+                match the output schema (each problem's path and what the schema expects).
+        """
+        check = self._output_check
+        if check is None:
+            schema = self.output_schema
+            if schema is None:
+                from ._serialize import to_json
+
+                return to_json(value)
+            from ._output import OutputCheck
+
+            check = self._output_check = OutputCheck(self.name, schema, self._output_adapter)
+        return check.to_json(value)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"<toolwire.Tool {self.name!r} pack={self.pack!r}>"

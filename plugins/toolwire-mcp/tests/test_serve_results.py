@@ -10,6 +10,7 @@ from typing import Any
 
 import jsonschema
 import pydantic
+import pydantic.dataclasses
 import toolwire
 import toolwire_mcp
 from mcp import Client
@@ -114,3 +115,41 @@ def test_parts_are_served_as_mcp_content() -> None:
     assert base64.b64decode(served.content[1].data) == b"\x89PNG"
     assert served.content[3].resource.mime_type == "application/pdf"
     assert str(served.content[4].uri) == "https://example.org/data.csv"
+
+
+@pydantic.dataclasses.dataclass
+class Room:
+    room_id: str = pydantic.Field(alias="roomId")
+
+
+shaped = toolwire.Toolset("shaped")
+
+
+@shaped.tool
+def room() -> Room:
+    """A pydantic dataclass with an alias."""
+    return Room(roomId="A1")
+
+
+@shaped.tool
+def flag() -> int:
+    """Returns a bool where an int was promised."""
+    return True  # type: ignore[return-value]
+
+
+def test_the_official_client_accepts_every_structured_result_or_gets_an_error() -> None:
+    """A pydantic dataclass is sent by alias, as advertised; a result that breaks its schema is
+    an isError output_error, never structuredContent the official client refuses."""
+    dispatcher = toolwire.Dispatcher().add(shaped)
+
+    async def run() -> list[Any]:
+        async with Client(toolwire_mcp.server(dispatcher)) as client:
+            return [await client.call_tool(name, {}) for name in ("room", "flag")]
+
+    try:
+        sent, broken = asyncio.run(run())
+    finally:
+        dispatcher.close()
+    assert not sent.is_error and sent.structured_content == {"roomId": "A1"}
+    assert broken.is_error and broken.structured_content is None
+    assert '"error":"output_error"' in broken.content[0].text

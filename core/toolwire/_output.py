@@ -1,0 +1,96 @@
+"""A structured result, written in the shape its output schema describes and checked against it.
+
+A tool with an output schema promises that shape to whoever reads the result (MCP clients
+validate ``structuredContent`` and refuse a result that does not match). So its result is
+written through the return annotation's own pydantic serializer (fields by alias, a subclass as
+the declared class) and checked against the advertised schema before it is sent: a mismatch is
+an ``output_error`` naming the path and what the schema expects, never a result that breaks
+the promise. Built once per tool, on first use; tools without an output schema never pay.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+import jsonschema_rs
+
+from ._errors import ToolError
+from ._problems import Describer
+from ._schemadoc import refuse_retrieval
+from ._serialize import to_json
+
+#: Names whose values an output error never shows (the default ``[logging] redact``).
+_REDACT: Final = ("password", "token", "api_key", "apikey", "api-key", "authorization", "secret")
+#: Problems named in one output error, at most.
+_SHOWN: Final = 5
+
+
+class OutputCheck:
+    """A tool's output schema, compiled once, and the serializer that writes that shape.
+
+    Args:
+        tool_name: The tool's name, for messages.
+        schema: The output schema as advertised.
+        adapter: The return annotation's ``pydantic.TypeAdapter`` when the schema was inferred
+            from it; ``None`` for an ``output_schema=`` someone wrote.
+    """
+
+    __slots__ = ("_adapter", "_describer", "_validator", "tool_name")
+
+    def __init__(self, tool_name: str, schema: Mapping[str, Any], adapter: Any) -> None:
+        self.tool_name = tool_name
+        self._adapter = adapter
+        # Formats are not asserted: MCP's clients do not assert them either.
+        try:
+            self._validator = jsonschema_rs.validator_for(
+                dict(schema), validate_formats=False, retriever=refuse_retrieval
+            )
+        except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as exc:
+            raise ToolError(
+                f"tool {tool_name!r}: its output schema cannot be used ({type(exc).__name__}): "
+                "fix output_schema= so its references resolve",
+                kind="output_error",
+            ) from None
+        self._describer = Describer(schema, _REDACT, {}, None)
+
+    def to_json(self, value: Any) -> str:
+        """``value`` as JSON in the schema's shape, checked against the schema.
+
+        Raises:
+            ToolError: ``output_error`` when it cannot be written, or does not match the
+                schema (each problem's path and what the schema expects).
+        """
+        if self._adapter is not None:
+            try:
+                value = self._adapter.dump_python(value, by_alias=True, warnings="none")
+            except Exception as exc:
+                raise ToolError(
+                    f"the tool's result could not be sent: its serializer failed "
+                    f"({type(exc).__name__})",
+                    kind="output_error",
+                ) from exc
+        text = to_json(value)
+        data = json.loads(text)
+        if not self._validator.is_valid(data):
+            problems = self._describer.problems(list(self._validator.iter_errors(data)))
+            raise _mismatch(problems or ["it does not match the schema"])
+        return text
+
+
+def _mismatch(problems: list[str]) -> ToolError:
+    shown = "; ".join(_said(p) for p in problems[:_SHOWN])
+    more = f" (and {len(problems) - _SHOWN} more)" if len(problems) > _SHOWN else ""
+    return ToolError(
+        f"the tool's result does not match its output schema: {shown}{more}",
+        kind="output_error",
+        details={"problems": [_said(p) for p in problems]},
+    )
+
+
+def _said(problem: str) -> str:
+    """A line the argument checker wrote, said of a result."""
+    return problem.replace("missing required argument", "missing required key").replace(
+        "arguments:", "result:", 1
+    )
