@@ -10,7 +10,7 @@ from ._arguments import parse_arguments
 from ._content import as_content
 from ._errors import ToolError
 from ._serialize import to_json
-from ._values import CallContext
+from ._values import CallContext, ProgressCallback
 
 if TYPE_CHECKING:
     from ._plan import Plan
@@ -27,6 +27,7 @@ async def run_here(
     call_id: str,
     role: str | None,
     attempt: int,
+    progress: ProgressCallback | None = None,
 ) -> str:
     """Run the function of one call that a host handed to ``executor``, in this process.
 
@@ -51,7 +52,9 @@ async def run_here(
     limits = plan.limits
     parsed = parse_arguments(arguments, max_bytes=limits.max_bytes, max_depth=limits.max_depth)
     validated = route.validator.validate(parsed)
-    context = CallContext(call_id, route.tool, role, {}, route.policy, attempt, plugin=route.plugin)
+    context = CallContext(
+        call_id, route.tool, role, {}, route.policy, attempt, progress=progress, plugin=route.plugin
+    )
     kwargs = route.validator.keyword_arguments(validated, context)
     context.arguments = kwargs
     function = route.tool.function
@@ -81,12 +84,15 @@ class WorkerEntryPoint:
         call_id: str = "",
         role: str | None = None,
         attempt: int = 1,
+        progress: ProgressCallback | None = None,
     ) -> str:
         """Run only the function of a call a host handed to executor ``executor``.
 
         For the workers of a remote executor, which load the same config and packs as the
         host: the tool must be bound to ``executor`` here too; its arguments (a JSON object
         or its text) are validated again; no hook or middleware runs (they ran in the host).
+        ``progress`` receives the tool's ``CallContext.report_progress``, for the worker to
+        carry back to the host.
 
         Returns:
             The function's result, serialized as the JSON text the host decodes.
@@ -106,4 +112,5 @@ class WorkerEntryPoint:
             call_id=call_id,
             role=role,
             attempt=attempt,
+            progress=progress,
         )

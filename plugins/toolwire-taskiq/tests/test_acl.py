@@ -95,8 +95,8 @@ def config(folder: Path, name: str, url: str) -> Path:
 async def test_the_documented_acls_run_calls_and_let_nobody_delete_a_claim(
     acl_redis: tuple[Server, dict[str, str]], tmp_path: Path
 ) -> None:
-    """Under the docs' ACLs a host and a worker run a call and a cancellation with no
-    permission error; the host's and the worker's users cannot delete a claim, a client with
+    """Under the docs' ACLs a host and a worker run a call, a call reporting progress and a
+    cancellation with no permission error; the host's and the worker's users cannot delete a claim, a client with
     no user cannot push, delete or publish anything."""
     server, passwords = acl_redis
     observer = server.client("observer", passwords["observer"])
@@ -115,6 +115,11 @@ async def test_the_documented_acls_run_calls_and_let_nobody_delete_a_claim(
         mark = tmp_path / "mark"
         with toolwire.Dispatcher.from_config(config(tmp_path, "host", host_url)) as dispatcher:
             assert (await dispatcher.dispatch("add", {"a": 1, "b": 2})).result == 3
+            seen: list[tuple[float, float | None, str | None]] = []
+            counted = await dispatcher.dispatch(
+                "count_up", {"n": 2, "pause": 0.05}, progress=lambda *r: seen.append(r)
+            )
+            assert counted.result == 2 and seen == [(1.0, 2.0, "step 1"), (2.0, 2.0, "step 2")]
             waiting = asyncio.create_task(
                 dispatcher.dispatch("wait", {"seconds": 600, "mark": str(mark)})
             )

@@ -29,17 +29,20 @@ from taskiq.exceptions import TaskiqError
 from taskiq.message import BrokerMessage
 from toolwire.types import Job
 
+from ._progress import Inbox
 from ._settings import Settings
 from ._wire import (
     ABANDONED,
     CANCELLED,
     JOB_VERSION,
+    PROGRESS_DOMAIN,
     Keys,
     Refused,
     Signer,
     claim_lifetime,
     job_id_of,
     make_broker,
+    read_progress,
 )
 
 _log: Final = toolwire.get_logger("toolwire.taskiq")
@@ -97,9 +100,15 @@ class TaskiqExecutor:
         """Nothing to start: the connection is made on the first call."""
 
     async def submit(self, job: Job) -> Any:
-        """Queue the call, wait for its reply, and return the decoded result."""
-        future = asyncio.run_coroutine_threadsafe(self._call(job), self._running_loop())
-        return await asyncio.wrap_future(future)  # cancelling it cancels the call over there
+        """Queue the call, wait for its reply, and return the decoded result; the tool's
+        progress reports, when the call has a consumer for them, reach it before that."""
+        inbox = _inbox_of(job)
+        future = asyncio.run_coroutine_threadsafe(self._call(job, inbox), self._running_loop())
+        try:
+            return await asyncio.wrap_future(future)  # cancelling it cancels the call over there
+        finally:
+            if inbox is not None:
+                inbox.over = True  # on this loop: no report runs after the call is over here
 
     def close(self) -> None:
         """Stop waiting, close the connections, stop the thread."""
@@ -115,12 +124,17 @@ class TaskiqExecutor:
 
     # -- on the executor's own loop -------------------------------------------------------
 
-    async def _call(self, job: Job) -> Any:
+    async def _call(self, job: Job, inbox: Inbox | None) -> Any:
         link = await self._connected()
-        sent = _Sent(job, self.settings)
+        if inbox is not None:
+            await link.listening_for_progress()
+            inbox.start()
+        sent = _Sent(job, self.settings, None if inbox is None else link.host)
         message = self.signer.seal(sent.job)
         arrived = asyncio.Event()
         link.waiters[sent.id] = arrived
+        if inbox is not None:
+            link.inboxes[sent.id] = inbox
         try:
             try:
                 await link.broker.kick(
@@ -128,14 +142,24 @@ class TaskiqExecutor:
                 )
             except (TaskiqError, RedisError, OSError) as exc:
                 raise _unavailable(self.settings, exc) from None
-            return await self._reply(link, sent, message, arrived)
+            return await self._reply(link, sent, message, arrived, inbox)
         except asyncio.CancelledError:
             link.spawn(self._cancel(link, sent, message))
             raise
         finally:
             link.waiters.pop(sent.id, None)
+            if inbox is not None:
+                link.inboxes.pop(sent.id, None)
+                inbox.close(flush=False)  # a call over without its reply: nothing more
 
-    async def _reply(self, link: _Link, sent: _Sent, message: bytes, arrived: asyncio.Event) -> Any:
+    async def _reply(
+        self,
+        link: _Link,
+        sent: _Sent,
+        message: bytes,
+        arrived: asyncio.Event,
+        inbox: Inbox | None,
+    ) -> Any:
         """Wait for the reply; meanwhile check that a worker claimed the job in time and that
         it still sends heartbeats."""
         heartbeat = self.settings.heartbeat
@@ -153,7 +177,7 @@ class TaskiqExecutor:
                 stored = await link.redis.getdel(self.keys.result(sent.id))
                 if stored is not None:
                     try:
-                        return _decode(self.signer.open_reply(sent.id, _bytes(stored)))
+                        reply = self.signer.open_reply(sent.id, _bytes(stored))
                     except Refused:
                         _log.warning(
                             "toolwire_taskiq.reply_refused",
@@ -161,6 +185,12 @@ class TaskiqExecutor:
                             job=sent.id,
                             tool=sent.job["tool"],
                         )
+                    else:
+                        if inbox is not None:  # the reports the reply counts, then no more
+                            await inbox.finish(
+                                reply.get("reports") if isinstance(reply, dict) else None
+                            )
+                        return _decode(reply)
                 holder = await link.redis.get(self.keys.claim(sent.id))
                 if holder is None and time.time() >= sent.claim_by:
                     await self._abandon(link, sent, message)
@@ -236,7 +266,7 @@ class TaskiqExecutor:
 
     async def _connected(self) -> _Link:
         if self._link is None:
-            self._link = _Link(self.settings, self.keys)
+            self._link = _Link(self.settings, self.keys, self.signer)
             await self._link.open()
         return self._link
 
@@ -267,7 +297,7 @@ class _Sent:
 
     __slots__ = ("claim_by", "deadline", "id", "job")
 
-    def __init__(self, job: Job, settings: Settings) -> None:
+    def __init__(self, job: Job, settings: Settings, progress: str | None) -> None:
         now = time.time()
         self.id = uuid.uuid4().hex
         self.deadline = job.deadline if job.deadline is not None else now + settings.default_timeout
@@ -288,16 +318,23 @@ class _Sent:
             "principal": job.principal,
             "approval_id": job.approval_id,
             "trace_context": dict(job.trace_context),
+            "progress": progress,
         }
 
 
 class _Link:
     """One executor's connections: the broker, a Redis client for replies, claims,
-    heartbeats and cancellations, and a subscription to the ``done`` channel."""
+    heartbeats and cancellations, and a subscription to the ``done`` channel and to this
+    link's own ``progress:HOST`` channel."""
 
-    def __init__(self, settings: Settings, keys: Keys) -> None:
+    def __init__(self, settings: Settings, keys: Keys, signer: Signer) -> None:
         self.settings = settings
         self.keys = keys
+        self.signer = signer
+        self.host = uuid.uuid4().hex
+        self.progress_channel = keys.progress(self.host)
+        self.subscribed = asyncio.Event()
+        self.inboxes: dict[str, Inbox] = {}
         self.broker = make_broker(settings)
         timeout = max(settings.connect_timeout, settings.heartbeat)
         self.redis = redis.asyncio.Redis.from_url(
@@ -326,12 +363,18 @@ class _Link:
         Anyone who can publish can send anything on the channel: what is not a job id is
         counted (``toolwire_taskiq.message_refused`` summaries) and listening goes on.
         """
+        progress = self.progress_channel.encode()
         while True:
             pubsub = self.listen_redis.pubsub()
             try:
-                await pubsub.subscribe(self.keys.done)
+                await pubsub.subscribe(self.keys.done, self.progress_channel)
                 async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                    kind, channel = message.get("type"), message.get("channel")
+                    if kind == "subscribe" and channel == progress:
+                        self.subscribed.set()
+                    elif kind == "message" and channel == progress:
+                        self._progressed(message.get("data"))
+                    elif kind == "message":
                         job_id = job_id_of(message.get("data"))
                         if job_id is None:
                             self.junk.note("done_not_a_job_id")
@@ -342,9 +385,34 @@ class _Link:
             except (RedisError, OSError):
                 pass  # each waiter's own checks notice a Redis that is gone
             finally:
+                self.subscribed.clear()
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
             await asyncio.sleep(self.settings.heartbeat / 4)
+
+    async def listening_for_progress(self) -> None:
+        """Wait, ``connect_timeout`` at most, until this link's progress channel is
+        subscribed, so that a worker's first report finds the host listening. Past that the
+        call goes on: its result does not depend on its reports."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.subscribed.wait(), self.settings.connect_timeout)
+
+    def _progressed(self, data: Any) -> None:
+        """A message on this link's progress channel: its signature checked before it is
+        parsed, then passed to its call's inbox, in order. Forged, malformed, out-of-order
+        reports, and reports for a call no longer waiting (late), are counted and dropped."""
+        if not isinstance(data, bytes):
+            data = str(data).encode("utf-8", errors="replace")
+        try:
+            job_id, seq, report = read_progress(self.signer.open(data, PROGRESS_DOMAIN))
+        except Refused as refused:
+            self.junk.note(f"progress_{refused.reason}")
+            return
+        inbox = self.inboxes.get(job_id)
+        if inbox is None:
+            self.junk.note("progress_late")
+        elif not inbox.take(seq, report):
+            self.junk.note("progress_out_of_order")
 
     async def close(self) -> None:
         self.junk.flush()
@@ -357,6 +425,16 @@ class _Link:
         for client in (self.redis, self.listen_redis):
             with contextlib.suppress(RedisError, OSError):
                 await client.aclose()
+
+
+def _inbox_of(job: Job) -> Inbox | None:
+    """Where the call's progress reports go, when it has a consumer for them: the tool
+    takes a ``CallContext`` whose host passed ``progress=``."""
+    param = job.tool.context_param
+    context = job.kwargs.get(param) if param is not None else None
+    if isinstance(context, toolwire.CallContext) and context.progress is not None:
+        return Inbox(asyncio.get_running_loop(), context.report_progress)
+    return None
 
 
 def _decode(reply: Any) -> Any:

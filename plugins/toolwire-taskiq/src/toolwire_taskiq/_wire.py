@@ -10,7 +10,8 @@ id that is a fresh random id per attempt. The message is the job, signed by the 
 
     {"approval_id":null,"arguments":{"a":1},"attempt":1,"call_id":"c1","claim_by":1767225610.5,
      "deadline":1767225900.5,"executor":"fleet","job":"9f0c...","plugin":"remote",
-     "principal":"ada","role":"admin","tool":"add","trace_context":{},"v":1,"version":"1.0.0"}
+     "principal":"ada","progress":null,"role":"admin","tool":"add","trace_context":{},"v":1,
+     "version":"1.0.0"}
 
 ``MAC`` is HMAC-SHA256 of ``b"toolwire-taskiq job\\n" + BODY``, keyed with the executor's key
 (the text of the variable ``key_env`` names), as 64 lowercase hex digits. The prefix keeps a
@@ -22,6 +23,19 @@ approval, deadline or version.
 A reply is signed by the worker in the same way, and stored under ``result:ID`` as
 ``MAC b"\\n" TEXT`` (``TEXT`` the reply's JSON, ``MAC`` over ``b"toolwire-taskiq reply\\n" +
 ID + b"\\n" + TEXT``): the host parses ``TEXT`` only when ``MAC`` holds.
+
+A job whose host asked for progress carries ``"progress"``: the id of the host's link, which
+names the channel ``progress:HOST`` the host listens on (a job without it has
+``"progress":null``). The tool's ``CallContext.report_progress`` then travels as messages on
+that channel, each signed by the worker as a job is (``MAC b"\\n" BODY``, ``MAC`` over
+``b"toolwire-taskiq progress\\n" + BODY``), ``BODY`` canonical::
+
+    {"job":"9f0c...","message":"step 1","progress":1.0,"seq":1,"total":3.0}
+
+``seq`` counts the job's reports from 1, so the host keeps them in order and drops one that
+is not newer than the last; ``job`` binds the report to its job, so a report is delivered
+only to the call that job is, while the host waits for it. The reply then says how many
+reports were sent (``"reports"``), and the host passes those on before the result.
 
 Beside the queue, under the queue's name as a prefix:
 
@@ -39,7 +53,9 @@ Beside the queue, under the queue's name as a prefix:
 - a message on the channel ``cancel`` asks the worker running job ``ID`` to stop it (a message
   on ``cancel`` or ``done`` that is no job id, ``job_id_of``, is junk: counted, ignored);
 - ``result:ID`` holds the reply to job ``ID`` for ``result_ttl`` seconds, and a message on
-  the channel ``done`` says that it is there.
+  the channel ``done`` says that it is there;
+- ``progress:HOST`` is the channel of one host's link, where workers publish the signed
+  progress reports of the jobs that name it.
 """
 
 from __future__ import annotations
@@ -61,6 +77,11 @@ JOB_VERSION: Final = 1
 #: What a job's and a reply's MAC cover before their bytes.
 JOB_DOMAIN: Final = b"toolwire-taskiq job\n"
 REPLY_DOMAIN: Final = b"toolwire-taskiq reply\n"
+PROGRESS_DOMAIN: Final = b"toolwire-taskiq progress\n"
+#: Shortest time between two progress reports of one call, on the worker and again on the
+#: host: a tool may report in a tight loop; Redis and the host's consumers take at most this
+#: rate (the ``process`` executor's too).
+PROGRESS_INTERVAL: Final = 0.01
 #: The length of a MAC in hex digits, and what separates it from the body.
 MAC_HEX: Final = 64
 SEPARATOR: Final = b"\n"
@@ -112,7 +133,7 @@ class Signer:
         body = canonical(job)
         return self.mac(JOB_DOMAIN, body) + SEPARATOR + body
 
-    def open(self, message: bytes) -> bytes:
+    def open(self, message: bytes, domain: bytes = JOB_DOMAIN) -> bytes:
         """The body of a message whose MAC holds, not yet parsed.
 
         Raises:
@@ -122,9 +143,18 @@ class Signer:
         if len(message) <= MAC_HEX or message[MAC_HEX : MAC_HEX + 1] != SEPARATOR:
             raise Refused("unsigned")
         body = message[MAC_HEX + 1 :]
-        if not hmac.compare_digest(self.mac(JOB_DOMAIN, body), message[:MAC_HEX]):
+        if not hmac.compare_digest(self.mac(domain, body), message[:MAC_HEX]):
             raise Refused("forged")
         return body
+
+    def seal_progress(
+        self, job: str, seq: int, progress: float, total: float | None, message: str | None
+    ) -> bytes:
+        """A worker's progress report number ``seq`` of job ``job``, signed."""
+        body = canonical(
+            {"job": job, "seq": seq, "progress": progress, "total": total, "message": message}
+        )
+        return self.mac(PROGRESS_DOMAIN, body) + SEPARATOR + body
 
     def seal_reply(self, job: str, reply: Mapping[str, Any]) -> bytes:
         """What a worker stores as the reply to job ``job``: a MAC, a newline, the reply's JSON."""
@@ -167,11 +197,41 @@ def read_job(body: bytes, executor: str) -> dict[str, Any]:
         or not isinstance(job.get("arguments"), dict)
         or not _is_time(job.get("deadline"))
         or not _is_time(job.get("claim_by"))
+        or not (job.get("progress") is None or job_id_of(job["progress"]) is not None)
     ):
         raise Refused("malformed")
     if job.get("executor") != executor:
         raise Refused("other_executor")
     return job
+
+
+def read_progress(body: bytes) -> tuple[str, int, tuple[float, float | None, str | None]]:
+    """The job, the number and the report (progress, total, message) a checked body holds.
+
+    Raises:
+        Refused: ``malformed``: not a progress report of this encoding.
+    """
+    try:
+        report = json.loads(body)
+    except ValueError:
+        raise Refused("malformed") from None
+    if not isinstance(report, dict):
+        raise Refused("malformed")
+    job, seq = job_id_of(report.get("job")), report.get("seq")
+    progress: Any = report.get("progress")
+    total, message = report.get("total"), report.get("message")
+    if (
+        job is None
+        or not isinstance(seq, int)
+        or isinstance(seq, bool)
+        or seq < 1
+        or not _is_number(progress)
+        or not (total is None or _is_number(total))
+        or not (message is None or isinstance(message, str))
+    ):
+        raise Refused("malformed")
+    done: float = progress  # a finite number, checked above
+    return job, seq, (float(done), None if total is None else float(total), message)
 
 
 def job_id_of(data: Any) -> str | None:
@@ -196,8 +256,11 @@ def lateness(job: Mapping[str, Any], now: float | None = None) -> str | None:
     return None
 
 
-def _is_time(value: Any) -> bool:
+def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_is_time = _is_number
 
 
 class Keys:
@@ -217,6 +280,9 @@ class Keys:
 
     def result(self, job: str) -> str:
         return f"{self._prefix}result:{job}"
+
+    def progress(self, host: str) -> str:
+        return f"{self._prefix}progress:{host}"
 
 
 def claim_lifetime(deadline: float) -> int:

@@ -15,7 +15,9 @@ key (``key_env``). Each message it takes goes through, in this order:
    (``cancelled``), is refused. A worker whose memory is full of jobs still within their
    claim time refuses the job (``claim_memory_full``) and tells its host;
 5. the tool: only one bound to this executor, at the host's pack version, its arguments
-   validated again; the function runs until the deadline or the host's cancellation.
+   validated again; the function runs until the deadline or the host's cancellation. When
+   the job names its host's progress channel, the tool's reports are published there,
+   signed, numbered and paced (``_progress.Outbox``), all before the reply.
 
 Refusals are logged as ``toolwire_taskiq.job_refused`` summaries (``toolwire.RefusalSummary``):
 a count per reason, one line per interval at most, since whoever can write to the queue can
@@ -33,7 +35,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 import redis.asyncio
@@ -45,6 +47,7 @@ from toolwire.propagation import attached
 from toolwire.types import Redaction
 
 from ._claims import ClaimMemory
+from ._progress import Outbox
 from ._settings import Settings
 from ._wire import (
     ABANDONED,
@@ -216,10 +219,25 @@ class Worker:
             if held is not None:
                 self._refused(_HELD.get(held, "replayed"), job)
                 return
-            await self._reply(job_id, await self.call(job))
+            await self._reply(job_id, await self._call_reporting(job))
         finally:
             self.running.pop(job_id, None)
             self.cancelled.discard(job_id)
+
+    async def _call_reporting(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Run the job; when its host asked for progress, send the tool's reports to the
+        host's channel, all of them before the reply, which says how many there were."""
+        host = job.get("progress")
+        if host is None:
+            return await self.call(job)
+        outbox = Outbox(self.redis, self.keys.progress(host), self.signer, job["job"])
+        try:
+            reply = await self.call(job, progress=outbox.report)
+            reply["reports"] = await outbox.finish()
+        except BaseException:
+            outbox.abort()
+            raise
+        return reply
 
     def _refused(self, reason: str, job: dict[str, Any]) -> None:
         """Count a signed job's refusal in the summary; its id and tool at debug level only
@@ -281,8 +299,14 @@ class Worker:
         except (RedisError, OSError) as exc:
             _log.warning("toolwire_taskiq.reply_failed", job=job_id, error=repr(exc))
 
-    async def call(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Run one claimed job, or say why not. Never raises."""
+    async def call(
+        self,
+        job: dict[str, Any],
+        *,
+        progress: Callable[[float, float | None, str | None], None] | None = None,
+    ) -> dict[str, Any]:
+        """Run one claimed job, or say why not; ``progress`` receives the tool's reports.
+        Never raises."""
         job_id, call, tool = job["job"], str(job.get("call_id", "")), job["tool"]
         try:
             problem = self._refusal(job)
@@ -299,6 +323,7 @@ class Worker:
                         call_id=call,
                         role=job.get("role"),
                         attempt=int(job.get("attempt", 1)),
+                        progress=progress,
                     )
                 )
             self.running[job_id] = running
