@@ -37,10 +37,24 @@ def _base64(data: Any, kind: str) -> str:
     raise TypeError(f"a {kind}'s data is bytes or base64 text, got {type(data).__name__}")
 
 
+#: Names in use for a media type, and the registered one each stands for.
+_MEDIA_ALIASES: Final = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/x-png": "image/png",
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/mp3": "audio/mpeg",
+}
+
+
 def _media_type(value: Any, kind: str) -> str:
+    """The media type, normalised: lower case, parameters (``; charset=...``) dropped, and the
+    registered name for a common alias (``image/jpg`` is ``image/jpeg``)."""
     if not isinstance(value, str) or "/" not in value or len(value) > 255:
         raise ValueError(f"a {kind}'s media_type is a MIME type such as 'image/png', got {value!r}")
-    return value
+    essence = value.partition(";")[0].strip().lower()
+    return _MEDIA_ALIASES.get(essence, essence)
 
 
 def _size(count: int) -> str:
@@ -176,15 +190,24 @@ class LinkPart:
 
     Attributes:
         uri: Where the resource is.
-        name: Its name.
+        name: Its name; when none is given, the last segment of the URI's path (``data.csv``
+            for ``https://example.org/files/data.csv?v=2``), or the whole URI when it has none.
         media_type: Its MIME type, when known.
         description: What it is, when said.
     """
 
     uri: str
-    name: str
+    name: str | None = None
     media_type: str | None = None
     description: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.uri, str) or not self.uri:
+            raise TypeError("a LinkPart's uri is a non-empty string")
+        if not self.name:  # MCP's resource_link requires a name: the URI's last segment
+            path = self.uri.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+            last = path.rsplit("/", 1)[-1] if "/" in path else ""
+            object.__setattr__(self, "name", last or self.uri)
 
     def describe(self) -> str:
         """The link as the model reads it: name, URI, type and description."""
@@ -271,17 +294,38 @@ def as_content(value: Any) -> Content | None:
         and isinstance(value[0], (str, *PART_TYPES))  # a list of records stops here, at once
         and any(isinstance(v, PART_TYPES) for v in value)
     ):
+        for index, item in enumerate(value):
+            if not isinstance(item, (str, *PART_TYPES)):
+                from ._errors import ToolError
+
+                raise ToolError(
+                    f"item {index} of the result is a {type(item).__name__} in a list of parts: "
+                    "a list of parts holds only parts and strings (send other data as a "
+                    "string, or without parts)",
+                    kind="output_error",
+                )
         return Content(value)
     return None
 
 
 def check_parts(content: Content, max_bytes: int) -> None:
-    """Refuse a result with a binary part larger than ``max_bytes`` (decoded).
+    """Refuse a result with a binary part larger than ``max_bytes`` (decoded), or empty.
 
     Raises:
-        ToolError: ``output_too_large``, naming the part, its size and the cap.
+        ToolError: ``output_too_large``, naming the part, its size and the cap;
+            ``output_error`` for an empty (0-byte) image, file or audio part.
     """
     for index, part in enumerate(content.parts):
+        if isinstance(part, BINARY_TYPES) and not part.data:
+            from ._errors import ToolError
+
+            kind = type(part).__name__.removesuffix("Part").lower()
+            raise ToolError(
+                f"part {index} of the result, {kind} {part.media_type}, is empty (0 bytes): "
+                "send the part with its data, or leave it out",
+                kind="output_error",
+                details={"part": index, "media_type": part.media_type, "bytes": 0},
+            )
         if isinstance(part, BINARY_TYPES) and part.size > max_bytes:
             from ._errors import ToolError
 

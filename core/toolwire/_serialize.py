@@ -14,6 +14,7 @@ import uuid
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Final
 
+from ._content import PART_TYPES
 from ._errors import ToolError
 
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
@@ -38,6 +39,11 @@ def _default(value: Any) -> Any:
         return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, PART_TYPES):
+        raise TypeError(
+            f"a result part ({type(value).__name__}) inside a structure cannot be sent: parts go "
+            "at the top level of a result or in a list of parts"
+        )
     serializer = getattr(type(value), "__pydantic_serializer__", None)
     if serializer is not None and not isinstance(value, type):
         # A pydantic model or pydantic dataclass: by alias, as pydantic's serialization schema

@@ -153,3 +153,27 @@ def test_the_official_client_accepts_every_structured_result_or_gets_an_error() 
     assert not sent.is_error and sent.structured_content == {"roomId": "A1"}
     assert broken.is_error and broken.structured_content is None
     assert '"error":"output_error"' in broken.content[0].text
+
+
+@shaped.tool
+def link() -> toolwire.LinkPart:
+    """A resource link given no name."""
+    return toolwire.LinkPart("https://example.org/files/data.csv")
+
+
+def test_a_link_without_a_name_is_served_as_a_resource_link() -> None:
+    """A LinkPart without a name reaches the official client as a resource_link named by its
+    URI's last segment, never a protocol error."""
+    dispatcher = toolwire.Dispatcher().add(shaped)
+
+    async def run() -> Any:
+        async with Client(toolwire_mcp.server(dispatcher)) as client:
+            return await client.call_tool("link", {})
+
+    try:
+        served = asyncio.run(run())
+    finally:
+        dispatcher.close()
+    assert not served.is_error
+    assert served.content[1].type == "resource_link"
+    assert served.content[1].name == "data.csv"
