@@ -29,6 +29,8 @@ from toolwire.testing import (
     running_redis,
 )
 
+from ..sites import Site, write_approvals_config
+
 MakeDispatcher = Callable[..., toolwire.Dispatcher]
 
 
@@ -166,12 +168,8 @@ print(json.dumps(dispatcher.approve_sync(approval_id, by=name).to_dict()))
 
 
 @dataclass
-class Host:
+class Host(Site):
     """Runs Python in fresh interpreters that load the fixture pack, as restarted hosts would."""
-
-    site: Path
-    config: Path
-    ledger: Path
 
     def environment(self, **extra: str) -> dict[str, str]:
         return process_environment(
@@ -236,12 +234,6 @@ class Host:
         each = [(approval_id, name) for name in names]
         return self.at_once(APPROVE_AT_THE_SIGNAL, each, folder, **env)
 
-    def executions(self) -> list[str]:
-        """The ledger's lines: one per time a tool body ran, in any process."""
-        if not self.ledger.exists():
-            return []
-        return self.ledger.read_text(encoding="utf-8").splitlines()
-
 
 @pytest.fixture
 def host_for(tmp_path: Path) -> Callable[[str], Host]:
@@ -254,19 +246,7 @@ def host_for(tmp_path: Path) -> Callable[[str], Host]:
     )
 
     def build(store: str) -> Host:
-        config = tmp_path / "toolwire.toml"
-        config.write_text(
-            textwrap.dedent(
-                f"""
-                [plugins]
-                autoload = false
-                enable = ["approval-fixtures"]
-
-                [approvals]
-                store = "{store}"
-                """
-            )
-        )
+        config = write_approvals_config(tmp_path, store, '"approval-fixtures"')
         return Host(site, config, tmp_path / "ledger.txt")
 
     return build

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from openai.types.responses import Response, ResponseFunctionToolCall, ResponseI
 from toolwire.testing import install_plugin, process_environment, run_toolwire
 
 from ..sdk_checks import sdk_validate
+from ..sites import Site, write_approvals_config
 
 KEY = "sk-live-7Qd93xw"
 
@@ -73,12 +73,8 @@ voter = LargeRefunds()
 
 
 @dataclass
-class Operator:
+class Operator(Site):
     """Runs the installed ``toolwire`` command on one config, as an operator would."""
-
-    site: Path
-    config: Path
-    ledger: Path
 
     def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return self.run_words("--config", str(self.config), *args, stdin=stdin)
@@ -92,12 +88,6 @@ class Operator:
             COLUMNS="200",
         )
         return run_toolwire(*args, stdin=stdin, env=env, cwd=self.config.parent, timeout=60)
-
-    def executions(self) -> list[str]:
-        """One line per time a tool body ran, in any process."""
-        if not self.ledger.exists():
-            return []
-        return self.ledger.read_text(encoding="utf-8").splitlines()
 
 
 @pytest.fixture
@@ -113,19 +103,7 @@ def operator_for(tmp_path: Path) -> Callable[..., Operator]:
     def build(
         store: str = "sqlite:///approvals.sqlite3", plugins: str = '"held-fixtures"'
     ) -> Operator:
-        config = tmp_path / "toolwire.toml"
-        config.write_text(
-            textwrap.dedent(
-                f"""
-                [plugins]
-                autoload = false
-                enable = [{plugins}]
-
-                [approvals]
-                store = "{store}"
-                """
-            )
-        )
+        config = write_approvals_config(tmp_path, store, plugins)
         return Operator(site, config, tmp_path / "ledger.txt")
 
     return build
