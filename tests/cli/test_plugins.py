@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def plugin_rows(cli: Any, config: str, returncode: int) -> dict[str, dict[str, Any]]:
+    """``toolwire plugins --json`` on the config, which exits with ``returncode``: its rows by
+    plugin name."""
+    run = cli("--config", config, "plugins", "--json")
+    assert run.returncode == returncode, run.stderr
+    return {row["name"]: row for row in run.json()}
+
 
 def test_plugins_lists_builtin_enabled_disabled_and_failed(cli, write_config):
     """--json lists each plugin with its status, version, tool count and a failed one's error."""
@@ -13,9 +23,7 @@ def test_plugins_lists_builtin_enabled_disabled_and_failed(cli, write_config):
         disable = ["calllog"]
         """
     )
-    run = cli("--config", config, "plugins", "--json")
-    assert run.returncode == 0, run.stderr
-    rows = {row["name"]: row for row in run.json()}
+    rows = plugin_rows(cli, config, 0)
     assert rows["cli-good"]["status"] == "enabled"
     assert rows["cli-good"]["distribution"] == "toolwire-cli-fixtures"
     assert rows["cli-good"]["version"] == "1.2.3"
@@ -58,9 +66,7 @@ def test_plugins_runs_when_a_plugin_refuses_its_settings(cli, write_config):
         '[plugins]\nautoload = false\nenable = ["cli-good", "cli-picky"]\n'
         '[plugins.cli-picky]\nmode = "reckless"\n'
     )
-    run = cli("--config", config, "plugins", "--json")
-    assert run.returncode == 1, run.stderr
-    rows = {row["name"]: row for row in run.json()}
+    rows = plugin_rows(cli, config, 1)
     assert rows["cli-good"]["status"] == "enabled" and rows["cli-good"]["tools"] == 1
     assert rows["cli-picky"]["status"] == "failed"
     assert "mode must be 'fast' or 'safe', got 'reckless'" in rows["cli-picky"]["error"]
@@ -75,9 +81,7 @@ def test_plugins_runs_when_two_packs_bring_one_tool_name(cli, write_config):
         '[plugins]\nautoload = false\nenable = ["cli-good", "cli-clash", "cli-picky", "cli-broken"]\n'
         "[plugins.cli-picky]\nmode = 3\n"
     )
-    run = cli("--config", config, "plugins", "--json")
-    assert run.returncode == 1, run.stderr
-    rows = {row["name"]: row for row in run.json()}
+    rows = plugin_rows(cli, config, 1)
     for name, other in (("cli-good", "cli-clash"), ("cli-clash", "cli-good")):
         assert rows[name]["status"] == "failed"
         assert f"tool 'lookup' is also brought by plugin '{other}'" in rows[name]["error"]
