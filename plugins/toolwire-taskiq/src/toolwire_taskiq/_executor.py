@@ -24,7 +24,7 @@ from typing import Any, Final
 
 import redis.asyncio
 import toolwire
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from taskiq.exceptions import TaskiqError
 from taskiq.message import BrokerMessage
 from toolwire.types import Job
@@ -334,6 +334,7 @@ class _Link:
         self.host = uuid.uuid4().hex
         self.progress_channel = keys.progress(self.host)
         self.subscribed = asyncio.Event()
+        self.unsubscribed = False  # the last try to subscribe failed
         self.inboxes: dict[str, Inbox] = {}
         self.broker = make_broker(settings)
         timeout = max(settings.connect_timeout, settings.heartbeat)
@@ -351,6 +352,7 @@ class _Link:
     async def open(self) -> None:
         await self.broker.startup()
         self.spawn(self._listen())
+        self.spawn(self._listen_for_progress())
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -363,18 +365,12 @@ class _Link:
         Anyone who can publish can send anything on the channel: what is not a job id is
         counted (``toolwire_taskiq.message_refused`` summaries) and listening goes on.
         """
-        progress = self.progress_channel.encode()
         while True:
             pubsub = self.listen_redis.pubsub()
             try:
-                await pubsub.subscribe(self.keys.done, self.progress_channel)
+                await pubsub.subscribe(self.keys.done)
                 async for message in pubsub.listen():
-                    kind, channel = message.get("type"), message.get("channel")
-                    if kind == "subscribe" and channel == progress:
-                        self.subscribed.set()
-                    elif kind == "message" and channel == progress:
-                        self._progressed(message.get("data"))
-                    elif kind == "message":
+                    if message.get("type") == "message":
                         job_id = job_id_of(message.get("data"))
                         if job_id is None:
                             self.junk.note("done_not_a_job_id")
@@ -385,6 +381,36 @@ class _Link:
             except (RedisError, OSError):
                 pass  # each waiter's own checks notice a Redis that is gone
             finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+            await asyncio.sleep(self.settings.heartbeat / 4)
+
+    async def _listen_for_progress(self) -> None:
+        """Take the reports on this link's progress channel, on a subscription of its own:
+        a Redis that refuses it (ACLs without the channel) costs the calls their reports,
+        never their replies. Refused, it says so once, and tries again."""
+        warned = False
+        while True:
+            pubsub = self.listen_redis.pubsub()
+            try:
+                await pubsub.subscribe(self.progress_channel)
+                async for message in pubsub.listen():
+                    kind = message.get("type")
+                    if kind == "subscribe":
+                        self.subscribed.set()
+                        self.unsubscribed = warned = False
+                    elif kind == "message":
+                        self._progressed(message.get("data"))
+            except (RedisError, OSError) as exc:
+                self.unsubscribed = True
+                if not warned and isinstance(exc, ResponseError):  # NOPERM; not a lost Redis
+                    _log.warning(
+                        "toolwire_taskiq.progress_unavailable",
+                        channel=self.progress_channel,
+                        error=repr(exc),
+                    )
+                    warned = True
+            finally:
                 self.subscribed.clear()
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
@@ -392,8 +418,11 @@ class _Link:
 
     async def listening_for_progress(self) -> None:
         """Wait, ``connect_timeout`` at most, until this link's progress channel is
-        subscribed, so that a worker's first report finds the host listening. Past that the
-        call goes on: its result does not depend on its reports."""
+        subscribed, so that a worker's first report finds the host listening; not at all
+        once subscribing failed. Either way the call goes on: its result does not depend on
+        its reports."""
+        if self.unsubscribed:
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.subscribed.wait(), self.settings.connect_timeout)
 

@@ -15,9 +15,12 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import redis.asyncio
+import toolwire
 from redis.exceptions import RedisError
 
 from ._wire import PROGRESS_INTERVAL, Signer
+
+_log: Final = toolwire.get_logger("toolwire.taskiq")
 
 #: One report: how much is done, of how much (or ``None``), and a status (or ``None``).
 Report = tuple[float, float | None, str | None]
@@ -121,7 +124,11 @@ class Outbox:
                 sealed = self.pending.popleft()
                 try:
                     await self.client.publish(self.channel, sealed)
-                except (RedisError, OSError):
+                except (RedisError, OSError) as exc:
+                    if not self.unsent:  # once per call: the reports are lost, not the reply
+                        _log.warning(
+                            "toolwire_taskiq.progress_failed", job=self.job, error=repr(exc)
+                        )
                     self.unsent += 1
             if self.closing:
                 return
