@@ -55,6 +55,11 @@ def counting_pack(ran: list[str]) -> toolwire.Toolset:
     return pack
 
 
+def recording_arguments(make: MakeDispatcher) -> toolwire.Dispatcher:
+    """The counting pack, its calls' arguments written to the trail with password keys redacted."""
+    return make(counting_pack([]), include_arguments=True, config={"logging": {"redact": ["pass"]}})
+
+
 def test_a_call_record_holds_who_ran_what_with_what_outcome(
     make: MakeDispatcher, trail_path: Path, read: Read, plugin_of: PluginOf
 ) -> None:
@@ -138,10 +143,7 @@ def test_arguments_are_written_only_when_asked_and_then_redacted(
     make: MakeDispatcher, trail_path: Path, read: Read
 ) -> None:
     """include_arguments writes the arguments with [logging] redact applied; the digest still covers the real ones."""
-    ran: list[str] = []
-    dispatcher = make(
-        counting_pack(ran), include_arguments=True, config={"logging": {"redact": ["pass"]}}
-    )
+    dispatcher = recording_arguments(make)
     assert dispatcher.dispatch_sync("transfer", {"amount": 5, "password": "hunter2"}).success
     (record,) = read(trail_path)
     assert record["arguments"] == {"amount": 5, "password": "[redacted]"}
@@ -165,10 +167,7 @@ def test_arguments_that_are_not_a_json_object_are_withheld(
     make: MakeDispatcher, trail_path: Path, read: Read, arguments: str | bytes, digested: bytes
 ) -> None:
     """include_arguments never writes what could not be redacted by key: a placeholder instead; the digest covers what was sent (canonical when it is JSON, else the exact text)."""
-    ran: list[str] = []
-    dispatcher = make(
-        counting_pack(ran), include_arguments=True, config={"logging": {"redact": ["pass"]}}
-    )
+    dispatcher = recording_arguments(make)
     result = dispatcher.dispatch_sync("transfer", arguments)
     assert result.error is not None and result.error.kind == "invalid_arguments"
     (record,) = read(trail_path)
@@ -181,10 +180,7 @@ def test_arguments_a_host_passed_that_json_cannot_hold_are_recorded(
     make: MakeDispatcher, trail_path: Path, read: Read
 ) -> None:
     """A host's mapping with NaN, a cycle or keys that are not strings is refused by toolwire and still recorded, redacted, with a digest."""
-    ran: list[str] = []
-    dispatcher = make(
-        counting_pack(ran), include_arguments=True, config={"logging": {"redact": ["pass"]}}
-    )
+    dispatcher = recording_arguments(make)
     looped: dict[Any, Any] = {"password": "S5", "ratio": float("nan"), 7: "seven"}
     looped["self"] = looped
     result = dispatcher.dispatch_sync("transfer", looped)
