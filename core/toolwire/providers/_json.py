@@ -56,6 +56,11 @@ def list_or_empty(value: Any) -> Sequence[Any]:
     return value if isinstance(value, list | tuple) else ()
 
 
+def items_of_type(value: Any, kind: str) -> list[Mapping[str, Any]]:
+    """The objects in ``value`` (a JSON array; anything else has none) whose ``type`` is ``kind``."""
+    return [i for i in list_or_empty(value) if isinstance(i, Mapping) and i.get("type") == kind]
+
+
 def error_object(output: str) -> Any:
     """The error a result carries, as JSON data when its text is JSON (as the core writes it)."""
     try:

@@ -140,11 +140,7 @@ def _document_source(part: FilePart) -> dict[str, Any] | None:
 
 def _tool_uses(response: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The ``tool_use`` blocks; ``server_tool_use`` blocks ran on Anthropic's side."""
-    return [
-        block
-        for block in _json.list_or_empty(response.get("content"))
-        if isinstance(block, Mapping) and block.get("type") == "tool_use"
-    ]
+    return _json.items_of_type(response.get("content"), "tool_use")
 
 
 def _with_toolsets(content: Sequence[Any], outputs: Sequence[Any]) -> list[Any]:

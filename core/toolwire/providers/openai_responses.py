@@ -122,11 +122,7 @@ def _native(content: Content) -> list[dict[str, Any]]:
 
 
 def _function_calls(response: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [
-        item
-        for item in _json.list_or_empty(response.get("output"))
-        if isinstance(item, Mapping) and item.get("type") == "function_call"
-    ]
+    return _json.items_of_type(response.get("output"), "function_call")
 
 
 def _cut_off(response: Mapping[str, Any]) -> str | None:
