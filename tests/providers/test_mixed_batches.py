@@ -75,24 +75,21 @@ def _answers(provider: str, items: list[Any], sdk_validate) -> list[tuple[str, s
 
     Each answer is (call id, tool name or "", content read as JSON, marked as an error).
     """
-    if provider == "openai-responses":
-        sdk_validate(openai.types.responses.ResponseInputParam, items)
-        outputs = [i for i in items if i["type"] == "function_call_output"]
-        assert all(set(o) == {"type", "call_id", "output"} for o in outputs)
-        values = [json.loads(o["output"]) for o in outputs]
+    if provider in ("openai-responses", "openai-chat"):
+        # An answer is an item of its own: (its marker key and value, the call id's key, the text's).
+        if provider == "openai-responses":
+            sdk_validate(openai.types.responses.ResponseInputParam, items)
+            marker, kind, id_key, text_key = "type", "function_call_output", "call_id", "output"
+        else:
+            for item in items:
+                sdk_validate(openai.types.chat.ChatCompletionMessageParam, item)
+            marker, kind, id_key, text_key = "role", "tool", "tool_call_id", "content"
+        answers = [i for i in items if i[marker] == kind]
+        assert all(set(a) == {marker, id_key, text_key} for a in answers)
+        values = [json.loads(a[text_key]) for a in answers]
         return [
-            (o["call_id"], "", v, isinstance(v, dict) and "error" in v)
-            for o, v in zip(outputs, values, strict=True)
-        ]
-    if provider == "openai-chat":
-        for item in items:
-            sdk_validate(openai.types.chat.ChatCompletionMessageParam, item)
-        messages = [i for i in items if i["role"] == "tool"]
-        assert all(set(m) == {"role", "tool_call_id", "content"} for m in messages)
-        values = [json.loads(m["content"]) for m in messages]
-        return [
-            (m["tool_call_id"], "", v, isinstance(v, dict) and "error" in v)
-            for m, v in zip(messages, values, strict=True)
+            (a[id_key], "", v, isinstance(v, dict) and "error" in v)
+            for a, v in zip(answers, values, strict=True)
         ]
     if provider == "anthropic":
         for item in items:
