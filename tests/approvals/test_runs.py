@@ -145,6 +145,17 @@ async def test_a_lost_worker_then_an_unavailable_one_counts_as_run(make, monkeyp
     assert status_of(dispatcher, held.approval.id) == ("executed", "alice")
 
 
+async def cancel_approve_at(
+    dispatcher: toolwire.Dispatcher, approval_id: str, reached: asyncio.Event
+) -> None:
+    """Start alice's approve, cancel it once ``reached`` is set, and see it end cancelled."""
+    task = asyncio.create_task(dispatcher.approve(approval_id, by="alice"))
+    await reached.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 async def test_a_caller_cancelling_before_the_tool_started_leaves_it_approved(make, pack, ledger):
     """An approve cancelled while a before hook waits: the tool never started, so the record goes back to approved, and the next approve runs it."""
     release = asyncio.Event()
@@ -158,11 +169,7 @@ async def test_a_caller_cancelling_before_the_tool_started_leaves_it_approved(ma
 
     dispatcher = make(pack, SlowCheck())
     held = await dispatcher.dispatch("delete_record", {"record": "r-1"})
-    task = asyncio.create_task(dispatcher.approve(held.approval.id, by="alice"))
-    await waiting.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancel_approve_at(dispatcher, held.approval.id, waiting)
     assert status_of(dispatcher, held.approval.id) == ("approved", "alice")
     assert ledger.entries == []
     release.set()
@@ -186,11 +193,7 @@ async def test_a_caller_cancelling_while_the_tool_runs_leaves_it_running(make):
 
     dispatcher = make(tools)
     held = await dispatcher.dispatch("migrate", {"table": "users"})
-    task = asyncio.create_task(dispatcher.approve(held.approval.id, by="alice"))
-    await entered.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancel_approve_at(dispatcher, held.approval.id, entered)
     assert status_of(dispatcher, held.approval.id) == ("running", "alice")
     with pytest.raises(ApprovalError, match="running"):
         await dispatcher.approve(held.approval.id, by="bob", wait=0.05)
