@@ -185,3 +185,70 @@ def test_a_cline_style_file_loads_a_real_server(make: MakeDispatcher, tmp_path: 
     names = {t.name for t in dispatcher.tools()}
     assert {"media", "book", "drive_search"} <= names
     assert dispatcher.policy("media").approval is False  # autoApprove changed nothing
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"command": "a", "disable": True}, "did you mean 'disabled'"),
+        ({"command": "a", "autoapprove": []}, "did you mean 'autoApprove'"),
+        ({"command": "a", "disabledtools": []}, "did you mean 'disabledTools'"),
+        ({"command": "a", "typ": "stdio"}, "did you mean 'type'"),
+        ({"command": "a", "args": ["${HOME"]}, "without its closing"),
+        ({"url": "http://127.0.0.1:1/mcp", "type": "stdio"}, "type is 'stdio' but a url"),
+        ({"command": "a", "type": "http"}, "but a command is given"),
+        ({"command": "a", "cwd": "no/such/dir"}, "cwd 'no/such/dir' is not a directory"),
+    ],
+)
+def test_other_clients_typos_and_contradictions_stop_the_load(
+    tmp_path: Path, entry: dict[str, Any], message: str
+) -> None:
+    """A misspelt key of another client gets "did you mean"; an unclosed ${, a stdio type with
+    a url, an http type with a command and a cwd that does not exist each say what is wrong."""
+    with pytest.raises(toolwire.ConfigError, match=message):
+        read(tmp_path, {"s": entry})
+
+
+def test_type_is_read_in_any_case_and_gemini_http_url_is_a_url(tmp_path: Path) -> None:
+    """type STDIO is stdio, and Gemini CLI's httpUrl is the server's url."""
+    found = read(
+        tmp_path,
+        {
+            "a": {"command": "x", "type": "STDIO"},
+            "b": {"httpUrl": "http://127.0.0.1:1/mcp"},
+        },
+    )
+    assert found["a"].command == "x"
+    assert found["b"].url == "http://127.0.0.1:1/mcp"
+
+
+def test_ignored_keys_are_noted_once_however_often_the_file_is_read(tmp_path: Path) -> None:
+    """Reading the same file twice (a check, then a start) logs its keys_ignored note once."""
+    with structlog.testing.capture_logs() as logs:
+        read(tmp_path, {"s": {"command": "a", "trust": True}})
+        read(tmp_path, {"s": {"command": "a", "trust": True}})
+    assert len([e for e in logs if e["event"] == "toolwire_mcp.keys_ignored"]) == 1
+
+
+@pytest.mark.slow
+def test_a_stale_disabled_tools_entry_is_a_note_and_excludes_name_the_files_key(
+    make: MakeDispatcher, tmp_path: Path
+) -> None:
+    """A disabledTools entry the server no longer offers loads the server with a note; an
+    excludeTools typo still keeps the server out, naming the file's own key."""
+    wild = {"command": sys.executable, "args": [str(SERVERS / "wild.py")], "prefix": ""}
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"w": {**wild, "disabledTools": ["gone"]}}}))
+    with structlog.testing.capture_logs() as logs:
+        dispatcher = make(f'[plugins.mcp]\nconfig = "{config}"\n')
+    assert "media" in {t.name for t in dispatcher.tools()}
+    stale = [e for e in logs if e["event"] == "toolwire_mcp.exclude_stale"]
+    assert stale and stale[0]["tools"] == ["gone"]
+    assert "mcpServers.w.disabledTools" in stale[0]["reason"]
+    config.write_text(json.dumps({"mcpServers": {"w": {**wild, "excludeTools": ["mdia"]}}}))
+    with structlog.testing.capture_logs() as logs:
+        refused = make(f'[plugins.mcp]\nconfig = "{config}"\n')
+    assert "media" not in {t.name for t in refused.tools()}
+    failed = [e for e in logs if e["event"] == "toolwire.plugin_failed_to_load"]
+    assert "mcpServers.w.excludeTools in " in failed[0]["error"]
+    assert "'mdia' (did you mean 'media'?)" in failed[0]["error"]

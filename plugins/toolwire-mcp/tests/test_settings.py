@@ -130,6 +130,7 @@ def test_relative_paths_resolve_against_the_config_file(
     (tmp_path / "mcp.json").write_text('{"mcpServers": {}}')
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
+    (tmp_path / "work" / "run").mkdir(parents=True)
     monkeypatch.chdir(elsewhere)
     path = tmp_path / "toolwire.toml"
     path.write_text(

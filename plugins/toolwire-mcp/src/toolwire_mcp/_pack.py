@@ -57,10 +57,21 @@ class ServerPack:
         except (StartError, TimeoutError) as exc:
             self.link.close()
             raise StartError(str(exc) or "the server did not start in time") from None
-        unknown = sorted(self.link.settings.exclude - set(remote))
+        settings = self.link.settings
+        stale = sorted((settings.exclude & settings.stale_ok) - set(remote))
+        if stale:  # Roo Code keeps a tool in disabledTools after the server drops it
+            _log.info(
+                "toolwire_mcp.exclude_stale",
+                server=settings.name,
+                tools=stale,
+                reason=f"{settings.exclude_key} names tools the server no longer offers",
+            )
+        unknown = sorted(settings.exclude - settings.stale_ok - set(remote))
         if unknown:
             self.link.close()
-            raise StartError(_unknown_excluded(self.link.settings.name, unknown, list(remote)))
+            raise StartError(
+                _unknown_excluded(settings.name, unknown, list(remote), settings.exclude_key)
+            )
         register(build_toolset(self.link, remote))
 
     @toolwire.hookimpl
@@ -78,14 +89,18 @@ class ServerPack:
         self.link.on_tools_changed = changed
 
 
-def _unknown_excluded(server: str, unknown: list[str], offered: list[str]) -> str:
-    """Why a server whose ``exclude`` names tools it does not offer is not loaded."""
+def _unknown_excluded(
+    server: str, unknown: list[str], offered: list[str], key: str | None = None
+) -> str:
+    """Why a server whose ``exclude`` names tools it does not offer is not loaded (``key``:
+    where the list came from, as the user wrote it)."""
     hints = []
     for name in unknown:
         close = difflib.get_close_matches(name, offered, n=1)
         hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     return (
-        f"[plugins.mcp.servers.{server}] exclude names tools the server does not offer: "
+        f"{key or f'[plugins.mcp.servers.{server}] exclude'} names tools the server does not "
+        f"offer: "
         f"{', '.join(hints)}. A misspelt exclude would leave offered the tool it meant to "
         "keep out, so the server is not loaded: correct the name, or remove it."
     )

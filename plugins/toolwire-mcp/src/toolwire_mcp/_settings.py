@@ -6,6 +6,8 @@ a typo never quietly means "no server" or "no authentication".
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import json
 import os
 import re
@@ -29,13 +31,22 @@ DEFAULT_SESSIONS_PER_PRINCIPAL: Final = 16
 DEFAULT_SESSION_IDLE_TIMEOUT: Final = 600.0
 
 _VARIABLE: Final = re.compile(r"\$\{([^}]*)\}")
+_UNCLOSED: Final = re.compile(r"\$\{[^}]{0,20}")
 #: What ``${...}`` holds: a name, then nothing, ``:-default`` or ``-default`` (as shells read it).
 _REFERENCE: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)(.*))?", re.DOTALL)
 
 #: Keys other MCP clients write in an ``mcpServers`` entry that mean something here: ``type``
 #: (checked), ``disabled`` (the server is not loaded), Roo Code's ``disabledTools`` and Gemini
-#: CLI's ``excludeTools`` (``exclude``), Gemini CLI's ``includeTools`` (``include``).
-_HONOURED_KEYS: Final = ("type", "disabled", "disabledTools", "excludeTools", "includeTools")
+#: CLI's ``excludeTools`` (``exclude``), Gemini CLI's ``includeTools`` (``include``) and
+#: ``httpUrl`` (``url``).
+_HONOURED_KEYS: Final = (
+    "type",
+    "disabled",
+    "disabledTools",
+    "excludeTools",
+    "includeTools",
+    "httpUrl",
+)
 #: The toolwire key each tool-list key of another client stands for.
 _TOOL_LISTS: Final = {
     "disabledTools": "exclude",
@@ -197,6 +208,12 @@ class ServerSettings:
     timeout: float = DEFAULT_TIMEOUT
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
     trust_annotations: bool = False
+    #: Tools excluded by Roo Code's ``disabledTools``, which it keeps after a tool is gone: a
+    #: name the server no longer offers is a note, not a stop.
+    stale_ok: frozenset[str] = frozenset()
+    #: The key ``exclude`` came from, as the user wrote it (``mcpServers.NAME.excludeTools in
+    #: FILE``), for messages; ``None`` for ``[plugins.mcp.servers.NAME] exclude``.
+    exclude_key: str | None = None
 
     def describe(self) -> str:
         """What runs, for messages: the command line or the URL (never header values)."""
@@ -351,6 +368,7 @@ def read_mcp_json(path: Path, environ: Mapping[str, str]) -> dict[str, ServerSet
         )
     found: dict[str, ServerSettings] = {}
     ignored: set[str] = set()
+    known = (*SERVER_SCHEMA["properties"], *_HONOURED_KEYS, *IGNORED_KEYS)
     for name, values in servers.items():
         where = f"mcpServers.{name} in {path}"
         if not isinstance(values, Mapping):
@@ -361,14 +379,19 @@ def read_mcp_json(path: Path, environ: Mapping[str, str]) -> dict[str, ServerSet
         if disabled:
             continue
         ignored.update(k for k in IGNORED_KEYS if k in values)
-        kind = values.get("type", "stdio" if "command" in values else "http")
-        if kind not in ("stdio", "http", "streamable-http", "streamableHttp"):
-            raise toolwire.ConfigError(
-                f"{where}: type {kind!r} is not supported; use a command (stdio) or a "
-                "streamable HTTP url"
-            )
+        _check_type(values, where)
         own = {k: v for k, v in values.items() if k not in _HONOURED_KEYS and k not in IGNORED_KEYS}
-        problems = settings.settings_problems(own, SERVER_SCHEMA, ("mcpServers", name))
+        if "httpUrl" in values:  # Gemini CLI's streamable HTTP endpoint
+            if "url" in values:
+                raise toolwire.ConfigError(f"{where}: give url or httpUrl, not both")
+            own["url"] = values["httpUrl"]
+        problems = [
+            f"unknown key mcpServers.{name}.{key} (did you mean {_closest(key, known)!r}?)"
+            for key in list(own)
+            if key not in SERVER_SCHEMA["properties"] and _closest(key, known)
+        ]
+        own = {k: v for k, v in own.items() if not problems or not _closest(k, known)}
+        problems += settings.settings_problems(own, SERVER_SCHEMA, ("mcpServers", name))
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,48}", name):
             problems.append(f"server name {name!r} must be 1 to 48 letters, digits, '_' or '-'")
         problems += [f"mcpServers.{name}.{p}" for p in _tool_lists(values, own)]
@@ -382,7 +405,17 @@ def read_mcp_json(path: Path, environ: Mapping[str, str]) -> dict[str, ServerSet
         settings.raise_problems(str(path), problems)
         own = {**{k: SERVER_SCHEMA["properties"][k]["default"] for k in _SERVER_DEFAULTS}, **own}
         found[name] = server_settings(name, own, where, environ)
-    if ignored:
+        listed = [k for k in ("disabledTools", "excludeTools") if k in values]
+        if listed:
+            stale_ok: list[str] = values.get("disabledTools", [])
+            found[name] = dataclasses.replace(
+                found[name],
+                stale_ok=frozenset(stale_ok),
+                exclude_key=f"mcpServers.{name}.{'/'.join(listed)} in {path}",
+            )
+    noted = (str(path.resolve()), tuple(sorted(ignored)))
+    if ignored and noted not in _NOTED:
+        _NOTED.add(noted)  # one note per file, however often it is read (check, then start)
         _log.info(
             "toolwire_mcp.keys_ignored",
             file=str(path),
@@ -391,6 +424,49 @@ def read_mcp_json(path: Path, environ: Mapping[str, str]) -> dict[str, ServerSet
             "toolwire's policy, never from this file)",
         )
     return found
+
+
+#: The files whose ignored keys were noted, with those keys.
+_NOTED: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def _closest(key: str, known: tuple[str, ...]) -> str | None:
+    """The known key ``key`` most likely stands for, when it is not known itself."""
+    if key in SERVER_SCHEMA["properties"]:
+        return None
+    for name in known:
+        if name.lower() == key.lower():
+            return name
+    match = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    return match[0] if match else None
+
+
+def _check_type(values: Mapping[str, Any], where: str) -> None:
+    """``type`` (any case) says stdio or streamable HTTP, and agrees with command or url."""
+    kind = values.get("type")
+    if kind is None:
+        return
+    if not isinstance(kind, str) or kind.lower() not in (
+        "stdio",
+        "http",
+        "streamable-http",
+        "streamablehttp",
+    ):
+        raise toolwire.ConfigError(
+            f"{where}: type {kind!r} is not supported; use a command (stdio) or a "
+            "streamable HTTP url"
+        )
+    has_url = "url" in values or "httpUrl" in values
+    if kind.lower() == "stdio" and has_url:
+        raise toolwire.ConfigError(
+            f"{where}: type is 'stdio' but a url is given: a stdio server has a command; for "
+            "a streamable HTTP server write type 'http' (or leave type out)"
+        )
+    if kind.lower() != "stdio" and "command" in values:
+        raise toolwire.ConfigError(
+            f"{where}: type is {kind!r} but a command is given: an HTTP server has a url; for "
+            "a server to run write type 'stdio' (or leave type out)"
+        )
 
 
 def _tool_lists(values: Mapping[str, Any], own: dict[str, Any]) -> list[str]:
@@ -442,6 +518,14 @@ def server_settings(
         return _expand(value, f"{where}: {key}", environ)
 
     cwd = expand(values["cwd"], "cwd") if "cwd" in values else None
+    if cwd is not None and resolve is not None:
+        cwd = resolve(cwd)
+    if cwd is not None and not os.path.isdir(cwd):
+        raise toolwire.ConfigError(
+            f"{where}: cwd {cwd!r} is not a directory"
+            + ("" if os.path.isabs(cwd) else f" (relative to {os.getcwd()!r})")
+            + ": create it, or correct the path"
+        )
     include = values.get("include")
     return ServerSettings(
         name=name,
@@ -449,7 +533,7 @@ def server_settings(
         command=expand(command, "command") if command is not None else None,
         args=tuple(expand(a, "args") for a in values.get("args", [])),
         env={k: expand(v, f"env.{k}") for k, v in values.get("env", {}).items()},
-        cwd=resolve(cwd) if cwd is not None and resolve is not None else cwd,
+        cwd=cwd,
         url=expand(url, "url") if url is not None else None,
         headers={k: expand(v, f"headers.{k}") for k, v in values.get("headers", {}).items()},
         prefix=values.get("prefix", f"{name}_"),
@@ -576,4 +660,11 @@ def _expand(value: str, where: str, environ: Mapping[str, str]) -> str:
             )
         return found
 
-    return _VARIABLE.sub(variable, value)
+    expanded = _VARIABLE.sub(variable, value)
+    left = _VARIABLE.sub("", value)
+    if "${" in left:
+        raise toolwire.ConfigError(
+            f"{where}: '${{' without its closing '}}' ({_UNCLOSED.search(left).group(0)!r}); "  # type: ignore[union-attr]
+            "write ${NAME}, ${NAME:-default} or ${NAME-default}"
+        )
+    return expanded
