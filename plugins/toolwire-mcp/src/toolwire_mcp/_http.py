@@ -188,12 +188,7 @@ class IntrospectionVerifier:
             return None
         scope = data.get("scope")
         expires = data.get("exp")
-        if expires is not None and not (
-            isinstance(expires, int | float)
-            and not isinstance(expires, bool)
-            and math.isfinite(expires)
-            and expires > time.time()
-        ):
+        if expires is not None and not _future_time(expires):
             # RFC 7662 makes exp a NumericDate: one that is no finite number, or is past, is
             # no expiry to trust (a "1000" string is not "never")
             return None
@@ -206,6 +201,17 @@ class IntrospectionVerifier:
             subject=str(data["sub"]) if data.get("sub") is not None else None,
             claims=data,
         )
+
+
+def _future_time(value: object) -> bool:
+    """Whether an introspection answer's ``exp`` is a NumericDate (RFC 7519: seconds since
+    the epoch) still to come: a number, finite, past now (an int too big for a float is none)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value) and value > time.time()
+    except OverflowError:
+        return False
 
 
 def same_resource(given: str, resource: str) -> bool:
