@@ -41,7 +41,9 @@ class OutputCheck:
 
     def __init__(self, tool_name: str, schema: Mapping[str, Any], adapter: Any) -> None:
         self.tool_name = tool_name
-        self._adapter = adapter
+        # A type whose serializer only copies (dict[str, int], list[str]...) is not run: the
+        # value is already in the schema's shape, and the check below still holds it to it.
+        self._adapter = None if adapter is None or _copies(adapter.core_schema) else adapter
         # Formats are not asserted: MCP's clients do not assert them either.
         try:
             self._validator = jsonschema_rs.validator_for(
@@ -72,6 +74,12 @@ class OutputCheck:
                     kind="output_error",
                 ) from exc
         text = to_json(value)
+        try:
+            valid = self._validator.is_valid(value)  # plain Python data, as its JSON reads
+        except ValueError:  # a value only its JSON can be checked as (a datetime, a set...)
+            valid = None
+        if valid:
+            return text
         data = json.loads(text)
         if not self._validator.is_valid(data):
             problems = self._describer.problems(list(self._validator.iter_errors(data)))
@@ -94,3 +102,27 @@ def _said(problem: str) -> str:
     return problem.replace("missing required argument", "missing required key").replace(
         "arguments:", "result:", 1
     )
+
+
+#: pydantic core schema types whose serializer, in Python mode, gives the value unchanged.
+_COPYING: Final = frozenset(
+    {
+        "any", "none", "bool", "int", "float", "str", "bytes", "list", "dict", "set",
+        "frozenset", "tuple", "nullable", "union", "literal", "date", "time", "datetime",
+        "timedelta", "decimal", "uuid",
+    }
+)  # fmt: skip
+
+
+def _copies(schema: Any, depth: int = 0) -> bool:
+    """Whether a pydantic core schema writes its value unchanged: no model, TypedDict,
+    dataclass or custom serializer anywhere in it."""
+    if depth > 50:
+        return False
+    if isinstance(schema, dict):
+        if "serialization" in schema or ("type" in schema and schema["type"] not in _COPYING):
+            return False
+        return all(_copies(v, depth + 1) for k, v in schema.items() if k != "metadata")
+    if isinstance(schema, list | tuple):
+        return all(_copies(v, depth + 1) for v in schema)
+    return True
