@@ -92,9 +92,9 @@ def secret_values(arguments: Any, names: Collection[str]) -> tuple[str, ...]:
 
     A secret is every string or number found under a key whose name contains one of ``names``,
     at any depth. Each is given as it reads raw, inside ``repr`` and inside JSON, so a tool that
-    formats its arguments either way is masked too; so is each line of it and it without its
-    surrounding whitespace (a secret read from a file ends in a newline a traceback drops),
-    when at least four characters long.
+    formats its arguments either way is masked too (and as bytes, and through ``ascii()``); so
+    is each line of it and it without its surrounding whitespace (a secret read from a file
+    ends in a newline a traceback drops), when at least four characters long.
 
     Args:
         arguments: The call's arguments: a mapping, or the JSON text the model sent.
@@ -115,6 +115,9 @@ def secret_values(arguments: Any, names: Collection[str]) -> tuple[str, ...]:
     for value in found:
         texts.update((value, repr(value)[1:-1], json.dumps(value)[1:-1]))
         texts.add(json.dumps(value, ensure_ascii=False)[1:-1])
+        # As bytes (``repr(value.encode())``) and through ``ascii()``: the forms a tool's
+        # message shows a non-ASCII secret in.
+        texts.update((repr(value.encode("utf-8", "surrogatepass"))[2:-1], ascii(value)[1:-1]))
         # A secret read from a file ends in a newline, which a traceback or a log line
         # strips; one of several lines shows line by line. Those parts are secret too (when
         # long enough not to mask ordinary words).

@@ -382,6 +382,26 @@ async def test_a_secret_read_from_a_file_is_masked_without_its_newline(
     assert "hunter2X" not in text
 
 
+@pytest.mark.parametrize("form", ["bytes", "ascii"])
+async def test_a_non_ascii_secret_shown_as_bytes_or_through_ascii_is_masked(
+    make: MakeDispatcher, form: str
+) -> None:
+    """A tool that raises with a non-ASCII secret as bytes or ascii() leaks it nowhere."""
+    pack = toolwire.Toolset("shown")
+
+    @pack.tool
+    def shown(user: str, password: str) -> str:
+        """Fail, showing the password."""
+        raise ValueError(password.encode() if form == "bytes" else ascii(password))
+
+    dispatcher = make(pack, config=DEBUG)
+    with Sink("logging") as sink:
+        result = await dispatcher.dispatch("shown", {"user": "u", "password": "pässwörd-geheim"})
+    assert result.error is not None
+    text = sink.text() + result.error.message
+    assert "geheim" not in text and "[redacted]" in text
+
+
 @pytest.mark.parametrize("backend", ["logging", "structlog"])
 async def test_secret_in_a_tools_own_message_or_output_is_masked_in_the_call_log(
     make: MakeDispatcher, backend: str

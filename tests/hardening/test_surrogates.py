@@ -257,3 +257,22 @@ async def test_with_the_audit_and_otel_plugins_on_every_record_is_written(
         parts += [dict(e.attributes or {}) for e in span.events]
         json.dumps(parts, ensure_ascii=False).encode("utf-8")
         assert span.attributes is not None and span.attributes["error.type"] == "invalid_arguments"
+
+
+@pytest.mark.parametrize("where", ["by", "message", "approval_id"])
+async def test_a_decision_whose_text_is_not_unicode_is_refused_as_such(
+    make: MakeDispatcher, where: str
+) -> None:
+    """A lone surrogate in approve's by=, reject's message= or the approval id is refused
+    naming it (never blamed on the store), and the record stays pending."""
+    dispatcher = make(pack, config={"approvals": {"store": "memory://"}})
+    held = await dispatcher.dispatch("transfer", {"account": "A1"})
+    assert held.approval is not None
+    approval_id = held.approval.id + ("\ud800" if where == "approval_id" else "")
+    if where == "message":
+        decision = dispatcher.reject(approval_id, by="alice", message="no\udfff")
+    else:
+        decision = dispatcher.approve(approval_id, by="alice\ud800" if where == "by" else "alice")
+    with pytest.raises(toolwire.ApprovalError, match=f"{where} is not valid Unicode text"):
+        await decision
+    assert [a.status for a in await dispatcher.approvals()] == ["pending"]

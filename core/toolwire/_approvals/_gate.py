@@ -349,6 +349,7 @@ class Approvals:
                 result after ``wait`` seconds.
         """
         _check_by(by)
+        _check_text(approval_id=approval_id, by=by, message=message)
         delay = _POLL_START
         deadline = time.monotonic() + wait
         while True:
@@ -550,6 +551,22 @@ class Approvals:
 def _check_by(by: str) -> None:
     if not isinstance(by, str) or not by.strip():
         raise ValueError("by= names who decides (a person or an account); it cannot be empty")
+
+
+def _check_text(**given: str | None) -> None:
+    """A decision's texts must be writable as UTF-8 (a lone surrogate is not).
+
+    Raises:
+        ApprovalError: naming the argument; nothing is claimed.
+    """
+    for name, text in given.items():
+        if isinstance(text, str) and not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ApprovalError(
+                    f"{name} is not valid Unicode text (a lone surrogate); nothing was decided"
+                ) from None
 
 
 def _state_of(approval: Approval) -> str:
