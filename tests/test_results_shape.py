@@ -181,3 +181,14 @@ def test_a_tool_without_an_output_schema_is_not_checked(make: MakeDispatcher) ->
 
     result = make(loose).dispatch_sync("loose", {})
     assert result.success and json.loads(result.output) == {"any": True}
+
+
+def test_camel_case_and_hyphenated_api_keys_are_redacted_by_default() -> None:
+    """The default redact list hides apiKey and x-api-key values, not only api_key."""
+    from toolwire._config import CONFIG_SCHEMA
+    from toolwire._logging import is_secret_key
+
+    names = CONFIG_SCHEMA["properties"]["logging"]["properties"]["redact"]["default"]
+    for key in ("apiKey", "x-api-key", "X-API-KEY", "api_key", "openai_apikey"):
+        assert is_secret_key(key, names), key
+    assert not is_secret_key("capital", names)
