@@ -145,6 +145,11 @@ def test_the_plugins_own_check_runs_on_valid_values(tmp_path: Path) -> None:
         ("changeme-changeme-changeme-2024", "a guesser tries early"),
         ("Password1234567890", "a guesser tries early"),
         ("toolwire-taskiq-key", "a guesser tries early"),
+        # Random-looking, but hex or base64 of words, or the well-known digest of one.
+        ("70617373776f72643132333435363738", "a guesser tries early"),
+        ("cGFzc3dvcmQxMjM0NTY3OA==", "a guesser tries early"),
+        ("d41d8cd98f00b204e9800998ecf8427e", "a guesser tries early"),
+        ("5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8", "a guesser tries early"),
     ],
 )
 def test_a_missing_or_weak_secret_is_refused(value: str | None, problem: str) -> None:

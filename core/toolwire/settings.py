@@ -224,13 +224,47 @@ def read_secret(
             f"different characters: about {abs(bits):.0f} bits, at least "
             f"{MIN_SECRET_BITS} needed); make one with {MAKE_A_SECRET}"
         )
-    if guesses_log10(value) < MIN_SECRET_GUESSES_LOG10:
+    if min(guesses_log10(text) for text in _readings(value)) < MIN_SECRET_GUESSES_LOG10:
         raise ConfigError(
             f"{key}: {variable} holds a key made of words, sequences or patterns that a "
             f"guesser tries early (zxcvbn estimates fewer than 10^{MIN_SECRET_GUESSES_LOG10:.0f}"
             f" guesses); make a random one with {MAKE_A_SECRET}"
         )
     return secret
+
+
+#: Words whose well-known digests (MD5, SHA-1, SHA-256, in hex) look random but are not.
+_FAMOUS_WORDS: Final = (
+    "", "password", "secret", "admin", "test", "changeme", "123456", "12345678", "key",
+    "toolwire", "hello", "letmein", "qwerty", "root", "default",
+)  # fmt: skip
+
+
+def _readings(value: str) -> list[str]:
+    """The texts a guesser would try for ``value``: itself, and what it decodes to when it is
+    hex or base64 of readable text (``70617373...`` is ``pass...``); a well-known digest of a
+    common word reads as that word."""
+    import base64
+    import binascii
+    import hashlib
+
+    readings = [value]
+    lowered = value.strip().lower()
+    for word in _FAMOUS_WORDS:
+        for digest in (hashlib.md5, hashlib.sha1, hashlib.sha256):
+            if lowered == digest(word.encode()).hexdigest():
+                return [word]
+    decoded: bytes | None = None
+    try:
+        decoded = bytes.fromhex(value.strip())
+    except ValueError:
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            decoded = None
+    if decoded and all(32 <= byte < 127 for byte in decoded):
+        readings.append(decoded.decode("ascii"))
+    return readings
 
 
 def guesses_log10(secret: str) -> float:
