@@ -272,6 +272,8 @@ def guesses_log10(secret: str) -> float:
     characters: past them a secret that is not yet guessable stays so)."""
     from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # loaded by a start that reads a secret, not by import toolwire
 
+    if not secret:
+        return 0.0
     return float(zxcvbn(secret[:100])["guesses_log10"])
 
 
