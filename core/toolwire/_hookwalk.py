@@ -176,6 +176,9 @@ class Stage:
         self.impls = impls
         self.is_async = any(impl.is_async for impl in self.impls)
         self.timeout = timeout
+        #: The fold's ``end``, or ``None`` when the stage's answer is always ``None`` (a before
+        #: or finished stage): a plain walk then ends without the call.
+        self.end = None if type(fold).end is Fold.end else fold.end
         #: ``run(*args)``: the stage's answer, or an awaitable of it. Chosen here, once.
         self.run: Callable[..., Any] = (
             self._walk_async
@@ -183,6 +186,8 @@ class Stage:
             else self._walk_plain
             if self.impls
             else fold.unanswered
+            if self.end is not None
+            else _nothing
         )
 
     def without_idle(self, fact: Any) -> Callable[..., Any]:
@@ -206,7 +211,8 @@ class Stage:
                 args, acc, stop = fold.step(impl, answer, args, acc)
                 if stop:
                     break
-        return fold.end(args, acc)
+        end = self.end
+        return None if end is None else end(args, acc)
 
     async def _walk_async(self, *args: Any) -> Any:
         fold = self.fold
@@ -230,6 +236,11 @@ class Stage:
                 if stop:
                     break
         return fold.end(args, acc)
+
+
+def _nothing(*args: Any) -> None:
+    """A stage nobody implements whose answer is always ``None``."""
+    return None
 
 
 def _denied(reason: str) -> ToolError:

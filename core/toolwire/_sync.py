@@ -54,7 +54,8 @@ class SyncEntryPoints:
         """
         plan = self._ready()
         if isinstance(name, str) and name in plan.inline and not loop_running():
-            call = ToolCall(name, arguments, id_for(call_id, self._new_id))
+            new_id = self._new_id() if call_id is None else id_for(call_id, self._new_id)
+            call = ToolCall(name, arguments, new_id)
             coroutine = run_call(plan, call, role, state, progress=progress, inline=True)
             # In a copy of the caller's context, as on a loop: what the tool sets stays its own.
             return contextvars.copy_context().run(run_inline, coroutine).result
