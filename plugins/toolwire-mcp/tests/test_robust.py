@@ -334,6 +334,9 @@ def test_restarts_that_keep_failing_back_off(make: MakeDispatcher, tmp_path: Pat
         )
     )
     restart = dispatcher.dispatch_sync("flaky_echo", {"text": "x"})  # the immediate restart fails
+    if restart.error is not None and "went away during the call" in restart.error.message:
+        # On a busy machine the session may learn of the death only during this call.
+        restart = dispatcher.dispatch_sync("flaky_echo", {"text": "x"})
     assert restart.error is not None and restart.error.retryable
     waiting = dispatcher.dispatch_sync("flaky_echo", {"text": "x"})
     assert waiting.error is not None and waiting.error.retryable
