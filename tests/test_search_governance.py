@@ -8,25 +8,17 @@ from typing import Any
 
 import pytest
 import toolwire
-from toolwire.testing import build_response
+from toolwire.testing import CallRecorder, build_response
 
 from .conftest import MakeDispatcher
 
 
-class Observed:
+class Observed(CallRecorder):
     """Records every finished call as observers see it."""
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, bool, Any]] = []
-
-    @toolwire.hookimpl
-    def toolwire_call_finished(
-        self,
-        call: toolwire.ToolCall,
-        result: toolwire.DispatchResult,
-        context: toolwire.CallContext,
-    ) -> None:
-        self.calls.append((call.name, result.call_id, result.success, context.role))
+    @property
+    def calls(self) -> list[tuple[str, str, bool, Any]]:
+        return [(c.name, r.call_id, r.success, ctx.role) for c, r, ctx in self.finished]
 
 
 def _packs(ran: list[str]) -> list[toolwire.Toolset]:

@@ -26,10 +26,12 @@ from ._config import Config, config_from_dict
 from ._dispatcher import Dispatcher
 from ._errors import ConfigError
 from ._tools import Tool, Toolset
-from ._values import DispatchResult, ToolCall
+from ._values import CallContext, DispatchResult, ToolCall
+from .hookspecs import hookimpl
 
 __all__ = [
     "REQUIRE_REDIS",
+    "CallRecorder",
     "ModelStub",
     "RedisServer",
     "ToolsetReport",
@@ -65,6 +67,24 @@ def make_dispatcher(*objs: Any, config: Mapping[str, Any] | Config | None = None
     for obj in objs:
         dispatcher.add(obj)
     return dispatcher
+
+
+class CallRecorder:
+    """A plugin that keeps every call the dispatcher finished, in order, as the
+    ``toolwire_call_finished`` hook sees it: ``(call, result, context)`` in :attr:`finished`.
+
+    Register it with the dispatcher (``make_dispatcher(pack, recorder)``) and read what observers
+    saw; a subclass can add a view of its own over :attr:`finished`.
+    """
+
+    def __init__(self) -> None:
+        self.finished: list[tuple[ToolCall, DispatchResult, CallContext]] = []
+
+    @hookimpl
+    def toolwire_call_finished(
+        self, call: ToolCall, result: DispatchResult, context: CallContext
+    ) -> None:
+        self.finished.append((call, result, context))
 
 
 def closing_all(build: Callable[..., Dispatcher]) -> Iterator[Callable[..., Dispatcher]]:

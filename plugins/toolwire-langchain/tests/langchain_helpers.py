@@ -15,6 +15,7 @@ from langchain_core.messages.tool import ToolCall
 from langchain_core.outputs import ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
+from toolwire.testing import CallRecorder
 
 MakeDispatcher = Callable[..., toolwire.Dispatcher]
 #: Runs an agent or graph, sync or async (the ``run`` fixture).
@@ -71,21 +72,15 @@ def error_of(message: ToolMessage) -> dict[str, Any]:
     return error
 
 
-@dataclass
-class Finished:
+class Finished(CallRecorder):
     """A plugin that records every call toolwire finished: the pipeline ran it."""
 
-    calls: list[tuple[str, str, str | None, Any, Any]] = field(default_factory=list)
-
-    @toolwire.hookimpl
-    def toolwire_call_finished(
-        self,
-        call: toolwire.ToolCall,
-        result: toolwire.DispatchResult,
-        context: toolwire.CallContext,
-    ) -> None:
-        kind = result.error.kind if result.error is not None else None
-        self.calls.append((call.name, call.call_id, kind, context.role, context.state))
+    @property
+    def calls(self) -> list[tuple[str, str, str | None, Any, Any]]:
+        return [
+            (c.name, c.call_id, r.error.kind if r.error is not None else None, ctx.role, ctx.state)
+            for c, r, ctx in self.finished
+        ]
 
 
 @dataclass

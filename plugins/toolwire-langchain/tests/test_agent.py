@@ -6,6 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
+import langchain_helpers as lh
 import pydantic
 import pytest
 import toolwire
@@ -13,16 +14,7 @@ import toolwire_langchain
 from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_helpers import (
-    Finished,
-    MakeDispatcher,
-    Ran,
-    Run,
-    calls,
-    error_of,
-    model,
-    tool_messages,
-)
+from langchain_helpers import Finished, MakeDispatcher, Ran, Run
 from toolwire_fixtures import deferred
 
 
@@ -35,10 +27,12 @@ def test_a_call_succeeds_through_the_pipeline(
 ) -> None:
     """The model's call runs once through toolwire's pipeline, under the model's call id, and
     the model reads toolwire's output in a successful tool message."""
-    fake = model(calls(("get_weather", {"location": "Paris"}, "call_1")), AIMessage("21 in Paris"))
+    fake = lh.model(
+        lh.calls(("get_weather", {"location": "Paris"}, "call_1")), AIMessage("21 in Paris")
+    )
     agent = create_agent(fake, toolwire_langchain.tools(dispatcher))
     out = run(agent, ask())
-    (message,) = tool_messages(out["messages"])
+    (message,) = lh.tool_messages(out["messages"])
     assert message.status == "success" and message.tool_call_id == "call_1"
     assert json.loads(str(message.content)) == {
         "location": "Paris",
@@ -58,15 +52,15 @@ def test_invalid_arguments_come_back_and_the_model_corrects_them(
 ) -> None:
     """Arguments toolwire refuses reach the model as toolwire's invalid_arguments error (the
     tool does not run, LangChain validates nothing), and the model's corrected call runs."""
-    fake = model(
-        calls(("get_weather", {"city": "Oslo"}, "call_1")),
-        calls(("get_weather", {"location": "Oslo"}, "call_2")),
+    fake = lh.model(
+        lh.calls(("get_weather", {"city": "Oslo"}, "call_1")),
+        lh.calls(("get_weather", {"location": "Oslo"}, "call_2")),
         AIMessage("done"),
     )
     agent = create_agent(fake, toolwire_langchain.tools(dispatcher))
     out = run(agent, ask())
-    refused, answered = tool_messages(out["messages"])
-    error = error_of(refused)
+    refused, answered = lh.tool_messages(out["messages"])
+    error = lh.error_of(refused)
     assert error["error"] == "invalid_arguments" and "'city'" in error["message"]
     assert answered.status == "success" and answered.tool_call_id == "call_2"
     assert refused in fake.seen[1]  # the model read the error before it corrected its call
@@ -77,12 +71,12 @@ def test_invalid_arguments_come_back_and_the_model_corrects_them(
 def test_a_role_sees_only_its_tools(dispatcher: toolwire.Dispatcher, ran: Ran, run: Run) -> None:
     """A role's tools are the ones it may call: the model is never told of another's, and a
     call to one anyway is answered as an unknown tool without running it."""
-    fake = model(calls(("reset_station", {"station": "OSL"}, "call_1")), AIMessage("done"))
+    fake = lh.model(lh.calls(("reset_station", {"station": "OSL"}, "call_1")), AIMessage("done"))
     agent = create_agent(fake, toolwire_langchain.tools(dispatcher, role="viewer"))
     out = run(agent, ask())
     offered = {tool["function"]["name"] for tool in fake.bound[0]}
     assert "reset_station" not in offered and "get_weather" in offered
-    (message,) = tool_messages(out["messages"])
+    (message,) = lh.tool_messages(out["messages"])
     assert message.status == "error" and "reset_station is not a valid tool" in message.content
     assert ran.calls == []
     admin = {t.name for t in toolwire_langchain.tools(dispatcher, role="admin")}
@@ -93,7 +87,7 @@ def test_the_role_travels_with_each_call(
     dispatcher: toolwire.Dispatcher, finished: Finished, run: Run
 ) -> None:
     """Each call is dispatched under the role the tools were made for."""
-    fake = model(calls(("reset_station", {"station": "OSL"}, "call_1")), AIMessage("done"))
+    fake = lh.model(lh.calls(("reset_station", {"station": "OSL"}, "call_1")), AIMessage("done"))
     agent = create_agent(fake, toolwire_langchain.tools(dispatcher, role="admin"))
     run(agent, ask())
     assert [(name, role) for name, _, _, role, _ in finished.calls] == [("reset_station", "admin")]
@@ -104,11 +98,13 @@ def test_a_timeout_is_an_error_the_model_reads(
 ) -> None:
     """A call past its toolwire deadline ends with the timeout error in an error message, and
     the run goes on to the model's next turn."""
-    fake = model(calls(("forecast", {"location": "Oslo"}, "call_1")), AIMessage("no forecast"))
+    fake = lh.model(
+        lh.calls(("forecast", {"location": "Oslo"}, "call_1")), AIMessage("no forecast")
+    )
     agent = create_agent(fake, toolwire_langchain.tools(dispatcher))
     out = run(agent, ask())
-    (message,) = tool_messages(out["messages"])
-    assert error_of(message)["error"] == "timeout"
+    (message,) = lh.tool_messages(out["messages"])
+    assert lh.error_of(message)["error"] == "timeout"
     assert ran.names() == ["forecast"]
     assert out["messages"][-1].content == "no forecast"
 
@@ -138,10 +134,10 @@ def test_the_run_context_is_the_call_state(
 ) -> None:
     """The context an agent runs with is the call's state, its principal the one toolwire
     records: a mapping as it is, a dataclass or a pydantic model as its fields."""
-    fake = model(calls(("whoami", {}, "call_1")), AIMessage("done"))
+    fake = lh.model(lh.calls(("whoami", {}, "call_1")), AIMessage("done"))
     agent = create_agent(fake, toolwire_langchain.tools(dispatcher), context_schema=type(context))
     out = run(agent, ask(), context=context)
-    (message,) = tool_messages(out["messages"])
+    (message,) = lh.tool_messages(out["messages"])
     assert json.loads(str(message.content)) == {"principal": "ada", "role": None}
     ((_, _, _, _, state),) = finished.calls
     assert dict(state) == {"principal": "ada", "tenant": "acme"}
@@ -152,7 +148,7 @@ def test_the_run_context_is_the_call_state(
 def test_a_context_toolwire_cannot_read_stops_the_run(dispatcher: toolwire.Dispatcher) -> None:
     """A context that is no mapping, dataclass or pydantic model is the host's mistake: the
     run stops with a message saying what to pass, and nothing is dispatched."""
-    fake = model(calls(("whoami", {}, "call_1")), AIMessage("done"))
+    fake = lh.model(lh.calls(("whoami", {}, "call_1")), AIMessage("done"))
     agent = create_agent(fake, toolwire_langchain.tools(dispatcher))
     with pytest.raises(TypeError, match="give a mapping, a dataclass or a pydantic model"):
         agent.invoke(ask(), context="ada")
@@ -178,11 +174,11 @@ def test_arguments_pass_through_untouched(make: MakeDispatcher, run: Run) -> Non
         return "ok"
 
     sent = {"config": "fast", "run_manager": "ada", "callbacks": ["a"], "runtime": 3}
-    fake = model(calls(("configure", sent, "call_1")), AIMessage("done"))
+    fake = lh.model(lh.calls(("configure", sent, "call_1")), AIMessage("done"))
     agent = create_agent(fake, toolwire_langchain.tools(make(pack)))
     out = run(agent, ask())
     assert seen == [sent]
-    assert tool_messages(out["messages"])[0].status == "success"
+    assert lh.tool_messages(out["messages"])[0].status == "success"
 
 
 class ToolStarts(BaseCallbackHandler):
@@ -203,7 +199,7 @@ def test_callbacks_see_the_models_arguments_not_the_run_state(
     """What LangChain hands its callbacks and tracers at a tool start is the model's
     arguments alone: the runtime the tool receives (with the whole graph state and context)
     is left out."""
-    fake = model(calls(("get_weather", {"location": "Paris"}, "call_1")), AIMessage("done"))
+    fake = lh.model(lh.calls(("get_weather", {"location": "Paris"}, "call_1")), AIMessage("done"))
     agent = create_agent(fake, toolwire_langchain.tools(dispatcher))
     seen = ToolStarts()
     run(agent, ask("secret plans"), {"callbacks": [seen]}, context={"principal": "ada"})
@@ -225,11 +221,11 @@ def test_no_error_a_tool_ends_with_stops_the_run(make: MakeDispatcher, run: Run,
             raise RuntimeError("boom")
         raise toolwire.ToolError("it failed", kind=kind)  # type: ignore[arg-type]
 
-    fake = model(calls(("fail", {}, "call_1")), AIMessage("going on"))
+    fake = lh.model(lh.calls(("fail", {}, "call_1")), AIMessage("going on"))
     agent = create_agent(fake, toolwire_langchain.tools(make(pack)))
     out = run(agent, ask())
-    (message,) = tool_messages(out["messages"])
-    assert error_of(message)["error"] == ("execution_error" if kind == "an exception" else kind)
+    (message,) = lh.tool_messages(out["messages"])
+    assert lh.error_of(message)["error"] == ("execution_error" if kind == "an exception" else kind)
     assert out["messages"][-1].content == "going on"
 
 
@@ -242,10 +238,10 @@ def test_the_role_can_come_from_the_run_context(
 ) -> None:
     """With ``RoleMiddleware`` and a role function, one agent offers each run the tools of
     the role its context names, and dispatches the run's calls under that role."""
-    fake = model(
-        calls(("whoami", {}, "call_1")),
+    fake = lh.model(
+        lh.calls(("whoami", {}, "call_1")),
         AIMessage("you are a viewer"),
-        calls(("reset_station", {"station": "OSL"}, "call_2")),
+        lh.calls(("reset_station", {"station": "OSL"}, "call_2")),
         AIMessage("reset"),
     )
     middleware = toolwire_langchain.RoleMiddleware(dispatcher, role=session_role)
@@ -254,11 +250,11 @@ def test_the_role_can_come_from_the_run_context(
     admin = run(agent, ask(), context={"principal": "bo", "role": "admin"})
     offered = [{tool["function"]["name"] for tool in bound} for bound in fake.bound]
     assert "reset_station" not in offered[0] and "reset_station" in offered[-1]
-    assert json.loads(str(tool_messages(viewer["messages"])[0].content)) == {
+    assert json.loads(str(lh.tool_messages(viewer["messages"])[0].content)) == {
         "principal": "ada",
         "role": "viewer",
     }
-    assert tool_messages(admin["messages"])[0].content == "reset OSL"
+    assert lh.tool_messages(admin["messages"])[0].content == "reset OSL"
     assert [(name, role) for name, _, _, role, _ in finished.calls] == [
         ("whoami", "viewer"),
         ("reset_station", "admin"),
@@ -270,19 +266,19 @@ def test_a_call_outside_the_runs_role_is_refused(
 ) -> None:
     """A model that calls a tool its run's role was not offered is refused by toolwire
     (permission_denied), and the tool does not run."""
-    fake = model(calls(("reset_station", {"station": "OSL"}, "call_1")), AIMessage("no"))
+    fake = lh.model(lh.calls(("reset_station", {"station": "OSL"}, "call_1")), AIMessage("no"))
     middleware = toolwire_langchain.RoleMiddleware(dispatcher, role=session_role)
     agent = create_agent(fake, middleware=[middleware])
     out = run(agent, ask(), context={"role": "viewer"})
-    (message,) = tool_messages(out["messages"])
-    assert error_of(message)["error"] == "permission_denied"
+    (message,) = lh.tool_messages(out["messages"])
+    assert lh.error_of(message)["error"] == "permission_denied"
     assert ran.calls == []
 
 
 def test_a_role_function_that_gives_no_name_stops_the_run(dispatcher: toolwire.Dispatcher) -> None:
     """A role function that gives something other than a name is the host's mistake: the
     run stops with a message saying so, and nothing is dispatched."""
-    fake = model(calls(("whoami", {}, "call_1")), AIMessage("done"))
+    fake = lh.model(lh.calls(("whoami", {}, "call_1")), AIMessage("done"))
     tools = toolwire_langchain.tools(dispatcher, role=lambda context: 42)  # type: ignore[arg-type,return-value]
     agent = create_agent(fake, tools)
     with pytest.raises(TypeError, match="must give a role name"):

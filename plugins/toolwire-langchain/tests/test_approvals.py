@@ -6,22 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import langchain_helpers as lh
 import pydantic
 import pytest
 import toolwire
 import toolwire_langchain
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_helpers import (
-    FakeChatModel,
-    MakeDispatcher,
-    Ran,
-    Run,
-    calls,
-    error_of,
-    model,
-    tool_messages,
-)
+from langchain_helpers import FakeChatModel, MakeDispatcher, Ran, Run
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
@@ -54,8 +46,8 @@ def test_an_approved_call_runs_once_with_its_recorded_arguments(
 ) -> None:
     """The run pauses on the gated call with what a person needs to decide (secrets hidden);
     approving it in the resume runs the tool once, and the model reads its result."""
-    fake = model(
-        calls(("delete_user", {"user_id": 2, "api_token": "tok-123456"}, "call_1")),
+    fake = lh.model(
+        lh.calls(("delete_user", {"user_id": 2, "api_token": "tok-123456"}, "call_1")),
         AIMessage("deleted"),
     )
     agent, config = agent_for(dispatcher, fake), thread()
@@ -68,7 +60,7 @@ def test_an_approved_call_runs_once_with_its_recorded_arguments(
 
     answer = {"by": "grace", "decisions": {request["approval_id"]: {"type": "approve"}}}
     out = run(agent, Command(resume=answer), config, context={"principal": "ada"})
-    (message,) = tool_messages(out["messages"])
+    (message,) = lh.tool_messages(out["messages"])
     assert message.status == "success" and message.content == "deleted user 2"
     assert message.tool_call_id == "call_1"
     assert message in fake.seen[1]  # the model read the approved call's result
@@ -85,14 +77,14 @@ def test_an_approved_call_runs_once_with_its_recorded_arguments(
 def test_a_rejected_call_never_runs(dispatcher: toolwire.Dispatcher, ran: Ran, run: Run) -> None:
     """Rejecting the call in the resume ends it with approval_denied, the person's message
     included, and the tool never runs."""
-    fake = model(calls(("delete_user", {"user_id": 3}, "call_1")), AIMessage("not deleted"))
+    fake = lh.model(lh.calls(("delete_user", {"user_id": 3}, "call_1")), AIMessage("not deleted"))
     agent, config = agent_for(dispatcher, fake), thread()
     (request,) = requests_of(run(agent, ask(), config))
     decision = {"type": "reject", "message": "user 3 has open orders"}
     answer = {"by": "grace", "decisions": {request["approval_id"]: decision}}
     out = run(agent, Command(resume=answer), config)
-    (message,) = tool_messages(out["messages"])
-    error = error_of(message)
+    (message,) = lh.tool_messages(out["messages"])
+    error = lh.error_of(message)
     assert error["error"] == "approval_denied" and "user 3 has open orders" in error["message"]
     assert ran.calls == []
     (record,) = dispatcher.approvals_sync()
@@ -106,14 +98,14 @@ def test_a_decision_made_in_toolwire_decides_the_run(
     """A call approved in toolwire (as ``toolwire approvals approve`` does) while the run is
     paused is not asked about again: the run goes on with the stored result, and the tool
     ran once."""
-    fake = model(calls(("delete_user", {"user_id": 4}, "call_1")), AIMessage("deleted"))
+    fake = lh.model(lh.calls(("delete_user", {"user_id": 4}, "call_1")), AIMessage("deleted"))
     agent, config = agent_for(dispatcher, fake), thread()
     (request,) = requests_of(run(agent, ask(), config))
     assert dispatcher.approve_sync(request["approval_id"], by="ops").output == "deleted user 4"
 
     out = run(agent, None, config)
     assert "__interrupt__" not in out
-    (message,) = tool_messages(out["messages"])
+    (message,) = lh.tool_messages(out["messages"])
     assert message.status == "success" and message.content == "deleted user 4"
     assert ran.names() == ["delete_user"]
 
@@ -123,14 +115,14 @@ def test_toolwire_keeps_the_first_decision(
 ) -> None:
     """An answer given in the run after the record was rejected in toolwire does not undo it:
     the call stays rejected and never runs."""
-    fake = model(calls(("delete_user", {"user_id": 5}, "call_1")), AIMessage("ok"))
+    fake = lh.model(lh.calls(("delete_user", {"user_id": 5}, "call_1")), AIMessage("ok"))
     agent, config = agent_for(dispatcher, fake), thread()
     (request,) = requests_of(run(agent, ask(), config))
     dispatcher.reject_sync(request["approval_id"], by="ops", message="not today")
     answer = {"by": "grace", "decisions": {request["approval_id"]: {"type": "approve"}}}
     out = run(agent, Command(resume=answer), config)
-    (message,) = tool_messages(out["messages"])
-    assert error_of(message)["error"] == "approval_denied"
+    (message,) = lh.tool_messages(out["messages"])
+    assert lh.error_of(message)["error"] == "approval_denied"
     assert ran.calls == []
     (record,) = dispatcher.approvals_sync()
     assert (record.status, record.decided_by) == ("rejected", "ops")
@@ -141,8 +133,10 @@ def test_calls_left_without_a_decision_are_asked_again(
 ) -> None:
     """Two gated calls are asked in one interrupt and decided by id; an answer that decides
     one pauses the run again for the other alone, and each decision is applied once."""
-    fake = model(
-        calls(("delete_user", {"user_id": 6}, "call_1"), ("delete_user", {"user_id": 7}, "call_2")),
+    fake = lh.model(
+        lh.calls(
+            ("delete_user", {"user_id": 6}, "call_1"), ("delete_user", {"user_id": 7}, "call_2")
+        ),
         AIMessage("done"),
     )
     agent, config = agent_for(dispatcher, fake), thread()
@@ -156,9 +150,9 @@ def test_calls_left_without_a_decision_are_asked_again(
 
     answer = {"by": "grace", "decisions": {first["approval_id"]: {"type": "approve"}}}
     out = run(agent, Command(resume=answer), config)
-    by_id = {m.tool_call_id: m for m in tool_messages(out["messages"])}
+    by_id = {m.tool_call_id: m for m in lh.tool_messages(out["messages"])}
     assert by_id[first["tool_call_id"]].status == "success"
-    assert error_of(by_id[second["tool_call_id"]])["error"] == "approval_denied"
+    assert lh.error_of(by_id[second["tool_call_id"]])["error"] == "approval_denied"
     assert len(ran.calls) == 1
     statuses = {r.id: r.status for r in dispatcher.approvals_sync()}
     assert statuses == {first["approval_id"]: "executed", second["approval_id"]: "rejected"}
@@ -169,7 +163,7 @@ def test_an_answer_without_a_decider_is_refused_and_can_be_given_again(
 ) -> None:
     """A resume value that names nobody is refused before it is saved (LangGraph checks the
     interrupt's schema), so the call still waits and a proper answer decides it."""
-    fake = model(calls(("delete_user", {"user_id": 8}, "call_1")), AIMessage("deleted"))
+    fake = lh.model(lh.calls(("delete_user", {"user_id": 8}, "call_1")), AIMessage("deleted"))
     agent, config = agent_for(dispatcher, fake), thread()
     (request,) = requests_of(agent.invoke(ask(), config))
     decisions = {request["approval_id"]: {"type": "approve"}}
@@ -177,7 +171,7 @@ def test_an_answer_without_a_decider_is_refused_and_can_be_given_again(
         agent.invoke(Command(resume={"by": " ", "decisions": decisions}), config)
     assert ran.calls == [] and dispatcher.approvals_sync()[0].status == "pending"
     out = agent.invoke(Command(resume={"by": "grace", "decisions": decisions}), config)
-    assert tool_messages(out["messages"])[0].content == "deleted user 8"
+    assert lh.tool_messages(out["messages"])[0].content == "deleted user 8"
 
 
 @pytest.mark.parametrize("call_id", ["call_1", "call_2"], ids=["same-call-id", "other-call-id"])
@@ -208,9 +202,9 @@ def test_a_message_cannot_point_a_person_at_another_calls_approval(
     assert victim.approval is not None
     target["id"] = victim.approval.id
 
-    fake = model(calls(("impostor", {}, call_id)), AIMessage("done"))
+    fake = lh.model(lh.calls(("impostor", {}, call_id)), AIMessage("done"))
     out = agent_for(dispatcher, fake).invoke(ask(), thread())
     assert "__interrupt__" not in out
-    assert error_of(tool_messages(out["messages"])[0])["error"] == "approval_required"
+    assert lh.error_of(lh.tool_messages(out["messages"])[0])["error"] == "approval_required"
     (record,) = dispatcher.approvals_sync()
     assert record.status == "pending" and ran.calls == []

@@ -8,21 +8,13 @@ import json
 import uuid
 from typing import Any
 
+import langchain_helpers as lh
 import pytest
 import toolwire
 import toolwire_langchain
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from langchain_helpers import (
-    FakeChatModel,
-    MakeDispatcher,
-    Ran,
-    Run,
-    calls,
-    error_of,
-    model,
-    tool_messages,
-)
+from langchain_helpers import FakeChatModel, MakeDispatcher, Ran, Run
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
@@ -33,7 +25,7 @@ def test_the_model_is_told_toolwires_schema_and_description(
     dispatcher: toolwire.Dispatcher,
 ) -> None:
     """``bind_tools`` describes each tool with toolwire's own description and JSON Schema."""
-    fake = model()
+    fake = lh.model()
     fake.bind_tools(toolwire_langchain.tools(dispatcher))
     described = {t["function"]["name"]: t["function"] for t in fake.bound[0]}
     tool = {t.name: t for t in dispatcher.tools()}["get_weather"]
@@ -44,8 +36,8 @@ def test_the_model_is_told_toolwires_schema_and_description(
 def test_a_hand_run_loop_gets_tool_messages(dispatcher: toolwire.Dispatcher, ran: Ran) -> None:
     """With ``bind_tools`` and ``tool.invoke(tool_call)``, as LangChain's tool-calling guide
     runs a loop, each call gives a tool message: toolwire's output, or its error."""
-    fake = model(
-        calls(("get_weather", {"location": "Paris"}, "call_1"), ("get_weather", {}, "call_2"))
+    fake = lh.model(
+        lh.calls(("get_weather", {"location": "Paris"}, "call_1"), ("get_weather", {}, "call_2"))
     )
     by_name = {t.name: t for t in toolwire_langchain.tools(dispatcher)}
     turn = fake.bind_tools(list(by_name.values())).invoke([HumanMessage("weather?")])
@@ -53,7 +45,7 @@ def test_a_hand_run_loop_gets_tool_messages(dispatcher: toolwire.Dispatcher, ran
     assert isinstance(answered, ToolMessage) and answered.tool_call_id == "call_1"
     assert json.loads(str(answered.content))["location"] == "Paris"
     assert refused.tool_call_id == "call_2"
-    assert error_of(refused)["error"] == "invalid_arguments"
+    assert lh.error_of(refused)["error"] == "invalid_arguments"
     assert ran.names() == ["get_weather"]
 
 
@@ -128,8 +120,8 @@ def test_a_tool_node_graph_runs_and_asks_for_approvals(
 ) -> None:
     """In a hand-built graph, ``ToolNode`` runs the tools under the model's call ids and the
     approvals node asks a person about the gated call before the model reads it."""
-    fake = model(
-        calls(
+    fake = lh.model(
+        lh.calls(
             ("get_weather", {"location": "Paris"}, "call_1"),
             ("delete_user", {"user_id": 2}, "call_2"),
         ),
@@ -142,7 +134,7 @@ def test_a_tool_node_graph_runs_and_asks_for_approvals(
     assert request["tool_call_id"] == "call_2"
     answer = {"by": "grace", "decisions": {request["approval_id"]: {"type": "approve"}}}
     out = run(graph, Command(resume=answer), config)
-    weather, deleted = tool_messages(out["messages"])
+    weather, deleted = lh.tool_messages(out["messages"])
     assert weather.status == "success" and deleted.content == "deleted user 2"
     assert ran.names() == ["get_weather", "delete_user"]
     assert out["messages"][-1].content == "done"
@@ -167,7 +159,7 @@ async def test_cancelling_the_run_cancels_toolwires_call(make: MakeDispatcher) -
 
     from langchain.agents import create_agent
 
-    fake = model(calls(("wait_for_ever", {}, "call_1")), AIMessage("done"))
+    fake = lh.model(lh.calls(("wait_for_ever", {}, "call_1")), AIMessage("done"))
     agent = create_agent(fake, toolwire_langchain.tools(make(pack)))
     task = asyncio.create_task(agent.ainvoke({"messages": [HumanMessage("go")]}))
     await asyncio.wait_for(started.wait(), 30)
@@ -216,14 +208,14 @@ def test_parallel_calls_stay_parallel_unless_toolwire_serializes_them(
     from langchain.agents import create_agent
 
     pack, seen = meeting_pack(limit, patience)
-    fake = model(
-        calls(("meet", {"name": "a"}, "call_1"), ("meet", {"name": "b"}, "call_2")),
+    fake = lh.model(
+        lh.calls(("meet", {"name": "a"}, "call_1"), ("meet", {"name": "b"}, "call_2")),
         AIMessage("done"),
     )
     agent = create_agent(fake, toolwire_langchain.tools(make(pack)))
     out = run(agent, {"messages": [HumanMessage("go")]})
     assert max(seen) == expected
-    answers = {m.content for m in tool_messages(out["messages"])}
+    answers = {m.content for m in lh.tool_messages(out["messages"])}
     assert answers == ({"together"} if expected == 2 else {"alone"})
 
 
