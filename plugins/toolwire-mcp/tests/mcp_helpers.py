@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import functools
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pydantic
 import toolwire
+from toolwire.testing import free_port
 
 HERE = Path(__file__).parent
 SERVERS = HERE / "servers"
@@ -76,6 +79,31 @@ def wait_until(check: Callable[[], bool], timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.05)
     return check()
+
+
+@contextlib.contextmanager
+def serving(app: Any, port: int | None = None) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a loopback port (a free one unless ``port`` is given), in
+    a thread; its base URL."""
+    import uvicorn
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    assert wait_until(lambda: server.started, 20)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+def served_config(tmp_path: Path, plugins: list[str], extra: str = "") -> Path:
+    """A ``toolwire.toml`` in ``tmp_path`` that enables only ``plugins``, then ``extra``."""
+    path = tmp_path / "toolwire.toml"
+    path.write_text(f"[plugins]\nautoload = false\nenable = {_toml(plugins)}\n{extra}")
+    return path
 
 
 @functools.cache

@@ -27,7 +27,8 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp_helpers import SERVERS, wait_until
+from mcp_helpers import SERVERS, serving, wait_until
+from toolwire.testing import free_port
 
 TOOLWIRE = [sys.executable, "-m", "toolwire.cli"]
 SERVE = ["mcp", "serve", "--transport", "http", "--port", "0"]
@@ -171,29 +172,6 @@ async def test_a_valid_client_is_served_while_a_thousand_slow_clients_hold_on(
 
 
 # -- Host and Origin, whatever the bind ---------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a loopback port, in a thread; its base URL."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    assert wait_until(lambda: server.started, 20)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
 
 
 @pytest.fixture
@@ -348,7 +326,7 @@ async def test_an_oauth_token_must_be_issued_for_this_server(
     import toolwire_mcp
     from toolwire_mcp._settings import OAuthSettings, ServeSettings
 
-    port = _free_port()
+    port = free_port()
     resource = f"http://127.0.0.1:{port}/mcp"
     claims = {"active": True, "scope": "tools.use", "sub": "ada", "client_id": "c1"}
     tokens = {
@@ -367,15 +345,7 @@ async def test_an_oauth_token_must_be_issued_for_this_server(
             require_audience=require_audience,
         )
         app = toolwire_mcp.asgi_app(demo, settings=ServeSettings(oauth=oauth))
-        import uvicorn
-
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            assert await asyncio.to_thread(wait_until, lambda: server.started, 20)
+        with serving(app, port):
             for token in ("for-us", "for-us-alone"):
                 assert (await _post(resource, token=token)).status_code == 200, token
             answer = await _post(resource, token="for-another")
@@ -384,9 +354,6 @@ async def test_an_oauth_token_must_be_issued_for_this_server(
             for token in ("for-nobody", "for-none-listed"):
                 status = (await _post(resource, token=token)).status_code
                 assert status == (401 if require_audience else 200), token
-        finally:
-            server.should_exit = True
-            await asyncio.to_thread(thread.join, 20)
 
 
 @pytest.mark.parametrize(
@@ -398,10 +365,9 @@ async def test_an_expiry_that_is_no_future_number_refuses_the_token(demo: Any, e
     """An introspection answer whose exp is no finite number in the future (too big, a
     string, a bool, past) is a 401, never a 500 or a token taken to never expire."""
     import toolwire_mcp
-    import uvicorn
     from toolwire_mcp._settings import OAuthSettings, ServeSettings
 
-    port = _free_port()
+    port = free_port()
     resource = f"http://127.0.0.1:{port}/mcp"
     claims = {"active": True, "scope": "tools.use", "sub": "ada", "aud": resource}
     tokens = {"odd": {**claims, "exp": exp}, "good": {**claims, "exp": time.time() + 600}}
@@ -411,18 +377,9 @@ async def test_an_expiry_that_is_no_future_number_refuses_the_token(demo: Any, e
             scopes={"tools.use": "user"},
         )  # fmt: skip
         app = toolwire_mcp.asgi_app(demo, settings=ServeSettings(oauth=oauth))
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            assert await asyncio.to_thread(wait_until, lambda: server.started, 20)
+        with serving(app, port):
             assert (await _post(resource, token="good")).status_code == 200
             assert (await _post(resource, token="odd")).status_code == 401
-        finally:
-            server.should_exit = True
-            await asyncio.to_thread(thread.join, 20)
 
 
 async def test_a_python_token_verifier_needs_this_server_s_resource(demo: Any) -> None:

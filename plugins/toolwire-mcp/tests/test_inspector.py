@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,7 +11,8 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from mcp_helpers import wait_until
+from mcp_helpers import served_config, wait_until
+from toolwire.testing import free_port
 
 TOOLWIRE = [sys.executable, "-m", "toolwire.cli", "mcp", "serve"]
 
@@ -20,12 +20,8 @@ TOOLWIRE = [sys.executable, "-m", "toolwire.cli", "mcp", "serve"]
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     """The demo pack, and a token per role for HTTP."""
-    path = tmp_path / "toolwire.toml"
-    path.write_text(
-        '[plugins]\nautoload = false\nenable = ["mcp", "demo"]\n'
-        '[plugins.mcp.serve.tokens]\nadmin = "TW_INSPECT_ADMIN"\nuser = "TW_INSPECT_USER"\n'
-    )
-    return path
+    tokens = '[plugins.mcp.serve.tokens]\nadmin = "TW_INSPECT_ADMIN"\nuser = "TW_INSPECT_USER"\n'
+    return served_config(tmp_path, ["mcp", "demo"], tokens)
 
 
 def inspect(npm_bin: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -68,9 +64,7 @@ def test_inspector_over_stdio(npm_bin: Path, config: Path) -> None:
 @pytest.fixture
 def http_server(config: Path) -> Iterator[str]:
     """``toolwire mcp serve --transport http`` on a free loopback port; its endpoint URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "TW_INSPECT_ADMIN": "adm-77", "TW_INSPECT_USER": "usr-88"}
     process = subprocess.Popen(
         [*TOOLWIRE, "--transport", "http", "--port", str(port), "--config", str(config)],

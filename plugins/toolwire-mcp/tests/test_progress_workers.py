@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp_helpers import SERVERS
+from mcp_helpers import SERVERS, served_config
 
 MODES = ["legacy", "auto"]  # 2025-11-25 (handshake) and 2026-07-28 (discover)
 
@@ -16,13 +16,12 @@ MODES = ["legacy", "auto"]  # 2025-11-25 (handshake) and 2026-07-28 (discover)
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     """A config serving the fixtures' remote pack, count_up on the process executor."""
-    path = tmp_path / "toolwire.toml"
-    path.write_text(
-        '[plugins]\nautoload = false\nenable = ["mcp", "remote"]\n'
+    return served_config(
+        tmp_path,
+        ["mcp", "remote"],
         '[plugins.remote]\ninclude = ["count_up"]\n[executors.process]\nworkers = 1\n'
-        '[tools.count_up]\nexecutor = "process"\n'
+        '[tools.count_up]\nexecutor = "process"\n',
     )
-    return path
 
 
 @pytest.mark.slow

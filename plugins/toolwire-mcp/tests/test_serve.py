@@ -6,10 +6,8 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,15 +18,15 @@ import mcp_types as types
 import pytest
 import toolwire
 import toolwire_mcp
-import uvicorn
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp_helpers import SERVERS, wait_until
+from mcp_helpers import SERVERS, served_config, serving
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from toolwire.testing import free_port
 from toolwire_mcp._settings import OAuthSettings, ServeSettings
 
 sys.path.insert(0, str(SERVERS))
@@ -40,12 +38,8 @@ MODES = ["legacy", "auto"]  # 2025-11-25 (handshake) and 2026-07-28 (discover)
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     """A config serving the demo pack (delete_user is for admins) with two HTTP tokens."""
-    path = tmp_path / "toolwire.toml"
-    path.write_text(
-        '[plugins]\nautoload = false\nenable = ["mcp", "demo"]\n'
-        '[plugins.mcp.serve.tokens]\nadmin = "TW_TEST_ADMIN"\nuser = "TW_TEST_USER"\n'
-    )
-    return path
+    tokens = '[plugins.mcp.serve.tokens]\nadmin = "TW_TEST_ADMIN"\nuser = "TW_TEST_USER"\n'
+    return served_config(tmp_path, ["mcp", "demo"], tokens)
 
 
 def _stdio(config: Path, role: str | None = None) -> StdioServerParameters:
@@ -167,27 +161,6 @@ async def _until(check: Any, timeout: float = 15.0) -> bool:
     return bool(check())
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a loopback port, in a thread; its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    assert wait_until(lambda: server.started, 20)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
-
-
 @contextlib.asynccontextmanager
 async def http_client(url: str, token: str | None, mode: str) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -287,7 +260,7 @@ async def test_http_oauth_resource_server(demo_dispatcher: toolwire.Dispatcher) 
 
     authority = Starlette(routes=[Route("/introspect", introspect, methods=["POST"])])
     with serving(authority) as issuer:
-        port = _free_port()
+        port = free_port()
         resource = f"http://127.0.0.1:{port}/mcp"
         oauth = OAuthSettings(
             issuer=issuer,
@@ -296,13 +269,7 @@ async def test_http_oauth_resource_server(demo_dispatcher: toolwire.Dispatcher) 
             scopes={"tools.admin": "admin", "tools.use": "user"},
         )
         app = toolwire_mcp.asgi_app(demo_dispatcher, settings=ServeSettings(oauth=oauth))
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            assert await _until(lambda: server.started)
+        with serving(app, port):
             async with http_client(resource, "tok-admin", "auto") as admin:
                 assert "delete_user" in {t.name for t in (await admin.list_tools()).tools}
             async with http_client(resource, "tok-user", "auto") as user:
@@ -322,9 +289,6 @@ async def test_http_oauth_resource_server(demo_dispatcher: toolwire.Dispatcher) 
                     answer = await raw.post(resource, json=body, headers=headers)
                     assert answer.status_code == status
                     assert "resource_metadata=" in answer.headers["www-authenticate"]
-        finally:
-            server.should_exit = True
-            thread.join(20)
 
 
 async def test_roles_from_a_claim_or_from_scopes() -> None:
