@@ -64,6 +64,26 @@ async def eventually(condition: Callable[[], bool], tries: int = 600) -> bool:
     return False
 
 
+async def queued_nap(
+    dispatcher: toolwire.Dispatcher, client: redis.Redis, queue: str, mark: Path
+) -> tuple[asyncio.Task[toolwire.DispatchResult], bytes]:
+    """A call of ``nap`` whose job waits in the queue (no worker takes it): the call, the job."""
+    waiting = asyncio.create_task(dispatcher.dispatch("nap", {"seconds": 0, "mark": str(mark)}))
+    assert await eventually(lambda: client.llen(queue) == 1)
+    [job] = client.lrange(queue, 0, -1)
+    return waiting, job
+
+
+async def refused_again(
+    workers: Workers, config: Path, client: redis.Redis, queue: str, job: bytes, reason: str
+) -> subprocess.Popen[bytes]:
+    """A worker started now refuses ``job``, pushed on the queue again, for ``reason``; it."""
+    worker = workers.start(config)
+    client.lpush(queue, job)
+    assert await eventually(lambda: reason in refusals(workers.output(worker)))
+    return worker
+
+
 def refusals(log: str) -> list[str]:
     """The reason of each job a worker's log says it refused: its summary lines' counts, a
     reason repeated as often as counted (in the order of the lines, by name within one)."""
@@ -328,16 +348,13 @@ async def test_a_job_nobody_claims_in_time_answers_and_can_never_run(
     client = redis.Redis.from_url(redis_server.url)
     mark = tmp_path / "mark"
     with toolwire.Dispatcher.from_config(config) as dispatcher:
-        waiting = asyncio.create_task(dispatcher.dispatch("nap", {"seconds": 0, "mark": str(mark)}))
-        assert await eventually(lambda: client.llen(queue) == 1)
-        [taken] = client.lrange(queue, 0, -1)  # what a worker that never claimed it took
+        # the job is what a worker that never claimed it took
+        waiting, taken = await queued_nap(dispatcher, client, queue, mark)
         result = await waiting
         assert result.error is not None and result.error.kind == "executor_unavailable"
         assert result.error.retryable and "within 1 s" in result.error.message
         assert await eventually(lambda: client.llen(queue) == 0)  # withdrawn
-        worker = workers.start(config)
-        client.lpush(queue, taken)
-        assert await eventually(lambda: "unclaimed" in refusals(workers.output(worker)))
+        worker = await refused_again(workers, config, client, queue, taken, "unclaimed")
         assert (await dispatcher.dispatch("where")).result == worker.pid
     assert not mark.exists()
     client.close()
@@ -357,16 +374,12 @@ async def test_a_job_the_host_cancelled_before_any_claim_never_runs(
     client = redis.Redis.from_url(redis_server.url)
     mark = tmp_path / "mark"
     with toolwire.Dispatcher.from_config(config) as dispatcher:
-        waiting = asyncio.create_task(dispatcher.dispatch("nap", {"seconds": 0, "mark": str(mark)}))
-        assert await eventually(lambda: client.llen(queue) == 1)
-        [taken] = client.lrange(queue, 0, -1)
+        waiting, taken = await queued_nap(dispatcher, client, queue, mark)
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
         assert await eventually(lambda: client.llen(queue) == 0)  # withdrawn
-        worker = workers.start(config)
-        client.lpush(queue, taken)
-        assert await eventually(lambda: "cancelled" in refusals(workers.output(worker)))
+        worker = await refused_again(workers, config, client, queue, taken, "cancelled")
         assert (await dispatcher.dispatch("where")).result == worker.pid
     assert not mark.exists()
     client.close()
