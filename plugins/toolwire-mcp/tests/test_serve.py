@@ -139,17 +139,19 @@ async def test_stdio_progress_and_cancellation(config: Path, tmp_path: Path, mod
         assert result.content[0].text == "counted to 3"
         assert seen == [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")]
 
-        marker = tmp_path / "marker"
-        call = asyncio.ensure_future(
-            client.call_tool("wait", {"seconds": 60, "marker": str(marker)})
-        )
-        assert await _until(lambda: marker.exists())
-        call.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await call
-        assert await _until(lambda: marker.read_text() == "cancelled")
+        await _cancelled_while_running(client, tmp_path / "marker")
         again = await client.call_tool("get_weather", {"location": "Oslo"})
         assert not again.is_error
+
+
+async def _cancelled_while_running(client: Client, marker: Path) -> None:
+    """A ``wait`` call cancelled once its tool runs: the tool sees the cancellation."""
+    call = asyncio.ensure_future(client.call_tool("wait", {"seconds": 60, "marker": str(marker)}))
+    assert await _until(lambda: marker.exists())
+    call.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await call
+    assert await _until(lambda: marker.read_text() == "cancelled")
 
 
 async def _until(check: Any, timeout: float = 15.0) -> bool:
@@ -215,15 +217,7 @@ async def test_http_anonymous_role_and_cancellation(
     with serving(app) as base:
         async with http_client(f"{base}/mcp", None, "auto") as guest:
             assert "delete_user" not in {t.name for t in (await guest.list_tools()).tools}
-            marker = tmp_path / "marker"
-            call = asyncio.ensure_future(
-                guest.call_tool("wait", {"seconds": 60, "marker": str(marker)})
-            )
-            assert await _until(lambda: marker.exists())
-            call.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await call
-            assert await _until(lambda: marker.read_text() == "cancelled")
+            await _cancelled_while_running(guest, tmp_path / "marker")
             assert not (await guest.call_tool("get_weather", {"location": "Rome"})).is_error
 
 
