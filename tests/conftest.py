@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import toolwire
-from toolwire.testing import closing_all, make_dispatcher
+from toolwire.testing import build_response, closing_all, make_dispatcher
 
 MakeDispatcher = Callable[..., toolwire.Dispatcher]
 
@@ -16,3 +17,13 @@ def make() -> Iterator[MakeDispatcher]:
     """Build dispatchers from objects and a config mapping; all are closed after the test."""
     yield from closing_all(make_dispatcher)
 
+
+def openai_search_round(tool: str, arguments: str, query: str) -> dict[str, Any]:
+    """An OpenAI Responses answer with a client ``tool_search_call`` for ``query``, then a call
+    of ``tool`` (in the ``files`` namespace) with these JSON arguments."""
+    data = build_response("openai-responses", [(tool, arguments)])
+    data["output"][0]["namespace"] = "files"
+    search = {"type": "tool_search_call", "id": "ts_1", "call_id": "call_ts"}
+    search |= {"execution": "client", "status": "completed", "arguments": {"query": query}}
+    data["output"].insert(0, search)
+    return data

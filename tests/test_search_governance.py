@@ -10,7 +10,7 @@ import pytest
 import toolwire
 from toolwire.testing import CallRecorder, build_response
 
-from .conftest import MakeDispatcher
+from .conftest import MakeDispatcher, openai_search_round
 
 
 class Observed(CallRecorder):
@@ -64,25 +64,10 @@ def test_an_openai_client_search_is_observed_as_tool_search(make: MakeDispatcher
     ``tool_search`` with the item's call id."""
     observed = Observed()
     dispatcher = make(*_packs([]), observed)
-    dispatcher.process_response_sync(_openai_search_and_delete())
-    assert ("tool_search", "call_ts", True, None) in observed.calls
-
-
-def _openai_search_and_delete() -> dict[str, Any]:
-    data = build_response("openai-responses", [("delete_file", '{"path": "a.txt"}')])
-    data["output"][0]["namespace"] = "files"
-    data["output"].insert(
-        0,
-        {
-            "type": "tool_search_call",
-            "id": "ts_1",
-            "call_id": "call_ts",
-            "execution": "client",
-            "status": "completed",
-            "arguments": {"query": "delete a file"},
-        },
+    dispatcher.process_response_sync(
+        openai_search_round("delete_file", '{"path": "a.txt"}', "delete a file")
     )
-    return data
+    assert ("tool_search", "call_ts", True, None) in observed.calls
 
 
 HOLD = {"approvals": {"store": "memory://", "mode": "hold"}}
@@ -139,7 +124,9 @@ def test_a_held_openai_turn_keeps_its_tool_search_output(make: MakeDispatcher) -
     search call, the function call, its output, then the tool_search_output."""
     ran: list[str] = []
     dispatcher = make(*_packs(ran), config=HOLD)
-    held = dispatcher.process_response_sync(_openai_search_and_delete())
+    held = dispatcher.process_response_sync(
+        openai_search_round("delete_file", '{"path": "a.txt"}', "delete a file")
+    )
     (approval,) = held.pending  # type: ignore[attr-defined]
     dispatcher.approve_sync(approval.id, by="alice")
     items = dispatcher.resume_sync(held.turn_id)  # type: ignore[attr-defined]

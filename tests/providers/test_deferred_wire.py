@@ -15,7 +15,7 @@ import toolwire
 from google.genai import types as gemini_types
 from toolwire.testing import build_response
 
-from ..conftest import MakeDispatcher
+from ..conftest import MakeDispatcher, openai_search_round
 from ..sdk_checks import sdk_validate
 
 
@@ -77,19 +77,7 @@ def test_openai_responses_gets_a_namespace_per_pack_and_a_tool_search(
 
 
 def _responses_round(dispatcher: toolwire.Dispatcher, query: str, role: str | None) -> list[Any]:
-    data = build_response("openai-responses", [("read_file", '{"path": "a.txt"}')])
-    data["output"][0]["namespace"] = "files"
-    data["output"].insert(
-        0,
-        {
-            "type": "tool_search_call",
-            "id": "ts_1",
-            "call_id": "call_ts",
-            "execution": "client",
-            "status": "completed",
-            "arguments": {"query": query},
-        },
-    )
+    data = openai_search_round("read_file", '{"path": "a.txt"}', query)
     sdk_response = responses_types.Response.model_validate(data)
     return dispatcher.process_response_sync(sdk_response, role=role)
 
