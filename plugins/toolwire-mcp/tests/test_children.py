@@ -32,6 +32,15 @@ def ended(pid: int) -> bool:
         return True
 
 
+def _closed_ends_both(make: MakeDispatcher, options: tuple[str, ...], within: float) -> None:
+    """Close a dispatcher whose server has a child: the server and its child are both ended."""
+    dispatcher = make(parent(*options))
+    found = family(dispatcher)
+    dispatcher.close()
+    assert wait_until(lambda: ended(found["server"]), within)
+    assert wait_until(lambda: ended(found["child"]), within), "the server's child outlived close()"
+
+
 def family(dispatcher: toolwire.Dispatcher) -> dict[str, int]:
     """The server's pid and its child's, both running."""
     result = dispatcher.dispatch_sync("parent_family", {})
@@ -44,21 +53,13 @@ def family(dispatcher: toolwire.Dispatcher) -> dict[str, int]:
 
 def test_close_ends_the_child_of_a_server_that_exits_in_time(make: MakeDispatcher) -> None:
     """A server that exits when its stdin closes: its child, still running, is ended with it."""
-    dispatcher = make(parent())
-    found = family(dispatcher)
-    dispatcher.close()
-    assert wait_until(lambda: ended(found["server"]), 10)
-    assert wait_until(lambda: ended(found["child"]), 10), "the server's child outlived close()"
+    _closed_ends_both(make, (), 10)
 
 
 @pytest.mark.slow
 def test_a_child_deaf_to_sigterm_is_killed_after_the_grace(make: MakeDispatcher) -> None:
     """A child that ignores SIGTERM, of a server that exits in time: SIGKILL after the grace."""
-    dispatcher = make(parent("--deaf-child"))
-    found = family(dispatcher)
-    dispatcher.close()
-    assert wait_until(lambda: ended(found["server"]), 10)
-    assert wait_until(lambda: ended(found["child"]), 10), "the server's child outlived close()"
+    _closed_ends_both(make, ("--deaf-child",), 10)
 
 
 @pytest.mark.slow
@@ -66,11 +67,7 @@ def test_a_server_deaf_to_stdin_and_sigterm_is_killed_with_its_child(
     make: MakeDispatcher,
 ) -> None:
     """A server that ignores the end of its stdin and SIGTERM, its child too: both are killed."""
-    dispatcher = make(parent("--stubborn", "--deaf-child"))
-    found = family(dispatcher)
-    dispatcher.close()
-    assert wait_until(lambda: ended(found["server"]), 15)
-    assert wait_until(lambda: ended(found["child"]), 15), "the server's child outlived close()"
+    _closed_ends_both(make, ("--stubborn", "--deaf-child"), 15)
 
 
 @pytest.mark.slow
