@@ -19,6 +19,18 @@ def delete_script(user_id: int) -> ScriptedModel:
     return ScriptedModel([[call], [assistant_message("done")]])
 
 
+async def held_delete(
+    dispatcher: toolwire.Dispatcher, user_id: int
+) -> tuple[ScriptedModel, Any, RunState[Any], toolwire.Approval]:
+    """A run that deletes a user, interrupted for approval: its model, agent, state and the
+    pending record toolwire holds."""
+    model = delete_script(user_id)
+    agent = agent_with(model, function_tools(dispatcher))
+    result = await Runner.run(agent, f"Delete user {user_id}")
+    (record,) = await dispatcher.approvals("pending")
+    return model, agent, result.to_state(), record
+
+
 def edited(saved: str, old: str, new: str) -> str:
     """A saved RunState whose held call's arguments say ``new`` where they said ``old``, with
     the SDK's record of its invocations dropped (so the SDK itself cannot tell)."""
@@ -62,11 +74,7 @@ async def test_an_approval_in_toolwire_beats_a_later_rejection_in_the_sdk(
     dispatcher: toolwire.Dispatcher, log: CallLog
 ) -> None:
     """A call approved (and run) in toolwire first gives the model its result, not the SDK's rejection."""
-    model = delete_script(4)
-    agent = agent_with(model, function_tools(dispatcher))
-    result = await Runner.run(agent, "Delete user 4")
-    state = result.to_state()
-    (record,) = await dispatcher.approvals("pending")
+    model, agent, state, record = await held_delete(dispatcher, 4)
     await dispatcher.approve(record.id, by="grace")
     (item,) = state.get_interruptions()
     state.reject(item, rejection_message="no")
@@ -83,11 +91,7 @@ async def test_a_rejection_in_toolwire_beats_a_later_approval_in_the_sdk(
     dispatcher: toolwire.Dispatcher, log: CallLog
 ) -> None:
     """A call rejected in toolwire first gives the model approval_denied though the SDK approved it."""
-    model = delete_script(5)
-    agent = agent_with(model, function_tools(dispatcher))
-    result = await Runner.run(agent, "Delete user 5")
-    state = result.to_state()
-    (record,) = await dispatcher.approvals("pending")
+    model, agent, state, record = await held_delete(dispatcher, 5)
     await dispatcher.reject(record.id, by="grace", message="nope")
     (item,) = state.get_interruptions()
     state.approve(item)
