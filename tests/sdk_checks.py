@@ -2,34 +2,9 @@
 
 from __future__ import annotations
 
-import collections.abc
-import functools
 from typing import Any
 
-import pydantic
-
-
-def _exhaust(value: Any) -> Any:
-    """Consume pydantic's lazy iterators (``Iterable[...]`` fields) so their items are checked."""
-    if isinstance(value, dict):
-        return {k: _exhaust(v) for k, v in value.items()}
-    if isinstance(value, str | bytes | pydantic.BaseModel):
-        return value
-    if isinstance(value, collections.abc.Iterable):
-        return [_exhaust(v) for v in value]
-    return value
-
-
-@functools.cache
-def _adapter(type_: Any) -> pydantic.TypeAdapter[Any]:
-    # Wrapped in a list: pydantic takes a config for a list, not for a TypedDict itself, and
-    # the list's config reaches the TypedDicts inside.
-    return pydantic.TypeAdapter(list[type_], config=pydantic.ConfigDict(extra="forbid"))
-
-
-def sdk_validate(type_: Any, value: Any) -> Any:
-    """Validate a value against an SDK param type, unknown keys refused; raises ValidationError."""
-    return _exhaust(_adapter(type_).validate_python([value]))[0]
+from toolwire.testing import sdk_validate as sdk_validate  # the suites import it from here
 
 
 def parse_sdk_response(provider: Any, sdk_type: Any, data: Any) -> Any:

@@ -7,7 +7,9 @@ API sends, and go through the same ``process_response`` a host uses.
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
+import functools
 import itertools
 import json
 import os
@@ -21,6 +23,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+
+import pydantic
 
 from ._config import Config, config_from_dict
 from ._dispatcher import Dispatcher
@@ -49,6 +53,7 @@ __all__ = [
     "run_process",
     "run_toolwire",
     "running_redis",
+    "sdk_validate",
 ]
 
 CallSpec = ToolCall | tuple[str, Any] | tuple[str, Any, str]
@@ -365,6 +370,31 @@ def check_toolset(pack: Toolset | Sequence[Tool]) -> ToolsetReport:
 #: Set to ``1`` where Redis must be tested (CI): a missing ``redis-server`` then fails the
 #: test instead of skipping it.
 REQUIRE_REDIS: Final = "TOOLWIRE_TEST_REQUIRE_REDIS"
+
+
+def _exhaust(value: Any) -> Any:
+    """Consume pydantic's lazy iterators (``Iterable[...]`` fields) so their items are checked."""
+    if isinstance(value, dict):
+        return {k: _exhaust(v) for k, v in value.items()}
+    if isinstance(value, str | bytes | pydantic.BaseModel):
+        return value
+    if isinstance(value, collections.abc.Iterable):
+        return [_exhaust(v) for v in value]
+    return value
+
+
+@functools.cache
+def _adapter(type_: Any) -> pydantic.TypeAdapter[Any]:
+    # Wrapped in a list: pydantic takes a config for a list, not for a TypedDict itself, and
+    # the list's config reaches the TypedDicts inside.
+    return pydantic.TypeAdapter(list[type_], config=pydantic.ConfigDict(extra="forbid"))
+
+
+def sdk_validate(type_: Any, value: Any) -> Any:
+    """Validate ``value`` against an SDK's param type (a ``TypedDict`` such as
+    ``openai.types.responses.ResponseInputItemParam``), unknown keys refused, every item of an
+    iterable field checked; the validated value. Raises ``pydantic.ValidationError``."""
+    return _exhaust(_adapter(type_).validate_python([value]))[0]
 
 
 def free_port() -> int:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import collections.abc
 import contextlib
-import functools
 import os
 import sys
 import threading
@@ -14,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import pydantic
 import toolwire
 from toolwire.testing import free_port
+from toolwire.testing import sdk_validate as sdk_validate  # the tests import it from here
 
 HERE = Path(__file__).parent
 SERVERS = HERE / "servers"
@@ -104,23 +102,3 @@ def served_config(tmp_path: Path, plugins: list[str], extra: str = "") -> Path:
     path = tmp_path / "toolwire.toml"
     path.write_text(f"[plugins]\nautoload = false\nenable = {_toml(plugins)}\n{extra}")
     return path
-
-
-@functools.cache
-def _adapter(type_: Any) -> pydantic.TypeAdapter[Any]:
-    return pydantic.TypeAdapter(list[type_], config=pydantic.ConfigDict(extra="forbid"))
-
-
-def _exhaust(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _exhaust(v) for k, v in value.items()}
-    if isinstance(value, str | bytes | pydantic.BaseModel):
-        return value
-    if isinstance(value, collections.abc.Iterable):
-        return [_exhaust(v) for v in value]
-    return value
-
-
-def sdk_validate(type_: Any, value: Any) -> Any:
-    """Validate against an SDK param type, unknown keys refused; raises ``ValidationError``."""
-    return _exhaust(_adapter(type_).validate_python([value]))[0]
