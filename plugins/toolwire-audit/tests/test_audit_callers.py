@@ -9,25 +9,10 @@ from typing import Any
 
 import toolwire
 from toolwire.testing import build_response
+from toolwire_fixtures import crm
 
 MakeDispatcher = Callable[..., toolwire.Dispatcher]
 Read = Callable[..., list[dict[str, Any]]]
-
-
-def _pack() -> toolwire.Toolset:
-    pack = toolwire.Toolset("crm")
-
-    @pack.tool(allowed_callers=["direct", "program"])
-    def get_customer(customer_id: str) -> str:
-        """Get one customer record."""
-        return "Ada"
-
-    @pack.tool(defer_loading=True)
-    def read_file(path: str) -> str:
-        """Read a text file from the local disk."""
-        return "text"
-
-    return pack
 
 
 def test_records_name_the_caller_and_the_search(
@@ -35,7 +20,7 @@ def test_records_name_the_caller_and_the_search(
 ) -> None:
     """A program's call is recorded with caller "program", a denied one too; a direct call of
     a response that names no caller has no caller field; a search call has its own record."""
-    dispatcher = make(_pack())
+    dispatcher = make(crm.pack)
     response = build_response(
         "openai-responses",
         [

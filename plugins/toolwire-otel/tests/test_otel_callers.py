@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import toolwire
 from toolwire.testing import build_response
+from toolwire_fixtures import crm
 
 from .conftest import Telemetry
 
@@ -16,19 +17,7 @@ MakeDispatcher = Callable[..., toolwire.Dispatcher]
 def test_spans_name_the_caller_and_the_search(make: MakeDispatcher, telemetry: Telemetry) -> None:
     """A program's call has toolwire.caller "program"; a call the response says nothing of
     has none; an answered search_tools call has its own execute_tool span."""
-    pack = toolwire.Toolset("crm")
-
-    @pack.tool(allowed_callers=["direct", "program"])
-    def get_customer(customer_id: str) -> str:
-        """Get one customer record."""
-        return "Ada"
-
-    @pack.tool(defer_loading=True)
-    def read_file(path: str) -> str:
-        """Read a text file from the local disk."""
-        return "text"
-
-    dispatcher = make(pack)
+    dispatcher = make(crm.pack)
     response = build_response(
         "anthropic",
         [("get_customer", {"customer_id": "c1"}), ("get_customer", {"customer_id": "c2"})],
