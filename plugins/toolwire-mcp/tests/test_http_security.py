@@ -207,18 +207,21 @@ async def _post(
 BINDS = ["0.0.0.0", "::", "192.0.2.10", "127.0.0.1"]
 
 
+@contextlib.contextmanager
+def _serving_bound(demo: Any, bind: str, **settings: Any) -> Iterator[str]:
+    """The demo served with these settings as an app told it is bound on ``bind``; its URL."""
+    import toolwire_mcp
+
+    with serving(toolwire_mcp.asgi_app(demo, settings=_settings(**settings), host=bind)) as base:
+        yield base
+
+
 @pytest.mark.parametrize("bind", BINDS)
 async def test_a_foreign_origin_is_refused_whatever_the_bind(demo: Any, bind: str) -> None:
     """Served on any address, a request whose Origin is not listed gets 403 (even with a valid
     token, and before any token is asked for); no Origin or a listed one is served."""
-    import toolwire_mcp
-
-    app = toolwire_mcp.asgi_app(
-        demo,
-        settings=_settings(allowed_origins=("https://app.example", "http://localhost:*")),
-        host=bind,
-    )
-    with serving(app) as base:
+    origins = ("https://app.example", "http://localhost:*")
+    with _serving_bound(demo, bind, allowed_origins=origins) as base:
         url = f"{base}/mcp"
         for origin in (
             "https://evil.example",
@@ -241,14 +244,8 @@ async def test_a_foreign_origin_is_refused_whatever_the_bind(demo: Any, bind: st
 async def test_a_foreign_host_is_refused_whatever_the_bind(demo: Any, bind: str) -> None:
     """Served on any address, a Host that is neither a loopback name, the address served on,
     nor listed gets 421 (DNS rebinding); the listed ones are served, a port only as listed."""
-    import toolwire_mcp
-
-    app = toolwire_mcp.asgi_app(
-        demo,
-        settings=_settings(allowed_hosts=("tools.example", "api.example:8443")),
-        host=bind,
-    )
-    with serving(app) as base:
+    hosts = ("tools.example", "api.example:8443")
+    with _serving_bound(demo, bind, allowed_hosts=hosts) as base:
         url = f"{base}/mcp"
         port = base.rsplit(":", 1)[1]
         refused = ["evil.example", f"evil.example:{port}", "api.example:9000", "api.example",
