@@ -4,7 +4,6 @@ delete a claim, the only way left to run a job twice."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import secrets
@@ -20,7 +19,7 @@ import redis.exceptions
 import toolwire
 
 from .conftest import free_port, toolwire_command
-from .test_signing import eventually
+from .test_signing import cancelled_on_worker, eventually
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "executors.md"
 QUEUE = "toolwire:fleet"
@@ -120,14 +119,7 @@ async def test_the_documented_acls_run_calls_and_let_nobody_delete_a_claim(
                 "count_up", {"n": 2, "pause": 0.05}, progress=lambda *r: seen.append(r)
             )
             assert counted.result == 2 and seen == [(1.0, 2.0, "step 1"), (2.0, 2.0, "step 2")]
-            waiting = asyncio.create_task(
-                dispatcher.dispatch("wait", {"seconds": 600, "mark": str(mark)})
-            )
-            assert await eventually(lambda: mark.exists() and mark.read_text() == "started")
-            waiting.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await waiting
-            assert await eventually(lambda: mark.read_text() == "cancelled")
+            await cancelled_on_worker(dispatcher, mark)
         assert observer.keys(f"{QUEUE}:claim:*")
 
         for user in ("host", "worker"):

@@ -22,7 +22,7 @@ from toolwire_taskiq._claims import ClaimMemory
 from toolwire_taskiq._wire import Signer
 
 from .conftest import RedisServer, Workers, WriteConfig
-from .test_signing import eventually, job_for, queue_of, refusals
+from .test_signing import cancelled_on_worker, eventually, job_for, queue_of, refusals
 
 
 def with_settings(config: Path, *lines: str) -> Path:
@@ -271,14 +271,7 @@ async def test_junk_on_the_cancel_channel_is_counted_and_the_worker_still_cancel
     assert await eventually(lambda: junk_counted() == 3)  # the first at once, then a summary
     mark = tmp_path / "mark"
     with toolwire.Dispatcher.from_config(config) as dispatcher:
-        waiting = asyncio.create_task(
-            dispatcher.dispatch("wait", {"seconds": 600, "mark": str(mark)})
-        )
-        assert await eventually(lambda: mark.exists() and mark.read_text() == "started")
-        waiting.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await waiting
-        assert await eventually(lambda: mark.read_text() == "cancelled")  # host still up
+        await cancelled_on_worker(dispatcher, mark)  # host still up
     lines = [line for line in workers.output(worker).splitlines() if "message_refused" in line]
     assert len(lines) <= 2, lines
     client.close()

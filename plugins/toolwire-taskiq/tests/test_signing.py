@@ -84,6 +84,16 @@ async def refused_again(
     return worker
 
 
+async def cancelled_on_worker(dispatcher: toolwire.Dispatcher, mark: Path) -> None:
+    """A ``wait`` call the host cancels once a worker runs it: the tool there is cancelled."""
+    waiting = asyncio.create_task(dispatcher.dispatch("wait", {"seconds": 600, "mark": str(mark)}))
+    assert await eventually(lambda: mark.exists() and mark.read_text() == "started")
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert await eventually(lambda: mark.read_text() == "cancelled")
+
+
 def refusals(log: str) -> list[str]:
     """The reason of each job a worker's log says it refused: its summary lines' counts, a
     reason repeated as often as counted (in the order of the lines, by name within one)."""
