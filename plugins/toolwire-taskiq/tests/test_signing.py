@@ -74,14 +74,22 @@ async def queued_nap(
     return waiting, job
 
 
-async def refused_again(
-    workers: Workers, config: Path, client: redis.Redis, queue: str, job: bytes, reason: str
-) -> subprocess.Popen[bytes]:
-    """A worker started now refuses ``job``, pushed on the queue again, for ``reason``; it."""
+async def withdrawn_then_refused(
+    dispatcher: toolwire.Dispatcher,
+    workers: Workers,
+    config: Path,
+    client: redis.Redis,
+    job: bytes,
+    reason: str,
+) -> None:
+    """``job`` has left the queue; pushed again, a worker started now refuses it for ``reason``
+    and then runs the host's next call."""
+    queue = queue_of(config)
+    assert await eventually(lambda: client.llen(queue) == 0)  # withdrawn
     worker = workers.start(config)
     client.lpush(queue, job)
     assert await eventually(lambda: reason in refusals(workers.output(worker)))
-    return worker
+    assert (await dispatcher.dispatch("where")).result == worker.pid
 
 
 async def cancelled_on_worker(dispatcher: toolwire.Dispatcher, mark: Path) -> None:
@@ -363,9 +371,7 @@ async def test_a_job_nobody_claims_in_time_answers_and_can_never_run(
         result = await waiting
         assert result.error is not None and result.error.kind == "executor_unavailable"
         assert result.error.retryable and "within 1 s" in result.error.message
-        assert await eventually(lambda: client.llen(queue) == 0)  # withdrawn
-        worker = await refused_again(workers, config, client, queue, taken, "unclaimed")
-        assert (await dispatcher.dispatch("where")).result == worker.pid
+        await withdrawn_then_refused(dispatcher, workers, config, client, taken, "unclaimed")
     assert not mark.exists()
     client.close()
 
@@ -388,9 +394,7 @@ async def test_a_job_the_host_cancelled_before_any_claim_never_runs(
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
-        assert await eventually(lambda: client.llen(queue) == 0)  # withdrawn
-        worker = await refused_again(workers, config, client, queue, taken, "cancelled")
-        assert (await dispatcher.dispatch("where")).result == worker.pid
+        await withdrawn_then_refused(dispatcher, workers, config, client, taken, "cancelled")
     assert not mark.exists()
     client.close()
 
