@@ -53,6 +53,7 @@ __all__ = [
     "run_process",
     "run_toolwire",
     "running_redis",
+    "schema_keys",
     "sdk_validate",
 ]
 
@@ -395,6 +396,24 @@ def sdk_validate(type_: Any, value: Any) -> Any:
     ``openai.types.responses.ResponseInputItemParam``), unknown keys refused, every item of an
     iterable field checked; the validated value. Raises ``pydantic.ValidationError``."""
     return _exhaust(_adapter(type_).validate_python([value]))[0]
+
+
+def schema_keys(schema: Any) -> set[str]:
+    """Every property key and ``required`` name anywhere in a JSON Schema document (the
+    values of ``enum``, ``const`` and ``default`` aside): what a provider will see as names."""
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("properties"), dict):
+                found.update(node["properties"])
+            if isinstance(node.get("required"), list):
+                found.update(k for k in node["required"] if isinstance(k, str))
+            stack.extend(v for k, v in node.items() if k not in ("enum", "const", "default"))
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ from google.genai import types as genai_types
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam, ChatCompletionToolParam
 from openai.types.responses import FunctionToolParam, Response, ResponseInputParam
 from toolwire._names import RenamedArguments, safe_names
-from toolwire.testing import build_response
+from toolwire.testing import build_response, schema_keys
 
 from ..sdk_checks import sdk_validate
 
@@ -58,23 +58,6 @@ SENT = {
 }
 
 
-def _keys(schema: Any) -> set[str]:
-    """Every property key and required name anywhere in a schema document."""
-    found: set[str] = set()
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("properties"), dict):
-                found.update(node["properties"])
-            if isinstance(node.get("required"), list):
-                found.update(node["required"])
-            stack.extend(v for k, v in node.items() if k not in ("enum", "const", "default"))
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
-
-
 @pytest.fixture
 def received() -> list[dict[str, Any]]:
     """What the tool function was called with, call by call."""
@@ -101,7 +84,7 @@ def test_anthropic_definition_takes_only_keys_its_rule_allows(
     ones it already takes (dots, dashes) keep their names; the SDK's ToolParam takes it."""
     (definition,) = dispatcher.tool_definitions("anthropic")
     sdk_validate(ToolParam, definition)
-    keys = _keys(definition["input_schema"])
+    keys = schema_keys(definition["input_schema"])
     assert all(ANTHROPIC_RULE.fullmatch(k) for k in keys), keys
     assert {"first-name", "query", "@odata.type"} - keys == {"@odata.type"}
     assert {"top", "filter", "filter_status", "odata_type", "field_name", "id"} <= keys
@@ -116,7 +99,7 @@ def test_gemini_definition_takes_only_keys_its_rule_allows(
     included, and google-genai's FunctionDeclaration takes the definition."""
     (definition,) = dispatcher.tool_definitions("gemini")
     genai_types.FunctionDeclaration.model_validate(definition)
-    keys = _keys(definition["parametersJsonSchema"])
+    keys = schema_keys(definition["parametersJsonSchema"])
     assert all(GEMINI_RULE.fullmatch(k) for k in keys), keys
     assert {"first_name", "odata_type", "filter_status"} <= keys
 
@@ -129,7 +112,9 @@ def test_openai_definitions_keep_the_tools_own_names(dispatcher: toolwire.Dispat
     (chat,) = dispatcher.tool_definitions("openai-chat")
     sdk_validate(ChatCompletionToolParam, chat)
     for parameters in (responses["parameters"], chat["function"]["parameters"]):
-        assert {"$top", "filter[status]", "first-name", "@odata.type", "$id"} <= _keys(parameters)
+        assert {"$top", "filter[status]", "first-name", "@odata.type", "$id"} <= schema_keys(
+            parameters
+        )
 
 
 def _as_defined(value: Any, names: dict[str, str]) -> Any:

@@ -10,7 +10,6 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
@@ -19,7 +18,7 @@ from anthropic.types import Message, MessageParam, ToolParam
 from google.genai import types as genai_types
 from mcp_helpers import SERVERS, MakeDispatcher, sdk_validate, toml_server
 from openai.types.responses import FunctionToolParam, ResponseInputParam
-from toolwire.testing import build_response, process_environment, run_toolwire
+from toolwire.testing import build_response, process_environment, run_toolwire, schema_keys
 
 WILD = toml_server("wild", sys.executable, [str(SERVERS / "wild.py")], prefix="")
 
@@ -109,21 +108,6 @@ def test_provider_names_are_deterministic_and_distinct() -> None:
     assert provider_names({"a.b": None}, "srv_") == {"a.b": "srv_a_b"}
 
 
-def _keys(schema: Any) -> set[str]:
-    """Every property key and required name anywhere in a schema document."""
-    found: set[str] = set()
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            found.update(node.get("properties") or {})
-            found.update(k for k in node.get("required") or [] if isinstance(k, str))
-            stack.extend(v for k, v in node.items() if k not in ("enum", "const", "default"))
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
-
-
 @pytest.mark.slow
 def test_odata_parameters_are_renamed_per_provider_and_reach_the_server_as_its_own(
     make: MakeDispatcher,
@@ -137,20 +121,20 @@ def test_odata_parameters_are_renamed_per_provider_and_reach_the_server_as_its_o
         d for d in dispatcher.tool_definitions("anthropic") if d["name"] == "issues_list"
     ]
     sdk_validate(ToolParam, anthropic)
-    keys = _keys(anthropic["input_schema"])
+    keys = schema_keys(anthropic["input_schema"])
     assert all(re.fullmatch(r"[a-zA-Z0-9_.-]{1,64}", k) for k in keys), keys
     assert {"top", "filter_status", "odata_type", "field_name"} <= keys
     (gemini,) = [d for d in dispatcher.tool_definitions("gemini") if d["name"] == "issues_list"]
     genai_types.FunctionDeclaration.model_validate(gemini)
     assert all(
         re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", k)
-        for k in _keys(gemini["parametersJsonSchema"])
+        for k in schema_keys(gemini["parametersJsonSchema"])
     )
     (openai,) = [
         d for d in dispatcher.tool_definitions("openai-responses") if d["name"] == "issues_list"
     ]
     sdk_validate(FunctionToolParam, openai)
-    assert {"$top", "filter[status]", "@odata.type"} <= _keys(openai["parameters"])
+    assert {"$top", "filter[status]", "@odata.type"} <= schema_keys(openai["parameters"])
 
     arguments = {
         "top": 2,
