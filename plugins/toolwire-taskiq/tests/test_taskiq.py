@@ -136,7 +136,7 @@ async def test_a_late_reply_is_discarded(
     redis_server: RedisServer, workers: Workers, write_config: WriteConfig, tmp_path: Path
 ) -> None:
     """A call the host answered at its deadline: the worker's reply to it, if one comes (the
-    deadline may cancel the tool on the worker first), reaches no call and is never read."""
+    deadline may cancel the tool on the worker first), reaches no other call."""
     config = write_config(redis_server.url, "[tools.nap]\ntimeout = 0.5\n")
     workers.start(config, "fleet", "--concurrency", "1")
     queue = tomllib.loads(config.read_text())["executors"]["fleet"]["queue"]
@@ -153,7 +153,9 @@ async def test_a_late_reply_is_discarded(
             [toolwire.ToolCall("add", {"a": i, "b": 1}, f"c{i}") for i in range(3)]
         )
     assert [r.output for r in results] == ["1", "2", "3"]
-    assert redis_server.count(f"{queue}:result:*") == stored  # left to expire, never read
+    # Left to expire, or taken by the timed-out call's own wait as it winds down: never
+    # handed to another call, and never more replies than the one job's.
+    assert redis_server.count(f"{queue}:result:*") <= stored
 
 
 @pytest.mark.slow
