@@ -388,30 +388,25 @@ def test_unsupported_narrowing_keywords_are_dropped_with_a_note():
     )
 
 
+def _strict_one_of(*types: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The strict form (and its notes) of an object whose one property is a oneOf of these types."""
+    branches = [{"type": t} for t in types]
+    schema = {"type": "object", "properties": {"v": {"oneOf": branches}}, "required": ["v"]}
+    strict, notes = strict_schema({**schema, "additionalProperties": False})
+    assert strict is not None
+    return strict, notes
+
+
 def test_one_of_is_sent_as_any_of_with_a_note():
     """oneOf becomes anyOf (strict mode has no oneOf), and the change is listed."""
-    schema = {
-        "type": "object",
-        "properties": {"v": {"oneOf": [{"type": "integer"}, {"type": "string"}]}},
-        "required": ["v"],
-        "additionalProperties": False,
-    }
-    strict, notes = strict_schema(schema)
-    assert strict is not None
+    strict, notes = _strict_one_of("integer", "string")
     assert strict["properties"]["v"] == {"anyOf": [{"type": "integer"}, {"type": "string"}]}
     assert notes == ()  # integer and string never overlap: anyOf means the same
 
 
 def test_one_of_whose_branches_overlap_is_sent_as_any_of_with_a_true_note():
     """oneOf over branches a value can match twice becomes anyOf, and the note says who enforces it."""
-    schema = {
-        "type": "object",
-        "properties": {"v": {"oneOf": [{"type": "integer"}, {"type": "number"}]}},
-        "required": ["v"],
-        "additionalProperties": False,
-    }
-    strict, notes = strict_schema(schema)
-    assert strict is not None
+    _, notes = _strict_one_of("integer", "number")
     assert notes == (
         "strict mode: oneOf at properties.v sent as anyOf (toolwire still enforces that exactly one matches)",
     )
