@@ -27,6 +27,12 @@ def arithmetic() -> toolwire.Toolset:
     return pack
 
 
+def _counted(tool: str, error: str | None = None) -> tuple[tuple[str, str], ...]:
+    """The attributes of a toolwire.calls point: the tool, the outcome, the error's kind."""
+    outcome = (("gen_ai.tool.name", tool), ("toolwire.outcome", "ok" if error is None else "error"))
+    return outcome if error is None else (("error.type", error), *outcome)
+
+
 def test_duration_histogram_in_seconds_by_tool_and_error_type(
     make: MakeDispatcher, telemetry: Telemetry
 ) -> None:
@@ -66,17 +72,9 @@ def test_call_counter_by_tool_and_outcome(make: MakeDispatcher, telemetry: Telem
     dispatcher.dispatch_sync("subtract", {})
     counts = {k: p.value for k, p in telemetry.by_attributes("toolwire.calls").items()}
     assert counts == {
-        (("gen_ai.tool.name", "divide"), ("toolwire.outcome", "ok")): 1,
-        (
-            ("error.type", "execution_error"),
-            ("gen_ai.tool.name", "divide"),
-            ("toolwire.outcome", "error"),
-        ): 2,
-        (
-            ("error.type", "unknown_tool"),
-            ("gen_ai.tool.name", OTHER_TOOL),
-            ("toolwire.outcome", "error"),
-        ): 2,
+        _counted("divide"): 1,
+        _counted("divide", "execution_error"): 2,
+        _counted(OTHER_TOOL, "unknown_tool"): 2,
     }
 
 
@@ -94,15 +92,7 @@ def test_calls_past_the_batch_limit_are_counted_under_their_tool(
     )
     counts = {k: p.value for k, p in telemetry.by_attributes("toolwire.calls").items()}
     assert counts == {
-        (("gen_ai.tool.name", "divide"), ("toolwire.outcome", "ok")): 1,
-        (
-            ("error.type", "rejected"),
-            ("gen_ai.tool.name", "divide"),
-            ("toolwire.outcome", "error"),
-        ): 1,
-        (
-            ("error.type", "rejected"),
-            ("gen_ai.tool.name", OTHER_TOOL),
-            ("toolwire.outcome", "error"),
-        ): 1,
+        _counted("divide"): 1,
+        _counted("divide", "rejected"): 1,
+        _counted(OTHER_TOOL, "rejected"): 1,
     }
