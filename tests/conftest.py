@@ -27,3 +27,16 @@ def openai_search_round(tool: str, arguments: str, query: str) -> dict[str, Any]
     search |= {"execution": "client", "status": "completed", "arguments": {"query": query}}
     data["output"].insert(0, search)
     return data
+
+
+def shout_pack() -> toolwire.Toolset:
+    """A pack named ``extra`` with one tool, ``shout``: what a plugin contributes in the tests
+    of contributed plugins."""
+    extra = toolwire.Toolset("extra")
+
+    @extra.tool
+    def shout(text: str) -> str:
+        """Shout."""
+        return text.upper()
+
+    return extra

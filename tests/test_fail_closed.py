@@ -11,7 +11,7 @@ import pytest
 import toolwire
 from toolwire.testing import registered_plugins
 
-from .conftest import MakeDispatcher
+from .conftest import MakeDispatcher, shout_pack
 
 
 def _pack() -> toolwire.Toolset:
@@ -193,12 +193,7 @@ def test_sub_plugins_can_be_disabled_by_name(make: MakeDispatcher) -> None:
     """A plugin another plugin contributes ('parent.NAME') is blocked by disable like any other;
     a contributed name without its parent's prefix fails, its row the parent's ('parent.stray'),
     so that it can never take another plugin's."""
-    extra = toolwire.Toolset("extra")
-
-    @extra.tool
-    def shout(text: str) -> str:
-        """Shout."""
-        return text.upper()
+    extra = shout_pack()
 
     class Parent:
         @toolwire.hookimpl

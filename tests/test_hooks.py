@@ -16,7 +16,7 @@ from toolwire import hookspecs
 from toolwire.providers import Provider
 from toolwire.testing import registered_plugins
 
-from .conftest import MakeDispatcher
+from .conftest import MakeDispatcher, shout_pack
 
 ROOT = Path(__file__).parent.parent
 
@@ -472,12 +472,7 @@ def test_hook_toolwire_register_commands(tmp_path: Path) -> None:
 
 def test_hook_toolwire_register_plugins(make: MakeDispatcher) -> None:
     """Contributed plugins get rows of their own; a failing one is recorded and skipped."""
-    extra = toolwire.Toolset("extra")
-
-    @extra.tool
-    def shout(text: str) -> str:
-        """Shout."""
-        return text.upper()
+    extra = shout_pack()
 
     class Broken:
         @toolwire.hookimpl
