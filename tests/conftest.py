@@ -40,3 +40,16 @@ def shout_pack() -> toolwire.Toolset:
         return text.upper()
 
     return extra
+
+
+def recording_layer(label: str, seen: list[str], *, wrap: bool = False) -> Any:
+    """A middleware that notes ``label>`` in ``seen`` on the way in and ``<label`` on the way
+    out; with ``wrap`` it answers ``label(value)``, else the value it was given."""
+
+    async def middleware(call: Any, context: Any, call_next: Any) -> Any:
+        seen.append(f"{label}>")
+        value = await call_next(call, context)
+        seen.append(f"<{label}")
+        return f"{label}({value})" if wrap else value
+
+    return middleware

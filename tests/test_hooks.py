@@ -16,7 +16,7 @@ from toolwire import hookspecs
 from toolwire.providers import Provider
 from toolwire.testing import registered_plugins
 
-from .conftest import MakeDispatcher, shout_pack
+from .conftest import MakeDispatcher, recording_layer, shout_pack
 
 ROOT = Path(__file__).parent.parent
 
@@ -168,13 +168,7 @@ async def test_hook_toolwire_register_middleware(make: MakeDispatcher) -> None:
     order: list[str] = []
 
     def layer(label: str) -> Any:
-        async def middleware(call: Any, context: Any, call_next: Any) -> Any:
-            order.append(f"{label}>")
-            value = await call_next(call, context)
-            order.append(f"<{label}")
-            return f"{label}({value})"
-
-        return middleware
+        return recording_layer(label, order, wrap=True)
 
     class Nowhere:
         def applies_to(self, tool: Any, policy: Any) -> bool:

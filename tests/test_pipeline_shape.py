@@ -21,7 +21,7 @@ from toolwire._tasks import TaskRunner
 from toolwire._threads import ThreadRunner
 from toolwire.middleware import Order
 
-from .conftest import MakeDispatcher
+from .conftest import MakeDispatcher, recording_layer
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUEST: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="none")
@@ -54,20 +54,11 @@ async def test_compose_puts_the_first_layer_outermost() -> None:
     """compose() wraps the innermost handler so that layers run outer to inner and back."""
     seen: list[str] = []
 
-    def layer(name: str) -> Any:
-        async def run(call: Any, context: Any, call_next: Any) -> Any:
-            seen.append(f"{name}>")
-            value = await call_next(call, context)
-            seen.append(f"<{name}")
-            return value
-
-        return run
-
     async def innermost(call: Any, context: Any) -> str:
         seen.append("tool")
         return "value"
 
-    handler = compose([layer("a"), layer("b")], innermost)
+    handler = compose([recording_layer("a", seen), recording_layer("b", seen)], innermost)
     assert await handler(None, None) == "value"
     assert seen == ["a>", "b>", "tool", "<b", "<a"]
 
