@@ -68,14 +68,34 @@ async def held(
     return result, result.output
 
 
+async def held_delete(
+    host: toolwire.Dispatcher,
+) -> tuple[
+    ToolwireToolset,
+    Agent[Any, str | DeferredToolRequests],
+    AgentRunResult[Any],
+    DeferredToolRequests,
+]:
+    """A run asking to delete user 2 through the host's toolset, held for approval: the
+    toolset, the agent, its first run and what it asks."""
+    toolset = ToolwireToolset(host)
+    run_agent = agent(toolset, [("delete_user", {"user_id": 2})])
+    first, requests = await held(run_agent)
+    return toolset, run_agent, first, requests
+
+
+async def nothing_ran(host: toolwire.Dispatcher, accounts: Accounts) -> None:
+    """No tool ran, and the host's one approval record still waits."""
+    assert accounts.ran == []
+    assert [a.status for a in await host.approvals()] == ["pending"]
+
+
 async def test_an_approval_given_in_toolwire_answers_the_request_with_its_stored_result(
     host: toolwire.Dispatcher, desk: toolwire.Dispatcher, accounts: Accounts
 ) -> None:
     """Approved from another host, the call runs there once; results() resumes the run with
     that stored result, and nothing runs again."""
-    toolset = ToolwireToolset(host)
-    run_agent = agent(toolset, [("delete_user", {"user_id": 2})])
-    first, requests = await held(run_agent)
+    toolset, run_agent, first, requests = await held_delete(host)
     (call,) = requests.approvals
     (record,) = await desk.approvals("pending")
     assert (await desk.approve(record.id, by="grace")).output == "deleted user 2"
@@ -95,9 +115,7 @@ async def test_a_rejection_in_toolwire_denies_the_request(
     host: toolwire.Dispatcher, desk: toolwire.Dispatcher, accounts: Accounts
 ) -> None:
     """Rejected from another host, results() denies the request with toolwire's answer."""
-    toolset = ToolwireToolset(host)
-    run_agent = agent(toolset, [("delete_user", {"user_id": 2})])
-    first, requests = await held(run_agent)
+    toolset, run_agent, first, requests = await held_delete(host)
     (call,) = requests.approvals
     (record,) = await desk.approvals("pending")
     await desk.reject(record.id, by="grace", message="user 2 has open orders")
@@ -127,9 +145,7 @@ async def test_the_first_decision_holds(
 ) -> None:
     """A call rejected in toolwire stays rejected when Pydantic AI approves it later: the
     resumed run reads the rejection, and the tool never runs."""
-    toolset = ToolwireToolset(host)
-    run_agent = agent(toolset, [("delete_user", {"user_id": 2})])
-    first, requests = await held(run_agent)
+    toolset, run_agent, first, requests = await held_delete(host)
     (call,) = requests.approvals
     (record,) = await desk.approvals("pending")
     await desk.reject(record.id, by="grace")
@@ -149,9 +165,7 @@ async def test_a_denial_after_toolwire_ran_the_call_keeps_its_result(
 ) -> None:
     """A call approved and run in toolwire cannot be denied afterwards: decide() answers the
     request with the stored result."""
-    toolset = ToolwireToolset(host)
-    run_agent = agent(toolset, [("delete_user", {"user_id": 2})])
-    first, requests = await held(run_agent)
+    toolset, run_agent, first, requests = await held_delete(host)
     (call,) = requests.approvals
     (record,) = await desk.approvals("pending")
     await desk.approve(record.id, by="grace")
@@ -168,9 +182,7 @@ async def test_a_denial_after_toolwire_ran_the_call_keeps_its_result(
 async def test_other_arguments_are_refused(host: toolwire.Dispatcher, accounts: Accounts) -> None:
     """Approving with override_args is refused, and a resumed call whose arguments differ from
     the record's never runs: toolwire runs exactly what a person approved."""
-    toolset = ToolwireToolset(host)
-    run_agent = agent(toolset, [("delete_user", {"user_id": 2})])
-    first, requests = await held(run_agent)
+    toolset, run_agent, first, requests = await held_delete(host)
     (call,) = requests.approvals
     edited = {call.tool_call_id: ToolApproved(override_args={"user_id": 3})}
     with pytest.raises(ValueError, match="exactly the arguments a person approved"):
@@ -180,8 +192,7 @@ async def test_other_arguments_are_refused(host: toolwire.Dispatcher, accounts: 
     results.approvals[call.tool_call_id] = ToolApproved(override_args={"user_id": 3})
     with pytest.raises(UserError, match="toolwire runs exactly what a person approved"):
         await run_agent.run(message_history=first.all_messages(), deferred_tool_results=results)
-    assert accounts.ran == []
-    assert [a.status for a in await host.approvals()] == ["pending"]
+    await nothing_ran(host, accounts)
 
 
 async def test_an_approval_without_an_approver_stops_the_run(
@@ -189,14 +200,11 @@ async def test_an_approval_without_an_approver_stops_the_run(
 ) -> None:
     """Metadata that names toolwire's approval but nobody who approved it is the host's mistake:
     the run stops, the tool does not run, the record waits."""
-    toolset = ToolwireToolset(host)
-    run_agent = agent(toolset, [("delete_user", {"user_id": 2})])
-    first, requests = await held(run_agent)
+    _, run_agent, first, requests = await held_delete(host)
     results = requests.build_results(approve_all=True, metadata=requests.metadata)
     with pytest.raises(UserError, match="without saying who approved it"):
         await run_agent.run(message_history=first.all_messages(), deferred_tool_results=results)
-    assert accounts.ran == []
-    assert [a.status for a in await host.approvals()] == ["pending"]
+    await nothing_ran(host, accounts)
 
 
 async def test_a_bare_approval_asks_toolwire_again(
@@ -204,9 +212,7 @@ async def test_a_bare_approval_asks_toolwire_again(
 ) -> None:
     """Pydantic AI's plain True, with no toolwire approval named, is a new call to toolwire: one
     that needs a person waits again, and nothing runs."""
-    toolset = ToolwireToolset(host)
-    run_agent = agent(toolset, [("delete_user", {"user_id": 2})])
-    first, requests = await held(run_agent)
+    _, run_agent, first, requests = await held_delete(host)
     (call,) = requests.approvals
     again = await run_agent.run(
         message_history=first.all_messages(),
