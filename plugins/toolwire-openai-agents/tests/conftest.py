@@ -13,7 +13,7 @@ from typing import Any, Literal
 import pytest
 import toolwire
 from agents import Agent, set_tracing_disabled
-from agents.testing import ScriptedModel
+from agents.testing import ScriptedModel, assistant_message, function_call
 from toolwire.testing import closing_all, make_dispatcher
 
 set_tracing_disabled(True)
@@ -119,3 +119,12 @@ def tool_outputs(model: ScriptedModel, call: int = -1) -> dict[str, Any]:
             except ValueError:
                 found[item["call_id"]] = output
     return found
+
+
+def one_call_then(
+    name: str, arguments: dict[str, Any], *, call_id: str, then: str
+) -> ScriptedModel:
+    """A model that calls one tool, then answers ``then``."""
+    return ScriptedModel(
+        [[function_call(name, arguments, call_id=call_id)], [assistant_message(then)]]
+    )

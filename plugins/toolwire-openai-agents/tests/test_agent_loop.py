@@ -12,16 +12,13 @@ from agents import RunConfig, Runner, UserError
 from agents.testing import ScriptedModel, assistant_message, function_call
 from toolwire_openai_agents import function_tools
 
-from .conftest import CallLog, MakeDispatcher, agent_with, tool_outputs
+from .conftest import CallLog, MakeDispatcher, agent_with, one_call_then, tool_outputs
 
 
 async def test_a_call_succeeds(dispatcher: toolwire.Dispatcher, log: CallLog) -> None:
     """A call runs once through toolwire and the model reads toolwire's output."""
-    model = ScriptedModel(
-        [
-            [function_call("get_weather", {"city": "Paris", "units": None}, call_id="w1")],
-            [assistant_message("21 degrees in Paris")],
-        ]
+    model = one_call_then(
+        "get_weather", {"city": "Paris", "units": None}, call_id="w1", then="21 degrees in Paris"
     )
     result = await Runner.run(agent_with(model, function_tools(dispatcher)), "Weather in Paris?")
 
@@ -58,12 +55,7 @@ async def test_arguments_that_are_not_json_are_answered(
     dispatcher: toolwire.Dispatcher, log: CallLog
 ) -> None:
     """Arguments that do not parse are toolwire's invalid_arguments for the model, not a crash."""
-    model = ScriptedModel(
-        [
-            [function_call("get_weather", '{"city": "Par', call_id="w1")],
-            [assistant_message("sorry")],
-        ]
-    )
+    model = one_call_then("get_weather", '{"city": "Par', call_id="w1", then="sorry")
     result = await Runner.run(agent_with(model, function_tools(dispatcher)), "Weather?")
 
     assert tool_outputs(model)["w1"]["error"] == "invalid_arguments"
@@ -95,12 +87,7 @@ async def test_a_timeout_is_an_error_the_model_reads(
     dispatcher: toolwire.Dispatcher, log: CallLog
 ) -> None:
     """A call past the tool's toolwire timeout ends as timeout for the model; the run goes on."""
-    model = ScriptedModel(
-        [
-            [function_call("slow_report", {"name": "q3"}, call_id="r1")],
-            [assistant_message("the report timed out")],
-        ]
-    )
+    model = one_call_then("slow_report", {"name": "q3"}, call_id="r1", then="the report timed out")
     result = await Runner.run(agent_with(model, function_tools(dispatcher)), "Report q3")
 
     timed_out = tool_outputs(model)["r1"]
@@ -116,12 +103,7 @@ async def test_a_role_sees_only_its_tools(dispatcher: toolwire.Dispatcher, log: 
     assert "reset_password" not in [t.name for t in tools]
     assert "reset_password" in [t.name for t in function_tools(dispatcher, role="admin")]
 
-    model = ScriptedModel(
-        [
-            [function_call("reset_password", {"user_id": 7}, call_id="p1")],
-            [assistant_message("I cannot do that")],
-        ]
-    )
+    model = one_call_then("reset_password", {"user_id": 7}, call_id="p1", then="I cannot do that")
     config = RunConfig(tool_not_found_behavior="return_error_to_model")
     result = await Runner.run(agent_with(model, tools), "Reset 7", run_config=config)
 

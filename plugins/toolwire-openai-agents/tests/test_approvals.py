@@ -19,7 +19,7 @@ from toolwire_openai_agents import (
     function_tools,
 )
 
-from .conftest import CallLog, MakeDispatcher, agent_with, tool_outputs
+from .conftest import CallLog, MakeDispatcher, agent_with, one_call_then, tool_outputs
 
 
 def delete_script(*user_ids: int) -> ScriptedModel:
@@ -165,12 +165,7 @@ async def test_a_gated_call_with_invalid_arguments_is_answered_not_held(
     dispatcher: toolwire.Dispatcher, log: CallLog
 ) -> None:
     """A gated call toolwire refuses before any approval is answered once, without interrupting."""
-    model = ScriptedModel(
-        [
-            [function_call("delete_user", {"user": 2}, call_id="d1")],
-            [assistant_message("wrong arguments")],
-        ]
-    )
+    model = one_call_then("delete_user", {"user": 2}, call_id="d1", then="wrong arguments")
     result = await Runner.run(agent_with(model, function_tools(dispatcher)), "Delete 2")
 
     assert not result.interruptions
@@ -208,11 +203,8 @@ async def test_an_approval_a_hook_asks_for_is_answered(make: MakeDispatcher, log
             return None
 
     dispatcher = make(BigWeather())
-    model = ScriptedModel(
-        [
-            [function_call("get_weather", {"city": "Oslo"}, call_id="w1")],
-            [assistant_message("waiting for a person")],
-        ]
+    model = one_call_then(
+        "get_weather", {"city": "Oslo"}, call_id="w1", then="waiting for a person"
     )
     result = await Runner.run(agent_with(model, function_tools(dispatcher)), "Oslo?")
 

@@ -14,7 +14,7 @@ from toolwire_openai_agents import function_tools
 from toolwire_openai_agents._tools import _strict_for_the_sdk
 from typing_extensions import TypedDict  # pydantic describes typing's only from Python 3.12
 
-from .conftest import MakeDispatcher, agent_with, tool_outputs
+from .conftest import MakeDispatcher, agent_with, one_call_then, tool_outputs
 
 
 def by_name(tools: list[Any]) -> dict[str, Any]:
@@ -66,12 +66,7 @@ async def test_an_omitted_optional_argument_takes_its_default(
     dispatcher: toolwire.Dispatcher,
 ) -> None:
     """The null strict mode sends for a left-out optional argument becomes the tool's default."""
-    model = ScriptedModel(
-        [
-            [function_call("get_weather", '{"city":"Oslo","units":null}', call_id="w1")],
-            [assistant_message("cold")],
-        ]
-    )
+    model = one_call_then("get_weather", '{"city":"Oslo","units":null}', call_id="w1", then="cold")
     await Runner.run(agent_with(model, function_tools(dispatcher)), "Oslo?")
 
     assert tool_outputs(model)["w1"]["units"] == "celsius"
