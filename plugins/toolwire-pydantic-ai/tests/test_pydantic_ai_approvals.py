@@ -90,6 +90,21 @@ async def nothing_ran(host: toolwire.Dispatcher, accounts: Accounts) -> None:
     assert [a.status for a in await host.approvals()] == ["pending"]
 
 
+async def refused_on_resume(
+    host: toolwire.Dispatcher,
+    accounts: Accounts,
+    run_agent: Agent[Any, str | DeferredToolRequests],
+    first: AgentRunResult[Any],
+    results: DeferredToolResults,
+    match: str,
+) -> None:
+    """Resumed with these results, the run stops with a UserError matching ``match``; no tool
+    ran, and the record still waits."""
+    with pytest.raises(UserError, match=match):
+        await run_agent.run(message_history=first.all_messages(), deferred_tool_results=results)
+    await nothing_ran(host, accounts)
+
+
 async def test_an_approval_given_in_toolwire_answers_the_request_with_its_stored_result(
     host: toolwire.Dispatcher, desk: toolwire.Dispatcher, accounts: Accounts
 ) -> None:
@@ -190,9 +205,9 @@ async def test_other_arguments_are_refused(host: toolwire.Dispatcher, accounts: 
 
     results = await toolset.decide(requests, {call.tool_call_id: True}, by="grace")
     results.approvals[call.tool_call_id] = ToolApproved(override_args={"user_id": 3})
-    with pytest.raises(UserError, match="toolwire runs exactly what a person approved"):
-        await run_agent.run(message_history=first.all_messages(), deferred_tool_results=results)
-    await nothing_ran(host, accounts)
+    await refused_on_resume(
+        host, accounts, run_agent, first, results, "toolwire runs exactly what a person approved"
+    )
 
 
 async def test_an_approval_without_an_approver_stops_the_run(
@@ -202,9 +217,9 @@ async def test_an_approval_without_an_approver_stops_the_run(
     the run stops, the tool does not run, the record waits."""
     _, run_agent, first, requests = await held_delete(host)
     results = requests.build_results(approve_all=True, metadata=requests.metadata)
-    with pytest.raises(UserError, match="without saying who approved it"):
-        await run_agent.run(message_history=first.all_messages(), deferred_tool_results=results)
-    await nothing_ran(host, accounts)
+    await refused_on_resume(
+        host, accounts, run_agent, first, results, "without saying who approved it"
+    )
 
 
 async def test_a_bare_approval_asks_toolwire_again(
