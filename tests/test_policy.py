@@ -325,21 +325,28 @@ async def test_a_caller_s_earlier_cancel_request_does_not_turn_a_timeout_into_a_
         stop.set()
 
 
+def _answers_when_cancelled(name: str, timeout: float, answer: str) -> toolwire.Toolset:
+    """A pack with one async tool, ``name``, that sleeps and, once cancelled, returns ``answer``
+    instead of letting the cancellation through."""
+    pack = toolwire.Toolset("t")
+
+    async def tool() -> str:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            return answer
+        return "slept"
+
+    pack.tool(name=name, timeout=timeout, description="Return after one cancel.")(tool)
+    return pack
+
+
 async def test_a_caller_s_cancel_stands_when_the_tool_catches_it_and_returns(
     make: MakeDispatcher,
 ) -> None:
     """Cancelling a dispatch whose tool (with a timeout) catches the CancelledError and returns
     a value: the caller still gets its CancelledError."""
-    pack = toolwire.Toolset("t")
-
-    @pack.tool(timeout=30)
-    async def catch_one() -> str:
-        """Return after one cancel."""
-        try:
-            await asyncio.sleep(5)
-        except asyncio.CancelledError:
-            return "returned after cancel"
-        return "slept"
+    pack = _answers_when_cancelled("catch_one", 30, "returned after cancel")
 
     running = asyncio.create_task(make(pack).dispatch("catch_one"))
     await asyncio.sleep(0.02)
@@ -693,16 +700,7 @@ async def test_a_tool_that_swallows_its_timeout_leaves_no_cancellation_behind(
 ) -> None:
     """A tool that catches the deadline's cancellation and answers still gets timeout (the
     deadline passed), and does not poison its batch."""
-    pack = toolwire.Toolset("t")
-
-    @pack.tool(timeout=0.02)
-    async def stubborn() -> str:
-        """Ignore cancellation once."""
-        try:
-            await asyncio.sleep(1)
-        except asyncio.CancelledError:
-            return "answered anyway"
-        return "slept"
+    pack = _answers_when_cancelled("stubborn", 0.02, "answered anyway")
 
     @pack.tool
     async def after() -> str:
