@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp_helpers import SERVERS, served_config
+from toolwire_fixtures.progress_checks import count_up_progress_in_order
 
 MODES = ["legacy", "auto"]  # 2025-11-25 (handshake) and 2026-07-28 (discover)
 
@@ -29,26 +30,10 @@ def config(tmp_path: Path) -> Path:
 async def test_process_worker_progress_reaches_the_client(config: Path, mode: str) -> None:
     """notifications/progress from a tool in a process worker reach the client in order, all
     before the result."""
-    seen: list[tuple[float, float | None, str | None]] = []
-
-    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        seen.append((progress, total, message))
-
     params = StdioServerParameters(
         command=sys.executable,
         args=[str(SERVERS / "serve_host.py"), str(config)],
         env=dict(os.environ),
     )
     async with Client(params, mode=mode) as client:
-        result = await client.call_tool(
-            "count_up", {"n": 3, "pause": 0.05}, progress_callback=on_progress
-        )
-        assert not result.is_error, result
-        assert seen == [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")]
-        flood = await client.call_tool(
-            "count_up", {"n": 5000, "pause": 0}, progress_callback=on_progress
-        )
-        assert not flood.is_error, flood
-        assert seen[-1] == (5000.0, 5000.0, "step 5000")
-        steps = [p for p, _, _ in seen[3:]]
-        assert steps == sorted(set(steps))
+        await count_up_progress_in_order(client, 5000)

@@ -13,6 +13,7 @@ import pytest
 import redis
 import toolwire
 from mcp import Client, StdioServerParameters
+from toolwire_fixtures.progress_checks import count_up_progress_in_order
 from toolwire_taskiq._wire import Signer
 
 from .conftest import RedisServer, Workers, WriteConfig, toolwire_command
@@ -133,11 +134,6 @@ async def test_progress_from_a_worker_reaches_an_mcp_client(
     )
     config.write_text(text)
     workers.start(config)
-    seen: Seen = []
-
-    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        seen.append((progress, total, message))
-
     command, *args = toolwire_command()
     params = StdioServerParameters(
         command=command,
@@ -145,15 +141,4 @@ async def test_progress_from_a_worker_reaches_an_mcp_client(
         env=dict(os.environ),
     )
     async with Client(params, mode=mode) as client:
-        result = await client.call_tool(
-            "count_up", {"n": 3, "pause": 0.05}, progress_callback=on_progress
-        )
-        assert not result.is_error, result
-        assert seen == steps(3)
-        flood = await client.call_tool(
-            "count_up", {"n": 3000, "pause": 0}, progress_callback=on_progress
-        )
-        assert not flood.is_error, flood
-        assert seen[-1] == (3000.0, 3000.0, "step 3000")
-        done = [p for p, _, _ in seen[3:]]
-        assert done == sorted(set(done))
+        await count_up_progress_in_order(client, 3000)
