@@ -59,6 +59,7 @@ __all__ = [
     "read_settings",
     "secret_bits",
     "settings_problems",
+    "table",
 ]
 
 #: A file or folder the plugin reads or writes: resolved by ``read_settings`` (a relative one
@@ -162,6 +163,12 @@ def settings_problems(
     """Every way ``table`` breaks ``schema``, each a sentence naming its key as ``at`` places
     it (``("plugins", "audit")`` names ``[plugins.audit] KEY``). Empty when it holds."""
     return schema_problems(schema, table, tuple(at))
+
+
+def table(properties: Mapping[str, Any], **keywords: Any) -> dict[str, Any]:
+    """The JSON Schema of a settings table: an object of exactly ``properties`` (an unknown
+    key is a problem, with "did you mean"), plus any other ``keywords`` of the schema."""
+    return {"type": "object", "additionalProperties": False, "properties": properties, **keywords}
 
 
 def raise_problems(where: str, problems: Sequence[str]) -> None:

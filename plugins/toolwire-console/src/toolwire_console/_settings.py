@@ -26,30 +26,26 @@ _TOKEN_SCHEMA: Final = {
 }  # fmt: skip
 
 #: ``[plugins.console]``, as ``toolwire.settings`` checks it.
-SCHEMA: Final[Mapping[str, Any]] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "host": {**settings.TEXT, "default": "127.0.0.1"},
-        "port": {"type": "integer", "minimum": 0, "maximum": 65535, "default": 8080,
-                 "x-expected": "a port number"},
-        "tokens": {
-            "type": "object",
-            "propertyNames": {"pattern": "^[A-Za-z0-9_.@-]{1,64}$",
-                              "x-expected": "a principal name of 1 to 64 letters, digits or "
-                              "'_.@-'"},
-            "additionalProperties": _TOKEN_SCHEMA,
-            "default": {},
-            "x-expected": "a table of principal = {env, permission}",
-        },
-        "allowed_hosts": {**settings.TEXTS, "default": []},
-        "allowed_origins": {**settings.TEXTS, "default": []},
-        "secure_cookies": {**settings.FLAG, "default": False},
-        "session_ttl": {**settings.SECONDS, "default": 8 * 3600.0},
-        "refresh": {**settings.SECONDS, "default": 5.0},
-        "recent_calls": {**settings.COUNT, "default": 50},
+SCHEMA: Final[Mapping[str, Any]] = settings.table({
+    "host": {**settings.TEXT, "default": "127.0.0.1"},
+    "port": {"type": "integer", "minimum": 0, "maximum": 65535, "default": 8080,
+             "x-expected": "a port number"},
+    "tokens": {
+        "type": "object",
+        "propertyNames": {"pattern": "^[A-Za-z0-9_.@-]{1,64}$",
+                          "x-expected": "a principal name of 1 to 64 letters, digits or "
+                          "'_.@-'"},
+        "additionalProperties": _TOKEN_SCHEMA,
+        "default": {},
+        "x-expected": "a table of principal = {env, permission}",
     },
-}  # fmt: skip
+    "allowed_hosts": {**settings.TEXTS, "default": []},
+    "allowed_origins": {**settings.TEXTS, "default": []},
+    "secure_cookies": {**settings.FLAG, "default": False},
+    "session_ttl": {**settings.SECONDS, "default": 8 * 3600.0},
+    "refresh": {**settings.SECONDS, "default": 5.0},
+    "recent_calls": {**settings.COUNT, "default": 50},
+})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

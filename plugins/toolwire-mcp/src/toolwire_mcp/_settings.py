@@ -146,21 +146,17 @@ _SERVE_SCHEMA: Final = {
 }  # fmt: skip
 
 #: ``[plugins.mcp]``, as ``toolwire.settings`` checks it.
-SCHEMA: Final[Mapping[str, Any]] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "config": {**settings.PATH, "x-expected": "a file path"},
-        "servers": {
-            "type": "object",
-            "propertyNames": {"pattern": "^[A-Za-z0-9_-]{1,48}$",
-                              "x-expected": "a server name of 1 to 48 letters, digits, '_' or '-'"},
-            "additionalProperties": SERVER_SCHEMA,
-            "x-expected": "a table of servers",
-        },
-        "serve": {**_SERVE_SCHEMA, "default": {}, "x-expected": "a table"},
+SCHEMA: Final[Mapping[str, Any]] = settings.table({
+    "config": {**settings.PATH, "x-expected": "a file path"},
+    "servers": {
+        "type": "object",
+        "propertyNames": {"pattern": "^[A-Za-z0-9_-]{1,48}$",
+                          "x-expected": "a server name of 1 to 48 letters, digits, '_' or '-'"},
+        "additionalProperties": SERVER_SCHEMA,
+        "x-expected": "a table of servers",
     },
-}  # fmt: skip
+    "serve": {**_SERVE_SCHEMA, "default": {}, "x-expected": "a table"},
+})  # fmt: skip
 
 #: ``name``, ``name:port`` or ``name:*``; a name is a DNS name, an IPv4 address or ``[IPv6]``.
 _HOST_PATTERN: Final = re.compile(
