@@ -179,7 +179,11 @@ def main() -> None:
             if function is None:
                 function = functions[(module, qualname)] = resolve(module, qualname)
         except Exception as exc:  # noqa: BLE001 - the host logs it; the call did not run
-            reply: tuple[Any, ...] = ("unloadable", "".join(traceback.format_exception(exc)))
+            try:
+                text = "".join(traceback.format_exception(exc))
+            except MemoryError:  # under a tight cap even the traceback may not fit
+                text = f"{type(exc).__name__} (no memory left under the cap to format it)"
+            reply: tuple[Any, ...] = ("unloadable", text)
         else:
             reply = run(function, kwargs, is_async, trace_context)
         if reporter is not None:
@@ -188,6 +192,9 @@ def main() -> None:
             conn.send(reply)
         except OSError:  # the host is gone
             _orphaned()
+            return
+        except MemoryError:  # the reply did not fit under the cap: say so in a few bytes
+            conn.send(("memory",))
             return
         if reply[0] == "memory":
             return  # a heap that ran out may be in any state: a fresh worker replaces this one

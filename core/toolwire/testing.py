@@ -3,6 +3,10 @@ a plugin installed for other processes with the ``toolwire`` command run as an o
 
 Nothing here needs a provider SDK or a network: responses are built as the plain JSON each
 API sends, and go through the same ``process_response`` a host uses.
+
+Why one module of this length: it is the one public module plugin authors import their test
+helpers from (``toolwire.testing``), as the API reference documents it; its helpers are small
+and independent, and splitting them would only move the import.
 """
 
 from __future__ import annotations
