@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from ._errors import ToolError
-from ._problems import Describer
+from ._problems import Describer, json_type
 from ._strict import restorations
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def parse_arguments(raw: Any, *, max_bytes: int, max_depth: int) -> dict[str, An
     if isinstance(raw, Mapping):
         _check_plain(raw, max_depth)
         return dict(raw)
-    raise _invalid(f"arguments must be a JSON object, got {_json_type(raw)}")
+    raise _invalid(f"arguments must be a JSON object, got {json_type(raw)}")
 
 
 def _parse_json_text(text: str, max_bytes: int, max_depth: int) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def _parse_json_text(text: str, max_bytes: int, max_depth: int) -> dict[str, Any
     except RecursionError:
         raise _invalid(f"arguments are nested deeper than {max_depth} levels") from None
     if not isinstance(value, dict):
-        raise _invalid(f"arguments must be a JSON object, got {_json_type(value)}")
+        raise _invalid(f"arguments must be a JSON object, got {json_type(value)}")
     # Only text that escapes a surrogate, or holds one as it is, can decode to a lone one:
     # two substring tests at C speed for every other call.
     if ("\\u" in text and _SURROGATE_ESCAPE.search(text)) or (
@@ -207,20 +207,6 @@ def _surrogate(path: str, *, key: bool) -> ToolError:
 def _escaped(text: str) -> str:
     """``text`` with each surrogate written as its ``\\uXXXX`` escape, encodable again."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "an array"
-    return type(value).__name__
 
 
 #: What a typed parameter's format expects (the forms pydantic parses), said to the model.

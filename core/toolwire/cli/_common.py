@@ -13,6 +13,7 @@ from .._config import Config, load_config
 from .._dispatcher import Dispatcher
 from .._errors import ConfigError
 from .._logging import Redaction
+from .._problems import json_type
 from .._values import DispatchResult
 
 EXIT_OK: Final = 0
@@ -92,13 +93,8 @@ def _parse_json(text: str, what: str) -> Any:
 def _parse_json_object(text: str, what: str) -> dict[str, Any]:
     value = _parse_json(text, what)
     if not isinstance(value, dict):
-        raise UsageError(f"{what}: expected a JSON object, got {_json_type(value)}")
+        raise UsageError(f"{what}: expected a JSON object, got {json_type(value)}")
     return value
-
-
-def _json_type(value: Any) -> str:
-    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number")
 
 
 def _describe_os_error(exc: OSError) -> str:
