@@ -78,6 +78,30 @@ def test_a_secret_value_never_appears_in_the_message(tmp_path: Path) -> None:
     assert "hunter2" not in str(caught.value)
 
 
+def test_a_table_marked_secret_hides_every_value_inside_it(tmp_path: Path) -> None:
+    """x-secret on a table keeps each value in it out of the message, as on the value itself."""
+    schema = settings.table(
+        {"vault": {"type": "object", "x-secret": True, "properties": {"x": {"type": "integer"}}}}
+    )
+    config = config_file(tmp_path, '[plugins.demo.vault]\nx = "hunter2-TOPSECRET"\n')
+    with pytest.raises(toolwire.ConfigError) as caught:
+        settings.read_settings(config, "demo", schema)
+    assert "[plugins.demo.vault] x" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_every_path_in_a_list_is_resolved_and_recorded(tmp_path: Path) -> None:
+    """A list of paths resolves each entry against the config file's folder, and each is
+    recorded for `toolwire check` under its own key."""
+    schema = settings.table({"dirs": {"type": "array", "items": settings.PATH}})
+    config = config_file(tmp_path, 'dirs = ["a", "b"]\n')
+    values = settings.read_settings(config, "demo", schema)
+    folder = tmp_path / "conf"
+    assert values["dirs"] == [folder / "a", folder / "b"]
+    assert config.resolved_paths["plugins.demo.dirs[0]"] == folder / "a"
+    assert config.resolved_paths["plugins.demo.dirs[1]"] == folder / "b"
+
+
 def test_defaults_fill_missing_keys_and_nested_tables(tmp_path: Path) -> None:
     """Missing keys get the schema's defaults, in nested tables too; what was given is kept."""
     values = settings.read_settings(config_file(tmp_path, 'path = "a.log"'), "demo", SCHEMA)
@@ -149,7 +173,10 @@ def test_the_plugins_own_check_runs_on_valid_values(tmp_path: Path) -> None:
         ("70617373776f72643132333435363738", "a guesser tries early"),
         ("cGFzc3dvcmQxMjM0NTY3OA==", "a guesser tries early"),
         ("d41d8cd98f00b204e9800998ecf8427e", "a guesser tries early"),
-        ("5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8", "a guesser tries early"),
+        (
+            "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+            "a guesser tries early",
+        ),
     ],
 )
 def test_a_missing_or_weak_secret_is_refused(value: str | None, problem: str) -> None:

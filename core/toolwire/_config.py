@@ -480,7 +480,7 @@ def schema_problems(schema: Mapping[str, Any], data: Any, at: tuple[str, ...] = 
         if path in seen:
             continue
         expected = error.schema.get("x-expected") if isinstance(error.schema, Mapping) else None
-        secret = isinstance(error.schema, Mapping) and error.schema.get("x-secret") is True
+        secret = _under_secret(schema, error)
         where = _key_path(path) or "config"
         if expected:
             seen.add(path)
@@ -492,6 +492,24 @@ def schema_problems(schema: Mapping[str, Any], data: Any, at: tuple[str, ...] = 
         else:
             problems.append(f"{where}: {error.message}")
     return problems
+
+
+def _under_secret(schema: Mapping[str, Any], error: Any) -> bool:
+    """Whether the failing value is secret: its own schema, or any schema it sits in (a table
+    marked ``"x-secret": true`` hides every value inside it), says ``x-secret``."""
+    if isinstance(error.schema, Mapping) and error.schema.get("x-secret") is True:
+        return True
+    node: Any = schema
+    for step in error.absolute_schema_path:
+        if isinstance(node, Mapping):
+            if node.get("x-secret") is True:
+                return True
+            node = node.get(step)
+        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+            node = node[step]
+        else:
+            return False  # through a $ref: the value's own mark decides, as above
+    return False
 
 
 def _non_finite(value: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], float]]:

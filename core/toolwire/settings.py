@@ -311,5 +311,10 @@ def _complete(config: Config, value: Any, schema: Any, at: tuple[str, ...]) -> A
             for key, item in {**value, **defaults}.items()
         }
     if isinstance(value, list):
-        return [_complete(config, item, schema.get("items"), at) for item in value]
+        # Each entry under a key of its own (``dirs[0]``), so `toolwire check` lists every path.
+        where = (*at[:-1], f"{at[-1]}[{{}}]") if at else ("[{}]",)
+        return [
+            _complete(config, item, schema.get("items"), (*where[:-1], where[-1].format(i)))
+            for i, item in enumerate(value)
+        ]
     return copy.deepcopy(value)
