@@ -150,6 +150,8 @@ def main() -> None:
     conn = Connection(fd)
     sys_path, max_memory_mb = conn.recv()
     sys.path[:] = sys_path
+    # Pickled now, while memory is free: under a tight cap even building a reply can fail.
+    out_of_memory = pickle.dumps(("unloadable", "MemoryError: the call did not fit in the cap"))
     if max_memory_mb:  # the whole worker counts: the interpreter, toolwire, the tool's imports
         import resource
 
@@ -170,31 +172,28 @@ def main() -> None:
             return  # the line may be half read: a fresh worker replaces this one
         if message is None:
             return
-        module, qualname, kwargs, is_async, trace_context, progress_param = message
-        reporter = None
-        if progress_param is not None and hasattr(kwargs.get(progress_param), "progress"):
-            reporter = kwargs[progress_param].progress = Reporter(conn)
         try:
-            function = functions.get((module, qualname))
-            if function is None:
-                function = functions[(module, qualname)] = resolve(module, qualname)
-        except Exception as exc:  # noqa: BLE001 - the host logs it; the call did not run
+            module, qualname, kwargs, is_async, trace_context, progress_param = message
+            reporter = None
+            if progress_param is not None and hasattr(kwargs.get(progress_param), "progress"):
+                reporter = kwargs[progress_param].progress = Reporter(conn)
             try:
-                text = "".join(traceback.format_exception(exc))
-            except MemoryError:  # under a tight cap even the traceback may not fit
-                text = f"{type(exc).__name__} (no memory left under the cap to format it)"
-            reply: tuple[Any, ...] = ("unloadable", text)
-        else:
-            reply = run(function, kwargs, is_async, trace_context)
-        if reporter is not None:
-            reporter.close()
-        try:
-            conn.send(reply)
-        except OSError:  # the host is gone
-            _orphaned()
-            return
-        except MemoryError:  # the reply did not fit under the cap: say so in a few bytes
-            conn.send(("memory",))
-            return
+                function = functions.get((module, qualname))
+                if function is None:
+                    function = functions[(module, qualname)] = resolve(module, qualname)
+            except Exception as exc:  # noqa: BLE001 - the host logs it; the call did not run
+                reply: tuple[Any, ...] = ("unloadable", "".join(traceback.format_exception(exc)))
+            else:
+                reply = run(function, kwargs, is_async, trace_context)
+            if reporter is not None:
+                reporter.close()
+            try:
+                conn.send(reply)
+            except OSError:  # the host is gone
+                _orphaned()
+                return
+        except MemoryError:  # wherever the cap was met: say so in bytes made beforehand
+            conn.send_bytes(out_of_memory)
+            return  # a heap that ran out may be in any state: a fresh worker replaces this one
         if reply[0] == "memory":
             return  # a heap that ran out may be in any state: a fresh worker replaces this one
