@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -400,8 +401,24 @@ def verify_trail(
             if held != _identities(trail_files(path)):
                 continue  # rotated meanwhile
             sources = [(os.fspath(f), o) for f, o in zip(files, opened, strict=True)]
-            return _verify(sources, after_hash), files
+            outcome = _verify(sources, after_hash)
+            if _read_while_written(outcome, files[-1]):
+                continue  # the bytes of a line being appended were not there yet: read again
+            return outcome, files
     return verify(files, after_hash=after_hash), files  # rotated on every try: as listed
+
+
+def _read_while_written(outcome: Verification, last: Path) -> bool:
+    """Whether a line of the file being appended read as no JSON while the file has grown
+    since: a reader can see a new size before the bytes a writer is copying. A line that is
+    really damaged reads the same again, and is reported on the next try."""
+    problem = outcome.problem
+    if problem is None or problem.kind != "changed" or problem.file != os.fspath(last):
+        return False
+    if problem.message != "the line is not valid JSON":
+        return False
+    time.sleep(0.05)
+    return True
 
 
 def _inode(status: os.stat_result) -> tuple[int, int]:
