@@ -139,3 +139,83 @@ def test_a_held_openai_turn_keeps_its_tool_search_output(make: MakeDispatcher) -
     assert items[2]["output"] == "deleted" and ran == ["delete a.txt"]
     assert items[3]["call_id"] == "call_ts"
     assert items[3]["tools"][0]["tools"][0]["name"] == "delete_file"
+
+
+class SearchVotes:
+    """Votes on search calls only: ``vote`` is returned for them, and each one is noted."""
+
+    def __init__(self, vote: Any) -> None:
+        self.vote = vote
+        self.seen: list[tuple[str, Any, Any]] = []
+
+    @toolwire.hookimpl
+    def toolwire_check_permission(self, call: Any, context: Any) -> Any:
+        if call.name not in ("search_tools", "tool_search"):
+            return True
+        self.seen.append((call.name, dict(call.arguments), context.policy))
+        return self.vote
+
+
+def _search_answer(items: list[Any]) -> Any:
+    """The Gemini answer to the search call of a processed response."""
+    for item in items:
+        for part in item.get("parts", ()) if isinstance(item, dict) else ():
+            answer = part.get("functionResponse") or part.get("function_response")
+            if answer and answer.get("name") == "search_tools":
+                return answer["response"]
+    raise AssertionError(f"no search answer in {items!r}")
+
+
+def test_a_permission_hook_can_deny_a_search(make: MakeDispatcher) -> None:
+    """A search_tools call walks the permission hooks with its query and no tool policy; a
+    deny answers it permission_denied, naming no tool, and observers see it failed."""
+    votes, observed = SearchVotes(toolwire.Deny("no searching today")), Observed()
+    dispatcher = make(*_packs([]), votes, observed)
+    response = build_response("gemini", [("search_tools", {"query": "read a text file"})])
+    items = dispatcher.process_response_sync(response, role="user")
+    assert votes.seen == [("search_tools", {"query": "read a text file"}, None)]
+    answer = repr(_search_answer(items))
+    assert "permission_denied" in answer and "no searching today" in answer
+    assert "read_file" not in answer
+    (finished,) = observed.finished
+    assert finished[0].name == "search_tools" and not finished[1].success
+    assert finished[1].error.kind == "permission_denied"
+
+
+def test_a_denied_openai_client_search_loads_no_tool(make: MakeDispatcher) -> None:
+    """A denied client-side tool_search_call is answered with a tool_search_output that loads
+    nothing, and the call itself ends permission_denied for observers."""
+    votes, observed = SearchVotes(False), Observed()
+    dispatcher = make(*_packs([]), votes, observed)
+    items = dispatcher.process_response_sync(
+        openai_search_round("read_file", '{"path": "a.txt"}', "read a text file")
+    )
+    (output,) = [i for i in items if i.get("type") == "tool_search_output"]
+    assert output["tools"] == [] and output["call_id"] == "call_ts"
+    search = next(r for c, r, _ in observed.finished if c.name == "tool_search")
+    assert search.error is not None and search.error.kind == "permission_denied"
+
+
+def test_a_search_is_never_held_for_a_person(make: MakeDispatcher) -> None:
+    """A vote asking a person to approve a search refuses it (a search cannot wait): the turn
+    is not held, nothing is recorded, and the answer names no tool."""
+    votes = SearchVotes(toolwire.RequireApproval("searches need a second person"))
+    dispatcher = make(*_packs([]), votes, config=HOLD)
+    response = build_response("gemini", [("search_tools", {"query": "delete a file"})])
+    items = dispatcher.process_response_sync(response)
+    assert items != [] and not getattr(items, "pending", None)
+    answer = repr(_search_answer(items))
+    assert "permission_denied" in answer and "cannot wait for a person" in answer
+    assert "delete_file" not in answer
+    assert dispatcher.approvals_sync() == []
+
+
+def test_with_permission_deny_by_default_a_search_needs_an_allow(make: MakeDispatcher) -> None:
+    """Under ``[defaults] permission = "deny"`` a search no hook votes on is denied (fail
+    closed), and one a hook allows finds the tools the role may call."""
+    deny = {"defaults": {"permission": "deny"}}
+    response = build_response("gemini", [("search_tools", {"query": "read a text file"})])
+    unvoted = make(*_packs([]), config=deny).process_response_sync(response)
+    assert "permission_denied" in repr(_search_answer(unvoted))
+    allowed = make(*_packs([]), SearchVotes(True), config=deny).process_response_sync(response)
+    assert "read_file" in repr(_search_answer(allowed))

@@ -35,8 +35,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from ._errors import RequireApproval, ToolError
 from ._pipeline import NO_STATE, Finished
 from ._plan import Plan
+from ._serialize import error_text
 from ._tools import Tool
 from ._values import CallContext, DispatchResult, ToolCall
 from .providers import ParsedResponse, Provider
@@ -288,46 +290,47 @@ def answer(found: Sequence[Tool]) -> dict[str, Any]:
     }
 
 
-def search_items(
-    shape: Provider,
-    parsed: ParsedResponse,
-    searcher: Searcher,
-    define: Callable[[Tool], Any],
-) -> list[tuple[ToolCall, DispatchResult, Any]]:
-    """The client-side OpenAI ``tool_search_call`` items of a response, each answered: the
-    call (as observers see it, named ``tool_search``), its result and its
-    ``tool_search_output``."""
+def client_searches(shape: Provider, parsed: ParsedResponse) -> list[tuple[Any, ToolCall]]:
+    """The client-side OpenAI ``tool_search_call`` items of a response, each with its call as
+    observers and permission hooks see it (named ``tool_search``)."""
     if shape.name != "openai-responses":
         return []
-    answered: list[tuple[ToolCall, DispatchResult, Any]] = []
+    searches: list[tuple[Any, ToolCall]] = []
     for item in list_or_empty(parsed.response.get("output")):
         item = mapping_or_empty(item)
         if item.get("type") != "tool_search_call" or item.get("execution") != "client":
             continue
         query = query_of(item.get("arguments"))
-        found = searcher(query, FOUND_PER_SEARCH)
-        loaded: list[Any] = []
-        spaces: dict[str, dict[str, Any]] = {}
-        for tool in found:
-            if tool.pack is None:
-                loaded.append(define(tool))
-                continue
-            if tool.pack not in spaces:
-                spaces[tool.pack] = namespace(tool)
-                loaded.append(spaces[tool.pack])
-            spaces[tool.pack]["tools"].append(define(tool))
-        output: dict[str, Any] = {
-            "type": "tool_search_output",
-            "execution": "client",
-            "status": "completed",
-            "tools": loaded,
-        }
-        call_id = item.get("call_id")
-        if call_id is not None:
-            output["call_id"] = call_id
-        call = ToolCall(OPENAI_SEARCH, {"query": query}, text_of(call_id or item.get("id")))
-        answered.append((call, _result(call, answer(found)), output))
-    return answered
+        call_id = text_of(item.get("call_id") or item.get("id"))
+        searches.append((item, ToolCall(OPENAI_SEARCH, {"query": query}, call_id)))
+    return searches
+
+
+def search_output(
+    item: Mapping[str, Any], found: Sequence[Tool], define: Callable[[Tool], Any]
+) -> Any:
+    """The ``tool_search_output`` answering one client-side ``tool_search_call``: the found
+    tools, each pack's in a ``namespace`` (none when the search was refused)."""
+    loaded: list[Any] = []
+    spaces: dict[str, dict[str, Any]] = {}
+    for tool in found:
+        if tool.pack is None:
+            loaded.append(define(tool))
+            continue
+        if tool.pack not in spaces:
+            spaces[tool.pack] = namespace(tool)
+            loaded.append(spaces[tool.pack])
+        spaces[tool.pack]["tools"].append(define(tool))
+    output: dict[str, Any] = {
+        "type": "tool_search_output",
+        "execution": "client",
+        "status": "completed",
+        "tools": loaded,
+    }
+    call_id = item.get("call_id")
+    if call_id is not None:
+        output["call_id"] = call_id
+    return output
 
 
 def _result(call: ToolCall, data: dict[str, Any]) -> DispatchResult:
@@ -345,9 +348,13 @@ def anthropic_references(found: Sequence[Tool]) -> list[dict[str, Any]] | str:
 class SearchAnswers:
     """Answers a response's calls of toolwire's search tool, for the role of the response.
 
-    Each answered search is finished as any call is (``_pipeline.finish``): the call log, the
-    audit trail and spans see it, named ``search_tools`` (``tool_search`` for OpenAI's
-    client-side search). It runs no permission hook: it reads only the registry, for the role.
+    Each search is a call: the permission hooks vote on it first (``toolwire_check_permission``
+    with the call named ``search_tools``, or ``tool_search`` for OpenAI's client-side search,
+    its ``{"query": ...}`` arguments, and a context with no tool policy), and a search that is
+    denied, or that a hook would hold for a person (a search cannot wait), is answered
+    ``permission_denied`` with no tool found. With no vote, ``[defaults] permission`` decides,
+    as for any call. Each search is then finished as any call is (``_pipeline.finish``): the
+    call log, the audit trail and spans see it.
 
     Args:
         searcher: ``(query, limit) -> tools``: ``Dispatcher.search_tools`` for the role.
@@ -386,12 +393,14 @@ class SearchAnswers:
             query = query_of(given.arguments)
             call = ToolCall(given.name, {"query": query}, given.call_id or new_id(), given.caller)
             started = time.perf_counter()
-            tools = self.searcher(query, FOUND_PER_SEARCH)
-            result = _result(call, answer(tools))
+            context = _context(call, role, state)
+            refused = await _refused(plan, call, context)
+            tools = [] if refused is not None else self.searcher(query, FOUND_PER_SEARCH)
+            result = refused or _result(call, answer(tools))
             item = shape.format_result(call, result)
-            if shape.name == "anthropic" and isinstance(item, Mapping):
+            if refused is None and shape.name == "anthropic" and isinstance(item, Mapping):
                 item = {**item, "content": anthropic_references(tools)}
-            done[index] = await _finished(plan, call, result, role, state, started, item)
+            done[index] = await _finished(plan, call, result, context, started, item)
         return done
 
     async def more(
@@ -403,29 +412,60 @@ class SearchAnswers:
         state: Mapping[str, Any] | None,
     ) -> list[Any]:
         """The ``tool_search_output`` of each client-side OpenAI ``tool_search_call``, each
-        search finished as a call."""
-        started = time.perf_counter()
+        search voted on and finished as a call (a refused one finds no tool)."""
         define = functools.partial(self.define, shape)
         outputs: list[Any] = []
-        for call, result, output in search_items(shape, parsed, self.searcher, define):
-            await _finished(plan, call, result, role, state, started, None)
-            outputs.append(output)
+        for item, call in client_searches(shape, parsed):
             started = time.perf_counter()
+            context = _context(call, role, state)
+            refused = await _refused(plan, call, context)
+            query = query_of(call.arguments)
+            tools = [] if refused is not None else self.searcher(query, FOUND_PER_SEARCH)
+            result = refused or _result(call, answer(tools))
+            await _finished(plan, call, result, context, started, None)
+            outputs.append(search_output(item, tools, define))
         return outputs
+
+
+def _context(call: ToolCall, role: str | None, state: Mapping[str, Any] | None) -> CallContext:
+    context = CallContext(call.call_id, None, role, NO_STATE if state is None else state)
+    context.caller = call.caller
+    return context
+
+
+async def _refused(plan: Plan, call: ToolCall, context: CallContext) -> DispatchResult | None:
+    """The permission hooks' vote on a search: ``None`` when it may run, else its
+    ``permission_denied`` result (a vote to ask a person refuses it: a search cannot wait)."""
+    try:
+        asked = plan.hooks.check_permission(call, context)
+        if asked is not None and not isinstance(asked, RequireApproval):
+            asked = await asked
+    except ToolError as denied:
+        return _refusal(call, denied)
+    if asked is None:
+        return None
+    return _refusal(
+        call,
+        ToolError(
+            f"a search cannot wait for a person ({asked.reason}); it was not run",
+            kind="permission_denied",
+        ),
+    )
+
+
+def _refusal(call: ToolCall, error: ToolError) -> DispatchResult:
+    return DispatchResult(False, call.call_id, call.name, error=error, output=error_text(error))
 
 
 async def _finished(
     plan: Plan,
     call: ToolCall,
     result: DispatchResult,
-    role: str | None,
-    state: Mapping[str, Any] | None,
+    context: CallContext,
     started: float,
     item: Any,
 ) -> Finished:
     """Observers see an answered search as a call (``toolwire_call_finished``)."""
-    context = CallContext(call.call_id, None, role, NO_STATE if state is None else state)
-    context.caller = call.caller
     result.elapsed_ms = (time.perf_counter() - started) * 1000.0
     pending = plan.hooks.run_finished(call, result, context)
     if pending is not None:
