@@ -14,6 +14,7 @@ import toolwire
 import toolwire_mcp
 from mcp import Client, StdioServerParameters
 from mcp_helpers import SERVERS
+from toolwire.testing import free_port
 
 
 def _pack(gate: asyncio.Event | None = None, seen: list[str] | None = None) -> toolwire.Toolset:
@@ -160,12 +161,15 @@ async def test_unknown_task_and_another_callers_task_are_not_found(tmp_path: Pat
     dispatcher.close()
 
 
-def test_redis_store_with_a_task_tool_stops_the_start(tmp_path: Path) -> None:
-    """A task tool with a Redis approvals store stops the start with a message saying what to do
-    (task records are not kept in Redis yet), rather than serving tasks nobody can read back."""
-    dispatcher = _dispatcher(tmp_path, _pack(), approvals={"store": "redis://127.0.0.1:1/0"})
-    with pytest.raises(toolwire.ConfigError, match="sqlite:///PATH"):
+def test_unreachable_redis_store_with_a_task_tool_stops_the_start(tmp_path: Path) -> None:
+    """A task tool with a Redis approvals store that does not answer stops the start with a
+    message naming the Redis, never its password, rather than serving tasks nobody can read."""
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    dispatcher = _dispatcher(tmp_path, _pack(), approvals={"store": url})
+    with pytest.raises(toolwire.ConfigError, match="does not answer") as stopped:
         toolwire_mcp.server(dispatcher)
+    assert "hunter2" not in str(stopped.value)
+    assert f"127.0.0.1:{url.rsplit(':', 1)[1]}" in str(stopped.value)
     dispatcher.close()
 
 
@@ -283,13 +287,13 @@ def test_a_task_whose_lease_ran_out_reads_failed(tmp_path: Path) -> None:
     from toolwire_mcp import _tasks
 
     dispatcher = _dispatcher(tmp_path)
-    store = _tasks.TaskStore(dispatcher.config)
+    store = _tasks.open_task_store(dispatcher.config)
     row = store.create("[null, null]", 60_000)
     assert store.read(row["id"])["status"] == "working"  # type: ignore[index]
-    assert store.path is not None
+    assert isinstance(store, _tasks.SQLiteTaskStore)
     with sqlite3.connect(store.path) as db:
         db.execute("UPDATE mcp_tasks SET lease_until = 0 WHERE id = ?", (row["id"],))
-    again = _tasks.TaskStore(dispatcher.config)  # as a second process opens it
+    again = _tasks.open_task_store(dispatcher.config)  # as a second process opens it
     read = again.read(row["id"])
     assert read is not None and read["status"] == "failed"
     assert read["message"] == _tasks.STOPPED

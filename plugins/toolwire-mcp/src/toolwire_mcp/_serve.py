@@ -25,12 +25,15 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
+from pydantic import ValidationError
 
 from . import _tasks
 
 #: Where an HTTP gate leaves the caller's role and principal in the ASGI scope.
 ROLE_KEY: Final = "toolwire_mcp.role"
 PRINCIPAL_KEY: Final = "toolwire_mcp.principal"
+
+_log = toolwire.get_logger("toolwire.mcp")
 
 RoleOf = Callable[[Any], "str | None"]
 
@@ -373,12 +376,13 @@ def _version() -> str:
 
 
 class _TaskServing:
-    """MCP tasks for the tools marked ``task = true`` (revision 2025-11-25; ``_tasks``)."""
+    """MCP tasks for the tools marked ``task = true``, on the revisions that define them
+    (``_tasks.REVISIONS``); on any other a call of such a tool is a plain call."""
 
     def __init__(self, served: _Served, tools: set[str]) -> None:
         self.served = served
         self.tools = frozenset(tools)
-        self.store = _tasks.TaskStore(served.dispatcher.config)
+        self.store = _tasks.open_task_store(served.dispatcher.config)
         self.runs = _tasks.Runs(self.store)
 
     def install(self, mcp_server: Server[Any]) -> None:
@@ -389,42 +393,38 @@ class _TaskServing:
         )
         mcp_server.add_request_handler("tasks/cancel", types.CancelTaskRequestParams, self.cancel)
         mcp_server.middleware.append(self.intercept)
-        plain = mcp_server.create_initialization_options
-
-        def with_tasks(*args: Any, **kwargs: Any) -> Any:
-            options = plain(*args, **kwargs)
-            options.capabilities.tasks = types.ServerTasksCapability(
-                cancel=types.TasksCancelCapability(),
-                requests=types.ServerTasksRequestsCapability(
-                    tools=types.TasksToolsCapability(call=types.TasksCallCapability())
-                ),
-            )
-            return options
-
-        mcp_server.create_initialization_options = with_tasks  # type: ignore[method-assign]
 
     def _owner(self, ctx: Any) -> str:
         role, principal = self.served.role_of(ctx)
         return _tasks.dumps([role, principal])
 
     async def intercept(self, ctx: Any, call_next: Any) -> Any:
-        """A ``tools/call`` of a task tool with ``params.task`` answers with the created task."""
+        """The capability ad in a handshake that settles on a revision with tasks; a
+        ``tools/call`` of a task tool with ``params.task``, on such a revision, answers with the
+        created task."""
+        if ctx.method == "initialize":
+            return _advertise_tasks(await call_next(ctx))
         params = ctx.params
         if (
             ctx.method != "tools/call"
             or ctx.request_id is None
+            or ctx.protocol_version not in _tasks.REVISIONS
             or not isinstance(params, Mapping)
-            or not isinstance(params.get("task"), Mapping)
+            or params.get("task") is None
             or params.get("name") not in self.tools
         ):
             return await call_next(ctx)
-        typed = types.CallToolRequestParams.model_validate(params, by_name=False)
+        try:
+            typed = types.CallToolRequestParams.model_validate(params, by_name=False)
+        except ValidationError:
+            raise MCPError(
+                code=types.INVALID_PARAMS, message="Invalid request parameters: params.task"
+            ) from None
         role, principal = self.served.role_of(ctx)
         tool = {t.name: t for t in self.served.dispatcher.tools(role)}.get(typed.name)
         if tool is None:  # not this caller's: the plain path answers as for any call
             return await call_next(ctx)
-        ttl = typed.task.ttl if typed.task is not None else None
-        ttl = min(ttl, _tasks.DEFAULT_TTL_MS) if ttl is not None else _tasks.DEFAULT_TTL_MS
+        ttl = _tasks.granted_ttl(typed.task.ttl if typed.task is not None else None)
         row = await asyncio.to_thread(self.store.create, self._owner(ctx), ttl)
         session = ctx.session
         run = asyncio.get_running_loop().create_task(
@@ -458,26 +458,38 @@ class _TaskServing:
         except asyncio.CancelledError:
             # A client's tasks/cancel recorded ``cancelled`` first; otherwise this server is
             # stopping, and the task must not read ``working`` (synchronous: the loop may be
-            # closing). A task ends once, so the first record stays.
-            self.store.finish(task_id, "failed", _tasks.SHUTDOWN)
+            # closing). A task ends once, so the first record stays. A store that is away
+            # leaves the lease to run out instead.
+            with contextlib.suppress(Exception):
+                self.store.finish(task_id, "failed", _tasks.SHUTDOWN)
             raise
+        except Exception as exc:  # noqa: BLE001  # the store is away: the lease runs out instead
+            _log.warning("toolwire_mcp.task_not_recorded", error=type(exc).__name__)
+            return
         if ended:
             await self._notify(session, task_id)
 
     async def _notify(self, session: Any, task_id: str) -> None:
-        row = await asyncio.to_thread(self.store.get, task_id)
-        if row is None:
-            return
-        with contextlib.suppress(Exception):  # a client gone away polls instead
-            await session._notify(  # the SDK has no typed tasks/status notification to send
+        """``notifications/tasks/status`` on the connection's own channel (stdio, or the HTTP
+        session's GET stream), not the request's: the request that made the task has ended."""
+        with contextlib.suppress(Exception):  # a store or client gone away: the client polls
+            row = await asyncio.to_thread(self.store.get, task_id)
+            if row is None:
+                return
+            await session.send_notification(
                 types.TaskStatusNotification(
                     params=types.TaskStatusNotificationParams.model_validate(_tasks.wire(row))
-                ),
-                request_scoped=False,
+                )
             )
 
     async def _find(self, ctx: Any, task_id: str) -> dict[str, Any]:
-        row = await asyncio.to_thread(self.store.read, task_id)
+        if ctx.protocol_version not in _tasks.REVISIONS:
+            raise MCPError(code=types.METHOD_NOT_FOUND, message="Method not found", data=ctx.method)
+        row = (
+            await asyncio.to_thread(self.store.read, task_id)
+            if _tasks.well_formed(task_id)
+            else None
+        )
         if row is None or row["owner"] != self._owner(ctx):  # another caller's is not found
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown task: {task_id[:64]!r}")
         return row
@@ -516,3 +528,13 @@ class _TaskServing:
         if ended:
             await self._notify(ctx.session, row["id"])
         return _tasks.wire(row)
+
+
+def _advertise_tasks(result: Any) -> Any:
+    """An ``initialize`` result with ``capabilities.tasks`` when the revision it settles on
+    defines tasks (``tasks/cancel`` and task-augmented ``tools/call``)."""
+    if isinstance(result, dict) and result.get("protocolVersion") in _tasks.REVISIONS:
+        capabilities = result.get("capabilities")
+        if isinstance(capabilities, dict):
+            capabilities["tasks"] = {"cancel": {}, "requests": {"tools": {"call": {}}}}
+    return result

@@ -3,10 +3,11 @@ answers at once with a task; ``tasks/get``, ``tasks/result`` and ``tasks/cancel`
 it; ``notifications/tasks/status`` tells the client when it ends.
 
 Task records live where approvals do (``[approvals] store``): a table ``mcp_tasks`` in the same
-SQLite file, or an in-process dict for ``memory://``. So any server process on that store answers
-``tasks/get``. The process running a task renews a lease on it every second; a task whose lease
-has run out (its process stopped) reads ``failed`` with a reason, never ``working`` forever. A
-cancel written by another process is seen at the next renewal and ends the run.
+SQLite file, hashes in the same Redis (``_task_store_redis``), or an in-process dict for
+``memory://``. So any server process on that store answers ``tasks/get``. The process running a
+task renews a lease on it every second; a task whose lease has run out (its process stopped)
+reads ``failed`` with a reason, never ``working`` forever. A cancel written by another process
+is seen at the next renewal and ends the run.
 
 Authority travels with the task: each record names the role and principal that created it, and
 only a caller with the same role and principal may read or cancel it.
@@ -14,11 +15,13 @@ only a caller with the same role and principal may read or cancel it.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import datetime
 import json
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -29,16 +32,180 @@ from typing import Any, Final
 
 import toolwire
 
+#: The protocol revisions that define tasks (``params.task``, ``tasks/*``): only 2025-11-25.
+#: Older handshake revisions have none; 2026-07-28 moved them out of the core protocol into an
+#: extension the installed SDK does not ship.
+REVISIONS: Final = frozenset({"2025-11-25"})
 #: Seconds a running task's lease lasts, and how often its process renews it.
 LEASE: Final = 5.0
 RENEW: Final = 1.0
 #: How long a finished task is kept, in milliseconds, unless the client asks for less.
 DEFAULT_TTL_MS: Final = 3_600_000
+#: The shortest ttl granted, in milliseconds: a client asking for less gets this.
+MIN_TTL_MS: Final = 1_000
 #: Suggested polling interval, in milliseconds.
 POLL_MS: Final = 200
 TERMINAL: Final = frozenset({"completed", "failed", "cancelled"})
 STOPPED: Final = "the server process running this task stopped before it finished"
 SHUTDOWN: Final = "the server stopped before this task finished"
+#: What a task id this server made looks like (``secrets.token_urlsafe(24)``); anything else is
+#: answered as an unknown task without asking the store.
+_ID: Final = re.compile(r"[A-Za-z0-9_-]{32}")
+
+_log = toolwire.get_logger("toolwire.mcp")
+
+
+def new_id() -> str:
+    """An unguessable task id."""
+    return secrets.token_urlsafe(24)
+
+
+def well_formed(task_id: str) -> bool:
+    """Whether ``task_id`` could be one this server made."""
+    return _ID.fullmatch(task_id) is not None
+
+
+def granted_ttl(asked: int | None) -> int:
+    """The ttl a task gets, in milliseconds: what the client asked, within bounds."""
+    if asked is None:
+        return DEFAULT_TTL_MS
+    return max(MIN_TTL_MS, min(asked, DEFAULT_TTL_MS))
+
+
+class TaskStore(abc.ABC):
+    """Where task records live. A record is a dict: ``id``, ``owner``, ``status``, ``message``,
+    ``created_at``, ``updated_at`` (seconds), ``ttl_ms``, ``lease_until`` (seconds), ``result``
+    (the call's ``CallToolResult`` as JSON text, once it ended)."""
+
+    @abc.abstractmethod
+    def create(self, owner: str, ttl_ms: int) -> dict[str, Any]:
+        """A new working task of ``owner``, its lease running."""
+
+    @abc.abstractmethod
+    def get(self, task_id: str) -> dict[str, Any] | None:
+        """The record as stored, or ``None``."""
+
+    @abc.abstractmethod
+    def finish(
+        self, task_id: str, status: str, message: str | None, result: str | None = None
+    ) -> bool:
+        """Move a working task to ``status``; whether this call did (a task ends once)."""
+
+    @abc.abstractmethod
+    def renew(self, task_ids: list[str]) -> set[str]:
+        """Extend the leases of ``task_ids``; the ones no longer working (cancelled elsewhere)."""
+
+    @abc.abstractmethod
+    def lapse(self, task_id: str) -> bool:
+        """Mark a working task whose lease ran out ``failed`` (``STOPPED``); whether it was."""
+
+    def read(self, task_id: str) -> dict[str, Any] | None:
+        """The record, a working task whose lease ran out marked ``failed`` first."""
+        row = self.get(task_id)
+        if row is not None and row["status"] == "working" and self.lapse(task_id):
+            row = self.get(task_id)
+        return row
+
+    def close(self) -> None:  # noqa: B027  # most stores hold nothing open
+        """Let go of connections."""
+
+
+def open_task_store(config: toolwire.Config) -> TaskStore:
+    """The task store ``[approvals] store`` names (the default SQLite file when unset).
+
+    Raises:
+        toolwire.ConfigError: a store that cannot hold tasks, or a Redis that does not answer.
+    """
+    url = config.section("approvals").get("store")
+    if url == "memory://":
+        return MemoryTaskStore()
+    if url is None:
+        return SQLiteTaskStore(_default_path())
+    if isinstance(url, str) and url.startswith("sqlite:///") and len(url) > 10:
+        return SQLiteTaskStore(
+            config.resolve_path(url.removeprefix("sqlite:///"), "approvals.store")
+        )
+    if isinstance(url, str) and url.startswith(("redis://", "rediss://")):
+        from ._task_store_redis import RedisTaskStore
+
+        return RedisTaskStore(url)
+    raise toolwire.ConfigError(
+        "[approvals] store: MCP tasks are kept in the approvals store, and this one is none "
+        "toolwire knows; use sqlite:///PATH, redis://HOST:PORT/DB or memory://"
+    )
+
+
+def _default_path() -> Path:
+    import platformdirs
+
+    # The file toolwire's approvals use when ``[approvals] store`` is not set.
+    return platformdirs.user_state_path("toolwire", appauthor=False) / "approvals.sqlite3"
+
+
+def _record(owner: str, ttl_ms: int) -> dict[str, Any]:
+    now = time.time()
+    return {
+        "id": new_id(),
+        "owner": owner,
+        "status": "working",
+        "message": None,
+        "created_at": now,
+        "updated_at": now,
+        "ttl_ms": ttl_ms,
+        "lease_until": now + LEASE,
+        "result": None,
+    }
+
+
+class MemoryTaskStore(TaskStore):
+    """``memory://``: this process's dict (one process; gone with it)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def create(self, owner: str, ttl_ms: int) -> dict[str, Any]:
+        row = _record(owner, ttl_ms)
+        with self._lock:
+            self._rows[row["id"]] = dict(row)
+        return row
+
+    def get(self, task_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._rows.get(task_id)
+            return dict(found) if found is not None else None
+
+    def finish(
+        self, task_id: str, status: str, message: str | None, result: str | None = None
+    ) -> bool:
+        with self._lock:
+            row = self._rows.get(task_id)
+            if row is None or row["status"] != "working":
+                return False
+            row.update(status=status, message=message, result=result, updated_at=time.time())
+            return True
+
+    def renew(self, task_ids: list[str]) -> set[str]:
+        until = time.time() + LEASE
+        ended: set[str] = set()
+        with self._lock:
+            for task_id in task_ids:
+                row = self._rows.get(task_id)
+                if row is not None and row["status"] == "working":
+                    row["lease_until"] = until
+                else:
+                    ended.add(task_id)
+        return ended
+
+    def lapse(self, task_id: str) -> bool:
+        with self._lock:
+            row = self._rows.get(task_id)
+            now = time.time()
+            if row is None or row["status"] != "working" or row["lease_until"] >= now:
+                return False
+            row.update(status="failed", message=STOPPED, updated_at=now)
+            return True
+
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS mcp_tasks (
@@ -66,67 +233,28 @@ _COLUMNS: Final = (
 )
 
 
-def _default_path() -> Path:
-    import platformdirs
+class SQLiteTaskStore(TaskStore):
+    """A table ``mcp_tasks`` in the approvals SQLite file (0600): every process on the file
+    shares it; each change of state is one conditional ``UPDATE``."""
 
-    # The file toolwire's approvals use when ``[approvals] store`` is not set.
-    return platformdirs.user_state_path("toolwire", appauthor=False) / "approvals.sqlite3"
-
-
-class TaskStore:
-    """Task records in the approvals store: SQLite (``sqlite:///PATH`` or the default file) or
-    memory (``memory://``). ``redis://`` is refused at start (not carried yet)."""
-
-    def __init__(self, config: toolwire.Config) -> None:
-        url = config.section("approvals").get("store")
-        self._memory: dict[str, dict[str, Any]] | None = None
-        self._lock = threading.Lock()
-        self.path: Path | None = None
-        if url == "memory://":
-            self._memory = {}
-        elif url is None:
-            self.path = _default_path()
-        elif isinstance(url, str) and url.startswith("sqlite:///") and len(url) > 10:
-            self.path = config.resolve_path(url.removeprefix("sqlite:///"), "approvals.store")
-        else:
-            raise toolwire.ConfigError(
-                f"[approvals] store = {url!r}: MCP tasks are kept in a SQLite or memory:// "
-                "store; a Redis store does not hold them yet. Set no tool `task = true`, or use "
-                "sqlite:///PATH"
-            )
-        if self.path is not None:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-            os.close(fd)
-            with self._connect() as db:
-                db.executescript(_SCHEMA)
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        assert self.path is not None
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             yield db
         finally:
             db.close()
 
-    def create(self, owner: str, ttl_ms: int | None) -> dict[str, Any]:
-        now = time.time()
-        row: dict[str, Any] = {
-            "id": secrets.token_urlsafe(24),
-            "owner": owner,
-            "status": "working",
-            "message": None,
-            "created_at": now,
-            "updated_at": now,
-            "ttl_ms": ttl_ms,
-            "lease_until": now + LEASE,
-            "result": None,
-        }
-        if self._memory is not None:
-            with self._lock:
-                self._memory[row["id"]] = dict(row)
-            return row
+    def create(self, owner: str, ttl_ms: int) -> dict[str, Any]:
+        row = _record(owner, ttl_ms)
         with self._connect() as db:
             db.execute(
                 f"INSERT INTO mcp_tasks ({', '.join(_COLUMNS)}) "
@@ -136,10 +264,6 @@ class TaskStore:
         return row
 
     def get(self, task_id: str) -> dict[str, Any] | None:
-        if self._memory is not None:
-            with self._lock:
-                found = self._memory.get(task_id)
-                return dict(found) if found is not None else None
         with self._connect() as db:
             cursor = db.execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM mcp_tasks WHERE id = ?", (task_id,)
@@ -150,37 +274,19 @@ class TaskStore:
     def finish(
         self, task_id: str, status: str, message: str | None, result: str | None = None
     ) -> bool:
-        """Move a working task to ``status``; whether this call did (a task ends once)."""
-        now = time.time()
-        if self._memory is not None:
-            with self._lock:
-                row = self._memory.get(task_id)
-                if row is None or row["status"] != "working":
-                    return False
-                row.update(status=status, message=message, result=result, updated_at=now)
-                return True
         with self._connect() as db:
             cursor = db.execute(
                 "UPDATE mcp_tasks SET status = ?, message = ?, result = ?, updated_at = ? "
                 "WHERE id = ? AND status = 'working'",
-                (status, message, result, now, task_id),
+                (status, message, result, time.time(), task_id),
             )
             return cursor.rowcount == 1
 
     def renew(self, task_ids: list[str]) -> set[str]:
-        """Extend the leases of ``task_ids``; the ones no longer working (cancelled elsewhere)."""
         until = time.time() + LEASE
         ended: set[str] = set()
-        for task_id in task_ids:
-            if self._memory is not None:
-                with self._lock:
-                    row = self._memory.get(task_id)
-                    if row is not None and row["status"] == "working":
-                        row["lease_until"] = until
-                    else:
-                        ended.add(task_id)
-                continue
-            with self._connect() as db:
+        with self._connect() as db:
+            for task_id in task_ids:
                 cursor = db.execute(
                     "UPDATE mcp_tasks SET lease_until = ? WHERE id = ? AND status = 'working'",
                     (until, task_id),
@@ -189,13 +295,15 @@ class TaskStore:
                     ended.add(task_id)
         return ended
 
-    def read(self, task_id: str) -> dict[str, Any] | None:
-        """The record, a working task whose lease ran out marked ``failed`` first."""
-        row = self.get(task_id)
-        if row is not None and row["status"] == "working" and row["lease_until"] < time.time():
-            self.finish(task_id, "failed", STOPPED)
-            row = self.get(task_id)
-        return row
+    def lapse(self, task_id: str) -> bool:
+        now = time.time()
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE mcp_tasks SET status = 'failed', message = ?, updated_at = ? "
+                "WHERE id = ? AND status = 'working' AND lease_until < ?",
+                (STOPPED, now, task_id, now),
+            )
+            return cursor.rowcount == 1
 
 
 def wire(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -235,7 +343,15 @@ class Runs:
         while self.running:
             await asyncio.sleep(RENEW)
             ids = list(self.running)
-            ended = await asyncio.to_thread(self.store.renew, ids)
+            try:
+                ended = await asyncio.to_thread(self.store.renew, ids)
+            except Exception as exc:  # noqa: BLE001  # the store is away: try again next round
+                # Leases not renewed run out; the tasks then read failed, as for a stopped
+                # process, rather than working forever.
+                _log.warning(
+                    "toolwire_mcp.task_lease_not_renewed", tasks=len(ids), error=type(exc).__name__
+                )
+                continue
             for task_id in ended:  # cancelled by another process on the store
                 run = self.running.get(task_id)
                 if run is not None:
