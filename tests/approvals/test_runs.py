@@ -280,20 +280,22 @@ async def test_an_approved_call_that_has_not_run_can_be_rejected(make, pack, led
 
 
 async def test_a_held_turn_waits_for_an_approved_call_that_has_not_run(make, pack, ledger):
-    """resume says a call approved but not run must be approved again; once it ran, the turn resumes."""
+    """resume tries an approved call whose run failed before its tool started again, and names it while it still cannot run; once it runs, the turn resumes, still decided by the approver."""
     gate = Gate()
     dispatcher = make(pack, gate)
     response = build_response("openai-responses", [("delete_record", {"record": "r-1"})])
     held = await dispatcher.process_response(response)
     (approval,) = held.pending
     await dispatcher.approve(approval.id, by="alice")
-    with pytest.raises(ApprovalError, match="approve it again to run it") as caught:
+    with pytest.raises(ApprovalError, match="approved by alice, not run yet") as caught:
         await dispatcher.resume(held.turn_id)
     assert [a.status for a in caught.value.pending] == ["approved"]
+    assert ledger.entries == []
     gate.closed = False
-    await dispatcher.approve(approval.id, by="alice")
     items = await dispatcher.resume(held.turn_id)
     assert [i["output"] for i in items if i["type"] == "function_call_output"] == ["deleted r-1"]
+    assert status_of(dispatcher, approval.id) == ("executed", "alice")
+    assert ledger.entries == ["delete r-1 hard=False"]
 
 
 # -- the stores -------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ queries and dispatching. Where a call waits for a person, and how a decision run
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
     from .._loop import OwnedLoop
@@ -19,12 +19,27 @@ if TYPE_CHECKING:
 
 
 class ApprovalEntryPoints:
-    """``approve``, ``reject``, ``approvals`` and ``resume``, and their sync twins."""
+    """``approve``, ``run_approved``, ``reject``, ``approvals`` and ``resume``, and their sync
+    twins."""
 
     _approvals: Approvals
     _loop: OwnedLoop
 
     _ready: Callable[[], Plan]  # the dispatcher's
+
+    @overload
+    async def approve(
+        self,
+        approval_id: str,
+        *,
+        by: str,
+        state: Mapping[str, Any] | None = None,
+        wait: float = 60.0,
+        run: Literal[True] = True,
+    ) -> DispatchResult: ...
+
+    @overload
+    async def approve(self, approval_id: str, *, by: str, run: Literal[False]) -> Approval: ...
 
     async def approve(
         self,
@@ -33,13 +48,21 @@ class ApprovalEntryPoints:
         by: str,
         state: Mapping[str, Any] | None = None,
         wait: float = 60.0,
-    ) -> DispatchResult:
-        """Run an approved call with exactly its stored arguments, once.
+        run: bool = True,
+    ) -> DispatchResult | Approval:
+        """Approve a waiting call: run it here, once, with exactly its stored arguments; or,
+        with ``run=False``, only record the approval, for the host that holds the call to run.
 
         The permission walk is not run again: a person decided. Stages from ``before`` on run
         as for any call. A second ``approve`` (or ``reject``), from any process sharing the
         store, returns the stored result and runs nothing; one past the expiry ends the call
         with ``approval_expired``.
+
+        With ``run=False`` (a decision made away from the host: the operator's console) a
+        ``pending`` record is claimed ``approved``, exactly once across processes, with
+        ``decided_by`` and ``decided_at``; nothing runs and no result is stored. The host runs
+        it: ``resume(turn_id)`` for a held turn, ``run_approved(approval_id)`` for a single
+        call. The tool's fingerprint and the record's digest are checked there, where it runs.
 
         Args:
             approval_id: The ``Approval.id``.
@@ -47,12 +70,49 @@ class ApprovalEntryPoints:
             state: The host state the tool's ``CallContext`` receives; by default only the
                 recorded principal, under ``[approvals] principal_key``.
             wait: Seconds to wait for the result while another process runs the call.
+            run: ``False`` to record the approval only.
+
+        Returns:
+            The call's ``DispatchResult``; with ``run=False``, the ``Approval`` record as it
+            stands: ``approved`` by ``by``, or as an earlier decision left it (``approved`` by
+            another, ``running``, ``executed``, ``rejected``, ``expired``).
 
         Raises:
             ApprovalError: an unknown id, a store that failed, or no result after ``wait``.
         """
         plan = self._ready()
+        if not run:
+            return await self._approvals.approve_only(plan, approval_id, by)
         return await self._approvals.approve(plan, approval_id, by, state, wait)
+
+    async def run_approved(
+        self,
+        approval_id: str,
+        *,
+        state: Mapping[str, Any] | None = None,
+        wait: float = 60.0,
+    ) -> DispatchResult:
+        """Run, in this process, a call a person approved with ``approve(..., run=False)``.
+
+        For a host that dispatched a gated call on its own (``dispatch``, or ``mode =
+        "answer"``): it runs the call once across processes, keeping ``decided_by`` of the
+        person who approved it. A call that ran, or was rejected or expired, returns its
+        stored result and runs nothing. (A held turn's approved calls run in ``resume``.)
+
+        Args:
+            approval_id: The ``Approval.id``.
+            state: The host state the tool's ``CallContext`` receives; by default only the
+                recorded principal.
+            wait: Seconds to wait for the result while another process runs the call.
+
+        Raises:
+            ApprovalError: an unknown id; a call nobody approved yet (``pending``, listed in
+                ``pending``); one this process cannot run (its tool is not loaded here, or is
+                another tool: it stays approved); a store that failed; or no result after
+                ``wait`` seconds.
+        """
+        plan = self._ready()
+        return await self._approvals.run_approved(plan, approval_id, state, wait)
 
     async def reject(
         self, approval_id: str, *, by: str, message: str | None = None
@@ -78,19 +138,44 @@ class ApprovalEntryPoints:
         """
         return await self._approvals.records(self._ready(), status)
 
-    async def resume(self, turn_id: str, *, once: bool = False) -> list[Any]:
+    async def resume(
+        self, turn_id: str, *, once: bool = False, state: Mapping[str, Any] | None = None
+    ) -> list[Any]:
         """A held turn's items, every call in call order, as ``process_response`` gives them.
+
+        Each call of the turn that a person approved and that has not run yet (``approved``:
+        decided with ``approve(..., run=False)``, or a run that failed before its tool
+        started) runs first, here, once across every process sharing the store; the record
+        keeps who decided it.
 
         Args:
             turn_id: The ``HeldTurn.turn_id``.
             once: Mark the turn resumed in the store; a later ``once`` resume, from any
                 process sharing the store, raises instead of handing the items out again.
+            state: The host state the ``CallContext`` of an approved call run here receives;
+                by default only the recorded principal.
 
         Raises:
-            ApprovalError: an unknown turn, approvals still undecided (named in the message
-                and listed in ``pending``), or (with ``once``) a turn resumed so before.
+            ApprovalError: an unknown turn, approvals still undecided or running elsewhere
+                (named in the message and listed in ``pending``), an approved call this
+                process cannot run (it stays approved), or (with ``once``) a turn resumed so
+                before.
         """
-        return await self._approvals.resume(self._ready(), turn_id, once)
+        return await self._approvals.resume(self._ready(), turn_id, once, state)
+
+    @overload
+    def approve_sync(
+        self,
+        approval_id: str,
+        *,
+        by: str,
+        state: Mapping[str, Any] | None = None,
+        wait: float = 60.0,
+        run: Literal[True] = True,
+    ) -> DispatchResult: ...
+
+    @overload
+    def approve_sync(self, approval_id: str, *, by: str, run: Literal[False]) -> Approval: ...
 
     def approve_sync(
         self,
@@ -99,9 +184,22 @@ class ApprovalEntryPoints:
         by: str,
         state: Mapping[str, Any] | None = None,
         wait: float = 60.0,
-    ) -> DispatchResult:
+        run: bool = True,
+    ) -> DispatchResult | Approval:
         """``approve`` for hosts without an event loop (on the dispatcher's own loop)."""
+        if not run:
+            return self._loop.run(self.approve(approval_id, by=by, run=False))
         return self._loop.run(self.approve(approval_id, by=by, state=state, wait=wait))
+
+    def run_approved_sync(
+        self,
+        approval_id: str,
+        *,
+        state: Mapping[str, Any] | None = None,
+        wait: float = 60.0,
+    ) -> DispatchResult:
+        """``run_approved`` for hosts without an event loop (on the dispatcher's own loop)."""
+        return self._loop.run(self.run_approved(approval_id, state=state, wait=wait))
 
     def reject_sync(
         self, approval_id: str, *, by: str, message: str | None = None
@@ -113,6 +211,8 @@ class ApprovalEntryPoints:
         """``approvals`` for hosts without an event loop (on the dispatcher's own loop)."""
         return self._loop.run(self.approvals(status))
 
-    def resume_sync(self, turn_id: str, *, once: bool = False) -> list[Any]:
+    def resume_sync(
+        self, turn_id: str, *, once: bool = False, state: Mapping[str, Any] | None = None
+    ) -> list[Any]:
         """``resume`` for hosts without an event loop (on the dispatcher's own loop)."""
-        return self._loop.run(self.resume(turn_id, once=once))
+        return self._loop.run(self.resume(turn_id, once=once, state=state))

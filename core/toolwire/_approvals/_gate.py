@@ -246,16 +246,30 @@ class Approvals:
             raise ApprovalError(f"turn {turn_id} could not be stored: {exc}") from exc
         return HeldTurn(turn_id, pending, ran)
 
-    async def resume(self, plan: Plan, turn_id: str, once: bool = False) -> list[Any]:
+    async def resume(
+        self,
+        plan: Plan,
+        turn_id: str,
+        once: bool = False,
+        state: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
         """Every item of a held turn, in call order, once every approval is decided.
+
+        First, each call of the turn that a person approved and that has not run
+        (``approved``) runs here, one after another in call order, each claimed
+        ``approved -> running`` so that it runs once whichever process resumes first; the
+        record keeps who decided it. ``state`` is what such a call's ``CallContext`` receives
+        (by default only the recorded principal).
 
         With ``once``, the turn is marked resumed in the store as its items are returned, and
         a later ``once`` resume, from any process sharing the store, is refused: its items are
         handed out one time (``toolwire approvals resume``).
 
         Raises:
-            ApprovalError: an unknown turn, one with approvals still undecided (named, and in
-                ``pending``), or (with ``once``) one resumed so before.
+            ApprovalError: an unknown turn, one with approvals still undecided or running
+                elsewhere (named, and in ``pending``), an approved call this process cannot
+                run (its tool is not loaded here, or is another tool; it stays approved), or
+                (with ``once``) one resumed so before.
         """
         text = await self._io(lambda store: store.get_turn(turn_id))
         if text is None:
@@ -271,6 +285,9 @@ class Approvals:
             found = await self._entry(entry["approval"])
             if found.approval.expired(time.time()):
                 await self._expire(plan, found.approval)
+                found = await self._entry(entry["approval"])
+            if found.result is None and found.approval.status == "approved":
+                await self._run_here(plan, found.approval, state)
                 found = await self._entry(entry["approval"])
             if found.result is None:
                 waiting.append(found.approval)
@@ -312,6 +329,90 @@ class Approvals:
             return claimed
         return await self._execute(plan, claimed, state)
 
+    async def approve_only(self, plan: Plan, approval_id: str, by: str) -> Approval:
+        """Record a person's approval and run nothing: a ``pending`` record is claimed
+        ``approved`` (``decided_by``, ``decided_at``), exactly once across processes, for the
+        host that holds the call to run (``resume``, ``run_approved``).
+
+        Nothing about the tool is checked here: the process that runs the call checks its
+        digest and fingerprint then.
+
+        Returns:
+            The record as it stands: approved by ``by``, or, when it was decided before (or
+            a moment ago elsewhere), as that decision left it; one past its expiry is
+            expired.
+
+        Raises:
+            ApprovalError: an unknown id, a store that failed, or a record that stays pending
+                though no decision took it (the store disagrees with the record).
+        """
+        _check_by(by)
+        _check_text(approval_id=approval_id, by=by)
+        found = await self._entry(approval_id)
+        approval = found.approval
+        if approval.status != "pending" or found.result is not None:
+            return approval
+        now = time.time()
+        if approval.expired(now):
+            await self._expire(plan, approval)
+        elif await self._io(
+            lambda s: s.claim(approval_id, "approved", by, now, None, overdue=False)
+        ):
+            _log.info(
+                "toolwire.approval_approved", approval_id=approval_id, tool=approval.tool, by=by
+            )
+            return dataclasses.replace(approval, status="approved", decided_by=by, decided_at=now)
+        # Lost: decided or expired elsewhere a moment ago; the record says how.
+        approval = (await self._entry(approval_id)).approval
+        if approval.status == "pending":
+            raise ApprovalError(
+                f"approval {approval_id} is pending but could not be claimed: the store "
+                "disagrees with the record (was it edited?); nothing was decided"
+            )
+        return approval
+
+    async def run_approved(
+        self,
+        plan: Plan,
+        approval_id: str,
+        state: Mapping[str, Any] | None,
+        wait: float,
+    ) -> DispatchResult:
+        """Run, here, a call a person approved without running it; the record keeps who
+        decided. A call that ran, or was rejected or expired, gets its stored result.
+
+        Raises:
+            ApprovalError: an unknown id, a call nobody approved yet (``pending``, in
+                ``pending``), one this process cannot run (it stays approved), a store that
+                failed, or no result after ``wait`` seconds while it runs elsewhere.
+        """
+        claimed = await self._decide(plan, approval_id, "running", None, None, wait, keep=True)
+        if isinstance(claimed, DispatchResult):
+            return claimed
+        return await self._execute(plan, claimed, state)
+
+    async def _run_here(
+        self, plan: Plan, approval: Approval, state: Mapping[str, Any] | None
+    ) -> DispatchResult | None:
+        """Claim an ``approved`` record ``running``, keeping who decided, and run it;
+        ``None`` when another process claimed it first (nothing is waited for here).
+
+        Raises:
+            ApprovalError: this process cannot run the call (it stays approved).
+        """
+        _check_runnable(plan, approval)
+        if approval.provider is not None:
+            provider_named(plan.providers, approval.provider)
+        now = time.time()
+        if not await self._io(
+            lambda s: s.claim(
+                approval.id, "running", None, now, None, overdue=False, current="approved",
+                keep=True,
+            )
+        ):  # fmt: skip
+            return None
+        return await self._execute(plan, dataclasses.replace(approval, status="running"), state)
+
     async def reject(
         self, plan: Plan, approval_id: str, by: str, message: str | None, wait: float
     ) -> DispatchResult:
@@ -333,11 +434,15 @@ class Approvals:
         plan: Plan,
         approval_id: str,
         status: str,
-        by: str,
+        by: str | None,
         message: str | None,
         wait: float,
+        keep: bool = False,
     ) -> Approval | DispatchResult:
         """Claim a waiting record for ``status`` (``running``, to run it, or ``rejected``).
+
+        With ``keep`` (``by`` is then ``None``), only an ``approved`` record is claimed, and
+        it keeps who decided it: the host runs what a person approved.
 
         Returns:
             The claimed record when this caller won it; else the stored result: of a record
@@ -345,10 +450,11 @@ class Approvals:
             for up to ``wait`` seconds.
 
         Raises:
-            ApprovalError: this process cannot run the call (the record keeps waiting), or no
-                result after ``wait`` seconds.
+            ApprovalError: this process cannot run the call (the record keeps waiting), with
+                ``keep`` a record nobody approved yet, or no result after ``wait`` seconds.
         """
-        _check_by(by)
+        if not keep:
+            _check_by(by or "")
         _check_text(approval_id=approval_id, by=by, message=message)
         delay = _POLL_START
         deadline = time.monotonic() + wait
@@ -357,6 +463,11 @@ class Approvals:
             approval = found.approval
             if found.result is not None:
                 return _result_from(found.result, approval)
+            if keep and approval.status == "pending" and not approval.expired(time.time()):
+                raise ApprovalError(
+                    f"approval {approval_id} is pending: nobody has approved it yet; nothing ran",
+                    [approval],
+                )
             if approval.status in WAITING:
                 _check_runnable(plan, approval)  # before the claim: a refusal leaves it waiting
                 if approval.provider is not None:
@@ -376,10 +487,13 @@ class Approvals:
                     store: ApprovalStore, at: float = now, was: str = approval.status
                 ) -> bool:
                     return store.claim(
-                        approval_id, status, by, at, message, overdue=False, current=was
-                    )
+                        approval_id, status, by, at, message, overdue=False, current=was,
+                        keep=keep,
+                    )  # fmt: skip
 
                 if await self._io(claim):
+                    if keep:
+                        return dataclasses.replace(approval, status=status)
                     return dataclasses.replace(
                         approval, status=status, decided_by=by, decided_at=now, message=message
                     )
@@ -484,7 +598,7 @@ class Approvals:
             tool=approval.tool,
             error_kind=error.kind if error is not None else None,
             detail="the approved call ended before its tool started; it stays approved, and "
-            "the next approve runs it",
+            "the next approve (or the holding host's resume or run_approved) runs it",
         )
         if not await self._io(lambda s: s.release(approval.id)):
             _log.error("toolwire.approval_release_failed", approval_id=approval.id)
@@ -574,8 +688,9 @@ def _state_of(approval: Approval) -> str:
         return f"approved by {approval.decided_by}, running"
     if approval.status == "approved":
         return (
-            f"approved by {approval.decided_by}, not run: its run failed before the tool "
-            "started; approve it again to run it"
+            f"approved by {approval.decided_by}, not run yet: the host that holds it runs it "
+            "when it resumes the turn (or calls run_approved); a run that failed before the "
+            "tool started is tried again then"
         )
     return approval.status
 

@@ -31,7 +31,7 @@ class MemoryStore(ApprovalStore):
             return None if row is None else Entry(row["approval"], row["result"], row["item"])
 
     def _claim(self, claim: Claim) -> bool:
-        approval_id, status, by, at, message, overdue, current = claim
+        approval_id, status, by, at, message, overdue, current, keep = claim
         with self._lock:
             row = self._rows.get(approval_id)
             if row is None or row["result"] is not None:
@@ -39,9 +39,12 @@ class MemoryStore(ApprovalStore):
             approval: Approval = row["approval"]
             if approval.status != current or (at >= approval.expires_at) != overdue:
                 return False
-            row["approval"] = dataclasses.replace(
-                approval, status=status, decided_by=by, decided_at=at, message=message
-            )
+            if keep:
+                row["approval"] = dataclasses.replace(approval, status=status)
+            else:
+                row["approval"] = dataclasses.replace(
+                    approval, status=status, decided_by=by, decided_at=at, message=message
+                )
             return True
 
     def release(self, approval_id: str) -> bool:

@@ -11,14 +11,18 @@ from ._store import ApprovalStore, Claim, Entry, _approval, _before, _fixed
 
 #: KEYS: the record, the set of its status now, the set of the new status.
 #: ARGV: id, new status, by, at, message, "1" to expire (only overdue) or "0" (only not),
-#: status now.
+#: status now, "1" to keep who decided and when (only the status changes) or "0".
 _CLAIM_LUA: Final = """
 if redis.call('HGET', KEYS[1], 'status') ~= ARGV[7] then return 0 end
 if redis.call('HEXISTS', KEYS[1], 'result') == 1 then return 0 end
 local overdue = tonumber(redis.call('HGET', KEYS[1], 'expires_at')) <= tonumber(ARGV[4])
 if overdue ~= (ARGV[6] == '1') then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decided_by', ARGV[3], 'decided_at', ARGV[4],
-           'message', ARGV[5])
+if ARGV[8] == '1' then
+  redis.call('HSET', KEYS[1], 'status', ARGV[2])
+else
+  redis.call('HSET', KEYS[1], 'status', ARGV[2], 'decided_by', ARGV[3], 'decided_at', ARGV[4],
+             'message', ARGV[5])
+end
 local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], score, ARGV[1])
@@ -103,11 +107,11 @@ class RedisStore(ApprovalStore):
         )
 
     def _claim(self, claim: Claim) -> bool:
-        approval_id, status, by, at, message, overdue, current = claim
+        approval_id, status, by, at, message, overdue, current, keep = claim
         keys = [self._key(approval_id), self._set(current), self._set(status)]
         args = [
             approval_id, status, by or "", repr(at), message or "", "1" if overdue else "0",
-            current,
+            current, "1" if keep else "0",
         ]  # fmt: skip
         return bool(self._claim_script(keys=keys, args=args))
 

@@ -100,13 +100,18 @@ class SQLiteStore(ApprovalStore):
         return Entry(approval, result, item)
 
     def _claim(self, claim: Claim) -> bool:
-        approval_id, status, by, at, message, overdue, current = claim
+        approval_id, status, by, at, message, overdue, current, keep = claim
+        where = " WHERE id = ? AND status = ? AND result IS NULL AND (expires_at <= ?) = ?"
+        found = (approval_id, current, at, int(overdue))
         with self._connect() as db:
-            done = db.execute(
-                "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, message = ?"
-                " WHERE id = ? AND status = ? AND result IS NULL AND (expires_at <= ?) = ?",
-                (status, by, at, message, approval_id, current, at, int(overdue)),
-            )
+            if keep:
+                done = db.execute("UPDATE approvals SET status = ?" + where, (status, *found))
+            else:
+                done = db.execute(
+                    "UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, message = ?"
+                    + where,
+                    (status, by, at, message, *found),
+                )
             return done.rowcount == 1
 
     def release(self, approval_id: str) -> bool:

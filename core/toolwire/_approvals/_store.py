@@ -19,7 +19,11 @@ class Entry(NamedTuple):
 
 class Claim(NamedTuple):
     """One decision's claim on a record: move ``approval_id`` from ``current`` to ``status``,
-    decided ``by`` at ``at`` (Unix seconds) with ``message``, if it is ``overdue`` (or not)."""
+    decided ``by`` at ``at`` (Unix seconds) with ``message``, if it is ``overdue`` (or not).
+
+    With ``keep``, only the status changes: ``decided_by``, ``decided_at`` and ``message``
+    stay as the person's decision wrote them (a host running a call a person approved);
+    ``at`` is then only the moment the expiry is checked at."""
 
     approval_id: str
     status: str
@@ -28,6 +32,7 @@ class Claim(NamedTuple):
     message: str | None
     overdue: bool
     current: str
+    keep: bool = False
 
 
 class ApprovalStore(abc.ABC):
@@ -58,15 +63,16 @@ class ApprovalStore(abc.ABC):
         *,
         overdue: bool,
         current: str = "pending",
+        keep: bool = False,
     ) -> bool:
         """Move a record from ``current`` (a waiting state: ``pending``, or ``approved`` with
         no result) to ``status``: only if it is in that state, without a result, and overdue
         (for ``expired``) or not (for a decision) at ``at``. ``True`` for the one caller that
-        did.
+        did. With ``keep``, who decided and when are left as they are (``Claim.keep``).
 
         The decision itself is ``Claim``'s fields; each store makes it one atomic step
         (``_claim``)."""
-        return self._claim(Claim(approval_id, status, by, at, message, overdue, current))
+        return self._claim(Claim(approval_id, status, by, at, message, overdue, current, keep))
 
     @abc.abstractmethod
     def _claim(self, claim: Claim) -> bool:
