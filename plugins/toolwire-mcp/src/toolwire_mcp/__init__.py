@@ -1,7 +1,8 @@
 """MCP both ways for toolwire.
 
 Load MCP servers as tool packs (``[plugins.mcp.servers.NAME]`` or an ``mcpServers`` JSON file):
-each server is the plugin ``mcp.NAME``, its tools governed like local ones. Serve a
+each server is the plugin ``mcp.NAME``, its tools governed like local ones; their tasks are
+followed, and their requests for input answered by ``McpPlugin(elicitation=...)``. Serve a
 dispatcher's tools to MCP clients: ``toolwire mcp serve``, ``server(dispatcher)`` for any
 transport, ``asgi_app(dispatcher)`` to mount in a web app.
 """
@@ -11,6 +12,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, Final
 
+from ._elicit import (
+    Elicitation,
+    ElicitationAnswer,
+    ElicitationCall,
+    ElicitationRequest,
+)
 from ._plugin import McpPlugin
 from ._settings import Settings
 
@@ -38,6 +45,10 @@ _LAZY: Final = {
 plugin: Final = McpPlugin
 
 __all__ = [
+    "Elicitation",
+    "ElicitationAnswer",
+    "ElicitationCall",
+    "ElicitationRequest",
     "IntrospectionVerifier",
     "McpPlugin",
     "Settings",

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import inspect
 import logging
 import math
 import os
@@ -27,18 +29,28 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any, Final
 
 import anyio
 import mcp_types as types
 import toolwire
 from mcp import Client, StdioServerParameters
+from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
+from . import _followed
+from ._elicit import (
+    Elicitation,
+    ElicitationAnswer,
+    ElicitationCall,
+    ElicitationRequest,
+    checked_answer,
+)
 from ._loop import OwnLoop
 from ._settings import ServerSettings
 
@@ -62,17 +74,38 @@ class StartError(Exception):
     """A server did not start, or did not list its tools; the message says what happened."""
 
 
+@dataclasses.dataclass(eq=False)
+class _Flight:
+    """A call under way on the plugin's loop: whose it is and when it must end."""
+
+    call: ElicitationCall | None
+    ends_at: float
+
+
+#: The call the running task serves (set in ``ServerLink._call``; a server's request for input
+#: that the SDK answers inside the call's own task, as on a 2026-07-28 session, sees it).
+_flight: ContextVar[_Flight | None] = ContextVar("toolwire_mcp_flight", default=None)
+
+
 class ServerLink:
     """The session with one MCP server, reopened on demand.
 
     Args:
         settings: The server's settings.
         loop: The plugin's loop, where the session lives.
+        elicitation: The host's callback for the server's requests for input; without one they
+            are declined at once.
     """
 
-    def __init__(self, settings: ServerSettings, loop: OwnLoop) -> None:
+    def __init__(
+        self, settings: ServerSettings, loop: OwnLoop, elicitation: Elicitation | None = None
+    ) -> None:
         self.settings = settings
         self._loop = loop
+        self._elicitation = elicitation
+        self._flights: set[_Flight] = set()
+        #: The call that created each task being followed, by task id.
+        self._task_calls: dict[str, _Flight] = {}
         #: The server's tools by remote name, as it last listed them.
         self.tools: dict[str, types.Tool] = {}
         self._client: Client | None = None
@@ -119,15 +152,48 @@ class ServerLink:
         arguments: dict[str, Any],
         deadline: float,
         progress: ProgressSink | None,
+        *,
+        call: ElicitationCall | None = None,
+        as_task: bool = False,
     ) -> types.CallToolResult:
         """``tools/call`` on the plugin's loop, from any loop.
+
+        A tool whose ``execution.taskSupport`` is ``required`` (or ``optional``, with
+        ``as_task``) is called as a task and followed to its end. When the caller cancels, the
+        call ends once the server has been told (``tasks/cancel``, or the SDK's
+        ``notifications/cancelled``), waiting at most ``CANCEL_WAIT`` for it.
 
         Raises:
             toolwire.ToolError: ``timeout`` past the deadline (the call is cancelled on the
                 server), a retryable ``execution_error`` when the server is gone or restarting,
-                ``execution_error`` when the server refuses the call.
+                ``execution_error`` when the server refuses the call or its task fails.
         """
-        return await self._loop.run(self._call(name, arguments, deadline, progress))
+        work = self._call(name, arguments, deadline, progress, call, as_task)
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - always called from a coroutine
+            current = None
+        if current is None or current is self._loop.loop:
+            return await work
+        finished = asyncio.Event()
+
+        async def tracked() -> types.CallToolResult:
+            try:
+                return await work
+            finally:
+                with contextlib.suppress(RuntimeError):  # the caller's loop has closed
+                    current.call_soon_threadsafe(finished.set)
+
+        running = self._loop.submit(tracked())
+        try:
+            return await asyncio.shield(asyncio.wrap_future(running))
+        except asyncio.CancelledError:
+            running.cancel()
+            # The call ends once the server has been told, not before (bounded).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_followed.CANCEL_WAIT + 1.0):
+                    await finished.wait()
+            raise
 
     # -- on the plugin's loop -----------------------------------------------------------------
 
@@ -179,6 +245,8 @@ class ServerLink:
     async def _own(self, started: asyncio.Future[None]) -> None:
         """The owner task: open the session, wait for its end, close it, in this one task."""
         settings = self.settings
+        # This task was started by a call; the session's own tasks belong to no call.
+        _flight.set(None)
         end = self._end = asyncio.Event()
         healthy = False
         try:
@@ -258,6 +326,9 @@ class ServerLink:
             mode="auto",
             cache=None,
             message_handler=self._on_message,
+            # Always: a request for input is answered at once, by the host's callback or
+            # with a decline, never left waiting (the SDK's default is an error).
+            elicitation_callback=self._on_elicit,
             client_info=types.Implementation(name="toolwire", version=_version()),
         )
 
@@ -393,15 +464,38 @@ class ServerLink:
         arguments: dict[str, Any],
         deadline: float,
         progress: ProgressSink | None,
+        call: ElicitationCall | None = None,
+        as_task: bool = False,
+    ) -> types.CallToolResult:
+        flight = _Flight(call, time.monotonic() + deadline)
+        self._flights.add(flight)
+        token = _flight.set(flight)
+        try:
+            return await self._call_in_flight(name, arguments, deadline, progress, as_task)
+        finally:
+            _flight.reset(token)
+            self._flights.discard(flight)
+
+    async def _call_in_flight(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        deadline: float,
+        progress: ProgressSink | None,
+        as_task: bool,
     ) -> types.CallToolResult:
         settings = self.settings
         client = await self._connect()
         end = self._end
-        if name not in self.tools:
+        tool = self.tools.get(name)
+        if tool is None:
             raise toolwire.ToolError(
                 f"the MCP server {settings.name!r} no longer offers the tool {name!r}",
                 kind="execution_error",
             )
+        support = tool.execution.task_support if tool.execution is not None else None
+        if support == "required" or (support == "optional" and as_task):
+            return await self._call_as_task(client, name, arguments, deadline)
         on_progress = _progress_forwarder(progress) if progress is not None else None
         try:
             return await client.call_tool(
@@ -434,6 +528,114 @@ class ServerLink:
                 f"does not allow: {str(exc)[:300]}",
                 kind="execution_error",
             ) from None
+
+    async def _call_as_task(
+        self, client: Client, name: str, arguments: dict[str, Any], deadline: float
+    ) -> types.CallToolResult:
+        """A task-augmented ``tools/call``, followed until the task ends, within ``deadline``;
+        cancelled on the server (``tasks/cancel``) when the call is."""
+        settings = self.settings
+        end = self._end
+        followed = _followed.Followed(settings.name, name)
+        flight = _flight.get()
+
+        def created(task_id: str) -> None:
+            if flight is not None:
+                self._task_calls[task_id] = flight
+
+        # The server keeps the task a little longer than the call may wait for it.
+        ttl_ms = math.ceil((deadline + 60.0) * 1000)
+        try:
+            async with asyncio.timeout(deadline):
+                return await _followed.call_as_task(client, followed, arguments, ttl_ms, created)
+        except TimeoutError:
+            await _followed.cancel(client, followed)
+            raise toolwire.ToolError(
+                f"the MCP server {settings.name!r} did not finish the task of {name!r} within "
+                f"{deadline:g} s; the task was cancelled",
+                kind="timeout",
+                details={"task_id": followed.task_id} if followed.task_id else None,
+            ) from None
+        except asyncio.CancelledError:
+            await _followed.cancel(client, followed)
+            raise
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:
+                raise self._lost(end) from None
+            raise toolwire.ToolError(
+                f"the MCP server {settings.name!r} refused the task of {name!r}: "
+                f"{exc.error.message}",
+                kind="execution_error",
+                details={"task_id": followed.task_id} if followed.task_id else None,
+            ) from None
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            self._end_session(end, f"the connection failed: {type(exc).__name__}")
+            raise self._lost(end) from None
+        except ValueError as exc:  # pydantic's ValidationError: an answer that is no task
+            raise toolwire.ToolError(
+                f"the MCP server {settings.name!r} answered the task of {name!r} with "
+                f"something that is not MCP: {str(exc)[:300]}",
+                kind="execution_error",
+            ) from None
+        finally:
+            if followed.task_id is not None:
+                self._task_calls.pop(followed.task_id, None)
+
+    async def _on_elicit(
+        self, context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
+        """A server's ``elicitation/create``: the host's callback answers, else a decline."""
+        settings = self.settings
+        flight = self._flight_of(context)
+        call = flight.call if flight is not None else None
+        if not isinstance(params, types.ElicitRequestFormParams):
+            return self._declined(call, "URL-mode elicitation is not supported")
+        if self._elicitation is None:
+            return self._declined(call, "no elicitation callback was given", quiet=True)
+        schema = MappingProxyType(dict(params.requested_schema))
+        request = ElicitationRequest(settings.name, call, params.message, schema)
+        budget = flight.ends_at - time.monotonic() if flight is not None else settings.timeout
+        try:
+            async with asyncio.timeout(max(budget, 0.0)):
+                answer = await _ask(self._elicitation, request)
+        except TimeoutError:
+            return self._declined(call, "the callback did not answer before the call's deadline")
+        except Exception as exc:  # noqa: BLE001 - a host's callback failing must not hang a server
+            return self._declined(call, f"the callback raised {type(exc).__name__}")
+        checked, problem = checked_answer(answer, schema)
+        if problem is not None:
+            return self._declined(call, problem)
+        try:
+            content = dict(checked.content) if checked.content is not None else None
+            return types.ElicitResult(action=checked.action, content=content)
+        except ValueError:
+            return self._declined(call, "the accepted content holds values MCP does not allow")
+
+    def _flight_of(self, context: ClientRequestContext) -> _Flight | None:
+        """The call a request for input belongs to: the running call's (2026-07-28, where the
+        SDK answers it inside the call), the call following the task the request names, or the
+        only call under way; ``None`` when it cannot be told."""
+        flight = _flight.get()
+        if flight is not None:
+            return flight
+        related = (context.meta or {}).get("io.modelcontextprotocol/related-task")
+        if isinstance(related, dict) and isinstance(related.get("taskId"), str):
+            return self._task_calls.get(related["taskId"])
+        if len(self._flights) == 1:
+            return next(iter(self._flights))
+        return None
+
+    def _declined(
+        self, call: ElicitationCall | None, reason: str, *, quiet: bool = False
+    ) -> types.ElicitResult:
+        (_log.debug if quiet else _log.warning)(
+            "toolwire_mcp.elicitation_declined",
+            server=self.settings.name,
+            tool=call.tool if call is not None else None,
+            call_id=call.call_id if call is not None else None,
+            reason=reason,
+        )
+        return types.ElicitResult(action="decline")
 
     def _lost(self, end: asyncio.Event | None) -> toolwire.ToolError:
         self._end_session(end, "it closed the connection")
@@ -477,6 +679,19 @@ class ServerLink:
                 owner.cancel()
                 with contextlib.suppress(BaseException):
                     await owner
+
+
+async def _ask(callback: Elicitation, request: ElicitationRequest) -> ElicitationAnswer:
+    """Run the host's callback: an async one on this loop, a plain one in a thread."""
+    if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
+        getattr(callback, "__call__", None)  # noqa: B004 - an object with an async __call__
+    ):
+        answer: Any = await callback(request)  # type: ignore[misc]
+    else:
+        answer = await asyncio.to_thread(callback, request)
+    if inspect.isawaitable(answer):
+        answer = await answer
+    return answer  # type: ignore[no-any-return]
 
 
 def _listens(client: Client) -> bool:

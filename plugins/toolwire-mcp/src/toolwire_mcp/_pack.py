@@ -12,6 +12,7 @@ from typing import Any, Final
 import mcp_types as types
 import toolwire
 
+from ._elicit import ElicitationCall
 from ._link import ServerLink, StartError
 
 _log = toolwire.get_logger("toolwire.mcp")
@@ -184,7 +185,23 @@ def _tool(link: ServerLink, remote: types.Tool, local_name: str) -> toolwire.Too
         context = toolwire_mcp_call_context
         timeout = context.policy.timeout if context.policy is not None else None
         progress = context.report_progress if context.progress is not None else None
-        result = await link.call(remote_name, arguments, timeout or settings.timeout, progress)
+        principal = context.state.get("principal")
+        call_info = ElicitationCall(
+            local_name,
+            remote_name,
+            context.call_id,
+            context.role,
+            principal if isinstance(principal, str) else None,
+        )
+        as_task = bool(context.policy is not None and context.policy.task)
+        result = await link.call(
+            remote_name,
+            arguments,
+            timeout or settings.timeout,
+            progress,
+            call=call_info,
+            as_task=as_task,
+        )
         return result_value(result)
 
     given = remote.annotations.model_dump(exclude_none=True) if remote.annotations else {}

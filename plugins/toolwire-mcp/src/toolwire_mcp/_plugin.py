@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import toolwire
 from toolwire.types import Command
 
+from ._elicit import Elicitation
 from ._settings import Settings
 
 if TYPE_CHECKING:
@@ -26,9 +27,26 @@ class McpPlugin:
     The entry point names this class, so every dispatcher gets an instance, and so sessions
     and server processes, of its own; ``Dispatcher.close()`` ends them all (and so does the
     interpreter's exit, for a host that never closes its dispatcher).
+
+    A host that answers the servers' requests for input builds it in code and adds it under
+    the name ``mcp`` (instead of enabling the installed plugin)::
+
+        dispatcher = toolwire.Dispatcher(config).add(McpPlugin(elicitation=ask), name="mcp")
+
+    Args:
+        elicitation: Called with an ``ElicitationRequest`` when a loaded server asks for input
+            (``elicitation/create``) and returns an ``ElicitationAnswer``; sync (run in a
+            thread) or async (run on the plugin's event loop). Without it every request is
+            declined at once.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, elicitation: Elicitation | None = None) -> None:
+        if elicitation is not None and not callable(elicitation):
+            raise TypeError(
+                "McpPlugin(elicitation=...) takes a function of an ElicitationRequest that "
+                f"returns an ElicitationAnswer, not {type(elicitation).__name__}"
+            )
+        self.elicitation = elicitation
         self.settings = Settings()
         self.links: dict[str, ServerLink] = {}
         self._loop: OwnLoop | None = None
@@ -56,7 +74,7 @@ class McpPlugin:
 
         loop = self._loop = OwnLoop("toolwire-mcp")
         for name, server in self.settings.servers.items():
-            self.links[name] = ServerLink(server, loop)
+            self.links[name] = ServerLink(server, loop, self.elicitation)
         # Every server starts at once; each pack then waits for its own.
         for link in self.links.values():
             link.begin()
