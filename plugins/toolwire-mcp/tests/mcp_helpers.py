@@ -24,6 +24,7 @@ NPM_PREFIX = Path(os.environ.get("TOOLWIRE_MCP_NPM_PREFIX", REPO_ROOT / ".nox" /
 NPM_PACKAGES = {
     "@modelcontextprotocol/server-filesystem": "2026.8.31",
     "@modelcontextprotocol/inspector": "2.12.0",
+    "@modelcontextprotocol/server-everything": "2026.8.31",
 }
 
 MakeDispatcher = Callable[..., toolwire.Dispatcher]
