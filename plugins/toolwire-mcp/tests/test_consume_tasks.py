@@ -228,3 +228,25 @@ def test_server_everything_task_followed_and_its_elicitation_answered(npm_bin: P
         assert "interpretation" in request.schema["properties"]
     finally:
         dispatcher.close()
+
+
+def test_elicitation_on_a_2026_session_reaches_the_callback() -> None:
+    """On a 2026-07-28 session (input-required results) the callback answers, tied to its call."""
+    seen: list[ElicitationRequest] = []
+
+    def ask(request: ElicitationRequest) -> ElicitationAnswer:
+        seen.append(request)
+        return ElicitationAnswer.accept({"name": "Ada"})
+
+    table = {"command": sys.executable, "args": [str(SERVERS / "desk.py")], "timeout": 10}
+    config = {"plugins": {"autoload": False, "mcp": {"servers": {"desk": table}}}}
+    for callback, expected in ((ask, "hello Ada"), (None, "decline")):
+        plugin = toolwire_mcp.McpPlugin(elicitation=callback)
+        dispatcher = toolwire.Dispatcher(config).add(plugin, name="mcp")
+        try:
+            result = dispatcher.dispatch_sync("desk_greet", {})
+        finally:
+            dispatcher.close()
+        assert result.error is None and result.result == {"result": expected}
+    [request] = seen
+    assert request.call is not None and request.call.tool == "desk_greet"
