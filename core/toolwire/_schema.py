@@ -71,14 +71,14 @@ class InferredSignature:
 
     @property
     def validator(self) -> Any:
-        """The compiled jsonschema-rs validator of ``parameters``, built once.
+        """The jsonschema-rs validator of ``parameters``: compiled on its first use, once.
 
-        Raises:
-            ConfigError: the schema cannot be compiled (checked when a given schema is defined).
+        A given schema was compiled once when the tool was defined (``describe``), so one
+        that cannot be used stops the definition; an inferred one always compiles.
         """
         if self._compiled is None:
-            compiled = doc.compile_validator(self.tool_name, self.parameters, self.formats)
-            object.__setattr__(self, "_compiled", compiled)  # frozen, but built lazily once
+            lazy = doc.LazyValidator(self.tool_name, self.parameters, self.formats)
+            object.__setattr__(self, "_compiled", lazy)  # frozen, but made once, on first need
         return self._compiled
 
 
@@ -125,18 +125,35 @@ def given_schema(tool_name: str, schema: Any) -> dict[str, Any]:
         raise ConfigError(
             f"tool {tool_name!r}: schema must be a JSON object, got {type(schema).__name__}"
         )
-    parameters: dict[str, Any] = doc.plain_copy(tool_name, schema)
+    keys: set[str] = set()
+    parameters: dict[str, Any]
+    parameters, values = doc.surveyed_copy(tool_name, schema, keys)
     check_schema(tool_name, parameters)
     doc.upgrade(parameters, doc.dialect(tool_name, parameters))
-    doc.check_references(tool_name, parameters)
-    doc.require_tags(parameters)
-    return doc.close_objects(parameters)  # type: ignore[no-any-return]  # a dict stays a dict
+    # Most schemas hold no reference, no embedded $id and no discriminator: the checks and
+    # rewrites that look only at those have nothing to do there. Without a reference a schema
+    # is a tree, so no more subschemas can apply to one value than it holds values.
+    refers = not keys.isdisjoint(_REFERENCES)
+    if refers or "$id" in keys or values > doc.MAX_IN_PLACE_EXPANSION:
+        doc.check_references(tool_name, parameters)
+    if "discriminator" in keys:
+        doc.require_tags(parameters)
+    return doc.close_objects(parameters, refers=refers)  # type: ignore[no-any-return]  # a dict
+
+
+#: Keys that refer to another part of the document (``$recursiveRef`` becomes ``$ref``).
+_REFERENCES: Final = frozenset({"$ref", "$dynamicRef", "$recursiveRef"})
 
 
 def describe(
-    function: Callable[..., Any], tool_name: str, schema: Mapping[str, Any] | None
+    function: Callable[..., Any],
+    tool_name: str,
+    schema: Mapping[str, Any] | None,
+    description: str | None = None,
 ) -> InferredSignature:
     """Everything a tool needs to take calls, from its function and its schema if given.
+
+    A ``description`` given is the tool's; with a given schema too, the docstring is not read.
 
     Raises:
         ConfigError: naming the tool, and the parameter where there is one, with what to do.
@@ -145,8 +162,11 @@ def describe(
         inferred = infer_signature(function, tool_name)
         check_schema(tool_name, inferred.parameters)
         return inferred
-    inferred = explicit_signature(function, tool_name, given_schema(tool_name, schema))
-    inferred.validator  # noqa: B018 - compiled now: a schema that cannot be used stops the definition
+    inferred = explicit_signature(function, tool_name, given_schema(tool_name, schema), description)
+    # Compiled now, so a schema that cannot be used stops the definition; the validator a
+    # call uses is compiled again on the tool's first call (most tools of a large registry
+    # are never called in a given process, and each compiled validator holds about 6 KiB).
+    doc.compile_validator(tool_name, inferred.parameters, inferred.formats)
     return inferred
 
 
@@ -394,10 +414,15 @@ def _decide_context(annotation: Any) -> bool:
 
 
 def explicit_signature(
-    func: Callable[..., Any], tool_name: str, parameters: dict[str, Any]
+    func: Callable[..., Any],
+    tool_name: str,
+    parameters: dict[str, Any],
+    description: str | None = None,
 ) -> InferredSignature:
-    """A tool whose schema was given: only the description and the context parameter are read."""
-    description, _ = description_of(func)
+    """A tool whose schema was given: only the description (unless given) and the context
+    parameter are read."""
+    if description is None:
+        description = description_of(func)[0]
     context_param = None
     try:
         hints = typing.get_type_hints(described_function(func), include_extras=True)

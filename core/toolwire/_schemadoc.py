@@ -137,6 +137,17 @@ def plain_copy(tool_name: str | None, schema: Any) -> Any:
         ConfigError: deeper than ``MAX_SCHEMA_DEPTH``, larger than ``MAX_SCHEMA_NODES``, or
             holding something JSON cannot carry; the message names the tool and the place.
     """
+    return surveyed_copy(tool_name, schema, None)[0]
+
+
+def surveyed_copy(tool_name: str | None, schema: Any, keys: set[str] | None) -> tuple[Any, int]:
+    """``plain_copy``, and how many JSON values the document holds; every key of every object
+    in it is added to ``keys`` (when given), so that checks with nothing to look at (no
+    ``$ref`` anywhere, say) can be skipped without another walk.
+
+    Raises:
+        ConfigError: as ``plain_copy``.
+    """
     subject = f"tool {tool_name!r}: the schema" if tool_name is not None else "its schema"
     holder: list[Any] = [None]
     # (value, container, key, depth, path) with path built only if an error needs it.
@@ -167,6 +178,8 @@ def plain_copy(tool_name: str | None, schema: Any) -> Any:
                         )
                     out[name] = None  # keeps the key order; filled in below
                     stack.append((item, out, name, depth + 1, (path, name)))
+                if keys is not None:
+                    keys.update(out)
             else:
                 out = [None] * len(value)
                 for index, item in enumerate(value):
@@ -183,7 +196,7 @@ def plain_copy(tool_name: str | None, schema: Any) -> Any:
                 f"{subject} holds {_kind(value)} at {_where(path)}, which "
                 "is not JSON; use strings, numbers, booleans, null, lists and objects only"
             )
-    return holder[0]
+    return holder[0], nodes
 
 
 def check_bounds(tool_name: str | None, schema: Any) -> None:
@@ -436,6 +449,40 @@ def compile_validator(
         raise ConfigError(f"tool {tool_name!r}: the schema cannot be used: {reason}") from None
 
 
+class LazyValidator:
+    """A tool's jsonschema-rs validator, compiled when first used and kept from then on.
+
+    A compiled validator takes about 6 KiB; a registry of thousands of tools, most of them
+    never called in a given process, would hold them all. Whatever is read of it (``is_valid``,
+    ``iter_errors``...) is the compiled validator's own, kept on this object after the first
+    read, so a call pays one attribute lookup, as with the validator itself. Whoever makes one
+    has compiled the schema once already (or knows it compiles), so the first use cannot fail
+    where the start did not.
+    """
+
+    __slots__ = ("__dict__", "_compiled", "_source")
+
+    def __init__(
+        self,
+        tool_name: str,
+        schema: Mapping[str, Any],
+        formats: Mapping[str, Callable[[str], bool]],
+    ) -> None:
+        self._compiled: Any = None
+        self._source = (tool_name, schema, formats)  # the schema is the tool's own: no copy
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)  # copy and pickle look for hooks: there are none
+        compiled = self._compiled
+        if compiled is None:
+            # Two threads may both compile on a first use: the same validator, one kept.
+            compiled = self._compiled = compile_validator(*self._source)
+        value = getattr(compiled, name)
+        self.__dict__[name] = value
+        return value
+
+
 # -- discriminated unions ------------------------------------------------------------------------
 
 
@@ -477,7 +524,7 @@ def _follow(root: Mapping[str, Any], node: Any) -> Any:
 # -- closed -------------------------------------------------------------------------------------
 
 
-def close_objects(schema: Any) -> Any:
+def close_objects(schema: Any, *, refers: bool = True) -> Any:
     """Make objects refuse keys they do not declare, keeping what the schema accepts; in place.
 
     An object whose keys are all declared by itself gets ``additionalProperties: false``. An
@@ -489,11 +536,14 @@ def close_objects(schema: Any) -> Any:
     change what they test, nor where the author decided (``additionalProperties`` or
     ``unevaluatedProperties`` present), nor where ``required`` names a key that no part
     declares: closing would refuse every value there.
+
+    ``refers=False`` says the document holds no ``$ref``: then no definition is extended
+    anywhere, and the walk that looks for such is skipped.
     """
     if not isinstance(schema, dict):
         return schema
     opened: set[int] = set()
-    while True:  # a definition extended somewhere must stay open, and so must what it extends
+    while refers:  # a definition extended somewhere must stay open, and so must what it extends
         closer = _Closer(schema, opened, apply=False)
         closer.run()
         if closer.opened <= opened:

@@ -76,7 +76,7 @@ class Tool:
             raise ConfigError(f"a tool must be callable, got {type(function).__name__}")
         tool_name = name if name is not None else callable_name(function)
         check_tool_name(tool_name)
-        inferred = describe(function, tool_name, schema)
+        inferred = describe(function, tool_name, schema, description)
         self.name: str = tool_name
         self.description: str = (
             description if description is not None else inferred.description
@@ -196,7 +196,12 @@ def _policy_from(
         "open_world": open_world,
     }
     callers = _callers(allowed_callers)
-    for hint, value in {**hints, "approval": approval, "defer_loading": defer_loading, "task": task}.items():
+    for hint, value in {
+        **hints,
+        "approval": approval,
+        "defer_loading": defer_loading,
+        "task": task,
+    }.items():
         if value is not None and not isinstance(value, bool):
             raise ConfigError(f"{hint} must be True or False, got {value!r}")
     return ToolPolicy(

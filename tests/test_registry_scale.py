@@ -1,0 +1,98 @@
+"""A large registry: what a start builds for each tool, what waits for a tool's first use, and
+that every check a start made before still stops it (issue 27). No test here times anything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema_rs
+import pytest
+import toolwire
+from toolwire import ConfigError
+
+from .conftest import MakeDispatcher
+
+
+@pytest.fixture
+def compiled(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every jsonschema-rs validator compiled from here on, in order."""
+    made: list[Any] = []
+    compile_schema = jsonschema_rs.validator_for
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        made.append(compile_schema(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(jsonschema_rs, "validator_for", counted)
+    return made
+
+
+def _given(name: str, **properties: Any) -> toolwire.Tool:
+    schema = {"type": "object", "properties": properties or {"q": {"type": "string"}}}
+    return toolwire.tool(name=name, description=f"{name}.", schema=schema)(dict)
+
+
+def test_started_tools_compile_their_validator_on_first_call(
+    make: MakeDispatcher, compiled: list[Any]
+) -> None:
+    """A given schema is compiled once when defined (the check), and a tool's validator for
+    calls only on its first call: a start and its definitions compile none."""
+    pack = toolwire.Toolset("many")
+    for i in range(3):
+        pack.add(_given(f"given_{i}"))
+
+    @pack.tool
+    def inferred(q: str) -> str:
+        """Echo."""
+        return q
+
+    assert len(compiled) == 3
+    dispatcher = make(pack)
+    dispatcher.start()
+    dispatcher.tool_definitions("openai-responses")
+    dispatcher.tool_definitions("anthropic")
+    assert len(compiled) == 3
+    assert dispatcher.dispatch_sync("given_1", {"q": "x"}).success
+    assert len(compiled) == 4
+    assert dispatcher.dispatch_sync("given_1", {"q": 1}).error.kind == "invalid_arguments"
+    assert dispatcher.dispatch_sync("inferred", {"q": "x"}).output == "x"
+    assert len(compiled) == 5
+
+
+def test_unusable_given_schema_stops_the_definition() -> None:
+    """A schema the metaschema takes but the validator cannot compile (a pattern that is no
+    regular expression) still stops the definition, though calls compile their own later."""
+    with pytest.raises(ConfigError, match=r"tool 'bad': the schema cannot be used"):
+        _given("bad", q={"type": "string", "pattern": "(unclosed"})
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        pytest.param(
+            {"type": "object", "properties": {"a": {"$id": "https://x.test/a", "type": "string"}}},
+            "embeds a resource with its own \\$id",
+            id="embedded-id-without-ref",
+        ),
+        pytest.param(
+            {
+                "$schema": "https://json-schema.org/draft/2019-09/schema",
+                "$recursiveAnchor": True,
+                "type": "object",
+                "anyOf": [{"$recursiveRef": "#"}],
+            },
+            "references loop",
+            id="recursive-ref-loop",
+        ),
+        pytest.param(
+            {"type": "object", "anyOf": [{"type": "object"}] * 10_001},
+            "more than 10,000 subschemas apply",
+            id="alternatives-without-ref",
+        ),
+    ],
+)
+def test_checks_with_little_to_look_at_still_run(schema: dict[str, Any], message: str) -> None:
+    """The checks a schema without references skips are the ones it cannot fail: an embedded
+    ``$id``, a draft 2019-09 ``$recursiveRef`` loop and too many alternatives still stop it."""
+    with pytest.raises(ConfigError, match=message):
+        toolwire.tool(name="t", schema=schema)(dict)
