@@ -52,11 +52,15 @@ def get_user(user_id: int) -> dict:
 '''
 
 HOST = '''
-"""A host: dispatches a model's turn with a gated call, holds it, and waits for the decision."""
+"""A host: dispatches a model's turn with a gated call, holds it, and waits for the decision,
+resuming the turn every 0.2 s (once the file named by argv[4] exists, when one is named): an
+approved call runs here, in this process."""
 
 import json
+import os
 import sys
 import time
+from pathlib import Path
 
 import toolwire
 from toolwire.testing import build_response
@@ -69,7 +73,10 @@ response = build_response(
      ("get_user", '{"user_id": 7}')],
 )
 held = dispatcher.process_response_sync(response, state={"principal": "ada@example.com"})
-print(json.dumps({"turn": held.turn_id, "pending": [a.id for a in held.pending]}), flush=True)
+print(json.dumps({"turn": held.turn_id, "pending": [a.id for a in held.pending],
+                  "pid": os.getpid()}), flush=True)
+while len(sys.argv) > 4 and not Path(sys.argv[4]).exists():
+    time.sleep(0.05)
 while True:
     try:
         items = dispatcher.resume_sync(held.turn_id, once=True)
@@ -99,12 +106,17 @@ class Site:
     ledger: Path
     env: dict[str, str]
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
+    console_log: Path | None = None
 
     def executions(self) -> list[str]:
         """One line per time the gated tool's body ran, in any process."""
         if not self.ledger.exists():
             return []
         return self.ledger.read_text(encoding="utf-8").splitlines()
+
+    def ran_in(self) -> list[int]:
+        """The process id of each run of the gated tool, in order."""
+        return [int(line.rsplit(" pid ", 1)[1]) for line in self.executions()]
 
     def write_config(self, extra: str = "", audit: bool = False) -> None:
         enabled = (
@@ -143,10 +155,19 @@ class Site:
             + extra
         )
 
-    def start_host(self, user_id: int = 42) -> Host:
-        """The host process: it holds the gated call until a person decides."""
+    def start_host(self, user_id: int = 42, resume_after: Path | None = None) -> Host:
+        """The host process: it holds the gated call until a person decides, resuming its turn
+        over and over (only once ``resume_after`` exists, when given)."""
+        after = [] if resume_after is None else [str(resume_after)]
         process = subprocess.Popen(
-            [sys.executable, str(self.folder / "host.py"), str(self.config), str(user_id), SECRET],
+            [
+                sys.executable,
+                str(self.folder / "host.py"),
+                str(self.config),
+                str(user_id),
+                SECRET,
+                *after,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -158,10 +179,12 @@ class Site:
         line = process.stdout.readline()
         assert line, process.stderr.read() if process.stderr else ""
         held = json.loads(line)
+        assert held["pid"] == process.pid
         return Host(process, held["turn"], held["pending"])
 
     def start_console(self, *args: str) -> str:
-        """``toolwire --config FILE console --port 0``; returns its URL once it listens."""
+        """``toolwire --config FILE console --port 0``; returns its URL once it listens (its
+        process is ``self.processes[-1]``, its log ``self.console_log``)."""
         log = self.folder / f"console-{len(self.processes)}.log"
         with log.open("w") as stderr:
             process = subprocess.Popen(
@@ -173,6 +196,7 @@ class Site:
                 cwd=self.folder,
             )
         self.processes.append(process)
+        self.console_log = log
         for _ in range(600):
             found = re.search(r"console on (http://\S+/)", log.read_text())
             if found:
@@ -247,9 +271,10 @@ def site(tmp_path: Path) -> Iterator[Site]:
                 stream.close()
 
 
-def signed_in(url: str, token: str) -> httpx.Client:
-    """An HTTP client signed in with ``token``, as a browser without JavaScript would."""
-    client = httpx.Client(base_url=url, follow_redirects=False, timeout=30)
+def signed_in(url: str, token: str, **options: Any) -> httpx.Client:
+    """An HTTP client signed in with ``token``, as a browser without JavaScript would
+    (``options`` go to ``httpx.Client``)."""
+    client = httpx.Client(base_url=url, follow_redirects=False, timeout=30, **options)
     form = client.get("/sign-in")
     csrf = csrf_of(form.text)
     answer = client.post("/sign-in", data={"csrf": csrf, "token": token}, headers={"Origin": url})

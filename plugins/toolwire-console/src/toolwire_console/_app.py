@@ -27,6 +27,7 @@ from toolwire.types import Redaction
 
 from . import _views
 from ._auth import SESSION_COOKIE, Addresses, Session, Sessions
+from ._limits import SignInLimiter
 from ._settings import Grant, Settings
 
 _log = toolwire.get_logger("toolwire.console")
@@ -43,6 +44,10 @@ SECURITY_HEADERS: Final = (
     (b"cache-control", b"no-store"),
 )  # fmt: skip
 _STATIC: Final = {"console.js": "text/javascript", "console.css": "text/css"}
+#: What a decision's page may say happened, besides an error kind: ``ok`` (the call ran here
+#: and succeeded), ``error``, ``approved`` (recorded; the host runs it) and ``decided`` (it
+#: was decided before: the record says how).
+_OUTCOMES: Final = frozenset({"ok", "error", "approved", "decided", *toolwire.ERROR_KINDS})
 
 
 class _Gate:
@@ -85,6 +90,7 @@ class Console:
         self.settings = settings
         self.sessions = sessions
         self.addresses = addresses
+        self.limiter = SignInLimiter(settings.sign_in_failures, settings.sign_in_failures_total)
         self.redaction = Redaction.from_config(dispatcher.config)
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(_HERE / "templates"),
@@ -151,9 +157,20 @@ class Console:
         if refused is not None:
             return refused
         assert session is not None
+        client = _client(request)
+        wait = self.limiter.wait_for(client)
+        if wait > 0:  # before the token is looked at: a limited client learns nothing of it
+            _log.warning("toolwire_console.sign_in_limited", client=client, retry_after=wait)
+            response = self._page(
+                "sign_in.html", session, None, failed=False, limited=True, section="sign-in"
+            )
+            response.status_code = 429
+            response.headers["retry-after"] = str(max(1, round(wait)))
+            return response
         grant = self.sessions.grant_of(form.get("token", ""))
         if grant is None:
-            _log.warning("toolwire_console.sign_in_refused", client=_client(request))
+            self.limiter.failed(client)
+            _log.warning("toolwire_console.sign_in_refused", client=client)
             response = self._page("sign_in.html", session, None, failed=True, section="sign-in")
             response.status_code = 401
             return response
@@ -192,20 +209,27 @@ class Console:
             return self._refused(session, grant, 403, f"{grant.principal} may view, not decide")
         message = form.get("message", "").strip()[:500] or None
         try:
-            if verb == "approve":
-                result = await self.dispatcher.approve(approval_id, by=grant.principal)
+            if verb == "approve" and self.settings.run_in == "host":
+                decided = await self.dispatcher.approve(approval_id, by=grant.principal, run=False)
+                mine = decided.status == "approved" and decided.decided_by == grant.principal
+                outcome = "approved" if mine else "decided"
+                record: toolwire.Approval | None = decided
             else:
-                result = await self.dispatcher.reject(
-                    approval_id, by=grant.principal, message=message
-                )
+                if verb == "approve":
+                    result = await self.dispatcher.approve(approval_id, by=grant.principal)
+                else:
+                    result = await self.dispatcher.reject(
+                        approval_id, by=grant.principal, message=message
+                    )
+                error = result.error
+                outcome = "ok" if result.success else (error.kind if error else "error")
+                record = result.approval
         except toolwire.ApprovalError as exc:
             _log.warning(
                 "toolwire_console.decision_failed", verb=verb, approval_id=approval_id,
                 by=grant.principal, error=str(exc),
             )  # fmt: skip
             return await self._record_page(request, session, grant, error=str(exc), status=409)
-        outcome = "ok" if result.success else (result.error.kind if result.error else "error")
-        record = result.approval
         _log.info(
             "toolwire_console.decided", verb=verb, approval_id=approval_id, by=grant.principal,
             tool=record.tool if record else None, status=record.status if record else None,
@@ -230,7 +254,7 @@ class Console:
         if record is None:
             return self._refused(session, grant, 404, "no approval has this id")
         outcome = request.query_params.get("outcome")
-        if outcome is not None and outcome not in {"ok", "error", *toolwire.ERROR_KINDS}:
+        if outcome is not None and outcome not in _OUTCOMES:
             outcome = None
         view = _views.approval_view(record, self.redaction, time.time())
         response = self._page(
@@ -287,6 +311,7 @@ class Console:
             grant=grant,
             csrf=self.sessions.csrf_token(session),
             refresh=self.settings.refresh,
+            run_in=self.settings.run_in,
             **values,
         )
         response = HTMLResponse(text)
@@ -337,9 +362,11 @@ def asgi_app(
     """The console for a host to serve or mount: its pages over ``dispatcher``.
 
     Args:
-        dispatcher: Whose approvals, tools and plugins the pages show; decisions run on it
-            (``Dispatcher.approve`` and ``reject``, ``by=`` the signed-in principal), so it
-            must have the gated tools loaded, as ``toolwire approvals approve`` must.
+        dispatcher: Whose approvals, tools and plugins the pages show; decisions are made
+            on it, ``by=`` the signed-in principal: ``Dispatcher.approve(..., run=False)``
+            (the host that holds the call runs it) and ``reject``; with ``[plugins.console]
+            run_in = "console"``, ``approve`` runs the call here, so the gated tools must be
+            loaded, as ``toolwire approvals approve`` needs them.
         settings: The console's settings (default: ``[plugins.console]`` of the dispatcher's
             config).
         host: The address it is served on, accepted as ``Host`` (default: the settings').

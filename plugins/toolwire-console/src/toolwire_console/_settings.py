@@ -12,6 +12,9 @@ from toolwire import settings
 
 Permission = Literal["view", "approve"]
 PERMISSIONS: Final[tuple[Permission, ...]] = ("view", "approve")
+RunIn = Literal["host", "console"]
+#: Where a call approved in the page runs: the host that holds it, or the console itself.
+RUN_IN: Final[tuple[RunIn, ...]] = ("host", "console")
 
 _TOKEN_SCHEMA: Final = {
     "type": "object",
@@ -45,6 +48,10 @@ SCHEMA: Final[Mapping[str, Any]] = settings.table({
     "session_ttl": {**settings.SECONDS, "default": 8 * 3600.0},
     "refresh": {**settings.SECONDS, "default": 5.0},
     "recent_calls": {**settings.COUNT, "default": 50},
+    "run_in": {"enum": list(RUN_IN), "default": "host",
+               "x-expected": 'host (the host that holds the call runs it) or console'},
+    "sign_in_failures": {**settings.COUNT, "default": 5},
+    "sign_in_failures_total": {**settings.COUNT, "default": 50},
 })  # fmt: skip
 
 
@@ -78,6 +85,14 @@ class Settings:
         session_ttl: Seconds a sign-in lasts.
         refresh: Seconds between the live updates of the approvals page.
         recent_calls: How many audit records the audit page shows.
+        run_in: Where a call approved in the page runs: ``host`` (the approval is recorded,
+            ``Dispatcher.approve(..., run=False)``, and the host that holds the call runs it
+            when it resumes) or ``console`` (the console runs it at once, as ``toolwire
+            approvals approve`` does; it must load the same tool packs).
+        sign_in_failures: Failed sign-ins one client address may make in a minute; past
+            that, its sign-ins are answered 429 until the minute has passed.
+        sign_in_failures_total: Failed sign-ins from every address together in a minute;
+            past that, every sign-in is answered 429 until the minute has passed.
     """
 
     host: str = "127.0.0.1"
@@ -89,6 +104,9 @@ class Settings:
     session_ttl: float = 8 * 3600.0
     refresh: float = 5.0
     recent_calls: int = 50
+    run_in: RunIn = "host"
+    sign_in_failures: int = 5
+    sign_in_failures_total: int = 50
 
     @classmethod
     def from_config(cls, config: toolwire.Config) -> Settings:
@@ -109,6 +127,9 @@ class Settings:
             session_ttl=float(values["session_ttl"]),
             refresh=float(values["refresh"]),
             recent_calls=values["recent_calls"],
+            run_in=values["run_in"],
+            sign_in_failures=values["sign_in_failures"],
+            sign_in_failures_total=values["sign_in_failures_total"],
         )
 
     def grants(self, environ: Mapping[str, str] | None = None) -> dict[bytes, Grant]:

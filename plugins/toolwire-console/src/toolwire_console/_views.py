@@ -24,6 +24,17 @@ POLICY_ORDER: Final = (
 _HIDDEN_FIELDS: Final = frozenset({"enabled", "options"})
 #: How much of the end of the newest trail file the audit page reads.
 _TAIL_BYTES: Final = 512 * 1024
+#: Each status as the pages say it.
+STATES: Final = {
+    "pending": "waits for a decision",
+    "approved": "approved, waiting for its host",
+    "running": "approved, running",
+    "executed": "approved and run",
+    "rejected": "rejected",
+    "expired": "expired",
+}
+#: Approved and not finished: the host that holds the call runs it (or is running it).
+_APPROVED: Final = ("approved", "running")
 
 
 def when(stamp: float | None) -> str:
@@ -69,14 +80,21 @@ def approval_view(approval: toolwire.Approval, redaction: Redaction, now: float)
         "expires": when(approval.expires_at),
         "expires_in": span(approval.expires_at - now),
         "decided": when(approval.decided_at),
+        "state": STATES.get(approval.status, approval.status),
     }
 
 
 def approvals_page(records: Sequence[toolwire.Approval], redaction: Redaction) -> dict[str, Any]:
-    """Pending approvals newest first, the held turns they belong to, and recent decisions."""
+    """Pending approvals newest first; approved ones waiting for their host; the held turns
+    they belong to; and recent decisions."""
     now = time.time()
     pending = sorted(
         (r for r in records if r.status == "pending"), key=lambda r: r.created_at, reverse=True
+    )
+    approved = sorted(
+        (r for r in records if r.status in _APPROVED),
+        key=lambda r: r.decided_at or 0.0,
+        reverse=True,
     )
     turns: dict[str, list[toolwire.Approval]] = {}
     for record in records:
@@ -86,13 +104,20 @@ def approvals_page(records: Sequence[toolwire.Approval], redaction: Redaction) -
         {
             "turn_id": turn_id,
             "calls": [
-                {"id": r.id, "tool": r.tool, "status": r.status, "waits": r.status == "pending"}
+                {
+                    "id": r.id,
+                    "tool": r.tool,
+                    "status": r.status,
+                    "state": STATES.get(r.status, r.status),
+                    "waits": r.status == "pending",
+                }
                 for r in sorted(members, key=lambda r: r.created_at)
             ],
             "waiting": sum(r.status == "pending" for r in members),
+            "approved": sum(r.status in _APPROVED for r in members),
         }
         for turn_id, members in turns.items()
-        if any(r.status == "pending" for r in members)
+        if any(r.status == "pending" or r.status in _APPROVED for r in members)
     ]
     decided = sorted(
         (r for r in records if r.status != "pending" and r.decided_at is not None),
@@ -101,6 +126,7 @@ def approvals_page(records: Sequence[toolwire.Approval], redaction: Redaction) -
     )[:20]
     return {
         "pending": [approval_view(r, redaction, now) for r in pending],
+        "approved": [approval_view(r, redaction, now) for r in approved],
         "held": held,
         "decided": [approval_view(r, redaction, now) for r in decided],
     }
