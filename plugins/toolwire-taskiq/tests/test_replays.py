@@ -256,8 +256,8 @@ async def test_junk_on_the_done_channel_is_counted_and_the_host_keeps_listening(
 async def test_junk_on_the_cancel_channel_is_counted_and_the_worker_still_cancels(
     redis_server: RedisServer, workers: Workers, write_config: WriteConfig, tmp_path: Path
 ) -> None:
-    """Junk published on the cancel channel is counted in message_refused summaries (not a
-    line each), and the worker still stops a call its host cancels."""
+    """Junk published on the cancel channel is counted in message_refused summaries as
+    unsigned (not a line each), and the worker still stops a call its host cancels."""
     config = write_config(redis_server.url)
     worker = workers.start(config)
     client = redis.Redis.from_url(redis_server.url)
@@ -266,7 +266,7 @@ async def test_junk_on_the_cancel_channel_is_counted_and_the_worker_still_cancel
 
     def junk_counted() -> int:
         log = workers.output(worker)
-        return sum(int(n) for n in re.findall(r"cancel_not_a_job_id=(\d+)", log))
+        return sum(int(n) for n in re.findall(r"cancel_unsigned=(\d+)", log))
 
     assert await eventually(lambda: junk_counted() == 3)  # the first at once, then a summary
     mark = tmp_path / "mark"
@@ -293,4 +293,41 @@ async def test_a_claim_set_to_junk_answers_the_call_instead_of_crashing_it(
         client.set(f"{queue}:claim:{job_of(message)['job']}", b"\xff\xfeworker")
         result = await waiting
     assert result.error is not None and result.error.kind == "executor_lost", result.output
+    client.close()
+
+
+@pytest.mark.slow
+async def test_a_forged_cancel_does_not_stop_a_running_call(
+    redis_server: RedisServer, workers: Workers, write_config: WriteConfig, tmp_path: Path
+) -> None:
+    """A client of Redis that publishes a running job's id on the cancel channel, bare or
+    signed with another key, stops nothing: the worker counts both as refused and the tool
+    runs on, until its own host cancels it."""
+    config = write_config(redis_server.url)
+    worker = workers.start(config)
+    client = redis.Redis.from_url(redis_server.url)
+    queue, mark = queue_of(config), tmp_path / "mark"
+    with toolwire.Dispatcher.from_config(config) as dispatcher:
+        waiting = asyncio.create_task(
+            dispatcher.dispatch("wait", {"seconds": 600, "mark": str(mark)})
+        )
+        assert await eventually(lambda: mark.exists() and mark.read_text() == "started")
+        [claim] = client.keys(f"{queue}:claim:*")
+        job_id = claim.decode().rsplit(":", 1)[1]
+        client.publish(f"{queue}:cancel", job_id)
+        client.publish(f"{queue}:cancel", Signer(b"another-key-" * 4).seal_cancel(job_id))
+
+        def refused() -> tuple[int, int]:
+            log = workers.output(worker)
+            return (
+                sum(int(n) for n in re.findall(r"cancel_unsigned=(\d+)", log)),
+                sum(int(n) for n in re.findall(r"cancel_forged=(\d+)", log)),
+            )
+
+        assert await eventually(lambda: refused() == (1, 1))
+        assert mark.read_text() == "started" and not waiting.done()
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert await eventually(lambda: mark.read_text() == "cancelled")
     client.close()

@@ -319,7 +319,8 @@ async def test_a_replay_of_a_running_job_leaves_it_cancellable(
     assert await eventually(lambda: mark.exists() and mark.read_text() == "started")
     client.lpush(queue, message)
     assert await eventually(lambda: refusals(workers.output(worker)) == ["replayed"])
-    client.publish(f"{queue}:cancel", job["job"])  # what the host sends when it cancels
+    signed_cancel = Signer(signing_key.encode()).seal_cancel(job["job"])
+    client.publish(f"{queue}:cancel", signed_cancel)  # what the host sends when it cancels
     assert await eventually(lambda: mark.read_text() == "cancelled")
     client.close()
 

@@ -256,7 +256,9 @@ class TaskiqExecutor:
                 ):
                     await link.redis.lrem(self.settings.queue, 1, message.decode("ascii"))
                 else:
-                    await link.redis.publish(self.keys.cancel_channel, sent.id)
+                    await link.redis.publish(
+                        self.keys.cancel_channel, self.signer.seal_cancel(sent.id)
+                    )
 
     async def _withdraw(self, link: _Link, message: bytes) -> None:
         """Take a job that will never run off the queue (the claim already stops it)."""

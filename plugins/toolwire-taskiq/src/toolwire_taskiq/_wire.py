@@ -50,8 +50,10 @@ Beside the queue, under the queue's name as a prefix:
   another worker within ``claim_timeout`` of its sending (Redis ACLs close even that);
 - ``alive:WORKER`` is the worker's heartbeat, refreshed four times per interval and expiring
   after half of one;
-- a message on the channel ``cancel`` asks the worker running job ``ID`` to stop it (a message
-  on ``cancel`` or ``done`` that is no job id, ``job_id_of``, is junk: counted, ignored);
+- a message on the channel ``cancel`` asks the worker running job ``ID`` to stop it; it is
+  signed by the host (``MAC b"\n" ID``, ``MAC`` over ``b"toolwire-taskiq cancel\n" + ID``), so
+  only a host can stop a call; one whose MAC does not hold is refused, counted and ignored (a
+  message on ``done`` that is no job id, ``job_id_of``, is junk: counted, ignored);
 - ``result:ID`` holds the reply to job ``ID`` for ``result_ttl`` seconds, and a message on
   the channel ``done`` says that it is there;
 - ``progress:HOST`` is the channel of one host's link, where workers publish the signed
@@ -78,6 +80,7 @@ JOB_VERSION: Final = 1
 JOB_DOMAIN: Final = b"toolwire-taskiq job\n"
 REPLY_DOMAIN: Final = b"toolwire-taskiq reply\n"
 PROGRESS_DOMAIN: Final = b"toolwire-taskiq progress\n"
+CANCEL_DOMAIN: Final = b"toolwire-taskiq cancel\n"
 #: Shortest time between two progress reports of one call, on the worker and again on the
 #: host: a tool may report in a tight loop; Redis and the host's consumers take at most this
 #: rate (the ``process`` executor's too).
@@ -155,6 +158,27 @@ class Signer:
             {"job": job, "seq": seq, "progress": progress, "total": total, "message": message}
         )
         return self.mac(PROGRESS_DOMAIN, body) + SEPARATOR + body
+
+    def seal_cancel(self, job: str) -> bytes:
+        """The host's message asking the worker running job ``job`` to stop it, signed."""
+        body = job.encode("ascii")
+        return self.mac(CANCEL_DOMAIN, body) + SEPARATOR + body
+
+    def open_cancel(self, data: Any) -> str:
+        """The job id a cancel message names, once its MAC holds.
+
+        Raises:
+            Refused: ``unsigned`` or ``forged`` (as ``open``), or ``malformed`` (a signed
+                body that is no job id).
+        """
+        if isinstance(data, str):
+            data = data.encode("utf-8", errors="replace")
+        if not isinstance(data, bytes):
+            raise Refused("malformed")
+        job = job_id_of(self.open(data, CANCEL_DOMAIN))
+        if job is None:
+            raise Refused("malformed")
+        return job
 
     def seal_reply(self, job: str, reply: Mapping[str, Any]) -> bytes:
         """What a worker stores as the reply to job ``job``: a MAC, a newline, the reply's JSON."""

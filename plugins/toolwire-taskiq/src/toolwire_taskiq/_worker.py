@@ -57,7 +57,6 @@ from ._wire import (
     Refused,
     Signer,
     claim_lifetime,
-    job_id_of,
     lateness,
     make_broker,
     read_job,
@@ -404,9 +403,10 @@ class Worker:
                         ignore_subscribe_messages=True, timeout=self.settings.heartbeat
                     )
                     if message is not None and message.get("type") == "message":
-                        job_id = job_id_of(message.get("data"))
-                        if job_id is None:
-                            self.junk.note("cancel_not_a_job_id")
+                        try:
+                            job_id = self.signer.open_cancel(message.get("data"))
+                        except Refused as refused:  # only a host holding the key may cancel
+                            self.junk.note(f"cancel_{refused.reason}")
                         else:
                             self._cancel(job_id)
             except (RedisError, OSError):
