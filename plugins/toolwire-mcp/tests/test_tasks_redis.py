@@ -1,0 +1,270 @@
+"""MCP tasks kept in Redis (``[approvals] store = "redis://..."``), with a real redis-server,
+``toolwire mcp serve`` processes started as an operator starts them, and the official client."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import mcp_types as types
+import pytest
+import redis
+import toolwire
+import toolwire_mcp
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_helpers import served_config, wait_until
+from toolwire.testing import RedisServer, free_port
+from toolwire_mcp import _tasks
+from toolwire_mcp._task_store_redis import PREFIX, RedisTaskStore
+
+TOOLWIRE = [sys.executable, "-m", "toolwire.cli", "mcp", "serve"]
+TOKENS = {"TW_TASKS_ADMIN": "adm-tasks-1", "TW_TASKS_USER": "usr-tasks-2"}
+
+
+def _config(tmp_path: Path, url: str) -> Path:
+    """The ``remote`` fixture pack with ``add`` and ``wait`` marked task, tasks in ``url``."""
+    return served_config(
+        tmp_path,
+        ["mcp", "remote"],
+        f'[approvals]\nstore = "{url}"\n'
+        "[tools.add]\ntask = true\n[tools.wait]\ntask = true\n"
+        '[plugins.mcp.serve.tokens]\nadmin = "TW_TASKS_ADMIN"\nuser = "TW_TASKS_USER"\n',
+    )
+
+
+def _stdio(config: Path) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=TOOLWIRE[0], args=[*TOOLWIRE[1:], "--config", str(config)], env=dict(os.environ)
+    )
+
+
+async def _call_as_task(client: Client, name: str, arguments: dict[str, Any]) -> types.Task:
+    created = await client.session.send_request(
+        types.CallToolRequest(
+            params=types.CallToolRequestParams(
+                name=name, arguments=arguments, task=types.TaskMetadata(ttl=60_000)
+            )
+        ),
+        types.CreateTaskResult,
+    )
+    return created.task
+
+
+async def _get(client: Client, task_id: str) -> types.GetTaskResult:
+    return await client.session.send_request(
+        types.GetTaskRequest(params=types.GetTaskRequestParams(task_id=task_id)),
+        types.GetTaskResult,
+    )
+
+
+async def _result(client: Client, task_id: str) -> types.CallToolResult:
+    return await client.session.send_request(
+        types.GetTaskPayloadRequest(params=types.GetTaskPayloadRequestParams(task_id=task_id)),
+        types.CallToolResult,
+    )
+
+
+async def _poll(client: Client, task_id: str, timeout: float = 30.0) -> types.GetTaskResult:
+    async with asyncio.timeout(timeout):
+        while (task := await _get(client, task_id)).status == "working":
+            await asyncio.sleep(0.05)
+    return task
+
+
+async def _until(check: Any, timeout: float = 20.0) -> bool:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.05)
+    return True
+
+
+async def test_task_polled_to_completion_in_redis(
+    toolwire_redis: RedisServer, tmp_path: Path
+) -> None:
+    """With a Redis store, a task tool answers with a working task, tasks/get reads it completed
+    and tasks/result gives the result; the record is a hash under the tasks prefix that expires
+    within the task's ttl once it ended."""
+    gate = asyncio.Event()
+    pack = toolwire.Toolset("long")
+
+    @pack.tool(task=True)
+    async def slow_sum(a: int, b: int) -> int:
+        """Add two numbers, once the gate opens."""
+        await gate.wait()
+        return a + b
+
+    dispatcher = toolwire.Dispatcher(
+        {"plugins": {"autoload": False}, "approvals": {"store": toolwire_redis.url}}
+    ).add(pack)
+    async with Client(toolwire_mcp.server(dispatcher), mode="legacy") as client:
+        assert client.server_capabilities.tasks is not None
+        task = await _call_as_task(client, "slow_sum", {"a": 2, "b": 3})
+        assert task.status == "working"
+        assert (await _get(client, task.task_id)).status == "working"
+        assert toolwire_redis.count(f"{PREFIX}*") == 1
+        gate.set()
+        assert (await _poll(client, task.task_id)).status == "completed"
+        result = await _result(client, task.task_id)
+        assert not result.is_error and result.content[0].text == "5"  # type: ignore[union-attr]
+    left = int(toolwire_redis.command("PTTL", f"{PREFIX}{task.task_id}")[1:])
+    assert 0 < left <= 60_000
+    dispatcher.close()
+
+
+@pytest.mark.slow
+async def test_second_serve_process_answers_and_cancels(
+    toolwire_redis: RedisServer, tmp_path: Path
+) -> None:
+    """A second ``toolwire mcp serve`` on the same Redis answers tasks/get and tasks/result for a
+    task the first one ran, and its tasks/cancel of a task the first one runs ends that run."""
+    config = _config(tmp_path, toolwire_redis.url)
+    mark = tmp_path / "mark"
+    async with (
+        Client(_stdio(config), mode="legacy") as first,
+        Client(_stdio(config), mode="legacy") as second,
+    ):
+        quick = await _call_as_task(first, "add", {"a": 20, "b": 22})
+        assert (await _poll(first, quick.task_id)).status == "completed"
+        assert (await _get(second, quick.task_id)).status == "completed"
+        answer = await _result(second, quick.task_id)
+        assert answer.content[0].text == "42"  # type: ignore[union-attr]
+
+        long = await _call_as_task(first, "wait", {"seconds": 3600, "mark": str(mark)})
+        await _until(lambda: mark.exists() and mark.read_text() == "started")
+        cancelled = await second.session.send_request(
+            types.CancelTaskRequest(params=types.CancelTaskRequestParams(task_id=long.task_id)),
+            types.CancelTaskResult,
+        )
+        assert cancelled.status == "cancelled"
+        await _until(lambda: mark.read_text() == "cancelled")  # the first process's run ended
+        assert (await _get(first, long.task_id)).status == "cancelled"
+
+
+@contextmanager
+def _http_serve(config: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``toolwire mcp serve --transport http`` on a free loopback port: its URL and process."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*TOOLWIRE, "--transport", "http", "--port", str(port), "--config", str(config)],
+        env={**os.environ, **TOKENS},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/mcp"
+
+    def answers() -> bool:
+        try:
+            return httpx2.post(url, json={}).status_code == 401
+        except httpx2.HTTPError:
+            return False
+
+    try:
+        assert wait_until(answers, 30), "toolwire mcp serve did not start"
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        process.wait(20)
+
+
+@asynccontextmanager
+async def _http_client(url: str, token: str) -> AsyncIterator[Client]:
+    http = httpx2.AsyncClient(
+        headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30.0)
+    )
+    async with http, Client(streamable_http_client(url, http_client=http), mode="legacy") as c:
+        yield c
+
+
+@pytest.mark.slow
+async def test_killed_server_task_reads_failed_and_only_its_caller_reads_it(
+    toolwire_redis: RedisServer, tmp_path: Path
+) -> None:
+    """A task whose ``toolwire mcp serve`` was killed (SIGKILL) reads failed, saying its process
+    stopped, on another server on the same Redis; another principal and a forged id get an
+    unknown task there."""
+    config = _config(tmp_path, toolwire_redis.url)
+    mark = tmp_path / "mark"
+    with _http_serve(config) as (url, process):
+        async with _http_client(url, TOKENS["TW_TASKS_ADMIN"]) as admin:
+            task = await _call_as_task(admin, "wait", {"seconds": 3600, "mark": str(mark)})
+            await _until(lambda: mark.exists())
+        process.kill()
+        process.wait(20)
+    with _http_serve(config) as (url, _):
+        async with _http_client(url, TOKENS["TW_TASKS_USER"]) as user:
+            for task_id in (task.task_id, "A" * 32, "../*"):
+                with pytest.raises(MCPError, match="Unknown task"):
+                    await _get(user, task_id)
+        async with _http_client(url, TOKENS["TW_TASKS_ADMIN"]) as admin:
+            failed = await _poll(admin, task.task_id)
+            assert failed.status == "failed"
+            assert failed.status_message == _tasks.STOPPED
+            result = await _result(admin, task.task_id)
+            assert result.is_error and "stopped" in result.content[0].text  # type: ignore[union-attr]
+
+
+def _race(store: RedisTaskStore, task_id: str) -> list[str]:
+    """Three threads end one task at once, each with its own status; the ones that won."""
+    won: list[str] = []
+    start = threading.Barrier(3)
+
+    def end(status: str) -> None:
+        start.wait()
+        if store.finish(task_id, status, None, '{"content":[]}'):
+            won.append(status)
+
+    threads = [
+        threading.Thread(target=end, args=(s,)) for s in ("cancelled", "completed", "failed")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return won
+
+
+def test_a_cancel_and_a_completion_cannot_both_win(toolwire_redis: RedisServer) -> None:
+    """Of writers racing to end one Redis task (a cancel, a completion, a failure), exactly one
+    wins and the record holds what that one wrote."""
+    store = RedisTaskStore(toolwire_redis.url)
+    for _ in range(20):
+        row = store.create('["r", "p"]', 60_000)
+        won = _race(store, row["id"])
+        assert len(won) == 1
+        assert store.get(row["id"])["status"] == won[0]  # type: ignore[index]
+    store.close()
+
+
+def test_a_lapsed_lease_reads_failed_and_a_cancel_elsewhere_is_seen_at_renewal(
+    toolwire_redis: RedisServer,
+) -> None:
+    """In Redis, a working task whose lease ran out reads failed (STOPPED) from any store on the
+    same server and then ends no more; a cancel written through one store is what the running
+    store's next renewal reports."""
+    store, other = RedisTaskStore(toolwire_redis.url), RedisTaskStore(toolwire_redis.url)
+    stuck = store.create("[null, null]", 60_000)
+    running = store.create("[null, null]", 60_000)
+    assert other.read(stuck["id"])["status"] == "working"  # type: ignore[index]
+    client = redis.Redis.from_url(toolwire_redis.url)
+    client.hset(RedisTaskStore.key(stuck["id"]), "lease_until", "0")
+    client.close()
+    read = other.read(stuck["id"])
+    assert read is not None and read["status"] == "failed" and read["message"] == _tasks.STOPPED
+    assert not store.finish(stuck["id"], "completed", None, "{}")
+    assert store.renew([running["id"]]) == set()
+    assert other.finish(running["id"], "cancelled", "cancelled by the client")
+    assert store.renew([running["id"], stuck["id"]]) == {running["id"], stuck["id"]}
+    assert other.get("no-such-task") is None
+    store.close()
+    other.close()
