@@ -219,3 +219,45 @@ def test_with_permission_deny_by_default_a_search_needs_an_allow(make: MakeDispa
     assert "permission_denied" in repr(_search_answer(unvoted))
     allowed = make(*_packs([]), SearchVotes(True), config=deny).process_response_sync(response)
     assert "read_file" in repr(_search_answer(allowed))
+
+
+def test_an_unknown_tool_hint_names_only_tools_the_role_may_call(make: MakeDispatcher) -> None:
+    """A misspelt call's "did you mean" names a close tool the role may call, never one of
+    another role's, however close its name is."""
+    ops = toolwire.Toolset("ops")
+
+    @ops.tool(roles=["admin"])
+    def erase_disk(disk: str) -> str:
+        """Erase a disk."""
+        return "erased"
+
+    @ops.tool
+    def erase_cache(cache: str) -> str:
+        """Erase a cache."""
+        return "emptied"
+
+    dispatcher = make(ops)
+    user = dispatcher.dispatch_sync("erase_disc", {"disk": "sda"}, role="user")
+    assert user.error is not None and user.error.kind == "unknown_tool"
+    assert "erase_disk" not in user.output and "erase_disk" not in repr(user.error.details)
+    assert "erase_cache" in user.output
+    admin = dispatcher.dispatch_sync("erase_disc", {"disk": "sda"}, role="admin")
+    assert admin.error is not None and "erase_disk" in admin.output
+
+
+@pytest.mark.parametrize("name", ["search_tools", "tool_search"])
+def test_a_tool_named_as_the_search_stops_a_start_with_deferred_tools(
+    make: MakeDispatcher, name: str
+) -> None:
+    """A tool named as toolwire's search beside deferred tools would take the search's calls
+    (nothing deferred could be found): the start stops, naming the tool and what to do."""
+    clash = toolwire.Toolset("clash")
+
+    @clash.tool(name=name)
+    def look(query: str) -> str:
+        """Look something up."""
+        return query
+
+    with pytest.raises(toolwire.ConfigError, match=rf"tool '{name}' .*rename the tool"):
+        make(*_packs([]), clash).start()
+    assert make(clash).tools()[0].name == name  # without deferred tools the name is free

@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from ._errors import RequireApproval, ToolError
 from ._pipeline import NO_STATE, Finished
-from ._plan import Plan
+from ._plan import SEARCH_NAMES, Plan
 from ._serialize import error_text
 from ._tools import Tool
 from ._values import CallContext, DispatchResult, ToolCall
@@ -56,10 +56,10 @@ PROGRAM_TOOLS: Final[Mapping[str, Mapping[str, Any]]] = {
     "openai-responses": {"type": "programmatic_tool_calling"},
     "anthropic": {"type": ANTHROPIC_CODE_EXECUTION, "name": "code_execution"},
 }
-#: The name of toolwire's own search tool, where a provider has no native search.
-SEARCH_TOOL: Final = "search_tools"
-#: The name observers see for an OpenAI client-side ``tool_search_call`` toolwire answered.
-OPENAI_SEARCH: Final = "tool_search"
+#: The name of toolwire's own search tool, where a provider has no native search, and the
+#: name observers see for an OpenAI client-side ``tool_search_call`` toolwire answered. A
+#: start with deferred tools refuses a tool of either name (``_plan``).
+SEARCH_TOOL, OPENAI_SEARCH = SEARCH_NAMES
 #: The search modes ``tool_definitions(search=...)`` takes, by provider (others: ``client``).
 SEARCH_MODES: Final[Mapping[str, tuple[str, ...]]] = {
     "openai-responses": ("client", "hosted"),

@@ -175,7 +175,7 @@ def resolve(plan: Plan, call: ToolCall, context: CallContext) -> Route:
     name = call.name
     route = plan.routes.get(name) if isinstance(name, str) else None
     if route is None:
-        raise _unknown_tool(plan, name)
+        raise _unknown_tool(plan, name, context.role)
     context.tool = route.tool
     context.policy = route.policy
     context.plugin = route.plugin
@@ -371,9 +371,14 @@ def _check_caller(route: Route, call: ToolCall) -> None:
         )
 
 
-def _unknown_tool(plan: Plan, name: Any) -> ToolError:
+def _unknown_tool(plan: Plan, name: Any, role: str | None) -> ToolError:
+    """``unknown_tool``, with the closest names among the tools ``role`` may call only: a
+    hint never names a tool the role may not call."""
     shown = name[:64] if isinstance(name, str) else ""
-    close = difflib.get_close_matches(shown, plan.names, n=3) if shown else []
+    close: list[str] = []
+    if shown:
+        callable_names = [n for n in plan.names if plan.may_call(plan.routes[n], role)]
+        close = difflib.get_close_matches(shown, callable_names, n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     return ToolError(
         f"no tool named {shown!r}{hint}" if shown else "the call names no tool",

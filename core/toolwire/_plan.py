@@ -151,6 +151,9 @@ class ApprovalGate(Protocol):
 
 #: How many distinct unknown roles a plan logs; past it, none (roles can come from tokens).
 _UNKNOWN_ROLES_LOGGED: Final = 32
+#: The names toolwire's own tool search is called by (``_deferred``): ``search_tools``, and
+#: ``tool_search`` for OpenAI's client-side search.
+SEARCH_NAMES: Final = ("search_tools", "tool_search")
 
 
 @dataclass
@@ -393,6 +396,7 @@ def build_plan(
             MappingProxyType(renamed),
         )
     problems += _unknown_tools(config, [tool.name for tool, _ in tools])
+    problems += _search_clash(routes)
     if problems:
         raise ConfigError(
             f"the dispatcher cannot start: {len(problems)} problem(s):\n"
@@ -444,6 +448,20 @@ def _blame(layers: Sequence[tuple[Any, str]]) -> dict[CodeType, str]:
         elif (code := code_of(layer)) is not None:
             owners[code] = plugin
     return owners
+
+
+def _search_clash(routes: Mapping[str, Route]) -> list[str]:
+    """A tool named as toolwire's search, beside deferred tools: it would take the search's
+    calls, and no deferred tool could be found."""
+    if not any(route.policy.defer_loading for route in routes.values()):
+        return []
+    return [
+        f"tool {name!r} (plugin {routes[name].plugin}) has the name of toolwire's tool search, "
+        "which the deferred tools (defer_loading) are found with; rename the tool "
+        "(name=...), or turn defer_loading off"
+        for name in SEARCH_NAMES
+        if name in routes
+    ]
 
 
 def _unknown_tools(config: Config, names: Sequence[str]) -> list[str]:
