@@ -50,7 +50,21 @@ def cmd_approvals_list(args: argparse.Namespace) -> int:
 
 
 def cmd_approvals_approve(args: argparse.Namespace) -> int:
-    """Run an approved call once; print its ``DispatchResult``."""
+    """Run an approved call once; print its ``DispatchResult``. With ``--no-run``, record the
+    approval only (the host that holds the call runs it) and print the record."""
+    if args.no_run:
+        with _dispatcher(args) as dispatcher:
+            record = dispatcher.approve_sync(args.id, by=args.by, run=False)
+            redaction = Redaction.from_config(dispatcher.config)
+        _print_json(record.to_dict(redaction))
+        if record.status == "approved" and record.decided_by == args.by:
+            return EXIT_OK
+        print(
+            f"toolwire: error: approval {args.id} was already decided: it is {record.status}"
+            f" (decided by {record.decided_by or 'nobody'})",
+            file=sys.stderr,
+        )
+        return EXIT_TOOL_ERROR
     with _dispatcher(args) as dispatcher:
         result = dispatcher.approve_sync(args.id, by=args.by)
         redaction = Redaction.from_config(dispatcher.config)

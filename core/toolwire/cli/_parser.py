@@ -181,10 +181,16 @@ def build_parser(extra: Sequence[Command] = ()) -> argparse.ArgumentParser:
         "expired, prints the stored result and runs nothing; a call whose run failed before "
         "its tool started is still approved, and runs now. Exit 0 when the call succeeded, 1 "
         "when it ended in an error (expired, rejected before, the tool failed, or it could not "
-        "start).",
+        "start). With --no-run, only the approval is recorded and the record printed: the host "
+        "that holds the call runs it when it resumes (exit 1 when it was decided before).",
     )
     approve.add_argument("id", metavar="ID", help="the approval's id")
     approve.add_argument("--by", metavar="NAME", required=True, help="who approves (recorded)")
+    approve.add_argument(
+        "--no-run",
+        action="store_true",
+        help="record the approval only; the host that holds the call runs it",
+    )
     reject = action(
         "reject",
         cmd_approvals_reject,
