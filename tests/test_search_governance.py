@@ -261,3 +261,101 @@ def test_a_tool_named_as_the_search_stops_a_start_with_deferred_tools(
     with pytest.raises(toolwire.ConfigError, match=rf"tool '{name}' .*rename the tool"):
         make(*_packs([]), clash).start()
     assert make(clash).tools()[0].name == name  # without deferred tools the name is free
+
+
+@pytest.mark.parametrize(
+    "arguments", [{"query": 5}, {"query": None}, {"q": "read a file"}, ["read"], "not json"]
+)
+def test_search_arguments_that_are_no_query_answer_invalid_arguments(
+    make: MakeDispatcher, arguments: Any
+) -> None:
+    """A search_tools call whose arguments are no {"query": text} is answered
+    invalid_arguments (not "no tool matches"), and observers see it failed."""
+    observed = Observed()
+    dispatcher = make(*_packs([]), observed)
+    response = build_response("gemini", [("search_tools", {"query": "x"})])
+    response["candidates"][0]["content"]["parts"][0]["functionCall"]["args"] = arguments
+    items = dispatcher.process_response_sync(response)
+    assert "invalid_arguments" in repr(_search_answer(items))
+    (finished,) = observed.finished
+    assert finished[1].error is not None and finished[1].error.kind == "invalid_arguments"
+
+
+def test_an_openai_client_search_with_bad_arguments_loads_nothing(make: MakeDispatcher) -> None:
+    """A client tool_search_call whose arguments are not JSON gets a tool_search_output that
+    loads nothing, and its call ends invalid_arguments for observers."""
+    observed = Observed()
+    dispatcher = make(*_packs([]), observed)
+    response = openai_search_round("read_file", '{"path": "a.txt"}', "read a text file")
+    response["output"][0]["arguments"] = "{not json"
+    items = dispatcher.process_response_sync(response)
+    (output,) = [i for i in items if i.get("type") == "tool_search_output"]
+    assert output["tools"] == []
+    search = next(r for c, r, _ in observed.finished if c.name == "tool_search")
+    assert search.error is not None and search.error.kind == "invalid_arguments"
+
+
+def test_an_openai_client_search_is_answered_without_deferred_tools(
+    make: MakeDispatcher,
+) -> None:
+    """Every call gets a result: a client tool_search_call is answered with a
+    tool_search_output even when the dispatcher defers no tool."""
+    plain = toolwire.Toolset("files")
+
+    @plain.tool
+    def read_file(path: str) -> str:
+        """Read a text file from the local disk."""
+        return path
+
+    items = make(plain).process_response_sync(
+        openai_search_round("read_file", '{"path": "a.txt"}', "read a text file")
+    )
+    outputs = [i for i in items if i.get("type") == "tool_search_output"]
+    assert len(outputs) == 1 and outputs[0]["call_id"] == "call_ts"
+
+
+def test_a_search_on_gemini_never_finds_a_tool_only_a_program_may_call(
+    make: MakeDispatcher,
+) -> None:
+    """Where the provider has no programmatic calls, a search does not find a tool whose
+    allowed_callers leaves out direct calls: no call of it could be allowed there."""
+    pack = toolwire.Toolset("sizes", "File sizes.")
+
+    @pack.tool(defer_loading=True, allowed_callers=["program"])
+    def sum_file_sizes(paths: list[str]) -> int:
+        """Sum the sizes of many files on the local disk."""
+        return len(paths)
+
+    @pack.tool(defer_loading=True)
+    def file_size(path: str) -> int:
+        """The size of one file on the local disk."""
+        return len(path)
+
+    dispatcher = make(pack)
+    response = build_response("gemini", [("search_tools", {"query": "sum file sizes"})])
+    answer = repr(_search_answer(dispatcher.process_response_sync(response)))
+    assert "file_size" in answer and "sum_file_sizes" not in answer
+
+
+@pytest.mark.parametrize("provider", ["gemini", "openai-chat", "anthropic", "openai-responses"])
+def test_a_role_that_may_call_no_deferred_tool_gets_no_search_tool(
+    make: MakeDispatcher, provider: str
+) -> None:
+    """A role none of whose tools is deferred is sent no search tool: it could find nothing,
+    and the tool would tell the model that hidden tools exist."""
+    pack = toolwire.Toolset("ops")
+
+    @pack.tool(defer_loading=True, roles=["admin"])
+    def erase_disk(disk: str) -> str:
+        """Erase a disk."""
+        return disk
+
+    @pack.tool
+    def disk_usage(disk: str) -> str:
+        """How full a disk is."""
+        return disk
+
+    dispatcher = make(pack)
+    user = repr(dispatcher.tool_definitions(provider, role="user"))
+    assert "search" not in user and "erase_disk" not in user and "disk_usage" in user
+    assert "search" in repr(dispatcher.tool_definitions(provider, role="admin"))

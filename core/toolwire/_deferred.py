@@ -38,6 +38,7 @@ from typing import Any, Final
 from ._errors import RequireApproval, ToolError
 from ._pipeline import NO_STATE, Finished
 from ._plan import SEARCH_NAMES, Plan
+from ._search import MAX_LIMIT
 from ._serialize import error_text
 from ._tools import Tool
 from ._values import CallContext, DispatchResult, ToolCall
@@ -361,9 +362,15 @@ class SearchAnswers:
         define: ``(provider, tool) -> definition``, as ``tool_definitions`` sends it.
     """
 
-    def __init__(self, searcher: Searcher, define: Callable[[Provider, Tool], Any]) -> None:
+    def __init__(
+        self,
+        searcher: Searcher,
+        define: Callable[[Provider, Tool], Any],
+        callers: Mapping[str, tuple[str, ...]],
+    ) -> None:
         self.searcher = searcher
         self.define = define
+        self.callers = callers
 
     def calls(self, plan: Any, parsed: ParsedResponse) -> frozenset[int]:
         """The indexes of the calls toolwire's search answers (none when a tool has the
@@ -393,12 +400,11 @@ class SearchAnswers:
             query = query_of(given.arguments)
             call = ToolCall(given.name, {"query": query}, given.call_id or new_id(), given.caller)
             started = time.perf_counter()
-            context = _context(call, role, state)
-            refused = await _refused(plan, call, context)
-            tools = [] if refused is not None else self.searcher(query, FOUND_PER_SEARCH)
-            result = refused or _result(call, answer(tools))
+            result, tools, context = await self._search(
+                plan, shape, call, given.arguments, role, state
+            )
             item = shape.format_result(call, result)
-            if refused is None and shape.name == "anthropic" and isinstance(item, Mapping):
+            if result.success and shape.name == "anthropic" and isinstance(item, Mapping):
                 item = {**item, "content": anthropic_references(tools)}
             done[index] = await _finished(plan, call, result, context, started, item)
         return done
@@ -412,19 +418,41 @@ class SearchAnswers:
         state: Mapping[str, Any] | None,
     ) -> list[Any]:
         """The ``tool_search_output`` of each client-side OpenAI ``tool_search_call``, each
-        search voted on and finished as a call (a refused one finds no tool)."""
+        search voted on and finished as a call. The output type has no error field: a search
+        refused, or with arguments that are no ``{"query": text}``, loads no tool, and its
+        call ends with the error observers and the call log see."""
         define = functools.partial(self.define, shape)
         outputs: list[Any] = []
         for item, call in client_searches(shape, parsed):
             started = time.perf_counter()
-            context = _context(call, role, state)
-            refused = await _refused(plan, call, context)
-            query = query_of(call.arguments)
-            tools = [] if refused is not None else self.searcher(query, FOUND_PER_SEARCH)
-            result = refused or _result(call, answer(tools))
+            given = item.get("arguments")
+            result, tools, context = await self._search(plan, shape, call, given, role, state)
             await _finished(plan, call, result, context, started, None)
             outputs.append(search_output(item, tools, define))
         return outputs
+
+    async def _search(
+        self,
+        plan: Plan,
+        shape: Provider,
+        call: ToolCall,
+        given: Any,
+        role: str | None,
+        state: Mapping[str, Any] | None,
+    ) -> tuple[DispatchResult, list[Tool], CallContext]:
+        """One search: its arguments checked, then the permission hooks' vote, then the
+        tools found (those a model on ``shape`` can call)."""
+        context = _context(call, role, state)
+        refused = _bad_arguments(call, given) or await _refused(plan, call, context)
+        if refused is not None:
+            return refused, [], context
+        query = query_of(call.arguments)
+        if shape.name in PROVIDER_CALLERS or not self.callers:
+            tools = self.searcher(query, FOUND_PER_SEARCH)
+        else:  # a tool only a program may call is never offered here: never found either
+            tools = offered(shape.name, self.searcher(query, MAX_LIMIT), self.callers)
+            tools = tools[:FOUND_PER_SEARCH]
+        return _result(call, answer(tools)), tools, context
 
 
 def _context(call: ToolCall, role: str | None, state: Mapping[str, Any] | None) -> CallContext:
@@ -449,6 +477,22 @@ async def _refused(plan: Plan, call: ToolCall, context: CallContext) -> Dispatch
         ToolError(
             f"a search cannot wait for a person ({asked.reason}); it was not run",
             kind="permission_denied",
+        ),
+    )
+
+
+def _bad_arguments(call: ToolCall, given: Any) -> DispatchResult | None:
+    """``invalid_arguments`` for search arguments that are no ``{"query": text}`` (as JSON
+    text or a mapping), else ``None``."""
+    arguments = _loaded(given)
+    if isinstance(arguments, Mapping) and isinstance(arguments.get("query"), str):
+        return None
+    return _refusal(
+        call,
+        ToolError(
+            f'{call.name} takes {{"query": "words describing the tool you need"}}: a JSON '
+            'object whose "query" is text',
+            kind="invalid_arguments",
         ),
     )
 

@@ -205,6 +205,8 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
         if not deferred and not callers:
             return [self.tool_definition(shape, tool).value for tool in tools]
         tools = offered(shape.name, tools, callers)
+        if deferred:  # no search tool for a role that can find nothing with it
+            deferred = deferred.intersection(t.name for t in tools)
         if not deferred:
             values = [self._define(shape, tool) for tool in tools]
         else:
@@ -341,7 +343,7 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
             ApprovalError: a held turn could not be stored.
         """
         plan, approvals = self._ready(), self._approvals
-        searches = self._searches(role) if self._deferred_names() else None
+        searches = self._searches(role)
         return await run_response(
             plan, approvals, response, provider, role, state, self._new_id, searches
         )
@@ -351,6 +353,7 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
         return SearchAnswers(
             lambda query, limit: self.search_tools(query, role=role, limit=limit),
             self._define,
+            self._caller_lists(),
         )
 
     def close(self) -> None:
