@@ -359,3 +359,10 @@ def test_a_role_that_may_call_no_deferred_tool_gets_no_search_tool(
     user = repr(dispatcher.tool_definitions(provider, role="user"))
     assert "search" not in user and "erase_disk" not in user and "disk_usage" in user
     assert "search" in repr(dispatcher.tool_definitions(provider, role="admin"))
+
+
+@pytest.mark.parametrize("role", [5, ["admin"], {"role": "admin"}])
+def test_search_tools_refuses_a_role_that_is_not_text(make: MakeDispatcher, role: Any) -> None:
+    """search_tools with a role that is neither text nor None raises a TypeError naming it."""
+    with pytest.raises(TypeError, match="a role is text or None"):
+        make(*_packs([])).search_tools("read a file", role=role)

@@ -267,10 +267,12 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
 
         Raises:
             ValueError: ``limit`` is no whole number of 1 or more.
-            TypeError: ``query`` is not text.
+            TypeError: ``query`` is not text, or ``role`` neither text nor ``None``.
         """
         if not isinstance(query, str):
             raise TypeError(f"a search query is text, not {type(query).__name__}")
+        if role is not None and not isinstance(role, str):
+            raise TypeError(f"a role is text or None, not {type(role).__name__}")
         count = checked_limit(limit)
         plan = self._ready()
         index = self._search_index(plan)
