@@ -267,7 +267,7 @@ def _block(part: Any) -> types.ContentBlock | None:
         return types.ResourceLink(
             type="resource_link",
             uri=part.uri,
-            name=part.name,
+            name=part.name or part.uri,  # a LinkPart always has one (its URI's last segment)
             mime_type=part.media_type,
             description=part.description,
         )
