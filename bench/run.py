@@ -1170,6 +1170,7 @@ def bench_scale() -> None:
         return
     tools = int(figures["tools"])
     report(f"scale: {tools:,} tools, start (build, add, start())", figures["start_s"], 2, "s")
+    print(f"  (its CPU time: {figures['start_cpu_s']:.2f} s)")
     report(
         f"scale: {tools:,} tools, resident memory of the process", figures["rss_mib"], 200, "MiB"
     )

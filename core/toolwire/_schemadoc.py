@@ -98,8 +98,14 @@ def _find_anchor(root: Mapping[str, Any], anchor: str) -> Any:
     return None
 
 
+#: Every keyword whose value holds subschemas: a schema object with none of them is a leaf.
+_SCHEMA_KEYWORDS: Final = frozenset((*SCHEMA_MAPS, *SCHEMA_VALUES, *SCHEMA_LISTS))
+
+
 def subschemas(node: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     """``(keyword, subschema)`` for every subschema directly inside ``node``."""
+    if _SCHEMA_KEYWORDS.isdisjoint(node):
+        return  # a leaf, as most schema objects are: nothing to look up
     for key in SCHEMA_MAPS:
         sub = node.get(key)
         if isinstance(sub, Mapping):
@@ -120,9 +126,10 @@ def walk(root: Any) -> Iterator[Mapping[str, Any]]:
     stack = [root]
     while stack:
         node = stack.pop()
-        if isinstance(node, Mapping):
+        if type(node) is dict or isinstance(node, Mapping):  # the exact type first: cheaper
             yield node
-            stack.extend(sub for _, sub in subschemas(node))
+            if not _SCHEMA_KEYWORDS.isdisjoint(node):
+                stack.extend(sub for _, sub in subschemas(node))
 
 
 # -- bounded and plain --------------------------------------------------------------------------
@@ -157,33 +164,43 @@ def surveyed_copy(tool_name: str | None, schema: Any, keys: set[str] | None) -> 
         value, container, key, depth, path = stack.pop()
         nodes += 1
         if nodes > MAX_SCHEMA_NODES:
-            raise ConfigError(
-                f"{subject} has more than {MAX_SCHEMA_NODES:,} values, "
-                "toolwire's limit; split the tool, or move repeated parts into $defs"
-            )
-        if isinstance(value, Mapping | list | tuple):
+            raise _too_many(subject)
+        kind = type(value)
+        if kind is dict or kind is list or isinstance(value, Mapping | list | tuple):
             if depth > MAX_SCHEMA_DEPTH:
                 raise ConfigError(
                     f"{subject} is nested more than {MAX_SCHEMA_DEPTH} "
                     f"levels deep at {_where(path)}, toolwire's limit; flatten it, or move "
                     "nested parts into $defs and refer to them with $ref"
                 )
-            if isinstance(value, Mapping):
+            # Strings, whole numbers, booleans and nulls (most values) are copied as they are
+            # met, and counted; the rest wait on the stack.
+            if kind is dict or isinstance(value, Mapping):
                 out: Any = {}
                 for name, item in value.items():
-                    if not isinstance(name, str):
+                    if type(name) is not str and not isinstance(name, str):
                         raise ConfigError(
                             f"{subject} has a key that is not a string "
                             f"({name!r}) at {_where(path)}; JSON keys are strings"
                         )
-                    out[name] = None  # keeps the key order; filled in below
-                    stack.append((item, out, name, depth + 1, (path, name)))
+                    if type(item) in _AS_IS:
+                        out[name] = item
+                        nodes += 1
+                    else:
+                        out[name] = None  # keeps the key order; filled in below
+                        stack.append((item, out, name, depth + 1, (path, name)))
                 if keys is not None:
                     keys.update(out)
             else:
                 out = [None] * len(value)
                 for index, item in enumerate(value):
-                    stack.append((item, out, index, depth + 1, (path, index)))
+                    if type(item) in _AS_IS:
+                        out[index] = item
+                        nodes += 1
+                    else:
+                        stack.append((item, out, index, depth + 1, (path, index)))
+            if nodes > MAX_SCHEMA_NODES:
+                raise _too_many(subject)
             container[key] = out
         elif (
             value is None
@@ -197,6 +214,17 @@ def surveyed_copy(tool_name: str | None, schema: Any, keys: set[str] | None) -> 
                 "is not JSON; use strings, numbers, booleans, null, lists and objects only"
             )
     return holder[0], nodes
+
+
+#: Values copied as they are met (exactly these types; a subclass goes the long way).
+_AS_IS: Final = frozenset({str, int, bool, type(None)})
+
+
+def _too_many(subject: str) -> ConfigError:
+    return ConfigError(
+        f"{subject} has more than {MAX_SCHEMA_NODES:,} values, "
+        "toolwire's limit; split the tool, or move repeated parts into $defs"
+    )
 
 
 def check_bounds(tool_name: str | None, schema: Any) -> None:
@@ -553,6 +581,16 @@ def close_objects(schema: Any, *, refers: bool = True) -> Any:
     return schema
 
 
+#: Every keyword ``_Closer._visit`` reads: a schema object with none of them is left as it is.
+_CLOSER_KEYWORDS: Final = frozenset(
+    {
+        "properties", "patternProperties", "$defs", "definitions", "items",
+        "additionalProperties", "unevaluatedProperties", "unevaluatedItems", "prefixItems",
+        "$ref", "dependentSchemas", *_CONDITIONS, *_IN_PLACE_LISTS, *_IN_PLACE_VALUES,
+    }
+)  # fmt: skip
+
+
 class _Closer:
     """One walk over the document: each schema object visited once, as a value or as a part."""
 
@@ -568,6 +606,8 @@ class _Closer:
             node, mode = stack.pop()
             if not isinstance(node, dict):
                 continue
+            if _CLOSER_KEYWORDS.isdisjoint(node):
+                continue  # a leaf: nothing below it, nothing declared, nothing to close
             if id(node) in self.open_targets and mode == "value" and node is not self.root:
                 mode = "part"
             stack.extend(self._visit(node, mode))
