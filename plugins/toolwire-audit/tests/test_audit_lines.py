@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from toolwire_audit._records import GENESIS, chain_text, record_hash, seal
-from toolwire_audit._trail import _now
+from toolwire_audit._trail import _Clock
 
 RECORDS: list[dict[str, Any]] = [
     {"event": "call", "seq": 1, "tool": "get_weather", "arguments": {"hash": 1, "z": [1.5, None]}},
@@ -32,7 +32,7 @@ def test_the_sealed_line_is_the_canonical_line(record: dict[str, Any]) -> None:
 def test_record_time_is_utc_with_microseconds() -> None:
     """A record's time is RFC 3339 UTC with six digits of microseconds, and it is now."""
     before = datetime.datetime.now(datetime.UTC)
-    text = _now()
+    text = _Clock().now()
     after = datetime.datetime.now(datetime.UTC)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", text)
     moment = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC)

@@ -12,7 +12,7 @@ import pytest
 import structlog
 import toolwire
 from mcp_helpers import SERVERS, MakeDispatcher
-from toolwire_mcp import Settings
+from toolwire_mcp import McpPlugin, Settings
 
 
 def read(tmp_path: Path, servers: dict[str, Any], environ: dict[str, str] | None = None) -> Any:
@@ -95,11 +95,22 @@ def test_a_variable_that_cannot_be_expanded_stops_the_load(
         read(tmp_path, {"s": {"command": "run", "args": [written]}})
 
 
+def started(tmp_path: Path, servers: dict[str, Any]) -> Any:
+    """The MCP plugin configured as a start configures it, from an mcpServers file holding
+    ``servers``; returns its settings."""
+    (tmp_path / "mcp.json").write_text(json.dumps({"mcpServers": servers}))
+    path = tmp_path / "toolwire.toml"
+    path.write_text('[plugins.mcp]\nconfig = "mcp.json"\n')
+    plugin = McpPlugin()
+    plugin.toolwire_configure(toolwire.load_config(path))
+    return plugin.settings
+
+
 def test_other_clients_keys_are_read_past_with_one_note(tmp_path: Path) -> None:
-    """autoApprove, alwaysAllow, trust and description load without error; one log note for
-    the whole file names them; none of them approves anything."""
+    """autoApprove, alwaysAllow, trust and description load without error; a start logs one
+    note for the whole file naming them; none of them approves anything."""
     with structlog.testing.capture_logs() as logs:
-        found = read(
+        settings = started(
             tmp_path,
             {
                 "cline": {"command": "a", "autoApprove": ["search"], "description": "x"},
@@ -107,17 +118,17 @@ def test_other_clients_keys_are_read_past_with_one_note(tmp_path: Path) -> None:
                 "gemini": {"command": "c", "trust": True},
             },
         )
-    assert set(found) == {"cline", "roo", "gemini"}
+    assert set(settings.servers) == {"cline", "roo", "gemini"}
     notes = [e for e in logs if e["event"] == "toolwire_mcp.keys_ignored"]
     assert len(notes) == 1
     assert notes[0]["keys"] == ["alwaysAllow", "autoApprove", "description", "trust"]
-    assert notes[0]["log_level"] == "info"
+    assert notes[0]["file"].endswith("mcp.json") and notes[0]["log_level"] == "info"
 
 
 def test_a_file_with_only_toolwire_keys_logs_nothing(tmp_path: Path) -> None:
     """No other client's key, no note."""
     with structlog.testing.capture_logs() as logs:
-        read(tmp_path, {"s": {"command": "a"}})
+        started(tmp_path, {"s": {"command": "a"}})
     assert not [e for e in logs if e["event"] == "toolwire_mcp.keys_ignored"]
 
 
@@ -222,11 +233,17 @@ def test_type_is_read_in_any_case_and_gemini_http_url_is_a_url(tmp_path: Path) -
     assert found["b"].url == "http://127.0.0.1:1/mcp"
 
 
-def test_ignored_keys_are_noted_once_however_often_the_file_is_read(tmp_path: Path) -> None:
-    """Reading the same file twice (a check, then a start) logs its keys_ignored note once."""
+def test_ignored_keys_are_noted_once_per_start_however_often_the_file_is_read(
+    tmp_path: Path,
+) -> None:
+    """Reading the settings again (a check, then serving) logs nothing more: the note is the
+    start's, once, and nothing is kept between starts but the settings themselves."""
     with structlog.testing.capture_logs() as logs:
         read(tmp_path, {"s": {"command": "a", "trust": True}})
         read(tmp_path, {"s": {"command": "a", "trust": True}})
+    assert not [e for e in logs if e["event"] == "toolwire_mcp.keys_ignored"]
+    with structlog.testing.capture_logs() as logs:
+        started(tmp_path, {"s": {"command": "a", "trust": True}})
     assert len([e for e in logs if e["event"] == "toolwire_mcp.keys_ignored"]) == 1
 
 

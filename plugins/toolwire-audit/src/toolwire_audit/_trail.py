@@ -103,6 +103,7 @@ class AuditTrail:
         self.lock_path: Final = lock_path_of(self.path)
         self.options: Final = options if options is not None else TrailOptions()
         self._lock = threading.Lock()
+        self._clock = _Clock()
         self._fd: int | None = None  # the file, for appending and reading its tail
         self._lock_fd: int | None = None  # PATH.lock, whose flock every writer takes
         self._waiter: _Waiter | None = None  # a thread still queued for the lock
@@ -141,7 +142,7 @@ class AuditTrail:
         """
         with self._lock, self._exclusive():
             seq = self.seq + 1
-            record = {**fields, "v": FORMAT_VERSION, "seq": seq, "time": _now()}
+            record = {**fields, "v": FORMAT_VERSION, "seq": seq, "time": self._clock.now()}
             if self._unwritten:
                 record["lost"] = self._unwritten
             if self._torn:
@@ -826,24 +827,26 @@ def _free_name(path: Path, first_seq: int) -> Path:
     return name
 
 
-def _now() -> str:
-    """UTC, RFC 3339 with microseconds: ``2026-11-30T12:34:56.789012Z``.
+class _Clock:
+    """UTC as a record's ``time``: RFC 3339 with microseconds, ``2026-11-30T12:34:56.789012Z``.
 
-    The text up to the second is formatted once per second (``strftime`` costs more than
-    the rest of a record's fields together).
+    The text up to the second is formatted once per second (``strftime`` costs more than the
+    rest of a record's fields together), and kept by the trail that writes it.
     """
-    global _second_text  # one pair, replaced whole: a thread never reads half of it
-    second, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
-    known, text = _second_text
-    if known != second:
-        moment = datetime.datetime.fromtimestamp(second, datetime.UTC)
-        text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-        _second_text = (second, text)
-    return f"{text}.{nanoseconds // 1000:06d}Z"
 
+    __slots__ = ("_second_text",)
 
-#: The second ``_now`` last formatted, and its text.
-_second_text: tuple[int, str] = (-1, "")
+    def __init__(self) -> None:
+        self._second_text: tuple[int, str] = (-1, "")  # replaced whole: never read half
+
+    def now(self) -> str:
+        second, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+        known, text = self._second_text
+        if known != second:
+            moment = datetime.datetime.fromtimestamp(second, datetime.UTC)
+            text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+            self._second_text = (second, text)
+        return f"{text}.{nanoseconds // 1000:06d}Z"
 
 
 def _describe(exc: OSError | ValueError) -> str:

@@ -54,6 +54,7 @@ class McpPlugin:
     @toolwire.hookimpl
     def toolwire_configure(self, config: toolwire.Config) -> None:
         self.settings = Settings.from_config(config)
+        self.settings.note_ignored()  # once per start, however often the settings are read
 
     @toolwire.hookimpl
     def toolwire_register_tool_options(

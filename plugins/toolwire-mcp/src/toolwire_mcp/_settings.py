@@ -294,10 +294,26 @@ class Settings:
     Attributes:
         servers: The servers to load, by name, in config order.
         serve: The serving settings.
+        ignored: Other MCP clients' keys the ``mcpServers`` file holds that mean nothing
+            here, sorted (``IGNORED_KEYS``), and ``ignored_in`` that file.
     """
 
     servers: Mapping[str, ServerSettings] = field(default_factory=dict)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    ignored: tuple[str, ...] = ()
+    ignored_in: str = ""
+
+    def note_ignored(self) -> None:
+        """Log, once for the file, the other MCP clients' keys its ``mcpServers`` file holds
+        that mean nothing here (called by the plugin once per start, not per read)."""
+        if self.ignored:
+            _log.info(
+                "toolwire_mcp.keys_ignored",
+                file=self.ignored_in,
+                keys=list(self.ignored),
+                reason="other MCP clients' keys with no meaning in toolwire (approvals come "
+                "from toolwire's policy, never from this file)",
+            )
 
     @classmethod
     def from_config(
@@ -317,8 +333,10 @@ class Settings:
         where = f"[plugins.mcp] in {config.describe()}"
         table = settings.read_settings(config, "mcp", SCHEMA)
         servers: dict[str, ServerSettings] = {}
+        ignored: tuple[str, ...] = ()
         if "config" in table:
-            servers.update(read_mcp_json(table["config"], env))
+            from_file, ignored = read_mcp_json(table["config"], env)
+            servers.update(from_file)
         for name, values in table.get("servers", {}).items():
             if name in servers:
                 raise toolwire.ConfigError(
@@ -332,10 +350,13 @@ class Settings:
             servers[name] = server_settings(
                 name, values, f"[plugins.mcp.servers.{name}] in {config.describe()}", env, resolve
             )
-        return cls(servers, serve_settings(table["serve"], where))
+        file = str(table["config"]) if ignored else ""
+        return cls(servers, serve_settings(table["serve"], where), ignored, file)
 
 
-def read_mcp_json(path: Path, environ: Mapping[str, str]) -> dict[str, ServerSettings]:
+def read_mcp_json(
+    path: Path, environ: Mapping[str, str]
+) -> tuple[dict[str, ServerSettings], tuple[str, ...]]:
     """The servers of an ``mcpServers`` JSON file (the format desktop assistants and IDEs use).
 
     Each entry has ``command``/``args``/``env``/``cwd`` or ``url``/``headers``; toolwire's own
@@ -409,21 +430,7 @@ def read_mcp_json(path: Path, environ: Mapping[str, str]) -> dict[str, ServerSet
                 stale_ok=frozenset(stale_ok),
                 exclude_key=f"mcpServers.{name}.{'/'.join(listed)} in {path}",
             )
-    noted = (str(path.resolve()), tuple(sorted(ignored)))
-    if ignored and noted not in _NOTED:
-        _NOTED.add(noted)  # one note per file, however often it is read (check, then start)
-        _log.info(
-            "toolwire_mcp.keys_ignored",
-            file=str(path),
-            keys=sorted(ignored),
-            reason="other MCP clients' keys with no meaning in toolwire (approvals come from "
-            "toolwire's policy, never from this file)",
-        )
-    return found
-
-
-#: The files whose ignored keys were noted, with those keys.
-_NOTED: set[tuple[str, tuple[str, ...]]] = set()
+    return found, tuple(sorted(ignored))
 
 
 def _closest(key: str, known: tuple[str, ...]) -> str | None:
