@@ -299,3 +299,39 @@ def test_a_task_whose_lease_ran_out_reads_failed(tmp_path: Path) -> None:
     assert read["message"] == _tasks.STOPPED
     assert not again.finish(row["id"], "completed", None, "{}")  # a task ends once
     dispatcher.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite", "memory://"])
+def test_a_finished_task_past_its_ttl_reads_unknown_and_is_removed(
+    tmp_path: Path, url: str
+) -> None:
+    """A task that ended more than its ttl ago reads as unknown, and the next task created
+    removes its record; a working task is never removed, whatever its age."""
+    import sqlite3
+
+    from toolwire_mcp import _tasks
+
+    config = {
+        "approvals": {
+            "store": "memory://" if url == "memory://" else f"sqlite:///{tmp_path / 'a.db'}"
+        }
+    }
+    store = _tasks.open_task_store(toolwire.Config(config))
+    ended, working = store.create("[null, null]", 1_000), store.create("[null, null]", 1_000)
+    assert store.finish(ended["id"], "completed", None, "{}")
+    assert store.get(ended["id"]) is not None
+    if isinstance(store, _tasks.SQLiteTaskStore):  # as if it ended an hour ago
+        with sqlite3.connect(store.path) as db:
+            db.execute("UPDATE mcp_tasks SET updated_at = updated_at - 3600")
+            db.execute("UPDATE mcp_tasks SET created_at = created_at - 3600")
+    else:
+        for row in store._rows.values():  # type: ignore[attr-defined]
+            row["updated_at"] -= 3600
+    assert store.get(ended["id"]) is None and store.read(ended["id"]) is None
+    store.create("[null, null]", 1_000)
+    if isinstance(store, _tasks.SQLiteTaskStore):
+        with sqlite3.connect(store.path) as db:
+            ids = {i for (i,) in db.execute("SELECT id FROM mcp_tasks")}
+    else:
+        ids = set(store._rows)  # type: ignore[attr-defined]
+    assert ended["id"] not in ids and working["id"] in ids

@@ -166,14 +166,19 @@ class MemoryTaskStore(TaskStore):
 
     def create(self, owner: str, ttl_ms: int) -> dict[str, Any]:
         row = _record(owner, ttl_ms)
+        now = time.time()
         with self._lock:
+            for gone in [k for k, r in self._rows.items() if _past_ttl(r, now)]:
+                del self._rows[gone]
             self._rows[row["id"]] = dict(row)
         return row
 
     def get(self, task_id: str) -> dict[str, Any] | None:
         with self._lock:
             found = self._rows.get(task_id)
-            return dict(found) if found is not None else None
+            if found is None or _past_ttl(found, time.time()):
+                return None
+            return dict(found)
 
     def finish(
         self, task_id: str, status: str, message: str | None, result: str | None = None
@@ -256,6 +261,11 @@ class SQLiteTaskStore(TaskStore):
     def create(self, owner: str, ttl_ms: int) -> dict[str, Any]:
         row = _record(owner, ttl_ms)
         with self._connect() as db:
+            db.execute(  # finished tasks past their ttl go, as Redis expires them
+                "DELETE FROM mcp_tasks WHERE status != 'working' "
+                "AND updated_at + ttl_ms / 1000.0 < ?",
+                (time.time(),),
+            )
             db.execute(
                 f"INSERT INTO mcp_tasks ({', '.join(_COLUMNS)}) "
                 f"VALUES ({', '.join('?' for _ in _COLUMNS)})",
@@ -269,7 +279,10 @@ class SQLiteTaskStore(TaskStore):
                 f"SELECT {', '.join(_COLUMNS)} FROM mcp_tasks WHERE id = ?", (task_id,)
             )
             values = cursor.fetchone()
-        return dict(zip(_COLUMNS, values, strict=True)) if values is not None else None
+        if values is None:
+            return None
+        row = dict(zip(_COLUMNS, values, strict=True))
+        return None if _past_ttl(row, time.time()) else row
 
     def finish(
         self, task_id: str, status: str, message: str | None, result: str | None = None
@@ -304,6 +317,12 @@ class SQLiteTaskStore(TaskStore):
                 (STOPPED, now, task_id, now),
             )
             return cursor.rowcount == 1
+
+
+def _past_ttl(row: Mapping[str, Any], now: float) -> bool:
+    """A finished task kept past its ttl (from when it ended): it reads as unknown, and the
+    next task created removes it."""
+    return row["status"] != "working" and row["updated_at"] + row["ttl_ms"] / 1000.0 < now
 
 
 def wire(row: Mapping[str, Any]) -> dict[str, Any]:
