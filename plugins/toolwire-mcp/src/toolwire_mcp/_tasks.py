@@ -322,7 +322,9 @@ class SQLiteTaskStore(TaskStore):
 def _past_ttl(row: Mapping[str, Any], now: float) -> bool:
     """A finished task kept past its ttl (from when it ended): it reads as unknown, and the
     next task created removes it."""
-    return row["status"] != "working" and row["updated_at"] + row["ttl_ms"] / 1000.0 < now
+    ended_at: float = row["updated_at"]
+    ttl_ms: int = row["ttl_ms"]
+    return row["status"] != "working" and ended_at + ttl_ms / 1000.0 < now
 
 
 def wire(row: Mapping[str, Any]) -> dict[str, Any]:
