@@ -3,7 +3,9 @@ that every check a start made before still stops it (issue 27). No test here tim
 
 from __future__ import annotations
 
-from typing import Any
+import gc
+import tracemalloc
+from typing import Any, Literal
 
 import jsonschema_rs
 import pytest
@@ -96,3 +98,76 @@ def test_checks_with_little_to_look_at_still_run(schema: dict[str, Any], message
     ``$id``, a draft 2019-09 ``$recursiveRef`` loop and too many alternatives still stop it."""
     with pytest.raises(ConfigError, match=message):
         toolwire.tool(name="t", schema=schema)(dict)
+
+
+def _typed_tools(count: int) -> list[Any]:
+    """``count`` functions with five typed, documented parameters (the registration bench's)."""
+
+    def make(i: int) -> Any:
+        def tool(
+            query: str,
+            limit: int = 10,
+            mode: Literal["fast", "full"] = "fast",
+            tags: list[str] | None = None,
+            weight: float = 1.0,
+        ) -> dict[str, Any]:
+            """Search something.
+
+            Args:
+                query: What to look for.
+                limit: How many results.
+                mode: Fast or full search.
+                tags: Optional tags.
+                weight: Ranking weight.
+            """
+            return {}
+
+        tool.__name__ = f"typed_{i}"
+        return tool
+
+    return [make(i) for i in range(count)]
+
+
+def test_a_thousand_typed_tools_fit_the_memory_budget(make: MakeDispatcher) -> None:
+    """Registering 1,000 typed tools, starting and building their definitions allocates at
+    most 8 MiB of Python objects at the peak (the issue's budget; tracemalloc counts it)."""
+    make(toolwire.tool(_typed_tools(1)[0])).tool_definitions("openai-responses")  # imports first
+    functions = _typed_tools(1000)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        pack = toolwire.Toolset("many")
+        for function in functions:
+            pack.tool(function)
+        dispatcher = make(pack)
+        assert len(dispatcher.tool_definitions("openai-responses")) == 1000
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 8 * 2**20, f"{peak / 2**20:.2f} MiB"
+
+
+def test_strict_definitions_share_the_schema_text(make: MakeDispatcher) -> None:
+    """A strict definition holds the tool's own description strings, not copies of them."""
+    pack = toolwire.Toolset("text")
+    pack.add(_given("described", q={"type": "string", "description": "What " + "to find." * 8}))
+    dispatcher = make(pack)
+    (definition,) = dispatcher.tool_definitions("openai-responses")
+    assert definition["strict"] is True
+    sent = definition["parameters"]["properties"]["q"]["description"]
+    assert sent is dispatcher.tools()[0].parameters["properties"]["q"]["description"]
+
+
+def test_tools_that_set_nothing_share_one_policy(make: MakeDispatcher) -> None:
+    """Tools whose code and config set nothing share one policy object, in code and in the
+    started plan (a copy per tool is memory a large registry pays for nothing)."""
+    pack = toolwire.Toolset("plain")
+    for i in range(3):
+        pack.add(_given(f"plain_{i}"))
+    limited = pack.add(toolwire.tool(name="limited", schema={"type": "object"}, timeout=5)(dict))
+    assert pack["plain_0"].policy is pack["plain_1"].policy is not limited.policy
+    dispatcher = make(pack)
+    policies = [dispatcher.policy(f"plain_{i}") for i in range(3)]
+    assert policies[0] is policies[1] is policies[2]
+    assert policies[0].approval is False
+    assert dispatcher.policy("limited").timeout == 5

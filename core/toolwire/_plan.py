@@ -352,6 +352,9 @@ def build_plan(
             if key in CORE_FIELDS and key not in ("max_concurrency", "approval")
         }
     )
+    # False until a tool's code, its table or [defaults] says otherwise (_needs_approval): the
+    # tools nothing sets apart then share this one policy, with no copy made per tool.
+    base = replace(base, approval=False)
     problems: list[str] = []
     ordered = sorted(middleware, key=lambda pair: order_of(pair[0]))  # stable: ties keep order
     enforced = _enforced_fields(ordered, roles_enforced)

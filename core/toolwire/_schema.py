@@ -103,7 +103,7 @@ def check_schema(tool_name: str, schema: Any) -> None:
         )
     doc.dialect(tool_name, schema)  # before the metaschema check, which would fetch an unknown one
     try:
-        jsonschema_rs.meta.validate(dict(schema))
+        jsonschema_rs.meta.validate(schema if type(schema) is dict else dict(schema))
     except jsonschema_rs.ValidationError as exc:
         raise ConfigError(f"tool {tool_name!r}: invalid JSON Schema: {exc.message}") from None
     except (jsonschema_rs.ReferencingError, ValueError) as exc:

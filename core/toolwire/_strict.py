@@ -177,12 +177,49 @@ def restorations(
         yield arguments
 
 
+#: Values a copy of a schema shares with the schema: they cannot change.
+_SHARED: Final = frozenset({str, int, float, bool, type(None)})
+
+
+class _NotPlain(Exception):
+    """A schema holds something other than plain dicts, lists and JSON scalars."""
+
+
+def _copy_of(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the schema's objects and arrays that shares its strings and numbers.
+
+    A tool's schema is plain JSON data (``_schemadoc``), copied so in a few microseconds, and
+    a definition then holds no second copy of every description. Anything else (a tuple, a
+    mapping that is no dict, a key that is no string) goes through a JSON round trip, as JSON
+    would send it.
+    """
+    try:
+        return _plain_copy(schema)  # type: ignore[no-any-return]  # a dict gives a dict
+    except _NotPlain:
+        return json.loads(json.dumps(schema))  # type: ignore[no-any-return]  # an object
+
+
+def _plain_copy(node: Any) -> Any:
+    kind = type(node)
+    if kind is dict:
+        copied = {}
+        for key, value in node.items():
+            if type(key) is not str:
+                raise _NotPlain
+            copied[key] = value if type(value) in _SHARED else _plain_copy(value)
+        return copied
+    if kind is list:
+        return [value if type(value) in _SHARED else _plain_copy(value) for value in node]
+    if kind in _SHARED:
+        return node
+    raise _NotPlain
+
+
 class _StrictConverter:
     """One conversion: the root for resolving ``$ref``, the notes, the definitions in use."""
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
-        # Schemas are JSON data: a JSON round trip copies them several times faster than deepcopy.
-        self.root: dict[str, Any] = json.loads(json.dumps(schema))
+        self.root: dict[str, Any] = _copy_of(schema)
         self.notes: list[str] = []
         self.inlining: list[str] = []
         self.spent = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, overload
+from typing import Any, Final, overload
 
 from ._errors import ConfigError
 from ._policy import CALLERS, ToolPolicy
@@ -20,6 +20,7 @@ from ._schema import (
 )
 
 _INFER: Any = object()  # output_schema not given: inferred from the return annotation
+_NO_POLICY: Final = ToolPolicy()
 
 ToolFunction = Callable[..., Any]
 
@@ -84,7 +85,7 @@ class Tool:
         self.parameters: dict[str, Any] = inferred.parameters
         self.function: ToolFunction = function
         self.is_async: bool = is_async_callable(function)
-        self.policy: ToolPolicy = policy or ToolPolicy()
+        self.policy: ToolPolicy = policy or _NO_POLICY
         self.pack: str | None = pack
         self.pack_description: str = ""
         self.context_param: str | None = inferred.context_param
@@ -204,7 +205,7 @@ def _policy_from(
     }.items():
         if value is not None and not isinstance(value, bool):
             raise ConfigError(f"{hint} must be True or False, got {value!r}")
-    return ToolPolicy(
+    policy = ToolPolicy(
         roles=frozenset(roles) if roles is not None else None,
         enabled=enabled,
         timeout=timeout,
@@ -220,8 +221,9 @@ def _policy_from(
         defer_loading=defer_loading,
         task=task,
         allowed_callers=callers,
-        options=MappingProxyType(plugin_options) if plugin_options else ToolPolicy().options,
+        options=MappingProxyType(plugin_options) if plugin_options else _NO_POLICY.options,
     )
+    return _NO_POLICY if policy == _NO_POLICY else policy  # frozen: one for all that set nothing
 
 
 def _callers(given: Iterable[str] | None) -> tuple[str, ...] | None:
