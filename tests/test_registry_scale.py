@@ -171,3 +171,32 @@ def test_tools_that_set_nothing_share_one_policy(make: MakeDispatcher) -> None:
     assert policies[0] is policies[1] is policies[2]
     assert policies[0].approval is False
     assert dispatcher.policy("limited").timeout == 5
+
+
+def test_the_search_index_holds_one_string_per_word(
+    make: MakeDispatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexing tools that repeat the same words passes one string object per distinct word
+    to bm25s, not one per occurrence (a large registry repeats a few thousand words)."""
+    import bm25s
+
+    given: list[list[str]] = []
+    index = bm25s.BM25.index
+
+    def seen(self: Any, corpus: list[list[str]], **kwargs: Any) -> Any:
+        given.extend(corpus)
+        return index(self, corpus, **kwargs)
+
+    monkeypatch.setattr(bm25s.BM25, "index", seen)
+    pack = toolwire.Toolset("twins")
+    for name in ("read_report", "read_record"):
+        described = {"name": name, "description": "Read the quarterly figures."}
+        pack.add(toolwire.tool(**described, schema={"type": "object"})(dict))
+    dispatcher = make(pack)
+    found = dispatcher.search_tools("quarterly figures", limit=2)
+    assert sorted(t.name for t in found) == ["read_record", "read_report"]
+    first, second = given
+    shared = set(first) & set(second)
+    assert {"read", "quarterly", "figures"} <= shared
+    for word in shared:
+        assert first[first.index(word)] is second[second.index(word)]

@@ -67,7 +67,13 @@ class ToolIndex:
         import bm25s  # type: ignore[import-untyped]  # imported by the first search only
 
         self.tools: tuple[Tool, ...] = tuple(tools)
-        corpus = [words(tool_text(t, t.pack_description)) or ["_"] for t in tools]
+        # One string per distinct word: thousands of tools repeat the same few thousand
+        # words, and a string per occurrence would take several times the index's memory.
+        one: dict[str, str] = {}
+        corpus = [
+            [one.setdefault(w, w) for w in words(tool_text(t, t.pack_description))] or ["_"]
+            for t in tools
+        ]
         self._bm25 = bm25s.BM25()
         if self.tools:
             self._bm25.index(corpus, show_progress=False)
