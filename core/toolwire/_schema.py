@@ -39,6 +39,8 @@ from ._errors import ConfigError
 TOOL_NAME_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
 _PLAIN_SCALARS: Final = frozenset({str, int, float, bool, type(None), Any, object})
+#: The empty mapping every signature without converters, defaults or formats shares.
+_NOTHING: Final[Mapping[str, Any]] = types.MappingProxyType({})
 _NONE_TYPE: Final = type(None)
 
 
@@ -63,9 +65,9 @@ class InferredSignature:
     parameters: dict[str, Any]
     context_param: str | None
     converters: Mapping[str, Callable[[Any], Any]]
-    defaults: Mapping[str, Callable[[], Any]] = field(default_factory=dict)
+    defaults: Mapping[str, Callable[[], Any]] = field(default_factory=lambda: _NOTHING)
     whole_numbers: tuple[str, ...] = ()
-    formats: Mapping[str, Callable[[str], bool]] = field(default_factory=dict)
+    formats: Mapping[str, Callable[[str], bool]] = field(default_factory=lambda: _NOTHING)
     tool_name: str = ""
     _compiled: Any = None
 
@@ -443,7 +445,12 @@ def explicit_signature(
             if make_default is not None:
                 defaults[param.name] = make_default
     return InferredSignature(
-        description, parameters, context_param, {}, defaults, tool_name=tool_name
+        description,
+        parameters,
+        context_param,
+        _NOTHING,
+        defaults or _NOTHING,
+        tool_name=tool_name,
     )
 
 
@@ -538,10 +545,10 @@ def infer_signature(func: Callable[..., Any], tool_name: str) -> InferredSignatu
         description,
         parameters,
         context_param,
-        converters,
-        defaults,
+        converters or _NOTHING,
+        defaults or _NOTHING,
         tuple(whole_numbers),
-        _pydantic_formats() if converters else {},
+        _pydantic_formats() if converters else _NOTHING,
         tool_name,
     )
 
