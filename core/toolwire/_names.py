@@ -41,12 +41,16 @@ if TYPE_CHECKING:
 SAFE_PROPERTY_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _UNSAFE_RUN: Final = re.compile(r"[^A-Za-z0-9_]+")
 _MAX: Final = 64
+#: The keywords that name properties: a schema object with none of them names none.
+_NAMING: Final = frozenset({"properties", "dependentSchemas", "dependentRequired", "required"})
 
 
 def property_names(schema: Mapping[str, Any]) -> set[str]:
     """Every property name the schema declares or requires, at any depth."""
     names: set[str] = set()
     for node in walk(schema):
+        if _NAMING.isdisjoint(node):
+            continue  # most schema objects name no property: nothing to look up
         for key in ("properties", "dependentSchemas", "dependentRequired"):
             sub = node.get(key)
             if isinstance(sub, Mapping):
