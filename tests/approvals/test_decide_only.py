@@ -291,3 +291,38 @@ def test_two_host_processes_resuming_at_once_run_the_approved_call_once(
     assert ran_in in (one["pid"], two["pid"]) and ran_in != decided["pid"]
     listed = host.run("print(json.dumps([a.to_dict() for a in dispatcher.approvals_sync()]))")
     assert [(a["status"], a["decided_by"]) for a in listed] == [("executed", "alice")]
+
+
+async def test_a_process_without_the_tool_can_reject_the_call(make, pack, ledger, tmp_path):
+    """Saying no needs no tool, as saying yes does not: a process that loads no pack rejects
+    a held call, and the host's resume answers it approval_denied without running it."""
+    config = {"approvals": {"store": f"sqlite:///{tmp_path / 'a.sqlite3'}"}}
+    host = make(pack, config=config)
+    held = await host.process_response(
+        build_response("openai-responses", [("delete_record", {"record": "r"})])
+    )
+    console = make(config=config)  # loads no pack
+    denied = await console.reject(held.pending[0].id, by="bob", message="not today")
+    assert denied.error is not None and denied.error.kind == "approval_denied"
+    (item,) = [i for i in await host.resume(held.turn_id) if i["type"] == "function_call_output"]
+    assert "approval_denied" in item["output"] and ledger.entries == []
+
+
+async def test_an_approved_call_that_expires_before_its_host_runs_it_keeps_its_approver(
+    make, pack, ledger
+):
+    """A call approved without running, whose approval expires before its host resumes, ends
+    approval_expired: the record keeps who approved it, the model is told it was approved but
+    not run in time, and it never runs."""
+    dispatcher = make(pack, config={"approvals": {"store": "memory://", "ttl": 0.2}})
+    held = await dispatcher.process_response(
+        build_response("openai-responses", [("delete_record", {"record": "late"})])
+    )
+    await dispatcher.approve(held.pending[0].id, by="alice", run=False)
+    time.sleep(0.3)  # the record's own expiry, not a measured duration
+    (item,) = [
+        i for i in await dispatcher.resume(held.turn_id) if i["type"] == "function_call_output"
+    ]
+    assert "approval_expired" in item["output"] and "alice approved" in item["output"]
+    (record,) = await dispatcher.approvals("expired")
+    assert record.decided_by == "alice" and ledger.entries == []

@@ -251,7 +251,8 @@ class Later:
 
 
 async def test_an_approved_call_that_has_not_run_expires(make, pack, ledger, monkeypatch):
-    """Past its expiry, an approved call that has not run is expired by the next approve, and never runs."""
+    """Past its expiry, an approved call that has not run is expired by the next approve,
+    keeps who approved it, and never runs."""
     import toolwire._approvals._gate
 
     gate = Gate()
@@ -263,7 +264,7 @@ async def test_an_approved_call_that_has_not_run_expires(make, pack, ledger, mon
     late = await dispatcher.approve(held.approval.id, by="alice")
     assert late.error.kind == "approval_expired" and late.approval.status == "expired"
     assert ledger.entries == []
-    assert status_of(dispatcher, held.approval.id) == ("expired", None)
+    assert status_of(dispatcher, held.approval.id) == ("expired", "alice")
 
 
 async def test_an_approved_call_that_has_not_run_can_be_rejected(make, pack, ledger):

@@ -469,7 +469,8 @@ class Approvals:
                     [approval],
                 )
             if approval.status in WAITING:
-                _check_runnable(plan, approval)  # before the claim: a refusal leaves it waiting
+                if status == "running":  # before the claim: a refusal leaves it waiting
+                    _check_runnable(plan, approval)
                 if approval.provider is not None:
                     provider_named(plan.providers, approval.provider)  # before the claim too
                 now = time.time()
@@ -619,19 +620,29 @@ class Approvals:
     async def _expire(self, plan: Plan, approval: Approval) -> DispatchResult | None:
         """End an overdue approval with ``approval_expired``; ``None`` if another did first."""
         now = time.time()
+        approved = approval.status == "approved"  # keeps who approved it: it did not run
         if not await self._io(
             lambda s: s.claim(
-                approval.id, "expired", None, now, None, overdue=True, current=approval.status
+                approval.id, "expired", None, now, None, overdue=True, current=approval.status,
+                keep=approved,
             )
-        ):
+        ):  # fmt: skip
             return None
-        expired = dataclasses.replace(approval, status="expired", decided_by=None, decided_at=now)
-        error = _Answer(
-            f"nobody decided on this call to {approval.tool} before its approval expired; "
-            "it was not run",
-            kind="approval_expired",
-            approval=expired,
-        )
+        if approved:
+            expired = dataclasses.replace(approval, status="expired")
+            told = (
+                f"{approval.decided_by} approved this call to {approval.tool}, but it did not "
+                "run before its approval expired; it was not run"
+            )
+        else:
+            expired = dataclasses.replace(
+                approval, status="expired", decided_by=None, decided_at=now
+            )
+            told = (
+                f"nobody decided on this call to {approval.tool} before its approval expired; "
+                "it was not run"
+            )
+        error = _Answer(told, kind="approval_expired", approval=expired)
         return await self._end(plan, expired, error)
 
     async def _end(
