@@ -3,7 +3,9 @@ that every check a start made before still stops it (issue 27). No test here tim
 
 from __future__ import annotations
 
+import functools
 import gc
+import inspect
 import tracemalloc
 from typing import Any, Literal
 
@@ -11,6 +13,7 @@ import jsonschema_rs
 import pytest
 import toolwire
 from toolwire import ConfigError
+from toolwire._schema import parameters_of
 
 from .conftest import MakeDispatcher
 
@@ -200,3 +203,36 @@ def test_the_search_index_holds_one_string_per_word(
     assert {"read", "quarterly", "figures"} <= shared
     for word in shared:
         assert first[first.index(word)] is second[second.index(word)]
+
+
+def _shapes() -> list[Any]:
+    """Functions of every parameter shape, wrapped and not."""
+
+    def plain(a: int, b: str = "x", *, c: float, d: bool = True) -> None: ...
+    def positional(a: int, /, b: int = 2, *rest: int, c: int = 3, **more: int) -> None: ...
+    def none() -> None: ...
+    def only_kwargs(**kwargs: Any) -> None: ...
+    def defaults_only(a: int = 1, b: list[int] | None = None) -> None: ...
+
+    @functools.wraps(plain)
+    def wrapper(*args: Any, **kwargs: Any) -> None: ...
+
+    def signed(x: int) -> None: ...
+
+    signed.__signature__ = inspect.signature(none)  # type: ignore[attr-defined]
+    return [plain, positional, none, only_kwargs, defaults_only, wrapper, signed, len, dict]
+
+
+@pytest.mark.parametrize("function", _shapes(), ids=lambda f: getattr(f, "__name__", "?"))
+def test_parameters_are_read_as_inspect_reads_them(function: Any) -> None:
+    """A tool's parameters (name, kind, default, in order) are what ``inspect.signature``
+    gives, whether read from the code object or through ``inspect``."""
+    try:
+        expected = [
+            (p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()
+        ]
+    except (TypeError, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            parameters_of(function)
+        return
+    assert [tuple(p) for p in parameters_of(function)] == expected
