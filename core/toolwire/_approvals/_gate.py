@@ -556,7 +556,7 @@ class Approvals:
         ``approved``, without a result, and returns that run's result.
         """
         if state is None:
-            state = {} if claimed.principal is None else {self.principal_key: claimed.principal}
+            state = self._recorded_state(claimed)
         provider = provider_named(plan.providers, claimed.provider) if claimed.provider else None
         # What the call's hooks and observers see: the decision that lets it run.
         approval = dataclasses.replace(claimed, status="approved")
@@ -658,8 +658,14 @@ class Approvals:
         call = ToolCall(
             approval.tool, json.loads(approval.arguments), approval.call_id, approval.caller
         )
-        finished = await refuse(plan, call, approval.role, state or {}, error, provider)
+        if state is None:
+            state = self._recorded_state(approval)
+        finished = await refuse(plan, call, approval.role, state, error, provider)
         return await self._complete(approval, approval.status, finished)
+
+    def _recorded_state(self, approval: Approval) -> dict[str, Any]:
+        """What a decided call's context holds by default: only the recorded principal."""
+        return {} if approval.principal is None else {self.principal_key: approval.principal}
 
     async def _complete(
         self, approval: Approval, status: str, finished: Finished

@@ -560,3 +560,39 @@ def test_approval_events_of_real_approvals_reach_the_trail(
     assert decided["approval.approved"]["decided_by"] == "carol"
     assert decided["approval.rejected"]["decided_by"] == "dave"
     assert toolwire_audit.verify([trail_path]).ok
+
+
+def test_approval_events_carry_the_calls_arguments_hmac_and_mask_secrets_in_reasons(
+    make: MakeDispatcher, trail_path: Path, read: Read
+) -> None:
+    """An approval event's arguments_hmac is that of the call's arguments (as its call record's
+    is), a rejection message quoting a secret argument is written masked, and the refused
+    call's record names the principal who made it."""
+    pack = toolwire.Toolset("gated")
+
+    @pack.tool(approval=True)
+    def wipe(disk: str, token: str) -> str:
+        """Wipe a disk.
+
+        Args:
+            disk: Which one.
+            token: The disk's unlock token.
+        """
+        return f"wiped {disk}"
+
+    dispatcher = make(pack, config={"approvals": {"store": "memory://"}})
+    arguments = {"disk": "a", "token": "S3CRET-TOKEN-1"}
+    held = dispatcher.dispatch_sync("wipe", arguments, call_id="w1", state={"principal": "ada"})
+    assert held.approval is not None
+    dispatcher.reject_sync(held.approval.id, by="dave", message="S3CRET-TOKEN-1 is a bad token")
+    text = trail_path.read_text()
+    assert "S3CRET-TOKEN-1" not in text
+    records = read(trail_path)
+    events = {r["event"]: r for r in records if r.get("event", "").startswith("approval.")}
+    calls = [r for r in records if r.get("event") == "call"]
+    expected = calls[0]["arguments_hmac"]
+    assert events["approval.requested"]["arguments_hmac"] == expected
+    assert events["approval.rejected"]["arguments_hmac"] == expected
+    assert "[redacted] is a bad token" in events["approval.rejected"]["reason"]
+    assert calls[-1]["error_kind"] == "approval_denied" and calls[-1]["principal"] == "ada"
+    assert toolwire_audit.verify([trail_path]).ok

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import json
 import threading
 import time
 import uuid
@@ -208,11 +209,16 @@ class AuditPlugin:
         if event is None:
             return
         try:
+            arguments = json.loads(approval.arguments)  # canonical JSON, digest-bound
+        except (TypeError, ValueError):
+            arguments = None
+        try:
             self.record_approval(
                 event,
                 approval_id=approval.id,
                 call_id=approval.call_id,
                 tool=approval.tool,
+                arguments=arguments,
                 role=approval.role,
                 principal=approval.principal,
                 decided_by=approval.decided_by,
@@ -304,6 +310,9 @@ class AuditPlugin:
         """
         if event not in APPROVAL_EVENTS:
             raise ValueError(f"unknown approval event {event!r}; expected one of {APPROVAL_EVENTS}")
+        if reason is not None:  # a person's words may quote a secret argument: masked
+            redaction = toolwire.types.Redaction(self._redact)
+            reason = redaction.mask(reason, redaction.secret_values(arguments))
         fields: dict[str, Any] = {
             "event": f"approval.{event}",
             "instance": self.instance,
