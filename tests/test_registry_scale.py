@@ -7,11 +7,12 @@ import functools
 import gc
 import inspect
 import tracemalloc
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import jsonschema_rs
 import pytest
 import toolwire
+from pydantic import WithJsonSchema
 from toolwire import ConfigError
 from toolwire._schema import parameters_of
 
@@ -40,8 +41,8 @@ def _given(name: str, **properties: Any) -> toolwire.Tool:
 def test_started_tools_compile_their_validator_on_first_call(
     make: MakeDispatcher, compiled: list[Any]
 ) -> None:
-    """A given schema is compiled once when defined (the check), and a tool's validator for
-    calls only on its first call: a start and its definitions compile none."""
+    """A schema is compiled once when its tool is defined (the check), and a tool's validator
+    for calls only on its first call: a start and its definitions compile none."""
     pack = toolwire.Toolset("many")
     for i in range(3):
         pack.add(_given(f"given_{i}"))
@@ -51,17 +52,17 @@ def test_started_tools_compile_their_validator_on_first_call(
         """Echo."""
         return q
 
-    assert len(compiled) == 3
+    assert len(compiled) == 4
     dispatcher = make(pack)
     dispatcher.start()
     dispatcher.tool_definitions("openai-responses")
     dispatcher.tool_definitions("anthropic")
-    assert len(compiled) == 3
-    assert dispatcher.dispatch_sync("given_1", {"q": "x"}).success
     assert len(compiled) == 4
+    assert dispatcher.dispatch_sync("given_1", {"q": "x"}).success
+    assert len(compiled) == 5
     assert dispatcher.dispatch_sync("given_1", {"q": 1}).error.kind == "invalid_arguments"
     assert dispatcher.dispatch_sync("inferred", {"q": "x"}).output == "x"
-    assert len(compiled) == 5
+    assert len(compiled) == 6
 
 
 def test_unusable_given_schema_stops_the_definition() -> None:
@@ -69,6 +70,18 @@ def test_unusable_given_schema_stops_the_definition() -> None:
     regular expression) still stops the definition, though calls compile their own later."""
     with pytest.raises(ConfigError, match=r"tool 'bad': the schema cannot be used"):
         _given("bad", q={"type": "string", "pattern": "(unclosed"})
+
+
+def test_unusable_inferred_schema_stops_the_definition() -> None:
+    """An inferred schema the validator cannot compile (a ``WithJsonSchema`` pattern that is no
+    regular expression) stops the definition, not the tool's first call."""
+
+    def bad(q: Annotated[str, WithJsonSchema({"type": "string", "pattern": "(unclosed"})]) -> str:
+        """Echo."""
+        return q
+
+    with pytest.raises(ConfigError, match=r"tool 'bad': the schema cannot be used"):
+        toolwire.tool(bad)
 
 
 @pytest.mark.parametrize(

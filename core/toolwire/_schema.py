@@ -3,9 +3,10 @@
 pydantic builds each parameter's schema from its type (cached per type, so a thousand tools
 that share ``str`` and ``int`` pay for them once); docstring_parser reads the parameter
 descriptions in Google, NumPy or reST style. A given schema (``schema=``) goes through
-``_schemadoc`` instead. Either way the result is checked once, here, when the tool is defined;
-a given schema's validator is compiled then too, and an inferred one's when it is first needed
-(pydantic's schemas always compile), once per tool: nothing about a schema is worked out per call.
+``_schemadoc`` instead. Either way the result is checked once, here, when the tool is defined,
+and compiled then, so a schema the validator cannot use stops the definition (a pattern that is
+no regular expression can come through ``pydantic.WithJsonSchema`` too); the validator calls use
+is compiled again on the tool's first call, once: nothing about a schema is worked out per call.
 
 Why one module of this length: the two ways to a signature (inferred, given) end in the same
 ``InferredSignature`` and the same per-parameter rules (the context parameter, converters,
@@ -75,8 +76,8 @@ class InferredSignature:
     def validator(self) -> Any:
         """The jsonschema-rs validator of ``parameters``: compiled on its first use, once.
 
-        A given schema was compiled once when the tool was defined (``describe``), so one
-        that cannot be used stops the definition; an inferred one always compiles.
+        The schema was compiled once when the tool was defined (``describe``), so one that
+        cannot be used stopped the definition and the first use cannot fail.
         """
         if self._compiled is None:
             lazy = doc.LazyValidator(self.tool_name, self.parameters, self.formats)
@@ -163,8 +164,9 @@ def describe(
     if schema is None:
         inferred = infer_signature(function, tool_name)
         check_schema(tool_name, inferred.parameters)
-        return inferred
-    inferred = explicit_signature(function, tool_name, given_schema(tool_name, schema), description)
+    else:
+        parameters = given_schema(tool_name, schema)
+        inferred = explicit_signature(function, tool_name, parameters, description)
     # Compiled now, so a schema that cannot be used stops the definition; the validator a
     # call uses is compiled again on the tool's first call (most tools of a large registry
     # are never called in a given process, and each compiled validator holds about 6 KiB).

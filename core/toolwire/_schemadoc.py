@@ -484,8 +484,8 @@ class LazyValidator:
     never called in a given process, would hold them all. Whatever is read of it (``is_valid``,
     ``iter_errors``...) is the compiled validator's own, kept on this object after the first
     read, so a call pays one attribute lookup, as with the validator itself. Whoever makes one
-    has compiled the schema once already (or knows it compiles), so the first use cannot fail
-    where the start did not.
+    has compiled the schema once already (``_schema.describe``), so the first use cannot fail
+    where the definition did not.
     """
 
     __slots__ = ("__dict__", "_compiled", "_source")
