@@ -560,7 +560,7 @@ class Approvals:
         provider = provider_named(plan.providers, claimed.provider) if claimed.provider else None
         # What the call's hooks and observers see: the decision that lets it run.
         approval = dataclasses.replace(claimed, status="approved")
-        if digest_of(approval.binding()) != approval.digest:
+        if not approval.intact():
             _log.error("toolwire.approval_tampered", approval_id=approval.id, tool=approval.tool)
             error = _Answer(
                 "the stored arguments of this call do not match their digest; it was not run",

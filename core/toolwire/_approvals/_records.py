@@ -95,6 +95,12 @@ class Approval:
             }
         )
 
+    def intact(self) -> bool:
+        """Whether the record still matches its ``digest``: ``False`` when anything it binds
+        (the arguments, tool, role, principal, expiry...) was edited in the store since it
+        was made. Such a call never runs."""
+        return digest_of(self.binding()) == self.digest
+
     def to_dict(self, redaction: Redaction | None = None) -> dict[str, Any]:
         """The record as JSON data, ``arguments`` parsed (as ``toolwire approvals list --json``).
 

@@ -50,6 +50,22 @@ _STATIC: Final = {"console.js": "text/javascript", "console.css": "text/css"}
 _OUTCOMES: Final = frozenset({"ok", "error", "approved", "decided", *toolwire.ERROR_KINDS})
 
 
+def _agrees(outcome: str, status: str) -> bool:
+    """Whether a decision's notice (``?outcome=``, from the redirect after it) fits the
+    record as it stands: a link cannot make a pending call read as approved."""
+    if outcome not in _OUTCOMES or status == "pending":
+        return False
+    if outcome == "approved":
+        return status in ("approved", "running", "executed")
+    if outcome == "approval_denied":
+        return status == "rejected"
+    if outcome == "approval_expired":
+        return status == "expired"
+    if outcome == "decided":
+        return True
+    return status in ("executed", "approved")  # a run's outcome: it ran, or failed first
+
+
 class _Gate:
     """Refuses a request whose ``Host`` does not name the console (DNS rebinding), and adds
     the security headers to every answer."""
@@ -254,8 +270,8 @@ class Console:
         if record is None:
             return self._refused(session, grant, 404, "no approval has this id")
         outcome = request.query_params.get("outcome")
-        if outcome is not None and outcome not in _OUTCOMES:
-            outcome = None
+        if outcome is not None and not _agrees(outcome, record.status):
+            outcome = None  # a notice only says what the record says too (it is in the URL)
         view = _views.approval_view(record, self.redaction, time.time())
         response = self._page(
             "approval.html", session, grant, record=view, outcome=outcome, error=error,

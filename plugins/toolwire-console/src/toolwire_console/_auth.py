@@ -144,5 +144,5 @@ class Addresses:
         """
         if not origin or not host:
             return False
-        origin = origin.strip().lower().rstrip("/")
+        origin = origin.strip().lower()  # as browsers send it: no path, no trailing slash
         return origin == f"{scheme}://{host.strip().lower()}" or origin in self._origins

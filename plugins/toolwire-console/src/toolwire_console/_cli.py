@@ -39,6 +39,14 @@ def _run(args: argparse.Namespace) -> int:
     dispatcher = toolwire.Dispatcher.from_config(args.config)
     try:
         settings = Settings.from_config(dispatcher.config)
+        store = str(dispatcher.config.section("approvals").get("store") or "")
+        if store.startswith("memory:"):
+            raise toolwire.ConfigError(
+                f"{dispatcher.config.describe()}: [approvals] store = {store!r} is this "
+                "process's own memory, so the console would never see a host's approvals; set "
+                "it to the store the hosts share (sqlite:///PATH or redis://HOST:PORT/DB), or "
+                "mount toolwire_console.asgi_app(dispatcher) inside the host"
+            )
         host = args.host or settings.host
         port = args.port if args.port is not None else settings.port
         dispatcher.start()  # a tool that cannot start stops the console before it listens

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -56,6 +57,24 @@ def span(seconds: float) -> str:
     return f"{seconds}s"
 
 
+#: Characters that change how the text around them reads without showing themselves
+#: (bidirectional overrides and isolates, zero-width marks): shown as their escapes, so a
+#: name or an argument cannot make a person read another value than the one stored.
+_INVISIBLE: Final = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def visible(value: Any) -> Any:
+    """``value`` with every invisible formatting character in its text shown as ``\\uXXXX``;
+    mappings and lists copied, anything else as it is."""
+    if isinstance(value, str):
+        return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+    if isinstance(value, Mapping):
+        return {visible(k): visible(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [visible(v) for v in value]
+    return value
+
+
 def argument_rows(arguments: Any) -> list[dict[str, Any]]:
     """One row per top-level argument: its name, the value as JSON, and a short form of it
     when it is longer than ``SHORT`` characters (``None`` otherwise)."""
@@ -71,10 +90,11 @@ def argument_rows(arguments: Any) -> list[dict[str, Any]]:
 
 def approval_view(approval: toolwire.Approval, redaction: Redaction, now: float) -> dict[str, Any]:
     """One approval record as the pages show it, secrets masked (``Approval.to_dict``)."""
-    data = approval.to_dict(redaction)
+    data = visible(approval.to_dict(redaction))
     return {
         **data,
         "arguments": argument_rows(data["arguments"]),
+        "intact": approval.intact(),
         "created": when(approval.created_at),
         "age": span(now - approval.created_at),
         "expires": when(approval.expires_at),
@@ -106,7 +126,7 @@ def approvals_page(records: Sequence[toolwire.Approval], redaction: Redaction) -
             "calls": [
                 {
                     "id": r.id,
-                    "tool": r.tool,
+                    "tool": visible(r.tool),
                     "status": r.status,
                     "state": STATES.get(r.status, r.status),
                     "waits": r.status == "pending",
