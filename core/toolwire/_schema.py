@@ -4,9 +4,9 @@ pydantic builds each parameter's schema from its type (cached per type, so a tho
 that share ``str`` and ``int`` pay for them once); docstring_parser reads the parameter
 descriptions in Google, NumPy or reST style. A given schema (``schema=``) goes through
 ``_schemadoc`` instead. Either way the result is checked once, here, when the tool is defined,
-and compiled then, so a schema the validator cannot use stops the definition (a pattern that is
-no regular expression can come through ``pydantic.WithJsonSchema`` too); the validator calls use
-is compiled again on the tool's first call, once: nothing about a schema is worked out per call.
+and compiled then (a given schema whole, an inferred one type by type, each type once), so a
+schema the validator cannot use stops the definition; the validator calls use is compiled on
+the tool's first call, once: nothing about a schema is worked out per call.
 
 Why one module of this length: the two ways to a signature (inferred, given) end in the same
 ``InferredSignature`` and the same per-parameter rules (the context parameter, converters,
@@ -76,8 +76,8 @@ class InferredSignature:
     def validator(self) -> Any:
         """The jsonschema-rs validator of ``parameters``: compiled on its first use, once.
 
-        The schema was compiled once when the tool was defined (``describe``), so one that
-        cannot be used stopped the definition and the first use cannot fail.
+        The schema was compiled when the tool was defined (``describe``), so one that cannot
+        be used stopped the definition and the first use cannot fail.
         """
         if self._compiled is None:
             lazy = doc.LazyValidator(self.tool_name, self.parameters, self.formats)
@@ -162,11 +162,14 @@ def describe(
         ConfigError: naming the tool, and the parameter where there is one, with what to do.
     """
     if schema is None:
+        # Each parameter type's schema was compiled when the type was first described
+        # (``_build_type_schema``); what the tool's schema adds (descriptions, defaults,
+        # ``required``, closing) cannot make it fail to compile.
         inferred = infer_signature(function, tool_name)
         check_schema(tool_name, inferred.parameters)
-    else:
-        parameters = given_schema(tool_name, schema)
-        inferred = explicit_signature(function, tool_name, parameters, description)
+        return inferred
+    parameters = given_schema(tool_name, schema)
+    inferred = explicit_signature(function, tool_name, parameters, description)
     # Compiled now, so a schema that cannot be used stops the definition; the validator a
     # call uses is compiled again on the tool's first call (most tools of a large registry
     # are never called in a given process, and each compiled validator holds about 6 KiB).
@@ -748,6 +751,10 @@ def _build_type_schema(annotation: Any) -> tuple[dict[str, Any], dict[str, Any],
     doc.check_bounds(None, schema)
     _strip_titles(schema)
     doc.close_objects(schema)
+    # Compiled once per type, with its definitions: a pattern that is no regular expression
+    # (pydantic.WithJsonSchema, a pattern pydantic's engine takes and the validator's does not)
+    # stops the definition, and a tool's schema made of these parts compiles.
+    doc.compile_validator(None, schema, {})
     tagged = any("discriminator" in node for node in doc.walk(schema))
     defs = schema.pop("$defs", {})
     return schema, defs, tagged

@@ -458,9 +458,13 @@ def refuse_retrieval(uri: str) -> Any:
 
 
 def compile_validator(
-    tool_name: str, schema: Mapping[str, Any], formats: Mapping[str, Callable[[str], bool]]
+    tool_name: str | None,
+    schema: Mapping[str, Any],
+    formats: Mapping[str, Callable[[str], bool]],
 ) -> Any:
     """The tool's jsonschema-rs validator, built once, with formats checked and nothing fetched.
+
+    ``tool_name`` names the tool in messages (``None`` for a parameter type's own schema).
 
     Raises:
         ConfigError: the validator cannot be built (a reference it cannot resolve, say).
@@ -474,6 +478,8 @@ def compile_validator(
         )
     except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if tool_name is None:
+            raise ConfigError(f"its schema cannot be used by the validator ({reason}).") from None
         raise ConfigError(f"tool {tool_name!r}: the schema cannot be used: {reason}") from None
 
 
@@ -492,7 +498,7 @@ class LazyValidator:
 
     def __init__(
         self,
-        tool_name: str,
+        tool_name: str | None,
         schema: Mapping[str, Any],
         formats: Mapping[str, Callable[[str], bool]],
     ) -> None:
