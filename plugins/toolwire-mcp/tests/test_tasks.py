@@ -335,3 +335,50 @@ def test_a_finished_task_past_its_ttl_reads_unknown_and_is_removed(
     else:
         ids = set(store._rows)  # type: ignore[attr-defined]
     assert ended["id"] not in ids and working["id"] in ids
+
+
+async def test_a_run_that_ended_its_task_is_not_cancelled_by_the_lease_renewal() -> None:
+    """The renewal stops a run only when another process ended its task (cancelled, or failed
+    for a lapsed lease); a run that recorded its own result a moment ago goes on to tell the
+    client (its status notification is not lost)."""
+    from toolwire_mcp import _tasks
+
+    store = _tasks.MemoryTaskStore()
+    runs = _tasks.Runs(store)
+    own, cancelled, lapsed = (store.create("[]", 60_000) for _ in range(3))
+    assert store.finish(own["id"], "completed", None, "{}")
+    assert store.finish(cancelled["id"], "cancelled", None)
+    assert store.finish(lapsed["id"], "failed", _tasks.STOPPED)
+    assert not await runs._ended_elsewhere(own["id"])
+    assert await runs._ended_elsewhere(cancelled["id"])
+    assert await runs._ended_elsewhere(lapsed["id"])
+    failed_here = store.create("[]", 60_000)
+    assert store.finish(failed_here["id"], "failed", "execution_error")
+    assert not await runs._ended_elsewhere(failed_here["id"])
+
+
+async def test_a_person_who_never_answers_does_not_hold_the_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that asks its person and never answers: past the wait the call answers
+    approval_required, the record still pending (to be decided elsewhere), and nothing ran."""
+    from toolwire_mcp import _serve
+
+    monkeypatch.setattr(_serve, "ELICITATION_WAIT", 0.2)
+    ran: list[str] = []
+    never = asyncio.Event()
+
+    async def person(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    dispatcher = _dispatcher(tmp_path, _files(ran))
+    dispatcher.add(_Gate())
+    async with Client(
+        toolwire_mcp.server(dispatcher), mode="legacy", elicitation_callback=person
+    ) as client:
+        result = await client.call_tool("delete_file", {"path": "a.txt", "api_key": "s3cret"})
+        never.set()
+    assert result.is_error and "approval_required" in result.content[0].text  # type: ignore[union-attr]
+    assert [r.status for r in dispatcher.approvals_sync()] == ["pending"] and ran == []
+    dispatcher.close()

@@ -164,7 +164,7 @@ def _http_serve(config: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
     def answers() -> bool:
         try:
-            return httpx2.post(url, json={}).status_code == 401
+            return httpx2.post(url, json={}).status_code > 0  # it answers HTTP
         except httpx2.HTTPError:
             return False
 
@@ -268,3 +268,90 @@ def test_a_lapsed_lease_reads_failed_and_a_cancel_elsewhere_is_seen_at_renewal(
     assert other.get("no-such-task") is None
     store.close()
     other.close()
+
+
+@asynccontextmanager
+async def _anonymous_client(url: str, address: str) -> AsyncIterator[Client]:
+    """A client without a token whose connections come from ``address`` (of 127.0.0.0/8)."""
+    http = httpx2.AsyncClient(
+        timeout=httpx2.Timeout(30.0), transport=httpx2.AsyncHTTPTransport(local_address=address)
+    )
+    async with http, Client(streamable_http_client(url, http_client=http), mode="legacy") as c:
+        yield c
+
+
+@pytest.mark.slow
+async def test_an_anonymous_callers_task_is_not_another_anonymous_callers(
+    toolwire_redis: RedisServer, tmp_path: Path
+) -> None:
+    """Anonymous callers share a role but not their tasks: a task is owned as the caller's
+    session is (for an anonymous one, its address), so one from another address gets an
+    unknown task, and the caller itself reads its result."""
+    config = _config(tmp_path, toolwire_redis.url)
+    config.write_text(
+        config.read_text().replace(
+            "[plugins.mcp.serve.tokens]",
+            '[plugins.mcp.serve]\nanonymous_role = "user"\n[plugins.mcp.serve.tokens]',
+            1,
+        )
+    )
+    with _http_serve(config) as (url, _):
+        async with _anonymous_client(url, "127.0.0.1") as first:
+            task = await _call_as_task(first, "add", {"a": 2, "b": 3})
+            async with _anonymous_client(url, "127.0.0.2") as second:
+                with pytest.raises(MCPError, match="Unknown task"):
+                    await _get(second, task.task_id)
+            assert (await _poll(first, task.task_id)).status == "completed"
+
+
+@pytest.mark.slow
+async def test_a_server_stopped_with_sigterm_records_its_running_task_failed(
+    toolwire_redis: RedisServer, tmp_path: Path
+) -> None:
+    """SIGTERM, as a service manager stops a server: the task it was running is recorded
+    failed as the server stops (SHUTDOWN), not left working until its lease runs out."""
+    config = _config(tmp_path, toolwire_redis.url)
+    mark = tmp_path / "mark"
+    with _http_serve(config) as (url, process):
+        async with _http_client(url, TOKENS["TW_TASKS_ADMIN"]) as admin:
+            task = await _call_as_task(admin, "wait", {"seconds": 3600, "mark": str(mark)})
+            await _until(lambda: mark.exists())
+        process.terminate()
+        process.wait(30)
+    store = RedisTaskStore(toolwire_redis.url)
+    row = store.get(task.task_id)  # as stored: no read marks a lapsed lease here
+    assert row is not None and row["status"] == "failed"
+    assert row["message"] == _tasks.SHUTDOWN
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("status", "bogus"), ("created_at", "soon"), ("result", "not json"), ("ttl_ms", "")],
+)
+async def test_a_task_record_edited_in_redis_reads_failed_and_serves_no_result(
+    toolwire_redis: RedisServer, field: str, value: str
+) -> None:
+    """A task whose record was edited in the store to values no server writes reads failed,
+    saying its record is damaged, and tasks/result serves no result of it: no hang, no
+    exception text."""
+    gate = asyncio.Event()
+    pack = toolwire.Toolset("long")
+
+    @pack.tool(task=True)
+    async def slow_sum(a: int, b: int) -> int:
+        """Add two numbers, once the gate opens."""
+        await gate.wait()
+        return a + b
+
+    dispatcher = toolwire.Dispatcher(
+        {"plugins": {"autoload": False}, "approvals": {"store": toolwire_redis.url}}
+    ).add(pack)
+    async with Client(toolwire_mcp.server(dispatcher), mode="legacy") as client:
+        task = await _call_as_task(client, "slow_sum", {"a": 2, "b": 3})
+        redis.Redis.from_url(toolwire_redis.url).hset(f"{PREFIX}{task.task_id}", field, value)
+        got = await _get(client, task.task_id)
+        assert got.status == "failed" and "damaged" in (got.status_message or "")
+        result = await _result(client, task.task_id)
+        assert result.is_error and "damaged" in result.content[0].text  # type: ignore[union-attr]
+        gate.set()
+    dispatcher.close()

@@ -44,7 +44,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._serve import PRINCIPAL_KEY, ROLE_KEY, server
+from ._serve import OWNER_KEY, PRINCIPAL_KEY, ROLE_KEY, served_server
 from ._sessions import SessionLedger
 from ._settings import OAuthSettings, ServeSettings, host_pattern, origin_pattern
 
@@ -378,7 +378,9 @@ class _Gate:
             scope[ROLE_KEY] = self.anonymous_role
             scope[PRINCIPAL_KEY] = None
             client = scope.get("client")
-            return ("anonymous", client[0] if client else None)
+            anonymous = ("anonymous", client[0] if client else None)
+            scope[OWNER_KEY] = anonymous
+            return anonymous
         scheme, _, token = header.partition(" ")
         access = None
         if scheme.lower() == "bearer" and token.strip() and self.verifier is not None:
@@ -398,7 +400,9 @@ class _Gate:
         scope[ROLE_KEY] = role
         scope[PRINCIPAL_KEY] = access.subject or access.client_id or role
         scope["user"] = AuthenticatedUser(access)
-        return ("token", role, *principal_components(access))
+        identity = ("token", role, *principal_components(access))
+        scope[OWNER_KEY] = identity
+        return identity
 
     def _for_this_resource(self, access: AccessToken) -> bool:
         if self.resource is None:
@@ -635,8 +639,9 @@ def asgi_app(
     except toolwire.ConfigError as exc:
         raise toolwire.ConfigError(f"[plugins.mcp.serve] {exc}") from None
     refusals = toolwire.RefusalSummary("toolwire.mcp", "toolwire.mcp.refused")
+    mcp_server, stop_tasks = served_server(dispatcher)
     manager = StreamableHTTPSessionManager(
-        app=server(dispatcher),
+        app=mcp_server,
         stateless=stateless,
         json_response=json_response,
         # The gate checks Host and Origin on every request; the SDK's own check is off (it
@@ -667,6 +672,9 @@ def asgi_app(
             async with manager.run():
                 yield
         finally:
+            # Before the process goes: a SIGTERM ends it once the server has stopped, and a
+            # task still running would read working until its lease ran out.
+            stop_tasks()
             refusals.flush()
 
     app = Starlette(routes=routes, lifespan=lifespan)

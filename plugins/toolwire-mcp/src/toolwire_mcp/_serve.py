@@ -13,6 +13,7 @@ import contextlib
 import difflib
 import json
 import sys
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
@@ -32,8 +33,14 @@ from . import _tasks
 #: Where an HTTP gate leaves the caller's role and principal in the ASGI scope.
 ROLE_KEY: Final = "toolwire_mcp.role"
 PRINCIPAL_KEY: Final = "toolwire_mcp.principal"
+#: And the caller's whole identity, as its sessions are owned: a token's role, client id,
+#: issuer and subject, or an anonymous caller's address (what a task's owner is made of).
+OWNER_KEY: Final = "toolwire_mcp.owner"
 
 _log = toolwire.get_logger("toolwire.mcp")
+#: The longest a call waits for a person to answer through the client (seconds); then it
+#: answers ``approval_required``, the approval still pending, to be decided elsewhere.
+ELICITATION_WAIT: Final = 300.0
 
 RoleOf = Callable[[Any], "str | None"]
 
@@ -56,6 +63,15 @@ def server(
         A ``mcp.server.lowlevel.Server``; run it with ``server.run(read, write,
         server.create_initialization_options())`` or mount ``asgi_app``.
     """
+    return served_server(dispatcher, role=role, name=name)[0]
+
+
+def served_server(
+    dispatcher: toolwire.Dispatcher, *, role: str | None = None, name: str = "toolwire"
+) -> tuple[Server[Any], Callable[[], None]]:
+    """``server``, and what stops it: the task runs of this process are ended ``failed``
+    (``SHUTDOWN``) at once, rather than left for their leases to run out. For a transport
+    that can be stopped by a signal whose default ends the process (``SIGTERM``)."""
     served = _Served(dispatcher, role)
     mcp_server: Server[Any] = Server(
         name,
@@ -66,7 +82,8 @@ def server(
     )
     if served.tasks is not None:
         served.tasks.install(mcp_server)
-    return mcp_server
+        return mcp_server, served.tasks.runs.stop
+    return mcp_server, lambda: None
 
 
 class _Served:
@@ -98,6 +115,16 @@ class _Served:
                 t.name: t.parameters for t in self.dispatcher.tools(all_roles=True)
             }
         return schemas.get(name)
+
+    def owner_of(self, ctx: Any) -> list[Any]:
+        """Who a task belongs to: the HTTP caller's whole identity (``OWNER_KEY``), kept apart
+        part by part (a client id is never taken for a subject), or over stdio this server's
+        one client, by role."""
+        request = getattr(ctx, "request", None)
+        scope = getattr(request, "scope", None)
+        if isinstance(scope, Mapping) and OWNER_KEY in scope:
+            return list(scope[OWNER_KEY])
+        return ["stdio", self.role]
 
     def role_of(self, ctx: Any) -> tuple[str | None, str | None]:
         request = getattr(ctx, "request", None)
@@ -194,16 +221,23 @@ class _Served:
         reason = f"\nWhy: {approval.reason}" if approval.reason else ""
         message = f"Allow the call of tool {approval.tool!r}?{reason}\nArguments:\n{shown}"
         by = principal or "mcp client"
+        # A person who never answers must not hold the request open: past the approval's
+        # expiry, or ELICITATION_WAIT, the call answers as without elicitation (pending).
+        wait = min(ELICITATION_WAIT, max(0.0, approval.expires_at - time.time()))
         try:
-            answer = await ctx.session.elicit_form(
-                message, {"type": "object", "properties": {}}, related_request_id=ctx.request_id
-            )
-        except Exception:  # noqa: BLE001  # the client could not ask: the approval stays pending
+            async with asyncio.timeout(wait):
+                answer = await ctx.session.elicit_form(
+                    message,
+                    {"type": "object", "properties": {}},
+                    related_request_id=ctx.request_id,
+                )
+        except Exception:  # noqa: BLE001  # no answer: the approval stays pending
             return waiting
         if answer.action == "accept":
             return await self.dispatcher.approve(approval.id, by=by)
+        said = {"decline": "declined", "cancel": "cancelled"}.get(answer.action, answer.action)
         return await self.dispatcher.reject(
-            approval.id, by=by, message=f"{answer.action}d through the MCP client"
+            approval.id, by=by, message=f"{said} through the MCP client"
         )
 
     def _result(self, tool: toolwire.Tool, result: toolwire.DispatchResult) -> types.CallToolResult:
@@ -395,8 +429,7 @@ class _TaskServing:
         mcp_server.middleware.append(self.intercept)
 
     def _owner(self, ctx: Any) -> str:
-        role, principal = self.served.role_of(ctx)
-        return _tasks.dumps([role, principal])
+        return _tasks.dumps(self.served.owner_of(ctx))
 
     async def intercept(self, ctx: Any, call_next: Any) -> Any:
         """The capability ad in a handshake that settles on a revision with tasks; a
@@ -467,6 +500,7 @@ class _TaskServing:
             _log.warning("toolwire_mcp.task_not_recorded", error=type(exc).__name__)
             return
         if ended:
+            self.runs.ended(task_id)
             await self._notify(session, task_id)
 
     async def _notify(self, session: Any, task_id: str) -> None:

@@ -142,17 +142,20 @@ class RedisTaskStore(TaskStore):
         row = self._client.hgetall(self.key(task_id))
         if not row or "status" not in row:
             return None
-        return {
-            "id": task_id,
-            "owner": row["owner"],
-            "status": row["status"],
-            "message": row.get("message"),
-            "created_at": int(row["created_at"]) / 1000,
-            "updated_at": int(row["updated_at"]) / 1000,
-            "ttl_ms": int(row["ttl_ms"]),
-            "lease_until": int(row["lease_until"]) / 1000,
-            "result": row.get("result"),
-        }
+        try:
+            return {
+                "id": task_id,
+                "owner": row["owner"],
+                "status": row["status"],
+                "message": row.get("message") or None,
+                "created_at": int(row["created_at"]) / 1000,
+                "updated_at": int(row["updated_at"]) / 1000,
+                "ttl_ms": int(row["ttl_ms"]),
+                "lease_until": int(row["lease_until"]) / 1000,
+                "result": row.get("result") or None,
+            }
+        except (KeyError, ValueError):  # edited in Redis: read as damaged (``_tasks.read``)
+            return {"id": task_id, "owner": row.get("owner"), "status": None}
 
     def finish(
         self, task_id: str, status: str, message: str | None, result: str | None = None

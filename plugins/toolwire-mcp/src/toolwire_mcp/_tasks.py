@@ -100,10 +100,16 @@ class TaskStore(abc.ABC):
         """Mark a working task whose lease ran out ``failed`` (``STOPPED``); whether it was."""
 
     def read(self, task_id: str) -> dict[str, Any] | None:
-        """The record, a working task whose lease ran out marked ``failed`` first."""
+        """The record, a working task whose lease ran out marked ``failed`` first; a record
+        whose fields are not what this server writes (edited in the store) reads ``failed``,
+        saying so, with no result."""
         row = self.get(task_id)
+        if row is not None and _damaged(row):
+            return {**_DAMAGED_ROW, "id": row.get("id", task_id), "owner": row.get("owner")}
         if row is not None and row["status"] == "working" and self.lapse(task_id):
             row = self.get(task_id)
+            if row is not None and _damaged(row):
+                return {**_DAMAGED_ROW, "id": row.get("id", task_id), "owner": row.get("owner")}
         return row
 
     def close(self) -> None:  # noqa: B027  # most stores hold nothing open
@@ -322,9 +328,45 @@ class SQLiteTaskStore(TaskStore):
 def _past_ttl(row: Mapping[str, Any], now: float) -> bool:
     """A finished task kept past its ttl (from when it ended): it reads as unknown, and the
     next task created removes it."""
-    ended_at: float = row["updated_at"]
-    ttl_ms: int = row["ttl_ms"]
-    return row["status"] != "working" and ended_at + ttl_ms / 1000.0 < now
+    ended_at, ttl_ms = row.get("updated_at"), row.get("ttl_ms")
+    if not isinstance(ended_at, int | float) or not isinstance(ttl_ms, int | float):
+        return False  # a damaged record: ``read`` says so
+    return bool(row.get("status") != "working" and ended_at + ttl_ms / 1000.0 < now)
+
+
+#: What a damaged record reads as (its id and owner kept, so only its owner sees it).
+_DAMAGED_ROW: Final[Mapping[str, Any]] = {
+    "status": "failed",
+    "message": "this task's record in the store is damaged (edited?): its result is not served",
+    "created_at": 0.0,
+    "updated_at": 0.0,
+    "ttl_ms": MIN_TTL_MS,
+    "lease_until": 0.0,
+    "result": None,
+}
+_STATUSES: Final = frozenset({"working", *TERMINAL})  # what this server writes
+
+
+def _damaged(row: Mapping[str, Any]) -> bool:
+    """Whether a record's fields are not what a server writes: an unknown status, times or a
+    ttl that are no numbers, a result that is not a JSON object, a message that is no text."""
+
+    def number(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    if row.get("status") not in _STATUSES or not all(
+        number(row.get(k)) for k in ("created_at", "updated_at", "lease_until", "ttl_ms")
+    ):
+        return True
+    if not (row.get("message") is None or isinstance(row.get("message"), str)):
+        return True
+    result = row.get("result")
+    if result is None:
+        return False
+    try:
+        return not isinstance(json.loads(result), dict)
+    except (TypeError, ValueError):
+        return True
 
 
 def wire(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -373,15 +415,39 @@ class Runs:
                     "toolwire_mcp.task_lease_not_renewed", tasks=len(ids), error=type(exc).__name__
                 )
                 continue
-            for task_id in ended:  # cancelled by another process on the store
+            for task_id in ended:
                 run = self.running.get(task_id)
-                if run is not None:
+                if run is not None and await self._ended_elsewhere(task_id):
                     run.cancel()
+
+    async def _ended_elsewhere(self, task_id: str) -> bool:
+        """Whether a task no longer working was ended by another process (cancelled by a
+        client there, or failed for a lease that ran out), not by its own run, which may have
+        recorded its result a moment ago and still be telling the client."""
+        try:
+            row = await asyncio.to_thread(self.store.get, task_id)
+        except Exception:  # noqa: BLE001  # the store is away: stop the run, as its lease will
+            return True
+        return row is None or row.get("status") == "cancelled" or row.get("message") == STOPPED
 
     def cancel(self, task_id: str) -> None:
         run = self.running.get(task_id)
         if run is not None:
             run.cancel()
+
+    def stop(self) -> None:
+        """The server stops: each task still running is recorded ``failed`` (``SHUTDOWN``)
+        now, and its run cancelled (a task ends once: one that ended a moment ago keeps its
+        end). A store that does not answer leaves the leases to run out."""
+        for task_id, run in list(self.running.items()):
+            with contextlib.suppress(Exception):
+                self.store.finish(task_id, "failed", SHUTDOWN)
+            run.cancel()
+
+    def ended(self, task_id: str) -> None:
+        """The run recorded its task's end: nothing renews or cancels it any more (what it
+        still does, telling the client, must not be taken for a cancel seen at renewal)."""
+        self.running.pop(task_id, None)
 
 
 def dumps(value: Any) -> str:
