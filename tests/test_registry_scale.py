@@ -196,7 +196,7 @@ def test_the_search_index_holds_one_string_per_word(
 ) -> None:
     """Indexing tools that repeat the same words passes one string object per distinct word
     to bm25s, not one per occurrence (a large registry repeats a few thousand words)."""
-    import bm25s
+    import bm25s  # type: ignore[import-untyped]  # no type information
 
     given: list[list[str]] = []
     index = bm25s.BM25.index
@@ -208,8 +208,8 @@ def test_the_search_index_holds_one_string_per_word(
     monkeypatch.setattr(bm25s.BM25, "index", seen)
     pack = toolwire.Toolset("twins")
     for name in ("read_report", "read_record"):
-        described = {"name": name, "description": "Read the quarterly figures."}
-        pack.add(toolwire.tool(**described, schema={"type": "object"})(dict))
+        text = "Read the quarterly figures."
+        pack.add(toolwire.tool(name=name, description=text, schema={"type": "object"})(dict))
     dispatcher = make(pack)
     found = dispatcher.search_tools("quarterly figures", limit=2)
     assert sorted(t.name for t in found) == ["read_record", "read_report"]
