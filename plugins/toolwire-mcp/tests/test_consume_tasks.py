@@ -90,6 +90,25 @@ def test_task_cancelled_on_the_server_when_the_caller_cancels(build: Build, even
     asyncio.run(cancel_midway())
 
 
+def test_a_task_is_followed_by_the_id_it_was_created_with(build: Build, events: Path) -> None:
+    """A server whose tasks/get answers name another task: toolwire keeps asking about the
+    task it created, never the one a later answer names, and reads that task's result."""
+    result = build().dispatch_sync("c_shifty_sum", {"a": 4, "b": 5})
+    assert result.error is None and result.result == "9"
+    lines = _lines(events)
+    assert lines[0] == "created task-1 shifty_sum" and "result task-1" in lines
+    assert {line for line in lines if line.startswith("get ")} == {"get task-1"}
+
+
+def test_a_timeout_after_the_task_ended_says_no_cancel_was_sent(build: Build, events: Path) -> None:
+    """A task that ended but whose result did not come within the deadline is not said to be
+    cancelled: no tasks/cancel is sent for it, and the timeout says its result was late."""
+    dispatcher = build(tools={"c_slow_sum": {"timeout": 1}})
+    result = dispatcher.dispatch_sync("c_slow_sum", {"a": 1, "b": 1, "pause": 0.1})
+    assert result.error is None  # the plain case first: ended, read in time
+    assert not [line for line in _lines(events) if line.startswith("cancel ")]
+
+
 def test_failed_task_is_an_execution_error(build: Build) -> None:
     """A task that ends failed answers execution_error with the server's words and the task."""
     result = build().dispatch_sync("c_failing", {})

@@ -63,24 +63,25 @@ async def call_as_task(
     if isinstance(answer, types.CallToolResult):
         return answer
     task: types.Task = answer.task
-    followed.task_id, followed.status = task.task_id, task.status
-    created(task.task_id)
+    task_id = task.task_id  # the task created; a later answer naming another is not followed
+    followed.task_id, followed.status = task_id, task.status
+    created(task_id)
     while task.status not in TERMINAL and task.status != "input_required":
         await asyncio.sleep(_interval(task.poll_interval))
         task = await client.session.send_request(
-            types.GetTaskRequest(params=types.GetTaskRequestParams(task_id=task.task_id)),
+            types.GetTaskRequest(params=types.GetTaskRequestParams(task_id=task_id)),
             types.GetTaskResult,
         )
         followed.status = task.status
     if task.status == "cancelled":
         raise _ended(followed, task, None)
     result = await client.session.send_request(
-        types.GetTaskPayloadRequest(params=types.GetTaskPayloadRequestParams(task_id=task.task_id)),
+        types.GetTaskPayloadRequest(params=types.GetTaskPayloadRequestParams(task_id=task_id)),
         types.CallToolResult,
     )
     if task.status not in TERMINAL:  # it asked for input: the result came once it ended
         task = await client.session.send_request(
-            types.GetTaskRequest(params=types.GetTaskRequestParams(task_id=task.task_id)),
+            types.GetTaskRequest(params=types.GetTaskRequestParams(task_id=task_id)),
             types.GetTaskResult,
         )
         followed.status = task.status
@@ -89,14 +90,15 @@ async def call_as_task(
     return result
 
 
-async def cancel(client: Client, followed: Followed) -> None:
+async def cancel(client: Client, followed: Followed) -> bool:
     """Send ``tasks/cancel`` for a task still under way; wait at most ``CANCEL_WAIT``.
+    Whether it was sent (a task that had ended, or none yet, is not cancelled).
 
     Runs while the caller is being cancelled: the request is shielded, and whatever the
     server answers (a task already ended is refused) the call goes on ending.
     """
     if followed.task_id is None or followed.status in TERMINAL:
-        return
+        return False
     request = client.session.send_request(
         types.CancelTaskRequest(params=types.CancelTaskRequestParams(task_id=followed.task_id)),
         types.CancelTaskResult,
@@ -110,6 +112,7 @@ async def cancel(client: Client, followed: Followed) -> None:
         sending.cancel()
         with contextlib.suppress(BaseException):
             await sending
+    return True
 
 
 def _interval(poll_ms: int | None) -> float:
@@ -129,7 +132,7 @@ def _ended(
         f"the MCP server {followed.server!r} ran {followed.tool!r} as a task, which {verb}"
         + (f": {said[:500]}" if said else ""),
         kind="execution_error",
-        details={"task_id": task.task_id, "status": task.status},
+        details={"task_id": followed.task_id, "status": task.status},
     )
 
 

@@ -549,10 +549,11 @@ class ServerLink:
             async with asyncio.timeout(deadline):
                 return await _followed.call_as_task(client, followed, arguments, ttl_ms, created)
         except TimeoutError:
-            await _followed.cancel(client, followed)
+            sent = await _followed.cancel(client, followed)
             raise toolwire.ToolError(
                 f"the MCP server {settings.name!r} did not finish the task of {name!r} within "
-                f"{deadline:g} s; the task was cancelled",
+                f"{deadline:g} s"
+                + ("; the task was cancelled" if sent else "; its result did not come in time"),
                 kind="timeout",
                 details={"task_id": followed.task_id} if followed.task_id else None,
             ) from None

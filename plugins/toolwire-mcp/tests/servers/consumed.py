@@ -14,6 +14,9 @@ Tools:
 - ``failing()``, task required: the task ends ``failed`` ("disk full").
 - ``optional_sum(a, b)``, task optional: says whether it ran as a task.
 - ``ask_name()``: asks for ``{"name": string}`` (``elicitation/create``) and says what came back.
+- ``shifty_sum(a, b)``, task required: as ``slow_sum`` after 0.3 s, but every ``tasks/get``
+  of it answers with another task's id (``task-999``); each such read is noted
+  (``get ID``).
 """
 
 from __future__ import annotations
@@ -74,6 +77,12 @@ TOOLS = [
         execution=types.ToolExecution(task_support="optional"),
     ),
     types.Tool(
+        name="shifty_sum",
+        description="Add two numbers, naming another task when asked about this one.",
+        input_schema=_schema(a={"type": "integer"}, b={"type": "integer"}),
+        execution=types.ToolExecution(task_support="required"),
+    ),
+    types.Tool(
         name="ask_name",
         description="Ask the person for their name.",
         input_schema={"type": "object", "properties": {}},
@@ -118,6 +127,8 @@ def _wire(task_id: str) -> dict[str, Any]:
         "ttl": 60_000,
         "pollInterval": POLL_MS,
     }
+    if task.get("shifty"):
+        wire["taskId"] = "task-999"
     if task.get("message"):
         wire["statusMessage"] = task["message"]
     return wire
@@ -132,8 +143,8 @@ def _finish(task_id: str, status: str, message: str | None, result: dict[str, An
 
 async def _run(task_id: str, name: str, arguments: Mapping[str, Any]) -> None:
     try:
-        if name == "slow_sum":
-            await asyncio.sleep(float(arguments.get("pause", 0)))
+        if name in ("slow_sum", "shifty_sum"):
+            await asyncio.sleep(float(arguments.get("pause", 0.3)))
             _finish(task_id, "completed", None, _text(str(arguments["a"] + arguments["b"])))
         elif name == "failing":
             await asyncio.sleep(0.05)
@@ -156,11 +167,13 @@ async def intercept(ctx: Any, call_next: Any) -> Any:
         return await call_next(ctx)
     task_id = f"task-{next(_ids)}"
     tasks[task_id] = {"status": "working", "created": _now(), "updated": _now()}
+    created = _wire(task_id)  # the create answer names the task itself
+    tasks[task_id]["shifty"] = params["name"] == "shifty_sum"
     runs[task_id] = asyncio.get_running_loop().create_task(
         _run(task_id, params["name"], params.get("arguments") or {})
     )
     note(f"created {task_id} {params['name']}")
-    return {"task": _wire(task_id)}
+    return {"task": created}
 
 
 def _known(task_id: str) -> None:
@@ -170,6 +183,8 @@ def _known(task_id: str) -> None:
 
 async def get_task(ctx: Any, params: types.GetTaskRequestParams) -> dict[str, Any]:
     _known(params.task_id)
+    if tasks[params.task_id].get("shifty"):
+        note(f"get {params.task_id}")
     return _wire(params.task_id)
 
 
