@@ -17,6 +17,8 @@ Tools:
 - ``shifty_sum(a, b)``, task required: as ``slow_sum`` after 0.3 s, but every ``tasks/get``
   of it answers with another task's id (``task-999``); each such read is noted
   (``get ID``).
+- ``late_result()``, task required: completes at once, but ``tasks/result`` of it never
+  answers.
 """
 
 from __future__ import annotations
@@ -83,6 +85,12 @@ TOOLS = [
         execution=types.ToolExecution(task_support="required"),
     ),
     types.Tool(
+        name="late_result",
+        description="A task whose result never comes.",
+        input_schema={"type": "object", "properties": {}},
+        execution=types.ToolExecution(task_support="required"),
+    ),
+    types.Tool(
         name="ask_name",
         description="Ask the person for their name.",
         input_schema={"type": "object", "properties": {}},
@@ -146,6 +154,9 @@ async def _run(task_id: str, name: str, arguments: Mapping[str, Any]) -> None:
         if name in ("slow_sum", "shifty_sum"):
             await asyncio.sleep(float(arguments.get("pause", 0.3)))
             _finish(task_id, "completed", None, _text(str(arguments["a"] + arguments["b"])))
+        elif name == "late_result":
+            _finish(task_id, "completed", None, _text("too late"))
+            tasks[task_id]["late"] = True
         elif name == "failing":
             await asyncio.sleep(0.05)
             _finish(task_id, "failed", "disk full", _text("could not write: disk full", True))
@@ -190,6 +201,8 @@ async def get_task(ctx: Any, params: types.GetTaskRequestParams) -> dict[str, An
 
 async def task_result(ctx: Any, params: types.GetTaskPayloadRequestParams) -> dict[str, Any]:
     _known(params.task_id)
+    if tasks[params.task_id].get("late"):
+        await anyio.sleep_forever()
     while tasks[params.task_id]["status"] == "working":
         await anyio.sleep(POLL_MS / 1000)
     task = tasks[params.task_id]
