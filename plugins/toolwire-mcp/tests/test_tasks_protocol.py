@@ -169,8 +169,10 @@ async def test_cancel_is_heard_as_a_cancelled_status() -> None:
 
 
 async def _plain_everywhere(session: ClientSession) -> None:
-    """On a revision without tasks: a call carrying params.task is a plain call, and tasks/get
-    is a method this server does not have."""
+    """On a revision without tasks: no tool is listed with task support, a call carrying
+    params.task is a plain call, and tasks/get is a method this server does not have."""
+    listed = await session.send_request(types.ListToolsRequest(), types.ListToolsResult)
+    assert listed.tools and all(tool.execution is None for tool in listed.tools)
     result = await session.send_request(_task_call({"a": 1, "b": 2}), types.CallToolResult)
     assert not result.is_error and result.content[0].text == "3"  # type: ignore[union-attr]
     with pytest.raises(MCPError) as missing:

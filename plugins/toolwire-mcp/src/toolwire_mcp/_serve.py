@@ -137,7 +137,17 @@ class _Served:
         self, ctx: Any, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         role, _ = self.role_of(ctx)
-        return types.ListToolsResult(tools=[self.describe(t) for t in self.dispatcher.tools(role)])
+        described = [self.describe(t) for t in self.dispatcher.tools(role)]
+        if (
+            self.tasks is not None
+            and getattr(ctx, "protocol_version", None) not in _tasks.REVISIONS
+        ):
+            # A revision without tasks has no taskSupport to read: none is offered there.
+            described = [
+                d.model_copy(update={"execution": None}) if d.execution is not None else d
+                for d in described
+            ]
+        return types.ListToolsResult(tools=described)
 
     def describe(self, tool: toolwire.Tool) -> types.Tool:
         described = self._described.get(tool.name)
