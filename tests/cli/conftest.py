@@ -54,6 +54,20 @@ def count_words(counts: dict[str, int]) -> int:
     return sum(counts.values())
 
 
+noisy = toolwire.Toolset("cli-noisy")
+
+
+@noisy.tool(approval=True)
+def chatty(word: str) -> str:
+    """Print a word to stdout, then return it (a tool that prints).
+
+    Args:
+        word: What to print.
+    """
+    print(f"chatty says {word}")
+    return word
+
+
 class Picky:
     """A plugin that validates its own settings."""
 
@@ -76,6 +90,7 @@ ENTRY_POINTS = {
     "cli-odd": "twcli_fixtures:odd",
     "cli-broken": "twcli_broken",
     "cli-picky": "twcli_fixtures:Picky",
+    "cli-noisy": "twcli_fixtures:noisy",
 }
 
 

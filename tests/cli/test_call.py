@@ -76,3 +76,25 @@ def test_call_state_must_be_an_object(cli, demo_config):
     run = cli("--config", demo_config, "call", "get_weather", "{}", "--state", "42")
     assert run.returncode == 2
     assert "--state: expected a JSON object, got a number" in run.stderr
+
+
+def test_what_a_tool_prints_goes_to_stderr_and_stdout_stays_json(cli, write_config, tmp_path):
+    """A tool that prints: `toolwire call` and `toolwire approvals approve` keep stdout to
+    their JSON (a pipe to jq reads it), and the tool's words reach stderr."""
+    store = tmp_path / "approvals.sqlite3"
+    config = write_config(
+        f"""
+        [plugins]
+        autoload = false
+        enable = ["cli-noisy"]
+
+        [approvals]
+        store = "sqlite:///{store}"
+        """
+    )
+    held = cli("--config", config, "call", "chatty", '{"word": "hi"}')
+    approval_id = held.json()["approval"]["id"]
+    done = cli("--config", config, "approvals", "approve", approval_id, "--by", "ada")
+    assert done.returncode == 0, done.stderr
+    assert done.json()["output"] == "hi"  # stdout is the JSON alone
+    assert "chatty says hi" in done.stderr

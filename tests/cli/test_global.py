@@ -13,7 +13,7 @@ def test_version_shows_toolwire_version_and_plugin_count(cli):
 
     run = cli("--version")
     assert run.returncode == 0
-    installed = len(set(entry_points(group="toolwire").names)) + 5  # the fixture dist's five
+    installed = len(set(entry_points(group="toolwire").names)) + 6  # the fixture dist's six
     assert run.stdout.strip() == (
         f"toolwire {version('toolwire')} ({installed} plugin(s) installed, 5 built in)"
     )

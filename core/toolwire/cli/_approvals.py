@@ -27,6 +27,7 @@ from ._common import (
     _printable,
     _result_view,
     _shortened,
+    _tools_print_to_stderr,
 )
 
 
@@ -66,7 +67,8 @@ def cmd_approvals_approve(args: argparse.Namespace) -> int:
         )
         return EXIT_TOOL_ERROR
     with _dispatcher(args) as dispatcher:
-        result = dispatcher.approve_sync(args.id, by=args.by)
+        with _tools_print_to_stderr():
+            result = dispatcher.approve_sync(args.id, by=args.by)
         redaction = Redaction.from_config(dispatcher.config)
     _print_json(_result_view(result, redaction))
     return EXIT_OK if result.success else EXIT_TOOL_ERROR
@@ -90,7 +92,8 @@ def cmd_approvals_resume(args: argparse.Namespace) -> int:
     some wait, 1 for an unknown turn or one resumed before."""
     with _dispatcher(args) as dispatcher:
         try:
-            items = dispatcher.resume_sync(args.turn, once=True)
+            with _tools_print_to_stderr():  # approved calls run here
+                items = dispatcher.resume_sync(args.turn, once=True)
         except ApprovalError as exc:
             if not exc.pending:
                 print(f"toolwire: error: {exc}", file=sys.stderr)

@@ -27,6 +27,7 @@ from ._common import (
     _print_json,
     _read_text,
     _result_view,
+    _tools_print_to_stderr,
 )
 
 
@@ -40,7 +41,8 @@ def cmd_call(args: argparse.Namespace) -> int:
             _check_approvals_outlive_the_command(dispatcher, [args.name], "the call is to")
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
-        result = dispatcher.dispatch_sync(args.name, arguments, role=args.role, state=state)
+        with _tools_print_to_stderr():
+            result = dispatcher.dispatch_sync(args.name, arguments, role=args.role, state=state)
         redaction = Redaction.from_config(dispatcher.config)
     _print_json(_result_view(result, redaction, arguments))
     return EXIT_OK if result.success else EXIT_TOOL_ERROR
@@ -61,9 +63,10 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         try:
             calls = parse_response(dispatcher.providers(), response, args.provider)[1].calls
             _check_approvals_outlive_the_command(dispatcher, [p.call.name for p in calls])
-            items = dispatcher.process_response_sync(
-                response, args.provider, role=args.role, state=state
-            )
+            with _tools_print_to_stderr():
+                items = dispatcher.process_response_sync(
+                    response, args.provider, role=args.role, state=state
+                )
         except ConfigError as exc:
             raise UsageError(f"{name}: {exc}") from None
         if not isinstance(items, HeldTurn):

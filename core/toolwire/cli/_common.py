@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -63,6 +64,12 @@ def _dispatcher(args: argparse.Namespace) -> Dispatcher:
         logging_table = {**config.data.get("logging", {}), "level": args.log_level}
         config = Config(config.source, {**config.data, "logging": logging_table}, config.origins)
     return Dispatcher.from_config(config)
+
+
+def _tools_print_to_stderr() -> contextlib.AbstractContextManager[Any]:
+    """While a command's tools run: what they print goes to stderr, so that stdout holds only
+    the command's own output (JSON a pipe reads)."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def _read_text(file: str) -> str:
