@@ -399,8 +399,7 @@ def _refuse_unknown_pack_keys(config: Config, name: str, reads_settings: bool) -
         hint = f"did you mean {close[0]!r}?" if close else f"it takes {', '.join(PACK_KEYS)}"
         lines.append(f"unknown key [plugins.{name}] {key} ({hint})")
     raise PluginError(
-        f"{config.describe()}: plugin {name!r} reads no settings of its own, so "
-        + "; ".join(lines)
+        f"{config.describe()}: plugin {name!r} reads no settings of its own, so " + "; ".join(lines)
     )
 
 
