@@ -575,8 +575,9 @@ def asgi_app(
     Raises:
         toolwire.ConfigError: nobody could ever call (no tokens, no OAuth, no anonymous
             role), a token's environment variable is not set, a ``token_verifier`` comes
-            without ``resource`` (unless ``require_audience=False``), or an allowed host or
-            origin is not one.
+            without ``resource`` (unless ``require_audience=False``), an allowed host or
+            origin is not one, or ``request_state_key_env`` names an unset variable or a
+            weak key.
     """
     if settings is None:
         from ._settings import Settings
@@ -639,7 +640,9 @@ def asgi_app(
     except toolwire.ConfigError as exc:
         raise toolwire.ConfigError(f"[plugins.mcp.serve] {exc}") from None
     refusals = toolwire.RefusalSummary("toolwire.mcp", "toolwire.mcp.refused")
-    mcp_server, stop_tasks = served_server(dispatcher)
+    mcp_server, stop_tasks = served_server(
+        dispatcher, request_state_key=settings.request_state_key()
+    )
     manager = StreamableHTTPSessionManager(
         app=mcp_server,
         stateless=stateless,

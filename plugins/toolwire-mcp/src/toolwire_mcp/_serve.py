@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import difflib
 import json
+import os
 import sys
 import time
 import urllib.parse
@@ -21,14 +22,18 @@ from typing import Any, Final
 import mcp_types as types
 import toolwire
 import toolwire.propagation
+import toolwire.settings
 from mcp.server.lowlevel import Server
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from pydantic import ValidationError
 
 from . import _tasks
+from ._settings import REQUEST_STATE_KEY_BYTES
 
 #: Where an HTTP gate leaves the caller's role and principal in the ASGI scope.
 ROLE_KEY: Final = "toolwire_mcp.role"
@@ -41,12 +46,19 @@ _log = toolwire.get_logger("toolwire.mcp")
 #: The longest a call waits for a person to answer through the client (seconds); then it
 #: answers ``approval_required``, the approval still pending, to be decided elsewhere.
 ELICITATION_WAIT: Final = 300.0
+#: The key of the one input request an approval makes on 2026-07-28 (``inputRequests``), and
+#: of its answer in the retry's ``inputResponses``.
+APPROVAL_INPUT: Final = "approval"
 
 RoleOf = Callable[[Any], "str | None"]
 
 
 def server(
-    dispatcher: toolwire.Dispatcher, *, role: str | None = None, name: str = "toolwire"
+    dispatcher: toolwire.Dispatcher,
+    *,
+    role: str | None = None,
+    name: str = "toolwire",
+    request_state_key: bytes | None = None,
 ) -> Server[Any]:
     """The SDK's low-level MCP server serving ``dispatcher``'s tools, for any transport.
 
@@ -57,21 +69,36 @@ def server(
     Args:
         dispatcher: The dispatcher whose tools are served (started, if it was not).
         role: The role of callers the transport does not identify (stdio).
-        name: The server's name in the handshake.
+        name: The server's name in the handshake (and the audience of its ``requestState``).
+        request_state_key: The secret (at least 32 bytes) that seals the ``requestState`` of
+            2026-07-28 input-required results, shared by the processes that may receive a
+            client's retry; by default a key made now, known to this process only.
 
     Returns:
         A ``mcp.server.lowlevel.Server``; run it with ``server.run(read, write,
         server.create_initialization_options())`` or mount ``asgi_app``.
+
+    Raises:
+        toolwire.ConfigError: ``request_state_key`` is shorter than 32 bytes.
     """
-    return served_server(dispatcher, role=role, name=name)[0]
+    return served_server(dispatcher, role=role, name=name, request_state_key=request_state_key)[0]
 
 
 def served_server(
-    dispatcher: toolwire.Dispatcher, *, role: str | None = None, name: str = "toolwire"
+    dispatcher: toolwire.Dispatcher,
+    *,
+    role: str | None = None,
+    name: str = "toolwire",
+    request_state_key: bytes | None = None,
 ) -> tuple[Server[Any], Callable[[], None]]:
     """``server``, and what stops it: the task runs of this process are ended ``failed``
     (``SHUTDOWN``) at once, rather than left for their leases to run out. For a transport
     that can be stopped by a signal whose default ends the process (``SIGTERM``)."""
+    if request_state_key is not None and len(request_state_key) < REQUEST_STATE_KEY_BYTES:
+        raise toolwire.ConfigError(
+            f"request_state_key: {len(request_state_key)} bytes; it needs at least "
+            f"{REQUEST_STATE_KEY_BYTES} random bytes; make one with {toolwire.settings.MAKE_A_SECRET}"
+        )
     served = _Served(dispatcher, role)
     mcp_server: Server[Any] = Server(
         name,
@@ -80,6 +107,16 @@ def served_server(
         on_call_tool=served.call_tool,
         get_tool_input_schema=served.input_schema,
     )
+    # The client echoes requestState and may have changed it: the SDK's boundary opens only
+    # what this key sealed, for this caller (its whole identity), tool, arguments and server,
+    # within the state's lifetime, before any handler sees it; anything else is its
+    # invalid-state error. Inside OpenTelemetry (spans see the sealed form), before the task
+    # interception.
+    security = RequestStateSecurity(
+        keys=[request_state_key if request_state_key is not None else os.urandom(32)],
+        bind_principal=served.principal_of,
+    )
+    mcp_server.middleware.append(RequestStateBoundary(security, default_audience=name))
     if served.tasks is not None:
         served.tasks.install(mcp_server)
         return mcp_server, served.tasks.runs.stop
@@ -98,6 +135,9 @@ class _Served:
         self._wrapped: dict[str, bool] = {}
         self._schemas: dict[str, Mapping[str, Any]] | None = None
         self.redaction = toolwire.types.Redaction.from_config(self.dispatcher.config)
+        #: Under which host-state key a call's record keeps its principal (the record of a
+        #: caller whose principal is passed under another key keeps none).
+        self._principal_key: str = self.dispatcher.config.section("approvals")["principal_key"]
         task_tools = {
             t.name
             for t in self.dispatcher.tools(all_roles=True)
@@ -125,6 +165,11 @@ class _Served:
         if isinstance(scope, Mapping) and OWNER_KEY in scope:
             return list(scope[OWNER_KEY])
         return ["stdio", self.role]
+
+    def principal_of(self, ctx: Any) -> str:
+        """Whom a ``requestState`` is bound to (the SDK's boundary seals and checks it): the
+        caller's whole identity, as its sessions and tasks are owned."""
+        return json.dumps(self.owner_of(ctx), separators=(",", ":"))
 
     def role_of(self, ctx: Any) -> tuple[str | None, str | None]:
         request = getattr(ctx, "request", None)
@@ -177,7 +222,7 @@ class _Served:
 
     async def call_tool(
         self, ctx: Any, params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         role, principal = self.role_of(ctx)
         name = params.name
         tools = {t.name: t for t in self.dispatcher.tools(role)}
@@ -185,6 +230,10 @@ class _Served:
         if tool is None:
             raise _unknown_tool(name, list(tools))
         self.describe(tool)
+        modern = getattr(ctx, "protocol_version", None) in MODERN_PROTOCOL_VERSIONS
+        if modern and params.request_state is not None:
+            # A retry after an input-required result: the approval it names decides the call.
+            return self.answer(tool, await self._retried(params, tool, role, principal))
         relay = _ProgressRelay(ctx) if _progress_token(ctx) is not None else None
         state = {"principal": principal} if principal is not None else None
         try:
@@ -199,8 +248,11 @@ class _Served:
         finally:
             if relay is not None:
                 await relay.finish()
-        if result.approval is not None and _can_elicit(ctx):
-            result = await self._ask(ctx, result, principal)
+        if result.approval is not None and _elicitation_declared(ctx):
+            if modern:
+                return self._input_required(result.approval)
+            if _can_send_request(ctx):
+                result = await self._ask(ctx, result, principal)
         return self.answer(tool, result)
 
     def answer(self, tool: toolwire.Tool, result: toolwire.DispatchResult) -> types.CallToolResult:
@@ -223,13 +275,7 @@ class _Served:
         """
         approval = waiting.approval
         assert approval is not None
-        try:
-            arguments = json.loads(approval.arguments)
-        except (TypeError, ValueError):
-            arguments = {}
-        shown = json.dumps(self.redaction.redact(arguments), sort_keys=True, indent=2)
-        reason = f"\nWhy: {approval.reason}" if approval.reason else ""
-        message = f"Allow the call of tool {approval.tool!r}?{reason}\nArguments:\n{shown}"
+        message = self._question(approval)
         by = principal or "mcp client"
         # A person who never answers must not hold the request open: past the approval's
         # expiry, or ELICITATION_WAIT, the call answers as without elicitation (pending).
@@ -249,6 +295,98 @@ class _Served:
         return await self.dispatcher.reject(
             approval.id, by=by, message=f"{said} through the MCP client"
         )
+
+    def _question(self, approval: toolwire.Approval) -> str:
+        """What the person is asked: the tool, the reason, and the arguments masked with
+        ``[logging] redact``."""
+        try:
+            arguments = json.loads(approval.arguments)
+        except (TypeError, ValueError):
+            arguments = {}
+        shown = json.dumps(self.redaction.redact(arguments), sort_keys=True, indent=2)
+        reason = f"\nWhy: {approval.reason}" if approval.reason else ""
+        return f"Allow the call of tool {approval.tool!r}?{reason}\nArguments:\n{shown}"
+
+    def _input_required(self, approval: toolwire.Approval) -> types.InputRequiredResult:
+        """The 2026-07-28 way to ask: the client asks its person and retries the call with the
+        answer and this ``requestState`` (naming the record; sealed by the SDK's boundary)."""
+        ask = types.ElicitRequest(
+            params=types.ElicitRequestFormParams(
+                message=self._question(approval),
+                requested_schema={"type": "object", "properties": {}},
+            )
+        )
+        return types.InputRequiredResult(
+            input_requests={APPROVAL_INPUT: ask},
+            request_state=json.dumps({"approval": approval.id}, separators=(",", ":")),
+        )
+
+    async def _retried(
+        self,
+        params: types.CallToolRequestParams,
+        tool: toolwire.Tool,
+        role: str | None,
+        principal: str | None,
+    ) -> toolwire.DispatchResult:
+        """A 2026-07-28 retry: the person's answer decides the record its ``requestState``
+        names, once that record proves to be this caller's call of this tool.
+
+        The SDK's boundary let through only a state this server sealed for this caller, tool
+        and arguments; the record is checked again here (the store is shared, and a key may be
+        too): it must exist, be for this tool, and have been made under this caller's role and
+        principal, or the retry gets the invalid-state error and nothing is decided. Accept
+        approves it (``dispatcher.approve``: run once) and decline or cancel rejects it; a
+        record decided before keeps its stored result either way. A retry without an answer
+        gets ``approval_required`` for the same record (a record approved elsewhere but not
+        run yet runs here).
+        """
+        approval = await self._named_approval(params.request_state)
+        recorded = principal if self._principal_key == "principal" else None
+        if approval is None or (approval.tool, approval.role, approval.principal) != (
+            tool.name,
+            role,
+            recorded,
+        ):
+            _log.warning("toolwire_mcp.request_state_refused", tool=tool.name, reason="record")
+            raise _invalid_state()
+        answer = (params.input_responses or {}).get(APPROVAL_INPUT)
+        by = principal or "mcp client"
+        try:
+            if isinstance(answer, types.ElicitResult) and answer.action == "accept":
+                return await self.dispatcher.approve(approval.id, by=by)
+            if isinstance(answer, types.ElicitResult):
+                said = "declined" if answer.action == "decline" else "cancelled"
+                return await self.dispatcher.reject(
+                    approval.id, by=by, message=f"{said} through the MCP client"
+                )
+            if approval.status == "pending":
+                return _still_waiting(approval)
+            if approval.status == "approved":
+                return await self.dispatcher.run_approved(approval.id)
+            # Decided: the stored result (a decided record keeps it; nothing is decided here).
+            return await self.dispatcher.reject(approval.id, by=by)
+        except toolwire.ApprovalError as exc:
+            error = toolwire.ToolError(
+                f"the approval of this call could not be decided here: {exc}",
+                kind="internal_error",
+            )
+            return toolwire.DispatchResult(
+                False, approval.call_id, tool.name, error=error, output=_error_text(error)
+            )
+
+    async def _named_approval(self, state: str | None) -> toolwire.Approval | None:
+        """The record a (verified) ``requestState`` names, as the store holds it now."""
+        try:
+            named = json.loads(state) if state is not None else None
+        except ValueError:
+            return None
+        approval_id = named.get("approval") if isinstance(named, dict) else None
+        if not isinstance(approval_id, str):
+            return None
+        for approval in await self.dispatcher.approvals():
+            if approval.id == approval_id:
+                return approval
+        return None
 
     def _result(self, tool: toolwire.Tool, result: toolwire.DispatchResult) -> types.CallToolResult:
         value = result.result
@@ -351,16 +489,46 @@ def _baggage_of(ctx: Any) -> Iterator[None]:
         otel_context.detach(token)
 
 
-def _can_elicit(ctx: Any) -> bool:
-    """Whether the client said it can ask a person (form elicitation), on a connection that
-    carries server requests (the 2025-11-25 revision; 2026-07-28 asks through input-required
-    results, not served yet)."""
+def _elicitation_declared(ctx: Any) -> bool:
+    """Whether the client said it can ask a person (form elicitation): in its handshake, or
+    on 2026-07-28 in the request's own capabilities."""
     session = getattr(ctx, "session", None)
-    if session is None or not getattr(session, "can_send_request", False):
-        return False
-    capabilities = session.client_capabilities
+    capabilities = session.client_capabilities if session is not None else None
     elicitation = capabilities.elicitation if capabilities is not None else None
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+def _can_send_request(ctx: Any) -> bool:
+    """Whether the connection carries server requests (``elicitation/create`` on 2025-11-25)."""
+    return bool(getattr(getattr(ctx, "session", None), "can_send_request", False))
+
+
+def _invalid_state() -> MCPError:
+    """The SDK boundary's own answer to a ``requestState`` it refuses, word for word: a client
+    learns nothing more from a record check than from a broken seal."""
+    return MCPError(
+        code=types.INVALID_PARAMS,
+        message="Invalid or expired requestState",
+        data={"reason": "invalid_request_state"},
+    )
+
+
+def _still_waiting(approval: toolwire.Approval) -> toolwire.DispatchResult:
+    """``approval_required`` for a record that still waits, as the call got it at first."""
+    error = toolwire.ToolError(
+        f"{approval.tool} needs a person's approval before it runs ({approval.reason}); "
+        f"it has not run. Approval id: {approval.id}",
+        kind="approval_required",
+        details={"approval_id": approval.id, "expires_at": approval.expires_at},
+    )
+    return toolwire.DispatchResult(
+        False, approval.call_id, approval.tool, error=error, output=_error_text(error),
+        approval=approval,
+    )  # fmt: skip
+
+
+def _error_text(error: toolwire.ToolError) -> str:
+    return json.dumps(error.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
 
 def _progress_token(ctx: Any) -> Any:
@@ -405,8 +573,15 @@ async def serve_stdio(dispatcher: toolwire.Dispatcher, *, role: str | None = Non
     Nothing but protocol reaches stdout meanwhile: the SDK points file descriptor 1 at
     stderr while it serves, and ``sys.stdout`` is sent to stderr too (tools that print, a
     logger writing to stdout).
+
+    Raises:
+        toolwire.ConfigError: ``[plugins.mcp.serve] request_state_key_env`` names a variable
+            that is unset or holds a weak key.
     """
-    mcp_server = server(dispatcher, role=role)
+    from ._settings import Settings
+
+    key = Settings.from_config(dispatcher.config).serve.request_state_key()
+    mcp_server = server(dispatcher, role=role, request_state_key=key)
     # The SDK claims the real stdout first (it needs sys.stdout to find it), then diverts it.
     async with stdio_server() as (read, write):
         with contextlib.redirect_stdout(sys.stderr):

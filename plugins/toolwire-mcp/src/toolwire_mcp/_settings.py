@@ -29,6 +29,8 @@ DEFAULT_IDLE_TIMEOUT: Final = 5.0
 DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 DEFAULT_SESSIONS_PER_PRINCIPAL: Final = 16
 DEFAULT_SESSION_IDLE_TIMEOUT: Final = 600.0
+#: The bytes of key material the SDK's AES-256-GCM request-state codec needs at least.
+REQUEST_STATE_KEY_BYTES: Final = 32
 
 _VARIABLE: Final = re.compile(r"\$\{([^}]*)\}")
 _UNCLOSED: Final = re.compile(r"\$\{[^}]{0,20}")
@@ -142,6 +144,7 @@ _SERVE_SCHEMA: Final = {
         "max_body_bytes": {**_COUNT, "default": DEFAULT_MAX_BODY_BYTES},
         "max_sessions_per_principal": {**_COUNT, "default": DEFAULT_SESSIONS_PER_PRINCIPAL},
         "session_idle_timeout": {**_SECONDS, "default": DEFAULT_SESSION_IDLE_TIMEOUT},
+        "request_state_key_env": settings.ENV_NAME,
     },
 }  # fmt: skip
 
@@ -268,6 +271,10 @@ class ServeSettings:
         max_body_bytes: The largest request body accepted (413 above it).
         max_sessions_per_principal: Sessions one caller may hold at once (429 above it).
         session_idle_timeout: Seconds a session may go without a request before it ends.
+        request_state_key_env: The environment variable holding the key that seals the
+            ``requestState`` of 2026-07-28 input-required results, shared by every server
+            process a client's retry may reach; ``None``: a key made at start, known to that
+            process only.
     """
 
     tokens: Mapping[str, str] = field(default_factory=dict)
@@ -285,6 +292,36 @@ class ServeSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_sessions_per_principal: int = DEFAULT_SESSIONS_PER_PRINCIPAL
     session_idle_timeout: float = DEFAULT_SESSION_IDLE_TIMEOUT
+    request_state_key_env: str | None = None
+
+    def request_state_key(self, environ: Mapping[str, str] | None = None) -> bytes | None:
+        """The shared request-state key: the text of the variable ``request_state_key_env``
+        names, as UTF-8 bytes; ``None`` when no variable is named (each process makes its own).
+        The messages never show it.
+
+        Raises:
+            toolwire.ConfigError: the variable is unset or empty, holds fewer than 32 bytes
+                (the AES-256 key material the SDK's codec needs), or too little variety to be
+                a secret (``toolwire.settings.read_secret``).
+        """
+        if self.request_state_key_env is None:
+            return None
+        where = "[plugins.mcp.serve] request_state_key_env"
+        key = settings.read_secret(
+            self.request_state_key_env,
+            where,
+            what="a request-state key",
+            advice="every server process a client's retry may reach needs the same one, or "
+            "remove request_state_key_env (each process then makes its own)",
+            environ=environ,
+        )
+        if len(key) < REQUEST_STATE_KEY_BYTES:
+            raise toolwire.ConfigError(
+                f"{where}: {self.request_state_key_env} holds {len(key)} bytes; a request-state "
+                f"key needs at least {REQUEST_STATE_KEY_BYTES}; make one with "
+                f"{settings.MAKE_A_SECRET}"
+            )
+        return key
 
 
 @dataclass(frozen=True)
@@ -578,6 +615,7 @@ def serve_settings(values: Mapping[str, Any], where: str) -> ServeSettings:
         max_body_bytes=values["max_body_bytes"],
         max_sessions_per_principal=values["max_sessions_per_principal"],
         session_idle_timeout=float(values["session_idle_timeout"]),
+        request_state_key_env=values.get("request_state_key_env"),
     )
 
 
