@@ -287,6 +287,27 @@ async def test_a_retry_after_a_decision_elsewhere_gets_the_stored_result(
         assert record.status == "rejected" and ran == []
 
 
+async def test_a_record_approved_elsewhere_but_not_run_runs_once_on_the_retry(
+    desk: tuple[toolwire.Dispatcher, list[str]],
+) -> None:
+    """A record a person approved elsewhere without running it (approve with run=False, as the
+    console does) runs on a retry that brings no answer, keeping who approved it; a later
+    retry gets the stored result and runs nothing."""
+    dispatcher, ran = desk
+    async with Client(
+        toolwire_mcp.server(dispatcher), mode=MODERN, elicitation_callback=_person("accept")
+    ) as client:
+        state = await _asked(client, "delete_file", {"path": "a.txt"})
+        (record,) = dispatcher.approvals_sync()
+        await dispatcher.approve(record.id, by="ops", run=False)
+        assert ran == []
+        result = await _retry(client, "delete_file", {"path": "a.txt"}, state, None)
+        again = await _retry(client, "delete_file", {"path": "a.txt"}, state, "accept")
+    assert _text(result) == _text(again) == "deleted a.txt" and ran == ["a.txt"]
+    (record,) = dispatcher.approvals_sync()
+    assert record.status == "executed" and record.decided_by == "ops"
+
+
 async def test_a_retry_reaching_a_server_without_the_key_fails_closed(
     desk: tuple[toolwire.Dispatcher, list[str]],
 ) -> None:
