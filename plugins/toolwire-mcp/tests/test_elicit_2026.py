@@ -244,7 +244,11 @@ async def test_a_sealed_state_naming_another_callers_or_tools_record_approves_no
 async def _seal(server: Any, name: str, arguments: dict[str, Any], approval_id: str) -> str:
     """A requestState naming ``approval_id``, sealed by ``server``'s own boundary for an
     in-process caller of ``name`` with ``arguments``."""
-    (boundary,) = [m for m in server.middleware if isinstance(m, RequestStateBoundary)]
+    (boundary,) = [
+        m.boundary
+        for m in server.middleware
+        if isinstance(getattr(m, "boundary", None), RequestStateBoundary)
+    ]
 
     # The parts of a request's context the boundary and the caller's binding read.
     asked = SimpleNamespace(
@@ -337,7 +341,7 @@ async def test_the_2025_revision_still_asks_with_a_server_request(
     desk: tuple[toolwire.Dispatcher, list[str]],
 ) -> None:
     """On 2025-11-25 the person is still asked through elicitation/create in the same request
-    (no input-required result, no requestState)."""
+    (no input-required result), and a requestState sent there is not read, as before."""
     dispatcher, ran = desk
     asked: list[str] = []
     async with Client(
@@ -346,8 +350,12 @@ async def test_the_2025_revision_still_asks_with_a_server_request(
         elicitation_callback=_person("accept", asked),
     ) as client:
         result = await client.session.call_tool("delete_file", {"path": "a.txt"})
+        again = await client.session.call_tool(
+            "delete_file", {"path": "b.txt"}, request_state="v1.not-sealed-here"
+        )
     assert isinstance(result, types.CallToolResult) and _text(result) == "deleted a.txt"
-    assert len(asked) == 1 and ran == ["a.txt"]
+    assert isinstance(again, types.CallToolResult) and _text(again) == "deleted b.txt"
+    assert len(asked) == 2 and ran == ["a.txt", "b.txt"]
 
 
 def test_a_short_key_from_code_is_refused(desk: tuple[toolwire.Dispatcher, list[str]]) -> None:

@@ -107,20 +107,35 @@ def served_server(
         on_call_tool=served.call_tool,
         get_tool_input_schema=served.input_schema,
     )
-    # The client echoes requestState and may have changed it: the SDK's boundary opens only
-    # what this key sealed, for this caller (its whole identity), tool, arguments and server,
-    # within the state's lifetime, before any handler sees it; anything else is its
-    # invalid-state error. Inside OpenTelemetry (spans see the sealed form), before the task
-    # interception.
-    security = RequestStateSecurity(
-        keys=[request_state_key if request_state_key is not None else os.urandom(32)],
-        bind_principal=served.principal_of,
-    )
-    mcp_server.middleware.append(RequestStateBoundary(security, default_audience=name))
+    # Inside OpenTelemetry (spans see the sealed form), before the task interception.
+    mcp_server.middleware.append(_SealedState(served, name, request_state_key))
     if served.tasks is not None:
         served.tasks.install(mcp_server)
         return mcp_server, served.tasks.runs.stop
     return mcp_server, lambda: None
+
+
+class _SealedState:
+    """The SDK's ``RequestStateBoundary`` on 2026-07-28 requests (the revision of
+    input-required results; an earlier one passes as it did, ``requestState`` unread).
+
+    The client echoes ``requestState`` and may have changed it: the boundary opens only what
+    this key sealed, for this caller (its whole identity), tool, arguments and server, within
+    the state's lifetime, before any handler sees it; anything else is its invalid-state
+    error.
+    """
+
+    def __init__(self, served: _Served, name: str, key: bytes | None) -> None:
+        security = RequestStateSecurity(
+            keys=[key if key is not None else os.urandom(32)],
+            bind_principal=served.principal_of,
+        )
+        self.boundary: Final = RequestStateBoundary(security, default_audience=name)
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return await self.boundary(ctx, call_next)
+        return await call_next(ctx)
 
 
 class _Served:
