@@ -30,6 +30,8 @@ from mcp_helpers import wait_until
 MODERN = "2026-07-28"
 KEY = secrets.token_hex(32).encode()
 INVALID = "Invalid or expired requestState"
+#: The two bearer tokens of the HTTP tests.
+ADMIN, USER = "adm-" + secrets.token_hex(16), "usr-" + secrets.token_hex(16)
 
 
 def _files(ran: list[str]) -> toolwire.Toolset:
@@ -403,9 +405,30 @@ def test_a_missing_or_weak_shared_key_stops_the_start(
     assert value is None or value not in message
 
 
-# -- over HTTP: toolwire mcp serve, as an operator starts it --------------------------------------
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_toolwire_mcp_serve_stops_on_a_missing_key(tmp_path: Path, transport: str) -> None:
+    """``toolwire mcp serve`` on either transport, its shared key's variable unset, exits at
+    start with a message saying what to set, and serves nothing."""
+    config = tmp_path / "toolwire.toml"
+    config.write_text(
+        '[plugins]\nautoload = false\nenable = ["mcp", "demo"]\n'
+        '[plugins.mcp.serve]\nrequest_state_key_env = "TW_E29_UNSET_KEY"\n'
+        '[plugins.mcp.serve.tokens]\nadmin = "TW_E29_ADMIN"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TW_E29_UNSET_KEY"}
+    stopped = subprocess.run(
+        [sys.executable, "-m", "toolwire.cli", "mcp", "serve", "--transport", transport,
+         "--port", "0", "--config", str(config)] if transport == "http" else
+        [sys.executable, "-m", "toolwire.cli", "mcp", "serve", "--config", str(config)],
+        env={**env, "TW_E29_ADMIN": ADMIN}, stdin=subprocess.DEVNULL, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert stopped.returncode == 2 and stopped.stdout == ""
+    assert "request_state_key_env" in stopped.stderr and "TW_E29_UNSET_KEY" in stopped.stderr
+    assert "at least 32 random bytes" in stopped.stderr
 
-ADMIN, USER = "adm-" + secrets.token_hex(16), "usr-" + secrets.token_hex(16)
+
+# -- over HTTP: toolwire mcp serve, as an operator starts it --------------------------------------
 
 
 class _Served:

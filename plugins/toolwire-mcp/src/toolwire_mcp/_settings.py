@@ -307,17 +307,18 @@ class ServeSettings:
         if self.request_state_key_env is None:
             return None
         where = "[plugins.mcp.serve] request_state_key_env"
-        key = settings.read_secret(
-            self.request_state_key_env,
-            where,
-            what="a request-state key",
-            advice="every server process a client's retry may reach needs the same one, or "
-            "remove request_state_key_env (each process then makes its own)",
-            environ=environ,
-        )
+        variable = self.request_state_key_env
+        if not (os.environ if environ is None else environ).get(variable):
+            raise toolwire.ConfigError(
+                f"{where}: the environment variable {variable} is not set; set it to a key of "
+                f"at least {REQUEST_STATE_KEY_BYTES} random bytes (make one with "
+                f"{settings.MAKE_A_SECRET}), the same in every server process a client's retry "
+                "may reach, or remove request_state_key_env (each process then makes its own)"
+            )
+        key = settings.read_secret(variable, where, what="a request-state key", environ=environ)
         if len(key) < REQUEST_STATE_KEY_BYTES:
             raise toolwire.ConfigError(
-                f"{where}: {self.request_state_key_env} holds {len(key)} bytes; a request-state "
+                f"{where}: {variable} holds {len(key)} bytes; a request-state "
                 f"key needs at least {REQUEST_STATE_KEY_BYTES}; make one with "
                 f"{settings.MAKE_A_SECRET}"
             )
