@@ -33,7 +33,7 @@ from opentelemetry import context as otel_context
 from pydantic import ValidationError
 
 from . import _tasks
-from ._settings import REQUEST_STATE_KEY_BYTES
+from ._settings import REQUEST_STATE_KEY_BYTES, Settings
 
 #: Where an HTTP gate leaves the caller's role and principal in the ASGI scope.
 ROLE_KEY: Final = "toolwire_mcp.role"
@@ -593,8 +593,6 @@ async def serve_stdio(dispatcher: toolwire.Dispatcher, *, role: str | None = Non
         toolwire.ConfigError: ``[plugins.mcp.serve] request_state_key_env`` names a variable
             that is unset or holds a weak key.
     """
-    from ._settings import Settings
-
     key = Settings.from_config(dispatcher.config).serve.request_state_key()
     mcp_server = server(dispatcher, role=role, request_state_key=key)
     # The SDK claims the real stdout first (it needs sys.stdout to find it), then diverts it.
