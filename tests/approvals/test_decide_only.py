@@ -326,3 +326,20 @@ async def test_an_approved_call_that_expires_before_its_host_runs_it_keeps_its_a
     assert "approval_expired" in item["output"] and "alice approved" in item["output"]
     (record,) = await dispatcher.approvals("expired")
     assert record.decided_by == "alice" and ledger.entries == []
+
+
+async def test_one_record_is_read_by_its_id(make, pack, ledger):
+    """approval(id) reads one record as the store holds it (an overdue one expired first);
+    an unknown id, or one that is no text, raises ApprovalError."""
+    dispatcher = make(pack, config={"approvals": {"store": "memory://", "ttl": 0.2}})
+    held = await dispatcher.dispatch("delete_record", {"record": "r-9"})
+    record = await dispatcher.approval(held.approval.id)
+    assert (record.id, record.status, record.tool) == (held.approval.id, "pending", "delete_record")
+    assert dispatcher.approval_sync(held.approval.id).status == "pending"
+    with pytest.raises(ApprovalError, match="no approval"):
+        await dispatcher.approval("approval_unknown")
+    with pytest.raises(ApprovalError, match="is text"):
+        await dispatcher.approval(5)  # type: ignore[arg-type]
+    time.sleep(0.3)  # the record's own expiry, not a measured duration
+    assert (await dispatcher.approval(held.approval.id)).status == "expired"
+    assert ledger.entries == []

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 
 class ApprovalEntryPoints:
-    """``approve``, ``run_approved``, ``reject``, ``approvals`` and ``resume``, and their sync
-    twins."""
+    """``approve``, ``run_approved``, ``reject``, ``approvals``, ``approval`` and ``resume``,
+    and their sync twins."""
 
     _approvals: Approvals
     _loop: OwnedLoop
@@ -138,6 +138,15 @@ class ApprovalEntryPoints:
         """
         return await self._approvals.records(self._ready(), status)
 
+    async def approval(self, approval_id: str) -> Approval:
+        """One approval record by its id, as the store holds it now (one past its expiry is
+        expired first, as ``approvals`` does).
+
+        Raises:
+            ApprovalError: an unknown id, or a store that failed.
+        """
+        return await self._approvals.record(self._ready(), approval_id)
+
     async def resume(
         self, turn_id: str, *, once: bool = False, state: Mapping[str, Any] | None = None
     ) -> list[Any]:
@@ -210,6 +219,10 @@ class ApprovalEntryPoints:
     def approvals_sync(self, status: str | None = None) -> list[Approval]:
         """``approvals`` for hosts without an event loop (on the dispatcher's own loop)."""
         return self._loop.run(self.approvals(status))
+
+    def approval_sync(self, approval_id: str) -> Approval:
+        """``approval`` for hosts without an event loop (on the dispatcher's own loop)."""
+        return self._loop.run(self.approval(approval_id))
 
     def resume_sync(
         self, turn_id: str, *, once: bool = False, state: Mapping[str, Any] | None = None

@@ -538,6 +538,21 @@ class Approvals:
                 await self._expire(plan, approval)
         return await self._io(lambda store: store.records(status))
 
+    async def record(self, plan: Plan, approval_id: str) -> Approval:
+        """One record by id; an overdue waiting one is expired first.
+
+        Raises:
+            ApprovalError: an unknown id (or one that is no text), or a store that failed.
+        """
+        if not isinstance(approval_id, str):
+            raise ApprovalError(f"an approval id is text, not {type(approval_id).__name__}")
+        _check_text(approval_id=approval_id)
+        found = await self._entry(approval_id)
+        if found.approval.expired(time.time()):
+            await self._expire(plan, found.approval)
+            found = await self._entry(approval_id)
+        return found.approval
+
     # -- helpers --------------------------------------------------------------------------------
 
     async def _entry(self, approval_id: str) -> Entry:

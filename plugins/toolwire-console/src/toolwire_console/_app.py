@@ -265,9 +265,9 @@ class Console:
         status: int = 200,
     ) -> Response:
         approval_id = request.path_params["approval_id"]
-        records = await self.dispatcher.approvals()
-        record = next((r for r in records if r.id == approval_id), None)
-        if record is None:
+        try:
+            record = await self.dispatcher.approval(approval_id)
+        except toolwire.ApprovalError:
             return self._refused(session, grant, 404, "no approval has this id")
         outcome = request.query_params.get("outcome")
         if outcome is not None and not _agrees(outcome, record.status):

@@ -398,10 +398,10 @@ class _Served:
         approval_id = named.get("approval") if isinstance(named, dict) else None
         if not isinstance(approval_id, str):
             return None
-        for approval in await self.dispatcher.approvals():
-            if approval.id == approval_id:
-                return approval
-        return None
+        try:
+            return await self.dispatcher.approval(approval_id)
+        except toolwire.ApprovalError:
+            return None
 
     def _result(self, tool: toolwire.Tool, result: toolwire.DispatchResult) -> types.CallToolResult:
         value = result.result
