@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import mcp_types as types
 import psutil
 import toolwire
 from toolwire.testing import free_port
@@ -103,3 +105,43 @@ def served_config(tmp_path: Path, plugins: list[str], extra: str = "") -> Path:
     path = tmp_path / "toolwire.toml"
     path.write_text(f"[plugins]\nautoload = false\nenable = {_toml(plugins)}\n{extra}")
     return path
+
+
+# -- MCP tasks, as a client drives them (2025-11-25): the SDK's client has no task helper -----
+
+
+async def call_as_task(client: Any, name: str, arguments: dict[str, Any]) -> types.Task:
+    """``tools/call`` with ``params.task`` (a ttl of a minute): the task created."""
+    created = await client.session.send_request(
+        types.CallToolRequest(
+            params=types.CallToolRequestParams(
+                name=name, arguments=arguments, task=types.TaskMetadata(ttl=60_000)
+            )
+        ),
+        types.CreateTaskResult,
+    )
+    return created.task
+
+
+async def get_task(client: Any, task_id: str) -> types.GetTaskResult:
+    """``tasks/get``."""
+    return await client.session.send_request(
+        types.GetTaskRequest(params=types.GetTaskRequestParams(task_id=task_id)),
+        types.GetTaskResult,
+    )
+
+
+async def task_result(client: Any, task_id: str) -> types.CallToolResult:
+    """``tasks/result``."""
+    return await client.session.send_request(
+        types.GetTaskPayloadRequest(params=types.GetTaskPayloadRequestParams(task_id=task_id)),
+        types.CallToolResult,
+    )
+
+
+async def poll_task(client: Any, task_id: str, timeout: float = 30.0) -> types.GetTaskResult:
+    """``tasks/get`` until the task is no longer working (at most ``timeout`` seconds)."""
+    async with asyncio.timeout(timeout):
+        while (task := await get_task(client, task_id)).status == "working":
+            await asyncio.sleep(0.05)
+    return task

@@ -14,6 +14,9 @@ import toolwire
 import toolwire_mcp
 from mcp import Client, StdioServerParameters
 from mcp_helpers import SERVERS
+from mcp_helpers import call_as_task as _call_as_task
+from mcp_helpers import get_task as _get
+from mcp_helpers import poll_task as _poll
 from toolwire.testing import free_port
 
 
@@ -50,32 +53,6 @@ def _dispatcher(tmp_path: Path, *packs: Any, **config: Any) -> toolwire.Dispatch
     for pack in packs:
         dispatcher.add(pack)
     return dispatcher
-
-
-async def _call_as_task(client: Client, name: str, arguments: dict[str, Any]) -> types.Task:
-    created = await client.session.send_request(
-        types.CallToolRequest(
-            params=types.CallToolRequestParams(
-                name=name, arguments=arguments, task=types.TaskMetadata(ttl=60_000)
-            )
-        ),
-        types.CreateTaskResult,
-    )
-    return created.task
-
-
-async def _get(client: Client, task_id: str) -> types.GetTaskResult:
-    return await client.session.send_request(
-        types.GetTaskRequest(params=types.GetTaskRequestParams(task_id=task_id)),
-        types.GetTaskResult,
-    )
-
-
-async def _poll(client: Client, task_id: str, timeout: float = 30.0) -> types.GetTaskResult:
-    async with asyncio.timeout(timeout):
-        while (task := await _get(client, task_id)).status == "working":
-            await asyncio.sleep(0.05)
-    return task
 
 
 async def test_task_polled_to_completion(tmp_path: Path) -> None:

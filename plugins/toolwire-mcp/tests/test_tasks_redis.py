@@ -22,7 +22,11 @@ import toolwire_mcp
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from mcp_helpers import call_as_task as _call_as_task
+from mcp_helpers import get_task as _get
+from mcp_helpers import poll_task as _poll
 from mcp_helpers import served_config, wait_until
+from mcp_helpers import task_result as _result
 from toolwire.testing import RedisServer, free_port
 from toolwire_mcp import _tasks
 from toolwire_mcp._task_store_redis import PREFIX, RedisTaskStore
@@ -48,37 +52,20 @@ def _stdio(config: Path) -> StdioServerParameters:
     )
 
 
-async def _call_as_task(client: Client, name: str, arguments: dict[str, Any]) -> types.Task:
-    created = await client.session.send_request(
-        types.CallToolRequest(
-            params=types.CallToolRequestParams(
-                name=name, arguments=arguments, task=types.TaskMetadata(ttl=60_000)
-            )
-        ),
-        types.CreateTaskResult,
+def _gated_sum(url: str, gate: asyncio.Event) -> toolwire.Dispatcher:
+    """A dispatcher whose one tool, the task tool ``slow_sum``, adds two numbers once ``gate``
+    opens; tasks kept in the Redis at ``url``."""
+    pack = toolwire.Toolset("long")
+
+    @pack.tool(task=True)
+    async def slow_sum(a: int, b: int) -> int:
+        """Add two numbers, once the gate opens."""
+        await gate.wait()
+        return a + b
+
+    return toolwire.Dispatcher({"plugins": {"autoload": False}, "approvals": {"store": url}}).add(
+        pack
     )
-    return created.task
-
-
-async def _get(client: Client, task_id: str) -> types.GetTaskResult:
-    return await client.session.send_request(
-        types.GetTaskRequest(params=types.GetTaskRequestParams(task_id=task_id)),
-        types.GetTaskResult,
-    )
-
-
-async def _result(client: Client, task_id: str) -> types.CallToolResult:
-    return await client.session.send_request(
-        types.GetTaskPayloadRequest(params=types.GetTaskPayloadRequestParams(task_id=task_id)),
-        types.CallToolResult,
-    )
-
-
-async def _poll(client: Client, task_id: str, timeout: float = 30.0) -> types.GetTaskResult:
-    async with asyncio.timeout(timeout):
-        while (task := await _get(client, task_id)).status == "working":
-            await asyncio.sleep(0.05)
-    return task
 
 
 async def _until(check: Any, timeout: float = 20.0) -> bool:
@@ -95,17 +82,7 @@ async def test_task_polled_to_completion_in_redis(
     and tasks/result gives the result; the record is a hash under the tasks prefix that expires
     within the task's ttl once it ended."""
     gate = asyncio.Event()
-    pack = toolwire.Toolset("long")
-
-    @pack.tool(task=True)
-    async def slow_sum(a: int, b: int) -> int:
-        """Add two numbers, once the gate opens."""
-        await gate.wait()
-        return a + b
-
-    dispatcher = toolwire.Dispatcher(
-        {"plugins": {"autoload": False}, "approvals": {"store": toolwire_redis.url}}
-    ).add(pack)
+    dispatcher = _gated_sum(toolwire_redis.url, gate)
     async with Client(toolwire_mcp.server(dispatcher), mode="legacy") as client:
         assert client.server_capabilities.tasks is not None
         task = await _call_as_task(client, "slow_sum", {"a": 2, "b": 3})
@@ -335,17 +312,7 @@ async def test_a_task_record_edited_in_redis_reads_failed_and_serves_no_result(
     saying its record is damaged, and tasks/result serves no result of it: no hang, no
     exception text."""
     gate = asyncio.Event()
-    pack = toolwire.Toolset("long")
-
-    @pack.tool(task=True)
-    async def slow_sum(a: int, b: int) -> int:
-        """Add two numbers, once the gate opens."""
-        await gate.wait()
-        return a + b
-
-    dispatcher = toolwire.Dispatcher(
-        {"plugins": {"autoload": False}, "approvals": {"store": toolwire_redis.url}}
-    ).add(pack)
+    dispatcher = _gated_sum(toolwire_redis.url, gate)
     async with Client(toolwire_mcp.server(dispatcher), mode="legacy") as client:
         task = await _call_as_task(client, "slow_sum", {"a": 2, "b": 3})
         redis.Redis.from_url(toolwire_redis.url).hset(f"{PREFIX}{task.task_id}", field, value)
