@@ -56,6 +56,8 @@ def test_observers_and_the_call_log_see_each_search_call(
     assert names == ["read_file", "search_tools"]
     search = next(c for c in observed.calls if c[0] == "search_tools")
     assert search[2] is True and search[3] == "user" and search[1]
+    ran = next(r for c, r, _ in observed.finished if c.name == "search_tools")
+    assert ran.attempts == 1  # it ran once
     assert any("search_tools" in r.getMessage() for r in caplog.records)
 
 

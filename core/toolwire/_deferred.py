@@ -335,8 +335,9 @@ def search_output(
 
 
 def _result(call: ToolCall, data: dict[str, Any]) -> DispatchResult:
+    """A search that ran: one attempt (a refused one made none)."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return DispatchResult(True, call.call_id, call.name, result=data, output=text)
+    return DispatchResult(True, call.call_id, call.name, result=data, output=text, attempts=1)
 
 
 def anthropic_references(found: Sequence[Tool]) -> list[dict[str, Any]] | str:
