@@ -43,7 +43,25 @@ def _finite_float(text: str) -> float:
 
 
 _INFINITIES: Final = (math.inf, -math.inf)
-_decode: Final = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float).decode
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+_decode: Final = _DECODER.decode
+#: What ``decode`` calls (through ``raw_decode``): the C scanner, set up by the decoder.
+_scan: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
+def _loads(text: str) -> Any:
+    """``_decode(text)``, for text that is one object with nothing around it (as models send
+    arguments) straight from the C scanner: half the cost of ``decode``'s two whitespace
+    matches and its Python frames. Anything else, errors included, takes ``decode``, which
+    says what is wrong."""
+    if text[:1] == "{":
+        try:
+            value, end = _scan(text, 0)
+        except (StopIteration, ValueError, RecursionError):
+            return _decode(text)
+        if end == len(text):
+            return value
+    return _decode(text)
 
 
 def _invalid(message: str, **details: Any) -> ToolError:
@@ -77,13 +95,13 @@ def _parse_json_text(text: str, max_bytes: int, max_depth: int) -> dict[str, Any
     # len(text) <= bytes <= 4 * len(text): the exact count is only needed in between.
     if len(text) > max_bytes or (len(text) * 4 > max_bytes and _utf8_size(text) > max_bytes):
         raise _too_large(_utf8_size(text), max_bytes)
-    if not text.strip():
+    if text[:1] != "{" and not text.strip():
         return {}
     # Deeper nesting than the cap needs more openers than the cap: counting them is cheap.
     if text.count("{") + text.count("[") > max_depth and _depth_of_text(text) > max_depth:
         raise _invalid(f"arguments are nested deeper than {max_depth} levels")
     try:
-        value = _decode(text)
+        value = _loads(text)
     except json.JSONDecodeError as exc:
         raise _invalid(
             f"arguments are not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "

@@ -395,3 +395,35 @@ async def test_a_batch_of_bad_inputs_still_answers_every_call(
     assert [r.call_id for r in results] == [c.call_id for c in calls]
     assert [r.success for r in results] == [False] * (len(calls) - 1) + [True]
     assert runs == Counter(book=1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1}',
+        ' {"a": 1} ',
+        '{"a": 1}\n',
+        '{"a": 1} x',
+        '{"a": 1}{"b": 2}',
+        '{"a": NaN}',
+        '{"a": 1e999}',
+        '{"a": ',
+        "{",
+        '{"a": "\\ud800"}',
+        '{"a": [1, {"b": null}]}',
+        "[1]",
+        '"text"',
+    ],
+)
+def test_the_fast_object_parse_agrees_with_the_decoder(text: str) -> None:
+    """Arguments that are one bare object are parsed by the C scanner directly; for any text,
+    that gives what the decoder gives: the same value, or the same error."""
+    from toolwire import _arguments
+
+    def outcome(parse: Any) -> Any:
+        try:
+            return ("value", parse(text))
+        except ValueError as exc:  # JSONDecodeError included
+            return ("error", type(exc).__name__, str(exc))
+
+    assert outcome(_arguments._loads) == outcome(_arguments._decode)
