@@ -792,3 +792,16 @@ async def test_strangers_waiting_on_a_slow_authorization_server_make_way(tmp_pat
             release.set()
     assert refused(served.lines).get("evicted", 0) >= 1
     assert len(served.lines) < 10, "".join(served.lines)  # no traceback for a cut request
+
+
+def test_a_client_id_never_reads_as_a_subject_of_the_same_text() -> None:
+    """A token that names a subject stands for it; one that names none stands for its client,
+    as client:ID, so a client whose id is another token's subject is another principal."""
+    from mcp.server.auth.provider import AccessToken
+    from toolwire_mcp._http import principal_of
+
+    person = AccessToken(token="a", client_id="app1", subject="alice", scopes=[])
+    client = AccessToken(token="b", client_id="alice", scopes=[])
+    assert principal_of(person, "user") == "alice"
+    assert principal_of(client, "user") == "client:alice"
+    assert principal_of(AccessToken(token="c", client_id="", scopes=[]), "user") == "user"

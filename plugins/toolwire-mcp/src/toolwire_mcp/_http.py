@@ -119,9 +119,22 @@ class StaticTokens:
         return AccessToken(
             token=token,
             client_id=f"token:{found}",
+            subject=f"token:{found}",  # the principal: token:ROLE
             scopes=[],
             claims={_ROLE_CLAIM: found},
         )
+
+
+def principal_of(access: AccessToken, role: str) -> str:
+    """The principal a token stands for, as hooks, approvals and rate limits see it: its
+    subject (a person, or ``token:ROLE`` for a static token); a token that names no subject
+    (a client acting for itself) ``client:CLIENT_ID``, so that a client id never reads as a
+    subject of the same text; with neither, the role."""
+    if access.subject:
+        return access.subject
+    if access.client_id:
+        return f"client:{access.client_id}"
+    return role
 
 
 class IntrospectionVerifier:
@@ -398,7 +411,7 @@ class _Gate:
             await self._refuse_token(send, 403, "insufficient_scope", "The token gives no role")
             return None
         scope[ROLE_KEY] = role
-        scope[PRINCIPAL_KEY] = access.subject or access.client_id or role
+        scope[PRINCIPAL_KEY] = principal_of(access, role)
         scope["user"] = AuthenticatedUser(access)
         identity = ("token", role, *principal_components(access))
         scope[OWNER_KEY] = identity
