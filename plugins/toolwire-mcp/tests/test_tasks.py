@@ -359,3 +359,32 @@ async def test_a_person_who_never_answers_does_not_hold_the_call(
     assert result.is_error and "approval_required" in result.content[0].text  # type: ignore[union-attr]
     assert [r.status for r in dispatcher.approvals_sync()] == ["pending"] and ran == []
     dispatcher.close()
+
+
+@pytest.mark.parametrize("revision", ["legacy", "2026-07-28"])
+async def test_elicit_approvals_false_keeps_approvals_out_of_band(
+    tmp_path: Path, revision: str
+) -> None:
+    """With ``[plugins.mcp.serve] elicit_approvals = false`` a client that can elicit is never
+    asked: the call answers approval_required, the record waits for a decision elsewhere, and
+    nothing ran."""
+    ran: list[str] = []
+    asked: list[str] = []
+
+    async def person(context: Any, params: Any) -> types.ElicitResult:
+        asked.append("asked")
+        return types.ElicitResult(action="accept")
+
+    config = {"autoload": False, "mcp": {"serve": {"elicit_approvals": False}}}
+    dispatcher = _dispatcher(tmp_path, _files(ran), plugins=config)
+    dispatcher.add(_Gate())
+    async with Client(
+        toolwire_mcp.server(dispatcher),
+        mode=revision,
+        elicitation_callback=person,  # type: ignore[arg-type]
+    ) as client:
+        result = await client.call_tool("delete_file", {"path": "a.txt", "api_key": "s3cret"})
+    assert result.is_error and "approval_required" in result.content[0].text  # type: ignore[union-attr]
+    assert asked == [] and ran == []
+    assert [r.status for r in dispatcher.approvals_sync()] == ["pending"]
+    dispatcher.close()

@@ -153,6 +153,10 @@ class _Served:
         #: Under which host-state key a call's record keeps its principal (the record of a
         #: caller whose principal is passed under another key keeps none).
         self._principal_key: str = self.dispatcher.config.section("approvals")["principal_key"]
+        from ._settings import Settings
+
+        #: ``[plugins.mcp.serve] elicit_approvals``: ask the client's person about approvals.
+        self.elicit_approvals = Settings.from_config(self.dispatcher.config).serve.elicit_approvals
         task_tools = {
             t.name
             for t in self.dispatcher.tools(all_roles=True)
@@ -263,7 +267,7 @@ class _Served:
         finally:
             if relay is not None:
                 await relay.finish()
-        if result.approval is not None and _elicitation_declared(ctx):
+        if result.approval is not None and self.elicit_approvals and _elicitation_declared(ctx):
             if modern:
                 return self._input_required(result.approval)
             if _can_send_request(ctx):

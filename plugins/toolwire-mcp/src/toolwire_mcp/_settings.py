@@ -145,6 +145,7 @@ _SERVE_SCHEMA: Final = {
         "max_sessions_per_principal": {**_COUNT, "default": DEFAULT_SESSIONS_PER_PRINCIPAL},
         "session_idle_timeout": {**_SECONDS, "default": DEFAULT_SESSION_IDLE_TIMEOUT},
         "request_state_key_env": settings.ENV_NAME,
+        "elicit_approvals": {"type": "boolean", "default": True, "x-expected": "true or false"},
     },
 }  # fmt: skip
 
@@ -275,6 +276,10 @@ class ServeSettings:
             ``requestState`` of 2026-07-28 input-required results, shared by every server
             process a client's retry may reach; ``None``: a key made at start, known to that
             process only.
+        elicit_approvals: Whether a call that needs approval asks the person behind a client
+            that can elicit (the client's own person decides); ``False``: such a call always
+            answers ``approval_required``, to be decided out of band (``toolwire approvals``,
+            the console).
     """
 
     tokens: Mapping[str, str] = field(default_factory=dict)
@@ -293,6 +298,7 @@ class ServeSettings:
     max_sessions_per_principal: int = DEFAULT_SESSIONS_PER_PRINCIPAL
     session_idle_timeout: float = DEFAULT_SESSION_IDLE_TIMEOUT
     request_state_key_env: str | None = None
+    elicit_approvals: bool = True
 
     def request_state_key(self, environ: Mapping[str, str] | None = None) -> bytes | None:
         """The shared request-state key: the text of the variable ``request_state_key_env``
@@ -617,6 +623,7 @@ def serve_settings(values: Mapping[str, Any], where: str) -> ServeSettings:
         max_sessions_per_principal=values["max_sessions_per_principal"],
         session_idle_timeout=float(values["session_idle_timeout"]),
         request_state_key_env=values.get("request_state_key_env"),
+        elicit_approvals=values["elicit_approvals"],
     )
 
 
