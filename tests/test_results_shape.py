@@ -192,3 +192,23 @@ def test_camel_case_and_hyphenated_api_keys_are_redacted_by_default() -> None:
     for key in ("apiKey", "x-api-key", "X-API-KEY", "api_key", "openai_apikey"):
         assert is_secret_key(key, names), key
     assert not is_secret_key("capital", names)
+
+
+def test_a_dict_of_anything_is_still_held_to_being_an_object(make: MakeDispatcher) -> None:
+    """A tool annotated ``-> dict[str, Any]`` (output schema: any object) sends any dict as it
+    is, keys written as text, and a value that is no object is still an output_error."""
+    pack = toolwire.Toolset("loose")
+
+    @pack.tool
+    def anything(kind: str) -> dict[str, Any]:
+        """Return something."""
+        if kind == "dict":
+            return {"a": [1, {"b": None}], 3: "three"}
+        return [1, 2]  # type: ignore[return-value]  # breaks the promise on purpose
+
+    dispatcher = make(pack)
+    assert dispatcher.tools()[0].output_schema == {"type": "object", "additionalProperties": True}
+    sent = dispatcher.dispatch_sync("anything", {"kind": "dict"})
+    assert sent.success and json.loads(sent.output) == {"a": [1, {"b": None}], "3": "three"}
+    broken = dispatcher.dispatch_sync("anything", {"kind": "list"})
+    assert broken.error is not None and broken.error.kind == "output_error"

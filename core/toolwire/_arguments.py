@@ -74,6 +74,8 @@ def parse_arguments(raw: Any, *, max_bytes: int, max_depth: int) -> dict[str, An
     Raises:
         ToolError: ``invalid_arguments`` for anything that is not a JSON object within the caps.
     """
+    if type(raw) is str:  # what models send: first
+        return _parse_json_text(raw, max_bytes, max_depth)
     if raw is None:
         return {}
     if isinstance(raw, bytes | bytearray):
@@ -97,8 +99,13 @@ def _parse_json_text(text: str, max_bytes: int, max_depth: int) -> dict[str, Any
         raise _too_large(_utf8_size(text), max_bytes)
     if text[:1] != "{" and not text.strip():
         return {}
-    # Deeper nesting than the cap needs more openers than the cap: counting them is cheap.
-    if text.count("{") + text.count("[") > max_depth and _depth_of_text(text) > max_depth:
+    # Deeper nesting than the cap needs more openers than the cap (and more characters):
+    # counting them is cheap, and text no longer than the cap needs no count.
+    if (
+        len(text) > max_depth
+        and text.count("{") + text.count("[") > max_depth
+        and _depth_of_text(text) > max_depth
+    ):
         raise _invalid(f"arguments are nested deeper than {max_depth} levels")
     try:
         value = _loads(text)

@@ -23,6 +23,8 @@ from ._serialize import to_json
 
 #: Names whose values an output error never shows (the default ``[logging] redact``).
 _REDACT: Final = ("password", "token", "api_key", "apikey", "api-key", "authorization", "secret")
+#: Keywords that describe a schema without constraining what it holds.
+_ANNOTATIONS: Final = frozenset({"title", "description", "$schema", "examples", "default"})
 #: Problems named in one output error, at most.
 _SHOWN: Final = 5
 
@@ -37,13 +39,18 @@ class OutputCheck:
             from it; ``None`` for an ``output_schema=`` someone wrote.
     """
 
-    __slots__ = ("_adapter", "_describer", "_validator", "tool_name")
+    __slots__ = ("_adapter", "_any_object", "_describer", "_validator", "tool_name")
 
     def __init__(self, tool_name: str, schema: Mapping[str, Any], adapter: Any) -> None:
         self.tool_name = tool_name
         # A type whose serializer only copies (dict[str, int], list[str]...) is not run: the
         # value is already in the schema's shape, and the check below still holds it to it.
         self._adapter = None if adapter is None or _copies(adapter.core_schema) else adapter
+        #: The schema holds any object (``dict[str, Any]``): a dict is valid without a look.
+        self._any_object = {k: v for k, v in schema.items() if k not in _ANNOTATIONS} in (
+            {"type": "object"},
+            {"type": "object", "additionalProperties": True},
+        )
         # Formats are not asserted: MCP's clients do not assert them either.
         try:
             self._validator = jsonschema_rs.validator_for(
@@ -74,6 +81,8 @@ class OutputCheck:
                     kind="output_error",
                 ) from exc
         text = to_json(value)
+        if self._any_object and type(value) is dict:
+            return text  # its JSON is an object, and any object is valid
         try:
             valid = self._validator.is_valid(value)  # plain Python data, as its JSON reads
         except ValueError:  # a value only its JSON can be checked as (a datetime, a set...)
