@@ -101,9 +101,10 @@ def test_a_task_is_followed_by_the_id_it_was_created_with(build: Build, events: 
 
 
 def test_a_timeout_after_the_task_ended_says_no_cancel_was_sent(build: Build, events: Path) -> None:
-    """A task that ended but whose result did not come within the deadline is not said to be
-    cancelled: no tasks/cancel is sent for it, and the timeout says its result was late."""
-    dispatcher = build(tools={"c_late_result": {"timeout": 1}})
+    """A task that ended but whose result did not come within the server's timeout is not
+    said to be cancelled: no tasks/cancel is sent for it, and the timeout says its result was
+    late. (The server's own timeout, not the tool's: only the link's deadline is running.)"""
+    dispatcher = build(timeout=1)
     result = dispatcher.dispatch_sync("c_late_result", {})
     assert result.error is not None and result.error.kind == "timeout"
     assert "did not come in time" in result.error.message
