@@ -574,6 +574,69 @@ def bench_observed() -> None:
             provider.shutdown()
 
 
+def _wrk_rates(urls: dict[str, str], tool: str) -> dict[str, list[float]] | None:
+    """Calls per second of each server under ``wrk`` (C, one thread, 32 connections): a load
+    generator cheaper per request than any server, so the figure is the server's. Each request
+    is a sessionless 2026-07-28 ``tools/call`` of ``tool``; servers alternate, 4 s a round."""
+    import re
+    import shutil
+
+    if shutil.which("wrk") is None:
+        return None
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {
+                "name": tool,
+                "arguments": {"text": "hi"},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                },
+            },
+        }
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": tool,
+    }
+    lines = ["wrk.method = 'POST'", f"wrk.body = {json.dumps(body)}"]
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    import urllib.request
+
+    for kind, url in urls.items():  # each answers the call itself, not a JSON-RPC error
+        request = urllib.request.Request(url, body.encode(), headers, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            text = answer.read().decode()
+        if '"result"' not in text or '"isError":false' not in text.replace(" ", ""):
+            raise RuntimeError(f"wrk: {kind} does not answer the call: {text[:300]}")
+    rates: dict[str, list[float]] = {kind: [] for kind in urls}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("\n".join(lines) + "\n")
+    try:
+        for _ in range(3):
+            for kind, url in urls.items():
+                done = subprocess.run(
+                    ["wrk", "-t1", "-c32", "-d4s", "-s", script.name, url],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                if "Non-2xx" in done.stdout:
+                    raise RuntimeError(f"wrk: {kind} answered errors: {done.stdout}")
+                found = re.search(r"Requests/sec:\s+([0-9.]+)", done.stdout)
+                assert found, done.stdout
+                rates[kind].append(float(found.group(1)))
+    finally:
+        os.unlink(script.name)
+    return rates
+
+
 def typed_tools(prefix: str, count: int) -> list[Callable[..., Any]]:
     def make_tool(i: int) -> Callable[..., Any]:
         def tool(
@@ -792,6 +855,18 @@ def bench_mcp() -> None:
                 median_ratio(cpu["toolwire"], cpu["sdk"]),
                 1.0,
             )
+            wrk_rates = _wrk_rates({k: servers[k][1] for k in ("sdk", "toolwire")}, tool)
+            if wrk_rates is None:
+                print("mcp: wrk is not installed (apt-get install wrk); the server-bound figure "
+                      "is not measured")  # fmt: skip
+            else:
+                report(
+                    f"mcp, {label}: toolwire calls/s / SDK MCPServer's, server-bound (wrk, "
+                    "32 connections, sessionless 2026-07-28 POSTs)",
+                    median_ratio(wrk_rates["toolwire"], wrk_rates["sdk"]),
+                    1.2,
+                    at_least=True,
+                )
     finally:
         for process, _ in servers.values():
             process.terminate()
