@@ -352,6 +352,11 @@ class Approvals:
         approval = found.approval
         if approval.status != "pending" or found.result is not None:
             return approval
+        if not approval.intact():  # no host would run it: a yes here would only wait for expiry
+            raise ApprovalError(
+                f"approval {approval_id} was changed in the store after it was made (it no "
+                "longer matches its digest); it cannot be approved, and stays pending: reject it"
+            )
         now = time.time()
         if approval.expired(now):
             await self._expire(plan, approval)

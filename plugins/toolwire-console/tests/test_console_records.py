@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import closing
+from typing import Any
 
 import pytest
 import toolwire
-from console_helpers import ALICE, Site, signed_in
+from console_helpers import ALICE, Site, csrf_of, signed_in
 from toolwire.types import Redaction
 from toolwire_console._views import approval_view, visible
 
@@ -38,6 +39,16 @@ def test_a_notice_in_the_url_never_contradicts_the_record(site: Site) -> None:
         crafted = alice.get(f"/approvals/{approval_id}?outcome=approved").text
         assert 'id="outcome"' not in crafted and 'id="status">pending<' in crafted
         assert 'id="outcome"' not in alice.get(f"/approvals/{approval_id}?outcome=ok").text
+        csrf = csrf_of(alice.get("/approvals").text)
+        alice.post(
+            f"/approvals/{approval_id}/approve", data={"csrf": csrf}, headers={"Origin": url}
+        )
+        approved = alice.get(f"/approvals/{approval_id}?outcome=approved").text
+        assert "runs it when it resumes" in approved  # what the record says too
+        for claim in ("ok", "internal_error", "approval_denied"):
+            page = alice.get(f"/approvals/{approval_id}?outcome={claim}").text
+            assert "succeeded" not in page and "ended with" not in page
+            assert "Rejected" not in page
 
 
 def test_an_edited_record_is_flagged_on_its_page(site: Site) -> None:
@@ -53,13 +64,20 @@ def test_an_edited_record_is_flagged_on_its_page(site: Site) -> None:
         db.execute("UPDATE approvals SET fixed = ? WHERE id = ?", (json.dumps(record), approval_id))
     with closing(signed_in(url, ALICE)) as alice:
         page = alice.get(f"/approvals/{approval_id}").text
-    assert 'id="tampered"' in page
+        listed = alice.get("/approvals").text
+        csrf = csrf_of(listed)
+        refused = alice.post(
+            f"/approvals/{approval_id}/approve", data={"csrf": csrf}, headers={"Origin": url}
+        )
+    assert 'id="tampered"' in page and "cannot be approved" in listed
+    assert refused.status_code == 409 and "cannot be approved" in refused.text
 
 
 def test_invisible_formatting_characters_are_shown_as_escapes() -> None:
     """A right-to-left override or a zero-width character in a tool's arguments or its
     principal reads as its escape, so a person reads what is stored."""
     assert visible("pay\u202eusd") == "pay\\u202eusd"
+    assert visible("a\u00adb\u2028c\U000e0041d\ufe0f") == "a\\u00adb\\u2028c\\U000e0041d\\ufe0f"
     assert visible({"to\u200b": ["\u2066x"]}) == {"to\\u200b": ["\\u2066x"]}
     approval = toolwire.Approval(
         id="a_1",
@@ -78,3 +96,15 @@ def test_invisible_formatting_characters_are_shown_as_escapes() -> None:
     assert view["principal"] == "ada\\u202e"
     assert "\u202e" not in json.dumps(view["arguments"], ensure_ascii=False)
     assert view["intact"] is False  # no digest of its own
+
+
+def test_the_audit_page_shows_invisible_characters_as_escapes(tmp_path: Any) -> None:
+    """A principal or tool name in the audit trail with a right-to-left override reads as its
+    escape on the audit page, as it does on the approvals pages."""
+    from toolwire_console._views import _newest_calls
+
+    trail = tmp_path / "audit.jsonl"
+    record = {"event": "call", "tool": "wipe", "principal": "ada\u202egnp.exe", "outcome": "ok"}
+    trail.write_text(json.dumps(record) + "\n")
+    (call,) = _newest_calls([trail], 10)
+    assert call["principal"] == "ada\\u202egnp.exe"

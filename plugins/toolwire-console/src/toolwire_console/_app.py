@@ -52,18 +52,19 @@ _OUTCOMES: Final = frozenset({"ok", "error", "approved", "decided", *toolwire.ER
 
 def _agrees(outcome: str, status: str) -> bool:
     """Whether a decision's notice (``?outcome=``, from the redirect after it) fits the
-    record as it stands: a link cannot make a pending call read as approved."""
+    record as it stands. The notices claim only what the record shows (a link could carry
+    any ``outcome``): never that a call succeeded or failed, which its status does not say."""
     if outcome not in _OUTCOMES or status == "pending":
         return False
     if outcome == "approved":
-        return status in ("approved", "running", "executed")
+        return status in ("approved", "running")
     if outcome == "approval_denied":
         return status == "rejected"
     if outcome == "approval_expired":
         return status == "expired"
     if outcome == "decided":
         return True
-    return status in ("executed", "approved")  # a run's outcome: it ran, or failed first
+    return status in ("executed", "approved", "running")  # a run the console made: it ran
 
 
 class _Gate:

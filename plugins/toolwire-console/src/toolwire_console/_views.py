@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import re
 import time
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -57,17 +57,30 @@ def span(seconds: float) -> str:
     return f"{seconds}s"
 
 
-#: Characters that change how the text around them reads without showing themselves
-#: (bidirectional overrides and isolates, zero-width marks): shown as their escapes, so a
-#: name or an argument cannot make a person read another value than the one stored.
-_INVISIBLE: Final = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+#: Characters that change how the text around them reads without showing themselves, beyond
+#: the Unicode format characters (category Cf: bidirectional overrides and isolates, zero-width
+#: marks, soft hyphens, tags): line and paragraph separators, fillers that show as blanks, and
+#: variation selectors. Shown as their escapes, so a name or an argument cannot make a person
+#: read another value than the one stored.
+_INVISIBLE_TOO: Final = frozenset(
+    "\u2028\u2029\u034f\u115f\u1160\u3164\uffa0" + "".join(map(chr, range(0xFE00, 0xFE10)))
+)
+
+
+def _shown(char: str) -> str:
+    if char in _INVISIBLE_TOO or unicodedata.category(char) == "Cf":
+        code = ord(char)
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return char
 
 
 def visible(value: Any) -> Any:
-    """``value`` with every invisible formatting character in its text shown as ``\\uXXXX``;
-    mappings and lists copied, anything else as it is."""
+    """``value`` with every invisible formatting character in its text shown as its escape
+    (``\\u202e``, ``\\U000e0041``); mappings and lists copied, anything else as it is."""
     if isinstance(value, str):
-        return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+        if value.isascii():
+            return value
+        return "".join(map(_shown, value))
     if isinstance(value, Mapping):
         return {visible(k): visible(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -249,16 +262,18 @@ def _newest_calls(files: Sequence[Any], limit: int) -> list[dict[str, Any]]:
             if not isinstance(record, dict) or record.get("event") != "call":
                 continue
             found.append(
-                {
-                    "time": str(record.get("time", "")),
-                    "tool": str(record.get("tool", "")),
-                    "principal": record.get("principal"),
-                    "role": record.get("role"),
-                    "outcome": str(record.get("outcome", "")),
-                    "error_kind": record.get("error_kind"),
-                    "duration": _duration(record.get("duration_us")),
-                    "decided_by": record.get("decided_by"),
-                }
+                visible(
+                    {
+                        "time": str(record.get("time", "")),
+                        "tool": str(record.get("tool", "")),
+                        "principal": record.get("principal"),
+                        "role": record.get("role"),
+                        "outcome": str(record.get("outcome", "")),
+                        "error_kind": record.get("error_kind"),
+                        "duration": _duration(record.get("duration_us")),
+                        "decided_by": record.get("decided_by"),
+                    }
+                )
             )
             if len(found) >= limit:
                 return found
