@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import subprocess
 import sys
 import threading
 import time
@@ -145,3 +147,69 @@ async def poll_task(client: Any, task_id: str, timeout: float = 30.0) -> types.G
         while (task := await get_task(client, task_id)).status == "working":
             await asyncio.sleep(0.05)
     return task
+
+
+# -- toolwire mcp serve over HTTP, as an operator starts it ------------------------------------
+
+
+class ServedHttp:
+    """A running ``toolwire mcp serve --transport http --port 0`` process: its endpoint (read
+    from the line it writes to stderr when it listens) and what it wrote to stderr."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        assert wait_until(lambda: bool(self.lines) or process.poll() is not None, 60)
+        found = re.search(r"on (http://\S+)", self.lines[0] if self.lines else "")
+        if found is None:
+            self.stop()
+            raise AssertionError(f"toolwire mcp serve did not start: {self.lines}")
+        self.url = found.group(1)
+        self.port = int(self.url.split(":")[2].split("/")[0])
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+        self._reader.join(10)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+
+
+# -- a pack whose deletions wait for a person -----------------------------------------------
+
+
+def deletions_pack(ran: list[str]) -> toolwire.Toolset:
+    """``delete_file(path, api_key="")`` and ``delete_dir(path)``; each notes what it deleted
+    in ``ran``."""
+    pack = toolwire.Toolset("files")
+
+    @pack.tool
+    def delete_file(path: str, api_key: str = "") -> str:
+        """Delete a file."""
+        ran.append(path)
+        return f"deleted {path}"
+
+    @pack.tool
+    def delete_dir(path: str) -> str:
+        """Delete a directory."""
+        ran.append(f"dir {path}")
+        return f"deleted dir {path}"
+
+    return pack
+
+
+class DeletionsNeedAPerson:
+    """Every ``delete_*`` call needs a person's approval."""
+
+    @toolwire.hookimpl
+    def toolwire_check_permission(self, call: Any, context: Any) -> Any:
+        if call.name.startswith("delete_"):
+            return toolwire.RequireApproval("deleting needs a person")
+        return None

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets
 import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,41 +23,13 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.request_state import RequestStateBoundary
 from mcp.shared.exceptions import MCPError
-from mcp_helpers import wait_until
+from mcp_helpers import DeletionsNeedAPerson, ServedHttp, deletions_pack
 
 MODERN = "2026-07-28"
 KEY = secrets.token_hex(32).encode()
 INVALID = "Invalid or expired requestState"
 #: The two bearer tokens of the HTTP tests.
 ADMIN, USER = "adm-" + secrets.token_hex(16), "usr-" + secrets.token_hex(16)
-
-
-def _files(ran: list[str]) -> toolwire.Toolset:
-    pack = toolwire.Toolset("files")
-
-    @pack.tool
-    def delete_file(path: str, api_key: str = "") -> str:
-        """Delete a file."""
-        ran.append(path)
-        return f"deleted {path}"
-
-    @pack.tool
-    def delete_dir(path: str) -> str:
-        """Delete a directory."""
-        ran.append(f"dir {path}")
-        return f"deleted dir {path}"
-
-    return pack
-
-
-class _Gate:
-    """Every deletion needs a person's approval."""
-
-    @toolwire.hookimpl
-    def toolwire_check_permission(self, call: Any, context: Any) -> Any:
-        if call.name.startswith("delete_"):
-            return toolwire.RequireApproval("deleting needs a person")
-        return None
 
 
 @pytest.fixture
@@ -72,7 +42,7 @@ def desk(tmp_path: Path) -> Iterator[tuple[toolwire.Dispatcher, list[str]]]:
             "approvals": {"store": f"sqlite:///{tmp_path / 'approvals.sqlite3'}"},
         }
     )
-    dispatcher.add(_files(ran)).add(_Gate())
+    dispatcher.add(deletions_pack(ran)).add(DeletionsNeedAPerson())
     yield dispatcher, ran
     dispatcher.close()
 
@@ -432,46 +402,24 @@ def test_toolwire_mcp_serve_stops_on_a_missing_key(tmp_path: Path, transport: st
 # -- over HTTP: toolwire mcp serve, as an operator starts it --------------------------------------
 
 
-class _Served:
-    """A running ``toolwire mcp serve --transport http`` process and its endpoint."""
-
-    def __init__(self, config: Path, extra_env: dict[str, str]) -> None:
-        env = {**os.environ, "TW_E29_ADMIN": ADMIN, "TW_E29_USER": USER, **extra_env}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "toolwire.cli", "mcp", "serve", "--transport", "http",
-             "--port", "0", "--config", str(config)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        assert wait_until(lambda: bool(self.lines) or self.process.poll() is not None, 60)
-        found = re.search(r"on (http://\S+)", self.lines[0] if self.lines else "")
-        if found is None:
-            self.stop()
-            raise AssertionError(f"toolwire mcp serve did not start: {self.lines}")
-        self.url = found.group(1)
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-        self._reader.join(10)
-        assert self.process.stderr is not None
-        self.process.stderr.close()
+def _started(config: Path, extra_env: dict[str, str]) -> ServedHttp:
+    """``toolwire mcp serve --transport http`` on ``config``, with the two tokens."""
+    env = {**os.environ, "TW_E29_ADMIN": ADMIN, "TW_E29_USER": USER, **extra_env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "toolwire.cli", "mcp", "serve", "--transport", "http",
+         "--port", "0", "--config", str(config)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    return ServedHttp(process)
 
 
 @contextlib.contextmanager
-def _serving(config: Path, count: int, key: str | None) -> Iterator[list[_Served]]:
+def _serving(config: Path, count: int, key: str | None) -> Iterator[list[ServedHttp]]:
     extra = {"TW_E29_STATE_KEY": key} if key is not None else {}
-    started: list[_Served] = []
+    started: list[ServedHttp] = []
     try:
         for _ in range(count):
-            started.append(_Served(config, extra))
+            started.append(_started(config, extra))
         yield started
     finally:
         for served in started:

@@ -27,7 +27,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp_helpers import SERVERS, serving, wait_until
+from mcp_helpers import SERVERS, ServedHttp, serving, wait_until
 from toolwire.testing import free_port
 
 TOOLWIRE = [sys.executable, "-m", "toolwire.cli"]
@@ -47,37 +47,10 @@ INITIALIZE = {
 ACCEPT = {"Accept": "application/json, text/event-stream"}
 
 
-class Served:
-    """A running ``toolwire mcp serve`` process: its endpoint and what it wrote to stderr."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        assert wait_until(lambda: bool(self.lines) or process.poll() is not None, 60)
-        found = re.search(r"on (http://\S+)", self.lines[0] if self.lines else "")
-        assert found, f"toolwire mcp serve did not start: {self.lines}"
-        self.url = found.group(1)
-        self.port = int(self.url.split(":")[2].split("/")[0])
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-        self._reader.join(10)
-        assert self.process.stderr is not None
-        self.process.stderr.close()
-
-
 @contextlib.contextmanager
 def toolwire_serve(
     tmp_path: Path, serve: str = "", *, files: int | None = None, log_level: str = "warning"
-) -> Iterator[Served]:
+) -> Iterator[ServedHttp]:
     """``toolwire mcp serve --transport http --port 0`` with the demo pack, an admin and a user
     token, and ``serve`` added to ``[plugins.mcp.serve]``; at most ``files`` open files."""
     config = tmp_path / "toolwire.toml"
@@ -101,7 +74,7 @@ def toolwire_serve(
     )
     served = None
     try:
-        served = Served(process)
+        served = ServedHttp(process)
         yield served
     finally:
         if served is not None:

@@ -13,7 +13,7 @@ import pytest
 import toolwire
 import toolwire_mcp
 from mcp import Client, StdioServerParameters
-from mcp_helpers import SERVERS
+from mcp_helpers import SERVERS, DeletionsNeedAPerson, deletions_pack
 from mcp_helpers import call_as_task as _call_as_task
 from mcp_helpers import get_task as _get
 from mcp_helpers import poll_task as _poll
@@ -187,28 +187,6 @@ async def test_second_process_reads_the_task_and_a_stopped_run_reads_failed(
         assert failed.status_message is not None and "stopped" in failed.status_message
 
 
-class _Gate:
-    """Every call of ``delete_file`` needs a person's approval."""
-
-    @toolwire.hookimpl
-    def toolwire_check_permission(self, call: Any, context: Any) -> Any:
-        if call.name == "delete_file":
-            return toolwire.RequireApproval("deleting needs a person")
-        return None
-
-
-def _files(ran: list[str]) -> toolwire.Toolset:
-    pack = toolwire.Toolset("files")
-
-    @pack.tool
-    def delete_file(path: str, api_key: str = "") -> str:
-        """Delete a file."""
-        ran.append(path)
-        return f"deleted {path}"
-
-    return pack
-
-
 @pytest.mark.parametrize("action", ["accept", "decline"])
 async def test_elicitation_decides_the_approval(tmp_path: Path, action: str) -> None:
     """An approval-gated call from a client that can elicit asks it, showing the tool and masked
@@ -221,8 +199,8 @@ async def test_elicitation_decides_the_approval(tmp_path: Path, action: str) -> 
         asked.append(params.message)
         return types.ElicitResult(action=action)  # type: ignore[arg-type]
 
-    dispatcher = _dispatcher(tmp_path, _files(ran))
-    dispatcher.add(_Gate())
+    dispatcher = _dispatcher(tmp_path, deletions_pack(ran))
+    dispatcher.add(DeletionsNeedAPerson())
     async with Client(
         toolwire_mcp.server(dispatcher), mode="legacy", elicitation_callback=person
     ) as client:
@@ -246,8 +224,8 @@ async def test_elicitation_decides_the_approval(tmp_path: Path, action: str) -> 
 async def test_client_without_elicitation_gets_a_pending_approval(tmp_path: Path) -> None:
     """A client that cannot elicit gets today's approval_required answer; the record waits."""
     ran: list[str] = []
-    dispatcher = _dispatcher(tmp_path, _files(ran))
-    dispatcher.add(_Gate())
+    dispatcher = _dispatcher(tmp_path, deletions_pack(ran))
+    dispatcher.add(DeletionsNeedAPerson())
     async with Client(toolwire_mcp.server(dispatcher), mode="legacy") as client:
         result = await client.call_tool("delete_file", {"path": "b.txt"})
     assert result.is_error and ran == []
@@ -349,8 +327,8 @@ async def test_a_person_who_never_answers_does_not_hold_the_call(
         await never.wait()
         raise AssertionError("unreachable")
 
-    dispatcher = _dispatcher(tmp_path, _files(ran))
-    dispatcher.add(_Gate())
+    dispatcher = _dispatcher(tmp_path, deletions_pack(ran))
+    dispatcher.add(DeletionsNeedAPerson())
     async with Client(
         toolwire_mcp.server(dispatcher), mode="legacy", elicitation_callback=person
     ) as client:
@@ -376,8 +354,8 @@ async def test_elicit_approvals_false_keeps_approvals_out_of_band(
         return types.ElicitResult(action="accept")
 
     config = {"autoload": False, "mcp": {"serve": {"elicit_approvals": False}}}
-    dispatcher = _dispatcher(tmp_path, _files(ran), plugins=config)
-    dispatcher.add(_Gate())
+    dispatcher = _dispatcher(tmp_path, deletions_pack(ran), plugins=config)
+    dispatcher.add(DeletionsNeedAPerson())
     async with Client(
         toolwire_mcp.server(dispatcher),
         mode=revision,

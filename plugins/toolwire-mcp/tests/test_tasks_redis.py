@@ -155,9 +155,16 @@ def _http_serve(config: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 
 @asynccontextmanager
-async def _http_client(url: str, token: str) -> AsyncIterator[Client]:
+async def _http_client(
+    url: str, token: str | None, address: str = "127.0.0.1"
+) -> AsyncIterator[Client]:
+    """The official client over streamable HTTP, with ``token`` (``None``: anonymous), its
+    connections coming from ``address`` (any of 127.0.0.0/8)."""
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     http = httpx2.AsyncClient(
-        headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30.0)
+        headers=headers,
+        timeout=httpx2.Timeout(30.0),
+        transport=httpx2.AsyncHTTPTransport(local_address=address),
     )
     async with http, Client(streamable_http_client(url, http_client=http), mode="legacy") as c:
         yield c
@@ -247,16 +254,6 @@ def test_a_lapsed_lease_reads_failed_and_a_cancel_elsewhere_is_seen_at_renewal(
     other.close()
 
 
-@asynccontextmanager
-async def _anonymous_client(url: str, address: str) -> AsyncIterator[Client]:
-    """A client without a token whose connections come from ``address`` (of 127.0.0.0/8)."""
-    http = httpx2.AsyncClient(
-        timeout=httpx2.Timeout(30.0), transport=httpx2.AsyncHTTPTransport(local_address=address)
-    )
-    async with http, Client(streamable_http_client(url, http_client=http), mode="legacy") as c:
-        yield c
-
-
 @pytest.mark.slow
 async def test_an_anonymous_callers_task_is_not_another_anonymous_callers(
     toolwire_redis: RedisServer, tmp_path: Path
@@ -273,9 +270,9 @@ async def test_an_anonymous_callers_task_is_not_another_anonymous_callers(
         )
     )
     with _http_serve(config) as (url, _):
-        async with _anonymous_client(url, "127.0.0.1") as first:
+        async with _http_client(url, None, "127.0.0.1") as first:
             task = await _call_as_task(first, "add", {"a": 2, "b": 3})
-            async with _anonymous_client(url, "127.0.0.2") as second:
+            async with _http_client(url, None, "127.0.0.2") as second:
                 with pytest.raises(MCPError, match="Unknown task"):
                     await _get(second, task.task_id)
             assert (await _poll(first, task.task_id)).status == "completed"
