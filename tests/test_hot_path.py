@@ -4,9 +4,10 @@ task, no thread hop where the call has none to make (issue 26). No test here tim
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 import toolwire
@@ -20,17 +21,22 @@ from .conftest import MakeDispatcher
 def walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The hook each walk of a stage served, in order, for dispatchers built after it."""
     seen: list[str] = []
-    plain, in_loop = _hookwalk.Stage._walk_plain, _hookwalk.Stage._walk_async
+    plain, in_loop = _hookwalk._plain_walk, _hookwalk.Stage._walk_async
 
-    def counted_plain(self: _hookwalk.Stage, *args: Any) -> Any:
-        seen.append(self.fold.hook)
-        return plain(self, *args)
+    def counted_plain(impls: Any, fold: _hookwalk.Fold, end: Any) -> Any:
+        walk = plain(impls, fold, end)
+
+        def counted(*args: Any) -> Any:
+            seen.append(fold.hook)
+            return walk(*args)
+
+        return counted
 
     def counted_async(self: _hookwalk.Stage, *args: Any) -> Any:
         seen.append(self.fold.hook)
         return in_loop(self, *args)
 
-    monkeypatch.setattr(_hookwalk.Stage, "_walk_plain", counted_plain)
+    monkeypatch.setattr(_hookwalk, "_plain_walk", counted_plain)
     monkeypatch.setattr(_hookwalk.Stage, "_walk_async", counted_async)
     return seen
 
@@ -185,3 +191,58 @@ def test_dispatch_sync_inline_starts_no_loop_and_no_thread(
         assert dispatcher.dispatch_sync("lookup", {"city": city}).result == {"city": city}
     assert hops == [] and dispatcher._loop._loop is None
     assert threading.active_count() == started
+
+
+class Place(TypedDict):
+    city: str
+
+
+def _results_pack() -> toolwire.Toolset:
+    pack = toolwire.Toolset("results")
+
+    @pack.tool
+    def untyped(value: str):  # type: ignore[no-untyped-def]  # no return annotation
+        """A dict, or NaN inside one."""
+        return {"v": float("nan") if value == "nan" else value}
+
+    @pack.tool
+    def any_object(value: str) -> dict[str, Any]:
+        """A dict, or NaN inside one."""
+        return {"v": float("nan") if value == "nan" else value}
+
+    @pack.tool
+    def place(value: str) -> Place:
+        """A Place, or a dict that is none."""
+        return {"city": value} if value != "bad" else {"town": value}  # type: ignore[typeddict-item]
+
+    @pack.tool(output_schema={"type": "object", "required": ["v"]})
+    def given(value: str) -> dict[str, Any]:
+        """A dict with v, or without."""
+        return {"v": value} if value != "bad" else {"w": value}
+
+    return pack
+
+
+@pytest.mark.parametrize(
+    ("tool", "as_json"),
+    [("untyped", True), ("any_object", True), ("place", False), ("given", False)],
+)
+def test_a_dict_result_skips_to_its_json_only_when_nothing_checks_or_reshapes_it(
+    make: MakeDispatcher, caplog: pytest.LogCaptureFixture, tool: str, as_json: bool
+) -> None:
+    """After the first result, a dict result of a tool without an output schema, or with one
+    any object matches, is written straight as its JSON; a tool whose schema constrains the
+    dict keeps being checked. Either way a result JSON cannot carry is an ``output_error``,
+    logged, on every call, not only the first."""
+    dispatcher = make(_results_pack())
+    for _ in range(2):
+        ok = dispatcher.dispatch_sync(tool, {"value": "Oslo"})
+        assert ok.success, ok.error
+        assert json.loads(ok.output) in ({"v": "Oslo"}, {"city": "Oslo"})
+    assert {t.name: t for t in dispatcher.tools()}[tool].dicts_as_json is as_json
+    for _ in range(2):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="toolwire"):
+            failed = dispatcher.dispatch_sync(tool, {"value": "nan" if as_json else "bad"})
+        assert failed.error is not None and failed.error.kind == "output_error"
+        assert any("toolwire.output_error" in r.getMessage() for r in caplog.records)

@@ -183,7 +183,7 @@ class Stage:
         self.run: Callable[..., Any] = (
             self._walk_async
             if self.is_async
-            else self._walk_plain
+            else _plain_walk(self.impls, fold, self.end)
             if self.impls
             else fold.unanswered
             if self.end is not None
@@ -197,22 +197,6 @@ class Stage:
         return (
             self.run if len(kept) == len(self.impls) else Stage(kept, self.fold, self.timeout).run
         )
-
-    def _walk_plain(self, *args: Any) -> Any:
-        fold = self.fold
-        acc = None
-        for impl in self.impls:
-            try:
-                answer = impl.invoke(*args)
-            except BaseException as exc:  # noqa: BLE001 - the fold decides; the caller's own goes on
-                fold.failed(impl, exc, args)
-                continue
-            if answer is not None:
-                args, acc, stop = fold.step(impl, answer, args, acc)
-                if stop:
-                    break
-        end = self.end
-        return None if end is None else end(args, acc)
 
     async def _walk_async(self, *args: Any) -> Any:
         fold = self.fold
@@ -236,6 +220,49 @@ class Stage:
                 if stop:
                     break
         return fold.end(args, acc)
+
+
+def _plain_walk(
+    impls: tuple[HookImpl, ...], fold: Fold, end: Callable[..., Any] | None
+) -> Callable[..., Any]:
+    """A stage's plain driver: a closure over what it walks, so a call looks nothing up.
+
+    One implementation (the common stage: a single plugin, or one built-in) is called
+    straight, with no loop around it.
+    """
+    step, failed = fold.step, fold.failed
+    if len(impls) == 1:
+        impl = impls[0]
+        invoke = impl.invoke
+
+        def walk_one(*args: Any) -> Any:
+            acc = None
+            try:
+                answer = invoke(*args)
+            except BaseException as exc:  # noqa: BLE001 - the fold decides; the caller's own goes on
+                failed(impl, exc, args)
+            else:
+                if answer is not None:
+                    args, acc, _ = step(impl, answer, args, None)
+            return None if end is None else end(args, acc)
+
+        return walk_one
+
+    def walk(*args: Any) -> Any:
+        acc = None
+        for impl in impls:
+            try:
+                answer = impl.invoke(*args)
+            except BaseException as exc:  # noqa: BLE001 - the fold decides; the caller's own goes on
+                failed(impl, exc, args)
+                continue
+            if answer is not None:
+                args, acc, stop = step(impl, answer, args, acc)
+                if stop:
+                    break
+        return None if end is None else end(args, acc)
+
+    return walk
 
 
 def _nothing(*args: Any) -> None:

@@ -39,7 +39,7 @@ class OutputCheck:
             from it; ``None`` for an ``output_schema=`` someone wrote.
     """
 
-    __slots__ = ("_adapter", "_any_object", "_describer", "_validator", "tool_name")
+    __slots__ = ("_adapter", "_any_object", "_describer", "_validator", "passes_dicts", "tool_name")
 
     def __init__(self, tool_name: str, schema: Mapping[str, Any], adapter: Any) -> None:
         self.tool_name = tool_name
@@ -51,6 +51,8 @@ class OutputCheck:
             {"type": "object"},
             {"type": "object", "additionalProperties": True},
         )
+        #: A dict is written as its JSON as it is, unchecked: nothing to re-shape, any object.
+        self.passes_dicts = self._adapter is None and self._any_object
         # Formats are not asserted: MCP's clients do not assert them either.
         try:
             self._validator = jsonschema_rs.validator_for(

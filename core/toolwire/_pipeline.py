@@ -39,7 +39,7 @@ from ._logging import log as _log
 from ._logging import secret_values
 from ._plan import Plan, Route
 from ._policy import BUILTIN_DEFAULTS, CALLERS, DEFAULT_CALLERS
-from ._serialize import error_text, over_budget, to_text, truncate, utf8_safe
+from ._serialize import error_text, over_budget, to_json, to_text, truncate, utf8_safe
 from ._values import CallContext, DispatchResult, ToolCall
 from .providers import Provider
 from .types import ProgressCallback
@@ -241,15 +241,19 @@ def serialize(route: Route, result: DispatchResult) -> None:
     if not result.success:
         result.output = error_text(result.error) if result.error is not None else ""
         return
-    content = as_content(result.result)  # a part, or a list of parts: one Content
+    value, tool = result.result, route.tool
+    as_is = type(value) is dict and tool.dicts_as_json  # the common result: its JSON, at once
+    content = None if as_is else as_content(value)  # a part, or a list of parts: one Content
     if content is not None:
         check_parts(content, route.policy.max_part_bytes or BUILTIN_DEFAULTS["max_part_bytes"])
-        result.result = content
+        result.result = value = content
     try:
-        if content is not None or route.tool.output_schema is None:
-            text = to_text(result.result)
+        if as_is:
+            text = utf8_safe(to_json(value))  # what the two ways below make of such a dict
+        elif content is not None or tool.output_schema is None:
+            text = to_text(value)
         else:  # written in the schema's shape and checked against it: the promise kept
-            text = route.tool.result_json(result.result)
+            text = tool.result_json(value)
             text = utf8_safe(json.loads(text) if text[:1] == '"' else text)
     except ToolError as error:
         _log.warning(
@@ -260,10 +264,15 @@ def serialize(route: Route, result: DispatchResult) -> None:
             reason=error.message,
         )
         raise
-    if len(text) > route.max_output_chars and route.tool.output_schema is not None:
+    result.output = text if len(text) <= route.max_output_chars else _cut(route, text)
+
+
+def _cut(route: Route, text: str) -> str:
+    """Text over the output budget, cut to it; a structured result is refused instead."""
+    if route.tool.output_schema is not None:
         # A structured result cut short would break what its schema promises: all or nothing.
         raise over_budget(len(text), route.max_output_chars)
-    result.output = truncate(text, route.max_output_chars)
+    return truncate(text, route.max_output_chars)
 
 
 # 9. format

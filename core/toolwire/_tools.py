@@ -43,6 +43,9 @@ class Tool:
         policy: What the code declared (timeouts, roles...); config may override it.
         pack: The name of the ``Toolset`` it belongs to, if any.
         pack_description: That ``Toolset``'s description (what tool search also reads).
+        dicts_as_json: Whether a ``dict`` result is known to be sent as its JSON as it is
+            (no output schema, or one that any object matches, with nothing to re-shape):
+            ``False`` until ``output_schema`` or ``result_json`` learnt it.
     """
 
     __slots__ = (
@@ -52,6 +55,7 @@ class Tool:
         "context_param",
         "converters",
         "description",
+        "dicts_as_json",
         "function",
         "is_async",
         "name",
@@ -93,6 +97,7 @@ class Tool:
         self.signature: InferredSignature = inferred
         self._output_adapter: Any = None
         self._output_check: Any = None
+        self.dicts_as_json: bool = output_schema is False
         if output_schema is None or output_schema is True:
             self._output_schema: dict[str, Any] | None = _INFER
         elif output_schema is False:
@@ -108,6 +113,7 @@ class Tool:
             found = output_of(self.function)
             schema = self._output_schema = None if found is None else found[1]
             self._output_adapter = None if found is None else found[0]
+            self.dicts_as_json = schema is None
         return schema
 
     def result_json(self, value: Any) -> str:
@@ -130,6 +136,7 @@ class Tool:
             from ._output import OutputCheck
 
             check = self._output_check = OutputCheck(self.name, schema, self._output_adapter)
+            self.dicts_as_json = check.passes_dicts
         return check.to_json(value)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
