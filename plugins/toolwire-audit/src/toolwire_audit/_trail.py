@@ -20,7 +20,7 @@ import re
 import stat
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, NoReturn
@@ -106,6 +106,7 @@ class AuditTrail:
         self._clock = _Clock()
         self._fd: int | None = None  # the file, for appending and reading its tail
         self._lock_fd: int | None = None  # PATH.lock, whose flock every writer takes
+        self._lock_id = (0, 0)  # that file's (st_dev, st_ino): which file it is, read once
         self._waiter: _Waiter | None = None  # a thread still queued for the lock
         self._known = False  # the chain's place was read from disk once (not only GENESIS)
         self._size = 0  # the file's size when this process last looked, under the lock
@@ -140,32 +141,40 @@ class AuditTrail:
                 ``lock_timeout`` included); the trail stays usable and its chain intact, and
                 the next ``append`` tries again.
         """
-        with self._lock, self._exclusive():
-            seq = self.seq + 1
-            record = {**fields, "v": FORMAT_VERSION, "seq": seq, "time": self._clock.now()}
-            if self._unwritten:
-                record["lost"] = self._unwritten
-            if self._torn:
-                record["torn"] = list(self._torn)
-            line = seal(record, self.head)
+        with self._lock:
+            self._exclusive()
             try:
-                self._write(line)
-                if self.options.fsync == "record":
-                    os.fsync(self._fd)  # type: ignore[arg-type]  # opened by _exclusive
-            except OSError as exc:
-                self._failed(exc)
-            self.seq = seq
-            self.head = record["hash"]
-            self.records += 1
-            self.failing = False
-            self._unwritten = 0
-            self._torn = []
-            self._size += len(line)
-            self._probe_bytes = len(line)
-            self._dirty = self.options.fsync == "interval"
-            if self.options.max_bytes and self._size >= self.options.max_bytes:
-                self._rotate_quietly()
-            return record
+                return self._append_locked(fields)
+            finally:
+                self._release_lock()
+
+    def _append_locked(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``append``'s work, under both locks."""
+        seq = self.seq + 1
+        record = {**fields, "v": FORMAT_VERSION, "seq": seq, "time": self._clock.now()}
+        if self._unwritten:
+            record["lost"] = self._unwritten
+        if self._torn:
+            record["torn"] = list(self._torn)
+        line = seal(record, self.head)
+        try:
+            self._write(line)
+            if self.options.fsync == "record":
+                os.fsync(self._fd)  # type: ignore[arg-type]  # opened by _exclusive
+        except OSError as exc:
+            self._failed(exc)
+        self.seq = seq
+        self.head = record["hash"]
+        self.records += 1
+        self.failing = False
+        self._unwritten = 0
+        self._torn = []
+        self._size += len(line)
+        self._probe_bytes = len(line)
+        self._dirty = self.options.fsync == "interval"
+        if self.options.max_bytes and self._size >= self.options.max_bytes:
+            self._rotate_quietly()
+        return record
 
     def check_writable(self) -> None:
         """Make sure a record can be written now, without writing one.
@@ -179,14 +188,18 @@ class AuditTrail:
         Raises:
             AuditWriteError: the file cannot be opened, locked or written.
         """
-        with self._lock, self._exclusive():
-            if not self.failing:
-                return
+        with self._lock:
+            self._exclusive()
             try:
-                self._write(b" " * self._probe_bytes)
-                os.ftruncate(self._fd, self._size)  # type: ignore[arg-type]  # opened
-            except OSError as exc:
-                self._failed(exc)
+                if not self.failing:
+                    return
+                try:
+                    self._write(b" " * self._probe_bytes)
+                    os.ftruncate(self._fd, self._size)  # type: ignore[arg-type]  # opened
+                except OSError as exc:
+                    self._failed(exc)
+            finally:
+                self._release_lock()
 
     def note_lost(self, count: int = 1) -> None:
         """Count records that could not be written; the next record written says how many
@@ -195,13 +208,13 @@ class AuditTrail:
             self.lost += count
             self._unwritten += count
 
-    @contextlib.contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        """Hold the trail's lock, the file open and the chain's place read from it.
+    def _exclusive(self) -> None:
+        """Take the trail's lock, with the file open and the chain's place read from it; the
+        caller lets go with ``_release_lock``, in a ``finally``.
 
         Raises:
             AuditWriteError: the trail is closed, or the lock, the file or its last record
-                cannot be had.
+                cannot be had (the lock is not held then).
         """
         if self._closed.is_set():
             raise AuditWriteError(f"the audit trail {self.path} is closed")
@@ -212,20 +225,17 @@ class AuditTrail:
             self.failing = True
             raise AuditWriteError(f"cannot write to {self.path}: {_describe(exc)}") from exc
         try:
-            try:
-                self._catch_up()
-            except (OSError, ValueError) as exc:
-                self.failures += 1
-                self.failing = True
-                raise AuditWriteError(f"cannot write to {self.path}: {_describe(exc)}") from exc
-            if self._syncer is None and self.options.fsync == "interval":
-                self._syncer = threading.Thread(
-                    target=self._sync_every_interval, name="toolwire-audit-fsync", daemon=True
-                )
-                self._syncer.start()
-            yield
-        finally:
+            self._catch_up()
+        except (OSError, ValueError) as exc:
             self._release_lock()
+            self.failures += 1
+            self.failing = True
+            raise AuditWriteError(f"cannot write to {self.path}: {_describe(exc)}") from exc
+        if self._syncer is None and self.options.fsync == "interval":
+            self._syncer = threading.Thread(
+                target=self._sync_every_interval, name="toolwire-audit-fsync", daemon=True
+            )
+            self._syncer.start()
 
     def _failed(self, exc: OSError) -> NoReturn:
         self.failures += 1
@@ -261,13 +271,14 @@ class AuditTrail:
         while True:
             if self._lock_fd is None:
                 self._lock_fd = _open_regular(self.lock_path, os.O_RDWR)
+                self._lock_id = _identity(os.fstat(self._lock_fd))
             try:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 taken = self._queue(deadline)
                 self._close_lock()  # it holds nothing
-                self._lock_fd = taken
-            if _same_file(self._lock_fd, self.lock_path):
+                self._lock_fd, self._lock_id = taken, _identity(os.fstat(taken))
+            if _is_at(self._lock_id, self.lock_path):
                 return
             # Removed or replaced meanwhile: the lock that counts is the file there now.
             self._close_lock()
@@ -697,17 +708,22 @@ def _open_regular(path: Path, flags: int) -> int:
     return fd
 
 
-def _same_file(fd: int, path: Path) -> bool:
-    return _is_file_at(os.fstat(fd), path)
+def _identity(found: os.stat_result) -> tuple[int, int]:
+    """Which file ``found`` describes: its device and inode."""
+    return found.st_dev, found.st_ino
 
 
 def _is_file_at(mine: os.stat_result, path: Path) -> bool:
     """Whether the file ``mine`` describes is the one at ``path`` now."""
+    return _is_at(_identity(mine), path)
+
+
+def _is_at(identity: tuple[int, int], path: Path) -> bool:
+    """Whether the file of this ``identity`` is the one at ``path`` now."""
     try:
-        on_disk = os.stat(path)
+        return _identity(os.stat(path)) == identity
     except FileNotFoundError:
         return False
-    return (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 # -- reading the end of a file --------------------------------------------------------------
