@@ -246,3 +246,15 @@ def test_a_dict_result_skips_to_its_json_only_when_nothing_checks_or_reshapes_it
             failed = dispatcher.dispatch_sync(tool, {"value": "nan" if as_json else "bad"})
         assert failed.error is not None and failed.error.kind == "output_error"
         assert any("toolwire.output_error" in r.getMessage() for r in caplog.records)
+
+
+def test_find_tool_answers_as_tools_does_for_one_name(make: MakeDispatcher) -> None:
+    """``find_tool(name, role)`` is ``tools(role)`` narrowed to one name: roles, unknown names,
+    names that are no text, and ``all_roles``."""
+    dispatcher = make(_pack(roles=["admin"]))
+    for role in ("admin", "guest", None):
+        listed = {t.name: t for t in dispatcher.tools(role)}
+        for name in ("lookup", "lookup_async", "missing"):
+            assert dispatcher.find_tool(name, role) is listed.get(name)
+    assert dispatcher.find_tool("lookup", "guest", all_roles=True) is not None
+    assert dispatcher.find_tool(42, "admin") is None  # type: ignore[arg-type]

@@ -148,6 +148,18 @@ class Dispatcher(SyncEntryPoints, ApprovalEntryPoints, WorkerEntryPoint):
         routes = [plan.routes[name] for name in plan.names]
         return [r.tool for r in routes if all_roles or plan.may_call(r, role)]
 
+    def find_tool(
+        self, name: str, role: str | None = None, *, all_roles: bool = False
+    ) -> Tool | None:
+        """The enabled tool called ``name`` if ``role`` may call it (any enabled one with
+        ``all_roles``), else ``None``: ``tools(role)`` for one name, at the cost of a lookup
+        whatever the number of tools."""
+        plan = self._ready()
+        route = plan.routes.get(name) if isinstance(name, str) else None
+        if route is None or not (all_roles or plan.may_call(route, role)):
+            return None
+        return route.tool
+
     def plugin_of(self, tool_name: str) -> str:
         """The plugin that registered an enabled tool. Raises ``KeyError`` for an unknown one."""
         return self._ready().routes[tool_name].plugin

@@ -244,10 +244,9 @@ class _Served:
     ) -> types.CallToolResult | types.InputRequiredResult:
         role, principal = self.role_of(ctx)
         name = params.name
-        tools = {t.name: t for t in self.dispatcher.tools(role)}
-        tool = tools.get(name)
+        tool = self.dispatcher.find_tool(name, role)
         if tool is None:
-            raise _unknown_tool(name, list(tools))
+            raise _unknown_tool(name, [t.name for t in self.dispatcher.tools(role)])
         self.describe(tool)
         modern = getattr(ctx, "protocol_version", None) in MODERN_PROTOCOL_VERSIONS
         if modern and params.request_state is not None:
@@ -656,7 +655,7 @@ class _TaskServing:
                 code=types.INVALID_PARAMS, message="Invalid request parameters: params.task"
             ) from None
         role, principal = self.served.role_of(ctx)
-        tool = {t.name: t for t in self.served.dispatcher.tools(role)}.get(typed.name)
+        tool = self.served.dispatcher.find_tool(typed.name, role)
         if tool is None:  # not this caller's: the plain path answers as for any call
             return await call_next(ctx)
         ttl = _tasks.granted_ttl(typed.task.ttl if typed.task is not None else None)

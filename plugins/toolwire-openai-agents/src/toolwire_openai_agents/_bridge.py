@@ -111,8 +111,7 @@ class Bridge:
 
     def may_see(self, name: str, context: Any) -> bool:
         """Whether the role of a run with this context may call the tool ``name``."""
-        role = self.role_of(context)
-        return any(tool.name == name for tool in self.dispatcher.tools(role))
+        return self.dispatcher.find_tool(name, self.role_of(context)) is not None
 
     async def ask(
         self, name: str, run: RunContextWrapper[Any], arguments: dict[str, Any], call_id: str
