@@ -84,11 +84,17 @@ class ThreadRunner:
 
     def _serve(self, crew: _Crew) -> None:
         while (work := crew.queue.get()) is not None:
-            if not work.future.cancelled():  # its caller gave up before it started
-                self._run_one(work)
+            if work.future.cancelled():  # its caller gave up before it started
+                crew.idle.release()
+                continue
+            outcome = self._run_one(work)
+            # Idle before the caller is woken: waking it is the last thing this thread does
+            # before it waits again, so the woken loop does not wait for this thread's GIL.
             crew.idle.release()
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+                work.loop.call_soon_threadsafe(_settle, work.future, *outcome)
 
-    def _run_one(self, work: _Work) -> None:
+    def _run_one(self, work: _Work) -> tuple[bool, Any]:
         # set.add and set.discard are atomic under the GIL: no lock on the per-call path.
         self._active.add(work.token)
         try:
@@ -105,8 +111,7 @@ class ThreadRunner:
         finally:
             self._active.discard(work.token)
             self._abandoned.discard(work.token)
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            work.loop.call_soon_threadsafe(_settle, work.future, *outcome)
+        return outcome
 
     def stats(self) -> dict[str, int]:
         """Threads running tool functions now, and how many of those were abandoned."""
