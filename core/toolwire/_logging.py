@@ -274,18 +274,34 @@ class Logger:
     handled) and ``secrets`` (texts to mask, as ``secret_values`` gives them).
     """
 
-    __slots__ = ("_name", "_stdlib")
+    __slots__ = ("_asked", "_name", "_stdlib")
 
     def __init__(self, name: str = "toolwire") -> None:
         self._name = name
         self._stdlib = logging.getLogger(name)
+        #: structlog's wrapper class and logger factory, and a logger bound under them.
+        self._asked: tuple[tuple[Any, Any], Any] | None = None
 
     def enabled(self, level: int) -> bool:
         """Whether the host's logger keeps an event at ``level``: ask before building one."""
         structlog = _configured_structlog()
         if structlog is None:
             return self._stdlib.isEnabledFor(level)
-        return _structlog_enabled(structlog.get_logger(self._name).bind(), level)
+        return _structlog_enabled(self._to_ask(structlog), level)
+
+    def _to_ask(self, structlog: ModuleType) -> Any:
+        """A structlog logger to ask whether a level is kept. What decides that is the wrapper
+        class (a filtering one) and the logger factory (a stdlib logger's level, read when
+        asked): the logger is bound again only when the host configures another of either,
+        not for every call (binding one costs more than a whole call's pipeline)."""
+        config = structlog.get_config()
+        key = (config["wrapper_class"], config["logger_factory"])
+        asked = self._asked
+        if asked is not None and asked[0][0] is key[0] and asked[0][1] is key[1]:
+            return asked[1]
+        bound = structlog.get_logger(self._name).bind()
+        self._asked = (key, bound)
+        return bound
 
     def log(self, level: int, event: str, /, **fields: Any) -> None:
         """Log ``event`` at ``level`` (a ``logging`` level number)."""
