@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from typing import Any
 
 import pytest
-from toolwire_audit._records import GENESIS, chain_text, record_hash, seal
+from toolwire_audit._records import GENESIS, canonical_json, chain_text, record_hash, seal
 from toolwire_audit._trail import _Clock
 
 RECORDS: list[dict[str, Any]] = [
@@ -27,6 +28,31 @@ def test_the_sealed_line_is_the_canonical_line(record: dict[str, Any]) -> None:
     line = seal(sealed, GENESIS)
     assert line == chain_text(sealed).encode("ascii") + b"\n"
     assert sealed["hash"] == record_hash(sealed) and sealed["prev_hash"] == GENESIS
+
+
+@pytest.mark.parametrize("record", RECORDS)
+def test_the_encoders_write_what_json_dumps_writes(record: dict[str, Any]) -> None:
+    """The encoders built once write byte for byte what ``json.dumps`` with their options
+    writes: the chain's line (ASCII only) and the canonical JSON of arguments (non-ASCII kept,
+    anything else as its ``repr``)."""
+    assert chain_text(record) == json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
+    value = {**record, "when": datetime.date(2026, 1, 2), "list": [{"b": 1, "a": "\u00e9"}]}
+    assert canonical_json(value) == json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr
+    )
+
+
+def test_canonical_json_still_writes_what_json_cannot_hold() -> None:
+    """NaN, a cycle and keys that are no text still come out as text (their ``repr``)."""
+    cyclic: list[Any] = []
+    cyclic.append(cyclic)
+    assert canonical_json({"x": float("nan")}) == '{"x":"nan"}'
+    assert canonical_json({"c": cyclic}).startswith('{"c":[[')
+    assert canonical_json({1: "a", "b": 2}) == '{"1":"a","b":2}'
+    with pytest.raises(ValueError, match="Out of range float"):
+        chain_text({"x": float("inf")})
 
 
 def test_record_time_is_utc_with_microseconds() -> None:

@@ -12,7 +12,12 @@ import hashlib
 import hmac
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from json.encoder import (  # type: ignore[attr-defined]
+    c_make_encoder,
+    encode_basestring,
+    encode_basestring_ascii,
+)
 from typing import Any, Final
 
 #: ``prev_hash`` of the first record of a trail.
@@ -39,6 +44,29 @@ _CANONICAL_ENCODER: Final = json.JSONEncoder(
 )
 
 
+def _c_encoder(encoder: json.JSONEncoder, strings: Callable[[str], str]) -> Callable[[Any], str]:
+    """``encoder.encode`` for a container, with the C encoder ``JSONEncoder`` builds again on
+    every call built once here (a third of a record's encoding time). Without the markers dict
+    a cycle is a ``RecursionError``, as ``canonical_json`` expects of one."""
+    if c_make_encoder is None:  # a Python without the C accelerator
+        return encoder.encode
+    chunks = c_make_encoder(
+        None,
+        encoder.default,
+        strings,
+        None,
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+    return lambda value: "".join(chunks(value, 0))
+
+
+_canonical_encode: Final = _c_encoder(_CANONICAL_ENCODER, encode_basestring)
+
+
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no spaces, non-ASCII kept as is (RFC 8259 text).
 
@@ -48,7 +76,11 @@ def canonical_json(value: Any) -> str:
     one is) are cut off as ``"[nested too deep]"``.
     """
     try:
-        return _CANONICAL_ENCODER.encode(value)
+        return (
+            _canonical_encode(value)
+            if isinstance(value, dict | list)
+            else _CANONICAL_ENCODER.encode(value)
+        )
     except (ValueError, TypeError, RecursionError):  # NaN, a cycle, mixed keys, too deep
         return json.dumps(_plain_data(value, 0), sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False)  # fmt: skip
@@ -110,6 +142,7 @@ def arguments_digest(key: bytes, arguments: Any) -> str:
 _CHAIN_ENCODER: Final = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
 )
+_chain_encode: Final = _c_encoder(_CHAIN_ENCODER, encode_basestring_ascii)
 
 
 def chain_text(record: Mapping[str, Any]) -> str:
@@ -118,7 +151,7 @@ def chain_text(record: Mapping[str, Any]) -> str:
     ASCII only, so that a line is the same bytes whatever reads it, and a string holding a
     lone surrogate (JSON allows ``"\\ud800"``) is still written exactly.
     """
-    return _CHAIN_ENCODER.encode(record)
+    return _chain_encode(dict(record))
 
 
 def record_hash(record: Mapping[str, Any]) -> str:
@@ -137,8 +170,8 @@ def seal(record: dict[str, Any], prev_hash: str) -> bytes:
     """
     record["prev_hash"] = prev_hash
     record.pop("hash", None)
-    before = _CHAIN_ENCODER.encode({k: v for k, v in record.items() if k < "hash"})[1:-1]
-    after = _CHAIN_ENCODER.encode({k: v for k, v in record.items() if k > "hash"})[1:-1]
+    before = _chain_encode({k: v for k, v in record.items() if k < "hash"})[1:-1]
+    after = _chain_encode({k: v for k, v in record.items() if k > "hash"})[1:-1]
     body = f"{{{before},{after}}}" if before and after else f"{{{before or after}}}"
     digest = record["hash"] = hashlib.sha256(body.encode("ascii")).hexdigest()
     hashed = f'"hash":"{digest}"'
