@@ -443,3 +443,32 @@ def test_an_approved_call_refused_for_an_unwritable_trail_stays_approved(
     records = read(*trail_files(tmp_path / "audit.jsonl"))
     ran_records = [r for r in records if r["event"] == "call" and r["outcome"] == "ok"]
     assert [(r["approval_id"], r["decided_by"]) for r in ran_records] == [(approval_id, "grace")]
+
+
+def test_a_lock_taken_before_a_later_step_failed_is_let_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the lock was taken but looking at the lock file then failed, the append fails and
+    the lock is not left held: another process's writer takes it at once, and the next append
+    goes through."""
+    trail = toolwire_audit.AuditTrail(tmp_path / "audit.jsonl")
+    trail.append({"event": "first"})
+    real_stat = os.stat
+
+    def refused(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied")
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", refused)
+    with pytest.raises(toolwire_audit.AuditWriteError, match="Permission denied"):
+        trail.append({"event": "second"})
+    monkeypatch.setattr(os, "stat", real_stat)
+    other = os.open(trail.lock_path, os.O_RDWR)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if still held
+        fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)
+    assert trail.append({"event": "third"})["seq"] == 2
+    trail.close()

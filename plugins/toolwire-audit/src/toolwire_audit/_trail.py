@@ -221,6 +221,7 @@ class AuditTrail:
         try:
             self._take_lock()
         except OSError as exc:
+            self._release_lock()  # taken, if it was, before a later step failed
             self.failures += 1
             self.failing = True
             raise AuditWriteError(f"cannot write to {self.path}: {_describe(exc)}") from exc
@@ -277,7 +278,8 @@ class AuditTrail:
             except BlockingIOError:
                 taken = self._queue(deadline)
                 self._close_lock()  # it holds nothing
-                self._lock_fd, self._lock_id = taken, _identity(os.fstat(taken))
+                self._lock_fd = taken  # kept first: it holds the lock, whatever comes next
+                self._lock_id = _identity(os.fstat(taken))
             if _is_at(self._lock_id, self.lock_path):
                 return
             # Removed or replaced meanwhile: the lock that counts is the file there now.
