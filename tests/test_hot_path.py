@@ -258,3 +258,41 @@ def test_find_tool_answers_as_tools_does_for_one_name(make: MakeDispatcher) -> N
             assert dispatcher.find_tool(name, role) is listed.get(name)
     assert dispatcher.find_tool("lookup", "guest", all_roles=True) is not None
     assert dispatcher.find_tool(42, "admin") is None  # type: ignore[arg-type]
+
+
+def _raising_pack() -> toolwire.Toolset:
+    pack = toolwire.Toolset("raising")
+
+    @pack.tool
+    def first_item(items: list[str]) -> str:
+        """The first item (StopIteration when there is none)."""
+        return next(iter(items))
+
+    @pack.tool
+    def gives_up(reason: str) -> str:
+        """Raises CancelledError of its own."""
+        raise asyncio.CancelledError(reason)
+
+    return pack
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "kind"),
+    [("first_item", {"items": []}, "execution_error"), ("gives_up", {"reason": "no"}, "cancelled")],
+)
+async def test_a_plain_function_raising_stopiteration_or_cancellederror_is_answered_alike_everywhere(
+    make: MakeDispatcher, tool: str, arguments: dict[str, Any], kind: str
+) -> None:
+    """A plain function that raises StopIteration (which a future refuses) or a CancelledError
+    of its own gets one answer of the same kind whether it ran on a thread (``await dispatch``,
+    ``dispatch_many``) or inline (``dispatch_sync`` where no loop runs)."""
+    dispatcher = make(_raising_pack())
+    # The bound only keeps a regression from hanging the run; nothing here is timed.
+    one = await asyncio.wait_for(dispatcher.dispatch(tool, arguments), 60)
+    many = await asyncio.wait_for(
+        dispatcher.dispatch_many([{"name": tool, "arguments": arguments}] * 2), 60
+    )
+    inline = await asyncio.to_thread(dispatcher.dispatch_sync, tool, arguments)
+    for result in (one, *many, inline):
+        assert result.error is not None and result.error.kind == kind
+    assert dispatcher.stats()["running"] == 0

@@ -229,6 +229,9 @@ def execute_inline(route: Route, call: ToolCall, context: CallContext) -> Any:
         raise
     except KeyboardInterrupt:
         raise  # the host's own Ctrl-C, in the host's own thread
+    except asyncio.CancelledError:
+        # No caller's task to cancel here: the tool's own, answered as on a loop.
+        raise ToolError(f"{call.name} was cancelled", kind="cancelled") from None
     except BaseException as exc:  # noqa: BLE001 - a tool must never take the host down
         raise route.failure(call, exc) from None
 

@@ -99,11 +99,15 @@ class ThreadRunner:
         self._active.add(work.token)
         try:
             value = work.context.run(work.function, **work.kwargs)
-        except GeneratorExit as exc:
+        except (GeneratorExit, StopIteration) as exc:
             # Thrown into the awaiting task, GeneratorExit would close its whole chain of
-            # coroutines instead of being raised where the dispatcher catches it.
-            outcome: tuple[bool, Any] = (False, RuntimeError("the tool raised GeneratorExit"))
-            outcome[1].__cause__ = exc
+            # coroutines instead of being raised where the dispatcher catches it; and a future
+            # refuses StopIteration (it would end a generator), leaving the call unanswered.
+            # As a coroutine turns a StopIteration into one (PEP 479): a RuntimeError, caused
+            # by it.
+            raised = RuntimeError(f"the tool raised {type(exc).__name__}")
+            raised.__cause__ = exc
+            outcome: tuple[bool, Any] = (False, raised)
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting call, which answers
             outcome = (False, exc)
         else:
