@@ -3,8 +3,12 @@ stdlib logging, or structlog once the host configures it, each time it configure
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
+import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import structlog
@@ -59,3 +63,71 @@ def test_enabled_reads_stdlib_logging_once_structlog_is_unconfigured_again(
         assert log.enabled(logging.ERROR)
     finally:
         stdlib.setLevel(before)
+
+
+@pytest.mark.parametrize("kind", ["stdlib", "print"])
+async def test_a_structlog_wrapper_without_a_level_check_never_fails_a_call(
+    host_structlog: None, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """structlog's generic ``BoundLogger`` passes any method on to the logger it wraps, which
+    may have no ``is_enabled_for``: every call is still answered, and its events still go out
+    through the host's processors to the host's logger."""
+    printed = io.StringIO()
+    factory: Any = (
+        structlog.stdlib.LoggerFactory()
+        if kind == "stdlib"
+        else structlog.PrintLoggerFactory(printed)
+    )
+    structlog.configure(
+        wrapper_class=structlog.BoundLogger,
+        logger_factory=factory,
+        processors=[structlog.processors.KeyValueRenderer()],
+    )
+    dispatcher = toolwire.Dispatcher({"plugins": {"autoload": False}}).add(_pack())
+    try:
+        with caplog.at_level(logging.INFO, logger="toolwire"):
+            assert dispatcher.dispatch_sync("ping", {}).output == "pong"
+            assert (await dispatcher.dispatch("ping", {})).output == "pong"
+            unknown = dispatcher.dispatch_sync("no_such_tool", {})
+        assert unknown.error is not None and unknown.error.kind == "unknown_tool"
+    finally:
+        dispatcher.close()
+    out = (
+        printed.getvalue() if kind == "print" else "\n".join(r.getMessage() for r in caplog.records)
+    )
+    assert out.count("toolwire.call") == 3
+
+
+async def test_structlogs_async_logger_never_fails_a_call(
+    host_structlog: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """structlog's ``AsyncBoundLogger`` cannot be made where no loop runs and returns what
+    must be awaited: calls are answered on every path, and their events reach the standard
+    library's logging instead of being lost."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # structlog deprecates the class
+        structlog.configure(
+            wrapper_class=structlog.stdlib.AsyncBoundLogger,
+            logger_factory=structlog.stdlib.LoggerFactory(),
+            processors=[structlog.stdlib.render_to_log_kwargs],
+        )
+        dispatcher = toolwire.Dispatcher({"plugins": {"autoload": False}}).add(_pack())
+        try:
+            with caplog.at_level(logging.INFO, logger="toolwire"):
+                inline = await asyncio.to_thread(dispatcher.dispatch_sync, "ping", {})
+                on_loop = await dispatcher.dispatch("ping", {})
+        finally:
+            dispatcher.close()
+    assert inline.output == on_loop.output == "pong"
+    assert len([r for r in caplog.records if "toolwire.call" in r.getMessage()]) == 2
+
+
+def _pack() -> toolwire.Toolset:
+    pack = toolwire.Toolset("logged")
+
+    @pack.tool
+    def ping() -> str:
+        """Answer pong."""
+        return "pong"
+
+    return pack

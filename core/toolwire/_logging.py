@@ -19,6 +19,7 @@ public as ``toolwire.types.Redaction``, for whatever else carries a call out (sp
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import sys
@@ -287,9 +288,12 @@ class Logger:
         structlog = _configured_structlog()
         if structlog is None:
             return self._stdlib.isEnabledFor(level)
-        return _structlog_enabled(self._to_ask(structlog), level)
+        bound = self._to_ask(structlog)
+        if bound is None:
+            return self._stdlib.isEnabledFor(level)
+        return _structlog_enabled(bound, level)
 
-    def _to_ask(self, structlog: ModuleType) -> Any:
+    def _to_ask(self, structlog: ModuleType) -> Any | None:
         """A structlog logger to ask whether a level is kept. What decides that is the wrapper
         class (a filtering one) and the logger factory (a stdlib logger's level, read when
         asked): the logger is bound again only when the host configures another of either,
@@ -299,8 +303,9 @@ class Logger:
         asked = self._asked
         if asked is not None and asked[0][0] is key[0] and asked[0][1] is key[1]:
             return asked[1]
-        bound = structlog.get_logger(self._name).bind()
-        self._asked = (key, bound)
+        bound = _bind(structlog, self._name)
+        if bound is not None:
+            self._asked = (key, bound)
         return bound
 
     def log(self, level: int, event: str, /, **fields: Any) -> None:
@@ -334,16 +339,39 @@ class Logger:
                 # Two frames up: the caller of the public method, for %(pathname)s and friends.
                 _to_stdlib(self._stdlib, level, event, fields, sys._getframe(2))
             return
-        bound = structlog.get_logger(self._name).bind()
-        if _structlog_enabled(bound, level):
-            _to_structlog(bound, level, event, fields)
+        bound = _bind(structlog, self._name)
+        if bound is not None:
+            if not _structlog_enabled(bound, level):
+                return
+            if _to_structlog(bound, level, event, dict(fields)):
+                return
+        # The host's structlog could not take it (a wrapper that cannot be made here, a
+        # logger without that method, an async one): the standard library's logging gets it,
+        # rather than the caller an exception or nobody the event.
+        if self._stdlib.isEnabledFor(level):
+            _to_stdlib(self._stdlib, level, event, fields, sys._getframe(2))
+
+
+def _bind(structlog: ModuleType, name: str) -> Any | None:
+    """A logger bound under the host's structlog configuration; ``None`` when none can be
+    made here (structlog's ``AsyncBoundLogger`` needs a running event loop)."""
+    try:
+        return structlog.get_logger(name).bind()
+    except Exception:  # noqa: BLE001 - the host's logging must never fail a call
+        return None
 
 
 def _structlog_enabled(bound: Any, level: int) -> bool:
-    # Filtering loggers (structlog's own, and its stdlib one) can say; for any other wrapper
-    # the host's processors decide, so the event is built.
-    check = getattr(bound, "is_enabled_for", None)
-    return True if check is None else bool(check(level))
+    # Filtering loggers (structlog's own, and its stdlib one) can say. A wrapper that does not
+    # define the check (structlog's generic BoundLogger would pass it on to whatever logger it
+    # wraps), or whose check fails, cannot: the host's processors decide, so the event is built.
+    check = getattr(type(bound), "is_enabled_for", None)
+    if check is None:
+        return True
+    try:
+        return bool(check(bound, level))
+    except Exception:  # noqa: BLE001 - the host's logging must never fail a call
+        return True
 
 
 def _prepared(fields: dict[str, Any]) -> tuple[dict[str, Any], BaseException | None, str | None]:
@@ -381,17 +409,26 @@ def _to_stdlib(
     _stdlib.handle(record)
 
 
-def _to_structlog(bound: Any, level: int, event: str, fields: dict[str, Any]) -> None:
+def _to_structlog(bound: Any, level: int, event: str, fields: dict[str, Any]) -> bool:
+    """Hand the event to the host's structlog; ``False`` when it could not take it."""
     fields, exc, rendered = _prepared(fields)
     if exc is not None:
         fields["exc_info"] = exc
     elif rendered is not None:
         fields["exception"] = rendered  # structlog's key for an already rendered traceback
     method = _METHODS.get(level)
-    if method is None:
-        bound.log(level, event, **fields)
-    else:
-        getattr(bound, method)(event, **fields)
+    try:
+        if method is None:
+            done = bound.log(level, event, **fields)
+        else:
+            done = getattr(bound, method)(event, **fields)
+    except Exception:  # noqa: BLE001 - the host's logging must never fail a call
+        return False
+    if inspect.isawaitable(done):  # an async logger: nothing here may await it
+        if inspect.iscoroutine(done):
+            done.close()
+        return False
+    return True
 
 
 log: Final = Logger()
