@@ -92,7 +92,9 @@ async def test_a_call_that_never_waits_is_answered_as_under_asyncio_timeout(
 async def test_sync_timeout_frees_the_call_and_the_pool_keeps_serving(
     make: MakeDispatcher,
 ) -> None:
-    """A plain function past its deadline gets timeout; its thread is counted; others still run."""
+    """A plain function past its deadline gets timeout; its thread is counted and another is
+    started in its place, so other calls still run, up to twice ``[limits] threads`` threads
+    in all: past that a call waits for a thread to come back."""
     release = threading.Event()
     pack = toolwire.Toolset("t")
 
@@ -111,7 +113,17 @@ async def test_sync_timeout_frees_the_call_and_the_pool_keeps_serving(
     results = await dispatcher.dispatch_many([{"name": "stuck"}, {"name": "stuck"}])
     assert [r.error.kind for r in results if r.error] == ["timeout", "timeout"]
     assert dispatcher.stats()["abandoned"] == 2
+    # Both threads are stuck: a third serves (the bound only keeps a regression from hanging).
+    assert (await asyncio.wait_for(dispatcher.dispatch("quick"), 30)).output == "quick"
+    results = await dispatcher.dispatch_many([{"name": "stuck"}, {"name": "stuck"}])
+    assert [r.error.kind for r in results if r.error] == ["timeout", "timeout"]
+    assert dispatcher.stats()["abandoned"] == 4
+    # Four threads, all stuck: no fifth; the call waits until one comes back.
+    waiting = asyncio.ensure_future(dispatcher.dispatch("quick"))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
     release.set()
+    assert (await asyncio.wait_for(waiting, 30)).output == "quick"
     for _ in range(200):
         if dispatcher.stats()["running"] == 0:
             break

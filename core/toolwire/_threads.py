@@ -35,8 +35,9 @@ class ThreadRunner:
 
     Sized for I/O-bound tools: a thread is started when a call finds none idle, up to
     ``threads``. Context variables reach the thread. A call whose deadline passed cannot stop
-    its thread: the thread is counted as ``abandoned`` until it returns, and the others keep
-    serving.
+    its thread: the thread is counted as ``abandoned`` until it returns, and does not count
+    against ``threads``: one is started in its place, so that the pool keeps serving, up to
+    ``2 * threads`` threads in all (past that, calls wait for a thread to come back).
 
     Not ``loop.run_in_executor``: that hop chains a ``concurrent.futures.Future`` to an
     asyncio one, and costs about twice what this one does (a queue put, and one
@@ -71,7 +72,8 @@ class ThreadRunner:
         crew = self._crew
         if not crew.idle.acquire(blocking=False):
             with self._lock:
-                if len(crew.workers) < self.threads:
+                started = len(crew.workers)
+                if started - len(self._abandoned) < self.threads and started < 2 * self.threads:
                     worker = threading.Thread(
                         target=self._serve,
                         args=(crew,),
