@@ -102,7 +102,9 @@ CONFIG_SCHEMA: Final[Mapping[str, Any]] = {
                                     "description": "Calls in one batch; each extra call gets "
                                     "an error result."},
                 "threads": {**_COUNT, "default": 128,
-                            "description": "Threads for plain-function tools."},
+                            "description": "Threads for plain-function tools (a thread "
+                            "left running past its call's deadline is replaced, up to twice as "
+                            "many threads in all)."},
             },
         },
         "tools": {
