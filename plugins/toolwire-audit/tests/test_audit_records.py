@@ -160,8 +160,9 @@ def test_arguments_are_written_only_when_asked_and_then_redacted(
         ('{"password": "S5", "ratio": NaN}', b'{"password": "S5", "ratio": NaN}'),
         (b'{"password": "S5"', b'{"password": "S5"'),
         (b"\xffpassword=S5", b"\xffpassword=S5"),
+        ('{"password": "S5", "n": 1e400}', b'{"password": "S5", "n": 1e400}'),
     ],
-    ids=["cut-off", "array", "string", "nan", "cut-off-bytes", "not-utf8"],
+    ids=["cut-off", "array", "string", "nan", "cut-off-bytes", "not-utf8", "too-large"],
 )
 def test_arguments_that_are_not_a_json_object_are_withheld(
     make: MakeDispatcher, trail_path: Path, read: Read, arguments: str | bytes, digested: bytes

@@ -88,19 +88,28 @@ def canonical_json(value: Any) -> str:
 
 def parse_json(text: str) -> Any:
     """Parse RFC 8259 JSON text strictly: ``NaN`` and ``Infinity``, which Python accepts and
-    JSON has no words for, are refused.
+    JSON has no words for, are refused, and so is a number too large for a float.
 
     Raises:
         ValueError: the text is not JSON (``RecursionError`` included, for deep nesting).
     """
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except RecursionError:
         raise ValueError("nested too deep") from None
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; one too large for a float (``1e400``) would be infinity,
+    which no JSON text can be written back as: refused, like ``Infinity``."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number")
+    return value
 
 
 def canonical_arguments(arguments: Any) -> bytes:
