@@ -86,6 +86,10 @@ def redact(value: Any, names: Collection[str], depth: int = 0) -> Any:
 #: The shortest part of a secret (a line of it, or it without its surrounding whitespace)
 #: masked on its own.
 _SECRET_PART_MIN: Final = 4
+#: Secret texts one call may have masked one by one. Masking costs a search of each text for
+#: each secret: past this many (a model can send thousands of secret-named keys), every
+#: string that would be masked is replaced whole instead, in time that does not grow with them.
+MAX_SECRET_TEXTS: Final = 512
 
 
 def secret_values(arguments: Any, names: Collection[str]) -> tuple[str, ...]:
@@ -112,6 +116,8 @@ def secret_values(arguments: Any, names: Collection[str]) -> tuple[str, ...]:
         except (ValueError, RecursionError):  # unreadable: no key can say what is secret
             return ()
     found = _secrets_in(arguments, names)
+    if len(found) > MAX_SECRET_TEXTS:  # mask() replaces whole strings: no forms needed
+        return tuple(found)
     texts: set[str] = set()
     for value in found:
         texts.update((value, repr(value)[1:-1], json.dumps(value)[1:-1]))
@@ -155,16 +161,27 @@ def _secrets_in(arguments: Any, names: Collection[str]) -> set[str]:
 
 
 def mask(value: Any, secrets: Iterable[str]) -> Any:
-    """``value`` with every secret text in its strings (at any depth) replaced by the mask."""
+    """``value`` with every secret text in its strings (at any depth) replaced by the mask.
+
+    With more than ``MAX_SECRET_TEXTS`` secrets, every string holding any text is replaced
+    whole: searching each for each secret would take time in proportion to their product.
+    """
+    secrets = secrets if isinstance(secrets, tuple) else tuple(secrets)
+    return _mask(value, secrets, len(secrets) > MAX_SECRET_TEXTS)
+
+
+def _mask(value: Any, secrets: tuple[str, ...], whole: bool) -> Any:
     if isinstance(value, str):
+        if whole:
+            return REDACTED if value else value
         for secret in secrets:
             if secret in value:
                 value = value.replace(secret, REDACTED)
         return value
     if isinstance(value, Mapping):
-        return {k: mask(v, secrets) for k, v in value.items()}
+        return {k: _mask(v, secrets, whole) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [mask(v, secrets) for v in value]
+        return [_mask(v, secrets, whole) for v in value]
     return value
 
 

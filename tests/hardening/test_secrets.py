@@ -468,3 +468,48 @@ async def test_cyclic_or_deep_arguments_are_logged_without_hanging(
     text = sink.text()
     assert sink.stream.getvalue().count("toolwire.call") == 3 and "[nested too deep]" in text
     assert "hunter2-pw" not in text and "tok-9f8e7d" not in text
+
+
+many = toolwire.Toolset("many")
+
+
+@many.tool
+def configure(settings: dict[str, str]) -> str:
+    """Apply settings, failing with a message that quotes all of them."""
+    raise ValueError(f"cannot apply {settings!r}")
+
+
+@pytest.mark.parametrize("backend", ["logging", "structlog"])
+async def test_a_call_with_thousands_of_secrets_still_logs_none_of_them(
+    make: MakeDispatcher, backend: str
+) -> None:
+    """A model may send thousands of secret-named keys: past toolwire's cap on secrets masked
+    one by one (MAX_SECRET_TEXTS), every text that would be masked is replaced whole, so the
+    failure is still logged, with no secret in it (and the masking does not grow with them)."""
+    from toolwire._logging import MAX_SECRET_TEXTS
+
+    dispatcher = make(many, config=DEBUG)
+    count = MAX_SECRET_TEXTS + 100
+    settings = {f"token_{i}": f"tk-{i:05d}-value" for i in range(count)}
+    with Sink(backend) as sink:
+        result = await dispatcher.dispatch("configure", {"settings": settings})
+    assert result.error is not None and result.error.kind == "execution_error"
+    text = sink.text()
+    assert "toolwire.tool_failed" in text and "[redacted]" in text
+    assert "-value" not in text
+
+
+def test_past_the_cap_masking_replaces_whole_strings_instead_of_searching_each() -> None:
+    """Below MAX_SECRET_TEXTS each secret is masked where it shows; past it, every string
+    that would be masked is replaced whole (a cost that does not grow with the secrets)."""
+    from toolwire._logging import MAX_SECRET_TEXTS
+
+    redaction = toolwire.types.Redaction(frozenset({"token"}))
+    few = redaction.secret_values({"token": "tk-1-value"})
+    assert redaction.mask("keep tk-1-value keep", few) == "keep [redacted] keep"
+    arguments = {f"token_{i}": f"tk-{i}-value" for i in range(MAX_SECRET_TEXTS + 1)}
+    lots = redaction.secret_values(arguments)
+    assert redaction.mask({"message": "keep tk-1-value keep", "n": 3}, lots) == {
+        "message": "[redacted]",
+        "n": 3,
+    }
