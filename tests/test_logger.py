@@ -131,3 +131,26 @@ def _pack() -> toolwire.Toolset:
         return "pong"
 
     return pack
+
+
+async def test_a_host_processor_raising_a_cancellation_of_its_own_fails_no_call(
+    host_structlog: None,
+) -> None:
+    """A processor of the host's that raises ``CancelledError`` (a queue shut down, say) is
+    not the caller's cancellation (nothing awaits while an event is logged): every call is
+    still answered, one result each."""
+
+    def refuses(logger: Any, method: str, event: Any) -> Any:
+        raise asyncio.CancelledError
+
+    structlog.configure(
+        processors=[refuses, structlog.processors.KeyValueRenderer()],
+        logger_factory=structlog.PrintLoggerFactory(io.StringIO()),
+    )
+    dispatcher = toolwire.Dispatcher({"plugins": {"autoload": False}}).add(_pack())
+    try:
+        batch = await dispatcher.dispatch_many([{"name": "ping"}, {"name": "ping"}])
+        inline = await asyncio.to_thread(dispatcher.dispatch_sync, "ping", {})
+    finally:
+        dispatcher.close()
+    assert [r.output for r in (*batch, inline)] == ["pong", "pong", "pong"]

@@ -350,11 +350,22 @@ class Logger:
         self._emit(logging.CRITICAL, event, fields)
 
     def _emit(self, level: int, event: str, fields: dict[str, Any]) -> None:
+        try:
+            self._send(level, event, fields, sys._getframe(2))
+        except (KeyboardInterrupt, SystemExit):
+            raise  # the host's own Ctrl-C, or its request to exit
+        except BaseException:  # noqa: BLE001 - the host's logging must never fail a call
+            # Only the host's handlers and processors can raise here (the standard library
+            # catches an Exception a handler raises; this is a CancelledError of theirs, say):
+            # nothing here awaits, so it is no cancellation of the caller's.
+            return
+
+    def _send(self, level: int, event: str, fields: dict[str, Any], caller: FrameType) -> None:
         structlog = _configured_structlog()
         if structlog is None:
             if self._stdlib.isEnabledFor(level):
-                # Two frames up: the caller of the public method, for %(pathname)s and friends.
-                _to_stdlib(self._stdlib, level, event, fields, sys._getframe(2))
+                # The caller of the public method, for %(pathname)s and friends.
+                _to_stdlib(self._stdlib, level, event, fields, caller)
             return
         bound = _bind(structlog, self._name)
         if bound is not None:
@@ -366,7 +377,7 @@ class Logger:
         # logger without that method, an async one): the standard library's logging gets it,
         # rather than the caller an exception or nobody the event.
         if self._stdlib.isEnabledFor(level):
-            _to_stdlib(self._stdlib, level, event, fields, sys._getframe(2))
+            _to_stdlib(self._stdlib, level, event, fields, caller)
 
 
 def _bind(structlog: ModuleType, name: str) -> Any | None:
