@@ -11,6 +11,7 @@ import enum
 import json
 import pathlib
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -130,6 +131,59 @@ async def test_sync_timeout_frees_the_call_and_the_pool_keeps_serving(
         await asyncio.sleep(0.01)
     assert dispatcher.stats() == {"threads": 2, "running": 0, "abandoned": 0, "abandoned_tasks": 0}
     assert (await dispatcher.dispatch("quick")).output == "quick"
+
+
+async def test_threads_stay_bounded_across_close_and_reuse_and_shrink_back(
+    make: MakeDispatcher,
+) -> None:
+    """Threads still stuck from before ``close()`` count against the bound of twice
+    ``[limits] threads``: a call after reuse waits for one to come back rather than starting
+    more; once they are back, no more than ``threads`` calls run at once again."""
+    release = threading.Event()
+    running, most = [0], [0]
+    lock = threading.Lock()
+    pack = toolwire.Toolset("bounded")
+
+    @pack.tool(timeout=0.05)
+    def stuck() -> str:
+        """Block until released."""
+        release.wait(10)
+        return "late"
+
+    @pack.tool
+    def counted() -> str:
+        """Count how many copies run at once."""
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+        return "counted"
+
+    def ours() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("toolwire-")} - before
+
+    before = {t for t in threading.enumerate() if t.name.startswith("toolwire-")}
+    dispatcher = make(pack, config={"limits": {"threads": 1}})
+    for _ in range(2):  # one after the other: the second runs on a thread started for it
+        stuck_result = await dispatcher.dispatch("stuck")
+        assert stuck_result.error is not None and stuck_result.error.kind == "timeout"
+    assert len(ours()) == 2  # one thread, and the one started in its place: the bound
+    dispatcher.close()
+    waiting = asyncio.ensure_future(dispatcher.dispatch("counted"))
+    await asyncio.sleep(0.1)
+    assert not waiting.done() and len(ours()) == 2
+    release.set()
+    # The bound only keeps a regression from hanging the run; nothing here is timed.
+    assert (await asyncio.wait_for(waiting, 30)).output == "counted"
+    for _ in range(1000):  # both stuck threads back (a bounded wait, not a timing)
+        if dispatcher.stats()["abandoned"] == 0:
+            break
+        await asyncio.sleep(0.01)
+    batch = await dispatcher.dispatch_many([{"name": "counted"}] * 6)
+    assert [r.output for r in batch] == ["counted"] * 6
+    assert most[0] == 1
 
 
 def deaf_pack(

@@ -37,7 +37,9 @@ class ThreadRunner:
     ``threads``. Context variables reach the thread. A call whose deadline passed cannot stop
     its thread: the thread is counted as ``abandoned`` until it returns, and does not count
     against ``threads``: one is started in its place, so that the pool keeps serving, up to
-    ``2 * threads`` threads in all (past that, calls wait for a thread to come back).
+    ``2 * threads`` threads alive in all, a closed crew's included (past that, calls wait for a
+    thread to come back). Once an abandoned thread is back, a thread that finds one more than
+    ``threads`` serving leaves: ``threads`` stays the number of calls running at once.
 
     Not ``loop.run_in_executor``: that hop chains a ``concurrent.futures.Future`` to an
     asyncio one, and costs about twice what this one does (a queue put, and one
@@ -51,6 +53,7 @@ class ThreadRunner:
         self._lock = threading.Lock()
         self._active: set[int] = set()
         self._abandoned: set[int] = set()
+        self._alive = 0  # threads started and not yet ended, of every crew (under the lock)
         self._tokens = itertools.count(1)
 
     async def run(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
@@ -72,29 +75,62 @@ class ThreadRunner:
         crew = self._crew
         if not crew.idle.acquire(blocking=False):
             with self._lock:
-                started = len(crew.workers)
-                if started - len(self._abandoned) < self.threads and started < 2 * self.threads:
-                    worker = threading.Thread(
-                        target=self._serve,
-                        args=(crew,),
-                        name=f"toolwire-{len(crew.workers)}",
-                        daemon=True,
-                    )
-                    crew.workers.append(worker)
-                    worker.start()
+                if self._may_start(crew):
+                    self._start(crew)
         crew.queue.put(work)
 
+    def _may_start(self, crew: _Crew) -> bool:
+        """Whether ``crew`` may have one more thread (under the lock): fewer than ``threads``
+        of its threads serve (those running an abandoned call do not), and fewer than
+        ``2 * threads`` are alive in all, a former crew's included (``close``)."""
+        serving = len(crew.workers) - len(self._abandoned)
+        return serving < self.threads and self._alive < 2 * self.threads
+
+    def _start(self, crew: _Crew) -> None:
+        worker = threading.Thread(
+            target=self._serve, args=(crew,), name=f"toolwire-{len(crew.workers)}", daemon=True
+        )
+        crew.workers.append(worker)
+        self._alive += 1
+        worker.start()
+
     def _serve(self, crew: _Crew) -> None:
-        while (work := crew.queue.get()) is not None:
-            if work.future.cancelled():  # its caller gave up before it started
-                crew.idle.release()
-                continue
-            outcome = self._run_one(work)
-            # Idle before the caller is woken: waking it is the last thing this thread does
-            # before it waits again, so the woken loop does not wait for this thread's GIL.
-            crew.idle.release()
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-                work.loop.call_soon_threadsafe(_settle, work.future, *outcome)
+        try:
+            while (work := crew.queue.get()) is not None:
+                if work.future.cancelled():  # its caller gave up before it started
+                    crew.idle.release()
+                    continue
+                outcome = self._run_one(work)
+                leaving = self._surplus(crew)
+                if not leaving:
+                    # Idle before the caller is woken: waking it is the last thing this thread
+                    # does before it waits again, so the woken loop does not wait for its GIL.
+                    crew.idle.release()
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                    work.loop.call_soon_threadsafe(_settle, work.future, *outcome)
+                if leaving:
+                    return
+        finally:
+            with self._lock:
+                self._alive -= 1
+                # A former crew's thread, back at last: calls of the current crew that waited
+                # for room under the bound get a thread now.
+                current = self._crew
+                if current is not crew and not current.queue.empty() and self._may_start(current):
+                    self._start(current)
+
+    def _surplus(self, crew: _Crew) -> bool:
+        """Whether this thread, back from a call, is one more than ``threads`` serving (it
+        was started in place of an abandoned thread that has come back since): then it leaves
+        the crew, so that ``threads`` stays the number of calls running at once."""
+        if len(crew.workers) - len(self._abandoned) <= self.threads:  # without the lock: a hint
+            return False
+        with self._lock:
+            if len(crew.workers) - len(self._abandoned) <= self.threads:
+                return False
+            with contextlib.suppress(ValueError):  # a former crew's thread is in no list
+                crew.workers.remove(threading.current_thread())
+            return True
 
     def _run_one(self, work: _Work) -> tuple[bool, Any]:
         # set.add and set.discard are atomic under the GIL: no lock on the per-call path.
@@ -136,12 +172,13 @@ class ThreadRunner:
         """
         with self._lock:
             crew, self._crew = self._crew, _Crew()
-        for _ in crew.workers:
+            workers = list(crew.workers)
+        for _ in workers:
             crew.queue.put(None)
         # A thread abandoned by a timeout may never return: close() does not wait for it, nor
         # then for the others (daemon threads; each stops once its function returns).
         if wait and not self._abandoned:
-            for worker in crew.workers:
+            for worker in workers:
                 worker.join()
 
 
