@@ -11,8 +11,8 @@ import asyncio
 import concurrent.futures
 import contextvars
 import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Final, TypeVar
 
 from ._logging import log as _log
 from ._tasks import CANCEL_GRACE
@@ -91,11 +91,15 @@ class OwnedLoop:
             return self._loop
 
 
+#: The event loop running in this thread, or ``None``: asyncio's own (C) function, called
+#: straight on the inline path. Not get_running_loop(): where none runs (every inline call)
+#: it raises, and that costs more than the rest of the check.
+running_loop: Final[Callable[[], asyncio.AbstractEventLoop | None]] = asyncio._get_running_loop
+
+
 def loop_running() -> bool:
     """Whether an event loop is running in this thread."""
-    # Not get_running_loop(): where none runs (every inline call) it raises, and that costs
-    # more than the rest of this check.
-    return asyncio._get_running_loop() is not None
+    return running_loop() is not None
 
 
 def _serve(

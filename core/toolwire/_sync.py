@@ -8,12 +8,12 @@ dispatcher's own loop (``_loop.OwnedLoop``), never on a running loop's thread.
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable, Coroutine, Iterable, Mapping
+from contextvars import copy_context
 from typing import TYPE_CHECKING, Any
 
 from ._batch import id_for, listed
-from ._loop import loop_running
+from ._loop import running_loop
 from ._pipeline import run_call, run_inline
 from ._values import DispatchResult, ToolCall
 
@@ -53,12 +53,12 @@ class SyncEntryPoints:
         context.
         """
         plan = self._ready()
-        if isinstance(name, str) and name in plan.inline and not loop_running():
+        if isinstance(name, str) and name in plan.inline and running_loop() is None:
             new_id = self._new_id() if call_id is None else id_for(call_id, self._new_id)
             call = ToolCall(name, arguments, new_id)
             coroutine = run_call(plan, call, role, state, progress=progress, inline=True)
             # In a copy of the caller's context, as on a loop: what the tool sets stays its own.
-            return contextvars.copy_context().run(run_inline, coroutine).result
+            return copy_context().run(run_inline, coroutine).result
         return self._loop.run(
             self.dispatch(
                 name, arguments, call_id=call_id, role=role, state=state, progress=progress
