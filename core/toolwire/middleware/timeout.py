@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+import types
 import weakref
-from collections.abc import Generator
+from collections.abc import Awaitable, Generator
 from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import ToolError
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 #: Deadlines are grouped into slices of this many seconds, each with one timer.
 DEADLINE_RESOLUTION: Final = 0.005
+
+_monotonic: Final = time.monotonic
 
 
 class _Deadline:
@@ -131,45 +134,40 @@ class Timeout:
         assert task is not None and seconds is not None
         return self._wheel(loop).add(loop, seconds, task, spent)
 
-    def bound(self, call: ToolCall, context: CallContext, call_next: CallNext) -> _Bounded:
+    def bound(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Awaitable[Any]:
         """``call_next(call, context)``, awaited within the call's deadline."""
-        return _Bounded(self, call, context, call_next)
+        return _bounded(self, call, context, call_next)
 
     async def __call__(self, call: ToolCall, context: CallContext, call_next: CallNext) -> Any:
-        return await _Bounded(self, call, context, call_next)
+        return await _bounded(self, call, context, call_next)
 
 
-class _Bounded:
-    """Awaits the rest of the call within its deadline.
+@types.coroutine
+def _bounded(
+    timeout: Timeout, call: ToolCall, context: CallContext, call_next: CallNext
+) -> Generator[Any, Any, Any]:
+    """Await the rest of the call within its deadline.
 
     The deadline is armed when the call first waits, counting from its start: until then the
     loop runs nothing else, so no timer could fire (``asyncio.timeout`` would cancel the task
     at that same first wait). A call that finishes without waiting, as many ``async def``
     tools do, never pays for a timer. Once armed, every step of the call passes through as
-    ``await`` passes it.
+    ``await`` passes it. A generator awaited as it is (``types.coroutine``): no object and no
+    coroutine of its own per call.
     """
-
-    __slots__ = ("call", "call_next", "context", "timeout")
-
-    def __init__(
-        self, timeout: Timeout, call: ToolCall, context: CallContext, call_next: CallNext
-    ) -> None:
-        self.timeout, self.call, self.context, self.call_next = timeout, call, context, call_next
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        started = time.monotonic()
-        steps = self.call_next(self.call, self.context).__await__()
-        try:
-            pending = steps.send(None)
-        except StopIteration as done:
-            return done.value  # it never waited: no deadline could have passed
-        armed = self.timeout.arm(self.context, time.monotonic() - started)
-        try:
-            value = yield from relay(steps, pending)
-        except asyncio.CancelledError:
-            armed.cancelled(self.call)
-            raise
-        finally:
-            armed.disarm()
-        armed.answered()
-        return value
+    started = _monotonic()
+    steps = call_next(call, context).__await__()
+    try:
+        pending = steps.send(None)
+    except StopIteration as done:
+        return done.value  # it never waited: no deadline could have passed
+    armed = timeout.arm(context, _monotonic() - started)
+    try:
+        value = yield from relay(steps, pending)
+    except asyncio.CancelledError:
+        armed.cancelled(call)
+        raise
+    finally:
+        armed.disarm()
+    armed.answered()
+    return value
