@@ -858,3 +858,32 @@ def test_close_returns_after_the_grace_though_a_tool_is_left_running(
     assert result.error is not None and result.error.kind == "timeout"
     dispatcher.close()
     assert not finished.is_set()
+
+
+@pytest.mark.parametrize("raised", [toolwire.ToolError("fetch aborted"), ValueError("aborted")])
+async def test_a_tool_that_raises_while_handling_its_deadline_gets_timeout(
+    make: MakeDispatcher, raised: Exception
+) -> None:
+    """A tool that turns its deadline's cancel into an error of its own is answered with
+    ``timeout`` (the deadline passed), and the host's task is left with no cancel request
+    of the deadline's (as ``asyncio.timeout`` leaves it): a later Ctrl-C still reads as one."""
+    pack = toolwire.Toolset("raising")
+
+    @pack.tool(timeout=0.05)
+    async def fetch() -> str:
+        """Wait, and fail when cancelled."""
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            raise raised from None
+        return "never"
+
+    dispatcher = make(pack)
+    task = asyncio.current_task()
+    assert task is not None
+    before = task.cancelling()
+    one = await dispatcher.dispatch("fetch")
+    (many,) = await dispatcher.dispatch_many([{"name": "fetch"}])
+    for result in (one, many):
+        assert result.error is not None and result.error.kind == "timeout"
+    assert task.cancelling() == before

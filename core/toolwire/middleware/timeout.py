@@ -46,7 +46,10 @@ class _Deadline:
             members.discard(self)
 
     def cancelled(self, call: ToolCall) -> None:
-        """On ``CancelledError``: raise ``timeout`` when it was ours and nobody else asked."""
+        """On ``CancelledError``, or any failure once the deadline has passed (a tool that
+        raised its own error while handling the cancel): take the deadline's cancel back, and
+        raise ``timeout`` when nobody else asked to cancel. As ``asyncio.timeout`` does, the
+        task's count of cancel requests is left as it was before the call."""
         if self.expired and self.task.uncancel() <= self.base:
             raise ToolError(
                 f"{call.name} did not finish within {self.seconds:g} seconds",
@@ -164,7 +167,7 @@ def _bounded(
     armed = timeout.arm(context, _monotonic() - started)
     try:
         value = yield from relay(steps, pending)
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, Exception):
         armed.cancelled(call)
         raise
     finally:
