@@ -90,6 +90,10 @@ _SECRET_PART_MIN: Final = 4
 #: each secret: past this many (a model can send thousands of secret-named keys), every
 #: string that would be masked is replaced whole instead, in time that does not grow with them.
 MAX_SECRET_TEXTS: Final = 512
+#: Characters one string may have searched in all (its length times the secrets): past this,
+#: it is replaced whole too, so that a long text (a large argument a tool's error repeats)
+#: under many secrets costs no more than this.
+MAX_MASK_WORK: Final = 16_000_000
 
 
 def secret_values(arguments: Any, names: Collection[str]) -> tuple[str, ...]:
@@ -164,7 +168,8 @@ def mask(value: Any, secrets: Iterable[str]) -> Any:
     """``value`` with every secret text in its strings (at any depth) replaced by the mask.
 
     With more than ``MAX_SECRET_TEXTS`` secrets, every string holding any text is replaced
-    whole: searching each for each secret would take time in proportion to their product.
+    whole: searching each for each secret would take time in proportion to their product; so
+    is a string whose length times the number of secrets is over ``MAX_MASK_WORK``.
     """
     secrets = secrets if isinstance(secrets, tuple) else tuple(secrets)
     return _mask(value, secrets, len(secrets) > MAX_SECRET_TEXTS)
@@ -172,7 +177,7 @@ def mask(value: Any, secrets: Iterable[str]) -> Any:
 
 def _mask(value: Any, secrets: tuple[str, ...], whole: bool) -> Any:
     if isinstance(value, str):
-        if whole:
+        if whole or len(value) * len(secrets) > MAX_MASK_WORK:
             return REDACTED if value else value
         for secret in secrets:
             if secret in value:

@@ -513,3 +513,19 @@ def test_past_the_cap_masking_replaces_whole_strings_instead_of_searching_each()
         "message": "[redacted]",
         "n": 3,
     }
+
+
+def test_a_text_too_long_for_its_secrets_is_replaced_whole() -> None:
+    """A text whose length times the number of secret texts is over MAX_MASK_WORK is
+    replaced whole rather than searched for each secret; a shorter one is masked in place."""
+    from toolwire._logging import MAX_MASK_WORK
+
+    redaction = toolwire.types.Redaction(frozenset({"token"}))
+    secrets = redaction.secret_values({f"token_{i}": f"tk-{i}-value" for i in range(100)})
+    short = "keep tk-7-value keep"
+    assert redaction.mask(short, secrets) == "keep [redacted] keep"
+    long = "x" * (MAX_MASK_WORK // len(secrets) + 1) + " tk-7-value"
+    assert redaction.mask({"message": long, "tool": "ok"}, secrets) == {
+        "message": "[redacted]",
+        "tool": "ok",
+    }
