@@ -139,7 +139,7 @@ def secret_values(arguments: Any, names: Collection[str]) -> tuple[str, ...]:
 
 
 def _secrets_in(arguments: Any, names: Collection[str]) -> set[str]:
-    """Every string or number under a secret key.
+    """Every string or number under a secret key, the keys of a mapping under one included.
 
     A loop that visits each container once: a host may pass arguments of any depth, or
     cyclic ones (the parse stage refuses them, but the log still sees them).
@@ -154,6 +154,9 @@ def _secrets_in(arguments: Any, names: Collection[str]) -> set[str]:
                 continue
             visited.add((id(value), secret))
         if isinstance(value, Mapping):
+            if secret:  # under a secret key, its keys are part of the secret too (when long
+                # enough not to mask ordinary words)
+                pending += [(k, True) for k in value if len(str(k)) >= _SECRET_PART_MIN]
             pending += [(v, secret or is_secret_key(k, names)) for k, v in value.items()]
         elif isinstance(value, list | tuple):
             pending += [(v, secret) for v in value]

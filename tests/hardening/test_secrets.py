@@ -529,3 +529,14 @@ def test_a_text_too_long_for_its_secrets_is_replaced_whole() -> None:
         "message": "[redacted]",
         "tool": "ok",
     }
+
+
+def test_the_keys_of_a_mapping_under_a_secret_key_are_secret_too() -> None:
+    """``{"tokens": {"ghp_...": "label"}}``: the mapping's keys are the secrets here (those of
+    at least four characters, so that short ordinary words are not masked everywhere)."""
+    redaction = toolwire.types.Redaction(frozenset({"token"}))
+    secrets = redaction.secret_values({"tokens": {"ghp-abc-123": "ci", "nested": {"k-99": 1}}})
+    assert {"ghp-abc-123", "ci", "nested", "k-99", "1"} <= set(secrets)
+    assert "ab" not in redaction.secret_values({"tokens": {"ab": "x"}})
+    shown = redaction.mask("bad tokens {'ghp-abc-123': 'ci'}", secrets)
+    assert "ghp-abc-123" not in shown
