@@ -62,3 +62,25 @@ async def test_no_role_is_never_unknown(
     with caplog.at_level(logging.DEBUG, logger="toolwire"):
         await dispatcher.dispatch("ping", {})
     assert not [r for r in caplog.records if "unknown_role" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    "role", [1, ("admin",), ["admin"], b"admin", frozenset({"admin"})], ids=repr
+)
+async def test_a_role_that_is_no_text_is_an_unknown_role_everywhere(
+    make: MakeDispatcher, caplog: pytest.LogCaptureFixture, role: object
+) -> None:
+    """A host that passes a role that is not text (its bug) gets what an unknown role gets,
+    from every entry point alike: the tools without roles, a denial for the others, and one
+    warning naming the role's type; never an internal error."""
+    dispatcher = make(_pack())
+    with caplog.at_level(logging.WARNING, logger="toolwire"):
+        assert [t.name for t in dispatcher.tools(role)] == ["ping"]  # type: ignore[arg-type]
+        assert dispatcher.find_tool("delete_user", role) is None  # type: ignore[arg-type]
+        defined = dispatcher.tool_definitions("openai-responses", role=role)  # type: ignore[arg-type]
+        assert [d["name"] for d in defined] == ["ping"]
+        assert (await dispatcher.dispatch("ping", {}, role=role)).success  # type: ignore[arg-type]
+        denied = await dispatcher.dispatch("delete_user", {"user": "x"}, role=role)  # type: ignore[arg-type]
+    assert denied.error is not None and denied.error.kind == "permission_denied"
+    unknown = [r for r in caplog.records if "toolwire.unknown_role" in r.getMessage()]
+    assert len(unknown) == 1 and "not text" in unknown[0].getMessage()

@@ -180,8 +180,9 @@ def resolve(plan: Plan, call: ToolCall, context: CallContext) -> Route:
     context.policy = route.policy
     context.plugin = route.plugin
     context.caller = call.caller
-    if context.role is not None and context.role not in plan.known_roles:
-        plan.note_role(context.role)
+    role = context.role
+    if role is not None and (type(role) is not str or role not in plan.known_roles):
+        plan.note_role(role)  # an unknown role, or one that is no text (a host's bug)
     if route.policy.allowed_callers is not None or call.caller not in (None, "direct"):
         _check_caller(route, call)
     return route

@@ -192,9 +192,12 @@ class Plan:
         host meant to configure. A role that no tool names still calls every tool without
         ``roles``, and none with them. Where no tool has roles at all, every role reaches
         every tool and none is logged."""
-        if not self.known_roles or role is None or role in self.known_roles:
+        if not self.known_roles or role is None:
             return
-        if role in self.unknown_roles:
+        # A role that is no text is the host's bug: it is no role any tool names, and is
+        # named in the log by its type.
+        role = role if isinstance(role, str) else f"<not text: {type(role).__name__}>"
+        if role in self.known_roles or role in self.unknown_roles:
             return
         if len(self.unknown_roles) >= _UNKNOWN_ROLES_LOGGED:
             return  # roles can come from tokens' claims: the log stays bounded
@@ -210,7 +213,7 @@ class Plan:
         """Whether ``role`` may call the route's tool (roles apply only while enforced)."""
         self.note_role(role)
         roles = route.policy.roles
-        return roles is None or not self.roles_enforced or role in roles
+        return roles is None or not self.roles_enforced or (isinstance(role, str) and role in roles)
 
     def definition(self, provider: Provider, tool: Tool) -> ToolDefinition:
         """One tool as that provider describes it, built once; its problems are logged once."""

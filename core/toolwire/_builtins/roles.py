@@ -24,6 +24,6 @@ class RolePermissions:
         roles = context.policy.roles if context.policy is not None else None
         if roles is None:
             return None
-        if context.role in roles:
+        if isinstance(context.role, str) and context.role in roles:
             return True
         return Deny(f"this role may not call {call.name}")
