@@ -1,5 +1,6 @@
-"""``toolwire.get_logger(...).enabled(level)`` answers as the host's logging is configured now:
-stdlib logging, or structlog once the host configures it, each time it configures it again."""
+"""toolwire's logger follows the host's logging as it is configured now (stdlib logging, or
+structlog once the host configures it, each time it configures it again), and whatever that
+configuration is, it never fails a call."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def host_structlog() -> Iterator[None]:
 
 
 def test_enabled_follows_each_structlog_configuration(host_structlog: None) -> None:
+    """Each new structlog filtering level is followed, though the level check is kept."""
     log = toolwire.get_logger("toolwire.test_logger")
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     assert [log.enabled(level) for level in (logging.INFO, logging.WARNING)] == [False, True]
@@ -33,6 +35,7 @@ def test_enabled_follows_each_structlog_configuration(host_structlog: None) -> N
 def test_enabled_follows_the_stdlib_level_under_structlogs_stdlib_logger(
     host_structlog: None,
 ) -> None:
+    """Under structlog's stdlib logger, the stdlib logger's level is read at each check."""
     structlog.configure(
         wrapper_class=structlog.stdlib.BoundLogger,
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -52,6 +55,7 @@ def test_enabled_follows_the_stdlib_level_under_structlogs_stdlib_logger(
 def test_enabled_reads_stdlib_logging_once_structlog_is_unconfigured_again(
     host_structlog: None,
 ) -> None:
+    """With structlog unconfigured again, the standard library's level decides once more."""
     log = toolwire.get_logger("toolwire.test_logger")
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
     assert not log.enabled(logging.ERROR)
