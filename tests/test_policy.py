@@ -90,6 +90,19 @@ async def test_a_call_that_never_waits_is_answered_as_under_asyncio_timeout(
     await asyncio.sleep(0.02)  # a deadline that fired late would cancel us here
 
 
+def stuck_pack(name: str, release: threading.Event) -> toolwire.Toolset:
+    """A pack with ``stuck``: a plain function past its 0.05 s deadline until ``release``."""
+    pack = toolwire.Toolset(name)
+
+    @pack.tool(timeout=0.05)
+    def stuck() -> str:
+        """Block until released."""
+        release.wait(10)
+        return "late"
+
+    return pack
+
+
 async def test_sync_timeout_frees_the_call_and_the_pool_keeps_serving(
     make: MakeDispatcher,
 ) -> None:
@@ -97,13 +110,7 @@ async def test_sync_timeout_frees_the_call_and_the_pool_keeps_serving(
     started in its place, so other calls still run, up to twice ``[limits] threads`` threads
     in all: past that a call waits for a thread to come back."""
     release = threading.Event()
-    pack = toolwire.Toolset("t")
-
-    @pack.tool(timeout=0.05)
-    def stuck() -> str:
-        """Block until released."""
-        release.wait(10)
-        return "late"
+    pack = stuck_pack("t", release)
 
     @pack.tool
     def quick() -> str:
@@ -125,10 +132,7 @@ async def test_sync_timeout_frees_the_call_and_the_pool_keeps_serving(
     assert not waiting.done()
     release.set()
     assert (await asyncio.wait_for(waiting, 30)).output == "quick"
-    for _ in range(200):
-        if dispatcher.stats()["running"] == 0:
-            break
-        await asyncio.sleep(0.01)
+    assert await wait_for_count(dispatcher, "running", 0)
     assert dispatcher.stats() == {"threads": 2, "running": 0, "abandoned": 0, "abandoned_tasks": 0}
     assert (await dispatcher.dispatch("quick")).output == "quick"
 
@@ -142,13 +146,7 @@ async def test_threads_stay_bounded_across_close_and_reuse_and_shrink_back(
     release = threading.Event()
     running, most = [0], [0]
     lock = threading.Lock()
-    pack = toolwire.Toolset("bounded")
-
-    @pack.tool(timeout=0.05)
-    def stuck() -> str:
-        """Block until released."""
-        release.wait(10)
-        return "late"
+    pack = stuck_pack("bounded", release)
 
     @pack.tool
     def counted() -> str:
@@ -177,10 +175,7 @@ async def test_threads_stay_bounded_across_close_and_reuse_and_shrink_back(
     release.set()
     # The bound only keeps a regression from hanging the run; nothing here is timed.
     assert (await asyncio.wait_for(waiting, 30)).output == "counted"
-    for _ in range(1000):  # both stuck threads back (a bounded wait, not a timing)
-        if dispatcher.stats()["abandoned"] == 0:
-            break
-        await asyncio.sleep(0.01)
+    assert await wait_for_count(dispatcher, "abandoned", 0)  # both stuck threads are back
     batch = await dispatcher.dispatch_many([{"name": "counted"}] * 6)
     assert [r.output for r in batch] == ["counted"] * 6
     assert most[0] == 1
