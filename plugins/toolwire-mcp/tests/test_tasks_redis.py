@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -154,6 +155,18 @@ def _http_serve(config: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         process.wait(20)
 
 
+async def _task_left_running(config: Path, mark: Path, stop: signal.Signals) -> Any:
+    """A task an admin started on a served process, running (its tool touched ``mark``) when
+    ``stop`` ended that process."""
+    with _http_serve(config) as (url, process):
+        async with _http_client(url, TOKENS["TW_TASKS_ADMIN"]) as admin:
+            task = await _call_as_task(admin, "wait", {"seconds": 3600, "mark": str(mark)})
+            await _until(lambda: mark.exists())
+        process.send_signal(stop)
+        process.wait(30)
+    return task
+
+
 @asynccontextmanager
 async def _http_client(
     url: str, token: str | None, address: str = "127.0.0.1"
@@ -178,13 +191,7 @@ async def test_killed_server_task_reads_failed_and_only_its_caller_reads_it(
     stopped, on another server on the same Redis; another principal and a forged id get an
     unknown task there."""
     config = _config(tmp_path, toolwire_redis.url)
-    mark = tmp_path / "mark"
-    with _http_serve(config) as (url, process):
-        async with _http_client(url, TOKENS["TW_TASKS_ADMIN"]) as admin:
-            task = await _call_as_task(admin, "wait", {"seconds": 3600, "mark": str(mark)})
-            await _until(lambda: mark.exists())
-        process.kill()
-        process.wait(20)
+    task = await _task_left_running(config, tmp_path / "mark", signal.SIGKILL)
     with _http_serve(config) as (url, _):
         async with _http_client(url, TOKENS["TW_TASKS_USER"]) as user:
             for task_id in (task.task_id, "A" * 32, "../*"):
@@ -285,13 +292,7 @@ async def test_a_server_stopped_with_sigterm_records_its_running_task_failed(
     """SIGTERM, as a service manager stops a server: the task it was running is recorded
     failed as the server stops (SHUTDOWN), not left working until its lease runs out."""
     config = _config(tmp_path, toolwire_redis.url)
-    mark = tmp_path / "mark"
-    with _http_serve(config) as (url, process):
-        async with _http_client(url, TOKENS["TW_TASKS_ADMIN"]) as admin:
-            task = await _call_as_task(admin, "wait", {"seconds": 3600, "mark": str(mark)})
-            await _until(lambda: mark.exists())
-        process.terminate()
-        process.wait(30)
+    task = await _task_left_running(config, tmp_path / "mark", signal.SIGTERM)
     store = RedisTaskStore(toolwire_redis.url)
     row = store.get(task.task_id)  # as stored: no read marks a lapsed lease here
     assert row is not None and row["status"] == "failed"
