@@ -47,6 +47,11 @@ def desk(tmp_path: Path) -> Iterator[tuple[toolwire.Dispatcher, list[str]]]:
     dispatcher.close()
 
 
+def _accepting(server: Any) -> Client:
+    """A 2026-07-28 client of ``server`` whose person accepts whatever they are asked."""
+    return Client(server, mode=MODERN, elicitation_callback=_person("accept"))
+
+
 def _person(action: str, asked: list[str] | None = None) -> Any:
     async def person(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
         if asked is not None:
@@ -152,9 +157,7 @@ async def test_a_retry_without_an_answer_gets_approval_required_for_the_same_rec
     """A retry that carries the requestState but no answer gets approval_required naming the
     same record, which stays pending (no second record is made)."""
     dispatcher, ran = desk
-    async with Client(
-        toolwire_mcp.server(dispatcher), mode=MODERN, elicitation_callback=_person("accept")
-    ) as client:
+    async with _accepting(toolwire_mcp.server(dispatcher)) as client:
         state = await _asked(client, "delete_file", {"path": "a.txt"})
         result = await _retry(client, "delete_file", {"path": "a.txt"}, state, None)
     (record,) = dispatcher.approvals_sync()
@@ -169,9 +172,7 @@ async def test_a_forged_request_state_is_refused_and_approves_nothing(
     the plain record id, or the real one for other arguments) gets the SDK's invalid-state
     error, even with an accept: the record stays pending and nothing runs."""
     dispatcher, ran = desk
-    async with Client(
-        toolwire_mcp.server(dispatcher), mode=MODERN, elicitation_callback=_person("accept")
-    ) as client:
+    async with _accepting(toolwire_mcp.server(dispatcher)) as client:
         state = await _asked(client, "delete_file", {"path": "a.txt"})
         (record,) = dispatcher.approvals_sync()
         flipped = state[:-3] + ("A" if state[-3] != "A" else "B") + state[-2:]
@@ -199,9 +200,9 @@ async def test_a_sealed_state_naming_another_callers_or_tools_record_approves_no
     dispatcher, ran = desk
     alice = toolwire_mcp.server(dispatcher, role="alice", request_state_key=KEY)
     bob = toolwire_mcp.server(dispatcher, role="bob", request_state_key=KEY)
-    async with Client(alice, mode=MODERN, elicitation_callback=_person("accept")) as client:
+    async with _accepting(alice) as client:
         await _asked(client, "delete_file", {"path": "a.txt"})
-    async with Client(bob, mode=MODERN, elicitation_callback=_person("accept")) as client:
+    async with _accepting(bob) as client:
         await _asked(client, "delete_dir", {"path": "b"})
         records = {(a.role, a.tool): a for a in dispatcher.approvals_sync()}
         for record in (records["alice", "delete_file"], records["bob", "delete_dir"]):
@@ -243,9 +244,7 @@ async def test_a_retry_after_a_decision_elsewhere_gets_the_stored_result(
     that stored result whatever its person answers: nothing runs a second time, and the
     decision is not changed."""
     dispatcher, ran = desk
-    async with Client(
-        toolwire_mcp.server(dispatcher), mode=MODERN, elicitation_callback=_person("accept")
-    ) as client:
+    async with _accepting(toolwire_mcp.server(dispatcher)) as client:
         state = await _asked(client, "delete_file", {"path": "a.txt"})
         (record,) = dispatcher.approvals_sync()
         if decision == "approve":
@@ -270,9 +269,7 @@ async def test_a_record_approved_elsewhere_but_not_run_runs_once_on_the_retry(
     console does) runs on a retry that brings no answer, keeping who approved it; a later
     retry gets the stored result and runs nothing."""
     dispatcher, ran = desk
-    async with Client(
-        toolwire_mcp.server(dispatcher), mode=MODERN, elicitation_callback=_person("accept")
-    ) as client:
+    async with _accepting(toolwire_mcp.server(dispatcher)) as client:
         state = await _asked(client, "delete_file", {"path": "a.txt"})
         (record,) = dispatcher.approvals_sync()
         await dispatcher.approve(record.id, by="ops", run=False)
@@ -291,9 +288,7 @@ async def test_a_retry_reaching_a_server_without_the_key_fails_closed(
     process would refuse it), and nothing is decided; servers given one shared key accept
     each other's, and the call runs once."""
     dispatcher, ran = desk
-    async with Client(
-        toolwire_mcp.server(dispatcher), mode=MODERN, elicitation_callback=_person("accept")
-    ) as first:
+    async with _accepting(toolwire_mcp.server(dispatcher)) as first:
         state = await _asked(first, "delete_file", {"path": "a.txt"})
     async with Client(toolwire_mcp.server(dispatcher), mode=MODERN) as other:
         with pytest.raises(MCPError) as refused:
@@ -302,7 +297,7 @@ async def test_a_retry_reaching_a_server_without_the_key_fails_closed(
     assert _statuses(dispatcher) == ["pending"] and ran == []
 
     shared = [toolwire_mcp.server(dispatcher, request_state_key=KEY) for _ in range(2)]
-    async with Client(shared[0], mode=MODERN, elicitation_callback=_person("accept")) as one:
+    async with _accepting(shared[0]) as one:
         state = await _asked(one, "delete_file", {"path": "b.txt"})
     async with Client(shared[1], mode=MODERN) as two:
         result = await _retry(two, "delete_file", {"path": "b.txt"}, state, "accept")
