@@ -8,6 +8,9 @@ import sys
 
 from toolwire.types import Command
 
+#: Connections waiting to be accepted (uvicorn's own default backlog).
+_LISTEN_BACKLOG = 2048
+
 
 def console_command() -> Command:
     """The ``console`` command."""
@@ -63,6 +66,9 @@ def _run(args: argparse.Namespace) -> int:
                 "choose another --port or --host"
             ) from None
         with sock:
+            # Listening before it says where: a connection made as soon as the line is read
+            # waits in the backlog until the server accepts it, instead of being refused.
+            sock.listen(_LISTEN_BACKLOG)
             bound = sock.getsockname()[1]
             where = f"[{host}]" if ":" in host else host
             print(f"toolwire: console on http://{where}:{bound}/", file=sys.stderr, flush=True)
