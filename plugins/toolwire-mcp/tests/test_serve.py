@@ -221,6 +221,121 @@ async def test_http_anonymous_role_and_cancellation(
             assert not (await guest.call_tool("get_weather", {"location": "Rome"})).is_error
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+async def test_http_progress_reaches_the_client_before_the_result(
+    demo_dispatcher: toolwire.Dispatcher, mode: str
+) -> None:
+    """Over HTTP, in both revisions (a sessionless 2026-07-28 call is answered through the
+    SDK's JSON mode), a call's progress reaches the client that asked for it, in order."""
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    app = toolwire_mcp.asgi_app(demo_dispatcher, settings=ServeSettings(anonymous_role="guest"))
+    with serving(app) as base:
+        async with http_client(f"{base}/mcp", None, mode) as guest:
+            result = await guest.call_tool("count", {"n": 3}, progress_callback=on_progress)
+            assert result.content[0].text == "counted to 3"
+            assert seen == [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")]
+            quiet = await guest.call_tool("count", {"n": 2})  # no token asked: no event
+            assert quiet.content[0].text == "counted to 2"
+
+
+def _sessionless_call(name: str, arguments: dict[str, Any], progress: bool = False) -> Any:
+    """A 2026-07-28 ``tools/call`` as its body and headers, a progress token asked if told."""
+    meta: dict[str, Any] = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    if progress:
+        meta["progressToken"] = "p-1"
+    body = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments, "_meta": meta},
+    }
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": name,
+    }
+    return body, headers
+
+
+def _events(text: str) -> list[Any]:
+    """The JSON of each ``message`` event of an event stream, in order."""
+    return [
+        json.loads(line[len("data: ") :])
+        for line in text.replace("\r\n", "\n").split("\n")
+        if line.startswith("data: ")
+    ]
+
+
+@pytest.mark.slow
+async def test_http_a_long_sessionless_call_becomes_a_stream_that_pings(
+    demo_dispatcher: toolwire.Dispatcher, tmp_path: Path
+) -> None:
+    """A sessionless call that ends within ``sse_ping_interval`` is answered as JSON; one
+    that runs longer is answered as an event stream, pinged every interval, its result the
+    stream's last event; a progress report commits the stream at once."""
+    settings = ServeSettings(anonymous_role="guest", sse_ping_interval=0.3)
+    with serving(toolwire_mcp.asgi_app(demo_dispatcher, settings=settings)) as base:
+        url = f"{base}/mcp"
+        async with httpx2.AsyncClient(timeout=30.0) as raw:
+            body, headers = _sessionless_call("get_weather", {"location": "Oslo"})
+            quick = await raw.post(url, json=body, headers=headers)
+            assert quick.headers["content-type"] == "application/json"
+            assert quick.json()["result"]["isError"] is False
+
+            arguments = {"seconds": 1.2, "marker": str(tmp_path / "marker")}
+            body, headers = _sessionless_call("wait", arguments)
+            long = await raw.post(url, json=body, headers=headers)
+            assert long.status_code == 200
+            assert long.headers["content-type"] == "text/event-stream"
+            assert long.text.count(": ping") >= 3, long.text
+            (answer,) = _events(long.text)
+            assert answer["id"] == 7
+            assert answer["result"]["content"][0]["text"] == "waited"
+
+            body, headers = _sessionless_call("count", {"n": 2}, progress=True)
+            counted = await raw.post(url, json=body, headers=headers)
+            assert counted.headers["content-type"] == "text/event-stream"
+            *reports, answer = _events(counted.text)
+            assert [r["params"] for r in reports] == [
+                {"progressToken": "p-1", "progress": 1.0, "total": 2.0, "message": "step 1"},
+                {"progressToken": "p-1", "progress": 2.0, "total": 2.0, "message": "step 2"},
+            ]
+            assert answer["result"]["content"][0]["text"] == "counted to 2"
+
+
+@pytest.mark.slow
+async def test_http_a_sessionless_client_that_leaves_cancels_its_call(
+    demo_dispatcher: toolwire.Dispatcher, tmp_path: Path
+) -> None:
+    """A client that hangs up on a sessionless call, before the answer is a stream or after,
+    has its call cancelled in the tool, and the server goes on serving."""
+    settings = ServeSettings(anonymous_role="guest", sse_ping_interval=0.5)
+    with serving(toolwire_mcp.asgi_app(demo_dispatcher, settings=settings)) as base:
+        url = f"{base}/mcp"
+        for hang_up_after in (0.0, 1.0):  # before the stream commits, and once it pinged
+            marker = tmp_path / f"marker-{hang_up_after}"
+            body, headers = _sessionless_call("wait", {"seconds": 60, "marker": str(marker)})
+            async with httpx2.AsyncClient(timeout=30.0) as raw:
+                call = asyncio.ensure_future(raw.post(f"{url}", json=body, headers=headers))
+                assert await _until(lambda m=marker: m.exists())  # type: ignore[misc]
+                await asyncio.sleep(hang_up_after)
+                call.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await call
+            assert await _until(lambda m=marker: m.read_text() == "cancelled")  # type: ignore[misc]
+        async with http_client(url, None, "auto") as guest:
+            assert not (await guest.call_tool("get_weather", {"location": "Rome"})).is_error
+
+
 def test_http_without_any_way_in_refuses_to_start(demo_dispatcher: toolwire.Dispatcher) -> None:
     """No tokens, no OAuth and no anonymous role: nobody could call, so nothing starts."""
     with pytest.raises(toolwire.ConfigError, match="anonymous_role"):

@@ -30,7 +30,7 @@ import os
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 import toolwire
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -44,9 +44,16 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._exchange import Exchange, response_header
 from ._serve import OWNER_KEY, PRINCIPAL_KEY, ROLE_KEY, served_server
 from ._sessions import SessionLedger
-from ._settings import OAuthSettings, ServeSettings, host_pattern, origin_pattern
+from ._settings import (
+    DEFAULT_SSE_PING_INTERVAL,
+    OAuthSettings,
+    ServeSettings,
+    host_pattern,
+    origin_pattern,
+)
 
 _ROLE_CLAIM: Final = "toolwire_role"
 #: Host names that only a client on this machine (or a page it serves itself) sends.
@@ -336,8 +343,14 @@ class _Gate:
         require_audience: bool,
         sessions: SessionLedger | None,
         refusals: toolwire.RefusalSummary,
+        sessionless: ASGIApp | None = None,
+        ping_interval: float = DEFAULT_SSE_PING_INTERVAL,
     ) -> None:
         self.app = app
+        #: The SDK's JSON-mode app, for sessionless requests answered through an ``Exchange``
+        #: (``None``: every request goes to ``app``).
+        self.sessionless = sessionless
+        self.ping_interval = ping_interval
         self.addresses = addresses
         self.verifier = verifier
         self.role_of = role_of
@@ -368,16 +381,17 @@ class _Gate:
         owner = await self._authenticate(scope, headers.get(b"authorization"), send)
         if owner is None:
             return
+        version = headers.get(b"mcp-protocol-version")
+        sessionless = version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS
         if self.sessions is None:
-            await self._serve(scope, receive, send)
+            await self._serve(scope, receive, send, sessionless)
             return
         session_id = headers.get(b"mcp-session-id")
         if session_id is not None:
             await self._serve_session(session_id, owner, scope, receive, send)
             return
-        version = headers.get(b"mcp-protocol-version")
-        if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
-            await self._serve(scope, receive, send)  # the sessionless revision opens none
+        if sessionless:
+            await self._serve(scope, receive, send, True)  # the sessionless revision opens none
             return
         await self._open_session(owner, scope, receive, send)
 
@@ -458,7 +472,7 @@ class _Gate:
             nonlocal opened
             if message["type"] == "http.response.start" and message["status"] < 400:
                 # Recorded before the client can read the id and use it.
-                opened = _response_header(message, b"mcp-session-id")
+                opened = response_header(message, b"mcp-session-id")
                 if opened is not None:
                     sessions.release(owner, opened)
             await send(message)
@@ -471,8 +485,11 @@ class _Gate:
             else:
                 sessions.end(opened)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> int | None:
-        """Run the SDK's app; the status it answered with."""
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, sessionless: bool = False
+    ) -> int | None:
+        """Run the SDK's app (its JSON-mode one through an ``Exchange`` for a sessionless
+        request); the status it answered with."""
         status: int | None = None
 
         async def watch(message: Message) -> None:
@@ -483,7 +500,10 @@ class _Gate:
                     self.refusals.note("body_too_large")
             await send(message)
 
-        await self.app(scope, receive, watch)
+        if sessionless and self.sessionless is not None:
+            await Exchange(receive, watch, self.ping_interval).run(self.sessionless, scope)
+        else:
+            await self.app(scope, receive, watch)
         return status
 
     async def _refuse(self, send: Send, reason: str, status: int, message: str) -> None:
@@ -529,13 +549,6 @@ def _single_headers(scope: Scope) -> dict[bytes, str] | None:
                 return None
             found[name] = bytes(value).decode("latin-1")
     return found
-
-
-def _response_header(message: Message, name: bytes) -> str | None:
-    for key, value in message.get("headers", ()):
-        if bytes(key).lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
 
 
 def asgi_app(
@@ -666,6 +679,9 @@ def asgi_app(
         session_idle_timeout=settings.session_idle_timeout,
         max_request_body_size=settings.max_body_bytes,
     )
+    # Sessionless requests: the SDK's JSON-response mode, the stream kept by an Exchange
+    # (_exchange says why). A host that asked for JSON answers gets the SDK's JSON mode as is.
+    answering = None if json_response else _json_manager(mcp_server, settings)
     gate = _Gate(
         StreamableHTTPASGIApp(manager),
         addresses=addresses,
@@ -679,13 +695,15 @@ def asgi_app(
         if stateless
         else SessionLedger(settings.max_sessions_per_principal, settings.session_idle_timeout),
         refusals=refusals,
+        sessionless=None if answering is None else StreamableHTTPASGIApp(answering),
+        ping_interval=settings.sse_ping_interval,
     )
     routes.append(Route(path or settings.path, endpoint=gate))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            async with manager.run():
+            async with manager.run(), answering.run() if answering else contextlib.nullcontext():
                 yield
         finally:
             # Before the process goes: a SIGTERM ends it once the server has stopped, and a
@@ -696,6 +714,18 @@ def asgi_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.refusals = refusals
     return app
+
+
+def _json_manager(server: Any, settings: ServeSettings) -> StreamableHTTPSessionManager:
+    """The SDK's manager in JSON-response mode, for sessionless requests only (they name a
+    revision without a handshake, and the SDK answers them before any session)."""
+    return StreamableHTTPSessionManager(
+        app=server,
+        stateless=True,
+        json_response=True,
+        security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        max_request_body_size=settings.max_body_bytes,
+    )
 
 
 def _oauth_verifier(oauth: OAuthSettings) -> TokenVerifier:

@@ -33,6 +33,7 @@ from opentelemetry import context as otel_context
 from pydantic import ValidationError
 
 from . import _tasks
+from ._exchange import exchange_of
 from ._settings import REQUEST_STATE_KEY_BYTES, Settings
 
 #: Where an HTTP gate leaves the caller's role and principal in the ASGI scope.
@@ -556,6 +557,18 @@ def _progress_token(ctx: Any) -> Any:
     return meta.get("progress_token", meta.get("progressToken"))
 
 
+def _progress_notification(
+    ctx: Any, progress: float, total: float | None, message: str | None
+) -> dict[str, Any]:
+    """``notifications/progress`` for the request's token, as the SDK writes it."""
+    params = {"progressToken": _progress_token(ctx), "progress": progress}
+    if total is not None:
+        params["total"] = total
+    if message is not None:
+        params["message"] = message
+    return {"jsonrpc": "2.0", "method": "notifications/progress", "params": params}
+
+
 class _ProgressRelay:
     """Sends a call's progress reports, in order, before its result.
 
@@ -564,6 +577,8 @@ class _ProgressRelay:
 
     def __init__(self, ctx: Any) -> None:
         self._ctx = ctx
+        # A sessionless request answered by the SDK's JSON mode sends its events itself.
+        self._exchange = exchange_of(getattr(getattr(ctx, "request", None), "scope", None))
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[tuple[float, float | None, str | None] | None] = asyncio.Queue()
         self._sender = self._loop.create_task(self._send())
@@ -574,7 +589,10 @@ class _ProgressRelay:
     async def _send(self) -> None:
         while (item := await self._queue.get()) is not None:
             with contextlib.suppress(Exception):  # a client gone away just misses reports
-                await self._ctx.session.report_progress(*item)
+                if self._exchange is None:
+                    await self._ctx.session.report_progress(*item)
+                else:
+                    await self._exchange.progress(_progress_notification(self._ctx, *item))
 
     async def finish(self) -> None:
         self._queue.put_nowait(None)

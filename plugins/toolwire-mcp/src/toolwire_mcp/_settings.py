@@ -29,6 +29,9 @@ DEFAULT_IDLE_TIMEOUT: Final = 5.0
 DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 DEFAULT_SESSIONS_PER_PRINCIPAL: Final = 16
 DEFAULT_SESSION_IDLE_TIMEOUT: Final = 600.0
+#: Seconds a sessionless call runs before its answer becomes an event stream, and between the
+#: stream's pings: the SDK's own figure.
+DEFAULT_SSE_PING_INTERVAL: Final = 15.0
 #: The bytes of key material the SDK's AES-256-GCM request-state codec needs at least.
 REQUEST_STATE_KEY_BYTES: Final = 32
 
@@ -144,6 +147,7 @@ _SERVE_SCHEMA: Final = {
         "max_body_bytes": {**_COUNT, "default": DEFAULT_MAX_BODY_BYTES},
         "max_sessions_per_principal": {**_COUNT, "default": DEFAULT_SESSIONS_PER_PRINCIPAL},
         "session_idle_timeout": {**_SECONDS, "default": DEFAULT_SESSION_IDLE_TIMEOUT},
+        "sse_ping_interval": {**_SECONDS, "default": DEFAULT_SSE_PING_INTERVAL},
         "request_state_key_env": settings.ENV_NAME,
         "elicit_approvals": {"type": "boolean", "default": True, "x-expected": "true or false"},
     },
@@ -272,6 +276,9 @@ class ServeSettings:
         max_body_bytes: The largest request body accepted (413 above it).
         max_sessions_per_principal: Sessions one caller may hold at once (429 above it).
         session_idle_timeout: Seconds a session may go without a request before it ends.
+        sse_ping_interval: Seconds a sessionless (2026-07-28) call may run before its answer
+            becomes an event stream (``text/event-stream``), and then between the stream's
+            ``: ping`` comments, which keep a proxy's idle timeout from closing it.
         request_state_key_env: The environment variable holding the key that seals the
             ``requestState`` of 2026-07-28 input-required results, shared by every server
             process a client's retry may reach; ``None``: a key made at start, known to that
@@ -297,6 +304,7 @@ class ServeSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_sessions_per_principal: int = DEFAULT_SESSIONS_PER_PRINCIPAL
     session_idle_timeout: float = DEFAULT_SESSION_IDLE_TIMEOUT
+    sse_ping_interval: float = DEFAULT_SSE_PING_INTERVAL
     request_state_key_env: str | None = None
     elicit_approvals: bool = True
 
@@ -622,6 +630,7 @@ def serve_settings(values: Mapping[str, Any], where: str) -> ServeSettings:
         max_body_bytes=values["max_body_bytes"],
         max_sessions_per_principal=values["max_sessions_per_principal"],
         session_idle_timeout=float(values["session_idle_timeout"]),
+        sse_ping_interval=float(values["sse_ping_interval"]),
         request_state_key_env=values.get("request_state_key_env"),
         elicit_approvals=values["elicit_approvals"],
     )
