@@ -757,6 +757,8 @@ def bench_kept_machinery() -> None:
 MCP_CLIENTS = 32
 MCP_CALLS = 15  # per client and round
 MCP_ROUNDS = 9
+#: The share of a CPU past which the SDK clients' process, not the server, sets the pace.
+CLIENT_BOUND = 0.9
 
 
 def bench_mcp() -> None:
@@ -766,6 +768,10 @@ def bench_mcp() -> None:
     One tool is ``async``, one a plain function. The servers' rounds alternate (an idle one
     costs nothing) under the same client load, and each figure is the median of its per-round
     ratios to the SDK's MCPServer, as for the per-call figures.
+
+    The clients run in this one process; where it uses a whole CPU (``CLIENT_BOUND``), calls
+    per second are the clients' and are shown, not judged: the server-bound figure (``wrk``)
+    and the server's CPU per call are.
     """
     try:
         import httpx2
@@ -822,12 +828,14 @@ def bench_mcp() -> None:
             cpu: dict[str, list[float]] = {k: [] for k in kinds}
             p50s: dict[str, list[float]] = {k: [] for k in kinds}
             p99s: dict[str, list[float]] = {k: [] for k in kinds}
+            client: dict[str, list[float]] = {k: [] for k in kinds}  # the clients' CPU share
             for _ in range(MCP_ROUNDS):
                 for kind in kinds:
                     used = _cpu_seconds(servers[kind][0].pid)
-                    start = time.perf_counter()
+                    start, client_start = time.perf_counter(), time.process_time()
                     latencies = sorted(asyncio.run(load(servers[kind][1], tool)))
                     wall = time.perf_counter() - start
+                    client[kind].append((time.process_time() - client_start) / wall)
                     used = _cpu_seconds(servers[kind][0].pid) - used
                     rates[kind].append(len(latencies) / wall)
                     cpu[kind].append(used / (len(latencies) + 3 * MCP_CLIENTS))
@@ -838,17 +846,24 @@ def bench_mcp() -> None:
                     f"mcp {label}, {kind:<9} {statistics.median(rates[kind]):6.0f} calls/s  "
                     f"p50 {statistics.median(p50s[kind]) * 1000:6.1f} ms  "
                     f"p99 {statistics.median(p99s[kind]) * 1000:6.1f} ms  server CPU "
-                    f"{statistics.median(cpu[kind]) * 1e6:6.0f} us/call  (x"
+                    f"{statistics.median(cpu[kind]) * 1e6:6.0f} us/call, clients' process "
+                    f"{statistics.median(client[kind]) * 100:3.0f}% of a CPU  (x"
                     f"{median_ratio(rates[kind], rates['sdk']):.2f} calls/s, x"
                     f"{median_ratio(cpu[kind], cpu['sdk']):.2f} CPU of the SDK's MCPServer)",
                     flush=True,
                 )
-            report(
-                f"mcp, {label}: toolwire calls/s / SDK MCPServer's ({MCP_CLIENTS} HTTP clients)",
-                median_ratio(rates["toolwire"], rates["sdk"]),
-                1.2,
-                at_least=True,
-            )
+            name = f"mcp, {label}: toolwire calls/s / SDK MCPServer's ({MCP_CLIENTS} HTTP clients)"
+            busiest = max(statistics.median(shares) for shares in client.values())
+            if busiest < CLIENT_BOUND:
+                report(name, median_ratio(rates["toolwire"], rates["sdk"]), 1.2, at_least=True)
+            else:
+                # The SDK clients' one process used a whole CPU: the figure is theirs, and
+                # the server-bound one below (wrk) is what says how fast each server is.
+                print(
+                    f"{name:<68} {median_ratio(rates['toolwire'], rates['sdk']):8.2f}x    "
+                    f"client-bound (their process used {busiest:.0%} of a CPU): not judged",
+                    flush=True,
+                )
             # The server's own CPU per call is the figure the shared machine moves least.
             report(
                 f"mcp, {label}: toolwire server CPU per call / SDK MCPServer's",
