@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .._loop import OwnedLoop
     from .._plan import Plan
     from .._values import DispatchResult
+    from ..types import ProgressCallback
     from ._gate import Approvals
     from ._records import Approval
 
@@ -36,6 +37,7 @@ class ApprovalEntryPoints:
         state: Mapping[str, Any] | None = None,
         wait: float = 60.0,
         run: Literal[True] = True,
+        progress: ProgressCallback | None = None,
     ) -> DispatchResult: ...
 
     @overload
@@ -49,6 +51,7 @@ class ApprovalEntryPoints:
         state: Mapping[str, Any] | None = None,
         wait: float = 60.0,
         run: bool = True,
+        progress: ProgressCallback | None = None,
     ) -> DispatchResult | Approval:
         """Approve a waiting call: run it here, once, with exactly its stored arguments; or,
         with ``run=False``, only record the approval, for the host that holds the call to run.
@@ -71,6 +74,8 @@ class ApprovalEntryPoints:
                 recorded principal, under ``[approvals] principal_key``.
             wait: Seconds to wait for the result while another process runs the call.
             run: ``False`` to record the approval only.
+            progress: Receives the tool's ``CallContext.report_progress``, as in ``dispatch``,
+                when the call runs here.
 
         Returns:
             The call's ``DispatchResult``; with ``run=False``, the ``Approval`` record as it
@@ -83,7 +88,7 @@ class ApprovalEntryPoints:
         plan = self._ready()
         if not run:
             return await self._approvals.approve_only(plan, approval_id, by)
-        return await self._approvals.approve(plan, approval_id, by, state, wait)
+        return await self._approvals.approve(plan, approval_id, by, state, wait, progress)
 
     async def run_approved(
         self,
@@ -91,6 +96,7 @@ class ApprovalEntryPoints:
         *,
         state: Mapping[str, Any] | None = None,
         wait: float = 60.0,
+        progress: ProgressCallback | None = None,
     ) -> DispatchResult:
         """Run, in this process, a call a person approved with ``approve(..., run=False)``.
 
@@ -104,6 +110,7 @@ class ApprovalEntryPoints:
             state: The host state the tool's ``CallContext`` receives; by default only the
                 recorded principal.
             wait: Seconds to wait for the result while another process runs the call.
+            progress: Receives the tool's ``CallContext.report_progress``, as in ``dispatch``.
 
         Raises:
             ApprovalError: an unknown id; a call nobody approved yet (``pending``, listed in
@@ -112,7 +119,7 @@ class ApprovalEntryPoints:
                 ``wait`` seconds.
         """
         plan = self._ready()
-        return await self._approvals.run_approved(plan, approval_id, state, wait)
+        return await self._approvals.run_approved(plan, approval_id, state, wait, progress)
 
     async def reject(
         self, approval_id: str, *, by: str, message: str | None = None
@@ -181,6 +188,7 @@ class ApprovalEntryPoints:
         state: Mapping[str, Any] | None = None,
         wait: float = 60.0,
         run: Literal[True] = True,
+        progress: ProgressCallback | None = None,
     ) -> DispatchResult: ...
 
     @overload
@@ -194,11 +202,14 @@ class ApprovalEntryPoints:
         state: Mapping[str, Any] | None = None,
         wait: float = 60.0,
         run: bool = True,
+        progress: ProgressCallback | None = None,
     ) -> DispatchResult | Approval:
         """``approve`` for hosts without an event loop (on the dispatcher's own loop)."""
         if not run:
             return self._loop.run(self.approve(approval_id, by=by, run=False))
-        return self._loop.run(self.approve(approval_id, by=by, state=state, wait=wait))
+        return self._loop.run(
+            self.approve(approval_id, by=by, state=state, wait=wait, progress=progress)
+        )
 
     def run_approved_sync(
         self,
@@ -206,9 +217,12 @@ class ApprovalEntryPoints:
         *,
         state: Mapping[str, Any] | None = None,
         wait: float = 60.0,
+        progress: ProgressCallback | None = None,
     ) -> DispatchResult:
         """``run_approved`` for hosts without an event loop (on the dispatcher's own loop)."""
-        return self._loop.run(self.run_approved(approval_id, state=state, wait=wait))
+        return self._loop.run(
+            self.run_approved(approval_id, state=state, wait=wait, progress=progress)
+        )
 
     def reject_sync(
         self, approval_id: str, *, by: str, message: str | None = None

@@ -43,6 +43,7 @@ from ._turns import Turn, _Answer
 
 if TYPE_CHECKING:
     from .._plan import Plan, Route
+    from ..types import ProgressCallback
 
 
 _POLL_START: Final = 0.02
@@ -318,6 +319,7 @@ class Approvals:
         by: str,
         state: Mapping[str, Any] | None,
         wait: float,
+        progress: ProgressCallback | None = None,
     ) -> DispatchResult:
         """Run the stored call once; any later approve (or reject) gets the stored result.
 
@@ -327,7 +329,7 @@ class Approvals:
         claimed = await self._decide(plan, approval_id, "running", by, None, wait)
         if isinstance(claimed, DispatchResult):
             return claimed
-        return await self._execute(plan, claimed, state)
+        return await self._execute(plan, claimed, state, progress)
 
     async def approve_only(self, plan: Plan, approval_id: str, by: str) -> Approval:
         """Record a person's approval and run nothing: a ``pending`` record is claimed
@@ -382,6 +384,7 @@ class Approvals:
         approval_id: str,
         state: Mapping[str, Any] | None,
         wait: float,
+        progress: ProgressCallback | None = None,
     ) -> DispatchResult:
         """Run, here, a call a person approved without running it; the record keeps who
         decided. A call that ran, or was rejected or expired, gets its stored result.
@@ -394,7 +397,7 @@ class Approvals:
         claimed = await self._decide(plan, approval_id, "running", None, None, wait, keep=True)
         if isinstance(claimed, DispatchResult):
             return claimed
-        return await self._execute(plan, claimed, state)
+        return await self._execute(plan, claimed, state, progress)
 
     async def _run_here(
         self, plan: Plan, approval: Approval, state: Mapping[str, Any] | None
@@ -567,7 +570,11 @@ class Approvals:
         return found
 
     async def _execute(
-        self, plan: Plan, claimed: Approval, state: Mapping[str, Any] | None
+        self,
+        plan: Plan,
+        claimed: Approval,
+        state: Mapping[str, Any] | None,
+        progress: ProgressCallback | None = None,
     ) -> DispatchResult:
         """Run a call claimed for running from its stored arguments.
 
@@ -591,7 +598,7 @@ class Approvals:
         call = ToolCall(
             approval.tool, json.loads(approval.arguments), approval.call_id, approval.caller
         )
-        context = CallContext(call.call_id, None, approval.role, state)
+        context = CallContext(call.call_id, None, approval.role, state, progress=progress)
         untaken = [0]  # attempts an executor could not take: they started nothing
         token = UNTAKEN.set(untaken)
         try:
