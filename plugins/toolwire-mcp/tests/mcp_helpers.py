@@ -191,9 +191,10 @@ def deletions_pack(ran: list[str]) -> toolwire.Toolset:
     pack = toolwire.Toolset("files")
 
     @pack.tool
-    def delete_file(path: str, api_key: str = "") -> str:
+    def delete_file(path: str, context: toolwire.CallContext, api_key: str = "") -> str:
         """Delete a file."""
         ran.append(path)
+        context.report_progress(1, 1, f"deleted {path}")
         return f"deleted {path}"
 
     @pack.tool

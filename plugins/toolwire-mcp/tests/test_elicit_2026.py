@@ -107,11 +107,19 @@ async def test_accept_runs_the_call_once(desk: tuple[toolwire.Dispatcher, list[s
     runs once, its result the answer."""
     dispatcher, ran = desk
     asked: list[str] = []
+    reports: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append(message)
+
     async with Client(
         toolwire_mcp.server(dispatcher), mode=MODERN, elicitation_callback=_person("accept", asked)
     ) as client:
-        result = await client.call_tool("delete_file", {"path": "a.txt", "api_key": "s3cret"})
+        result = await client.call_tool(
+            "delete_file", {"path": "a.txt", "api_key": "s3cret"}, progress_callback=on_progress
+        )
     assert not result.is_error and _text(result) == "deleted a.txt"
+    assert reports == ["deleted a.txt"]  # the approved run's progress reaches the client
     assert ran == ["a.txt"]
     assert len(asked) == 1
     assert "delete_file" in asked[0] and "deleting needs a person" in asked[0]
@@ -311,12 +319,20 @@ async def test_the_2025_revision_still_asks_with_a_server_request(
     (no input-required result), and a requestState sent there is not read, as before."""
     dispatcher, ran = desk
     asked: list[str] = []
+    reports: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append(message)
+
     async with Client(
         toolwire_mcp.server(dispatcher),
         mode="legacy",
         elicitation_callback=_person("accept", asked),
     ) as client:
-        result = await client.session.call_tool("delete_file", {"path": "a.txt"})
+        result = await client.session.call_tool(
+            "delete_file", {"path": "a.txt"}, progress_callback=on_progress
+        )
+        assert reports == ["deleted a.txt"]  # the approved run's progress reaches the client
         again = await client.session.call_tool(
             "delete_file", {"path": "b.txt"}, request_state="v1.not-sealed-here"
         )

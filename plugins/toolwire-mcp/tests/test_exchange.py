@@ -1,14 +1,18 @@
 """``Exchange``, what keeps the SDK's stream behaviour around its JSON-response mode, driven at
 the ASGI level where no MCP server reaches: an answer the SDK streams itself, and who
-cancelled a request. Served over HTTP, the same is tested in ``test_serve.py``."""
+cancelled a request; and the progress relay facing a client that does not read. Served over
+HTTP, the rest is tested in ``test_serve.py``."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from toolwire_mcp._exchange import Exchange
+from toolwire_mcp._serve import MAX_WAITING_REPORTS, _ProgressRelay
 
 BODY = {"type": "http.request", "body": b"{}", "more_body": False}
 
@@ -105,3 +109,30 @@ async def test_a_quick_answer_passes_unchanged_and_leaves_no_task_behind() -> No
     assert wire.sent == [start, body] and scope == {}
     await asyncio.sleep(0)
     assert asyncio.all_tasks() == before
+
+
+async def test_progress_for_a_client_that_does_not_read_is_bounded_and_keeps_the_latest() -> None:
+    """A session that takes no report while a tool makes thousands (from the loop and from a
+    thread) holds at most ``MAX_WAITING_REPORTS``; once it reads, it gets them in order, the
+    last one the tool made among them, all before ``finish`` returns."""
+    sent: list[float] = []
+    reading = asyncio.Event()
+
+    async def report_progress(progress: float, total: float | None, message: str | None) -> None:
+        await reading.wait()
+        sent.append(progress)
+
+    session = SimpleNamespace(report_progress=report_progress)
+    relay = _ProgressRelay(SimpleNamespace(session=session, request=None))
+    for n in range(5_000):
+        relay.report(n, None, None)
+    worker = threading.Thread(
+        target=lambda: [relay.report(n, None, None) for n in range(5_000, 9_000)]
+    )
+    worker.start()
+    await asyncio.to_thread(worker.join)
+    await asyncio.sleep(0.05)
+    assert len(relay._waiting) <= MAX_WAITING_REPORTS
+    reading.set()
+    await relay.finish()
+    assert sent == sorted(sent) and sent[-1] == 8_999 and len(sent) <= MAX_WAITING_REPORTS + 1

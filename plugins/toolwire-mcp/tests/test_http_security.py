@@ -677,6 +677,9 @@ def test_the_defaults_are_safe(tmp_path: Path) -> None:
         ("header_timeout = 0", "positive number of seconds"),
         ("body_timeout = -1", "positive number of seconds"),
         ("idle_timout = 3", "did you mean 'idle_timeout'"),
+        ("sse_ping_interval = 0.001", "seconds, from 0.1 to 3600"),
+        ("sse_ping_interval = 15000", "seconds, from 0.1 to 3600"),
+        ("sse_ping_interval = '15'", "seconds, from 0.1 to 3600"),
         (
             "[plugins.mcp.serve.oauth]\nrequire_audience = 'no'",
             "require_audience: .no. is not true or false",

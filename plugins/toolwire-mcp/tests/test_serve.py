@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -138,6 +140,11 @@ async def test_stdio_progress_and_cancellation(config: Path, tmp_path: Path, mod
         result = await client.call_tool("count", {"n": 3}, progress_callback=on_progress)
         assert result.content[0].text == "counted to 3"
         assert seen == [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")]
+        seen.clear()
+        result = await client.call_tool(
+            "report_and_return", {"n": 2}, progress_callback=on_progress
+        )
+        assert seen == [(1.0, 2.0, "step 1"), (2.0, 2.0, "step 2")]
 
         await _cancelled_while_running(client, tmp_path / "marker")
         again = await client.call_tool("get_weather", {"location": "Oslo"})
@@ -239,6 +246,12 @@ async def test_http_progress_reaches_the_client_before_the_result(
             result = await guest.call_tool("count", {"n": 3}, progress_callback=on_progress)
             assert result.content[0].text == "counted to 3"
             assert seen == [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")]
+            seen.clear()  # reports made with no await after them, the last just before the end
+            result = await guest.call_tool(
+                "report_and_return", {"n": 3}, progress_callback=on_progress
+            )
+            assert result.content[0].text == "reported 3"
+            assert seen == [(1.0, 3.0, "step 1"), (2.0, 3.0, "step 2"), (3.0, 3.0, "step 3")]
             quiet = await guest.call_tool("count", {"n": 2})  # no token asked: no event
             assert quiet.content[0].text == "counted to 2"
 
@@ -281,7 +294,8 @@ async def test_http_a_long_sessionless_call_becomes_a_stream_that_pings(
 ) -> None:
     """A sessionless call that ends within ``sse_ping_interval`` is answered as JSON; one
     that runs longer is answered as an event stream, pinged every interval, its result the
-    stream's last event; a progress report commits the stream at once."""
+    stream's last event; a progress report commits the stream at once; a client that accepts
+    no stream is refused (406), as by the SDK's own server."""
     settings = ServeSettings(anonymous_role="guest", sse_ping_interval=0.3)
     with serving(toolwire_mcp.asgi_app(demo_dispatcher, settings=settings)) as base:
         url = f"{base}/mcp"
@@ -293,6 +307,9 @@ async def test_http_a_long_sessionless_call_becomes_a_stream_that_pings(
 
             arguments = {"seconds": 1.2, "marker": str(tmp_path / "marker")}
             body, headers = _sessionless_call("wait", arguments)
+            json_only = {**headers, "Accept": "application/json"}  # could not read a stream
+            refused = await raw.post(url, json=body, headers=json_only)
+            assert refused.status_code == 406  # as the SDK's own server answers it
             long = await raw.post(url, json=body, headers=headers)
             assert long.status_code == 200
             assert long.headers["content-type"] == "text/event-stream"
@@ -334,6 +351,40 @@ async def test_http_a_sessionless_client_that_leaves_cancels_its_call(
             assert await _until(lambda m=marker: m.read_text() == "cancelled")  # type: ignore[misc]
         async with http_client(url, None, "auto") as guest:
             assert not (await guest.call_tool("get_weather", {"location": "Rome"})).is_error
+
+
+@pytest.mark.slow
+async def test_http_a_sessionless_client_gone_before_its_body_is_in_logs_nothing(
+    demo_dispatcher: toolwire.Dispatcher,
+) -> None:
+    """A client that sends half its body and hangs up is nobody to answer: no error, no
+    traceback in the server's log, and the server goes on serving."""
+    seen: list[logging.LogRecord] = []
+    catcher = logging.Handler(logging.WARNING)
+    catcher.emit = seen.append  # type: ignore[method-assign]
+    server_log = logging.getLogger("uvicorn.error")
+    app = toolwire_mcp.asgi_app(demo_dispatcher, settings=ServeSettings(anonymous_role="guest"))
+    try:
+        with serving(app) as base:
+            server_log.addHandler(catcher)  # once uvicorn has set its logging up
+            body, headers = _sessionless_call("get_weather", {"location": "Oslo"})
+            raw = json.dumps(body).encode()
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            request = (
+                f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}"
+                f"Content-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n"
+            ).encode()
+            port = int(base.rsplit(":", 1)[1])
+            for _ in range(3):
+                with socket.create_connection(("127.0.0.1", port)) as client:
+                    client.sendall(request + raw[: len(raw) // 2])
+                    await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)
+            async with http_client(f"{base}/mcp", None, "auto") as guest:
+                assert not (await guest.call_tool("get_weather", {"location": "Rome"})).is_error
+    finally:
+        server_log.removeHandler(catcher)
+    assert [record.getMessage() for record in seen] == []
 
 
 def test_http_without_any_way_in_refuses_to_start(demo_dispatcher: toolwire.Dispatcher) -> None:

@@ -28,6 +28,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Where the exchange of a request waits in its ASGI scope, for the progress relay.
@@ -94,12 +95,14 @@ class Exchange:
 
         Raises:
             asyncio.CancelledError: the server's own cancellation; a client that disconnects
-                ends the request quietly.
+                (before its body is in, or while its call runs) ends the request quietly.
         """
         self._task = asyncio.current_task()
         scope[EXCHANGE_KEY] = self
         try:
             await app(scope, self._received, self._sent)
+        except ClientDisconnect:
+            return  # gone before its body was in: nobody to answer, nothing to log
         except asyncio.CancelledError:
             task = self._task
             if not self._cut_off or task is None or task.uncancel() > 0:

@@ -36,11 +36,13 @@ import toolwire
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken, TokenVerifier, principal_components
 from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
+from mcp.server.streamable_http import check_accept_headers
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import AnyHttpUrl, ValidationError
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -500,7 +502,9 @@ class _Gate:
                     self.refusals.note("body_too_large")
             await send(message)
 
-        if sessionless and self.sessionless is not None:
+        # A client that cannot read a stream goes to the SDK's stream mode, which refuses it
+        # (406) as the SDK's own server does, instead of a stream it could not read.
+        if sessionless and self.sessionless is not None and check_accept_headers(Request(scope))[1]:
             await Exchange(receive, watch, self.ping_interval).run(self.sessionless, scope)
         else:
             await self.app(scope, receive, watch)

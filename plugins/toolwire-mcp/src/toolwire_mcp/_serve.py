@@ -9,11 +9,13 @@ policy and the output budget apply exactly as for a provider's call.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import difflib
 import json
 import os
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
@@ -31,6 +33,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from pydantic import ValidationError
+from toolwire.types import ProgressCallback
 
 from . import _tasks
 from ._exchange import exchange_of
@@ -47,6 +50,8 @@ _log = toolwire.get_logger("toolwire.mcp")
 #: The longest a call waits for a person to answer through the client (seconds); then it
 #: answers ``approval_required``, the approval still pending, to be decided elsewhere.
 ELICITATION_WAIT: Final = 300.0
+#: Progress reports a call holds for a client that reads slower than its tool reports.
+MAX_WAITING_REPORTS: Final = 256
 #: The key of the one input request an approval makes on 2026-07-28 (``inputRequests``), and
 #: of its answer in the retry's ``inputResponses``.
 APPROVAL_INPUT: Final = "approval"
@@ -250,29 +255,36 @@ class _Served:
             raise _unknown_tool(name, [t.name for t in self.dispatcher.tools(role)])
         self.describe(tool)
         modern = getattr(ctx, "protocol_version", None) in MODERN_PROTOCOL_VERSIONS
-        if modern and params.request_state is not None:
-            # A retry after an input-required result: the approval it names decides the call.
-            return self.answer(tool, await self._retried(params, tool, role, principal))
-        relay = _ProgressRelay(ctx) if _progress_token(ctx) is not None else None
-        state = {"principal": principal} if principal is not None else None
+        # Over HTTP a client asks for progress with a token; over stdio or in-process the
+        # SDK's session knows whether anyone listens (an in-process client's callback needs
+        # no token), and drops reports nobody asked for.
+        wanted = _progress_token(ctx) is not None or getattr(ctx, "request", None) is None
+        relay = _ProgressRelay(ctx) if wanted else None
+        progress = relay.report if relay is not None else None
         try:
+            if modern and params.request_state is not None:
+                # A retry after an input-required result: the approval it names decides it.
+                retried = await self._retried(params, tool, role, principal, progress)
+                return self.answer(tool, retried)
+            state = {"principal": principal} if principal is not None else None
             with _baggage_of(ctx):
                 result = await self.dispatcher.dispatch(
                     name,
                     params.arguments if params.arguments is not None else {},
                     role=role,
                     state=state,
-                    progress=relay.report if relay is not None else None,
+                    progress=progress,
                 )
+            approval = result.approval
+            if approval is not None and self.elicit_approvals and _elicitation_declared(ctx):
+                if modern:
+                    return self._input_required(approval)
+                if _can_send_request(ctx):
+                    result = await self._ask(ctx, result, principal, progress)
+            return self.answer(tool, result)
         finally:
-            if relay is not None:
+            if relay is not None:  # every report out before the result
                 await relay.finish()
-        if result.approval is not None and self.elicit_approvals and _elicitation_declared(ctx):
-            if modern:
-                return self._input_required(result.approval)
-            if _can_send_request(ctx):
-                result = await self._ask(ctx, result, principal)
-        return self.answer(tool, result)
 
     def answer(self, tool: toolwire.Tool, result: toolwire.DispatchResult) -> types.CallToolResult:
         """A dispatch result as MCP's ``CallToolResult``."""
@@ -283,7 +295,11 @@ class _Served:
         return self._result(tool, result)
 
     async def _ask(
-        self, ctx: Any, waiting: toolwire.DispatchResult, principal: str | None
+        self,
+        ctx: Any,
+        waiting: toolwire.DispatchResult,
+        principal: str | None,
+        progress: ProgressCallback | None,
     ) -> toolwire.DispatchResult:
         """Ask the client's person about a call waiting for approval; their answer decides it.
 
@@ -309,7 +325,7 @@ class _Served:
         except Exception:  # noqa: BLE001  # no answer: the approval stays pending
             return waiting
         if answer.action == "accept":
-            return await self.dispatcher.approve(approval.id, by=by)
+            return await self.dispatcher.approve(approval.id, by=by, progress=progress)
         said = {"decline": "declined", "cancel": "cancelled"}.get(answer.action, answer.action)
         return await self.dispatcher.reject(
             approval.id, by=by, message=f"{said} through the MCP client"
@@ -346,6 +362,7 @@ class _Served:
         tool: toolwire.Tool,
         role: str | None,
         principal: str | None,
+        progress: ProgressCallback | None,
     ) -> toolwire.DispatchResult:
         """A 2026-07-28 retry: the person's answer decides the record its ``requestState``
         names, once that record proves to be this caller's call of this tool.
@@ -372,7 +389,7 @@ class _Served:
         by = principal or "mcp client"
         try:
             if isinstance(answer, types.ElicitResult) and answer.action == "accept":
-                return await self.dispatcher.approve(approval.id, by=by)
+                return await self.dispatcher.approve(approval.id, by=by, progress=progress)
             if isinstance(answer, types.ElicitResult):
                 said = "declined" if answer.action == "decline" else "cancelled"
                 return await self.dispatcher.reject(
@@ -381,7 +398,7 @@ class _Served:
             if approval.status == "pending":
                 return _still_waiting(approval)
             if approval.status == "approved":
-                return await self.dispatcher.run_approved(approval.id)
+                return await self.dispatcher.run_approved(approval.id, progress=progress)
             # Decided: the stored result (a decided record keeps it; nothing is decided here).
             return await self.dispatcher.reject(approval.id, by=by)
         except toolwire.ApprovalError as exc:
@@ -572,7 +589,11 @@ def _progress_notification(
 class _ProgressRelay:
     """Sends a call's progress reports, in order, before its result.
 
-    ``report`` is called from the thread the tool runs in; it only queues.
+    ``report`` is called from the thread the tool runs in, or from the loop's own (an
+    ``async def`` tool); it only queues. A client that reads slower than the tool reports holds
+    at most ``MAX_WAITING_REPORTS`` reports here: past that, each new report takes the place of
+    the newest one waiting, so the client still gets the latest, and the server's memory stays
+    bounded.
     """
 
     def __init__(self, ctx: Any) -> None:
@@ -580,14 +601,43 @@ class _ProgressRelay:
         # A sessionless request answered by the SDK's JSON mode sends its events itself.
         self._exchange = exchange_of(getattr(getattr(ctx, "request", None), "scope", None))
         self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[tuple[float, float | None, str | None] | None] = asyncio.Queue()
-        self._sender = self._loop.create_task(self._send())
+        self._thread = threading.get_ident()
+        self._waiting: collections.deque[tuple[float, float | None, str | None] | None] = (
+            collections.deque()
+        )
+        # Made at the first report: a call that reports nothing costs no task.
+        self._ready: asyncio.Event | None = None
+        self._sender: asyncio.Task[None] | None = None
 
     def report(self, progress: float, total: float | None, message: str | None) -> None:
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, (progress, total, message))
+        if threading.get_ident() == self._thread:
+            # Queued now: the call may end before the loop runs anything scheduled.
+            self._put((progress, total, message))
+            return
+        with contextlib.suppress(RuntimeError):  # a thread that outlived its server's loop
+            self._loop.call_soon_threadsafe(self._put, (progress, total, message))
 
-    async def _send(self) -> None:
-        while (item := await self._queue.get()) is not None:
+    def _put(self, item: tuple[float, float | None, str | None] | None) -> None:
+        if self._ready is None:
+            if item is None:
+                return  # nothing was reported
+            self._ready = asyncio.Event()
+            self._sender = self._loop.create_task(self._send(self._ready))
+        waiting = self._waiting
+        if item is not None and len(waiting) >= MAX_WAITING_REPORTS and waiting[-1] is not None:
+            waiting[-1] = item
+        else:
+            waiting.append(item)
+        self._ready.set()
+
+    async def _send(self, ready: asyncio.Event) -> None:
+        while True:
+            while not self._waiting:
+                ready.clear()
+                await ready.wait()
+            item = self._waiting.popleft()
+            if item is None:
+                return
             with contextlib.suppress(Exception):  # a client gone away just misses reports
                 if self._exchange is None:
                     await self._ctx.session.report_progress(*item)
@@ -595,7 +645,11 @@ class _ProgressRelay:
                     await self._exchange.progress(_progress_notification(self._ctx, *item))
 
     async def finish(self) -> None:
-        self._queue.put_nowait(None)
+        # After every report queued so far: a thread's reports were scheduled on the loop
+        # before the result that let this call end.
+        self._put(None)
+        if self._sender is None:
+            return
         try:
             await asyncio.shield(self._sender)
         except asyncio.CancelledError:

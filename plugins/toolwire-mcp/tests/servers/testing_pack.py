@@ -27,6 +27,18 @@ async def count(n: int, context: toolwire.CallContext) -> str:
     return f"counted to {n}"
 
 
+@pack.tool(read_only=True)
+async def report_and_return(n: int, context: toolwire.CallContext) -> str:
+    """Report n steps without pausing, then answer at once.
+
+    Args:
+        n: How many steps.
+    """
+    for i in range(n):
+        context.report_progress(i + 1, n, f"step {i + 1}")
+    return f"reported {n}"
+
+
 @pack.tool
 async def wait(seconds: float, marker: str) -> str:
     """Wait, writing to a file when the wait is cancelled.
