@@ -17,8 +17,9 @@ mode alone would drop three things SSE mode does for a call:
 
 ``Exchange`` keeps all three around the SDK's JSON-mode handler with one timer a request; a
 call still running after ``WATCH_AFTER`` (10 ms) gets one asyncio task that watches for the
-client going away, so a disconnect cancels a call 10 ms late at most. A request that is not a call the SDK answers
-in JSON (a rejection, ``subscriptions/listen``) passes through unchanged.
+client going away, so a disconnect cancels a call 10 ms late at most. An answer the SDK
+streams itself (``subscriptions/listen``) passes through as it is, into the stream if this
+exchange committed one first.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ _STREAM_HEADERS: Final = [
 ]
 _PING: Final = b": ping\r\n\r\n"
 #: Seconds a call runs before a task watches for its client going away: a call that ends
-#: sooner costs no task, and one whose client left in that time is cancelled at its end.
+#: sooner costs no task, and one whose client left in that time is cancelled then.
 WATCH_AFTER: Final = 0.01
 
 
@@ -51,8 +52,8 @@ class Exchange:
     """One request's answer: JSON when the call ends in time, else an event stream.
 
     Args:
-        send: The server's ASGI ``send``.
         receive: The server's ASGI ``receive``.
+        send: The server's ASGI ``send``.
         ping_interval: Seconds before a call still running commits the stream, and between
             its pings.
     """
@@ -115,7 +116,7 @@ class Exchange:
                     helper.cancel()
             # The helpers' coroutines hold this exchange: no cycle is left for the collector.
             self._task = self._watcher = self._keeper = self._timer = None
-            del scope[EXCHANGE_KEY]
+            scope.pop(EXCHANGE_KEY, None)
 
     async def progress(self, notification: Mapping[str, Any]) -> None:
         """Send a JSON-RPC notification as an event before the result; the first commits
@@ -128,7 +129,7 @@ class Exchange:
     async def _received(self) -> Message:
         message = await self._receive()
         if (
-            self._watcher is None
+            self._timer is None
             and message["type"] == "http.request"
             and not message.get("more_body", False)
         ):

@@ -17,6 +17,10 @@ Every request to the endpoint passes the gate, in this order, whatever address i
    caller holds at most ``max_sessions_per_principal`` sessions (429 above).
 
 A refusal closes the connection and is counted in a logged summary, never logged alone.
+
+A sessionless (2026-07-28) request whose client can read a stream is answered by the SDK's
+JSON-response mode through an ``Exchange``, which keeps what the SDK's stream mode gives a
+call at about half its cost (``_exchange`` says how), unless the host asked for JSON answers.
 """
 
 from __future__ import annotations
