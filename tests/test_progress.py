@@ -1,10 +1,14 @@
-"""Progress from every executor: reports of a tool in a ``process`` worker reach the host."""
+"""Progress from every executor: reports of a tool in a ``process`` worker reach the host; and
+what any report may carry, and until when."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
+import toolwire
+from toolwire._values import MAX_STATUS_CHARS
 from toolwire_fixtures import remote
 
 from .conftest import MakeDispatcher
@@ -66,3 +70,62 @@ def test_sync_dispatch_gets_process_reports(make: MakeDispatcher) -> None:
     )
     assert result.success, result.error
     assert seen == [(1.0, 2.0, "step 1"), (2.0, 2.0, "step 2")]
+
+
+async def test_a_report_made_after_its_call_ended_is_dropped(make: MakeDispatcher) -> None:
+    """Reports of a plain function still running past its deadline, and of a thread a tool
+    left behind, never reach progress= after the call's result."""
+    stop = threading.Event()
+    pack = toolwire.Toolset("late")
+
+    @pack.tool(timeout=0.2)
+    def overrun(context: toolwire.CallContext) -> str:
+        """Report every 50 ms until told to stop."""
+        n = 0
+        while not stop.wait(0.05):
+            n += 1
+            context.report_progress(n)
+        return "stopped"
+
+    @pack.tool
+    def leave_a_reporter(context: toolwire.CallContext) -> str:
+        """Start a thread that reports after the call returns."""
+        context.report_progress(1)
+        threading.Timer(0.1, context.report_progress, (2,)).start()
+        return "left"
+
+    dispatcher = make(pack)
+    seen: list[Any] = []
+    timed_out = await dispatcher.dispatch("overrun", {}, progress=lambda *r: seen.append(r[0]))
+    assert timed_out.error is not None and timed_out.error.kind == "timeout"
+    ended = list(seen)
+    await asyncio.sleep(0.3)
+    stop.set()
+    assert seen == ended and ended  # reports until the deadline, none after
+    seen.clear()
+    left = await dispatcher.dispatch("leave_a_reporter", {}, progress=lambda *r: seen.append(r[0]))
+    await asyncio.sleep(0.3)
+    assert left.success and seen == [1.0]
+
+
+async def test_a_report_is_finite_numbers_and_a_short_text(make: MakeDispatcher) -> None:
+    """A report whose progress or total is not a finite number is dropped (and logged); a
+    message is passed on as text, a lone surrogate read as U+FFFD, a long one cut."""
+    pack = toolwire.Toolset("odd")
+
+    @pack.tool
+    def odd(context: toolwire.CallContext) -> str:
+        """Report odd values."""
+        context.report_progress(float("nan"))
+        context.report_progress(1, float("inf"))
+        context.report_progress(2, 4, 7)  # type: ignore[arg-type]
+        context.report_progress(3, 4, b"caf\xe9".decode("utf-8", "surrogateescape"))
+        context.report_progress(4, 4, "x" * 5_000)
+        return "ok"
+
+    seen: list[Any] = []
+    result = await make(pack).dispatch("odd", {}, progress=lambda *r: seen.append(r))
+    assert result.success
+    assert seen[:2] == [(2.0, 4.0, "7"), (3.0, 4.0, "caf\ufffd")]
+    (last,) = seen[2:]
+    assert len(last[2]) == MAX_STATUS_CHARS and last[2].endswith("…")

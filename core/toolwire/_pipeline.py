@@ -120,9 +120,11 @@ async def run_call(
         result = _failed(call, error, context)
     except BaseException as exc:  # N calls in, N results out, whatever failed
         if belongs_to_caller(exc):
+            context.progress = None  # a report from a function left running is too late
             _cancelled_by_caller(plan, _named(call), context, started)
             raise
         result = _failed(call, _internal(call, exc, plan.redact), context)
+    context.progress = None  # from here on the result is out: a later report is too late
     if approved is not None:
         result.approval = approved
     item = None

@@ -4,11 +4,13 @@ what comes out (``DispatchResult``)."""
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from ._errors import ToolError
+from ._serialize import utf8_safe
 
 if TYPE_CHECKING:
     from ._approvals._records import Approval
@@ -106,7 +108,8 @@ class CallContext:
         arguments: The keyword arguments the function receives (converted, context injected).
         plugin: The plugin that registered the tool (``None`` until the tool is resolved).
         progress: Where ``report_progress`` sends reports: the ``progress=`` callback the host
-            passed to ``dispatch``, else ``None`` (reports are then dropped).
+            passed to ``dispatch``, else ``None`` (reports are then dropped); ``None`` too
+            once the call has ended.
         approval_id: The id of the approval a person gave this call; ``None`` for a call that
             needed none.
         caller: Who made the call (``ToolCall.caller``): ``None`` or ``"direct"`` for the
@@ -136,18 +139,27 @@ class CallContext:
         """Tell whoever asked how far the call has got; does nothing when nobody asked.
 
         Served over MCP this is a ``notifications/progress`` to a client that sent a progress
-        token. Safe from any thread the tool runs in; it never blocks and never raises.
+        token. Safe from any thread the tool runs in; it never blocks and never raises. A
+        report made once its call has ended (answered, past its deadline, cancelled) is
+        dropped: whoever asked has its result already.
 
         Args:
-            progress: How much is done, in any unit; it should grow with each report.
+            progress: How much is done, in any unit; it should grow with each report. It and
+                ``total`` must be finite numbers, or the report is dropped (and logged as
+                ``toolwire.progress_failed``).
             total: How much there is to do, in the same unit, when known.
-            message: A short human-readable status.
+            message: A short human-readable status, passed on as text: a lone surrogate
+                becomes U+FFFD, and past ``MAX_STATUS_CHARS`` (1,024) characters it is cut,
+                ending in "…".
         """
         callback = self.progress
         if callback is None:
             return
         try:
-            answer = callback(float(progress), None if total is None else float(total), message)
+            done, whole = float(progress), None if total is None else float(total)
+            if not math.isfinite(done) or (whole is not None and not math.isfinite(whole)):
+                raise ValueError(f"progress {done!r} of {whole!r}: both must be finite numbers")
+            answer = callback(done, whole, None if message is None else _status(message))
             if inspect.isawaitable(answer):
                 close = getattr(answer, "close", None)
                 if close is not None:
@@ -157,3 +169,13 @@ class CallContext:
             from ._logging import log
 
             log.warning("toolwire.progress_failed", call_id=self.call_id, error=repr(exc))
+
+
+#: The longest progress status passed on, in characters: a status is a short line.
+MAX_STATUS_CHARS: Final = 1024
+
+
+def _status(message: Any) -> str:
+    """A progress message as text any transport can send, at most ``MAX_STATUS_CHARS``."""
+    text = utf8_safe(message if isinstance(message, str) else str(message))
+    return text if len(text) <= MAX_STATUS_CHARS else text[: MAX_STATUS_CHARS - 1] + "…"
