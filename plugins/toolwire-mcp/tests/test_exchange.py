@@ -136,3 +136,20 @@ async def test_progress_for_a_client_that_does_not_read_is_bounded_and_keeps_the
     reading.set()
     await relay.finish()
     assert sent == sorted(sent) and sent[-1] == 8_999 and len(sent) <= MAX_WAITING_REPORTS + 1
+
+
+async def test_progress_that_does_not_grow_is_not_sent() -> None:
+    """MCP wants progress to grow with each notification: a report at or below the last one
+    (threads reporting at once) is dropped; the others go out in order."""
+    sent: list[float] = []
+
+    async def report_progress(progress: float, total: float | None, message: str | None) -> None:
+        sent.append(progress)
+
+    relay = _ProgressRelay(
+        SimpleNamespace(session=SimpleNamespace(report_progress=report_progress), request=None)
+    )
+    for progress in (1, 3, 2, 3, 4):
+        relay.report(progress, None, None)
+    await relay.finish()
+    assert sent == [1, 3, 4]

@@ -593,7 +593,8 @@ class _ProgressRelay:
     ``async def`` tool); it only queues. A client that reads slower than the tool reports holds
     at most ``MAX_WAITING_REPORTS`` reports here: past that, each new report takes the place of
     the newest one waiting, so the client still gets the latest, and the server's memory stays
-    bounded.
+    bounded (a report's message is at most ``toolwire``'s 1,024 characters). A report whose
+    progress does not grow past the last one's is dropped, as MCP requires.
     """
 
     def __init__(self, ctx: Any) -> None:
@@ -605,6 +606,7 @@ class _ProgressRelay:
         self._waiting: collections.deque[tuple[float, float | None, str | None] | None] = (
             collections.deque()
         )
+        self._last: float | None = None  # the progress of the last report queued
         # Made at the first report: a call that reports nothing costs no task.
         self._ready: asyncio.Event | None = None
         self._sender: asyncio.Task[None] | None = None
@@ -618,6 +620,12 @@ class _ProgressRelay:
             self._loop.call_soon_threadsafe(self._put, (progress, total, message))
 
     def _put(self, item: tuple[float, float | None, str | None] | None) -> None:
+        if item is not None:
+            # MCP: progress grows with each notification; a report that does not (threads
+            # reporting at once) is dropped, not sent to break the client's rule.
+            if self._last is not None and item[0] <= self._last:
+                return
+            self._last = item[0]
         if self._ready is None:
             if item is None:
                 return  # nothing was reported
