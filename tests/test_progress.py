@@ -72,6 +72,39 @@ def test_sync_dispatch_gets_process_reports(make: MakeDispatcher) -> None:
     assert seen == [(1.0, 2.0, "step 1"), (2.0, 2.0, "step 2")]
 
 
+async def test_a_held_report_goes_out_once_its_interval_is_up(make: MakeDispatcher) -> None:
+    """On the process executor a report held back (it came within 10 ms of the last one) is
+    sent once its 10 ms are over: a tool that then works past its deadline has told the host
+    its last step, and the timed-out call gets nothing after its result."""
+    config = {**ON_PROCESS, "tools": {"report_twice_then_wait": {"timeout": 0.5}}}
+    dispatcher = make(remote.pack, config=config)
+    seen: list[Report] = []
+    result = await dispatcher.dispatch(
+        "report_twice_then_wait", {"seconds": 5}, progress=lambda *r: seen.append(r)
+    )
+    assert result.error is not None and result.error.kind == "timeout"
+    assert seen == [(1.0, 2.0, "first"), (2.0, 2.0, "second")]
+
+
+async def test_a_listener_that_raises_ends_neither_the_call_nor_the_loop(
+    make: MakeDispatcher,
+) -> None:
+    """A progress listener raising ``SystemExit`` off the main thread (a thread's tool, the
+    process executor's reports on the dispatcher's own loop) is logged, and the call and the
+    dispatcher go on."""
+    dispatcher = make(remote.pack, config=ON_PROCESS)
+
+    def leave(*report: Any) -> None:
+        raise SystemExit(4)
+
+    def call() -> Any:
+        return dispatcher.dispatch_sync("count_up", {"n": 2, "pause": 0.02}, progress=leave)
+
+    for _ in range(2):  # the second call finds the dispatcher's loop still running
+        result = await asyncio.to_thread(call)
+        assert result.success and result.result == 2
+
+
 async def test_a_report_made_after_its_call_ended_is_dropped(make: MakeDispatcher) -> None:
     """Reports of a plain function still running past its deadline, and of a thread a tool
     left behind, never reach progress= after the call's result."""
@@ -121,11 +154,17 @@ async def test_a_report_is_finite_numbers_and_a_short_text(make: MakeDispatcher)
         context.report_progress(2, 4, 7)  # type: ignore[arg-type]
         context.report_progress(3, 4, b"caf\xe9".decode("utf-8", "surrogateescape"))
         context.report_progress(4, 4, "x" * 5_000)
+        context.report_progress(5, 5, Loud("as text"))
         return "ok"
+
+    class Loud(str):
+        def __str__(self) -> str:
+            raise RuntimeError("a str subclass whose __str__ fails")
 
     seen: list[Any] = []
     result = await make(pack).dispatch("odd", {}, progress=lambda *r: seen.append(r))
     assert result.success
     assert seen[:2] == [(2.0, 4.0, "7"), (3.0, 4.0, "caf\ufffd")]
-    (last,) = seen[2:]
-    assert len(last[2]) == MAX_STATUS_CHARS and last[2].endswith("…")
+    long, plain = seen[2:]
+    assert len(long[2]) == MAX_STATUS_CHARS and long[2].endswith("…")
+    assert plain == (5.0, 5.0, "as text") and type(plain[2]) is str

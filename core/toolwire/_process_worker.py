@@ -49,18 +49,19 @@ class Reporter:
     """A call's ``CallContext.progress`` in a worker: each report goes up the line to the pool.
 
     At most one report per ``PROGRESS_INTERVAL``: one that comes sooner is held, replaced by
-    any later one, and sent with the next report past the interval or, at the latest, just
-    before the call's reply, so the last report always arrives and none after the reply.
-    Safe from any thread the tool starts.
+    any later one, and sent once the interval is up (a timer), or just before the call's reply,
+    so the last report arrives (unless the call is cut off within the interval after it) and
+    none after the reply. Safe from any thread the tool starts.
     """
 
-    __slots__ = ("closed", "conn", "held", "last", "lock")
+    __slots__ = ("closed", "conn", "held", "last", "lock", "timer")
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.lock = threading.Lock()
         self.last = float("-inf")
         self.held: tuple[Any, ...] | None = None
+        self.timer: threading.Timer | None = None  # sends the held report when it is due
         self.closed = False
 
     def __call__(self, progress: float, total: float | None, message: str | None) -> None:
@@ -71,14 +72,31 @@ class Reporter:
             now = time.monotonic()
             if now - self.last < PROGRESS_INTERVAL:
                 self.held = report
+                if self.timer is None:
+                    self.timer = threading.Timer(self.last + PROGRESS_INTERVAL - now, self.due)
+                    self.timer.daemon = True
+                    self.timer.start()
                 return
             self.last, self.held = now, None
             self.conn.send(report)
+
+    def due(self) -> None:
+        """The held report's interval is up: send it, unless a later report or the reply
+        went first."""
+        with self.lock:
+            self.timer = None
+            held, self.held = self.held, None
+            if held is not None and not self.closed:
+                self.last = time.monotonic()
+                with contextlib.suppress(OSError):
+                    self.conn.send(held)
 
     def close(self) -> None:
         """Send the report held back, if any; after this, reports are dropped."""
         with self.lock:
             self.closed = True
+            if self.timer is not None:
+                self.timer.cancel()
             held, self.held = self.held, None
             if held is not None:
                 with contextlib.suppress(OSError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -139,9 +140,12 @@ class CallContext:
         """Tell whoever asked how far the call has got; does nothing when nobody asked.
 
         Served over MCP this is a ``notifications/progress`` to a client that sent a progress
-        token. Safe from any thread the tool runs in; it never blocks and never raises. A
-        report made once its call has ended (answered, past its deadline, cancelled) is
-        dropped: whoever asked has its result already.
+        token. Safe from any thread the tool runs in; it never blocks, and never raises but
+        for a ``KeyboardInterrupt`` or ``SystemExit`` in the main thread (the host's own
+        Ctrl-C or exit): whatever else the listener raises is logged as
+        ``toolwire.progress_failed``. A report made once its call has ended (its result
+        returned, or the caller cancelled it) is dropped: whoever asked has its result
+        already.
 
         Args:
             progress: How much is done, in any unit; it should grow with each report. It and
@@ -165,7 +169,11 @@ class CallContext:
                 if close is not None:
                     close()
                 raise TypeError("a progress callback must be a plain function, not async")
-        except Exception as exc:  # noqa: BLE001 - a broken listener must not end the tool's call
+        except BaseException as exc:  # a broken listener must not end the call, nor its loop
+            if isinstance(exc, KeyboardInterrupt | SystemExit) and (
+                threading.current_thread() is threading.main_thread()
+            ):
+                raise  # the host's own Ctrl-C or exit, where the host can take it
             from ._logging import log
 
             log.warning("toolwire.progress_failed", call_id=self.call_id, error=repr(exc))
@@ -177,5 +185,6 @@ MAX_STATUS_CHARS: Final = 1024
 
 def _status(message: Any) -> str:
     """A progress message as text any transport can send, at most ``MAX_STATUS_CHARS``."""
-    text = utf8_safe(message if isinstance(message, str) else str(message))
+    # A str subclass is read as the text it holds (its own __str__ may do anything).
+    text = utf8_safe(str.__str__(message) if isinstance(message, str) else str(message))
     return text if len(text) <= MAX_STATUS_CHARS else text[: MAX_STATUS_CHARS - 1] + "…"

@@ -170,6 +170,21 @@ async def traced_async() -> dict[str, str]:
 
 
 @pack.tool
+def report_twice_then_wait(seconds: float, context: toolwire.CallContext) -> str:
+    """Report twice at once (the second within the process executor's 10 ms), then wait.
+
+    Args:
+        seconds: How long to wait after the reports.
+    """
+    import time
+
+    context.report_progress(1, 2, "first")
+    context.report_progress(2, 2, "second")
+    time.sleep(seconds)
+    return "waited"
+
+
+@pack.tool
 def count_up(n: int, pause: float, context: toolwire.CallContext) -> int:
     """Report progress n times, pausing between reports, and return n.
 
