@@ -53,13 +53,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._exchange import Exchange, response_header
 from ._serve import OWNER_KEY, PRINCIPAL_KEY, ROLE_KEY, served_server
 from ._sessions import SessionLedger
-from ._settings import (
-    DEFAULT_SSE_PING_INTERVAL,
-    OAuthSettings,
-    ServeSettings,
-    host_pattern,
-    origin_pattern,
-)
+from ._settings import OAuthSettings, ServeSettings, host_pattern, origin_pattern
 
 _ROLE_CLAIM: Final = "toolwire_role"
 #: Host names that only a client on this machine (or a page it serves itself) sends.
@@ -349,8 +343,8 @@ class _Gate:
         require_audience: bool,
         sessions: SessionLedger | None,
         refusals: toolwire.RefusalSummary,
-        sessionless: ASGIApp | None = None,
-        ping_interval: float = DEFAULT_SSE_PING_INTERVAL,
+        sessionless: ASGIApp | None,
+        ping_interval: float,
     ) -> None:
         self.app = app
         #: The SDK's JSON-mode app, for sessionless requests answered through an ``Exchange``
@@ -677,19 +671,15 @@ def asgi_app(
     mcp_server, stop_tasks = served_server(
         dispatcher, request_state_key=settings.request_state_key()
     )
-    manager = StreamableHTTPSessionManager(
-        app=mcp_server,
-        stateless=stateless,
-        json_response=json_response,
-        # The gate checks Host and Origin on every request; the SDK's own check is off (it
-        # logs every refusal, header value included).
-        security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-        session_idle_timeout=settings.session_idle_timeout,
-        max_request_body_size=settings.max_body_bytes,
-    )
+    manager = _manager(mcp_server, settings, stateless=stateless, json_response=json_response)
     # Sessionless requests: the SDK's JSON-response mode, the stream kept by an Exchange
     # (_exchange says why). A host that asked for JSON answers gets the SDK's JSON mode as is.
-    answering = None if json_response else _json_manager(mcp_server, settings)
+    # Only sessionless requests reach it: the SDK answers them before any session.
+    answering = (
+        None
+        if json_response
+        else _manager(mcp_server, settings, stateless=True, json_response=True)
+    )
     gate = _Gate(
         StreamableHTTPASGIApp(manager),
         addresses=addresses,
@@ -724,14 +714,18 @@ def asgi_app(
     return app
 
 
-def _json_manager(server: Any, settings: ServeSettings) -> StreamableHTTPSessionManager:
-    """The SDK's manager in JSON-response mode, for sessionless requests only (they name a
-    revision without a handshake, and the SDK answers them before any session)."""
+def _manager(
+    server: Any, settings: ServeSettings, *, stateless: bool, json_response: bool
+) -> StreamableHTTPSessionManager:
+    """The SDK's session manager for ``server``, with the serving settings' limits."""
     return StreamableHTTPSessionManager(
         app=server,
-        stateless=True,
-        json_response=True,
+        stateless=stateless,
+        json_response=json_response,
+        # The gate checks Host and Origin on every request; the SDK's own check is off (it
+        # logs every refusal, header value included).
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        session_idle_timeout=settings.session_idle_timeout,
         max_request_body_size=settings.max_body_bytes,
     )
 
