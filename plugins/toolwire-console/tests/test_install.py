@@ -4,6 +4,7 @@ the entry point is found and ``toolwire console`` is a command there."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import venv
@@ -33,6 +34,17 @@ def run(*args: str | Path, cwd: Path | None = None) -> str:
     return done.stdout
 
 
+def _core_sources(into: Path) -> Path:
+    """A copy of what toolwire's own wheel is built from, in ``into``: built in the checkout,
+    it would share the checkout's ``build/`` with the core's install test running alongside."""
+    into.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, into / name)
+    ignored = shutil.ignore_patterns("__pycache__", "*.egg-info", ".mypy_cache")
+    shutil.copytree(ROOT / "core", into / "core", ignore=ignored)
+    return into
+
+
 def test_the_wheel_installs_and_brings_the_console_command(tmp_path: Path) -> None:
     """Installed from its wheel, the ``console`` entry point resolves to the plugin, its
     templates are in the wheel, and ``toolwire console --help`` works."""
@@ -42,7 +54,7 @@ def test_the_wheel_installs_and_brings_the_console_command(tmp_path: Path) -> No
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    run(python, "-m", "pip", "install", "-q", ROOT, wheel)
+    run(python, "-m", "pip", "install", "-q", _core_sources(tmp_path / "toolwire"), wheel)
     out = json.loads(run(python, "-c", CHECK, cwd=tmp_path).strip().splitlines()[-1])
     assert out["found"] == ["toolwire_console:plugin"]
     assert str(env_dir) in out["file"]
